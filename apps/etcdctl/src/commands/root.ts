@@ -1,0 +1,111 @@
+import type { Command, CommandSpec } from "../cli/command.js";
+import { ExitCode, exitWithError, type Io } from "../ctl/io.js";
+import { GLOBAL_FLAGS } from "../ctl/global.js";
+import { API_VERSION, VERSION } from "../cli/usage.js";
+import { endpointCommand } from "./endpoint.js";
+import { compactionCommand, delCommand, getCommand, putCommand } from "./kv.js";
+import { txnCommand } from "./txn.js";
+
+/** NOT_IMPLEMENTED marks the etcdctl commands etcdctl-ts lists but cannot run yet. */
+export const NOT_IMPLEMENTED = Symbol("not implemented");
+
+const notImplemented = async (cmd: Command): Promise<void> =>
+  exitWithError(ExitCode.Error, `etcdctl-ts: "${cmd.commandPath().replace(/^etcdctl /, "")}" is not implemented yet`);
+
+function pending(use: string, short: string): CommandSpec & { [NOT_IMPLEMENTED]: true } {
+  return { use, short, run: notImplemented, [NOT_IMPLEMENTED]: true };
+}
+
+function group(use: string, short: string, children: CommandSpec[]): CommandSpec {
+  return { use, short, children };
+}
+
+function versionCommand(io: Io): CommandSpec {
+  return {
+    use: "version",
+    short: "Prints the version of etcdctl",
+    run: async () => {
+      io.out(`etcdctl version: ${VERSION}\nAPI version: ${API_VERSION}\n`);
+    },
+  };
+}
+
+/** rootSpec is etcdctl 3.4's command tree; commands not implemented yet exit with an error. */
+export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
+  return {
+    use: "etcdctl",
+    short: "A simple command line client for etcd3.",
+    persistentFlags: GLOBAL_FLAGS,
+    children: [
+      getCommand(io),
+      putCommand(io),
+      delCommand(io),
+      txnCommand(io),
+      compactionCommand(io),
+      group("alarm <subcommand>", "Alarm related commands", [
+        pending("disarm", "Disarms all alarms"),
+        pending("list", "Lists all alarms"),
+      ]),
+      pending("defrag", "Defragments the storage of the etcd members with given endpoints"),
+      endpointCommand(io),
+      pending("move-leader <transferee-member-id>", "Transfers leadership to another etcd cluster member."),
+      pending("watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]", "Watches events stream on keys or prefixes"),
+      versionCommand(io),
+      group("lease <subcommand>", "Lease related commands", [
+        pending("grant <ttl>", "Creates leases"),
+        pending("revoke <leaseID>", "Revokes leases"),
+        pending("timetolive <leaseID> [options]", "Get lease information"),
+        pending("list", "List all active leases"),
+        pending("keep-alive [options] <leaseID>", "Keeps leases alive (renew)"),
+      ]),
+      group("member <subcommand>", "Membership related commands", [
+        pending("add <memberName> [options]", "Adds a member into the cluster"),
+        pending("remove <memberID>", "Removes a member from the cluster"),
+        pending("update <memberID> [options]", "Updates a member in the cluster"),
+        pending("list", "Lists all members in the cluster"),
+        pending("promote <memberID>", "Promotes a non-voting member in the cluster"),
+      ]),
+      group("snapshot <subcommand>", "Manages etcd node snapshots", [
+        pending("save <filename>", "Stores an etcd node backend snapshot to a given file"),
+        pending("restore <filename> [options]", "Restores an etcd member snapshot to an etcd directory"),
+        pending("status <filename>", "Gets backend snapshot status of a given file"),
+      ]),
+      pending("make-mirror [options] <destination>", "Makes a mirror at the destination etcd cluster"),
+      pending("migrate", "Migrates keys in a v2 store to a mvcc store"),
+      pending("lock <lockname> [exec-command arg1 arg2 ...]", "Acquires a named lock"),
+      pending("elect <election-name> [proposal]", "Observes and participates in leader election"),
+      group("auth <enable or disable>", "Enable or disable authentication", [
+        pending("enable", "Enables authentication"),
+        pending("disable", "Disables authentication"),
+      ]),
+      group("user <subcommand>", "User related commands", [
+        pending("add <user name or user:password> [options]", "Adds a new user"),
+        pending("delete <user name>", "Deletes a user"),
+        pending("get <user name> [options]", "Gets detailed information of a user"),
+        pending("list", "Lists all users"),
+        pending("passwd <user name> [options]", "Changes password of user"),
+        pending("grant-role <user name> <role name>", "Grants a role to a user"),
+        pending("revoke-role <user name> <role name>", "Revokes a role from a user"),
+      ]),
+      group("role <subcommand>", "Role related commands", [
+        pending("add <role name>", "Adds a new role"),
+        pending("delete <role name>", "Deletes a role"),
+        pending("get <role name>", "Gets detailed information of a role"),
+        pending("list", "Lists all roles"),
+        pending("grant-permission [options] <role name> <permission type> <key> [endkey]", "Grants a key to a role"),
+        pending("revoke-permission <role name> <key> [endkey]", "Revokes a key from a role"),
+      ]),
+      group("check <subcommand>", "commands for checking properties of the etcd cluster", [
+        pending("perf [options]", "Check the performance of the etcd cluster"),
+        pending("datascale [options]", "Check the memory usage of holding data for different workloads on a given server endpoint."),
+      ]),
+      group("completion", "Generate the autocompletion script for the specified shell", [
+        pending("bash", "Generate the autocompletion script for bash"),
+        pending("fish", "Generate the autocompletion script for fish"),
+        pending("powershell", "Generate the autocompletion script for powershell"),
+        pending("zsh", "Generate the autocompletion script for zsh"),
+      ]),
+      help,
+    ],
+  };
+}

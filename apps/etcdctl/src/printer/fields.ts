@@ -1,0 +1,97 @@
+import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
+import type { Io } from "../ctl/io.js";
+import { goQuote } from "./goformat.js";
+import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
+
+/** FieldsPrinter is `-w fields`: one `"Name" : value` line per field, strings Go-quoted. */
+export class FieldsPrinter implements Printer {
+  private readonly io: Io;
+
+  constructor(io: Io) {
+    this.io = io;
+  }
+
+  private line(s: string): void {
+    this.io.out(s + "\n");
+  }
+
+  private kv(pfx: string, kv: mvccpb.KeyValue): void {
+    this.line(`"${pfx}Key" : ${goQuote(kv.key)}`);
+    this.line(`"${pfx}CreateRevision" : ${kv.createRevision}`);
+    this.line(`"${pfx}ModRevision" : ${kv.modRevision}`);
+    this.line(`"${pfx}Version" : ${kv.version}`);
+    this.line(`"${pfx}Value" : ${goQuote(kv.value)}`);
+    this.line(`"${pfx}Lease" : ${kv.lease}`);
+  }
+
+  private hdr(h: etcdserverpb.ResponseHeader | undefined): void {
+    this.line(`"ClusterID" : ${h?.clusterId ?? 0n}`);
+    this.line(`"MemberID" : ${h?.memberId ?? 0n}`);
+    this.line(`"Revision" : ${h?.revision ?? 0n}`);
+    this.line(`"RaftTerm" : ${h?.raftTerm ?? 0n}`);
+  }
+
+  get(r: etcdserverpb.RangeResponse): void {
+    this.hdr(r.header);
+    for (const kv of r.kvs) this.kv("", kv);
+    this.line(`"More" : ${r.more}`);
+    this.line(`"Count" : ${r.count}`);
+  }
+
+  put(r: etcdserverpb.PutResponse): void {
+    this.hdr(r.header);
+    if (r.prevKv !== undefined) this.kv("Prev", r.prevKv);
+  }
+
+  del(r: etcdserverpb.DeleteRangeResponse): void {
+    this.hdr(r.header);
+    this.line(`"Deleted" : ${r.deleted}`);
+    for (const kv of r.prevKvs) this.kv("Prev", kv);
+  }
+
+  txn(r: etcdserverpb.TxnResponse): void {
+    this.hdr(r.header);
+    this.line(`"Succeeded" : ${r.succeeded}`);
+    for (const op of r.responses) {
+      if (op.responseDeleteRange !== undefined) this.del(op.responseDeleteRange);
+      else if (op.responsePut !== undefined) this.put(op.responsePut);
+      else if (op.responseRange !== undefined) this.get(op.responseRange);
+      else this.line(`"Unknown" : ${goQuote("<nil>")}`);
+    }
+  }
+
+  endpointStatus(list: EpStatus[]): void {
+    for (const { ep, resp } of list) {
+      this.hdr(resp.header);
+      this.line(`"Version" : ${goQuote(resp.version)}`);
+      this.line(`"DBSize" : ${resp.dbSize}`);
+      this.line(`"Leader" : ${resp.leader}`);
+      this.line(`"IsLearner" : ${resp.isLearner}`);
+      this.line(`"RaftIndex" : ${resp.raftIndex}`);
+      this.line(`"RaftTerm" : ${resp.raftTerm}`);
+      this.line(`"RaftAppliedIndex" : ${resp.raftAppliedIndex}`);
+      this.line(`"Errors" : [${resp.errors.join(" ")}]`);
+      this.line(`"Endpoint" : ${goQuote(ep)}`);
+      this.line("");
+    }
+  }
+
+  endpointHealth(list: EpHealth[]): void {
+    for (const h of list) {
+      this.line(`"Endpoint" : ${goQuote(h.ep)}`);
+      this.line(`"Health" : ${h.health}`);
+      this.line(`"Took" : ${h.took}`);
+      this.line(`"Error" : ${h.error}`);
+      this.line("");
+    }
+  }
+
+  endpointHashKV(list: EpHashKV[]): void {
+    for (const h of list) {
+      this.hdr(h.resp.header);
+      this.line(`"Endpoint" : ${goQuote(h.ep)}`);
+      this.line(`"Hash" : ${h.resp.hash}`);
+      this.line("");
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import { humanizeBytes } from "./goformat.js";
+import type { EpHashKV, EpHealth, EpStatus } from "./printer.js";
+
+/** ENDPOINT_STATUS_HEADER is the column list of `endpoint status` (simple and table). */
+export const ENDPOINT_STATUS_HEADER = [
+  "endpoint", "ID", "version", "db size", "is leader", "is learner", "raft term", "raft index",
+  "raft applied index", "errors",
+];
+
+export function endpointStatusRows(list: EpStatus[]): string[][] {
+  return list.map(({ ep, resp }) => {
+    const memberId = resp.header?.memberId ?? 0n;
+    return [
+      ep,
+      memberId.toString(16),
+      resp.version,
+      humanizeBytes(resp.dbSize),
+      String(resp.leader === memberId),
+      String(resp.isLearner),
+      resp.raftTerm.toString(),
+      resp.raftIndex.toString(),
+      resp.raftAppliedIndex.toString(),
+      resp.errors.join(", "),
+    ];
+  });
+}
+
+export const ENDPOINT_HEALTH_HEADER = ["endpoint", "health", "took", "error"];
+
+export function endpointHealthRows(list: EpHealth[]): string[][] {
+  return list.map((h) => [h.ep, String(h.health), h.took, h.error]);
+}
+
+export const ENDPOINT_HASHKV_HEADER = ["endpoint", "hash"];
+
+export function endpointHashKVRows(list: EpHashKV[]): string[][] {
+  return list.map((h) => [h.ep, String(h.resp.hash)]);
+}

@@ -1,0 +1,74 @@
+import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
+import type { Io } from "../ctl/io.js";
+import { endpointStatusRows, endpointHashKVRows } from "./rows.js";
+import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
+
+/** hexEscaped renders bytes as "\x66\x6f\x6f" (etcdctl's --hex). */
+export function hexEscaped(b: Uint8Array): string {
+  let s = "";
+  for (const byte of b) s += "\\x" + byte.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** SimplePrinter is etcdctl's default output: raw keys and values, one per line. */
+export class SimplePrinter implements Printer {
+  private readonly io: Io;
+  private readonly isHex: boolean;
+  /** valueOnly is set by `get --print-value-only`. */
+  valueOnly = false;
+
+  constructor(io: Io, isHex: boolean) {
+    this.io = io;
+    this.isHex = isHex;
+  }
+
+  private kv(kv: mvccpb.KeyValue): void {
+    if (this.isHex) {
+      if (!this.valueOnly) this.io.out(hexEscaped(kv.key) + "\n");
+      this.io.out(hexEscaped(kv.value) + "\n");
+      return;
+    }
+    if (!this.valueOnly) this.io.out(Buffer.concat([kv.key, Buffer.from("\n")]));
+    this.io.out(Buffer.concat([kv.value, Buffer.from("\n")]));
+  }
+
+  get(r: etcdserverpb.RangeResponse): void {
+    for (const kv of r.kvs) this.kv(kv);
+  }
+
+  put(r: etcdserverpb.PutResponse): void {
+    this.io.out("OK\n");
+    if (r.prevKv !== undefined) this.kv(r.prevKv);
+  }
+
+  del(r: etcdserverpb.DeleteRangeResponse): void {
+    this.io.out(`${r.deleted}\n`);
+    for (const kv of r.prevKvs) this.kv(kv);
+  }
+
+  txn(r: etcdserverpb.TxnResponse): void {
+    this.io.out(r.succeeded ? "SUCCESS\n" : "FAILURE\n");
+    for (const op of r.responses) {
+      this.io.out("\n");
+      if (op.responseDeleteRange !== undefined) this.del(op.responseDeleteRange);
+      else if (op.responsePut !== undefined) this.put(op.responsePut);
+      else if (op.responseRange !== undefined) this.get(op.responseRange);
+      else this.io.out("unexpected response\n");
+    }
+  }
+
+  endpointStatus(list: EpStatus[]): void {
+    for (const row of endpointStatusRows(list)) this.io.out(row.join(", ") + "\n");
+  }
+
+  endpointHealth(list: EpHealth[]): void {
+    for (const h of list) {
+      if (h.error === "") this.io.err(`${h.ep} is healthy: successfully committed proposal: took = ${h.took}\n`);
+      else this.io.err(`${h.ep} is unhealthy: failed to commit proposal: ${h.error}\n`);
+    }
+  }
+
+  endpointHashKV(list: EpHashKV[]): void {
+    for (const row of endpointHashKVRows(list)) this.io.out(row.join(", ") + "\n");
+  }
+}

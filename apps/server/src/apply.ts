@@ -1,0 +1,88 @@
+import { etcdserverpb, raftpb, serverpb } from "@etcd-ts/proto";
+import type { KVStore } from "@etcd-ts/mvcc";
+import type { RawNode } from "@etcd-ts/raft";
+import type { Wait } from "./wait.js";
+import type { ApplyHandler } from "./raft_node.js";
+
+/**
+ * ApplyResult is what a proposer receives once its entry is applied: the response (without
+ * header) and the revision for the header, or the error the apply produced. `done` is set
+ * when the answer must wait for more work (a physical compaction).
+ */
+export interface ApplyResult {
+  response?: unknown;
+  revision: bigint;
+  err?: unknown;
+  done?: Promise<void>;
+}
+
+/**
+ * Applier applies committed raft entries, in order, to the key-value store; it is etcd's
+ * apply layer. All entries of one Ready are applied synchronously and then written to the
+ * backend as one batch that also records the consistent index (the last applied index).
+ */
+export class Applier implements ApplyHandler {
+  appliedIndex: bigint;
+  appliedTerm = 0n;
+  confState: raftpb.ConfState = raftpb.ConfState.create();
+
+  constructor(
+    private readonly kv: KVStore,
+    private readonly node: () => RawNode,
+    private readonly wait: Wait<ApplyResult>,
+    private readonly onFatal: (err: unknown) => void,
+  ) {
+    this.appliedIndex = kv.consistentIndex;
+  }
+
+  applyEntries(entries: raftpb.Entry[]): void {
+    let wrote = false;
+    for (const e of entries) {
+      if (e.index <= this.appliedIndex) continue; // already in the backend (replay after restart)
+      if (e.type === raftpb.EntryType.ENTRY_CONF_CHANGE) {
+        this.confState = this.node().applyConfChange(raftpb.ConfChange.decode(e.data));
+      } else if (e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length > 0) {
+        const req = serverpb.InternalRaftRequest.decode(e.data);
+        const id = req.header?.id ?? 0n;
+        let result: ApplyResult;
+        try {
+          result = this.applyRequest(req);
+        } catch (err) {
+          result = { revision: this.kv.currentRevision, err };
+        }
+        this.wait.trigger(id, result);
+      }
+      this.appliedIndex = e.index;
+      this.appliedTerm = e.term;
+      wrote = true;
+    }
+    if (wrote) this.kv.commit(this.appliedIndex).catch(this.onFatal);
+  }
+
+  private applyRequest(req: serverpb.InternalRaftRequest): ApplyResult {
+    if (req.put !== undefined) return this.kv.put(req.put);
+    if (req.deleteRange !== undefined) return this.kv.deleteRange(req.deleteRange);
+    if (req.txn !== undefined) {
+      // A txn reading history answers its ranges once they are read (`ready`).
+      const r = this.kv.txn(req.txn);
+      return r.ready === undefined ? r : { ...r, done: r.ready };
+    }
+    if (req.compaction !== undefined) {
+      const c = this.kv.compact(req.compaction.revision);
+      const res: ApplyResult = {
+        response: etcdserverpb.CompactionResponse.create(),
+        revision: this.kv.currentRevision,
+      };
+      // Only a physical compaction makes the caller wait for the deletion to finish.
+      if (req.compaction.physical) res.done = c.done;
+      else c.done.catch(this.onFatal);
+      return res;
+    }
+    if (req.range !== undefined) {
+      const r = this.kv.range(req.range);
+      if (r instanceof Promise) throw new Error("apply: a range in the log must read the current revision");
+      return { response: r, revision: r.revision };
+    }
+    throw new Error("apply: entry holds no known request");
+  }
+}

@@ -1,0 +1,100 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadConfig, type ServerConfig } from "./config.js";
+import { ConfigError, parseDurationMs } from "./parse.js";
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}): ServerConfig {
+  const r = loadConfig(argv, env);
+  if (r.kind !== "run") throw new Error(`expected run, got ${r.kind}`);
+  return r.config;
+}
+
+function fails(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    loadConfig(argv, env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config", () => {
+  it("has etcd's defaults", () => {
+    const c = run([]);
+    expect(c.name).toBe("default");
+    expect(c.dataDir).toBe("default.etcd");
+    expect(c.snapshotCount).toBe(100000);
+    expect(c.heartbeatMs).toBe(100);
+    expect(c.electionMs).toBe(1000);
+    expect(c.maxTxnOps).toBe(128);
+    expect(c.maxRequestBytes).toBe(1572864);
+    expect(c.listenClientUrls.map((u) => u.href)).toEqual(["http://localhost:2379/"]);
+    expect([...c.initialCluster]).toEqual([["default", ["http://localhost:2380"]]]);
+    expect(c.initialClusterToken).toBe("etcd-cluster");
+  });
+
+  it("derives data-dir from name and accepts Go flag spellings", () => {
+    const c = run(["-name", "n1", "--snapshot-count=7", "--pre-vote", "--max-txn-ops", "3"]);
+    expect(c.dataDir).toBe("n1.etcd");
+    expect(c.snapshotCount).toBe(7);
+    expect(c.preVote).toBe(true);
+    expect(c.maxTxnOps).toBe(3);
+    expect(run(["--pre-vote=false"]).preVote).toBe(false);
+  });
+
+  it("reads ETCD_* variables, and refuses one shadowed by a flag", () => {
+    expect(run([], { ETCD_NAME: "envname", ETCD_MAX_REQUEST_BYTES: "10" }).maxRequestBytes).toBe(10);
+    expect(run([], { ETCD_NAME: "envname" }).dataDir).toBe("envname.etcd");
+    const e = fails(["--name", "a"], { ETCD_NAME: "b" });
+    expect(e.message).toContain('conflicting environment variable "ETCD_NAME" is shadowed');
+    expect(run([], { ETCD_UNKNOWN_THING: "x" }).warnings[0]).toContain("unrecognized environment variable ETCD_UNKNOWN_THING");
+  });
+
+  it("refuses unknown flags and bad values with exit code 2", () => {
+    const e = fails(["--foo"]);
+    expect(e.message).toBe("flag provided but not defined: -foo");
+    expect(e.exitCode).toBe(2);
+    expect(fails(["--snapshot-count", "abc"]).message).toBe('invalid value "abc" for flag -snapshot-count: parse error');
+    expect(fails(["--name"]).message).toBe("flag needs an argument: -name");
+    expect(fails(["positional"]).exitCode).toBe(2);
+  });
+
+  it("refuses features that are not built instead of ignoring them", () => {
+    expect(fails(["--cert-file", "x.pem"]).message).toContain("not supported by etcd-ts yet");
+    expect(fails(["--enable-v2"]).message).toContain("v3 API");
+    expect(fails(["--listen-client-urls", "https://127.0.0.1:2379"]).message).toContain("TLS");
+  });
+
+  it("checks the election timeout against the heartbeat", () => {
+    expect(fails(["--heartbeat-interval", "100", "--election-timeout", "300"]).message).toContain("at least as 5 times");
+  });
+
+  it("loads a YAML config file that replaces flags and variables", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etcd-ts-cfg-"));
+    const file = join(dir, "etcd.yaml");
+    writeFileSync(file, "name: fromfile\nsnapshot-count: 42\nlisten-client-urls: http://127.0.0.1:1234\n");
+    const c = run(["--config-file", file, "--snapshot-count", "5"]);
+    expect(c.name).toBe("fromfile");
+    expect(c.snapshotCount).toBe(42);
+    expect(c.listenClientUrls[0]?.port).toBe("1234");
+    writeFileSync(file, "nope: 1\n");
+    expect(fails(["--config-file", file]).message).toContain('unknown field "nope"');
+  });
+
+  it("parses Go durations", () => {
+    expect(parseDurationMs("5s")).toBe(5000);
+    expect(parseDurationMs("2h")).toBe(7_200_000);
+    expect(parseDurationMs("1m30s")).toBe(90_000);
+    expect(parseDurationMs("100ms")).toBe(100);
+    expect(parseDurationMs("1.5s")).toBe(1500);
+    expect(() => parseDurationMs("5")).toThrow(ConfigError);
+  });
+
+  it("answers --help and --version", () => {
+    expect(loadConfig(["--help"], {}).kind).toBe("help");
+    expect(loadConfig(["--version"], {}).kind).toBe("version");
+  });
+});

@@ -1,0 +1,195 @@
+import { FLAGS, FLAG_BY_NAME } from "./flags.js";
+import { applyConfigFile, applyEnv, ConfigError, parseArgs, parseBool, parseDurationMs, type RawConfig } from "./parse.js";
+
+/** ServerConfig is the typed configuration of one etcd-ts member. Times are milliseconds. */
+export interface ServerConfig {
+  name: string;
+  dataDir: string;
+  walDir: string;
+  snapshotCount: number;
+  heartbeatMs: number;
+  electionMs: number;
+  initialElectionTickAdvance: boolean;
+  listenPeerUrls: URL[];
+  listenClientUrls: URL[];
+  initialAdvertisePeerUrls: URL[];
+  advertiseClientUrls: URL[];
+  /** initialCluster maps member name to its peer URLs. */
+  initialCluster: Map<string, string[]>;
+  initialClusterState: "new" | "existing";
+  initialClusterToken: string;
+  maxTxnOps: number;
+  maxRequestBytes: number;
+  maxConcurrentStreams: number;
+  grpcKeepaliveMinTimeMs: number;
+  grpcKeepaliveIntervalMs: number;
+  grpcKeepaliveTimeoutMs: number;
+  strictReconfigCheck: boolean;
+  preVote: boolean;
+  logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
+  logOutputs: string[];
+  /** warnings found while reading the configuration, logged at start. */
+  warnings: string[];
+}
+
+/** LoadResult is what main acts on: a config, or a request for --help / --version. */
+export type LoadResult = { kind: "run"; config: ServerConfig } | { kind: "help" } | { kind: "version" };
+
+/**
+ * loadConfig builds the configuration from command-line arguments, ETCD_* variables and the
+ * optional --config-file, with etcd's precedence: a config file replaces everything else;
+ * otherwise flags win over variables (and a variable shadowing a flag is an error).
+ */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): LoadResult {
+  const raw = parseArgs(argv);
+  if (raw.showHelp) return { kind: "help" };
+  applyEnv(raw, env);
+  if (raw.showVersion) return { kind: "version" };
+  if (raw.configFile !== undefined) applyConfigFile(raw, raw.configFile);
+  return { kind: "run", config: build(raw) };
+}
+
+function build(raw: RawConfig): ServerConfig {
+  const get = (name: string): string => {
+    const v = raw.values.get(name);
+    if (v !== undefined) return v;
+    const spec = FLAG_BY_NAME.get(name);
+    if (spec === undefined) throw new Error(`config: no flag ${name}`);
+    return spec.def;
+  };
+  const num = (name: string): number => Number(get(name));
+  const bool = (name: string): boolean => parseBool(name, get(name));
+  const dur = (name: string): number => parseDurationMs(get(name), `-${name}`);
+
+  for (const spec of FLAGS) {
+    if (spec.notYet && raw.values.has(spec.name) && raw.values.get(spec.name) !== spec.def) {
+      throw new ConfigError(`--${spec.name} is not supported by etcd-ts yet`);
+    }
+  }
+  if (bool("enable-v2")) throw new ConfigError("--enable-v2: etcd-ts serves only the v3 API");
+  if (bool("enable-pprof")) throw new ConfigError("--enable-pprof: etcd-ts has no Go pprof endpoints");
+  if (get("proxy") !== "off") throw new ConfigError(`--proxy=${get("proxy")}: etcd-ts has no v2 proxy mode`);
+
+  const name = get("name");
+  const dataDir = raw.values.has("data-dir") ? get("data-dir") : `${name}.etcd`;
+  const state = get("initial-cluster-state");
+  if (state !== "new" && state !== "existing") {
+    throw new ConfigError(`invalid value "${state}" for flag -initial-cluster-state: must be 'new' or 'existing'`, 2);
+  }
+  const heartbeatMs = num("heartbeat-interval");
+  const electionMs = num("election-timeout");
+  if (heartbeatMs <= 0) throw new ConfigError("--heartbeat-interval must be > 0");
+  if (5 * heartbeatMs > electionMs) {
+    throw new ConfigError(
+      `--election-timeout[${electionMs}ms] should be at least as 5 times as --heartbeat-interval[${heartbeatMs}ms]`,
+    );
+  }
+  if (electionMs > 50000) throw new ConfigError(`--election-timeout[${electionMs}ms] is too long, and should be set less than 50000ms`);
+
+  // etcd: the initial cluster defaults to this member's name and advertised peer URLs.
+  const advertisePeer = urls(get("initial-advertise-peer-urls"), "initial-advertise-peer-urls");
+  const clusterText = raw.values.has("initial-cluster")
+    ? get("initial-cluster")
+    : `${name}=${advertisePeer.map((u) => u.href.replace(/\/$/, "")).join(`,${name}=`)}`;
+  const level = get("log-level");
+  const logLevel = bool("debug") ? "debug" : level;
+  if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(logLevel)) {
+    throw new ConfigError(`unknown log level "${logLevel}"`);
+  }
+  return {
+    name,
+    dataDir,
+    walDir: get("wal-dir"),
+    snapshotCount: num("snapshot-count"),
+    heartbeatMs,
+    electionMs,
+    initialElectionTickAdvance: bool("initial-election-tick-advance"),
+    listenPeerUrls: urls(get("listen-peer-urls"), "listen-peer-urls"),
+    listenClientUrls: urls(get("listen-client-urls"), "listen-client-urls"),
+    initialAdvertisePeerUrls: advertisePeer,
+    advertiseClientUrls: urls(get("advertise-client-urls"), "advertise-client-urls"),
+    initialCluster: parseInitialCluster(clusterText),
+    initialClusterState: state,
+    initialClusterToken: get("initial-cluster-token"),
+    maxTxnOps: num("max-txn-ops"),
+    maxRequestBytes: num("max-request-bytes"),
+    maxConcurrentStreams: num("max-concurrent-streams"),
+    grpcKeepaliveMinTimeMs: dur("grpc-keepalive-min-time"),
+    grpcKeepaliveIntervalMs: dur("grpc-keepalive-interval"),
+    grpcKeepaliveTimeoutMs: dur("grpc-keepalive-timeout"),
+    strictReconfigCheck: bool("strict-reconfig-check"),
+    preVote: bool("pre-vote"),
+    logLevel: logLevel as ServerConfig["logLevel"],
+    logOutputs: get("log-outputs").split(",").filter((s) => s !== ""),
+    warnings: raw.warnings,
+  };
+}
+
+/** urls parses a comma-separated URL list; only http and https with host:port are valid. */
+export function urls(text: string, flag: string): URL[] {
+  if (text.trim() === "") return [];
+  return text.split(",").map((part) => {
+    let u: URL;
+    try {
+      u = new URL(part.trim());
+    } catch {
+      throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL address does not have the form "host:port": ${part}`, 2);
+    }
+    if (u.protocol !== "http:" && u.protocol !== "https:" && u.protocol !== "unix:" && u.protocol !== "unixs:") {
+      throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL scheme must be http, https, unix, or unixs: ${part}`, 2);
+    }
+    if (u.protocol === "https:" || u.protocol === "unixs:") {
+      throw new ConfigError(`--${flag}=${part}: TLS is not supported by etcd-ts yet`);
+    }
+    if (u.protocol === "unix:") throw new ConfigError(`--${flag}=${part}: unix sockets are not supported by etcd-ts yet`);
+    if (u.port === "") {
+      throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL address does not have the form "host:port": ${part}`, 2);
+    }
+    if (u.pathname !== "/" && u.pathname !== "") {
+      throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL must not contain a path: ${part}`, 2);
+    }
+    return u;
+  });
+}
+
+/** parseInitialCluster parses "name1=url1,name1=url2,name2=url3" into name -> URLs. */
+export function parseInitialCluster(text: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const part of text.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`--initial-cluster: expected name=url, got "${part}"`);
+    const name = part.slice(0, eq);
+    const url = urls(part.slice(eq + 1), "initial-cluster")[0];
+    if (url === undefined) throw new ConfigError(`--initial-cluster: empty URL for member "${name}"`);
+    const list = out.get(name) ?? [];
+    list.push(url.href.replace(/\/$/, ""));
+    out.set(name, list);
+  }
+  return out;
+}
+
+/** usage is the --help text: every flag with its default. */
+export function usage(): string {
+  const lines = [
+    "Usage:",
+    "",
+    "  etcd-ts [flags]",
+    "    Start an etcd-ts server (etcd 3.4's flags, ETCD_* variables and --config-file YAML).",
+    "",
+    "  etcd-ts --version",
+    "    Show the version of etcd-ts.",
+    "",
+    "  etcd-ts -h | --help",
+    "    Show the help information about etcd-ts.",
+    "",
+    "  etcd-ts --config-file",
+    "    Path to the server configuration file. Note that if a configuration file is provided, other command line flags and environment variables will be ignored.",
+    "",
+    "Flags:",
+  ];
+  for (const s of FLAGS) {
+    lines.push(`  --${s.name} '${s.def}'`);
+    lines.push(`    ${s.help}${s.notYet ? " [not supported by etcd-ts yet: setting it is refused]" : ""}`);
+  }
+  return `${lines.join("\n")}\n`;
+}

@@ -1,0 +1,119 @@
+/**
+ * flags.ts declares etcd-ts's command-line flags: etcd 3.4's names, value types and defaults.
+ * A flag is also settable as ETCD_<NAME> (upper case, '-' -> '_') and as a key of the
+ * --config-file YAML. Every flag listed here is read by the server; flags etcd has that
+ * etcd-ts does not implement yet are declared `accepted` with the reason printed by --help.
+ */
+
+/** FlagType is how a flag's text value is parsed. */
+export type FlagType = "string" | "uint" | "int" | "bool" | "duration" | "urls" | "list";
+
+/** FlagSpec describes one flag. `def` is the default as etcd prints it. */
+export interface FlagSpec {
+  readonly name: string;
+  readonly type: FlagType;
+  readonly def: string;
+  readonly help: string;
+  /** notYet: etcd has the flag and etcd-ts parses it, but the feature is not built yet. */
+  readonly notYet?: true;
+}
+
+const f = (name: string, type: FlagType, def: string, help: string, notYet?: true): FlagSpec =>
+  notYet ? { name, type, def, help, notYet } : { name, type, def, help };
+
+/** FLAGS is the full table, in the order --help prints it. */
+export const FLAGS: readonly FlagSpec[] = [
+  // member
+  f("name", "string", "default", "Human-readable name for this member."),
+  f("data-dir", "string", "${name}.etcd", "Path to the data directory."),
+  f("wal-dir", "string", "", "Path to the dedicated wal directory."),
+  f("snapshot-count", "uint", "100000", "Number of committed transactions to trigger a snapshot to disk."),
+  f("heartbeat-interval", "uint", "100", "Time (in milliseconds) of a heartbeat interval."),
+  f("election-timeout", "uint", "1000", "Time (in milliseconds) for an election to timeout."),
+  f("initial-election-tick-advance", "bool", "true", "Whether to fast-forward initial election ticks on boot for faster election."),
+  f("listen-peer-urls", "urls", "http://localhost:2380", "List of URLs to listen on for peer traffic."),
+  f("listen-client-urls", "urls", "http://localhost:2379", "List of URLs to listen on for client traffic."),
+  f("max-snapshots", "uint", "5", "Maximum number of snapshot files to retain (0 is unlimited)."),
+  f("max-wals", "uint", "5", "Maximum number of wal files to retain (0 is unlimited)."),
+  f("quota-backend-bytes", "int", "0", "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).", true),
+  f("backend-batch-interval", "duration", "0s", "BackendBatchInterval is the maximum time before commit the backend transaction."),
+  f("backend-batch-limit", "uint", "0", "BackendBatchLimit is the maximum operations before commit the backend transaction."),
+  f("max-txn-ops", "uint", "128", "Maximum number of operations permitted in a transaction."),
+  f("max-request-bytes", "uint", "1572864", "Maximum client request size in bytes the server will accept."),
+  f("max-concurrent-streams", "uint", "4294967295", "Maximum concurrent streams that each client can open at a time."),
+  f("grpc-keepalive-min-time", "duration", "5s", "Minimum duration interval that a client should wait before pinging server."),
+  f("grpc-keepalive-interval", "duration", "2h", "Frequency duration of server-to-client ping to check if a connection is alive (0 to disable)."),
+  f("grpc-keepalive-timeout", "duration", "20s", "Additional duration of wait before closing a non-responsive connection (0 to disable)."),
+  // clustering
+  f("initial-advertise-peer-urls", "urls", "http://localhost:2380", "List of this member's peer URLs to advertise to the rest of the cluster."),
+  f("initial-cluster", "string", "default=http://localhost:2380", "Initial cluster configuration for bootstrapping."),
+  f("initial-cluster-state", "string", "new", "Initial cluster state ('new' or 'existing')."),
+  f("initial-cluster-token", "string", "etcd-cluster", "Initial cluster token for the etcd cluster during bootstrap."),
+  f("advertise-client-urls", "urls", "http://localhost:2379", "List of this member's client URLs to advertise to the public."),
+  f("discovery", "string", "", "Discovery URL used to bootstrap the cluster.", true),
+  f("discovery-fallback", "string", "proxy", "Expected behavior ('exit' or 'proxy') when discovery services fails.", true),
+  f("discovery-proxy", "string", "", "HTTP proxy to use for traffic to discovery service.", true),
+  f("discovery-srv", "string", "", "DNS srv domain used to bootstrap the cluster.", true),
+  f("discovery-srv-name", "string", "", "Suffix to the dns srv name queried when bootstrapping.", true),
+  f("strict-reconfig-check", "bool", "true", "Reject reconfiguration requests that would cause quorum loss."),
+  f("pre-vote", "bool", "false", "Enable to run an additional Raft election phase."),
+  f("auto-compaction-retention", "string", "0", "Auto compaction retention length. 0 means disable auto compaction.", true),
+  f("auto-compaction-mode", "string", "periodic", "Interpret 'auto-compaction-retention' one of: periodic|revision.", true),
+  f("enable-v2", "bool", "false", "Accept etcd V2 client requests (etcd-ts has no v2 API; true is refused)."),
+  // security
+  f("cert-file", "string", "", "Path to the client server TLS cert file.", true),
+  f("key-file", "string", "", "Path to the client server TLS key file.", true),
+  f("client-cert-auth", "bool", "false", "Enable client cert authentication.", true),
+  f("client-crl-file", "string", "", "Path to the client certificate revocation list file.", true),
+  f("client-cert-allowed-hostname", "string", "", "Allowed TLS hostname for client cert authentication.", true),
+  f("trusted-ca-file", "string", "", "Path to the client server TLS trusted CA cert file.", true),
+  f("auto-tls", "bool", "false", "Client TLS using generated certificates.", true),
+  f("peer-cert-file", "string", "", "Path to the peer server TLS cert file.", true),
+  f("peer-key-file", "string", "", "Path to the peer server TLS key file.", true),
+  f("peer-client-cert-auth", "bool", "false", "Enable peer client cert authentication.", true),
+  f("peer-trusted-ca-file", "string", "", "Path to the peer server TLS trusted CA file.", true),
+  f("peer-cert-allowed-cn", "string", "", "Required CN for client certs connecting to the peer endpoint.", true),
+  f("peer-cert-allowed-hostname", "string", "", "Allowed TLS hostname for inter peer authentication.", true),
+  f("peer-auto-tls", "bool", "false", "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided.", true),
+  f("peer-crl-file", "string", "", "Path to the peer certificate revocation list file.", true),
+  f("cipher-suites", "list", "", "Comma-separated list of supported TLS cipher suites between client/server and peers.", true),
+  f("cors", "list", "*", "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing."),
+  f("host-whitelist", "list", "*", "Acceptable hostnames from HTTP client requests, if server is not secure."),
+  // auth
+  f("auth-token", "string", "simple", "Specify a v3 authentication token type and its options ('simple' or 'jwt').", true),
+  f("bcrypt-cost", "uint", "10", "Specify the cost/strength of the bcrypt algorithm for hashing auth passwords.", true),
+  f("auth-token-ttl", "uint", "300", "The lifetime in seconds of the auth token.", true),
+  // profiling and monitoring
+  f("enable-pprof", "bool", "false", "Enable runtime profiling data via HTTP server (not available in etcd-ts)."),
+  f("metrics", "string", "basic", "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.", true),
+  f("listen-metrics-urls", "urls", "", "List of URLs to listen on for the metrics and health endpoints.", true),
+  // logging
+  f("logger", "string", "capnslog", "Specify 'zap' for structured logging or 'capnslog'. etcd-ts always logs zap-style JSON lines."),
+  f("log-outputs", "list", "default", "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd, or list of comma separated output targets."),
+  f("log-level", "string", "info", "Configures log level. Only supports debug, info, warn, error, panic, or fatal."),
+  f("debug", "bool", "false", "Enable debug-level logging for etcd. [WARN] Will be deprecated in v3.5. Use '--log-level=debug' instead."),
+  f("log-package-levels", "string", "", "Specify a particular log level for each etcd package (eg: 'etcdmain=CRITICAL,etcdserver=DEBUG'."),
+  // v2 proxy
+  f("proxy", "string", "off", "Proxy mode setting ('off', 'readonly' or 'on'); etcd-ts has no v2 proxy, only 'off' is accepted."),
+  f("proxy-failure-wait", "uint", "5000", "Time (in milliseconds) an endpoint will be held in a failed state."),
+  f("proxy-refresh-interval", "uint", "30000", "Time (in milliseconds) of the endpoints refresh interval."),
+  f("proxy-dial-timeout", "uint", "1000", "Time (in milliseconds) for a dial to timeout."),
+  f("proxy-write-timeout", "uint", "5000", "Time (in milliseconds) for a write to timeout."),
+  f("proxy-read-timeout", "uint", "0", "Time (in milliseconds) for a read to timeout."),
+  // experimental
+  f("experimental-initial-corrupt-check", "bool", "false", "Enable to check data corruption before serving any client/peer traffic.", true),
+  f("experimental-corrupt-check-time", "duration", "0s", "Duration of time between cluster corruption check passes.", true),
+  f("experimental-enable-v2v3", "string", "", "v3 prefix for serving emulated v2 state.", true),
+  f("experimental-backend-bbolt-freelist-type", "string", "array", "ExperimentalBackendFreelistType specifies the type of freelist that boltdb backend uses (not used by the RocksDB backend)."),
+  f("experimental-enable-lease-checkpoint", "bool", "false", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.", true),
+  f("experimental-compaction-batch-limit", "uint", "1000", "Sets the maximum revisions deleted in each compaction batch."),
+  f("experimental-peer-skip-client-san-verification", "bool", "false", "Skip verification of SAN field in client certificate for peer connections.", true),
+  f("experimental-watch-progress-notify-interval", "duration", "10m", "Duration of periodic watch progress notifications.", true),
+  f("experimental-warning-apply-duration", "duration", "100ms", "Time duration after which a warning is generated if request takes more time."),
+  // unsafe
+  f("force-new-cluster", "bool", "false", "Force to create a new one member cluster.", true),
+  // etcd-ts only: none. Special flags handled by the parser: --version, --config-file, --help.
+];
+
+/** FLAG_BY_NAME indexes FLAGS by name. */
+export const FLAG_BY_NAME: ReadonlyMap<string, FlagSpec> = new Map(FLAGS.map((s) => [s.name, s]));

@@ -1,0 +1,98 @@
+import { Server as GrpcServer } from "@grpc/grpc-js";
+import { etcdserverpb } from "@etcd-ts/proto";
+import type { ServerConfig } from "./config/config.js";
+import { openServer } from "./bootstrap.js";
+import type { EtcdServer } from "./etcd_server.js";
+import { SERVER_VERSION } from "./etcd_server.js";
+import { clusterService } from "./grpc/cluster.js";
+import { kvService } from "./grpc/kv.js";
+import { maintenanceService } from "./grpc/maintenance.js";
+import { httpHandler } from "./http/handler.js";
+import { hexId } from "./ids.js";
+import { ClientListener } from "./listener.js";
+import type { Logger } from "./log.js";
+
+/** GRPC_OVERHEAD_BYTES is what etcd allows on top of --max-request-bytes for gRPC framing. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/** Etcd is a started member: its server and its client listeners. */
+export class Etcd {
+  private constructor(
+    readonly server: EtcdServer,
+    private readonly grpc: GrpcServer,
+    private readonly listeners: ClientListener[],
+    private readonly logger: Logger,
+  ) {}
+
+  /**
+   * start opens the data dir, starts raft, and serves clients once a leader is known; the
+   * returned member is ready to answer.
+   */
+  static async start(cfg: ServerConfig, logger: Logger, onFatal: (err: unknown) => void): Promise<Etcd> {
+    logger.info("embed/etcd.ts", "configuring client listeners", {
+      "listen-client-urls": cfg.listenClientUrls.map((u) => u.href.replace(/\/$/, "")),
+    });
+    logger.info("embed/etcd.ts", "starting an etcd server", {
+      "etcd-version": SERVER_VERSION,
+      "node-version": process.version,
+      name: cfg.name,
+      "data-dir": cfg.dataDir,
+      "wal-dir": cfg.walDir,
+      "snapshot-count": cfg.snapshotCount,
+      "heartbeat-interval": `${cfg.heartbeatMs}ms`,
+      "election-timeout": `${cfg.electionMs}ms`,
+      "initial-cluster-state": cfg.initialClusterState,
+      "initial-cluster-token": cfg.initialClusterToken,
+      "max-request-bytes": cfg.maxRequestBytes,
+      "max-txn-ops": cfg.maxTxnOps,
+    });
+    const server = await openServer(cfg, logger, onFatal);
+    server.start();
+    logger.info("etcdserver/server.ts", "starting etcd server", {
+      "local-member-id": hexId(server.memberId),
+      "local-server-version": SERVER_VERSION,
+    });
+
+    const grpc = new GrpcServer({
+      "grpc.max_receive_message_length": cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      "grpc.max_send_message_length": 2 ** 31 - 1,
+      "grpc.max_concurrent_streams": Math.min(cfg.maxConcurrentStreams, 2 ** 31 - 1),
+      "grpc.keepalive_time_ms": cfg.grpcKeepaliveIntervalMs > 0 ? cfg.grpcKeepaliveIntervalMs : 2 ** 31 - 1,
+      "grpc.keepalive_timeout_ms": cfg.grpcKeepaliveTimeoutMs,
+      "grpc.http2.min_ping_interval_without_data_ms": cfg.grpcKeepaliveMinTimeMs,
+      "grpc.keepalive_permit_without_calls": 1,
+    });
+    grpc.addService(etcdserverpb.KVService, kvService(server, logger, cfg.maxTxnOps));
+    grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server, logger));
+    grpc.addService(etcdserverpb.ClusterService, clusterService(server, logger));
+
+    await server.waitReady();
+    const listeners: ClientListener[] = [];
+    for (const u of cfg.listenClientUrls) {
+      const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname.replace(/^\[|\]$/g, "");
+      listeners.push(await ClientListener.listen(host, Number(u.port), grpc, httpHandler(server)));
+      logger.info("embed/serve.ts", "serving client traffic insecurely; this is strongly discouraged!", {
+        address: `${host}:${u.port}`,
+      });
+    }
+    logger.info("embed/serve.ts", "ready to serve client requests");
+    logger.info("etcdserver/server.ts", "published local member to cluster through raft", {
+      "local-member-id": hexId(server.memberId),
+      "cluster-id": hexId(server.membership.clusterId),
+    });
+    logger.info("etcdserver/server.ts", "enabled capabilities for version 3.4", {
+      "cluster-id": hexId(server.membership.clusterId),
+      "local-member-id": hexId(server.memberId),
+    });
+    return new Etcd(server, grpc, listeners, logger);
+  }
+
+  /** stop closes the listeners, drains gRPC and stops the member. */
+  async stop(): Promise<void> {
+    this.logger.info("embed/etcd.ts", "closing etcd server", { "local-member-id": hexId(this.server.memberId) });
+    await Promise.all(this.listeners.map((l) => l.close()));
+    this.grpc.forceShutdown();
+    await this.server.stop();
+    this.logger.info("embed/etcd.ts", "closed etcd server", { "local-member-id": hexId(this.server.memberId) });
+  }
+}

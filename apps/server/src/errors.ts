@@ -1,0 +1,44 @@
+import { status as Status, Metadata, type ServiceError } from "@grpc/grpc-js";
+
+/**
+ * RpcError is an error with the gRPC status code and message etcd returns for it. Handlers
+ * throw these; the gRPC layer sends them as they are. Messages are etcd's, byte for byte.
+ */
+export class RpcError extends Error {
+  constructor(
+    readonly code: Status,
+    message: string,
+  ) {
+    super(message);
+    this.name = "RpcError";
+  }
+
+  /** toServiceError shapes the error for a grpc-js callback. */
+  toServiceError(): Partial<ServiceError> {
+    return { code: this.code, details: this.message, message: this.message, metadata: new Metadata() };
+  }
+}
+
+const e = (code: Status, msg: string) => new RpcError(code, msg);
+
+/** Errors is etcd's table of server errors (etcdserver/api/v3rpc/rpctypes) that etcd-ts returns. */
+export const Errors = {
+  emptyKey: e(Status.INVALID_ARGUMENT, "etcdserver: key is not provided"),
+  keyNotFound: e(Status.INVALID_ARGUMENT, "etcdserver: key not found"),
+  valueProvided: e(Status.INVALID_ARGUMENT, "etcdserver: value is provided"),
+  leaseProvided: e(Status.INVALID_ARGUMENT, "etcdserver: lease is provided"),
+  tooManyOps: e(Status.INVALID_ARGUMENT, "etcdserver: too many operations in txn request"),
+  duplicateKey: e(Status.INVALID_ARGUMENT, "etcdserver: duplicate key given in txn request"),
+  compacted: e(Status.OUT_OF_RANGE, "etcdserver: mvcc: required revision has been compacted"),
+  futureRev: e(Status.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"),
+  leaseNotFound: e(Status.NOT_FOUND, "etcdserver: requested lease not found"),
+  requestTooLarge: e(Status.INVALID_ARGUMENT, "etcdserver: request is too large"),
+  tooManyRequests: e(Status.RESOURCE_EXHAUSTED, "etcdserver: too many requests"),
+  noLeader: e(Status.UNAVAILABLE, "etcdserver: no leader"),
+  notLeader: e(Status.FAILED_PRECONDITION, "etcdserver: not leader"),
+  leaderChanged: e(Status.UNAVAILABLE, "etcdserver: leader changed"),
+  stopped: e(Status.UNAVAILABLE, "etcdserver: server stopped"),
+  timeout: e(Status.UNAVAILABLE, "etcdserver: request timed out"),
+  corrupt: e(Status.DATA_LOSS, "etcdserver: corrupt cluster"),
+  memberNotFound: e(Status.NOT_FOUND, "etcdserver: member not found"),
+} as const;

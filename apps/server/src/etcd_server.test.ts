@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { etcdserverpb } from "@etcd-ts/proto";
+import { afterEach, describe, expect, it } from "vitest";
+import { openServer } from "./bootstrap.js";
+import { loadConfig, type ServerConfig } from "./config/config.js";
+import type { EtcdServer } from "./etcd_server.js";
+import { Errors } from "./errors.js";
+import { Logger } from "./log.js";
+
+const b = (s: string) => Buffer.from(s);
+const dirs: string[] = [];
+
+function config(dataDir: string, extra: string[] = []): ServerConfig {
+  const r = loadConfig(["--data-dir", dataDir, "--log-level", "error", ...extra], {});
+  if (r.kind !== "run") throw new Error("config");
+  return r.config;
+}
+
+async function open(dataDir: string, extra: string[] = []): Promise<EtcdServer> {
+  const s = await openServer(config(dataDir, extra), new Logger("error"), (err) => {
+    throw err;
+  });
+  s.start();
+  await s.waitReady();
+  return s;
+}
+
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), "etcd-server-test-"));
+  dirs.push(d);
+  return join(d, "data");
+}
+
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const get = (s: EtcdServer, key: string, p: Partial<etcdserverpb.RangeRequest> = {}) =>
+  s.range(etcdserverpb.RangeRequest.fromPartial({ key: b(key), ...p }));
+const put = (s: EtcdServer, key: string, value: string) => s.put(etcdserverpb.PutRequest.fromPartial({ key: b(key), value: b(value) }));
+
+describe("EtcdServer (single member)", () => {
+  it("elects itself, answers with etcd's header and starts at revision 1", async () => {
+    const s = await open(tmp());
+    const r = await get(s, "nothing");
+    expect(r.header?.revision).toBe(1n);
+    expect(r.header?.raftTerm).toBe(2n); // bootstrap at term 1, first election to term 2, as etcd
+    expect(r.header?.memberId).toBe(s.memberId);
+    expect(r.header?.clusterId).toBe(s.membership.clusterId);
+    const p = await put(s, "a", "1");
+    expect(p.header?.revision).toBe(2n);
+    expect((await get(s, "a")).kvs[0]?.value.toString()).toBe("1");
+    await s.stop();
+  });
+
+  it("batches concurrent proposals and keeps every one", async () => {
+    const s = await open(tmp());
+    const n = 500;
+    const res = await Promise.all(Array.from({ length: n }, (_, i) => put(s, `k${i}`, `v${i}`)));
+    const revs = new Set(res.map((r) => r.header?.revision));
+    expect(revs.size).toBe(n);
+    const all = await get(s, "k", { rangeEnd: b("l") });
+    expect(all.count).toBe(BigInt(n));
+    await s.stop();
+  });
+
+  it("restarts with everything it acknowledged, from WAL and backend", async () => {
+    const dir = tmp();
+    let s = await open(dir, ["--snapshot-count", "50"]);
+    for (let i = 0; i < 120; i++) await put(s, `r${i}`, `v${i}`);
+    const before = await s.hashKV(etcdserverpb.HashKVRequest.fromPartial({}));
+    await s.stop();
+    s = await open(dir, ["--snapshot-count", "50"]);
+    const all = await get(s, "r", { rangeEnd: b("s") });
+    expect(all.count).toBe(120n);
+    const after = await s.hashKV(etcdserverpb.HashKVRequest.fromPartial({}));
+    expect(after.hash).toBe(before.hash);
+    expect((await put(s, "after", "restart")).header?.revision).toBe(122n);
+    await s.stop();
+  });
+
+  it("returns etcd's errors", async () => {
+    const s = await open(tmp(), ["--max-request-bytes", "1024", "--max-txn-ops", "4"]);
+    await expect(put(s, "", "x")).rejects.toBe(Errors.emptyKey);
+    await expect(put(s, "k", "x".repeat(2000))).rejects.toBe(Errors.requestTooLarge);
+    await expect(get(s, "k", { revision: 99n })).rejects.toBe(Errors.futureRev);
+    const ops = Array.from({ length: 5 }, (_, i) => etcdserverpb.RequestOp.fromPartial({ requestPut: { key: b(`t${i}`) } }));
+    await expect(s.txn(etcdserverpb.TxnRequest.fromPartial({ success: ops }), 4)).rejects.toBe(Errors.tooManyOps);
+    await expect(s.put(etcdserverpb.PutRequest.fromPartial({ key: b("k"), lease: 7n }))).rejects.toBe(Errors.leaseNotFound);
+    await put(s, "k", "1");
+    await put(s, "k", "2");
+    await s.compact(etcdserverpb.CompactionRequest.fromPartial({ revision: 3n, physical: true }));
+    await expect(get(s, "k", { revision: 2n })).rejects.toBe(Errors.compacted);
+    await expect(s.compact(etcdserverpb.CompactionRequest.fromPartial({ revision: 2n }))).rejects.toBe(Errors.compacted);
+    await s.stop();
+  });
+
+  it("serves read-only txns without a log entry and fills nested headers", async () => {
+    const s = await open(tmp());
+    await put(s, "x", "1");
+    const t = await s.txn(
+      etcdserverpb.TxnRequest.fromPartial({
+        compare: [{ key: b("x"), target: etcdserverpb.Compare_CompareTarget.VALUE, value: b("1") }],
+        success: [{ requestRange: { key: b("x") } }],
+      }),
+      128,
+    );
+    expect(t.succeeded).toBe(true);
+    expect(t.header?.revision).toBe(2n);
+    expect(t.responses[0]?.responseRange?.header?.revision).toBe(2n);
+    expect(t.responses[0]?.responseRange?.header?.memberId ?? 0n).toBe(0n);
+    await s.stop();
+  });
+});

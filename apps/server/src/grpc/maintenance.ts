@@ -1,0 +1,37 @@
+import { status as Status } from "@grpc/grpc-js";
+import { etcdserverpb } from "@etcd-ts/proto";
+import type { EtcdServer } from "../etcd_server.js";
+import { Errors, RpcError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { unary } from "./unary.js";
+
+/**
+ * maintenanceService implements the parts of etcdserverpb.Maintenance that etcd-ts has:
+ * Status, Hash, HashKV, Defragment, MoveLeader (within the members it has) and Alarm GET
+ * (no alarm can be raised yet, so the list is empty). Snapshot is not offered yet and
+ * answers Unimplemented, as grpc does for a method a server lacks.
+ */
+export function maintenanceService(s: EtcdServer, logger: Logger): Pick<etcdserverpb.MaintenanceServer, "status" | "hash" | "hashKV" | "defragment" | "alarm" | "moveLeader"> {
+  return {
+    status: unary(logger, "Status", () => s.status()),
+    hash: unary(logger, "Hash", () => s.hash()),
+    hashKV: unary(logger, "HashKV", (r: etcdserverpb.HashKVRequest) => s.hashKV(r)),
+    defragment: unary(logger, "Defragment", async () => {
+      await s.defragment();
+      return { header: s.header(s.kv.currentRevision) };
+    }),
+    alarm: unary(logger, "Alarm", async (r: etcdserverpb.AlarmRequest) => {
+      if (r.action !== etcdserverpb.AlarmRequest_AlarmAction.GET) {
+        throw new RpcError(Status.UNIMPLEMENTED, "etcd-ts: raising or clearing alarms is not supported yet");
+      }
+      return { header: s.header(s.kv.currentRevision), alarms: [] };
+    }),
+    moveLeader: unary(logger, "MoveLeader", async (r: etcdserverpb.MoveLeaderRequest) => {
+      if (s.leader !== s.memberId) throw Errors.notLeader;
+      if (r.targetID !== s.memberId) {
+        throw new RpcError(Status.FAILED_PRECONDITION, "etcdserver: bad leader transferee");
+      }
+      return { header: s.header(s.kv.currentRevision) };
+    }),
+  };
+}

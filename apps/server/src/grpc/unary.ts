@@ -1,0 +1,27 @@
+import { status as Status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import { RpcError } from "../errors.js";
+import type { Logger } from "../log.js";
+
+/**
+ * unary adapts an async request handler to grpc-js: the result is sent, an RpcError is
+ * sent with etcd's code and message, anything else is logged and sent as Internal.
+ */
+export function unary<Req, Res>(
+  logger: Logger,
+  method: string,
+  fn: (req: Req) => Promise<Res>,
+): (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => void {
+  return (call, cb) => {
+    fn(call.request).then(
+      (res) => cb(null, res),
+      (err: unknown) => {
+        if (err instanceof RpcError) {
+          cb(err.toServiceError());
+          return;
+        }
+        logger.warn("v3rpc/grpc.ts", "request failed", { method, error: String(err) });
+        cb({ code: Status.INTERNAL, details: `etcd-ts: ${(err as Error)?.message ?? String(err)}` });
+      },
+    );
+  };
+}

@@ -1,0 +1,63 @@
+import { ConfigError } from "./config/parse.js";
+import { loadConfig, usage } from "./config/config.js";
+import { Etcd } from "./embed.js";
+import { SERVER_VERSION } from "./etcd_server.js";
+import { Logger } from "./log.js";
+
+/** ETCD_TS_VERSION is this program's own version. */
+const ETCD_TS_VERSION = "0.1.0";
+
+/**
+ * main is the etcd-ts entry point: parse the configuration, start the member, stop it
+ * gracefully on SIGTERM/SIGINT. A fatal storage error stops the process with exit code 1.
+ */
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  let loaded;
+  try {
+    loaded = loadConfig(argv, env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`etcd-ts: ${err.message}\n`);
+      if (err.exitCode === 2) process.stderr.write("Try 'etcd-ts --help' for the list of flags.\n");
+      process.exit(err.exitCode);
+    }
+    throw err;
+  }
+  if (loaded.kind === "help") {
+    process.stdout.write(usage());
+    return;
+  }
+  if (loaded.kind === "version") {
+    process.stdout.write(`etcd-ts Version: ${ETCD_TS_VERSION}\netcd API Version: ${SERVER_VERSION}\nNode Version: ${process.version}\nOS/Arch: ${process.platform}/${process.arch}\n`);
+    return;
+  }
+  const cfg = loaded.config;
+  const logger = new Logger(cfg.logLevel === "panic" || cfg.logLevel === "fatal" ? "error" : cfg.logLevel, cfg.logOutputs);
+  for (const w of cfg.warnings) logger.warn("etcdmain/config.ts", w);
+
+  let etcd: Etcd | undefined;
+  let stopping = false;
+  const fatal = (err: unknown): void => {
+    logger.error("etcdserver/server.ts", "fatal error, stopping the member", { error: String((err as Error)?.stack ?? err) });
+    process.exit(1);
+  };
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("osutil/interrupt.ts", "received signal; shutting down", { signal });
+    const done = etcd === undefined ? Promise.resolve() : etcd.stop();
+    done.then(
+      () => process.exit(0),
+      (err: unknown) => fatal(err),
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+  try {
+    etcd = await Etcd.start(cfg, logger, fatal);
+  } catch (err) {
+    logger.error("etcdmain/etcd.ts", "failed to start etcd-ts", { error: (err as Error)?.message ?? String(err) });
+    process.exit(1);
+  }
+  if (stopping) await etcd.stop();
+}

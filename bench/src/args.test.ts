@@ -1,0 +1,118 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULTS, parseArgs, QUICK_DURATION, QUICK_WARMUP, splitCommand } from "./args.js";
+
+describe("parseArgs", () => {
+  it("returns the defaults for no flags", () => {
+    const o = parseArgs([]);
+    expect(o).toEqual(DEFAULTS);
+    expect(o.servers).toEqual(["etcd", "etcd-ts"]);
+    expect(o.transport).toBe("h2");
+  });
+
+  it("parses every flag in both spellings", () => {
+    const o = parseArgs([
+      "--servers=etcd,etcd",
+      "--etcd-bin",
+      "/opt/etcd",
+      "--etcd-ts-cmd",
+      "node /x/etcd-ts.js --foo",
+      "--workloads",
+      "put-1, range-serializable-50",
+      "--duration=3.5",
+      "--warmup",
+      "0",
+      "--cluster",
+      "3",
+      "--conns",
+      "4",
+      "--workers=2",
+      "--transport",
+      "grpc-js",
+      "--rounds",
+      "3",
+      "--order",
+      "sequential",
+      "--key-space",
+      "100",
+      "--key-size",
+      "4",
+      "--value-size",
+      "10",
+      "--data-root",
+      "/d",
+      "--out",
+      "o.json",
+      "--start-timeout",
+      "5",
+      "--request-timeout",
+      "1",
+      "--max-requests",
+      "1000",
+      "--seed",
+      "9",
+    ]);
+    expect(o).toMatchObject({
+      servers: ["etcd", "etcd"],
+      etcdBin: "/opt/etcd",
+      etcdTsCmd: ["node", "/x/etcd-ts.js", "--foo"],
+      workloads: ["put-1", "range-serializable-50"],
+      duration: 3.5,
+      warmup: 0,
+      cluster: 3,
+      conns: 4,
+      workers: 2,
+      transport: "grpc-js",
+      rounds: 3,
+      order: "sequential",
+      keySpace: 100,
+      keySize: 4,
+      valueSize: 10,
+      dataRoot: "/d",
+      out: "o.json",
+      startTimeout: 5,
+      requestTimeout: 1,
+      maxRequests: 1000,
+      seed: 9,
+    });
+  });
+
+  it("--quick shortens duration and warm-up unless they are given", () => {
+    expect(parseArgs(["--quick"])).toMatchObject({ quick: true, duration: QUICK_DURATION, warmup: QUICK_WARMUP });
+    expect(parseArgs(["--quick", "--duration", "4"])).toMatchObject({ duration: 4, warmup: QUICK_WARMUP });
+  });
+
+  it("recognises --help", () => {
+    expect(parseArgs(["-h"]).help).toBe(true);
+    expect(parseArgs(["--help"]).help).toBe(true);
+  });
+
+  it.each([
+    [["--bogus", "1"], /unknown flag --bogus/],
+    [["--servers", "etcd,consul"], /unknown server "consul"/],
+    [["--servers", ","], /at least one server/],
+    [["--cluster", "2"], /odd/],
+    [["--cluster", "9"], /1\.\.7/],
+    [["--duration", "abc"], /--duration/],
+    [["--duration"], /needs a value/],
+    [["--workers", "1.5"], /integer/],
+    [["--transport", "udp"], /h2 or grpc-js/],
+    [["--order", "random"], /interleaved or sequential/],
+    [["--key-space", "100000", "--key-size", "4"], /too small/],
+    [["stray"], /unexpected argument/],
+    [["--etcd-ts-cmd", "  "], /empty/],
+  ])("rejects %j", (argv, msg) => {
+    expect(() => parseArgs(argv)).toThrow(msg);
+  });
+});
+
+describe("splitCommand", () => {
+  it("splits on whitespace and keeps quoted spaces", () => {
+    expect(splitCommand("  node  a.js --x  ")).toEqual(["node", "a.js", "--x"]);
+    expect(splitCommand(`node "/my dir/a.js" '--name=a b' ""`)).toEqual(["node", "/my dir/a.js", "--name=a b", ""]);
+    expect(splitCommand("")).toEqual([]);
+  });
+
+  it("rejects an unterminated quote", () => {
+    expect(() => splitCommand(`node "a.js`)).toThrow(/unterminated/);
+  });
+});

@@ -1,0 +1,273 @@
+import type { Transport } from "./protocol.js";
+import type { ServerKind } from "./servers.js";
+import { DEFAULT_MAX_CONNS, DEFAULT_WORKLOADS } from "./workload.js";
+
+/** BenchOptions is the parsed command line. Times are in seconds. */
+export interface BenchOptions {
+  help: boolean;
+  /** servers lists the servers to run, in order; the first is the baseline of the ratios. */
+  servers: ServerKind[];
+  etcdBin: string;
+  /** etcdTsCmd is the etcd-ts command (argv); undefined means node apps/server/bin/etcd-ts.js. */
+  etcdTsCmd: string[] | undefined;
+  workloads: string[];
+  duration: number;
+  warmup: number;
+  quick: boolean;
+  /** cluster is the number of members per server (1 or an odd number up to 7). */
+  cluster: number;
+  /** conns caps the gRPC connections per workload. */
+  conns: number;
+  /** workers is the number of load-generator threads. */
+  workers: number;
+  transport: Transport;
+  /** rounds is how often each workload runs per server; the median-throughput round is reported. */
+  rounds: number;
+  /** order "interleaved" keeps all servers up and alternates them per workload; "sequential" runs one server at a time. */
+  order: "interleaved" | "sequential";
+  keySpace: number;
+  keySize: number;
+  valueSize: number;
+  dataRoot: string | undefined;
+  out: string | undefined;
+  startTimeout: number;
+  requestTimeout: number;
+  /** maxRequests bounds the requests one workload sends. */
+  maxRequests: number;
+  seed: number;
+}
+
+/** DEFAULTS are the options used when a flag is not given (duration/warmup before --quick). */
+export const DEFAULTS: Readonly<BenchOptions> = {
+  help: false,
+  servers: ["etcd", "etcd-ts"],
+  etcdBin: "/usr/bin/etcd",
+  etcdTsCmd: undefined,
+  workloads: [...DEFAULT_WORKLOADS],
+  duration: 6,
+  warmup: 1,
+  quick: false,
+  cluster: 1,
+  conns: DEFAULT_MAX_CONNS,
+  workers: 1,
+  transport: "h2",
+  rounds: 1,
+  order: "interleaved",
+  keySpace: 10000,
+  keySize: 8,
+  valueSize: 256,
+  dataRoot: undefined,
+  out: undefined,
+  startTimeout: 30,
+  requestTimeout: 10,
+  maxRequests: 5_000_000,
+  seed: 42,
+};
+
+/** QUICK_DURATION and QUICK_WARMUP replace the defaults under --quick. */
+export const QUICK_DURATION = 2;
+export const QUICK_WARMUP = 0.5;
+
+/** USAGE is the --help text. */
+export const USAGE = `usage: npm run bench -- [flags]
+
+Benchmarks etcd-ts against the real etcd on this machine, side by side.
+
+  --servers LIST        servers to run, in order: etcd, etcd-ts (default etcd,etcd-ts);
+                        the first is the baseline of the ratio column; a kind may repeat
+                        (etcd,etcd measures run-to-run noise)
+  --etcd-bin PATH       real etcd binary (default /usr/bin/etcd)
+  --etcd-ts-cmd CMD     etcd-ts command, split on spaces
+                        (default: node <repo>/apps/server/bin/etcd-ts.js)
+  --workloads LIST      <op>-<clients>, op one of put, range, range-serializable
+                        (default ${DEFAULT_WORKLOADS.join(",")})
+  --duration SEC        measured seconds per workload (default ${DEFAULTS.duration}; ${QUICK_DURATION} with --quick)
+  --warmup SEC          unmeasured seconds before each workload (default ${DEFAULTS.warmup}; ${QUICK_WARMUP} with --quick)
+  --quick               short run for a smoke test
+  --cluster N           members per server: 1 or 3 (odd, up to 7) (default 1)
+  --conns N             gRPC connections per workload, at most one per client (default ${DEFAULT_MAX_CONNS})
+  --workers N           load-generator threads (default 1)
+  --transport T         h2 (the bench's lean HTTP/2 client, default) or grpc-js
+  --rounds N            runs of each workload per server; the median is reported (default 1)
+  --order O             interleaved (default: all servers up, alternating per workload)
+                        or sequential (one server at a time)
+  --key-space N         distinct keys (default ${DEFAULTS.keySpace})
+  --key-size N          key bytes (default ${DEFAULTS.keySize})
+  --value-size N        value bytes (default ${DEFAULTS.valueSize})
+  --data-root DIR       where temporary data directories go (default: the OS temp dir)
+  --out FILE            JSON results (default bench/results/latest.json)
+  --start-timeout SEC   wait for a server to answer (default ${DEFAULTS.startTimeout})
+  --request-timeout SEC deadline of each request (default ${DEFAULTS.requestTimeout})
+  --max-requests N      bound on the requests one workload sends (default ${DEFAULTS.maxRequests})
+  --seed N              key-choice seed, the same for every server (default ${DEFAULTS.seed})
+  -h, --help            this text
+`;
+
+const SERVER_KINDS: readonly ServerKind[] = ["etcd", "etcd-ts"];
+
+/**
+ * splitCommand splits a command line on whitespace; single or double quotes keep spaces
+ * inside one argument. Throws on an unterminated quote.
+ */
+export function splitCommand(cmd: string): string[] {
+  const out: string[] = [];
+  let cur = "";
+  let inArg = false;
+  let quote: string | undefined;
+  for (const ch of cmd) {
+    if (quote !== undefined) {
+      if (ch === quote) quote = undefined;
+      else cur += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inArg = true;
+    } else if (/\s/.test(ch)) {
+      if (inArg) out.push(cur);
+      cur = "";
+      inArg = false;
+    } else {
+      cur += ch;
+      inArg = true;
+    }
+  }
+  if (quote !== undefined) throw new Error(`bench: unterminated ${quote} in command "${cmd}"`);
+  if (inArg) out.push(cur);
+  return out;
+}
+
+function list(v: string): string[] {
+  return v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function number(flag: string, v: string, min: number, max: number, integer: boolean): number {
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new Error(`bench: ${flag} wants ${integer ? "an integer" : "a number"} in ${min}..${max}, got "${v}"`);
+  }
+  return n;
+}
+
+/**
+ * parseArgs parses the bench's command line (flags as "--flag value" or "--flag=value").
+ * Throws "bench: ..." on an unknown flag or a bad value.
+ */
+export function parseArgs(argv: readonly string[]): BenchOptions {
+  const o: BenchOptions = { ...DEFAULTS, servers: [...DEFAULTS.servers], workloads: [...DEFAULTS.workloads] };
+  let duration: number | undefined;
+  let warmup: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-h" || arg === "--help") {
+      o.help = true;
+      continue;
+    }
+    if (arg === "--quick") {
+      o.quick = true;
+      continue;
+    }
+    if (!arg.startsWith("--")) throw new Error(`bench: unexpected argument "${arg}"`);
+    const eq = arg.indexOf("=");
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    let value: string;
+    if (eq >= 0) {
+      value = arg.slice(eq + 1);
+    } else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new Error(`bench: ${flag} needs a value`);
+      value = next;
+      i++;
+    }
+    switch (flag) {
+      case "--servers": {
+        const kinds = list(value);
+        if (kinds.length === 0) throw new Error("bench: --servers needs at least one server");
+        o.servers = kinds.map((k) => {
+          const kind = SERVER_KINDS.find((s) => s === k);
+          if (kind === undefined) throw new Error(`bench: unknown server "${k}" (want ${SERVER_KINDS.join(" or ")})`);
+          return kind;
+        });
+        break;
+      }
+      case "--etcd-bin":
+        o.etcdBin = value;
+        break;
+      case "--etcd-ts-cmd": {
+        const argvTs = splitCommand(value);
+        if (argvTs.length === 0) throw new Error("bench: --etcd-ts-cmd is empty");
+        o.etcdTsCmd = argvTs;
+        break;
+      }
+      case "--workloads":
+        o.workloads = list(value);
+        if (o.workloads.length === 0) throw new Error("bench: --workloads needs at least one workload");
+        break;
+      case "--duration":
+        duration = number(flag, value, 0.1, 3600, false);
+        break;
+      case "--warmup":
+        warmup = number(flag, value, 0, 600, false);
+        break;
+      case "--cluster":
+        o.cluster = number(flag, value, 1, 7, true);
+        if (o.cluster % 2 === 0) throw new Error("bench: --cluster wants an odd member count (1, 3, 5, 7)");
+        break;
+      case "--conns":
+        o.conns = number(flag, value, 1, 1000, true);
+        break;
+      case "--workers":
+        o.workers = number(flag, value, 1, 64, true);
+        break;
+      case "--transport":
+        if (value !== "h2" && value !== "grpc-js") throw new Error(`bench: --transport wants h2 or grpc-js, got "${value}"`);
+        o.transport = value;
+        break;
+      case "--rounds":
+        o.rounds = number(flag, value, 1, 100, true);
+        break;
+      case "--order":
+        if (value !== "interleaved" && value !== "sequential") {
+          throw new Error(`bench: --order wants interleaved or sequential, got "${value}"`);
+        }
+        o.order = value;
+        break;
+      case "--key-space":
+        o.keySpace = number(flag, value, 1, 10_000_000, true);
+        break;
+      case "--key-size":
+        o.keySize = number(flag, value, 1, 1024, true);
+        break;
+      case "--value-size":
+        o.valueSize = number(flag, value, 0, 1024 * 1024, true);
+        break;
+      case "--data-root":
+        o.dataRoot = value;
+        break;
+      case "--out":
+        o.out = value;
+        break;
+      case "--start-timeout":
+        o.startTimeout = number(flag, value, 1, 600, false);
+        break;
+      case "--request-timeout":
+        o.requestTimeout = number(flag, value, 0.1, 600, false);
+        break;
+      case "--max-requests":
+        o.maxRequests = number(flag, value, 1, 1e9, true);
+        break;
+      case "--seed":
+        o.seed = number(flag, value, 0, 0xffffffff, true);
+        break;
+      default:
+        throw new Error(`bench: unknown flag ${flag} (see --help)`);
+    }
+  }
+  if (String(o.keySpace - 1).length > o.keySize) {
+    throw new Error(`bench: --key-size ${o.keySize} is too small for --key-space ${o.keySpace}`);
+  }
+  o.duration = duration ?? (o.quick ? QUICK_DURATION : DEFAULTS.duration);
+  o.warmup = warmup ?? (o.quick ? QUICK_WARMUP : DEFAULTS.warmup);
+  return o;
+}

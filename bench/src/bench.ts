@@ -1,0 +1,270 @@
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { BenchOptions } from "./args.js";
+import { fillKeyspace, runWorkload, type WorkloadRun } from "./generator.js";
+import { computeRatios, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
+import type { RequestShape } from "./requests.js";
+import { ServerUnavailable, startCluster, type RunningCluster, type ServerKind, type ServerSpec } from "./servers.js";
+import { needsData, parseWorkload, type Workload } from "./workload.js";
+
+/** REPO_ROOT is the repository root (this file lives in bench/src or bench/dist). */
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** BENCH_DIR is the bench package's folder. */
+export const BENCH_DIR = fileURLToPath(new URL("../", import.meta.url));
+
+/** FILL_TIMEOUT_MS bounds filling the keyspace before the first read workload. */
+const FILL_TIMEOUT_MS = 120_000;
+
+/** defaultEtcdTsCmd is how etcd-ts is started unless --etcd-ts-cmd says otherwise. */
+export function defaultEtcdTsCmd(): string[] {
+  return [process.execPath, join(REPO_ROOT, "apps", "server", "bin", "etcd-ts.js")];
+}
+
+/**
+ * serverSpecs turns the --servers list into labelled commands; a kind listed again gets
+ * "#2", "#3" so the report can tell the runs apart.
+ */
+export function serverSpecs(kinds: readonly ServerKind[], etcdBin: string, etcdTsCmd: readonly string[]): ServerSpec[] {
+  const seen = new Map<ServerKind, number>();
+  return kinds.map((kind) => {
+    const n = (seen.get(kind) ?? 0) + 1;
+    seen.set(kind, n);
+    return {
+      label: n === 1 ? kind : `${kind}#${n}`,
+      kind,
+      argv: kind === "etcd" ? [etcdBin] : [...etcdTsCmd],
+    };
+  });
+}
+
+/** Progress receives one line per step, for the operator watching the run. */
+export type Progress = (line: string) => void;
+
+/**
+ * planSeconds estimates how long runBench takes in the worst case, for a watchdog: every
+ * server start times out and every workload drains to its request deadline.
+ */
+export function planSeconds(o: BenchOptions): number {
+  const perRun = o.warmup + o.duration + o.requestTimeout + o.startTimeout + 10;
+  const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + o.workloads.length * o.rounds * perRun + 30;
+  return o.servers.length * perServer;
+}
+
+/**
+ * medianRun returns the round with the median throughput (the lower middle one for an
+ * even count).
+ */
+export function medianRun(runs: readonly WorkloadRun[]): WorkloadRun {
+  if (runs.length === 0) throw new Error("bench: no rounds to take the median of");
+  const sorted = [...runs].sort((a, b) => a.throughput - b.throughput);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** ServerState is one server entry during the run. */
+interface ServerState {
+  spec: ServerSpec;
+  result: ServerResult;
+  cluster: RunningCluster | undefined;
+  filled: boolean;
+  fillError: string | undefined;
+  /** runs collects each workload's successful rounds, by workload name. */
+  runs: Map<string, WorkloadRun[]>;
+  /** failures holds each workload's last failure, by workload name. */
+  failures: Map<string, string>;
+}
+
+/** Bench holds what every step of one run needs. */
+interface Bench {
+  o: BenchOptions;
+  shape: RequestShape;
+  progress: Progress;
+}
+
+/**
+ * runBench starts the servers, runs every workload against each (all servers up and
+ * alternating per workload under --order interleaved, one server at a time under
+ * sequential), stops them, and returns the report. A server that cannot start is
+ * reported as not available; a workload that fails is reported as failed; neither stops
+ * the run.
+ */
+export async function runBench(o: BenchOptions, progress: Progress): Promise<BenchReport> {
+  const startedAt = new Date().toISOString();
+  const workloads = o.workloads.map((w) => parseWorkload(w, o.conns));
+  const b: Bench = { o, shape: { keySpace: o.keySpace, keySize: o.keySize, valueSize: o.valueSize }, progress };
+  const states: ServerState[] = serverSpecs(o.servers, o.etcdBin, o.etcdTsCmd ?? defaultEtcdTsCmd()).map((spec) => ({
+    spec,
+    result: {
+      label: spec.label,
+      kind: spec.kind,
+      command: spec.argv.join(" "),
+      members: o.cluster,
+      available: false,
+      reason: undefined,
+      version: "",
+      workloads: [],
+    },
+    cluster: undefined,
+    filled: false,
+    fillError: undefined,
+    runs: new Map(),
+    failures: new Map(),
+  }));
+  try {
+    if (o.order === "interleaved") {
+      for (const s of states) await start(b, s);
+      for (const w of workloads) {
+        for (let round = 0; round < o.rounds; round++) {
+          for (const s of states) await runOne(b, s, w, round);
+        }
+      }
+    } else {
+      for (const s of states) {
+        await start(b, s);
+        for (const w of workloads) {
+          for (let round = 0; round < o.rounds; round++) await runOne(b, s, w, round);
+        }
+        await stop(b, s);
+      }
+    }
+  } finally {
+    for (const s of states) await stop(b, s);
+  }
+  for (const s of states) {
+    if (s.result.available) s.result.workloads = workloads.map((w) => collect(s, w));
+  }
+  const results = states.map((s) => s.result);
+  return {
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    host: { cpus: cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
+    settings: {
+      members: o.cluster,
+      durationSec: o.duration,
+      warmupSec: o.warmup,
+      keySpace: o.keySpace,
+      keySize: o.keySize,
+      valueSize: o.valueSize,
+      workers: o.workers,
+      transport: o.transport,
+      rounds: o.rounds,
+      order: o.order,
+      maxConns: o.conns,
+    },
+    servers: results,
+    ratios: computeRatios(results),
+  };
+}
+
+async function start(b: Bench, s: ServerState): Promise<void> {
+  const { o, progress } = b;
+  progress(`${s.spec.label}: starting ${o.cluster} member${o.cluster === 1 ? "" : "s"}`);
+  try {
+    s.cluster = await startCluster(s.spec, {
+      size: o.cluster,
+      dataRoot: o.dataRoot ?? tmpdir(),
+      logDir: join(BENCH_DIR, "results", "logs"),
+      startTimeoutMs: o.startTimeout * 1000,
+    });
+  } catch (err) {
+    s.result.reason = err instanceof ServerUnavailable ? err.reason : err instanceof Error ? err.message : String(err);
+    progress(`${s.spec.label}: not available (${s.result.reason})`);
+    return;
+  }
+  s.result.available = true;
+  s.result.command = s.cluster.commandLine();
+  s.result.version = await s.cluster.version();
+  const v = s.result.version !== "" ? ` (version ${s.result.version})` : "";
+  progress(`${s.spec.label}: ready at ${s.cluster.endpoints().join(", ")}${v}`);
+}
+
+async function stop(b: Bench, s: ServerState): Promise<void> {
+  if (s.cluster === undefined) return;
+  b.progress(`${s.spec.label}: stopping`);
+  const c = s.cluster;
+  s.cluster = undefined;
+  await c.stop();
+}
+
+async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Promise<void> {
+  const { o, shape, progress } = b;
+  const cluster = s.cluster;
+  if (cluster === undefined) return;
+  const tag = `${s.spec.label}: ${w.name}${o.rounds > 1 ? ` round ${round + 1}/${o.rounds}` : ""}`;
+  const dead = cluster.exitedMember();
+  if (dead !== undefined) {
+    s.failures.set(w.name, `server exited: ${dead}`);
+    return;
+  }
+  try {
+    if (needsData(w) && !s.filled) {
+      if (s.fillError !== undefined) throw new Error(s.fillError);
+      progress(`${s.spec.label}: filling ${shape.keySpace} keys`);
+      try {
+        await fillKeyspace(cluster.endpoints(), shape, o.transport, o.requestTimeout * 1000, FILL_TIMEOUT_MS);
+      } catch (err) {
+        s.fillError = err instanceof Error ? err.message : String(err);
+        throw err;
+      }
+      s.filled = true;
+    }
+    progress(`${tag} (${w.clients} clients, ${w.conns} conns)`);
+    const run = await runWorkload({
+      endpoints: cluster.endpoints(),
+      workload: w,
+      shape,
+      warmupMs: o.warmup * 1000,
+      durationMs: o.duration * 1000,
+      workers: o.workers,
+      transport: o.transport,
+      requestTimeoutMs: o.requestTimeout * 1000,
+      connectTimeoutMs: o.startTimeout * 1000,
+      maxRequests: o.maxRequests,
+      seed: o.seed,
+      serverCpuSeconds: () => cluster.cpuSeconds(),
+    });
+    if (run.requests === 0) {
+      throw new Error(`no request succeeded${run.firstError !== undefined ? `: ${run.firstError}` : ""}`);
+    }
+    const list = s.runs.get(w.name) ?? [];
+    list.push(run);
+    s.runs.set(w.name, list);
+    progress(
+      `${tag}: ${run.throughput.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms` +
+        (run.errors > 0 ? `, ${run.errors} errors (${run.firstError ?? ""})` : ""),
+    );
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    s.failures.set(w.name, msg);
+    progress(`${tag}: failed: ${msg}`);
+  }
+}
+
+/** collect turns a workload's rounds on one server into its reported result. */
+function collect(s: ServerState, w: Workload): WorkloadResult {
+  const runs = s.runs.get(w.name) ?? [];
+  const base = { workload: w.name, op: w.op, clients: w.clients, conns: w.conns };
+  if (runs.length === 0) {
+    return { ...base, ok: false, error: s.failures.get(w.name) ?? "not run", rounds: [], ...emptyRun() };
+  }
+  return { ...base, ok: true, error: undefined, rounds: runs, ...medianRun(runs) };
+}
+
+function emptyRun(): WorkloadRun {
+  return {
+    requests: 0,
+    errors: 0,
+    firstError: undefined,
+    seconds: 0,
+    throughput: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+    meanMs: 0,
+    maxMs: 0,
+    serverCpuCores: 0,
+    generatorCpuCores: 0,
+    otherCpuCores: 0,
+    hitMaxRequests: false,
+  };
+}

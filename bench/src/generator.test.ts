@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { splitLoad, summarize } from "./generator.js";
+import { LatencyHistogram } from "./histogram.js";
+import type { LoopResult } from "./loop.js";
+
+describe("splitLoad", () => {
+  it("puts everything on one worker by default", () => {
+    expect(splitLoad(100, 10, 1)).toEqual([{ conns: 10, clients: 100, connOffset: 0 }]);
+  });
+
+  it("splits connections contiguously and clients by connection", () => {
+    expect(splitLoad(100, 10, 3)).toEqual([
+      { conns: 4, clients: 40, connOffset: 0 },
+      { conns: 3, clients: 30, connOffset: 4 },
+      { conns: 3, clients: 30, connOffset: 7 },
+    ]);
+    expect(splitLoad(7, 3, 2)).toEqual([
+      { conns: 2, clients: 5, connOffset: 0 },
+      { conns: 1, clients: 2, connOffset: 2 },
+    ]);
+  });
+
+  it("never makes more workers than connections", () => {
+    expect(splitLoad(1, 1, 4)).toEqual([{ conns: 1, clients: 1, connOffset: 0 }]);
+  });
+
+  it("keeps totals for many shapes", () => {
+    for (let clients = 1; clients <= 40; clients++) {
+      for (let conns = 1; conns <= clients; conns += 3) {
+        for (let workers = 1; workers <= 5; workers++) {
+          const s = splitLoad(clients, conns, workers);
+          expect(s.reduce((a, x) => a + x.clients, 0)).toBe(clients);
+          expect(s.reduce((a, x) => a + x.conns, 0)).toBe(conns);
+          expect(s.every((x) => x.clients >= x.conns && x.conns >= 1)).toBe(true);
+        }
+      }
+    }
+  });
+
+  it("rejects impossible splits", () => {
+    expect(() => splitLoad(1, 2, 1)).toThrow(/cannot split/);
+    expect(() => splitLoad(0, 0, 1)).toThrow(/cannot split/);
+  });
+});
+
+function loopResult(latenciesUs: number[], measuredMs: number, errors = 0, firstError?: string): LoopResult {
+  const h = new LatencyHistogram();
+  for (const l of latenciesUs) h.record(l);
+  return {
+    ok: latenciesUs.length,
+    errors,
+    totalOk: latenciesUs.length,
+    totalErrors: errors,
+    firstError,
+    measuredMs,
+    hitMaxRequests: false,
+    histogram: h.snapshot(),
+  };
+}
+
+describe("summarize", () => {
+  it("adds counts, averages the windows and merges latencies", () => {
+    const a = loopResult([1000, 1000, 1000], 1000);
+    const b = loopResult([3000], 1000, 2, "boom");
+    const r = summarize([a, b], 0.9, 0.2, 0.1);
+    expect(r.requests).toBe(4);
+    expect(r.errors).toBe(2);
+    expect(r.firstError).toBe("boom");
+    expect(r.seconds).toBe(1);
+    expect(r.throughput).toBe(4);
+    // percentiles are bucket midpoints: within 1/64 of the recorded value
+    expect(Math.abs(r.p50Ms - 1)).toBeLessThan(1 / 64);
+    expect(Math.abs(r.p99Ms - 3) / 3).toBeLessThan(1 / 64);
+    expect(r.meanMs).toBe(1.5);
+    expect(r.maxMs).toBe(3);
+    expect(r).toMatchObject({ serverCpuCores: 0.9, generatorCpuCores: 0.2, otherCpuCores: 0.1, hitMaxRequests: false });
+  });
+
+  it("reports zero throughput for an empty run", () => {
+    expect(summarize([], 0, 0, 0).throughput).toBe(0);
+  });
+});

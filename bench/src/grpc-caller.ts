@@ -1,0 +1,65 @@
+import * as grpc from "@grpc/grpc-js";
+import type { UnaryCaller } from "./loop.js";
+
+/** identity passes pre-encoded bytes through grpc-js untouched in both directions. */
+function identity(b: Buffer): Buffer {
+  return b;
+}
+
+/**
+ * openConnection makes a grpc-js client with its own HTTP/2 connection to target
+ * ("127.0.0.1:PORT"): the local subchannel pool keeps clients to the same address from
+ * sharing one TCP connection, so N clients really are N connections.
+ */
+export function openConnection(target: string): grpc.Client {
+  return new grpc.Client(`ipv4:${target}`, grpc.credentials.createInsecure(), {
+    "grpc.use_local_subchannel_pool": 1,
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    "grpc.enable_retries": 0,
+  });
+}
+
+/** waitReady resolves when the client's connection is up, or rejects after timeoutMs. */
+export function waitReady(client: grpc.Client, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.waitForReady(Date.now() + timeoutMs, (err) => {
+      if (err) reject(new Error(`bench: connection to ${client.getChannel().getTarget()} not ready: ${err.message}`));
+      else resolve();
+    });
+  });
+}
+
+/**
+ * unaryCaller returns a caller that sends pre-encoded requests on `method` through client,
+ * each with a deadline of timeoutMs. The response bytes are not decoded.
+ */
+export function unaryCaller(client: grpc.Client, method: string, timeoutMs: number): UnaryCaller {
+  return (request, done) => {
+    client.makeUnaryRequest<Buffer, Buffer>(
+      method,
+      identity,
+      identity,
+      request,
+      { deadline: Date.now() + timeoutMs },
+      (err) => done(err ?? null),
+    );
+  };
+}
+
+/** unaryOnce sends one pre-encoded request and resolves with the response bytes. */
+export function unaryOnce(client: grpc.Client, method: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest<Buffer, Buffer>(
+      method,
+      identity,
+      identity,
+      request,
+      { deadline: Date.now() + timeoutMs },
+      (err, res) => {
+        if (err) reject(err);
+        else if (res === undefined) reject(new Error(`bench: ${method}: empty response`));
+        else resolve(res);
+      },
+    );
+  });
+}

@@ -1,0 +1,68 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+let ticksPerSecond: number | undefined;
+
+/** clockTicks returns the kernel's clock ticks per second (USER_HZ), 100 if getconf fails. */
+function clockTicks(): number {
+  if (ticksPerSecond === undefined) {
+    try {
+      ticksPerSecond = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8", timeout: 2000 }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/**
+ * parseCpuTicks returns utime + stime (fields 14 and 15, in clock ticks) from the text of
+ * /proc/<pid>/stat. The command name (field 2) may hold spaces, so fields are counted from
+ * the last ")".
+ */
+export function parseCpuTicks(stat: string): number {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) throw new Error("bench: malformed /proc stat line");
+  const fields = stat.slice(close + 2).split(" ");
+  // fields[0] is field 3 (state), so field 14 is fields[11] and field 15 is fields[12].
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error("bench: malformed /proc stat line");
+  return utime + stime;
+}
+
+/**
+ * processCpuSeconds returns the CPU time (user + system, all threads) process pid has used,
+ * in seconds, or undefined when it cannot be read (process gone, no /proc).
+ */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    return parseCpuTicks(readFileSync(`/proc/${pid}/stat`, "latin1")) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * parseHostBusyTicks returns the busy time (all fields except idle and iowait) of the
+ * aggregate "cpu" line of /proc/stat, in clock ticks summed over all CPUs.
+ */
+export function parseHostBusyTicks(stat: string): number {
+  const line = stat.split("\n").find((l) => l.startsWith("cpu "));
+  if (line === undefined) throw new Error("bench: /proc/stat has no cpu line");
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user).
+  let busy = 0;
+  for (let i = 0; i < Math.min(f.length, 8); i++) if (i !== 3 && i !== 4) busy += f[i] ?? 0;
+  if (!Number.isFinite(busy)) throw new Error("bench: malformed /proc/stat cpu line");
+  return busy;
+}
+
+/** hostBusySeconds returns the CPU time the whole machine has been busy, in seconds, or undefined without /proc. */
+export function hostBusySeconds(): number | undefined {
+  try {
+    return parseHostBusyTicks(readFileSync("/proc/stat", "latin1")) / clockTicks();
+  } catch {
+    return undefined;
+  }
+}

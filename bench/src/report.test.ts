@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import type { WorkloadRun } from "./generator.js";
+import { alignColumns, computeRatios, fmtMs, formatReport, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
+
+function run(throughput: number, p50Ms: number, p99Ms: number): WorkloadRun {
+  return {
+    requests: throughput,
+    errors: 0,
+    firstError: undefined,
+    seconds: 1,
+    throughput,
+    p50Ms,
+    p99Ms,
+    meanMs: p50Ms,
+    maxMs: p99Ms,
+    serverCpuCores: 1,
+    generatorCpuCores: 0.25,
+    otherCpuCores: 0,
+    hitMaxRequests: false,
+  };
+}
+
+function wl(name: string, r: WorkloadRun | string): WorkloadResult {
+  const base = { workload: name, op: "put" as const, clients: 100, conns: 10 };
+  if (typeof r === "string") return { ...base, ok: false, error: r, rounds: [], ...run(0, 0, 0) };
+  return { ...base, ok: true, error: undefined, rounds: [r], ...r };
+}
+
+function server(label: string, workloads: WorkloadResult[], available = true): ServerResult {
+  return {
+    label,
+    kind: label,
+    command: `/usr/bin/${label}`,
+    members: 1,
+    available,
+    reason: available ? undefined : "apps/server/bin/etcd-ts.js not found",
+    version: available ? "3.4.23" : "",
+    workloads,
+  };
+}
+
+function report(servers: ServerResult[]): BenchReport {
+  return {
+    startedAt: "t0",
+    finishedAt: "t1",
+    host: { cpus: 2, node: "v20", platform: "linux-x64" },
+    settings: {
+      members: 1,
+      durationSec: 6,
+      warmupSec: 1,
+      keySpace: 10000,
+      keySize: 8,
+      valueSize: 256,
+      workers: 1,
+      transport: "h2",
+      rounds: 1,
+      order: "interleaved",
+      maxConns: 10,
+    },
+    servers,
+    ratios: computeRatios(servers),
+  };
+}
+
+describe("computeRatios", () => {
+  it("divides each server by the first, per workload that succeeded on both", () => {
+    const etcd = server("etcd", [wl("put-100", run(10000, 5, 20)), wl("range-1", run(4000, 0.25, 1)), wl("range-100", run(1, 1, 1))]);
+    const ts = server("etcd-ts", [wl("put-100", run(5000, 10, 30)), wl("range-1", "boom"), wl("range-100", run(2, 2, 2))]);
+    expect(computeRatios([etcd, ts])).toEqual([
+      { workload: "put-100", server: "etcd-ts", baseline: "etcd", throughput: 0.5, p50: 2, p99: 1.5 },
+      { workload: "range-100", server: "etcd-ts", baseline: "etcd", throughput: 2, p50: 2, p99: 2 },
+    ]);
+  });
+
+  it("gives no ratios when a side is not available", () => {
+    const etcd = server("etcd", [wl("put-1", run(1, 1, 1))]);
+    expect(computeRatios([etcd, server("etcd-ts", [], false)])).toEqual([]);
+    expect(computeRatios([server("etcd", [], false), etcd])).toEqual([]);
+    expect(computeRatios([])).toEqual([]);
+  });
+
+  it("reports null instead of dividing by zero", () => {
+    const a = server("a", [wl("put-1", run(100, 0, 1))]);
+    const b = server("b", [wl("put-1", run(50, 1, 1))]);
+    expect(computeRatios([a, b])[0]).toMatchObject({ throughput: 0.5, p50: null, p99: 1 });
+  });
+});
+
+describe("formatReport", () => {
+  it("prints one row per server and workload, ratio rows, and why a server is missing", () => {
+    const etcd = server("etcd", [wl("put-100", run(10000, 5, 20))]);
+    const etcd2 = server("etcd#2", [wl("put-100", run(12500, 4, 25))]);
+    const ts = server("etcd-ts", [], false);
+    const text = formatReport(report([etcd, etcd2, ts]));
+    const lines = text.split("\n");
+    expect(text).toContain("etcd-ts: not available (apps/server/bin/etcd-ts.js not found)");
+    expect(text).toContain("etcd: version 3.4.23: /usr/bin/etcd");
+    const row = lines.find((l) => l.startsWith("put-100"));
+    expect(row?.split(/\s+/)).toEqual(["put-100", "10", "etcd", "10000", "5.00", "20.00", "0", "1.00", "0.25", "0.00"]);
+    const ratio = lines.find((l) => l.includes("etcd#2/etcd"));
+    expect(ratio?.trim().split(/\s+/)).toEqual(["etcd#2/etcd", "1.25x", "0.80x", "1.25x"]);
+  });
+
+  it("prints a failed workload with its reason", () => {
+    const etcd = server("etcd", [wl("range-1", "no request succeeded: h2: connection closed")]);
+    const text = formatReport(report([etcd]));
+    expect(text).toMatch(/range-1\s+10\s+etcd\s+failed: no request succeeded: h2: connection closed/);
+  });
+});
+
+describe("formatting helpers", () => {
+  it("fmtMs keeps about three significant digits", () => {
+    expect(fmtMs(0.1234)).toBe("0.123");
+    expect(fmtMs(12.345)).toBe("12.35");
+    expect(fmtMs(1234.5)).toBe("1235");
+  });
+
+  it("alignColumns pads left or right per column", () => {
+    expect(alignColumns([["a", "1"], ["bbb", "22"]], new Set([1]))).toBe("a     1\nbbb  22");
+  });
+});

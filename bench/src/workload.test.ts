@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_WORKLOADS, needsData, parseWorkload } from "./workload.js";
+
+describe("parseWorkload", () => {
+  it("parses op and clients and caps the connections", () => {
+    expect(parseWorkload("put-1", 10)).toEqual({ name: "put-1", op: "put", clients: 1, conns: 1 });
+    expect(parseWorkload("range-100", 10)).toEqual({ name: "range-100", op: "range", clients: 100, conns: 10 });
+    expect(parseWorkload("range-serializable-7", 10)).toEqual({
+      name: "range-serializable-7",
+      op: "range-serializable",
+      clients: 7,
+      conns: 7,
+    });
+    expect(parseWorkload("put-100", 100).conns).toBe(100);
+  });
+
+  it("accepts every default workload", () => {
+    for (const w of DEFAULT_WORKLOADS) expect(parseWorkload(w, 10).name).toBe(w);
+  });
+
+  it.each([["put"], ["put-0"], ["get-10"], ["put-x"], ["range-serializable"], ["put-20000"]])("rejects %s", (name) => {
+    expect(() => parseWorkload(name, 10)).toThrow(/bench: /);
+  });
+
+  it("rejects a zero connection cap", () => {
+    expect(() => parseWorkload("put-1", 0)).toThrow(/connections/);
+  });
+
+  it("needsData is true for reads only", () => {
+    expect(needsData(parseWorkload("put-1", 1))).toBe(false);
+    expect(needsData(parseWorkload("range-1", 1))).toBe(true);
+    expect(needsData(parseWorkload("range-serializable-1", 1))).toBe(true);
+  });
+});

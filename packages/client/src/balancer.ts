@@ -1,0 +1,163 @@
+import * as grpc from "@grpc/grpc-js";
+import { EndpointConnection } from "./connection.js";
+import type { Endpoint } from "./endpoint.js";
+import { closedError, deadlineError, EtcdError, fromServiceError } from "./errors.js";
+import type { CallOptions } from "./options.js";
+
+/**
+ * RetryPolicy says whether a call may be sent again after UNAVAILABLE. "repeatable" calls
+ * (reads) fail over to the next endpoint on any UNAVAILABLE; "nonRepeatable" calls (writes)
+ * fail over only while no server has received them, i.e. while connecting fails.
+ */
+export type RetryPolicy = "repeatable" | "nonRepeatable";
+
+/** UnaryMethod is a grpc-js unary method bound to one connection's service client. */
+export type UnaryMethod<Req, Res> = (
+  req: Req,
+  md: grpc.Metadata,
+  opts: Partial<grpc.CallOptions>,
+  cb: (err: grpc.ServiceError | null, res?: Res) => void,
+) => grpc.ClientUnaryCall;
+
+/** ROUND_BACKOFF_MS bounds the pause after every endpoint failed once (doubles from the first). */
+const ROUND_BACKOFF_MS: readonly [number, number] = [25, 500];
+
+/**
+ * Balancer owns the connections and picks the endpoint for each call: endpoints are tried in
+ * order, the one that last worked is tried first, and a failing one hands over to the next.
+ */
+export class Balancer {
+  private readonly endpoints: readonly Endpoint[];
+  private readonly channelOptions: grpc.ChannelOptions;
+  private readonly dialTimeoutMs: number;
+  private readonly conns = new Map<string, EndpointConnection>();
+  private current = 0;
+  private closed = false;
+
+  constructor(endpoints: readonly Endpoint[], channelOptions: grpc.ChannelOptions, dialTimeoutMs: number) {
+    if (endpoints.length === 0) throw new Error("client: no endpoints given");
+    this.endpoints = endpoints;
+    this.channelOptions = channelOptions;
+    this.dialTimeoutMs = dialTimeoutMs;
+  }
+
+  /** connection returns the (cached) connection to ep. */
+  connection(ep: Endpoint): EndpointConnection {
+    let c = this.conns.get(ep.address);
+    if (c === undefined) {
+      c = new EndpointConnection(ep, this.channelOptions);
+      this.conns.set(ep.address, c);
+    }
+    return c;
+  }
+
+  /** unary runs one call with failover across all endpoints. */
+  unary<Req, Res>(
+    pick: (c: EndpointConnection) => UnaryMethod<Req, Res>,
+    req: Req,
+    policy: RetryPolicy,
+    opts?: CallOptions,
+  ): Promise<Res> {
+    return this.run(this.endpoints, true, pick, req, policy, opts);
+  }
+
+  /** unaryOn runs one call against ep only (e.g. Status of a given member). */
+  unaryOn<Req, Res>(
+    ep: Endpoint,
+    pick: (c: EndpointConnection) => UnaryMethod<Req, Res>,
+    req: Req,
+    policy: RetryPolicy,
+    opts?: CallOptions,
+  ): Promise<Res> {
+    return this.run([ep], false, pick, req, policy, opts);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.conns.values()) c.close();
+    this.conns.clear();
+  }
+
+  private async run<Req, Res>(
+    endpoints: readonly Endpoint[],
+    sticky: boolean,
+    pick: (c: EndpointConnection) => UnaryMethod<Req, Res>,
+    req: Req,
+    policy: RetryPolicy,
+    opts: CallOptions | undefined,
+  ): Promise<Res> {
+    const start = Date.now();
+    const deadline = opts?.timeoutMs !== undefined ? start + opts.timeoutMs : undefined;
+    // Without a deadline, connecting and retrying stop after the dial timeout.
+    const giveUp = deadline ?? start + this.dialTimeoutMs;
+    let idx = sticky ? this.current : 0;
+    let failedInRound = 0;
+    let backoff = ROUND_BACKOFF_MS[0];
+    let lastErr: EtcdError | undefined;
+    for (;;) {
+      if (this.closed) throw closedError();
+      const ep = endpoints[idx % endpoints.length] as Endpoint;
+      const conn = this.connection(ep);
+      const state = await conn.waitReady(giveUp);
+      if (this.closed) throw closedError();
+      if (state === "ready") {
+        try {
+          const res = await invoke(pick(conn), req, deadline, ep);
+          if (sticky) this.current = idx % endpoints.length;
+          return res;
+        } catch (e) {
+          if (!(e instanceof EtcdError)) throw e;
+          if (e.local || e.code !== grpc.status.UNAVAILABLE || policy !== "repeatable") throw e;
+          lastErr = e;
+        }
+      } else if (state === "timeout") {
+        throw lastErr ?? this.timeoutError(deadline, endpoints);
+      }
+      idx++;
+      failedInRound++;
+      if (failedInRound >= endpoints.length) {
+        failedInRound = 0;
+        const left = giveUp - Date.now();
+        if (left <= 0) throw lastErr ?? this.timeoutError(deadline, endpoints);
+        await sleep(Math.min(backoff, left));
+        backoff = Math.min(backoff * 2, ROUND_BACKOFF_MS[1]);
+      }
+    }
+  }
+
+  private timeoutError(deadline: number | undefined, endpoints: readonly Endpoint[]): EtcdError {
+    if (deadline !== undefined) return deadlineError();
+    const tried = endpoints.map((e) => e.raw).join(", ");
+    return new EtcdError(
+      grpc.status.UNAVAILABLE,
+      `client: no endpoint reachable within the dial timeout (${tried})`,
+      true,
+    );
+  }
+}
+
+function invoke<Req, Res>(
+  method: UnaryMethod<Req, Res>,
+  req: Req,
+  deadline: number | undefined,
+  ep: Endpoint,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const callOpts: Partial<grpc.CallOptions> = deadline !== undefined ? { deadline } : {};
+    method(req, new grpc.Metadata(), callOpts, (err, res) => {
+      if (err) {
+        if (err.code === grpc.status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline) {
+          reject(deadlineError(ep.raw));
+        } else {
+          reject(fromServiceError(err, ep.raw));
+        }
+        return;
+      }
+      resolve(res as Res);
+    });
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,88 @@
+import type * as grpc from "@grpc/grpc-js";
+import type { etcdserverpb } from "@etcd-ts/proto";
+import { Balancer } from "./balancer.js";
+import { Cluster } from "./cluster.js";
+import { parseEndpoint } from "./endpoint.js";
+import { KV } from "./kv.js";
+import { Maintenance } from "./maintenance.js";
+import type { CallOptions, ClientOptions } from "./options.js";
+
+type DeepPartial<T> = etcdserverpb.DeepPartial<T>;
+
+/** DEFAULT_DIAL_TIMEOUT_MS is etcd's default dial timeout. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 2000;
+
+/**
+ * Client is an etcd v3 client over gRPC. It connects lazily, on the first call. The service
+ * wrappers (kv, maintenance, cluster) are public; the common calls are also methods here.
+ */
+export class Client {
+  readonly kv: KV;
+  readonly maintenance: Maintenance;
+  readonly cluster: Cluster;
+  private readonly balancer: Balancer;
+
+  constructor(opts: ClientOptions) {
+    const endpoints = opts.endpoints.map(parseEndpoint);
+    const channelOptions: grpc.ChannelOptions = {
+      "grpc.initial_reconnect_backoff_ms": 100,
+      "grpc.max_reconnect_backoff_ms": 1000,
+      "grpc.max_receive_message_length": -1,
+    };
+    if (opts.keepAliveTimeMs !== undefined && opts.keepAliveTimeMs > 0) {
+      channelOptions["grpc.keepalive_time_ms"] = opts.keepAliveTimeMs;
+      channelOptions["grpc.keepalive_permit_without_calls"] = 1;
+      if (opts.keepAliveTimeoutMs !== undefined && opts.keepAliveTimeoutMs > 0) {
+        channelOptions["grpc.keepalive_timeout_ms"] = opts.keepAliveTimeoutMs;
+      }
+    }
+    this.balancer = new Balancer(endpoints, channelOptions, opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS);
+    this.kv = new KV(this.balancer);
+    this.maintenance = new Maintenance(this.balancer);
+    this.cluster = new Cluster(this.balancer);
+  }
+
+  range(req: DeepPartial<etcdserverpb.RangeRequest>, opts?: CallOptions): Promise<etcdserverpb.RangeResponse> {
+    return this.kv.range(req, opts);
+  }
+
+  put(req: DeepPartial<etcdserverpb.PutRequest>, opts?: CallOptions): Promise<etcdserverpb.PutResponse> {
+    return this.kv.put(req, opts);
+  }
+
+  deleteRange(
+    req: DeepPartial<etcdserverpb.DeleteRangeRequest>,
+    opts?: CallOptions,
+  ): Promise<etcdserverpb.DeleteRangeResponse> {
+    return this.kv.deleteRange(req, opts);
+  }
+
+  txn(req: DeepPartial<etcdserverpb.TxnRequest>, opts?: CallOptions): Promise<etcdserverpb.TxnResponse> {
+    return this.kv.txn(req, opts);
+  }
+
+  compact(
+    req: DeepPartial<etcdserverpb.CompactionRequest>,
+    opts?: CallOptions,
+  ): Promise<etcdserverpb.CompactionResponse> {
+    return this.kv.compact(req, opts);
+  }
+
+  /** status asks endpoint (or, without one, any reachable endpoint) for its status. */
+  status(endpoint?: string, opts?: CallOptions): Promise<etcdserverpb.StatusResponse> {
+    return this.maintenance.status(endpoint, opts);
+  }
+
+  hashKV(endpoint: string | undefined, revision: bigint, opts?: CallOptions): Promise<etcdserverpb.HashKVResponse> {
+    return this.maintenance.hashKV(endpoint, revision, opts);
+  }
+
+  memberList(opts?: CallOptions): Promise<etcdserverpb.MemberListResponse> {
+    return this.cluster.memberList(opts);
+  }
+
+  /** close drops every connection; pending and later calls reject. */
+  close(): void {
+    this.balancer.close();
+  }
+}

@@ -1,0 +1,144 @@
+import type { Backend, WriteOp } from "@etcd-ts/backend";
+
+/** Batch is a group of backend operations written atomically. */
+interface Batch {
+  ops: WriteOp[];
+  /** overlayKeys are the overlay entries this batch adds, dropped once it is written. */
+  overlayKeys: string[];
+  written: Deferred;
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A batch nobody waits on must not report an unhandled rejection; waiters still see it.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/**
+ * BatchWriter collects the store's backend operations into a pending batch and writes batches
+ * to the backend strictly one after another, in the order they were flushed. Until a batch is
+ * written, the values it puts under overlay keys stay readable through lookup(), so readers
+ * never wait for the disk. After one write fails every later write fails too: the store's
+ * memory is then ahead of its backend and the process must restart from the WAL.
+ */
+export class BatchWriter {
+  private readonly backend: Backend;
+  private pending: Batch = newBatch();
+  private readonly inflight: Batch[] = [];
+  private readonly overlay = new Map<string, Buffer>();
+  private tail: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(backend: Backend) {
+    this.backend = backend;
+  }
+
+  /** put appends a put to the pending batch; overlayKey makes value readable via lookup until written. */
+  put(key: Buffer, value: Buffer, overlayKey?: string): void {
+    this.pending.ops.push({ type: "put", key, value });
+    if (overlayKey !== undefined) {
+      this.overlay.set(overlayKey, value);
+      this.pending.overlayKeys.push(overlayKey);
+    }
+  }
+
+  /** lookup returns a value put under overlayKey that is not yet known to be in the backend. */
+  lookup(overlayKey: string): Buffer | undefined {
+    return this.overlay.get(overlayKey);
+  }
+
+  /** pendingWritten resolves once the current pending batch has been written. */
+  pendingWritten(): Promise<void> {
+    return this.pending.written.promise;
+  }
+
+  /** pendingSize is the number of operations waiting in the pending batch. */
+  get pendingSize(): number {
+    return this.pending.ops.length;
+  }
+
+  /** flush writes the pending batch after all earlier batches; it resolves once written. */
+  flush(): Promise<void> {
+    const batch = this.pending;
+    this.pending = newBatch();
+    this.enqueue(batch);
+    return batch.written.promise;
+  }
+
+  /** write writes ops as their own batch after all earlier batches (pending ops stay pending). */
+  write(ops: WriteOp[]): Promise<void> {
+    const batch = newBatch();
+    batch.ops = ops;
+    this.enqueue(batch);
+    return batch.written.promise;
+  }
+
+  /** unflushed returns the operations not yet known to be written, in write order. */
+  unflushed(): WriteOp[] {
+    const ops: WriteOp[] = [];
+    for (const b of this.inflight) ops.push(...b.ops);
+    ops.push(...this.pending.ops);
+    return ops;
+  }
+
+  /** idle resolves when every batch flushed so far has been written or has failed. */
+  idle(): Promise<void> {
+    return this.tail;
+  }
+
+  /** failed is the error of the first failed write, after which nothing more is written. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /**
+   * close discards the pending batch (its writes are replayed from the WAL after a restart)
+   * and resolves once the batches already flushed have been written.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return this.tail;
+    this.closed = true;
+    this.pending.written.reject(new Error("mvcc: store closed before the batch was committed"));
+    this.pending = newBatch();
+    return this.tail;
+  }
+
+  private enqueue(batch: Batch): void {
+    if (this.closed) {
+      batch.written.reject(new Error("mvcc: store is closed"));
+      return;
+    }
+    this.inflight.push(batch);
+    this.tail = this.tail.then(async () => {
+      try {
+        if (this.failure !== undefined) throw this.failure;
+        await this.backend.write(batch.ops);
+      } catch (err) {
+        this.failure ??= new Error(`mvcc: backend write failed: ${(err as Error).message}`, { cause: err });
+        this.inflight.shift();
+        batch.written.reject(this.failure);
+        return;
+      }
+      this.inflight.shift();
+      for (const key of batch.overlayKeys) this.overlay.delete(key);
+      batch.written.resolve();
+    });
+  }
+}
+
+function newBatch(): Batch {
+  return { ops: [], overlayKeys: [], written: deferred() };
+}
