@@ -20,11 +20,13 @@ export interface ApplyResult {
  * Applier applies committed raft entries, in order, to the key-value store; it is etcd's
  * apply layer. All entries of one Ready are applied synchronously and then written to the
  * backend as one batch that also records the consistent index (the last applied index).
+ * Raft itself restarts from the last snapshot (its applied index is the snapshot's), so the
+ * entries between the snapshot and the consistent index come again: conf changes are
+ * re-applied to raft, requests are skipped.
  */
 export class Applier implements ApplyHandler {
   appliedIndex: bigint;
   appliedTerm = 0n;
-  confState: raftpb.ConfState = raftpb.ConfState.create();
 
   constructor(
     private readonly kv: KVStore,
@@ -38,10 +40,13 @@ export class Applier implements ApplyHandler {
   applyEntries(entries: raftpb.Entry[]): void {
     let wrote = false;
     for (const e of entries) {
-      if (e.index <= this.appliedIndex) continue; // already in the backend (replay after restart)
       if (e.type === raftpb.EntryType.ENTRY_CONF_CHANGE) {
-        this.confState = this.node().applyConfChange(raftpb.ConfChange.decode(e.data));
-      } else if (e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length > 0) {
+        // Raft's membership is rebuilt on restart by replaying every conf change since the
+        // last snapshot, including those the backend has already seen.
+        this.node().applyConfChange(raftpb.ConfChange.decode(e.data));
+      }
+      if (e.index <= this.appliedIndex) continue; // already in the backend (replay after restart)
+      if (e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length > 0) {
         const req = serverpb.InternalRaftRequest.decode(e.data);
         const id = req.header?.id ?? 0n;
         let result: ApplyResult;

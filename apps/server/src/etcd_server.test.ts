@@ -81,6 +81,30 @@ describe("EtcdServer (single member)", () => {
     await s.stop();
   });
 
+  it("keeps its membership across snapshots taken after a restart", async () => {
+    // A snapshot taken after a restart must still record the voters, or the next restart
+    // has no voter and never elects a leader.
+    const dir = tmp();
+    for (let round = 0; round < 3; round++) {
+      const s = await open(dir, ["--snapshot-count", "20"]);
+      for (let i = 0; i < 45; i++) await put(s, `s${round}/${i}`, "x");
+      await s.stop();
+    }
+    const s = await open(dir, ["--snapshot-count", "20"]);
+    expect((await get(s, "s", { rangeEnd: b("t") })).count).toBe(135n);
+    await s.stop();
+  });
+
+  it("restarts (again and again) without any snapshot taken", async () => {
+    const dir = tmp();
+    for (let round = 0; round < 3; round++) {
+      const s = await open(dir);
+      await put(s, `round${round}`, "x");
+      expect((await get(s, "round", { rangeEnd: b("rounf") })).count).toBe(BigInt(round + 1));
+      await s.stop();
+    }
+  });
+
   it("returns etcd's errors", async () => {
     const s = await open(tmp(), ["--max-request-bytes", "1024", "--max-txn-ops", "4"]);
     await expect(put(s, "", "x")).rejects.toBe(Errors.emptyKey);

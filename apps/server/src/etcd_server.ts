@@ -70,8 +70,8 @@ export class EtcdServer {
     // etcd: 5s plus two election timeouts before a proposal is reported as timed out.
     this.requestTimeoutMs = 5000 + 2 * p.electionMs;
     this.applier = new Applier(p.kv, () => this.node, this.wait, p.onFatal);
-    this.node = p.makeNode(this.applier.appliedIndex);
     this.snapshotIndex = this.storage.firstIndex() - 1n;
+    this.node = p.makeNode(this.snapshotIndex);
     this.raft = new RaftNode({
       node: this.node,
       storage: p.storage,
@@ -246,7 +246,8 @@ export class EtcdServer {
     try {
       // The backend must hold everything up to `applied` durably before the WAL lets go of it.
       await this.kv.sync();
-      const snap = this.storage.createSnapshot(applied, this.applier.confState, Buffer.alloc(0));
+      // Raft's configuration is the membership as of the last applied entry.
+      const snap = this.storage.createSnapshot(applied, this.node.status().config, Buffer.alloc(0));
       const md = snap.metadata as raftpb.SnapshotMetadata;
       await this.wal.saveSnapshot(walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }));
       this.storage.compact(applied);

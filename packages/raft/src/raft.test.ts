@@ -1,6 +1,8 @@
 import { raftpb } from "@etcd-ts/proto";
 import { describe, expect, it } from "vitest";
 import { ErrProposalDropped } from "./errors.js";
+import { RawNode } from "./rawnode.js";
+import { MemoryStorage } from "./storage.js";
 import { StateType } from "./raft.js";
 import { Network, type NodeOptions } from "./testing/network.js";
 import { ProgressStateType } from "./tracker/progress.js";
@@ -161,6 +163,25 @@ describe("elections", () => {
     net.stabilize();
     expect(term(net, 2n)).toBe(t);
     expect(net.leaders()).toContain(1n);
+  });
+});
+
+describe("commit rule", () => {
+  it("a leader commits by counting replicas only entries of its current term", () => {
+    // Log terms [1, 1, 2]; the leader is at term 3 with index 3 replicated on a majority.
+    const s = new MemoryStorage();
+    s.append([1n, 1n, 2n].map((t, i) => ({ term: t, index: BigInt(i + 1), type: 0, data: Buffer.alloc(0) })));
+    s.setHardState({ term: 2n, vote: 0n, commit: 1n });
+    s.createSnapshot(1n, { voters: [1n, 2n, 3n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, Buffer.alloc(0));
+    for (const [term, want] of [[3n, 1n], [2n, 3n]] as const) {
+      const r = new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: s }).raft;
+      r.term = term;
+      r.prs.progress.get(1n)!.match = 3n;
+      r.prs.progress.get(2n)!.match = 3n;
+      r.prs.progress.get(3n)!.match = 1n;
+      r.maybeCommit();
+      expect(r.raftLog.committed).toBe(want);
+    }
   });
 });
 
@@ -447,6 +468,53 @@ describe("membership", () => {
     net.node(1n).rawNode.proposeConfChange(raftpb.ConfChange.fromPartial({}));
     net.stabilize();
     expect(net.node(1n).rawNode.status().config).toMatchObject({ voters: [1n, 2n, 4n], votersOutgoing: [] });
+  });
+
+  it("a follower defers a snapshot while a handed-out conf change is not yet applied", () => {
+    const net = cluster(3);
+    elect(net, 1n);
+    net.addNode(4n);
+    net.addNode(5n);
+    // 3 gets the joint conf change entry and acks it, but hears nothing more from 1.
+    net.node(1n).rawNode.proposeConfChange(
+      raftpb.ConfChange.fromPartial({
+        changes: [
+          { type: CCT.CONF_CHANGE_ADD_NODE, nodeId: 4n },
+          { type: CCT.CONF_CHANGE_ADD_NODE, nodeId: 5n },
+        ],
+      }),
+    );
+    net.processAll();
+    net.deliverAll();
+    net.dropIf = (m) => m.from === 1n && m.to === 3n;
+    net.stabilize();
+    const r3 = net.node(3n).rawNode.raft;
+    const ccIndex = r3.raftLog.lastIndex();
+    expect(r3.raftLog.committed).toBeLessThan(ccIndex);
+    // The others leave the joint config, move on and compact past 3's log.
+    net.tick([1n, 2n, 4n, 5n], 3);
+    for (let i = 0; i < 5; i++) net.propose(1n, `p${i}`);
+    expect(net.node(1n).rawNode.status().config).toMatchObject({ voters: [1n, 2n, 3n, 4n, 5n], votersOutgoing: [] });
+    expect(net.node(1n).compact()).toBe(true);
+    // The leader falls back to probing 3 from its match index, which is compacted now.
+    net.node(1n).rawNode.reportUnreachable(3n);
+    // 3 learns that the conf change committed and takes the Ready handing it out, but (like
+    // a server applying in the background) does not apply it yet; its heartbeat response
+    // makes the leader send a snapshot.
+    net.dropIf = undefined;
+    net.hold.add(3n);
+    net.tick([1n], 1);
+    expect(net.pendingIds()).toEqual([3n]);
+    expect(r3.raftLog.committed).toBeGreaterThanOrEqual(ccIndex);
+    expect(r3.raftLog.applied).toBeLessThan(ccIndex);
+    // Installing the snapshot now and applying the older conf change on top afterwards
+    // would leave 3 in a bogus joint configuration: the snapshot is refused for now.
+    expect(r3.raftLog.unstable.snapshot).toBeUndefined();
+    net.hold.delete(3n);
+    net.tick(undefined, 3);
+    expect(net.node(3n).snapshotsInstalled).toBe(1);
+    expect(r3.prs.confState()).toEqual(net.node(1n).rawNode.raft.prs.confState());
+    expect(net.node(3n).payloads()).toEqual(["p0", "p1", "p2", "p3", "p4"]);
   });
 
   it("a snapshot carries the membership to a follower that missed the conf change", () => {

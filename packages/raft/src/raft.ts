@@ -471,21 +471,28 @@ export class Raft {
       this.logger.warn(`raft: ${this.id.toString(16)} is unpromotable and can not campaign`);
       return;
     }
-    if (this.raftLog.committed > this.raftLog.applied) {
-      // Entries below firstIndex belong to a snapshot not yet handed back through advance();
-      // its membership is already installed.
-      const lo = bigMax(this.raftLog.applied + 1n, this.raftLog.firstIndex());
-      const ents = lo <= this.raftLog.committed ? this.raftLog.slice(lo, this.raftLog.committed + 1n, noLimit) : [];
-      const n = ents.filter(isConfChangeEntry).length;
-      if (n !== 0) {
-        this.logger.warn(
-          `raft: ${this.id.toString(16)} cannot campaign at term ${this.term} since there are still ${n} pending configuration changes to apply`,
-        );
-        return;
-      }
+    const n = this.numUnappliedConfChanges();
+    if (n !== 0) {
+      this.logger.warn(
+        `raft: ${this.id.toString(16)} cannot campaign at term ${this.term} since there are still ${n} pending configuration changes to apply`,
+      );
+      return;
     }
     this.logger.info(`raft: ${this.id.toString(16)} is starting a new election at term ${this.term}`);
     this.campaign(t);
+  }
+
+  /**
+   * numUnappliedConfChanges counts conf change entries that are committed but not yet
+   * applied (handed out or not). Until they are applied this node's membership is stale.
+   */
+  private numUnappliedConfChanges(): number {
+    if (this.raftLog.committed <= this.raftLog.applied) return 0;
+    // Entries below firstIndex belong to a snapshot not yet handed back through advance();
+    // its membership is already installed.
+    const lo = bigMax(this.raftLog.applied + 1n, this.raftLog.firstIndex());
+    if (lo > this.raftLog.committed) return 0;
+    return this.raftLog.slice(lo, this.raftLog.committed + 1n, noLimit).filter(isConfChangeEntry).length;
   }
 
   /** campaign starts a (pre-)election; callers have checked that this node may campaign. */
@@ -966,6 +973,13 @@ export class Raft {
     // from the entries that follow (like a new node with empty storage, it cannot
     // campaign meanwhile).
     const cs = s.metadata?.confState ?? emptyConfState();
+    if (this.numUnappliedConfChanges() !== 0) {
+      // The application has yet to apply conf changes that the snapshot already covers;
+      // applying them on top of the snapshot's membership would corrupt it. The leader
+      // retries the snapshot later.
+      this.logger.info(`raft: ${this.id.toString(16)} deferred snapshot [index: ${sindex}] until pending conf changes are applied`);
+      return false;
+    }
     if (this.raftLog.matchTerm(sindex, sterm)) {
       // We already have the snapshot's last entry: just move the commit index.
       this.logger.info(`raft: ${this.id.toString(16)} fast-forwarded commit to snapshot [index: ${sindex}, term: ${sterm}]`);

@@ -1,6 +1,6 @@
 import { raftpb } from "@etcd-ts/proto";
 import { describe, expect, it } from "vitest";
-import { ErrProposalDropped, ErrStepLocalMsg } from "./errors.js";
+import { ErrProposalDropped, ErrStepLocalMsg, ErrStepPeerNotFound } from "./errors.js";
 import { StateType } from "./raft.js";
 import { RawNode, type Ready } from "./rawnode.js";
 import { MemoryStorage } from "./storage.js";
@@ -209,5 +209,49 @@ describe("RawNode single member", () => {
     const rn2 = newNode(s, 1n);
     const rd = rn2.ready();
     expect(rd.mustSync).toBe(false);
+  });
+
+  it("rejects responses from peers that are not members", () => {
+    const s = new MemoryStorage();
+    const rn = newNode(s);
+    rn.bootstrap([{ id: 1n }]);
+    handle(rn, s);
+    expect(() => rn.step(newMessage({ type: MT.MSG_APP_RESP, from: 9n, to: 1n, term: 1n }))).toThrow(ErrStepPeerNotFound);
+  });
+
+  it("status reports progress only on the leader", () => {
+    const s = new MemoryStorage();
+    const rn = newNode(s);
+    rn.bootstrap([{ id: 1n }]);
+    handle(rn, s);
+    expect(rn.status().progress.size).toBe(0);
+    rn.campaign();
+    handle(rn, s);
+    const st = rn.status();
+    expect(st.id).toBe(1n);
+    expect(st.progress.get(1n)).toMatchObject({ match: 2n, next: 3n });
+    expect(st.leadTransferee).toBe(0n);
+  });
+
+  it("a vote is persisted before it is sent: the Ready carrying it must sync", () => {
+    const s1 = new MemoryStorage();
+    const a = new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: s1 });
+    a.bootstrap([{ id: 1n }, { id: 2n }]);
+    handle(a, s1);
+    const s2 = new MemoryStorage();
+    const b = new RawNode({ id: 2n, electionTick: 10, heartbeatTick: 1, storage: s2 });
+    b.bootstrap([{ id: 1n }, { id: 2n }]);
+    handle(b, s2);
+    a.campaign();
+    const rdA = a.ready();
+    expect(rdA.hardState).toMatchObject({ term: 2n, vote: 1n });
+    expect(rdA.mustSync).toBe(true);
+    const vote = rdA.messages.find((m) => m.type === MT.MSG_VOTE && m.to === 2n)!;
+    a.advance(rdA);
+    b.step(vote);
+    const rdB = b.ready();
+    expect(rdB.hardState).toMatchObject({ term: 2n, vote: 1n });
+    expect(rdB.mustSync).toBe(true);
+    expect(rdB.messages.map((m) => [m.type, m.reject])).toEqual([[MT.MSG_VOTE_RESP, false]]);
   });
 });

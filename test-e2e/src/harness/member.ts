@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, createWriteStream } from "node:fs";
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ETCD_TS_BIN, REAL_ETCD } from "./paths.js";
@@ -91,7 +91,7 @@ export class Member {
       exited = true;
     });
     while (Date.now() < deadline) {
-      if (exited) throw new Error(`${this.opts.kind} exited during start; log: ${this.logFile}`);
+      if (exited) throw new Error(`${this.opts.kind} exited during start; log tail:\n${this.logTail()}`);
       try {
         const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1000) });
         if (res.status === 200) return;
@@ -100,7 +100,12 @@ export class Member {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`${this.opts.kind} did not become healthy in ${timeoutMs}ms; log: ${this.logFile}`);
+    throw new Error(`${this.opts.kind} did not become healthy in ${timeoutMs}ms; log tail:\n${this.logTail()}`);
+  }
+
+  /** logTail is the end of the server's log, for failure messages. */
+  logTail(): string {
+    return existsSync(this.logFile) ? readFileSync(this.logFile, "utf8").slice(-3000) : "(no log)";
   }
 
   /** kill sends a signal and waits for the exit. */

@@ -29,7 +29,7 @@ export function payloadOfKey(key: string): string | undefined {
 
 /** Hooks let a test observe every handled Ready (for invariant checks). */
 export interface Hooks {
-  /** onReady runs after persisting and applying rd on node, before advance(). */
+  /** onReady runs after rd was persisted and its messages queued (before it is applied). */
   onReady?: ((node: SimNode, rd: Ready) => void) | undefined;
   /** onApply runs for each applied entry. */
   onApply?: ((node: SimNode, e: raftpb.Entry) => void) | undefined;
@@ -125,6 +125,11 @@ export class Network {
   private cut = new Set<string>();
   private down = new Set<bigint>();
   hooks: Hooks = {};
+  /** asyncApply: processReady leaves apply + advance to finishReady. */
+  asyncApply = false;
+  /** hold: nodes whose Readies are persisted but not applied until released (stabilize skips them). */
+  readonly hold = new Set<bigint>();
+  private pending = new Map<bigint, Ready>();
   /** dropIf, when set, drops every message it returns true for. */
   dropIf: ((m: raftpb.Message) => boolean) | undefined = undefined;
 
@@ -183,13 +188,15 @@ export class Network {
   }
 
   /**
-   * processReady handles one Ready of node id: persist, queue messages, apply, advance.
-   * Returns whether there was anything.
+   * processReady takes one Ready of node id: persist, queue its messages, then apply and
+   * advance — at once, or, with asyncApply, later through finishReady (ticks and messages
+   * may be handled in between, as in a server that applies in the background). Returns
+   * whether there was anything to do.
    */
   processReady(id: bigint): boolean {
     const n = this.node(id);
     const rn = n.rawNode;
-    if (!rn.hasReady()) return false;
+    if (this.pending.has(id) || !rn.hasReady()) return false;
     const rd = rn.ready();
     // 1. persist
     if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot);
@@ -199,6 +206,29 @@ export class Network {
     for (const m of rd.messages) {
       this.inflight.push({ msg: m, bytes: raftpb.Message.encode(m).finish() });
     }
+    for (const rs of rd.readStates) n.readStates.push(rs);
+    this.hooks.onReady?.(n, rd);
+    if (this.asyncApply || this.hold.has(id)) this.pending.set(id, rd);
+    else this.applyAndAdvance(n, rd);
+    return true;
+  }
+
+  /** finishReady applies and advances the Ready node id took earlier (asyncApply only). */
+  finishReady(id: bigint): boolean {
+    const rd = this.pending.get(id);
+    if (rd === undefined) return false;
+    this.pending.delete(id);
+    this.applyAndAdvance(this.node(id), rd);
+    return true;
+  }
+
+  /** pendingIds are the nodes holding a Ready that is persisted but not yet applied. */
+  pendingIds(): bigint[] {
+    return [...this.pending.keys()];
+  }
+
+  private applyAndAdvance(n: SimNode, rd: Ready): void {
+    const rn = n.rawNode;
     // 3. apply
     if (rd.snapshot !== undefined) {
       n.applied = JSON.parse(rd.snapshot.data.toString("utf8")) as string[];
@@ -207,7 +237,7 @@ export class Network {
     }
     for (const e of rd.committedEntries) {
       if (e.index !== n.appliedIndex + 1n) {
-        throw new Error(`testing: node ${id} applies index ${e.index} after ${n.appliedIndex}`);
+        throw new Error(`testing: node ${n.id} applies index ${e.index} after ${n.appliedIndex}`);
       }
       n.applied.push(entryKey(e));
       if (e.type === raftpb.EntryType.ENTRY_CONF_CHANGE || e.type === raftpb.EntryType.ENTRY_CONF_CHANGE_V2) {
@@ -215,11 +245,8 @@ export class Network {
       }
       this.hooks.onApply?.(n, e);
     }
-    for (const rs of rd.readStates) n.readStates.push(rs);
-    this.hooks.onReady?.(n, rd);
     // 4. advance
     rn.advance(rd);
-    return true;
   }
 
   /** processAll handles the Ready of every node until none has one. */
@@ -242,9 +269,6 @@ export class Network {
    */
   deliverEnvelope(env: Envelope): void {
     const m = env.msg;
-    if (process.env["DBG"] && (String(m.to) === process.env["DBG"] || String(m.from) === process.env["DBG"])) {
-      console.log("deliver", raftpb.messageTypeToJSON(m.type), m.from, "->", m.to, "t", m.term, "i", m.index, "lt", m.logTerm, "rej", m.reject, "hint", m.rejectHint, "n", m.entries.length, "c", m.commit, this.connected(m.from, m.to));
-    }
     const sender = this.nodes.get(m.from);
     if (!this.connected(m.from, m.to) || (this.dropIf !== undefined && this.dropIf(m))) {
       this.drop(env);
@@ -287,7 +311,9 @@ export class Network {
     for (let i = 0; i < maxRounds; i++) {
       const a = this.processAll();
       const b = this.deliverAll();
-      if (!a && !b) return;
+      let c = false;
+      for (const id of this.pendingIds()) if (!this.hold.has(id)) c = this.finishReady(id) || c;
+      if (!a && !b && !c) return;
     }
     throw new Error("testing: network did not stabilize");
   }
@@ -303,11 +329,13 @@ export class Network {
   /** crash stops a node: it processes nothing and messages to it are dropped. */
   crash(id: bigint): void {
     this.down.add(id);
+    this.pending.delete(id);
   }
 
   /** restart brings a crashed (or running) node back from its storage. */
   restart(id: bigint): void {
     this.down.delete(id);
+    this.pending.delete(id);
     this.node(id).restart();
   }
 

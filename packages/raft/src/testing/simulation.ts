@@ -96,9 +96,11 @@ export class Checker {
     const log = raft.raftLog;
 
     if (rd.snapshot !== undefined) {
-      // The state machine was replaced: it must agree with everything applied elsewhere.
-      n.applied.forEach((key, i) => this.recordCommitted(BigInt(i + 1), key, n.id));
-      this.maxApplied = bigMax(this.maxApplied, n.appliedIndex);
+      // The state machine is replaced by the snapshot's: it must agree with everything
+      // applied elsewhere.
+      const keys = JSON.parse(rd.snapshot.data.toString("utf8")) as string[];
+      keys.forEach((key, i) => this.recordCommitted(BigInt(i + 1), key, n.id));
+      this.maxApplied = bigMax(this.maxApplied, BigInt(keys.length));
     }
 
     // Commit observations.
@@ -206,9 +208,25 @@ export function runSimulation(opts: SimOptions): SimStats {
     maxInflightMsgs,
     random: seededRandom(seed * 7919 + Number(id)),
   });
+  /** everMember: ids that were in some applied membership. */
+  const everMember = new Set<bigint>(initial);
+  /** usedSpares: spare ids already proposed for addition (ids are never reused). */
+  const usedSpares = new Set<bigint>();
+  const members = (cs: raftpb.ConfState) => new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
+  /** newest is the membership of the highest-index conf change applied anywhere. */
+  let newest: { index: bigint; conf: raftpb.ConfState } = {
+    index: 0n,
+    conf: { voters: initial, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+  };
   const net = Network.create(initial, nodeOptions, {
     onReady: (nd, rd) => checker.onReady(nd, rd),
-    onApply: (nd, e) => checker.onApply(nd, e),
+    onApply: (nd, e) => {
+      checker.onApply(nd, e);
+      if (e.type === raftpb.EntryType.ENTRY_CONF_CHANGE) {
+        for (const id of members(nd.confState)) everMember.add(id);
+        if (e.index > newest.index) newest = { index: e.index, conf: nd.confState };
+      }
+    },
   });
 
   let proposals = 0;
@@ -216,27 +234,16 @@ export function runSimulation(opts: SimOptions): SimStats {
   let restarts = 0;
   let reads = 0;
   let confChanges = 0;
-  /** everMember: ids that were in some applied membership. */
-  const everMember = new Set<bigint>(initial);
   /** decommissioned: removed members, shut down for good (as etcd does). */
   const decommissioned = new Set<bigint>();
 
   const created = () => [...net.nodes.keys()].filter((id) => !decommissioned.has(id));
   const running = () => created().filter((id) => !net.isDown(id));
 
-  /** newestConf is the membership at the highest applied index anywhere. */
-  const newestConf = (): raftpb.ConfState => {
-    let best: SimNode | undefined;
-    for (const nd of net.nodes.values()) if (best === undefined || nd.appliedIndex > best.appliedIndex) best = nd;
-    return best!.confState;
-  };
-  const members = (cs: raftpb.ConfState) => new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
-
+  const newestConf = () => newest.conf;
   /** decommission shuts down every node that a committed membership no longer contains. */
   const decommission = () => {
-    const cs = newestConf();
-    const m = members(cs);
-    for (const id of m) everMember.add(id);
+    const m = members(newestConf());
     for (const id of net.nodes.keys()) {
       if (everMember.has(id) && !m.has(id) && !decommissioned.has(id)) {
         decommissioned.add(id);
@@ -247,6 +254,7 @@ export function runSimulation(opts: SimOptions): SimStats {
 
   const processAll = () => {
     net.processAll();
+    for (const id of net.pendingIds()) if (chance(0.5)) net.finishReady(id);
     decommission();
   };
 
@@ -300,7 +308,7 @@ export function runSimulation(opts: SimOptions): SimStats {
     const leader = pick(net.leaders());
     if (leader === undefined) return;
     const cs = net.node(leader).rawNode.status().config;
-    const spare = spares.find((id) => !everMember.has(id) && !decommissioned.has(id));
+    const spare = spares.find((id) => !usedSpares.has(id));
     const single = (type: raftpb.ConfChangeType, nodeId: bigint) => ({ type, nodeId });
     let cc: raftpb.ConfChange | undefined;
     if (cs.votersOutgoing.length > 0) {
@@ -328,6 +336,7 @@ export function runSimulation(opts: SimOptions): SimStats {
     if (cc === undefined) return;
     for (const c of cc.changes) {
       if (!net.nodes.has(c.nodeId)) net.addNode(c.nodeId, nodeOptions(c.nodeId)); // joins with empty storage
+      if (spares.includes(c.nodeId)) usedSpares.add(c.nodeId);
     }
     try {
       net.node(leader).rawNode.proposeConfChange(cc);

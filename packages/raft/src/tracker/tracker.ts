@@ -83,7 +83,24 @@ export class ProgressTracker {
 
   /** visit calls f for every tracked member in ascending id order (deterministic). */
   visit(f: (id: bigint, pr: Progress) => void): void {
-    for (const id of sortIds(this.progress.keys())) f(id, this.progress.get(id)!);
+    for (const id of this.sortedIds()) {
+      const pr = this.progress.get(id);
+      if (pr !== undefined) f(id, pr);
+    }
+  }
+
+  private sortedFor: ProgressMap | undefined = undefined;
+  private sortedSize = -1;
+  private sorted: bigint[] = [];
+
+  /** sortedIds caches the ids of `progress` in ascending order (maps are replaced, not edited, on config changes). */
+  private sortedIds(): bigint[] {
+    if (this.sortedFor !== this.progress || this.sortedSize !== this.progress.size) {
+      this.sorted = sortIds(this.progress.keys());
+      this.sortedFor = this.progress;
+      this.sortedSize = this.progress.size;
+    }
+    return this.sorted;
   }
 
   /** quorumActive reports whether a quorum of voters was recently active. */
