@@ -27,6 +27,12 @@ export interface ApplyResult {
 export class Applier implements ApplyHandler {
   appliedIndex: bigint;
   appliedTerm = 0n;
+  /**
+   * proposed maps the data buffer of an entry this member proposed to the request it encodes,
+   * so applying a local proposal skips decoding it again. Keyed by buffer identity (raft hands
+   * back the very buffer it was given); entries read from the WAL or a peer are decoded.
+   */
+  readonly proposed = new WeakMap<Buffer, serverpb.InternalRaftRequest>();
 
   constructor(
     private readonly kv: KVStore,
@@ -47,7 +53,7 @@ export class Applier implements ApplyHandler {
       }
       if (e.index <= this.appliedIndex) continue; // already in the backend (replay after restart)
       if (e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length > 0) {
-        const req = serverpb.InternalRaftRequest.decode(e.data);
+        const req = this.proposed.get(e.data) ?? serverpb.InternalRaftRequest.decode(e.data);
         const id = req.header?.id ?? 0n;
         let result: ApplyResult;
         try {

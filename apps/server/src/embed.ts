@@ -61,6 +61,7 @@ export class Etcd {
       "grpc.keepalive_timeout_ms": cfg.grpcKeepaliveTimeoutMs,
       "grpc.http2.min_ping_interval_without_data_ms": cfg.grpcKeepaliveMinTimeMs,
       "grpc.keepalive_permit_without_calls": 1,
+      "grpc.enable_channelz": 0,
     });
     grpc.addService(etcdserverpb.KVService, kvService(server, logger, cfg.maxTxnOps));
     grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server, logger));

@@ -224,9 +224,18 @@ export class EtcdServer {
   private async propose(fields: Partial<serverpb.InternalRaftRequest>): Promise<ApplyResult> {
     if (this.stopped) throw Errors.stopped;
     const id = this.ids.id();
-    const req = serverpb.InternalRaftRequest.fromPartial({ ...fields, header: { id } });
+    const req: serverpb.InternalRaftRequest = {
+      header: { id, username: "", authRevision: 0n },
+      range: undefined,
+      put: undefined,
+      deleteRange: undefined,
+      txn: undefined,
+      compaction: undefined,
+      ...fields,
+    };
     const data = Buffer.from(serverpb.InternalRaftRequest.encode(req).finish());
     if (data.length > this.p.maxRequestBytes) throw Errors.requestTooLarge;
+    this.applier.proposed.set(data, req);
     const result = this.wait.register(id);
     try {
       this.raft.propose(data);
