@@ -7,7 +7,7 @@ import type { ApplyHandler } from "./raft_node.js";
 /**
  * ApplyResult is what a proposer receives once its entry is applied: the response (without
  * header) and the revision for the header, or the error the apply produced. `done` is set
- * when the answer must wait for more work (a physical compaction).
+ * when the answer must wait for more work (a physical compaction, a txn reading history).
  */
 export interface ApplyResult {
   response?: unknown;
@@ -16,17 +16,23 @@ export interface ApplyResult {
   done?: Promise<void>;
 }
 
+/** MembershipApplier applies the membership side of committed entries (the server implements it). */
+export interface MembershipApplier {
+  /** applyConfChange updates the member list after raft applied `cc`; returns the proposer's result. */
+  applyConfChange(cc: raftpb.ConfChange, ctx: serverpb.ConfChangeContext, confState: raftpb.ConfState): ApplyResult;
+  applyMemberAttributes(req: serverpb.MemberAttributesRequest): void;
+}
+
 /**
- * Applier applies committed raft entries, in order, to the key-value store; it is etcd's
- * apply layer. All entries of one Ready are applied synchronously and then written to the
- * backend as one batch that also records the consistent index (the last applied index).
+ * Applier applies committed raft entries, in order; it is etcd's apply layer. All entries of
+ * one Ready are applied synchronously and then written to the backend as one batch that also
+ * records the consistent index (the last applied index).
  * Raft itself restarts from the last snapshot (its applied index is the snapshot's), so the
  * entries between the snapshot and the consistent index come again: conf changes are
- * re-applied to raft, requests are skipped.
+ * re-applied to raft, everything else is skipped.
  */
 export class Applier implements ApplyHandler {
   appliedIndex: bigint;
-  appliedTerm = 0n;
   /**
    * proposed maps the data buffer of an entry this member proposed to the request it encodes,
    * so applying a local proposal skips decoding it again. Keyed by buffer identity (raft hands
@@ -35,9 +41,10 @@ export class Applier implements ApplyHandler {
   readonly proposed = new WeakMap<Buffer, serverpb.InternalRaftRequest>();
 
   constructor(
-    private readonly kv: KVStore,
+    public kv: KVStore,
     private readonly node: () => RawNode,
     private readonly wait: Wait<ApplyResult>,
+    private readonly membership: MembershipApplier,
     private readonly onFatal: (err: unknown) => void,
   ) {
     this.appliedIndex = kv.consistentIndex;
@@ -47,12 +54,14 @@ export class Applier implements ApplyHandler {
     let wrote = false;
     for (const e of entries) {
       if (e.type === raftpb.EntryType.ENTRY_CONF_CHANGE) {
-        // Raft's membership is rebuilt on restart by replaying every conf change since the
-        // last snapshot, including those the backend has already seen.
-        this.node().applyConfChange(raftpb.ConfChange.decode(e.data));
-      }
-      if (e.index <= this.appliedIndex) continue; // already in the backend (replay after restart)
-      if (e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length > 0) {
+        const cc = raftpb.ConfChange.decode(e.data);
+        const confState = this.node().applyConfChange(cc);
+        if (e.index > this.appliedIndex) {
+          const ctx = serverpb.ConfChangeContext.decode(cc.context);
+          const result = this.membership.applyConfChange(cc, ctx, confState);
+          this.wait.trigger(ctx.requestId, result);
+        }
+      } else if (e.index > this.appliedIndex && e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length > 0) {
         const req = this.proposed.get(e.data) ?? serverpb.InternalRaftRequest.decode(e.data);
         const id = req.header?.id ?? 0n;
         let result: ApplyResult;
@@ -63,9 +72,10 @@ export class Applier implements ApplyHandler {
         }
         this.wait.trigger(id, result);
       }
-      this.appliedIndex = e.index;
-      this.appliedTerm = e.term;
-      wrote = true;
+      if (e.index > this.appliedIndex) {
+        this.appliedIndex = e.index;
+        wrote = true;
+      }
     }
     if (wrote) this.kv.commit(this.appliedIndex).catch(this.onFatal);
   }
@@ -88,6 +98,10 @@ export class Applier implements ApplyHandler {
       if (req.compaction.physical) res.done = c.done;
       else c.done.catch(this.onFatal);
       return res;
+    }
+    if (req.memberAttributes !== undefined) {
+      this.membership.applyMemberAttributes(req.memberAttributes);
+      return { revision: this.kv.currentRevision };
     }
     if (req.range !== undefined) {
       const r = this.kv.range(req.range);

@@ -1,4 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { connect } from "node:http2";
+import type { ConnectionOptions } from "node:tls";
 import { join } from "node:path";
 import { raftpb, walpb } from "@etcd-ts/proto";
 import { Backend } from "@etcd-ts/backend";
@@ -10,6 +12,7 @@ import { EtcdServer } from "./etcd_server.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
 import type { Logger } from "./log.js";
 import { Membership } from "./membership.js";
+import { PATH_MEMBERS } from "./peer/headers.js";
 
 /** DataDirs are etcd's data-dir layout: member/wal for the WAL, member/snap/db for the backend. */
 export interface DataDirs {
@@ -37,7 +40,12 @@ export function dataDirs(cfg: ServerConfig): DataDirs {
  * A data dir with a WAL restarts that member (flags about the initial cluster are ignored,
  * as in etcd); otherwise a new single cluster is bootstrapped from --initial-cluster.
  */
-export async function openServer(cfg: ServerConfig, logger: Logger, onFatal: (err: unknown) => void): Promise<EtcdServer> {
+export async function openServer(
+  cfg: ServerConfig,
+  logger: Logger,
+  onFatal: (err: unknown) => void,
+  peerTls?: ConnectionOptions,
+): Promise<EtcdServer> {
   const dirs = dataDirs(cfg);
   mkdirSync(dirs.snap, { recursive: true, mode: 0o700 });
   const haveWal = WAL.exists(dirs.wal);
@@ -89,10 +97,32 @@ export async function openServer(cfg: ServerConfig, logger: Logger, onFatal: (er
       "local-member-id": hexId(memberId),
       "commit-index": c.hardState?.commit ?? 0n,
     });
-  } else {
-    if (cfg.initialClusterState === "existing") {
-      throw new Error("etcdserver: joining an existing cluster needs clustering, which etcd-ts does not have yet");
+  } else if (cfg.initialClusterState === "existing") {
+    // Joining: the member list (and so our ID and the cluster ID) comes from a running peer.
+    const self = cfg.initialCluster.get(cfg.name);
+    if (self === undefined) {
+      throw new Error(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
     }
+    const peers = [...cfg.initialCluster].filter(([n]) => n !== cfg.name).flatMap(([, urls]) => urls);
+    membership = await fetchMembership(peers, peerTls);
+    const me = membership.findByPeerUrls(self);
+    if (me === undefined) {
+      throw new Error(
+        `member with peer URLs ${self.join(",")} has not been added to the cluster (add it with "etcdctl member add" first)`,
+      );
+    }
+    memberId = me.id;
+    membership.save(dirs.membership);
+    wal = await WAL.create(
+      dirs.wal,
+      Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId: membership.clusterId }).finish()),
+    );
+    logger.info("etcdserver/raft.ts", "starting local member", {
+      "local-member-id": hexId(memberId),
+      "cluster-id": hexId(membership.clusterId),
+      "initial-cluster-state": "existing",
+    });
+  } else {
     const self = cfg.initialCluster.get(cfg.name);
     if (self === undefined) {
       throw new Error(`couldn't find local name "${cfg.name}" in the initial cluster configuration`);
@@ -104,11 +134,8 @@ export async function openServer(cfg: ServerConfig, logger: Logger, onFatal: (er
       );
     }
     membership = Membership.fromInitialCluster(cfg.initialCluster, cfg.initialClusterToken);
-    if (membership.members.size > 1) {
-      throw new Error("etcdserver: multi-member clusters need clustering, which etcd-ts does not have yet");
-    }
     memberId = deriveMemberId(self, cfg.initialClusterToken);
-    writeFileAtomic(dirs.membership, membership.encode());
+    membership.save(dirs.membership);
     wal = await WAL.create(
       dirs.wal,
       Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId: membership.clusterId }).finish()),
@@ -156,19 +183,53 @@ export async function openServer(cfg: ServerConfig, logger: Logger, onFatal: (er
     maxRequestBytes: cfg.maxRequestBytes,
     logger,
     dbPath: dirs.db,
+    membershipFile: dirs.membership,
+    snapDir: dirs.snap,
+    clusterToken: cfg.initialClusterToken,
+    name: cfg.name,
+    clientUrls: cfg.advertiseClientUrls.map((u) => u.href.replace(/\/$/, "")),
+    strictReconfigCheck: cfg.strictReconfigCheck,
     onFatal,
   });
 }
 
-/** writeFileAtomic replaces a small file durably: write a temp file, fsync, rename. */
-function writeFileAtomic(path: string, data: Buffer): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, data, { mode: 0o600 });
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+/** fetchMembership asks running peers for the member list (GET /members on a peer URL). */
+async function fetchMembership(peerUrls: string[], tls?: ConnectionOptions): Promise<Membership> {
+  const errors: string[] = [];
+  for (const url of peerUrls) {
+    try {
+      const body = await http2Get(`${url}${PATH_MEMBERS}`, tls);
+      return Membership.decode(body);
+    } catch (err) {
+      errors.push(`${url}: ${(err as Error).message}`);
+    }
   }
-  renameSync(tmp, path);
+  throw new Error(`cannot fetch cluster info from peer urls: ${errors.join("; ")}`);
+}
+
+function http2Get(url: string, tls?: ConnectionOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = connect(url, tls ?? {});
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error("timed out"));
+    }, 5000);
+    s.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    const req = s.request({ ":method": "GET", ":path": new URL(url).pathname });
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      clearTimeout(timer);
+      s.close();
+      resolve(Buffer.concat(chunks));
+    });
+    req.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    req.end();
+  });
 }

@@ -11,6 +11,9 @@ import { httpHandler } from "./http/handler.js";
 import { hexId } from "./ids.js";
 import { ClientListener } from "./listener.js";
 import type { Logger } from "./log.js";
+import type { ConnectionOptions, TlsOptions } from "node:tls";
+import { PeerListener } from "./peer/server.js";
+import { startPeer } from "./peer/start.js";
 
 /** GRPC_OVERHEAD_BYTES is what etcd allows on top of --max-request-bytes for gRPC framing. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -21,6 +24,7 @@ export class Etcd {
     readonly server: EtcdServer,
     private readonly grpc: GrpcServer,
     private readonly listeners: ClientListener[],
+    private readonly peer: PeerListener,
     private readonly logger: Logger,
   ) {}
 
@@ -46,7 +50,11 @@ export class Etcd {
       "max-request-bytes": cfg.maxRequestBytes,
       "max-txn-ops": cfg.maxTxnOps,
     });
-    const server = await openServer(cfg, logger, onFatal);
+    // Peer TLS: set by the TLS options once peer TLS exists (see peer/ and tls/).
+    const peerClientTls: ConnectionOptions | undefined = undefined;
+    const peerServerTls: TlsOptions | undefined = undefined;
+    const server = await openServer(cfg, logger, onFatal, peerClientTls);
+    const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls);
     server.start();
     logger.info("etcdserver/server.ts", "starting etcd server", {
       "local-member-id": hexId(server.memberId),
@@ -77,21 +85,18 @@ export class Etcd {
       });
     }
     logger.info("embed/serve.ts", "ready to serve client requests");
-    logger.info("etcdserver/server.ts", "published local member to cluster through raft", {
-      "local-member-id": hexId(server.memberId),
-      "cluster-id": hexId(server.membership.clusterId),
-    });
     logger.info("etcdserver/server.ts", "enabled capabilities for version 3.4", {
       "cluster-id": hexId(server.membership.clusterId),
       "local-member-id": hexId(server.memberId),
     });
-    return new Etcd(server, grpc, listeners, logger);
+    return new Etcd(server, grpc, listeners, peer, logger);
   }
 
   /** stop closes the listeners, drains gRPC and stops the member. */
   async stop(): Promise<void> {
     this.logger.info("embed/etcd.ts", "closing etcd server", { "local-member-id": hexId(this.server.memberId) });
     await Promise.all(this.listeners.map((l) => l.close()));
+    await this.peer.close();
     this.grpc.forceShutdown();
     await this.server.stop();
     this.logger.info("embed/etcd.ts", "closed etcd server", { "local-member-id": hexId(this.server.memberId) });

@@ -1,16 +1,19 @@
+import { rmSync } from "node:fs";
+import type { PassThrough } from "node:stream";
 import { etcdserverpb, serverpb, walpb, raftpb } from "@etcd-ts/proto";
-import { MvccError, type KVStore, type RangeResult } from "@etcd-ts/mvcc";
+import { KVStore, MvccError, type RangeResult } from "@etcd-ts/mvcc";
 import type { Backend } from "@etcd-ts/backend";
 import type { MemoryStorage, RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
-import { Applier, type ApplyResult } from "./apply.js";
+import { Applier, type ApplyResult, type MembershipApplier } from "./apply.js";
 import { Errors, RpcError } from "./errors.js";
 import type { Logger } from "./log.js";
-import type { Membership, Member } from "./membership.js";
-import { RaftNode } from "./raft_node.js";
+import { Membership, type Member } from "./membership.js";
+import { RaftNode, type Transport } from "./raft_node.js";
+import { readSnapshotFile, writeFrame } from "./peer/snapshot_stream.js";
 import { IdGenerator, Wait } from "./wait.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isTxnReadOnly, isTxnSerializable, txnHasLease } from "./validate.js";
-import { hexId } from "./ids.js";
+import { hexId, memberId as deriveMemberId } from "./ids.js";
 
 /** SERVER_VERSION is the etcd API version etcd-ts implements and reports to clients. */
 export const SERVER_VERSION = "3.4.23";
@@ -33,17 +36,38 @@ export interface EtcdServerParts {
   maxRequestBytes: number;
   logger: Logger;
   dbPath: string;
+  /** membershipFile is where the member list is saved after each change. */
+  membershipFile: string;
+  /** snapDir holds incoming snapshot streams. */
+  snapDir: string;
+  clusterToken: string;
+  name: string;
+  clientUrls: string[];
+  strictReconfigCheck: boolean;
   onFatal: (err: unknown) => void;
+  /** onRemoved stops the process once this member was removed from the cluster. */
+  onRemoved?: () => void;
 }
+
+/** PeerLink is the peer transport as the server drives it. */
+export interface PeerLink extends Transport {
+  setPeers(members: Iterable<{ id: bigint; peerUrls: string[] }>): void;
+  stop(): void;
+}
+
+/** SNAPSHOT_CATCHUP_ENTRIES is how many entries before a snapshot stay in the log for slow followers (etcd keeps 5000). */
+const SNAPSHOT_CATCHUP_ENTRIES = 5000n;
 
 /**
  * EtcdServer is one member: requests in, raft proposals out, applied results back. It owns
  * the request checks, the proposal/wait bookkeeping, linearizable reads and snapshots.
  */
-export class EtcdServer {
+export class EtcdServer implements MembershipApplier {
   readonly memberId: bigint;
-  readonly membership: Membership;
-  readonly kv: KVStore;
+  membership: Membership;
+  kv: KVStore;
+  /** transport is set by the embedder before start (a single member never sends). */
+  transport: PeerLink | undefined;
   private readonly backend: Backend;
   private readonly wal: WAL;
   private readonly storage: MemoryStorage;
@@ -69,7 +93,7 @@ export class EtcdServer {
     this.ids = new IdGenerator(p.memberId, Date.now());
     // etcd: 5s plus two election timeouts before a proposal is reported as timed out.
     this.requestTimeoutMs = 5000 + 2 * p.electionMs;
-    this.applier = new Applier(p.kv, () => this.node, this.wait, p.onFatal);
+    this.applier = new Applier(p.kv, () => this.node, this.wait, this, p.onFatal);
     this.snapshotIndex = this.storage.firstIndex() - 1n;
     this.node = p.makeNode(this.snapshotIndex);
     this.raft = new RaftNode({
@@ -78,18 +102,49 @@ export class EtcdServer {
       wal: p.wal,
       memberId: p.memberId,
       heartbeatMs: p.heartbeatMs,
-      transport: { send: () => undefined },
+      transport: { send: (msgs) => this.transport?.send(msgs) },
       applier: this.applier,
       logger: p.logger,
       onFatal: p.onFatal,
       afterApply: (applied) => this.maybeSnapshot(applied),
+      installSnapshot: (snap) => this.installSnapshot(snap),
     });
   }
 
   /** start begins the raft loop. */
   start(): void {
-    const voters = this.node.status().config?.voters ?? [];
-    this.raft.start(this.membership.members.size === 1 && (voters.length === 0 || voters.length === 1));
+    const voters = this.node.status().config.voters;
+    this.transport?.setPeers(this.membership.members.values());
+    const single = this.membership.members.size === 1 && this.membership.members.has(this.memberId);
+    this.raft.start(single && voters.length <= 1);
+    this.raft.onLeaderChange(() => this.maybePublish());
+  }
+
+  /**
+   * publish proposes this member's name and client URLs once a leader is known (etcd's
+   * "published local member to cluster through raft"); retried until it is applied.
+   */
+  private publishing = false;
+  private published = false;
+  private maybePublish(): void {
+    if (this.publishing || this.published || this.stopped || this.raft.leader === 0n) return;
+    this.publishing = true;
+    const attrs = { memberId: this.memberId, name: this.p.name, clientUrls: this.p.clientUrls };
+    this.propose({ memberAttributes: attrs }).then(
+      () => {
+        this.published = true;
+        this.publishing = false;
+        this.p.logger.info("etcdserver/server.ts", "published local member to cluster through raft", {
+          "local-member-id": hexId(this.memberId),
+          "local-member-attributes": `{Name:${this.p.name} ClientURLs:[${this.p.clientUrls.join(" ")}]}`,
+          "cluster-id": hexId(this.membership.clusterId),
+        });
+      },
+      () => {
+        this.publishing = false;
+        if (!this.stopped) setTimeout(() => this.maybePublish(), 500).unref();
+      },
+    );
   }
 
   /** ready resolves once a leader is known (the member can serve writes). */
@@ -210,11 +265,289 @@ export class EtcdServer {
     if (this.stopped) return;
     this.stopped = true;
     this.raft.stop(Errors.stopped);
+    this.transport?.stop();
     await this.raft.idle();
     this.wait.failAll(Errors.stopped);
     await this.kv.close();
     await this.wal.close();
     await this.backend.close();
+  }
+
+  // ---- cluster membership (Cluster service) ----
+
+  /** memberAdd proposes a new member (voter or learner) and answers once it is applied. */
+  async memberAdd(req: etcdserverpb.MemberAddRequest): Promise<etcdserverpb.MemberAddResponse> {
+    const urls = req.peerURLs.map(normalizeUrl);
+    if (urls.length === 0 || urls.some((u) => u === undefined)) throw Errors.memberBadUrls;
+    const peerUrls = urls as string[];
+    if (this.membership.peerUrlInUse(peerUrls)) throw Errors.peerUrlExist;
+    if (req.isLearner && this.membership.learners() >= 1) throw Errors.tooManyLearners;
+    if (!req.isLearner && this.p.strictReconfigCheck && !this.enoughStartedAfter(1)) throw Errors.notEnoughStarted;
+    const id = deriveMemberId(peerUrls, this.p.clusterToken, Math.floor(Date.now() / 1000));
+    if (this.membership.members.has(id)) throw Errors.memberExist;
+    const type = req.isLearner
+      ? raftpb.ConfChangeType.CONF_CHANGE_ADD_LEARNER_NODE
+      : raftpb.ConfChangeType.CONF_CHANGE_ADD_NODE;
+    await this.proposeConfChange(type, id, { peerUrls, isLearner: req.isLearner });
+    const m = this.membership.members.get(id);
+    return {
+      header: this.header(this.kv.currentRevision),
+      member: m === undefined ? undefined : toPb(m),
+      members: this.members().map(toPb),
+    };
+  }
+
+  async memberRemove(req: etcdserverpb.MemberRemoveRequest): Promise<etcdserverpb.MemberRemoveResponse> {
+    const m = this.membership.members.get(req.ID);
+    if (m === undefined) throw this.membership.removed.has(req.ID) ? Errors.memberNotFound : Errors.memberNotFound;
+    if (!m.isLearner && this.p.strictReconfigCheck && !this.enoughStartedAfter(-1, req.ID)) throw Errors.notEnoughStarted;
+    await this.proposeConfChange(raftpb.ConfChangeType.CONF_CHANGE_REMOVE_NODE, req.ID, {});
+    return { header: this.header(this.kv.currentRevision), members: this.members().map(toPb) };
+  }
+
+  async memberUpdate(req: etcdserverpb.MemberUpdateRequest): Promise<etcdserverpb.MemberUpdateResponse> {
+    const m = this.membership.members.get(req.ID);
+    if (m === undefined) throw Errors.memberNotFound;
+    const urls = req.peerURLs.map(normalizeUrl);
+    if (urls.length === 0 || urls.some((u) => u === undefined)) throw Errors.memberBadUrls;
+    if (this.membership.peerUrlInUse(urls as string[], req.ID)) throw Errors.peerUrlExist;
+    await this.proposeConfChange(raftpb.ConfChangeType.CONF_CHANGE_UPDATE_NODE, req.ID, {
+      peerUrls: urls as string[],
+      isLearner: m.isLearner,
+      name: m.name,
+    });
+    return { header: this.header(this.kv.currentRevision), members: this.members().map(toPb) };
+  }
+
+  /**
+   * memberPromote makes a learner a voter once it has caught up with the leader (match index
+   * at least 90% of the leader's). Only the leader can tell; a follower forwards.
+   */
+  async memberPromote(req: etcdserverpb.MemberPromoteRequest): Promise<etcdserverpb.MemberPromoteResponse> {
+    const m = this.membership.members.get(req.ID);
+    if (m === undefined) throw Errors.memberNotFound;
+    if (!m.isLearner) throw Errors.memberNotLearner;
+    if (!this.raft.isLeader) {
+      if (this.forwardPromote === undefined) throw Errors.notLeader;
+      await this.forwardPromote(this.raft.leader, req.ID);
+      return { header: this.header(this.kv.currentRevision), members: this.members().map(toPb) };
+    }
+    const st = this.node.status();
+    const pr = st.progress.get(req.ID);
+    const leaderMatch = st.progress.get(this.memberId)?.match ?? 0n;
+    if (pr === undefined || pr.match * 10n < leaderMatch * 9n) throw Errors.learnerNotReady;
+    await this.proposeConfChange(raftpb.ConfChangeType.CONF_CHANGE_ADD_NODE, req.ID, {
+      peerUrls: m.peerUrls,
+      isLearner: false,
+      name: m.name,
+    });
+    return { header: this.header(this.kv.currentRevision), members: this.members().map(toPb) };
+  }
+
+  /** forwardPromote sends a promote to the leader (set by the embedder: the peer client). */
+  forwardPromote: ((leader: bigint, id: bigint) => Promise<void>) | undefined;
+
+  /** moveLeader hands leadership to a voter and answers once it has it. */
+  async moveLeader(target: bigint): Promise<void> {
+    if (!this.raft.isLeader) throw Errors.notLeader;
+    const m = this.membership.members.get(target);
+    if (m === undefined || m.isLearner) throw Errors.badLeaderTransferee;
+    if (target === this.memberId) return;
+    const deadline = Date.now() + this.requestTimeoutMs;
+    this.raft.transferLeadership(target);
+    while (this.raft.leader !== target) {
+      if (this.stopped) throw Errors.stopped;
+      if (Date.now() > deadline) throw Errors.leaderTransferTimeout;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.p.logger.info("etcdserver/server.ts", "leadership transfer finished", {
+      "old-leader-member-id": hexId(this.memberId),
+      "new-leader-member-id": hexId(target),
+    });
+  }
+
+  /**
+   * enoughStartedAfter: with strict reconfig checks, a change must leave a quorum of voters
+   * that the leader has heard from recently (etcd's "not enough started members").
+   */
+  private enoughStartedAfter(delta: number, removing?: bigint): boolean {
+    if (!this.raft.isLeader) return true;
+    const st = this.node.status();
+    let voters = 0;
+    let active = 0;
+    for (const [id, pr] of st.progress) {
+      if (pr.isLearner || id === removing) continue;
+      voters++;
+      if (id === this.memberId || pr.recentActive) active++;
+    }
+    const after = voters + (delta > 0 ? delta : 0);
+    return active >= Math.floor(after / 2) + 1;
+  }
+
+  private async proposeConfChange(
+    type: raftpb.ConfChangeType,
+    id: bigint,
+    m: { peerUrls?: string[]; isLearner?: boolean; name?: string },
+  ): Promise<void> {
+    if (this.stopped) throw Errors.stopped;
+    const requestId = this.ids.id();
+    const ctx = serverpb.ConfChangeContext.encode({
+      requestId,
+      memberId: id,
+      peerUrls: m.peerUrls ?? [],
+      isLearner: m.isLearner ?? false,
+      name: m.name ?? "",
+    }).finish();
+    const cc: raftpb.ConfChange = {
+      transition: raftpb.ConfChangeTransition.CONF_CHANGE_TRANSITION_AUTO,
+      changes: [{ type, nodeId: id }],
+      context: Buffer.from(ctx),
+    };
+    const result = this.wait.register(requestId);
+    try {
+      this.raft.proposeConfChange(cc);
+    } catch {
+      this.wait.fail(requestId, Errors.noLeader);
+    }
+    const r = await withTimeout(result, this.requestTimeoutMs, () => this.wait.fail(requestId, Errors.timeout));
+    if (r.err !== undefined) throw mapError(r.err);
+  }
+
+  /** applyConfChange updates the member list for an applied conf change (MembershipApplier). */
+  applyConfChange(cc: raftpb.ConfChange, ctx: serverpb.ConfChangeContext): ApplyResult {
+    const res: ApplyResult = { revision: this.kv.currentRevision };
+    for (const ch of cc.changes) {
+      const existing = this.membership.members.get(ch.nodeId);
+      switch (ch.type) {
+        case raftpb.ConfChangeType.CONF_CHANGE_ADD_NODE:
+        case raftpb.ConfChangeType.CONF_CHANGE_ADD_LEARNER_NODE: {
+          const isLearner = ch.type === raftpb.ConfChangeType.CONF_CHANGE_ADD_LEARNER_NODE;
+          if (existing !== undefined) {
+            existing.isLearner = isLearner;
+          } else {
+            this.membership.add({
+              id: ch.nodeId,
+              name: ctx.name,
+              peerUrls: ctx.peerUrls,
+              clientUrls: [],
+              isLearner,
+            });
+          }
+          this.p.logger.info("membership/cluster.ts", existing !== undefined && !isLearner ? "promote member" : "added member", {
+            "cluster-id": hexId(this.membership.clusterId),
+            "local-member-id": hexId(this.memberId),
+            "added-peer-id": hexId(ch.nodeId),
+            "added-peer-peer-urls": ctx.peerUrls,
+          });
+          break;
+        }
+        case raftpb.ConfChangeType.CONF_CHANGE_REMOVE_NODE:
+          this.membership.remove(ch.nodeId);
+          this.p.logger.info("membership/cluster.ts", "removed member", {
+            "cluster-id": hexId(this.membership.clusterId),
+            "local-member-id": hexId(this.memberId),
+            "removed-remote-peer-id": hexId(ch.nodeId),
+          });
+          if (ch.nodeId === this.memberId) {
+            this.p.logger.warn("etcdserver/server.ts", "the local etcd member was removed from the cluster; stopping");
+            setTimeout(() => this.p.onRemoved?.(), 200).unref();
+          }
+          break;
+        case raftpb.ConfChangeType.CONF_CHANGE_UPDATE_NODE:
+          if (existing !== undefined) existing.peerUrls = [...ctx.peerUrls].sort();
+          break;
+        default:
+          break;
+      }
+    }
+    this.membership.save(this.p.membershipFile);
+    this.transport?.setPeers(this.membership.members.values());
+    return res;
+  }
+
+  applyMemberAttributes(req: serverpb.MemberAttributesRequest): void {
+    const m = this.membership.members.get(req.memberId);
+    if (m === undefined) return;
+    m.name = req.name;
+    m.clientUrls = req.clientUrls;
+    this.membership.save(this.p.membershipFile);
+  }
+
+  // ---- snapshots between members ----
+
+  /** stepFromPeer hands a message received from a peer to raft. */
+  stepFromPeer(m: raftpb.Message): void {
+    this.raft.step(m);
+  }
+
+  /** stepSnapshot hands a received MsgSnap to raft; its data names the saved stream file. */
+  stepSnapshot(m: raftpb.Message, path: string): void {
+    if (m.snapshot === undefined) return;
+    this.raft.step({ ...m, snapshot: { ...m.snapshot, data: Buffer.from(path) } });
+  }
+
+  reportUnreachable(id: bigint): void {
+    this.raft.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: bigint, ok: boolean): void {
+    this.raft.reportSnapshot(id, ok);
+  }
+
+  /**
+   * writeSnapshot streams this member's membership and whole backend (a consistent RocksDB
+   * snapshot at some applied index >= the raft snapshot's) to a follower.
+   */
+  async writeSnapshot(out: PassThrough): Promise<void> {
+    await writeFrame(out, this.membership.encode());
+    for await (const chunk of this.backend.scanChunks({})) {
+      for (let i = 0; i < chunk.keys.length; i++) {
+        await writeFrame(out, chunk.keys[i] as Buffer);
+        await writeFrame(out, chunk.values[i] as Buffer);
+      }
+    }
+  }
+
+  /**
+   * installSnapshot replaces this member's state with a snapshot from the leader: the backend
+   * is rewritten from the stream and reopened, the membership replaced, the snapshot recorded
+   * in the WAL and handed to raft's storage.
+   */
+  private async installSnapshot(snap: raftpb.Snapshot): Promise<void> {
+    const md = snap.metadata as raftpb.SnapshotMetadata;
+    const path = snap.data.toString();
+    const contents = await readSnapshotFile(path);
+    await this.kv.close();
+    const dels: { type: "del"; key: Buffer }[] = [];
+    for await (const chunk of this.backend.scanChunks({})) for (const k of chunk.keys) dels.push({ type: "del", key: k });
+    for (let i = 0; i < dels.length; i += 1000) await this.backend.write(dels.slice(i, i + 1000));
+    let batch: { type: "put"; key: Buffer; value: Buffer }[] = [];
+    for await (const [key, value] of contents.pairs) {
+      batch.push({ type: "put", key, value });
+      if (batch.length >= 1000) {
+        await this.backend.write(batch);
+        batch = [];
+      }
+    }
+    await this.backend.write(batch);
+    await this.backend.sync();
+    this.kv = await KVStore.open(this.backend);
+    this.applier.kv = this.kv;
+    this.applier.appliedIndex = this.kv.consistentIndex;
+    this.membership = Membership.decode(contents.membership);
+    this.membership.save(this.p.membershipFile);
+    this.transport?.setPeers(this.membership.members.values());
+    await this.wal.saveSnapshot(
+      walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }),
+    );
+    this.storage.applySnapshot({ data: Buffer.alloc(0), metadata: md });
+    this.snapshotIndex = md.index;
+    rmSync(path, { force: true });
+    this.p.logger.info("etcdserver/server.ts", "applied snapshot", {
+      "local-member-id": hexId(this.memberId),
+      "snapshot-index": md.index,
+      "consistent-index": this.kv.consistentIndex,
+    });
   }
 
   private async linearizableBarrier(): Promise<void> {
@@ -231,6 +564,7 @@ export class EtcdServer {
       deleteRange: undefined,
       txn: undefined,
       compaction: undefined,
+      memberAttributes: undefined,
       ...fields,
     };
     const data = Buffer.from(serverpb.InternalRaftRequest.encode(req).finish());
@@ -259,7 +593,9 @@ export class EtcdServer {
       const snap = this.storage.createSnapshot(applied, this.node.status().config, Buffer.alloc(0));
       const md = snap.metadata as raftpb.SnapshotMetadata;
       await this.wal.saveSnapshot(walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }));
-      this.storage.compact(applied);
+      // Keep some entries before the snapshot so a slightly slow follower needs no snapshot.
+      const keep = SNAPSHOT_CATCHUP_ENTRIES < BigInt(this.p.snapshotCount) ? SNAPSHOT_CATCHUP_ENTRIES : BigInt(this.p.snapshotCount);
+      if (applied - keep > this.storage.firstIndex()) this.storage.compact(applied - keep);
       await this.wal.releaseTo(applied);
       this.snapshotIndex = applied;
       this.p.logger.info("etcdserver/server.ts", "saved snapshot", {
@@ -311,4 +647,19 @@ function withTimeout<T>(p: Promise<T>, ms: number, onTimeout?: () => void): Prom
       },
     );
   });
+}
+
+function toPb(m: Member): etcdserverpb.Member {
+  return { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner };
+}
+
+/** normalizeUrl checks a member URL (scheme://host:port) and returns it without a trailing slash. */
+function normalizeUrl(s: string): string | undefined {
+  try {
+    const u = new URL(s);
+    if ((u.protocol !== "http:" && u.protocol !== "https:") || u.port === "" || (u.pathname !== "/" && u.pathname !== "")) return undefined;
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
-import { clusterId, memberId } from "./ids.js";
+import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from "node:fs";
+import { clusterId, hexId, memberId } from "./ids.js";
 
 /** Member is one cluster member as the Cluster service reports it. */
 export interface Member {
@@ -10,13 +11,16 @@ export interface Member {
 }
 
 /**
- * Membership is the member list and the cluster ID of the cluster this member belongs to.
- * It is derived at bootstrap from --initial-cluster and persisted in the backend (see
- * MembershipStore) so a restart does not depend on the flags.
+ * Membership is the member list and the cluster ID. It is derived at bootstrap from
+ * --initial-cluster (or fetched from a peer when joining), changed only by applied conf
+ * changes and member-attribute entries, and saved to a file after each change so a restart
+ * does not depend on the flags. `removed` remembers members removed from the cluster.
  */
 export class Membership {
+  readonly removed = new Set<bigint>();
+
   constructor(
-    readonly clusterId: bigint,
+    public clusterId: bigint,
     readonly members: Map<bigint, Member>,
   ) {}
 
@@ -31,12 +35,44 @@ export class Membership {
     return new Membership(clusterId([...members.keys()]), members);
   }
 
-  /** encode serializes the membership for the backend (JSON with IDs as hex strings). */
+  /** findByPeerUrls returns the member whose peer URLs are exactly `urls`. */
+  findByPeerUrls(urls: readonly string[]): Member | undefined {
+    const key = [...urls].sort().join(",");
+    for (const m of this.members.values()) if ([...m.peerUrls].sort().join(",") === key) return m;
+    return undefined;
+  }
+
+  /** peerUrlInUse reports whether another member (not `except`) already has one of `urls`. */
+  peerUrlInUse(urls: readonly string[], except?: bigint): boolean {
+    for (const m of this.members.values()) {
+      if (m.id === except) continue;
+      if (m.peerUrls.some((u) => urls.includes(u))) return true;
+    }
+    return false;
+  }
+
+  add(m: Member): void {
+    this.members.set(m.id, { ...m, peerUrls: [...m.peerUrls].sort() });
+  }
+
+  remove(id: bigint): void {
+    this.members.delete(id);
+    this.removed.add(id);
+  }
+
+  learners(): number {
+    let n = 0;
+    for (const m of this.members.values()) if (m.isLearner) n++;
+    return n;
+  }
+
+  /** encode serializes the membership (JSON with IDs as hex strings). */
   encode(): Buffer {
     return Buffer.from(
       JSON.stringify({
-        clusterId: this.clusterId.toString(16),
-        members: [...this.members.values()].map((m) => ({ ...m, id: m.id.toString(16) })),
+        clusterId: hexId(this.clusterId),
+        members: [...this.members.values()].map((m) => ({ ...m, id: hexId(m.id) })),
+        removed: [...this.removed].map(hexId),
       }),
     );
   }
@@ -45,12 +81,33 @@ export class Membership {
     const doc = JSON.parse(buf.toString("utf8")) as {
       clusterId: string;
       members: (Omit<Member, "id"> & { id: string })[];
+      removed?: string[];
     };
     const members = new Map<bigint, Member>();
     for (const m of doc.members) {
       const id = BigInt(`0x${m.id}`);
       members.set(id, { ...m, id });
     }
-    return new Membership(BigInt(`0x${doc.clusterId}`), members);
+    const ms = new Membership(BigInt(`0x${doc.clusterId}`), members);
+    for (const r of doc.removed ?? []) ms.removed.add(BigInt(`0x${r}`));
+    return ms;
   }
+
+  /** save replaces the membership file durably (temp file, fsync, rename). */
+  save(path: string): void {
+    writeFileAtomic(path, this.encode());
+  }
+}
+
+/** writeFileAtomic replaces a small file durably: write a temp file, fsync, rename. */
+export function writeFileAtomic(path: string, data: Buffer): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  const fd = openSync(tmp, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
 }

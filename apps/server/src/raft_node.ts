@@ -31,6 +31,8 @@ export interface RaftNodeOptions {
   onFatal: (err: unknown) => void;
   /** afterApply runs after each applied batch (snapshot trigger). */
   afterApply?: (appliedIndex: bigint) => void | Promise<void>;
+  /** installSnapshot makes a snapshot from the leader durable and current (backend, WAL, storage). */
+  installSnapshot: (snap: raftpb.Snapshot) => Promise<void>;
 }
 
 interface ReadRequest {
@@ -60,6 +62,7 @@ export class RaftNode {
   /** readyToRead holds reads whose index is known, waiting for the apply to catch up. */
   private waitingReads: ReadRequest[] = [];
   private leaderWaiters: (() => void)[] = [];
+  private readonly leaderListeners: ((lead: bigint) => void)[] = [];
   /** campaignPending: a single voter campaigns once its bootstrap entries are applied. */
   private campaignPending = false;
 
@@ -98,10 +101,47 @@ export class RaftNode {
     this.schedule();
   }
 
+  /** step hands a message from a peer to raft; messages raft refuses (unknown peer, stale) are dropped. */
+  step(m: raftpb.Message): void {
+    if (this.stopped) return;
+    try {
+      this.o.node.step(m);
+    } catch {
+      return;
+    }
+    this.schedule();
+  }
+
+  /** transferLeadership asks raft to hand leadership to `to`. */
+  transferLeadership(to: bigint): void {
+    this.o.node.transferLeader(to);
+    this.schedule();
+  }
+
+  /** proposeConfChange hands a membership change to raft. */
+  proposeConfChange(cc: raftpb.ConfChange): void {
+    this.o.node.proposeConfChange(cc);
+    this.schedule();
+  }
+
+  reportUnreachable(id: bigint): void {
+    this.o.node.reportUnreachable(id);
+  }
+
+  reportSnapshot(id: bigint, ok: boolean): void {
+    this.o.node.reportSnapshot(id, ok);
+    this.schedule();
+  }
+
   /** waitLeader resolves once a leader is known. */
   waitLeader(): Promise<void> {
     if (this.lead !== 0n) return Promise.resolve();
     return new Promise((resolve) => this.leaderWaiters.push(resolve));
+  }
+
+  /** onLeaderChange registers a callback for every change of the known leader. */
+  onLeaderChange(cb: (lead: bigint) => void): void {
+    this.leaderListeners.push(cb);
   }
 
   /**
@@ -113,8 +153,10 @@ export class RaftNode {
     let req = this.pendingRead;
     if (req === undefined) {
       this.readSeq += 1n;
-      const ctx = Buffer.alloc(8);
-      ctx.writeBigUInt64BE(this.readSeq);
+      // The leader keys pending reads by context, so contexts must be unique across members.
+      const ctx = Buffer.alloc(16);
+      ctx.writeBigUInt64BE(this.o.memberId, 0);
+      ctx.writeBigUInt64BE(this.readSeq, 8);
       req = { ctx, index: undefined, waiters: [] };
       this.pendingRead = req;
       this.schedule();
@@ -181,7 +223,7 @@ export class RaftNode {
   private async handle(rd: Ready): Promise<void> {
     if (rd.softState !== undefined) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (rd.snapshot !== undefined && rd.snapshot.metadata !== undefined && rd.snapshot.metadata.index > 0n) {
-      throw new Error("raft node: installing a snapshot from a peer needs clustering (not built yet)");
+      await this.o.installSnapshot(rd.snapshot);
     }
     // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
     if (rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync)) {
@@ -221,8 +263,10 @@ export class RaftNode {
       if (lead === 0n) this.o.logger.info("raft/node.ts", "raft.node: lost leader", fields);
       else this.o.logger.info("raft/node.ts", `raft.node: ${hexId(this.o.memberId)} elected leader ${hexId(lead)} at term ${this.term}`, fields);
     }
+    const changed = lead !== this.lead;
     this.lead = lead;
     this.state = state;
+    if (changed) for (const l of this.leaderListeners) l(lead);
     if (lead !== 0n) {
       const ws = this.leaderWaiters;
       this.leaderWaiters = [];

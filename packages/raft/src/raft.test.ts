@@ -166,6 +166,75 @@ describe("elections", () => {
   });
 });
 
+describe("election timeout", () => {
+  function node(random?: () => number): RawNode {
+    const s = new MemoryStorage();
+    return new RawNode({ id: 1n, electionTick: 10, heartbeatTick: 1, storage: s, ...(random ? { random } : {}) });
+  }
+
+  it("is randomized in [electionTick, 2*electionTick) from the injected source", () => {
+    expect(node(() => 0).raft.randomizedElectionTimeout).toBe(10);
+    expect(node(() => 0.9999).raft.randomizedElectionTimeout).toBe(19);
+    const r = node().raft;
+    const seen = new Set<number>();
+    for (let i = 0; i < 500; i++) {
+      r.becomeFollower(r.term + 1n, 0n);
+      seen.add(r.randomizedElectionTimeout);
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  });
+});
+
+describe("more elections", () => {
+  it("dueling candidates: the one with the stale log concedes after the partition heals", () => {
+    const net = cluster(3);
+    net.cutLink(1n, 3n);
+    net.node(1n).rawNode.campaign();
+    net.node(3n).rawNode.campaign();
+    net.stabilize();
+    // 1 won with 2's vote; 3 got its own vote and 2's rejection: undecided, still candidate.
+    expect(net.leaders()).toEqual([1n]);
+    expect(state(net, 3n)).toBe(StateType.Candidate);
+    net.heal();
+    // 3's log lacks 1's empty entry of term 2: its new campaign fails, but bumps terms.
+    net.node(3n).rawNode.campaign();
+    net.stabilize();
+    expect(state(net, 3n)).not.toBe(StateType.Leader);
+    for (let i = 0; i < 60 && net.leaders().length !== 1; i++) net.tick();
+    expect([1n, 2n]).toContain(net.leader());
+  });
+
+  it("messages of an old term are ignored", () => {
+    const net = cluster(3);
+    elect(net, 1n);
+    net.propose(1n, "a");
+    // Capture an append of term 2, then move the cluster to a later term.
+    net.node(1n).rawNode.propose(Buffer.from("b"));
+    net.processAll();
+    const old = net.inflight.find((e) => e.msg.type === MT.MSG_APP && e.msg.to === 3n)!;
+    net.stabilize();
+    elect(net, 2n);
+    net.propose(2n, "c");
+    const before = net.node(3n).storage.lastIndex();
+    net.deliverEnvelope(old);
+    net.stabilize();
+    expect(net.node(3n).storage.lastIndex()).toBe(before);
+    expect(net.node(3n).payloads()).toEqual(["a", "b", "c"]);
+  });
+
+  it("leadership cannot be transferred to a learner", () => {
+    const net = cluster(3);
+    elect(net, 1n);
+    net.addNode(4n);
+    net.proposeConfChange(1n, CCT.CONF_CHANGE_ADD_LEARNER_NODE, 4n);
+    net.tick(undefined, 2);
+    net.node(1n).rawNode.transferLeader(4n);
+    net.stabilize();
+    expect(net.node(1n).rawNode.status().leadTransferee).toBe(0n);
+    expect(net.leader()).toBe(1n);
+  });
+});
+
 describe("commit rule", () => {
   it("a leader commits by counting replicas only entries of its current term", () => {
     // Log terms [1, 1, 2]; the leader is at term 3 with index 3 replicated on a majority.
@@ -642,6 +711,26 @@ describe("ReadIndex", () => {
     const rs = net.node(2n).readStates;
     expect(rs).toHaveLength(1);
     expect(rs[0]!.index).toBe(net.node(2n).rawNode.status().hardState.commit);
+  });
+
+  it("one heartbeat round answers every request queued before it, in order", () => {
+    const net = cluster(3);
+    elect(net, 1n);
+    const rn = net.node(1n).rawNode;
+    rn.readIndex(Buffer.from("q1"));
+    net.propose(1n, "a");
+    net.cutLink(1n, 2n);
+    net.cutLink(1n, 3n);
+    rn.readIndex(Buffer.from("q2"));
+    rn.readIndex(Buffer.from("q3"));
+    net.stabilize();
+    expect(net.node(1n).readStates.map((r) => r.requestCtx.toString())).toEqual(["q1"]);
+    net.heal();
+    // The next heartbeat carries the newest pending context; its acks release q2 and q3.
+    net.tick([1n], 1);
+    const rs = net.node(1n).readStates;
+    expect(rs.map((r) => r.requestCtx.toString())).toEqual(["q1", "q2", "q3"]);
+    expect(rs[1]!.index).toBe(rn.status().hardState.commit);
   });
 
   it("lease-based reads are answered without a heartbeat round", () => {

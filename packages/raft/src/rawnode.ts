@@ -32,6 +32,11 @@ const MT = raftpb.MessageType;
  *    conf change entry call RawNode.applyConfChange before advancing. Serve `readStates`
  *    once the applied index reaches their index.
  * 4. Call RawNode.advance(ready). Do not call ready() again before that.
+ *
+ * Between ready() and advance() the node may keep receiving messages and ticks. A server
+ * that applies in the background may call advance() once step 1 is done and the committed
+ * entries are queued for applying in order, provided every conf change entry of the Ready
+ * was already applied with applyConfChange.
  */
 export interface Ready {
   /** softState is the new leader/role, present only when it changed. */
@@ -48,7 +53,10 @@ export interface Ready {
   committedEntries: raftpb.Entry[];
   /** messages are to be sent after the entries, hard state and snapshot are persisted. */
   messages: raftpb.Message[];
-  /** mustSync: the persisted writes of this Ready must be fsynced before sending messages. */
+  /**
+   * mustSync: the persisted writes of this Ready must be fsynced before sending messages
+   * (new entries, a snapshot, or a new term/vote). A commit-index-only change need not be.
+   */
   mustSync: boolean;
 }
 
@@ -195,7 +203,8 @@ export class RawNode {
     if (!hardStateEqual(hs, this.prevHardState)) rd.hardState = hs;
     const snap = r.raftLog.unstable.snapshot;
     if (snap !== undefined) rd.snapshot = snap;
-    rd.mustSync = mustSync(hs, this.prevHardState, rd.entries.length);
+    // A snapshot is acknowledged to the leader like entries: it must be durable too.
+    rd.mustSync = mustSync(hs, this.prevHardState, rd.entries.length) || snap !== undefined;
     r.msgs = [];
     r.readStates = [];
     return rd;

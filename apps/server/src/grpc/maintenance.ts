@@ -1,13 +1,13 @@
 import { status as Status } from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { EtcdServer } from "../etcd_server.js";
-import { Errors, RpcError } from "../errors.js";
+import { RpcError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { unary } from "./unary.js";
 
 /**
  * maintenanceService implements the parts of etcdserverpb.Maintenance that etcd-ts has:
- * Status, Hash, HashKV, Defragment, MoveLeader (within the members it has) and Alarm GET
+ * Status, Hash, HashKV, Defragment, MoveLeader and Alarm GET
  * (no alarm can be raised yet, so the list is empty). Snapshot is not offered yet and
  * answers Unimplemented, as grpc does for a method a server lacks.
  */
@@ -27,10 +27,7 @@ export function maintenanceService(s: EtcdServer, logger: Logger): Pick<etcdserv
       return { header: s.header(s.kv.currentRevision), alarms: [] };
     }),
     moveLeader: unary(logger, "MoveLeader", async (r: etcdserverpb.MoveLeaderRequest) => {
-      if (s.leader !== s.memberId) throw Errors.notLeader;
-      if (r.targetID !== s.memberId) {
-        throw new RpcError(Status.FAILED_PRECONDITION, "etcdserver: bad leader transferee");
-      }
+      await s.moveLeader(r.targetID);
       return { header: s.header(s.kv.currentRevision) };
     }),
   };

@@ -1,0 +1,11 @@
+/** Header names and paths of etcd-ts's peer protocol (HTTP/2 on the peer URLs). */
+export const H_CLUSTER_ID = "x-etcd-cluster-id";
+export const H_FROM = "x-etcd-from";
+export const H_TO = "x-etcd-to";
+export const PATH_MESSAGES = "/raft/messages";
+export const PATH_SNAPSHOT = "/raft/snapshot";
+export const PATH_MEMBERS = "/members";
+export const PATH_PROMOTE = "/members/promote/";
+
+/** MAX_BATCH_BYTES bounds one message batch a peer accepts (raft limits MsgApp size per message). */
+export const MAX_BATCH_BYTES = 64 * 1024 * 1024;

@@ -1,0 +1,219 @@
+import { connect, constants as h2, type ClientHttp2Session } from "node:http2";
+import { PassThrough } from "node:stream";
+import type { ConnectionOptions } from "node:tls";
+import { raftpb } from "@etcd-ts/proto";
+import type { Logger } from "../log.js";
+import { hexId } from "../ids.js";
+import type { Transport } from "../raft_node.js";
+import { H_CLUSTER_ID, H_FROM, H_TO, PATH_MESSAGES, PATH_SNAPSHOT } from "./headers.js";
+import { writeFrame } from "./snapshot_stream.js";
+
+/** MAX_INFLIGHT_BATCHES bounds unanswered batches per peer; beyond it messages are dropped (raft retries). */
+const MAX_INFLIGHT_BATCHES = 128;
+/** RETRY_MIN_MS and RETRY_MAX_MS bound the reconnect backoff to an unreachable peer. */
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_MS = 1000;
+/** REQUEST_TIMEOUT_MS fails a batch that gets no answer (the peer is then reported unreachable). */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/** SnapshotSource writes the backend and membership of this member into a snapshot stream. */
+export type SnapshotSource = (out: PassThrough) => Promise<void>;
+
+/** PeerTransportOptions wires the transport to its member. */
+export interface PeerTransportOptions {
+  memberId: bigint;
+  clusterId: () => bigint;
+  logger: Logger;
+  tls?: ConnectionOptions;
+  reportUnreachable: (id: bigint) => void;
+  reportSnapshot: (id: bigint, ok: boolean) => void;
+  snapshotSource: SnapshotSource;
+}
+
+/** Peer is one remote member: its URLs, its HTTP/2 session and its backoff state. */
+interface Peer {
+  id: bigint;
+  urls: string[];
+  urlIndex: number;
+  session: ClientHttp2Session | undefined;
+  inflight: number;
+  retryAt: number;
+  backoffMs: number;
+  snapshotting: boolean;
+}
+
+/**
+ * PeerTransport sends raft messages to the other members over HTTP/2: one request per batch
+ * of messages for a peer (all messages of a Ready for that peer), snapshots as a stream.
+ * A peer that cannot be reached is reported to raft and retried with backoff; messages to it
+ * meanwhile are dropped, which raft tolerates.
+ */
+export class PeerTransport implements Transport {
+  private readonly peers = new Map<bigint, Peer>();
+  private stopped = false;
+
+  constructor(private readonly o: PeerTransportOptions) {}
+
+  /** setPeers makes the peer set equal to `members` (ID -> peer URLs), excluding this member. */
+  setPeers(members: Iterable<{ id: bigint; peerUrls: string[] }>): void {
+    const want = new Map<bigint, string[]>();
+    for (const m of members) if (m.id !== this.o.memberId) want.set(m.id, m.peerUrls);
+    for (const [id, p] of this.peers) {
+      if (!want.has(id)) {
+        p.session?.destroy();
+        this.peers.delete(id);
+      }
+    }
+    for (const [id, urls] of want) {
+      const p = this.peers.get(id);
+      if (p === undefined) {
+        this.peers.set(id, { id, urls, urlIndex: 0, session: undefined, inflight: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false });
+      } else if (p.urls.join(",") !== urls.join(",")) {
+        p.urls = urls;
+        p.session?.destroy();
+        p.session = undefined;
+      }
+    }
+  }
+
+  send(messages: raftpb.Message[]): void {
+    if (this.stopped) return;
+    const byPeer = new Map<bigint, raftpb.Message[]>();
+    for (const m of messages) {
+      if (m.type === raftpb.MessageType.MSG_SNAP) {
+        this.sendSnapshot(m);
+        continue;
+      }
+      const list = byPeer.get(m.to);
+      if (list === undefined) byPeer.set(m.to, [m]);
+      else list.push(m);
+    }
+    for (const [to, list] of byPeer) this.sendBatch(to, list);
+  }
+
+  /** stop closes every session. */
+  stop(): void {
+    this.stopped = true;
+    for (const p of this.peers.values()) p.session?.destroy();
+    this.peers.clear();
+  }
+
+  private session(p: Peer): ClientHttp2Session | undefined {
+    if (p.session !== undefined && !p.session.closed && !p.session.destroyed) return p.session;
+    if (Date.now() < p.retryAt) return undefined;
+    const url = p.urls[p.urlIndex % p.urls.length];
+    if (url === undefined) return undefined;
+    const s = connect(url, this.o.tls ?? {});
+    s.on("error", () => this.fail(p, s));
+    s.on("close", () => {
+      if (p.session === s) p.session = undefined;
+    });
+    s.on("connect", () => {
+      p.backoffMs = RETRY_MIN_MS;
+    });
+    s.unref();
+    p.session = s;
+    return s;
+  }
+
+  private fail(p: Peer, s?: ClientHttp2Session): void {
+    if (s !== undefined && p.session !== s) return;
+    s?.destroy();
+    p.session = undefined;
+    p.urlIndex++;
+    p.retryAt = Date.now() + p.backoffMs;
+    p.backoffMs = Math.min(RETRY_MAX_MS, p.backoffMs * 2);
+    this.o.reportUnreachable(p.id);
+  }
+
+  private headers(path: string, to: bigint): Record<string, string> {
+    return {
+      [h2.HTTP2_HEADER_METHOD]: "POST",
+      [h2.HTTP2_HEADER_PATH]: path,
+      [H_CLUSTER_ID]: hexId(this.o.clusterId()),
+      [H_FROM]: hexId(this.o.memberId),
+      [H_TO]: hexId(to),
+    };
+  }
+
+  private sendBatch(to: bigint, messages: raftpb.Message[]): void {
+    const p = this.peers.get(to);
+    if (p === undefined) return;
+    const s = this.session(p);
+    if (s === undefined || p.inflight >= MAX_INFLIGHT_BATCHES) {
+      this.o.reportUnreachable(to);
+      return;
+    }
+    const body = Buffer.from(raftpb.MessageBatch.encode({ messages }).finish());
+    let req;
+    try {
+      req = s.request(this.headers(PATH_MESSAGES, to), { endStream: false });
+    } catch {
+      this.fail(p, s);
+      return;
+    }
+    p.inflight++;
+    let done = false;
+    const finish = (ok: boolean): void => {
+      if (done) return;
+      done = true;
+      p.inflight--;
+      if (!ok) this.fail(p, s);
+    };
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => {
+      req.close(h2.NGHTTP2_CANCEL);
+      finish(false);
+    });
+    req.on("response", (h) => {
+      const status = Number(h[h2.HTTP2_HEADER_STATUS]);
+      if (status === 412) {
+        this.o.logger.warn("rafthttp/transport.ts", "request cluster ID mismatch", {
+          "local-member-id": hexId(this.o.memberId),
+          "remote-peer-id": hexId(to),
+          "local-member-cluster-id": hexId(this.o.clusterId()),
+        });
+      }
+      finish(status === 204 || status === 200);
+    });
+    req.on("error", () => finish(false));
+    req.resume();
+    req.end(body);
+  }
+
+  private sendSnapshot(m: raftpb.Message): void {
+    const p = this.peers.get(m.to);
+    if (p === undefined || p.snapshotting) return;
+    const s = this.session(p);
+    if (s === undefined) {
+      this.o.reportSnapshot(m.to, false);
+      return;
+    }
+    p.snapshotting = true;
+    const body = new PassThrough();
+    const req = s.request(this.headers(PATH_SNAPSHOT, m.to), { endStream: false });
+    const done = (ok: boolean): void => {
+      if (!p.snapshotting) return;
+      p.snapshotting = false;
+      this.o.reportSnapshot(m.to, ok);
+      this.o.logger.info("rafthttp/snapshot_sender.ts", ok ? "sent database snapshot" : "failed to send database snapshot", {
+        "remote-peer-id": hexId(m.to),
+        "snapshot-index": m.snapshot?.metadata?.index ?? 0n,
+      });
+    };
+    req.on("response", (h) => done(Number(h[h2.HTTP2_HEADER_STATUS]) === 204));
+    req.on("error", () => done(false));
+    req.resume();
+    body.pipe(req);
+    const meta = { ...m, snapshot: m.snapshot === undefined ? undefined : { ...m.snapshot, data: Buffer.alloc(0) } };
+    void (async () => {
+      await writeFrame(body, Buffer.from(raftpb.Message.encode(meta).finish()));
+      await this.o.snapshotSource(body);
+      body.end();
+    })().catch((err: unknown) => {
+      this.o.logger.warn("rafthttp/snapshot_sender.ts", "failed to stream snapshot", { error: String(err) });
+      body.destroy();
+      req.close(h2.NGHTTP2_CANCEL);
+      done(false);
+    });
+  }
+}
