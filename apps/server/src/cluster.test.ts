@@ -29,6 +29,47 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
+interface Spec {
+  name: string;
+  argv: string[];
+  peerUrl: string;
+  clientUrl: string;
+}
+
+const specs = new Map<Etcd, Spec>();
+
+async function startMember(spec: Spec): Promise<Etcd> {
+  const r = loadConfig(spec.argv, {});
+  if (r.kind !== "run") throw new Error("config");
+  const e = await Etcd.start(r.config, new Logger(process.env.CLUSTER_TEST_LOG === "1" ? "info" : "error"), (err) => {
+    throw err;
+  });
+  specs.set(e, spec);
+  running.push(e);
+  return e;
+}
+
+/** restart stops a member and starts it again on the same data dir and ports. */
+async function restart(e: Etcd): Promise<Etcd> {
+  const spec = specs.get(e) as Spec;
+  await e.stop();
+  running.splice(running.indexOf(e), 1);
+  return startMember(spec);
+}
+
+const put = (e: Etcd, k: string, v: string) => e.server.put(etcdserverpb.PutRequest.fromPartial({ key: b(k), value: b(v) }));
+const count = async (e: Etcd, prefix: string) =>
+  (await e.server.range(etcdserverpb.RangeRequest.fromPartial({ key: b(prefix), rangeEnd: b(`${prefix}\xff`) }))).count;
+const hashOf = async (e: Etcd) => (await e.server.hashKV(etcdserverpb.HashKVRequest.fromPartial({}))).hash;
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** startCluster starts n members in this process (each with its own ports and data dir). */
 async function startCluster(n: number, extra: string[] = []): Promise<Etcd[]> {
   const base = mkdtempSync(join(tmpdir(), "etcd-cluster-test-"));
@@ -41,8 +82,7 @@ async function startCluster(n: number, extra: string[] = []): Promise<Etcd[]> {
   }
   const initial = peers.map((p, i) => `m${i}=http://127.0.0.1:${p}`).join(",");
   const starts = peers.map((p, i) => {
-    const r = loadConfig(
-      [
+    const argv = [
         "--name", `m${i}`,
         "--data-dir", join(base, `m${i}`),
         "--listen-peer-urls", `http://127.0.0.1:${p}`,
@@ -54,20 +94,19 @@ async function startCluster(n: number, extra: string[] = []): Promise<Etcd[]> {
         "--election-timeout", "200",
         "--log-level", "error",
         ...extra,
-      ],
-      {},
-    );
-    if (r.kind !== "run") throw new Error("config");
-    return Etcd.start(r.config, new Logger("error"), (err) => {
-      throw err;
-    });
+      ];
+    return startMember({ name: `m${i}`, argv, peerUrl: `http://127.0.0.1:${p}`, clientUrl: `http://127.0.0.1:${clients[i]}` });
   });
-  const members = await Promise.all(starts);
-  running.push(...members);
-  return members;
+  return Promise.all(starts);
 }
 
-describe("3-member cluster (in process)", () => {
+function leaderOf(ms: Etcd[]): Etcd {
+  const l = ms.find((m) => m.server.leader === m.server.memberId);
+  if (l === undefined) throw new Error("no leader");
+  return l;
+}
+
+describe("3-member cluster (in process)", { timeout: 60_000 }, () => {
   it("elects one leader, replicates writes and serves linearizable reads on every member", async () => {
     const ms = await startCluster(3);
     const leaders = new Set(ms.map((m) => m.server.leader));
@@ -82,5 +121,96 @@ describe("3-member cluster (in process)", () => {
     const hashes = await Promise.all(ms.map((m) => m.server.hashKV(etcdserverpb.HashKVRequest.fromPartial({}))));
     expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
     expect(ms[0]?.server.members().length).toBe(3);
+  });
+
+  it("keeps writing after the leader stops, and the old leader catches up", async () => {
+    const ms = await startCluster(3);
+    const leader = leaderOf(ms);
+    const others = ms.filter((m) => m !== leader);
+    for (let i = 0; i < 20; i++) await put(others[0] as Etcd, `a${i}`, "x");
+    await leader.stop();
+    running.splice(running.indexOf(leader), 1);
+    await until(() => others.some((m) => m.server.leader !== 0n && m.server.leader !== leader.server.memberId));
+    for (let i = 0; i < 20; i++) await put(others[1] as Etcd, `b${i}`, "y");
+    const back = await startMember(specs.get(leader) as Spec);
+    await until(async () => (await count(back, "b")) === 20n);
+    expect(await count(back, "a")).toBe(20n);
+    const all = [back, ...others];
+    await until(async () => new Set(await Promise.all(all.map(hashOf))).size === 1);
+  });
+
+  it("catches a member up by snapshot after it missed more than --snapshot-count entries", async () => {
+    const ms = await startCluster(3, ["--snapshot-count", "30"]);
+    const follower = ms.find((m) => m.server.leader !== m.server.memberId) as Etcd;
+    const spec = specs.get(follower) as Spec;
+    await follower.stop();
+    running.splice(running.indexOf(follower), 1);
+    const live = ms.filter((m) => m !== follower);
+    for (let i = 0; i < 200; i++) await put(live[i % 2] as Etcd, `s${i}`, `v${i}`);
+    const back = await startMember(spec);
+    await until(async () => (await count(back, "s")) === 200n);
+    const all = [back, ...live];
+    await until(async () => new Set(await Promise.all(all.map(hashOf))).size === 1);
+    // And it keeps following after the snapshot.
+    await put(live[0] as Etcd, "after", "snap");
+    await until(async () => (await count(back, "after")) === 1n);
+  });
+
+  it("adds a learner that joins with --initial-cluster-state existing, promotes it, and removes a member", async () => {
+    const ms = await startCluster(3);
+    for (let i = 0; i < 10; i++) await put(ms[0] as Etcd, `j${i}`, "x");
+    const peer = await freePort();
+    const client = await freePort();
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    const added = await (ms[1] as Etcd).server.memberAdd(etcdserverpb.MemberAddRequest.fromPartial({ peerURLs: [peerUrl], isLearner: true }));
+    expect(added.member?.isLearner).toBe(true);
+    expect(added.members.length).toBe(4);
+    const initial = [...(ms.map((m) => `${(specs.get(m) as Spec).name}=${(specs.get(m) as Spec).peerUrl}`)), `m3=${peerUrl}`].join(",");
+    const base = dirs[dirs.length - 1] as string;
+    const learner = await startMember({
+      name: "m3",
+      peerUrl,
+      clientUrl: `http://127.0.0.1:${client}`,
+      argv: [
+        "--name", "m3",
+        "--data-dir", join(base, "m3"),
+        "--listen-peer-urls", peerUrl,
+        "--initial-advertise-peer-urls", peerUrl,
+        "--listen-client-urls", `http://127.0.0.1:${client}`,
+        "--advertise-client-urls", `http://127.0.0.1:${client}`,
+        "--initial-cluster", initial,
+        "--initial-cluster-state", "existing",
+        "--heartbeat-interval", "20",
+        "--election-timeout", "200",
+        "--log-level", "error",
+      ],
+    });
+    expect(learner.server.memberId).toBe(added.member?.ID);
+    await until(async () => (await count(learner, "j")) === 10n);
+    // A follower forwards the promote to the leader.
+    const follower = ms.find((m) => m.server.leader !== m.server.memberId) as Etcd;
+    await until(async () => {
+      try {
+        await follower.server.memberPromote({ ID: added.member?.ID ?? 0n });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(leaderOf(ms).server.members().find((m) => m.id === added.member?.ID)?.isLearner).toBe(false);
+    const victim = ms[2] as Etcd;
+    await (ms[0] as Etcd).server.memberRemove({ ID: victim.server.memberId });
+    expect((ms[0] as Etcd).server.members().map((m) => m.id)).not.toContain(victim.server.memberId);
+    await put(ms[0] as Etcd, "post-remove", "ok");
+    await until(async () => (await count(learner, "post-remove")) === 1n);
+  });
+
+  it("moves the leader", async () => {
+    const ms = await startCluster(3);
+    const leader = leaderOf(ms);
+    const target = ms.find((m) => m !== leader) as Etcd;
+    await leader.server.moveLeader(target.server.memberId);
+    await until(() => ms.every((m) => m.server.leader === target.server.memberId));
+    await put(leader, "after-move", "ok");
   });
 });

@@ -1,5 +1,5 @@
 import { createSecureServer, createServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
-import type { Http2SecureServer, Http2Server } from "node:http2";
+import type { Http2SecureServer, Http2Server, ServerHttp2Session } from "node:http2";
 import { join } from "node:path";
 import { rmSync } from "node:fs";
 import type { TlsOptions } from "node:tls";
@@ -31,6 +31,7 @@ export interface PeerHandler {
 export class PeerListener {
   private constructor(
     private readonly servers: (Http2Server | Http2SecureServer)[],
+    private readonly sessions: Set<ServerHttp2Session>,
   ) {}
 
   static async listen(
@@ -123,8 +124,13 @@ export class PeerListener {
       req.resume();
     };
     const servers: (Http2Server | Http2SecureServer)[] = [];
+    const sessions = new Set<ServerHttp2Session>();
     for (const u of urls) {
       const s = tls !== undefined ? createSecureServer({ ...tls, allowHTTP1: false }, onRequest) : createServer(onRequest);
+      s.on("session", (session: ServerHttp2Session) => {
+        sessions.add(session);
+        session.on("close", () => sessions.delete(session));
+      });
       const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname.replace(/^\[|\]$/g, "");
       await new Promise<void>((resolve, reject) => {
         s.once("error", reject);
@@ -136,19 +142,14 @@ export class PeerListener {
       logger.info("embed/etcd.ts", "serving peer traffic", { address: `${host}:${u.port}` });
       servers.push(s);
     }
-    return new PeerListener(servers);
+    return new PeerListener(servers, sessions);
   }
 
+  /** close stops listening and drops every peer session, so peers see this member go away. */
   async close(): Promise<void> {
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            // Sessions do not end by themselves; close() waits for them.
-            setTimeout(resolve, 200).unref();
-          }),
-      ),
-    );
+    const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const session of this.sessions) session.destroy();
+    this.sessions.clear();
+    await Promise.all(closed);
   }
 }
