@@ -176,6 +176,8 @@ export class PeerTransport implements Transport {
       finish(status === 204 || status === 200);
     });
     req.on("error", () => finish(false));
+    // A stream closed with no response (the session died under it) must free its slot too.
+    req.on("close", () => finish(false));
     req.resume();
     req.end(body);
   }
@@ -202,6 +204,7 @@ export class PeerTransport implements Transport {
     };
     req.on("response", (h) => done(Number(h[h2.HTTP2_HEADER_STATUS]) === 204));
     req.on("error", () => done(false));
+    req.on("close", () => done(false));
     req.resume();
     body.pipe(req);
     const meta = { ...m, snapshot: m.snapshot === undefined ? undefined : { ...m.snapshot, data: Buffer.alloc(0) } };
