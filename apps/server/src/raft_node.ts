@@ -65,9 +65,11 @@ export class RaftNode {
   private readonly leaderListeners: ((lead: bigint) => void)[] = [];
   /** campaignPending: a single voter campaigns once its bootstrap entries are applied. */
   private campaignPending = false;
+  private currentTerm: bigint;
 
   constructor(o: RaftNodeOptions) {
     this.o = o;
+    this.currentTerm = o.node.status().hardState.term;
   }
 
   /** start begins ticking; a single voter campaigns at once (nothing to wait for). */
@@ -91,8 +93,9 @@ export class RaftNode {
     return this.state === StateType.Leader;
   }
 
+  /** term is the current raft term, kept from the hard state of each Ready (read per response header). */
   get term(): bigint {
-    return this.o.node.status().hardState.term;
+    return this.currentTerm;
   }
 
   /** propose hands data to raft; it is persisted and committed by the Ready loop. */
@@ -221,6 +224,7 @@ export class RaftNode {
   }
 
   private async handle(rd: Ready): Promise<void> {
+    if (rd.hardState !== undefined) this.currentTerm = rd.hardState.term;
     if (rd.softState !== undefined) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (rd.snapshot !== undefined && rd.snapshot.metadata !== undefined && rd.snapshot.metadata.index > 0n) {
       await this.o.installSnapshot(rd.snapshot);
