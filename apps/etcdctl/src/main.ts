@@ -117,6 +117,8 @@ export function processIo(): Io {
 
 /** run is the etcdctl-ts entry point: it runs main on the process and exits with its code. */
 export async function run(): Promise<void> {
+  // Node warns once when TLS is dialed by IP address (no SNI); etcdctl prints no such line.
+  process.noDeprecation = true;
   const code = await main(process.argv.slice(2), processIo());
   process.exitCode = code;
   // gRPC channels and stdin may keep the loop alive; output to pipes and files is synchronous.

@@ -1,8 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { EndpointConnection } from "./connection.js";
+import { channelCredentials } from "./credentials.js";
 import type { Endpoint } from "./endpoint.js";
 import { closedError, deadlineError, EtcdError, fromServiceError } from "./errors.js";
-import type { CallOptions } from "./options.js";
+import type { CallOptions, TLSOptions } from "./options.js";
 
 /**
  * RetryPolicy says whether a call may be sent again after UNAVAILABLE. "repeatable" calls
@@ -30,23 +31,35 @@ export class Balancer {
   private readonly endpoints: readonly Endpoint[];
   private readonly channelOptions: grpc.ChannelOptions;
   private readonly dialTimeoutMs: number;
+  private readonly tls: TLSOptions | undefined;
   private readonly conns = new Map<string, EndpointConnection>();
   private current = 0;
   private closed = false;
 
-  constructor(endpoints: readonly Endpoint[], channelOptions: grpc.ChannelOptions, dialTimeoutMs: number) {
+  constructor(
+    endpoints: readonly Endpoint[],
+    channelOptions: grpc.ChannelOptions,
+    dialTimeoutMs: number,
+    tls: TLSOptions | undefined,
+  ) {
     if (endpoints.length === 0) throw new Error("client: no endpoints given");
     this.endpoints = endpoints;
     this.channelOptions = channelOptions;
     this.dialTimeoutMs = dialTimeoutMs;
+    this.tls = tls;
+  }
+
+  /** endpointList is the client's endpoints in the order they are tried. */
+  endpointList(): readonly Endpoint[] {
+    return this.endpoints;
   }
 
   /** connection returns the (cached) connection to ep. */
   connection(ep: Endpoint): EndpointConnection {
-    let c = this.conns.get(ep.address);
+    let c = this.conns.get(connKey(ep));
     if (c === undefined) {
-      c = new EndpointConnection(ep, this.channelOptions);
-      this.conns.set(ep.address, c);
+      c = new EndpointConnection(ep, channelCredentials(ep, this.tls), this.channelOptions);
+      this.conns.set(connKey(ep), c);
     }
     return c;
   }
@@ -156,6 +169,11 @@ function invoke<Req, Res>(
       resolve(res as Res);
     });
   });
+}
+
+/** connKey keys cached connections: one per address and transport. */
+function connKey(ep: Endpoint): string {
+  return `${ep.scheme}|${ep.address}`;
 }
 
 function sleep(ms: number): Promise<void> {

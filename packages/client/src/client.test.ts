@@ -99,7 +99,9 @@ describe("Client failover", () => {
     await expect(c.range({ key: Buffer.from("a") })).rejects.toMatchObject({ code: grpc.status.CANCELLED, local: true });
   });
 
-  it("refuses https endpoints until TLS is implemented", () => {
-    expect(() => new Client({ endpoints: ["https://127.0.0.1:2379"] })).toThrow(/not supported yet/);
+  it("refuses a client certificate without its key", () => {
+    expect(() => new Client({ endpoints: ["https://127.0.0.1:2379"], tls: { cert: Buffer.from("x") } })).toThrow(
+      /cert and key must be given together/,
+    );
   });
 });

@@ -2,6 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { etcdserverpb } from "@etcd-ts/proto";
 import { Balancer } from "./balancer.js";
 import { Cluster } from "./cluster.js";
+import { validateTLS } from "./credentials.js";
 import { parseEndpoint } from "./endpoint.js";
 import { KV } from "./kv.js";
 import { Maintenance } from "./maintenance.js";
@@ -15,6 +16,7 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 2000;
 /**
  * Client is an etcd v3 client over gRPC. It connects lazily, on the first call. The service
  * wrappers (kv, maintenance, cluster) are public; the common calls are also methods here.
+ * With `tls` set (or https:// endpoints) it connects over TLS.
  */
 export class Client {
   readonly kv: KV;
@@ -36,7 +38,8 @@ export class Client {
         channelOptions["grpc.keepalive_timeout_ms"] = opts.keepAliveTimeoutMs;
       }
     }
-    this.balancer = new Balancer(endpoints, channelOptions, opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS);
+    if (opts.tls !== undefined) validateTLS(opts.tls);
+    this.balancer = new Balancer(endpoints, channelOptions, opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS, opts.tls);
     this.kv = new KV(this.balancer);
     this.maintenance = new Maintenance(this.balancer);
     this.cluster = new Cluster(this.balancer);
@@ -79,6 +82,32 @@ export class Client {
 
   memberList(opts?: CallOptions): Promise<etcdserverpb.MemberListResponse> {
     return this.cluster.memberList(opts);
+  }
+
+  memberAdd(peerURLs: string[], isLearner = false, opts?: CallOptions): Promise<etcdserverpb.MemberAddResponse> {
+    return this.cluster.memberAdd(peerURLs, isLearner, opts);
+  }
+
+  memberRemove(id: bigint, opts?: CallOptions): Promise<etcdserverpb.MemberRemoveResponse> {
+    return this.cluster.memberRemove(id, opts);
+  }
+
+  memberUpdate(id: bigint, peerURLs: string[], opts?: CallOptions): Promise<etcdserverpb.MemberUpdateResponse> {
+    return this.cluster.memberUpdate(id, peerURLs, opts);
+  }
+
+  memberPromote(id: bigint, opts?: CallOptions): Promise<etcdserverpb.MemberPromoteResponse> {
+    return this.cluster.memberPromote(id, opts);
+  }
+
+  /** moveLeader transfers leadership to targetId through the current leader. */
+  moveLeader(targetId: bigint, opts?: CallOptions): Promise<etcdserverpb.MoveLeaderResponse> {
+    return this.maintenance.moveLeader(targetId, opts);
+  }
+
+  /** endpoints lists the endpoints the client was given, as given. */
+  endpoints(): string[] {
+    return this.balancer.endpointList().map((e) => e.raw);
   }
 
   /** close drops every connection; pending and later calls reject. */

@@ -7,7 +7,7 @@ export type ReadyState = "ready" | "failed" | "timeout";
 
 /**
  * EndpointConnection is one gRPC channel to one endpoint and the etcd service clients that
- * share it. Connecting starts on the first waitReady; grpc-js reconnects on its own with the
+ * share it (plain text or TLS as creds say). Connecting starts on the first waitReady; grpc-js reconnects on its own with the
  * backoff given in the channel options.
  */
 export class EndpointConnection {
@@ -17,9 +17,8 @@ export class EndpointConnection {
   readonly cluster: etcdserverpb.ClusterClient;
   private readonly channel: grpc.Channel;
 
-  constructor(endpoint: Endpoint, channelOptions: grpc.ChannelOptions) {
+  constructor(endpoint: Endpoint, creds: grpc.ChannelCredentials, channelOptions: grpc.ChannelOptions) {
     this.endpoint = endpoint;
-    const creds = grpc.credentials.createInsecure();
     this.kv = new etcdserverpb.KVClient(endpoint.address, creds, channelOptions);
     this.channel = this.kv.getChannel() as grpc.Channel;
     const shared = { ...channelOptions, channelOverride: this.channel };

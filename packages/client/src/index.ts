@@ -3,10 +3,11 @@
  * per-call deadlines.
  */
 export { Client, DEFAULT_DIAL_TIMEOUT_MS } from "./client.js";
-export type { ClientOptions, CallOptions } from "./options.js";
+export type { ClientOptions, CallOptions, TLSOptions } from "./options.js";
 export { EtcdError } from "./errors.js";
-export { parseEndpoint, type Endpoint } from "./endpoint.js";
+export { parseEndpoint, type Endpoint, type EndpointScheme } from "./endpoint.js";
 export { KV, txnIsReadOnly } from "./kv.js";
-export { Maintenance } from "./maintenance.js";
+export { Maintenance, type LeaderEndpoint } from "./maintenance.js";
 export { Cluster } from "./cluster.js";
+export { checkPeerURLs } from "./urls.js";
 export type { RetryPolicy } from "./balancer.js";

@@ -1,7 +1,15 @@
+import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { Balancer } from "./balancer.js";
 import { parseEndpoint } from "./endpoint.js";
+import { EtcdError } from "./errors.js";
 import type { CallOptions } from "./options.js";
+
+/** LeaderEndpoint is the client endpoint of the leader and the status it answered. */
+export interface LeaderEndpoint {
+  endpoint: string;
+  status: etcdserverpb.StatusResponse;
+}
 
 /**
  * Maintenance wraps etcdserverpb.Maintenance. Calls given an endpoint go to that member only
@@ -39,6 +47,48 @@ export class Maintenance {
       (c) => c.maintenance.hashKv.bind(c.maintenance),
       req,
       "repeatable",
+      opts,
+    );
+  }
+
+  /**
+   * findLeader asks the client's endpoints for their status, in order, and returns the first
+   * one that is the leader. Endpoints that fail are skipped; when none is the leader it
+   * rejects with the last failure, or a local FailedPrecondition error when all answered.
+   * opts.timeoutMs bounds each status call.
+   */
+  async findLeader(opts?: CallOptions): Promise<LeaderEndpoint> {
+    const eps = this.balancer.endpointList();
+    let lastErr: unknown;
+    for (const ep of eps) {
+      try {
+        const status = await this.status(ep.raw, opts);
+        if (status.header !== undefined && status.header.memberId === status.leader) {
+          return { endpoint: ep.raw, status };
+        }
+      } catch (e) {
+        lastErr = e;
+      }
+    }
+    if (lastErr !== undefined) throw lastErr;
+    throw new EtcdError(
+      grpc.status.FAILED_PRECONDITION,
+      `client: no leader endpoint given at [${eps.map((e) => e.raw).join(" ")}]`,
+      true,
+    );
+  }
+
+  /**
+   * moveLeader transfers leadership to member targetId. MoveLeader is only served by the
+   * leader, so the call goes to endpoint when given, else to the leader found by findLeader.
+   */
+  async moveLeader(targetId: bigint, opts?: CallOptions, endpoint?: string): Promise<etcdserverpb.MoveLeaderResponse> {
+    const to = endpoint ?? (await this.findLeader(opts)).endpoint;
+    return this.balancer.unaryOn(
+      parseEndpoint(to),
+      (c) => c.maintenance.moveLeader.bind(c.maintenance),
+      etcdserverpb.MoveLeaderRequest.fromPartial({ targetID: targetId }),
+      "nonRepeatable",
       opts,
     );
   }

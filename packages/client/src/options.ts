@@ -1,6 +1,9 @@
 /** ClientOptions configures a Client. Durations are in milliseconds. */
 export interface ClientOptions {
-  /** endpoints are tried in order: "host:port", "http://host:port" (https is not supported yet). */
+  /**
+   * endpoints are tried in order: "host:port", "http://host:port" or "https://host:port".
+   * http:// dials in plain text, https:// with TLS; a bare host:port uses TLS when `tls` is set.
+   */
   endpoints: string[];
   /**
    * dialTimeoutMs bounds how long a call waits for a connection to some endpoint when it has
@@ -11,6 +14,26 @@ export interface ClientOptions {
   keepAliveTimeMs?: number;
   /** keepAliveTimeoutMs is how long a ping may go unanswered before the connection is dropped. */
   keepAliveTimeoutMs?: number;
+  /** tls configures TLS for https:// endpoints and, when set, for bare host:port ones. */
+  tls?: TLSOptions;
+}
+
+/**
+ * TLSOptions are the client's TLS settings; every buffer is PEM. Without `ca` the server
+ * certificate is checked against Node's default roots.
+ */
+export interface TLSOptions {
+  /** ca holds the certificates that may sign the server certificate. */
+  ca?: Buffer;
+  /** cert is the client certificate chain presented to servers that ask for one (needs key). */
+  cert?: Buffer;
+  /** key is the private key of cert. */
+  key?: Buffer;
+  /**
+   * insecureSkipVerify accepts any server certificate: neither its signer nor its host name
+   * is checked (the connection is encrypted but not authenticated). For testing only.
+   */
+  insecureSkipVerify?: boolean;
 }
 
 /** CallOptions are per-call settings. */

@@ -1,5 +1,5 @@
 import type { Command, CommandSpec } from "../cli/command.js";
-import { applyEnv, checkSecurity, clientConfig, commandTimeout, initDisplay, newClient, type ClientConfig } from "../ctl/global.js";
+import { applyEnv, clientConfig, commandTimeout, initDisplay, newClient, secureCfg, type ClientConfig } from "../ctl/global.js";
 import { errorText, logAttemptFailure } from "../ctl/grpcerr.js";
 import { ExitCode, ExitError, exitWithError, type Io } from "../ctl/io.js";
 import { formatDuration } from "../printer/goformat.js";
@@ -8,7 +8,7 @@ import type { EpHashKV, EpHealth, EpStatus } from "../printer/printer.js";
 /** endpointsFromCluster is the endpoint list: --endpoints, or with --cluster the members' client URLs. */
 async function endpointsFromCluster(cmd: Command, io: Io, cfg: ClientConfig): Promise<string[]> {
   if (cmd.flag("cluster").value !== true) return cmd.flag("endpoints").value as string[];
-  const c = newClient(cfg);
+  const c = newClient(cfg, cfg.endpoints, ExitCode.Error);
   try {
     const m = await c.memberList(commandTimeout(cmd)).catch((e: unknown) => {
       logAttemptFailure(io, { kind: "balanced", firstEndpoint: cfg.endpoints[0] ?? "" }, e);
@@ -91,16 +91,19 @@ function healthCommand(io: Io): CommandSpec {
     run: async (cmd: Command) => {
       applyEnv(cmd, io);
       const printer = initDisplay(cmd, io);
-      checkSecurity(cmd);
+      const secure = secureCfg(cmd);
       const base: ClientConfig = {
         endpoints: cmd.flag("endpoints").value as string[],
         dialTimeoutMs: (cmd.flag("dial-timeout").value as number) / 1e6,
         commandTimeoutMs: (cmd.flag("command-timeout").value as number) / 1e6,
         keepAliveTimeMs: (cmd.flag("keepalive-time").value as number) / 1e6,
         keepAliveTimeoutMs: (cmd.flag("keepalive-timeout").value as number) / 1e6,
+        secure,
         printer,
       };
       const eps = await endpointsFromCluster(cmd, io, base);
+      // etcdctl builds every endpoint's config (loading the TLS files) before dialing any.
+      if (eps.length > 0) newClient(base, eps).close();
       const results: EpHealth[] = [];
       await Promise.all(
         eps.map(async (ep) => {

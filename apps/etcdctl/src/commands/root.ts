@@ -4,6 +4,8 @@ import { GLOBAL_FLAGS } from "../ctl/global.js";
 import { API_VERSION, VERSION } from "../cli/usage.js";
 import { endpointCommand } from "./endpoint.js";
 import { compactionCommand, delCommand, getCommand, putCommand } from "./kv.js";
+import { memberCommand } from "./member.js";
+import { moveLeaderCommand } from "./moveleader.js";
 import { txnCommand } from "./txn.js";
 
 /** NOT_IMPLEMENTED marks the etcdctl commands etcdctl-ts lists but cannot run yet. */
@@ -48,7 +50,7 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       ]),
       pending("defrag", "Defragments the storage of the etcd members with given endpoints"),
       endpointCommand(io),
-      pending("move-leader <transferee-member-id>", "Transfers leadership to another etcd cluster member."),
+      moveLeaderCommand(io),
       pending("watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]", "Watches events stream on keys or prefixes"),
       versionCommand(io),
       group("lease <subcommand>", "Lease related commands", [
@@ -58,13 +60,7 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
         pending("list", "List all active leases"),
         pending("keep-alive [options] <leaseID>", "Keeps leases alive (renew)"),
       ]),
-      group("member <subcommand>", "Membership related commands", [
-        pending("add <memberName> [options]", "Adds a member into the cluster"),
-        pending("remove <memberID>", "Removes a member from the cluster"),
-        pending("update <memberID> [options]", "Updates a member in the cluster"),
-        pending("list", "Lists all members in the cluster"),
-        pending("promote <memberID>", "Promotes a non-voting member in the cluster"),
-      ]),
+      memberCommand(io),
       group("snapshot <subcommand>", "Manages etcd node snapshots", [
         pending("save <filename>", "Stores an etcd node backend snapshot to a given file"),
         pending("restore <filename> [options]", "Restores an etcd member snapshot to an etcd directory"),

@@ -1,9 +1,10 @@
-import { Client, type CallOptions } from "@etcd-ts/client";
+import { Client, type CallOptions, type ClientOptions } from "@etcd-ts/client";
 import type { Command } from "../cli/command.js";
 import type { FlagDef } from "../cli/flags.js";
 import { goQuote } from "../printer/goformat.js";
 import { newPrinter, type Printer } from "../printer/printer.js";
 import { ExitCode, ExitError, exitWithError, type Io } from "./io.js";
+import { clientTLS, TLSConfigError, type SecureCfg } from "./tls.js";
 
 const SECOND = 1e9;
 
@@ -113,6 +114,7 @@ export interface ClientConfig {
   commandTimeoutMs: number;
   keepAliveTimeMs: number;
   keepAliveTimeoutMs: number;
+  secure: SecureCfg;
   printer: Printer;
 }
 
@@ -132,17 +134,14 @@ export function initDisplay(cmd: Command, io: Io): Printer {
   return p;
 }
 
-/** checkSecurity rejects the TLS, auth and discovery settings etcdctl-ts cannot honour yet. */
-export function checkSecurity(cmd: Command): void {
+/**
+ * secureCfg is etcdctl's secureCfgFromCmd (an empty --cert, --key or --cacert exits 128);
+ * it also rejects the auth and discovery settings etcdctl-ts cannot honour yet.
+ */
+export function secureCfg(cmd: Command): SecureCfg {
   for (const name of ["cert", "key", "cacert"]) {
     const f = cmd.flag(name);
     if (f.changed && f.value === "") exitWithError(ExitCode.BadArgs, `empty string is passed to --${name} option`);
-  }
-  if (
-    stringFlag(cmd, "cert") !== "" || stringFlag(cmd, "key") !== "" || stringFlag(cmd, "cacert") !== "" ||
-    !boolFlag(cmd, "insecure-transport")
-  ) {
-    exitWithError(ExitCode.BadArgs, "etcdctl-ts: TLS (--cert, --key, --cacert, --insecure-transport=false) is not supported yet");
   }
   if (stringFlag(cmd, "user") !== "") {
     exitWithError(ExitCode.BadArgs, "etcdctl-ts: authentication (--user, --password) is not supported yet");
@@ -150,6 +149,13 @@ export function checkSecurity(cmd: Command): void {
   if (stringFlag(cmd, "discovery-srv") !== "") {
     exitWithError(ExitCode.BadArgs, "etcdctl-ts: DNS discovery (--discovery-srv) is not supported yet");
   }
+  return {
+    cert: stringFlag(cmd, "cert"),
+    key: stringFlag(cmd, "key"),
+    cacert: stringFlag(cmd, "cacert"),
+    insecureTransport: boolFlag(cmd, "insecure-transport"),
+    insecureSkipVerify: boolFlag(cmd, "insecure-skip-tls-verify"),
+  };
 }
 
 /**
@@ -162,7 +168,7 @@ export function clientConfig(cmd: Command, io: Io): ClientConfig {
     for (const f of cmd.inheritedFlags().sorted()) io.err(`${envKey(f.name)}=${f.toString()}\n`);
   }
   const endpoints = (cmd.flag("endpoints").value as string[]).map((e) => e.trim());
-  checkSecurity(cmd);
+  const secure = secureCfg(cmd);
   const printer = initDisplay(cmd, io);
   return {
     endpoints,
@@ -170,24 +176,38 @@ export function clientConfig(cmd: Command, io: Io): ClientConfig {
     commandTimeoutMs: nsFlag(cmd, "command-timeout") / 1e6,
     keepAliveTimeMs: nsFlag(cmd, "keepalive-time") / 1e6,
     keepAliveTimeoutMs: nsFlag(cmd, "keepalive-timeout") / 1e6,
+    secure,
     printer,
   };
 }
 
 /**
- * newClient connects like etcdctl's clientv3.New: it does not block, so an unreachable
- * endpoint surfaces as the command deadline passing. Bad endpoints exit 2.
+ * newClient connects like etcdctl's mustClient (newClientCfg + clientv3.New): TLS files that
+ * cannot be used exit with tlsErrorCode (128, as mustClient does), bad endpoints exit 2.
+ * It does not block, so an unreachable endpoint surfaces as the command deadline passing.
  */
-export function newClient(cfg: ClientConfig, endpoints: string[] = cfg.endpoints): Client {
+export function newClient(
+  cfg: ClientConfig,
+  endpoints: string[] = cfg.endpoints,
+  tlsErrorCode: number = ExitCode.BadArgs,
+): Client {
+  const opts: ClientOptions = {
+    endpoints,
+    // clientv3 3.4 keeps trying to connect until the call's deadline.
+    dialTimeoutMs: Math.max(cfg.dialTimeoutMs, cfg.commandTimeoutMs),
+    // grpc-go raises keepalive pings to at least every 10s; faster ones make etcd close the connection.
+    keepAliveTimeMs: Math.max(cfg.keepAliveTimeMs, MIN_KEEPALIVE_TIME_MS),
+    keepAliveTimeoutMs: cfg.keepAliveTimeoutMs,
+  };
   try {
-    return new Client({
-      endpoints,
-      // clientv3 3.4 keeps trying to connect until the call's deadline.
-      dialTimeoutMs: Math.max(cfg.dialTimeoutMs, cfg.commandTimeoutMs),
-      // grpc-go raises keepalive pings to at least every 10s; faster ones make etcd close the connection.
-      keepAliveTimeMs: Math.max(cfg.keepAliveTimeMs, MIN_KEEPALIVE_TIME_MS),
-      keepAliveTimeoutMs: cfg.keepAliveTimeoutMs,
-    });
+    const tls = clientTLS(cfg.secure);
+    if (tls !== undefined) opts.tls = tls;
+  } catch (e) {
+    if (e instanceof TLSConfigError) exitWithError(tlsErrorCode, e.message);
+    throw e;
+  }
+  try {
+    return new Client(opts);
   } catch (e) {
     return exitWithError(ExitCode.BadConnection, (e as Error).message);
   }

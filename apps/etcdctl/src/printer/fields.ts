@@ -1,7 +1,7 @@
 import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
 import { goQuote } from "./goformat.js";
-import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
+import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
 
 /** FieldsPrinter is `-w fields`: one `"Name" : value` line per field, strings Go-quoted. */
 export class FieldsPrinter implements Printer {
@@ -93,5 +93,37 @@ export class FieldsPrinter implements Printer {
       this.line(`"Hash" : ${h.resp.hash}`);
       this.line("");
     }
+  }
+
+  memberAdd(_r: etcdserverpb.MemberAddResponse): void {
+    unsupported("fields");
+  }
+
+  memberRemove(_id: bigint, _r: etcdserverpb.MemberRemoveResponse): void {
+    unsupported("fields");
+  }
+
+  memberUpdate(_id: bigint, _r: etcdserverpb.MemberUpdateResponse): void {
+    unsupported("fields");
+  }
+
+  memberPromote(_id: bigint, _r: etcdserverpb.MemberPromoteResponse): void {
+    nilPrinterPanic();
+  }
+
+  memberList(r: etcdserverpb.MemberListResponse): void {
+    this.hdr(r.header);
+    for (const m of r.members) {
+      this.line(`"ID" : ${m.ID}`);
+      this.line(`"Name" : ${goQuote(m.name)}`);
+      for (const u of m.peerURLs) this.line(`"PeerURL" : ${goQuote(u)}`);
+      for (const u of m.clientURLs) this.line(`"ClientURL" : ${goQuote(u)}`);
+      this.line(`"IsLearner" : ${m.isLearner}`);
+      this.line("");
+    }
+  }
+
+  moveLeader(_leader: bigint, _target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
+    unsupported("fields");
   }
 }

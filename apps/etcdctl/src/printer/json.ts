@@ -1,7 +1,7 @@
 import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
 import { goJSONString } from "./goformat.js";
-import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
+import { nilPrinterPanic, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
 
 /**
  * JSON encoders reproducing Go's encoding/json of etcd's gogo-generated structs: snake_case
@@ -108,6 +108,32 @@ export function hashKVJSON(r: etcdserverpb.HashKVResponse): string {
   ]);
 }
 
+export function memberJSON(m: etcdserverpb.Member): string {
+  return obj([
+    ["ID", num(m.ID)],
+    ["name", str(m.name)],
+    ["peerURLs", arr(m.peerURLs, goJSONString)],
+    ["clientURLs", arr(m.clientURLs, goJSONString)],
+    ["isLearner", bool(m.isLearner)],
+  ]);
+}
+
+/** membersJSON encodes the responses made of a header and the member list. */
+export function membersJSON(r: { header: etcdserverpb.ResponseHeader | undefined; members: etcdserverpb.Member[] }): string {
+  return obj([
+    ["header", headerJSON(r.header)],
+    ["members", arr(r.members, memberJSON)],
+  ]);
+}
+
+export function memberAddJSON(r: etcdserverpb.MemberAddResponse): string {
+  return obj([
+    ["header", headerJSON(r.header)],
+    ["member", r.member === undefined ? undefined : memberJSON(r.member)],
+    ["members", arr(r.members, memberJSON)],
+  ]);
+}
+
 /** JSONPrinter is `-w json`: one line of JSON per result. */
 export class JSONPrinter implements Printer {
   private readonly io: Io;
@@ -150,5 +176,29 @@ export class JSONPrinter implements Printer {
 
   endpointHashKV(list: EpHashKV[]): void {
     this.print(`[${list.map((h) => `{"Endpoint":${goJSONString(h.ep)},"HashKV":${hashKVJSON(h.resp)}}`).join(",")}]`);
+  }
+
+  memberAdd(r: etcdserverpb.MemberAddResponse): void {
+    this.print(memberAddJSON(r));
+  }
+
+  memberRemove(_id: bigint, r: etcdserverpb.MemberRemoveResponse): void {
+    this.print(membersJSON(r));
+  }
+
+  memberUpdate(_id: bigint, r: etcdserverpb.MemberUpdateResponse): void {
+    this.print(membersJSON(r));
+  }
+
+  memberPromote(_id: bigint, _r: etcdserverpb.MemberPromoteResponse): void {
+    nilPrinterPanic();
+  }
+
+  memberList(r: etcdserverpb.MemberListResponse): void {
+    this.print(membersJSON(r));
+  }
+
+  moveLeader(_leader: bigint, _target: bigint, r: etcdserverpb.MoveLeaderResponse): void {
+    this.print(obj([["header", headerJSON(r.header)]]));
   }
 }

@@ -1,6 +1,7 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
 import { ExitCode, exitWithError } from "../ctl/io.js";
+import { GoPanic } from "../ctl/txnparse.js";
 import { FieldsPrinter } from "./fields.js";
 import { JSONPrinter } from "./json.js";
 import { ProtobufPrinter } from "./protobuf.js";
@@ -36,11 +37,25 @@ export interface Printer {
   endpointStatus(list: EpStatus[]): void;
   endpointHealth(list: EpHealth[]): void;
   endpointHashKV(list: EpHashKV[]): void;
+  memberAdd(r: etcdserverpb.MemberAddResponse): void;
+  memberRemove(id: bigint, r: etcdserverpb.MemberRemoveResponse): void;
+  memberUpdate(id: bigint, r: etcdserverpb.MemberUpdateResponse): void;
+  memberPromote(id: bigint, r: etcdserverpb.MemberPromoteResponse): void;
+  memberList(r: etcdserverpb.MemberListResponse): void;
+  moveLeader(leader: bigint, target: bigint, r: etcdserverpb.MoveLeaderResponse): void;
 }
 
 /** unsupported is what a format does for a result it cannot print (exit 4, like etcdctl). */
 export function unsupported(format: string): never {
   return exitWithError(ExitCode.BadFeature, `${format} not supported as output format`);
+}
+
+/**
+ * nilPrinterPanic is what etcdctl 3.4 does for `member promote` in every format but simple:
+ * its printer has no MemberPromote and calls through a nil interface (a Go panic, exit 2).
+ */
+export function nilPrinterPanic(): never {
+  throw new GoPanic("runtime error: invalid memory address or nil pointer dereference");
 }
 
 /** newPrinter returns the printer for -w format, or undefined for an unknown format. */

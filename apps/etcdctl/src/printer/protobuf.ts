@@ -1,6 +1,6 @@
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
-import { unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
+import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
 
 /** ProtobufPrinter is `-w protobuf`: the response's wire encoding, raw, with no newline. */
 export class ProtobufPrinter implements Printer {
@@ -36,5 +36,29 @@ export class ProtobufPrinter implements Printer {
 
   endpointHashKV(_list: EpHashKV[]): void {
     unsupported("protobuf");
+  }
+
+  memberAdd(r: etcdserverpb.MemberAddResponse): void {
+    this.io.out(Buffer.from(etcdserverpb.MemberAddResponse.encode(r).finish()));
+  }
+
+  memberRemove(_id: bigint, r: etcdserverpb.MemberRemoveResponse): void {
+    this.io.out(Buffer.from(etcdserverpb.MemberRemoveResponse.encode(r).finish()));
+  }
+
+  memberUpdate(_id: bigint, r: etcdserverpb.MemberUpdateResponse): void {
+    this.io.out(Buffer.from(etcdserverpb.MemberUpdateResponse.encode(r).finish()));
+  }
+
+  memberPromote(_id: bigint, _r: etcdserverpb.MemberPromoteResponse): void {
+    nilPrinterPanic();
+  }
+
+  memberList(r: etcdserverpb.MemberListResponse): void {
+    this.io.out(Buffer.from(etcdserverpb.MemberListResponse.encode(r).finish()));
+  }
+
+  moveLeader(_leader: bigint, _target: bigint, r: etcdserverpb.MoveLeaderResponse): void {
+    this.io.out(Buffer.from(etcdserverpb.MoveLeaderResponse.encode(r).finish()));
   }
 }

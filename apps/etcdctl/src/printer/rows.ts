@@ -1,3 +1,4 @@
+import type { etcdserverpb } from "@etcd-ts/proto";
 import { humanizeBytes } from "./goformat.js";
 import type { EpHashKV, EpHealth, EpStatus } from "./printer.js";
 
@@ -35,4 +36,19 @@ export const ENDPOINT_HASHKV_HEADER = ["endpoint", "hash"];
 
 export function endpointHashKVRows(list: EpHashKV[]): string[][] {
   return list.map((h) => [h.ep, String(h.resp.hash)]);
+}
+
+/** MEMBER_LIST_HEADER is the column list of `member list` (simple and table). */
+export const MEMBER_LIST_HEADER = ["ID", "Status", "Name", "Peer Addrs", "Client Addrs", "Is Learner"];
+
+/** memberListRows are `member list` rows; a member without a name has not started yet. */
+export function memberListRows(r: etcdserverpb.MemberListResponse): string[][] {
+  return r.members.map((m) => [
+    m.ID.toString(16),
+    m.name === "" ? "unstarted" : "started",
+    m.name,
+    m.peerURLs.join(","),
+    m.clientURLs.join(","),
+    String(m.isLearner),
+  ]);
 }

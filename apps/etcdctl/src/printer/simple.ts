@@ -1,6 +1,6 @@
 import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
-import { endpointStatusRows, endpointHashKVRows } from "./rows.js";
+import { endpointStatusRows, endpointHashKVRows, memberListRows } from "./rows.js";
 import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
 
 /** hexEscaped renders bytes as "\x66\x6f\x6f" (etcdctl's --hex). */
@@ -8,6 +8,11 @@ export function hexEscaped(b: Uint8Array): string {
   let s = "";
   for (const byte of b) s += "\\x" + byte.toString(16).padStart(2, "0");
   return s;
+}
+
+/** hex16 is Go's %16x: lower-case hex, space-padded to 16 columns. */
+function hex16(v: bigint): string {
+  return v.toString(16).padStart(16, " ");
 }
 
 /** SimplePrinter is etcdctl's default output: raw keys and values, one per line. */
@@ -70,5 +75,29 @@ export class SimplePrinter implements Printer {
 
   endpointHashKV(list: EpHashKV[]): void {
     for (const row of endpointHashKVRows(list)) this.io.out(row.join(", ") + "\n");
+  }
+
+  memberAdd(r: etcdserverpb.MemberAddResponse): void {
+    this.io.out(`Member ${hex16(r.member?.ID ?? 0n)} added to cluster ${hex16(r.header?.clusterId ?? 0n)}\n`);
+  }
+
+  memberRemove(id: bigint, r: etcdserverpb.MemberRemoveResponse): void {
+    this.io.out(`Member ${hex16(id)} removed from cluster ${hex16(r.header?.clusterId ?? 0n)}\n`);
+  }
+
+  memberUpdate(id: bigint, r: etcdserverpb.MemberUpdateResponse): void {
+    this.io.out(`Member ${hex16(id)} updated in cluster ${hex16(r.header?.clusterId ?? 0n)}\n`);
+  }
+
+  memberPromote(id: bigint, r: etcdserverpb.MemberPromoteResponse): void {
+    this.io.out(`Member ${hex16(id)} promoted in cluster ${hex16(r.header?.clusterId ?? 0n)}\n`);
+  }
+
+  memberList(r: etcdserverpb.MemberListResponse): void {
+    for (const row of memberListRows(r)) this.io.out(row.join(", ") + "\n");
+  }
+
+  moveLeader(leader: bigint, target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
+    this.io.out(`Leadership transferred from ${leader.toString(16)} to ${target.toString(16)}\n`);
   }
 }

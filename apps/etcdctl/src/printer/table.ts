@@ -7,8 +7,10 @@ import {
   endpointHashKVRows,
   endpointHealthRows,
   endpointStatusRows,
+  MEMBER_LIST_HEADER,
+  memberListRows,
 } from "./rows.js";
-import { unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
+import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
 
 /** tableHeader is tablewriter's header formatting: "_" to space, trimmed, upper case. */
 function tableHeader(h: string): string {
@@ -74,5 +76,29 @@ export class TablePrinter implements Printer {
 
   endpointHashKV(list: EpHashKV[]): void {
     this.io.out(renderTable(ENDPOINT_HASHKV_HEADER, endpointHashKVRows(list)));
+  }
+
+  memberAdd(_r: etcdserverpb.MemberAddResponse): void {
+    unsupported("table");
+  }
+
+  memberRemove(_id: bigint, _r: etcdserverpb.MemberRemoveResponse): void {
+    unsupported("table");
+  }
+
+  memberUpdate(_id: bigint, _r: etcdserverpb.MemberUpdateResponse): void {
+    unsupported("table");
+  }
+
+  memberPromote(_id: bigint, _r: etcdserverpb.MemberPromoteResponse): void {
+    nilPrinterPanic();
+  }
+
+  memberList(r: etcdserverpb.MemberListResponse): void {
+    this.io.out(renderTable(MEMBER_LIST_HEADER, memberListRows(r)));
+  }
+
+  moveLeader(_leader: bigint, _target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
+    unsupported("table");
   }
 }

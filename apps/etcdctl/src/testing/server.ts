@@ -13,6 +13,12 @@ export interface ServerArgs {
   listenPeerUrl: string;
   /** advertisePeerUrl is never dialled by a single-member cluster; twins share it (and so their IDs). */
   advertisePeerUrl: string;
+  /** initialCluster is --initial-cluster (default: this member alone). */
+  initialCluster?: string;
+  /** initialClusterState is --initial-cluster-state ("existing" to join a running cluster). */
+  initialClusterState?: "new" | "existing";
+  /** extraFlags are more etcd flags (TLS files, --strict-reconfig-check, ...). */
+  extraFlags?: string[];
 }
 
 /** SpawnServer starts "some etcd" (the Go etcd, or etcd-ts) with etcd's flags. */
@@ -27,7 +33,9 @@ export function etcdFlags(a: ServerArgs): string[] {
     "--advertise-client-urls", a.clientUrl,
     "--listen-peer-urls", a.listenPeerUrl,
     "--initial-advertise-peer-urls", a.advertisePeerUrl,
-    "--initial-cluster", `${a.name}=${a.advertisePeerUrl}`,
+    "--initial-cluster", a.initialCluster ?? `${a.name}=${a.advertisePeerUrl}`,
+    ...(a.initialClusterState !== undefined ? ["--initial-cluster-state", a.initialClusterState] : []),
+    ...(a.extraFlags ?? []),
   ];
 }
 
