@@ -1,7 +1,7 @@
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type ClusterMember } from "./harness/cluster.js";
-import { REAL_ETCDCTL } from "./harness/paths.js";
+import { ETCDCTL_TS_BIN, REAL_ETCDCTL } from "./harness/paths.js";
 import { run, type RunResult } from "./harness/run.js";
 
 /** A 3-member etcd-ts cluster driven by the real etcdctl and the npm etcd3 client. */
@@ -64,6 +64,15 @@ describe("3-member etcd-ts cluster", () => {
     expect(lines).toHaveLength(3);
     for (const m of c.members) expect(list.stdout).toContain(`, started, ${m.name}, ${c.peerUrl(m)}, ${c.clientUrl(m)}, false`);
     await leaderOf(c);
+  });
+
+  it("etcdctl-ts reports every member with endpoint status --cluster", async () => {
+    const r = await run(process.execPath, [ETCDCTL_TS_BIN, "--endpoints", c.endpoint(c.members[0] as ClusterMember), "endpoint", "status", "--cluster"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(3);
+    for (const m of c.members) expect(r.stdout).toContain(`${c.clientUrl(m)}, `);
+    expect(lines.filter((l) => l.includes(", true, false, ")).length).toBe(1); // one leader, no learner
   });
 
   it("writes on each member and reads every write on each member", async () => {
