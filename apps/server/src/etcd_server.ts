@@ -74,7 +74,7 @@ export class EtcdServer implements MembershipApplier {
   private readonly node: RawNode;
   private readonly raft: RaftNode;
   private readonly applier: Applier;
-  private readonly wait = new Wait<ApplyResult>();
+  private readonly wait: Wait<ApplyResult>;
   private readonly ids: IdGenerator;
   private readonly requestTimeoutMs: number;
   private readonly p: EtcdServerParts;
@@ -93,6 +93,7 @@ export class EtcdServer implements MembershipApplier {
     this.ids = new IdGenerator(p.memberId, Date.now());
     // etcd: 5s plus two election timeouts before a proposal is reported as timed out.
     this.requestTimeoutMs = 5000 + 2 * p.electionMs;
+    this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, Errors.timeout);
     this.applier = new Applier(p.kv, () => this.node, this.wait, this, p.onFatal);
     this.snapshotIndex = this.storage.firstIndex() - 1n;
     this.node = p.makeNode(this.snapshotIndex);
@@ -409,7 +410,7 @@ export class EtcdServer implements MembershipApplier {
     } catch {
       this.wait.fail(requestId, Errors.noLeader);
     }
-    const r = await withTimeout(result, this.requestTimeoutMs, () => this.wait.fail(requestId, Errors.timeout));
+    const r = await result;
     if (r.err !== undefined) throw mapError(r.err);
   }
 
@@ -567,7 +568,8 @@ export class EtcdServer implements MembershipApplier {
       memberAttributes: undefined,
       ...fields,
     };
-    const data = Buffer.from(serverpb.InternalRaftRequest.encode(req).finish());
+    const bytes = serverpb.InternalRaftRequest.encode(req).finish();
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (data.length > this.p.maxRequestBytes) throw Errors.requestTooLarge;
     this.applier.proposed.set(data, req);
     const result = this.wait.register(id);
@@ -576,7 +578,7 @@ export class EtcdServer implements MembershipApplier {
     } catch {
       this.wait.fail(id, Errors.noLeader);
     }
-    const r = await withTimeout(result, this.requestTimeoutMs, () => this.wait.fail(id, Errors.timeout));
+    const r = await result;
     if (r.err !== undefined) throw mapError(r.err);
     if (r.done !== undefined) await r.done;
     return r;

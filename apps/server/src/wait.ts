@@ -4,12 +4,26 @@
  * (uint64 request IDs); a Map keeps bigint keys by value.
  */
 export class Wait<T> {
-  private readonly pending = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void }>();
+  private readonly pending = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void; deadline: number }>();
+  private sweeper: NodeJS.Timeout | undefined;
 
-  /** register returns a promise settled by trigger/fail for `id`. */
+  /**
+   * constructor: a waiter not triggered within timeoutMs is rejected with timeoutError. One
+   * sweeping interval serves every waiter (no timer per request on the hot path).
+   */
+  constructor(
+    private readonly timeoutMs = Number.POSITIVE_INFINITY,
+    private readonly timeoutError: unknown = new Error("wait: timed out"),
+  ) {}
+
+  /** register returns a promise settled by trigger/fail for `id`, or by the timeout. */
   register(id: bigint): Promise<T> {
+    if (this.sweeper === undefined && Number.isFinite(this.timeoutMs)) {
+      this.sweeper = setInterval(() => this.sweep(), Math.min(100, this.timeoutMs));
+      this.sweeper.unref();
+    }
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs });
     });
   }
 
@@ -29,14 +43,26 @@ export class Wait<T> {
     w.reject(err);
   }
 
-  /** failAll rejects every waiter (server stopping). */
+  /** failAll rejects every waiter (server stopping) and stops the sweeper. */
   failAll(err: unknown): void {
     for (const w of this.pending.values()) w.reject(err);
     this.pending.clear();
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   get size(): number {
     return this.pending.size;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    // Map iteration is in insertion order, which is deadline order: stop at the first live one.
+    for (const [id, w] of this.pending) {
+      if (w.deadline > now) break;
+      this.pending.delete(id);
+      w.reject(this.timeoutError);
+    }
   }
 }
 
