@@ -10,6 +10,7 @@ import { maintenanceService } from "./grpc/maintenance.js";
 import { httpHandler } from "./http/handler.js";
 import { hexId } from "./ids.js";
 import { ClientListener } from "./listener.js";
+import { clientTlsOptions, prepareTls, serverTlsOptions, tlsInfoString, type TlsInfo } from "./tls/index.js";
 import type { Logger } from "./log.js";
 import type { ConnectionOptions, TlsOptions } from "node:tls";
 import { PeerListener } from "./peer/server.js";
@@ -50,9 +51,14 @@ export class Etcd {
       "max-request-bytes": cfg.maxRequestBytes,
       "max-txn-ops": cfg.maxTxnOps,
     });
-    // Peer TLS: set by the TLS options once peer TLS exists (see peer/ and tls/).
-    const peerClientTls: ConnectionOptions | undefined = undefined;
-    const peerServerTls: TlsOptions | undefined = undefined;
+    // TLS is prepared (auto TLS certificates made, files read and checked) before the member
+    // starts, so a bad certificate stops it early, as in etcd.
+    const clientTls = await startClientTls(cfg, logger);
+    // Peer TLS (https:// peer URLs): options for the peer listener and for dialing peers.
+    const peerTls = await startPeerTls(cfg, logger);
+    const peerClientTls: ConnectionOptions | undefined = peerTls === undefined ? undefined : clientTlsOptions(peerTls);
+    const peerHttps = cfg.listenPeerUrls.some((u) => u.protocol === "https:");
+    const peerServerTls: TlsOptions | undefined = peerTls === undefined || !peerHttps ? undefined : serverTlsOptions(peerTls);
     const server = await openServer(cfg, logger, onFatal, peerClientTls);
     const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls);
     server.start();
@@ -79,10 +85,10 @@ export class Etcd {
     const listeners: ClientListener[] = [];
     for (const u of cfg.listenClientUrls) {
       const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname.replace(/^\[|\]$/g, "");
-      listeners.push(await ClientListener.listen(host, Number(u.port), grpc, httpHandler(server)));
-      logger.info("embed/serve.ts", "serving client traffic insecurely; this is strongly discouraged!", {
-        address: `${host}:${u.port}`,
-      });
+      const tls = u.protocol === "https:" && clientTls !== undefined ? { info: clientTls, logger } : undefined;
+      listeners.push(await ClientListener.listen(host, Number(u.port), grpc, httpHandler(server), tls));
+      const msg = tls !== undefined ? "serving client traffic securely" : "serving client traffic insecurely; this is strongly discouraged!";
+      logger.info("embed/serve.ts", msg, { address: `${host}:${u.port}` });
     }
     logger.info("embed/serve.ts", "ready to serve client requests");
     logger.info("etcdserver/server.ts", "enabled capabilities for version 3.4", {
@@ -101,4 +107,30 @@ export class Etcd {
     await this.server.stop();
     this.logger.info("embed/etcd.ts", "closed etcd server", { "local-member-id": hexId(this.server.memberId) });
   }
+}
+
+/**
+ * startClientTls resolves --auto-tls, checks the certificate files and logs the client TLS
+ * settings; undefined without client TLS or when every client URL is http:// (etcd then
+ * ignores the TLS files).
+ */
+async function startClientTls(cfg: ServerConfig, logger: Logger): Promise<TlsInfo | undefined> {
+  if (cfg.clientTls === undefined || !cfg.listenClientUrls.some((u) => u.protocol === "https:")) return undefined;
+  const hosts = cfg.listenClientUrls.map((u) => u.host);
+  const info = await prepareTls(cfg.clientTls, cfg.dataDir, "client", hosts, logger);
+  serverTlsOptions(info);
+  logger.info("embed/etcd.ts", "starting with client TLS", { "tls-info": tlsInfoString(info), "cipher-suites": info.cipherSuites });
+  return info;
+}
+
+/**
+ * startPeerTls resolves --peer-auto-tls and logs the peer TLS settings; undefined without peer
+ * TLS. The settings also serve to dial https:// peers when this member listens on http://.
+ */
+async function startPeerTls(cfg: ServerConfig, logger: Logger): Promise<TlsInfo | undefined> {
+  if (cfg.peerTls === undefined) return undefined;
+  const hosts = cfg.listenPeerUrls.map((u) => u.host);
+  const info = await prepareTls(cfg.peerTls, cfg.dataDir, "peer", hosts, logger);
+  logger.info("embed/etcd.ts", "starting with peer TLS", { "tls-info": tlsInfoString(info), "cipher-suites": info.cipherSuites });
+  return info;
 }

@@ -1,9 +1,86 @@
 import { mvccpb } from "@etcd-ts/proto";
 
-/** encodeKV encodes a KeyValue as stored under its revision key. */
+/**
+ * encodeKV encodes a KeyValue as stored under its revision key: exactly the protobuf bytes of
+ * mvccpb.KeyValue (fields in number order, zero values omitted), written by hand because
+ * this runs for every put and the generic writer allocates several chunks per message.
+ */
 export function encodeKV(kv: mvccpb.KeyValue): Buffer {
-  const bytes = mvccpb.KeyValue.encode(kv).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size =
+    bytesFieldSize(kv.key.length) +
+    int64FieldSize(kv.createRevision) +
+    int64FieldSize(kv.modRevision) +
+    int64FieldSize(kv.version) +
+    bytesFieldSize(kv.value.length) +
+    int64FieldSize(kv.lease);
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  if (kv.key.length > 0) {
+    out[at++] = 0x0a;
+    at = putVarint(out, at, kv.key.length);
+    out.set(kv.key, at);
+    at += kv.key.length;
+  }
+  at = putInt64Field(out, at, 0x10, kv.createRevision);
+  at = putInt64Field(out, at, 0x18, kv.modRevision);
+  at = putInt64Field(out, at, 0x20, kv.version);
+  if (kv.value.length > 0) {
+    out[at++] = 0x2a;
+    at = putVarint(out, at, kv.value.length);
+    out.set(kv.value, at);
+    at += kv.value.length;
+  }
+  putInt64Field(out, at, 0x30, kv.lease);
+  return out;
+}
+
+function varintSize(n: number): number {
+  let s = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    s++;
+  }
+  return s;
+}
+
+function bytesFieldSize(len: number): number {
+  return len === 0 ? 0 : 1 + varintSize(len) + len;
+}
+
+/** int64FieldSize: int64 is a varint of the two's complement (negative values take 10 bytes). */
+function int64FieldSize(v: bigint): number {
+  if (v === 0n) return 0;
+  if (v < 0n) return 11;
+  if (v <= 0x1f_ffff_ffff_ffffn) return 1 + varintSize(Number(v));
+  let s = 1;
+  let u = v;
+  while (u >= 0x80n) {
+    u >>= 7n;
+    s++;
+  }
+  return 1 + s;
+}
+
+function putVarint(out: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  out[at++] = n;
+  return at;
+}
+
+function putInt64Field(out: Buffer, at: number, tag: number, v: bigint): number {
+  if (v === 0n) return at;
+  out[at++] = tag;
+  if (v > 0n && v <= 0x1f_ffff_ffff_ffffn) return putVarint(out, at, Number(v));
+  let u = BigInt.asUintN(64, v);
+  while (u >= 0x80n) {
+    out[at++] = Number(u & 0x7fn) | 0x80;
+    u >>= 7n;
+  }
+  out[at++] = Number(u);
+  return at;
 }
 
 const emptyBuffer = Buffer.alloc(0);

@@ -1,4 +1,5 @@
 import { raftpb, walpb } from "@etcd-ts/proto";
+import { entryCodec } from "./entry_codec.js";
 import { WalCorruptError } from "./errors.js";
 import { RecordType } from "./record.js";
 
@@ -80,7 +81,7 @@ export class Replay {
         }
         return;
       case RecordType.Entry:
-        this.applyEntry(this.decode(raftpb.Entry, body, offset, "entry"), offset);
+        this.applyEntry(this.decode(entryCodec, body, offset, "entry"), offset);
         return;
       case RecordType.HardState:
         this.hardState = this.decode(raftpb.HardState, body, offset, "hard state");

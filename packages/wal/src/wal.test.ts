@@ -1,3 +1,4 @@
+import { entryCodec } from "./entry_codec.js";
 import { raftpb, walpb } from "@etcd-ts/proto";
 import { spawnSync } from "node:child_process";
 import {
@@ -60,7 +61,7 @@ function lastSegment(dir: string): string {
 }
 
 function entryRecordSize(e: raftpb.Entry): number {
-  return recordSize(raftpb.Entry.encode(e).finish().length);
+  return recordSize(entryCodec.encode(e).length);
 }
 
 function hardStateRecordSize(h: raftpb.HardState): number {
@@ -642,10 +643,10 @@ describe("WAL corruption", () => {
       writeFileSync(join(dir, segmentFileName(0, 0n)), b.encode(0));
       return dir;
     };
-    const e = (i: number) => raftpb.Entry.encode(ent(i)).finish();
+    const e = (i: number) => entryCodec.encode(ent(i));
     await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Entry, e(2)]]))).resolves.toBeDefined();
     await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Entry, e(3)]]))).rejects.toThrow(
-      /offset 72: entry index 3 leaves a gap after index 1$/,
+      /offset 80: entry index 3 leaves a gap after index 1$/,
     );
     const snap = walpb.SnapshotMarker.encode(marker(10)).finish();
     await expect(reopen(craft([[RecordType.Snapshot, snap], [RecordType.Entry, e(15)]]))).rejects.toThrow(

@@ -1,4 +1,5 @@
 import { raftpb, walpb } from "@etcd-ts/proto";
+import { entryCodec } from "./entry_codec.js";
 import { mkdir, open, readFile, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DirLock } from "./lock.js";
@@ -183,7 +184,7 @@ export class WAL {
       await this.maybeCut();
       const batch = new RecordBatch();
       for (const e of entries) {
-        batch.add(RecordType.Entry, raftpb.Entry.encode(e).finish());
+        batch.add(RecordType.Entry, entryCodec.encode(e));
       }
       let hardStateBody: Buffer | undefined;
       if (hardState !== undefined) {

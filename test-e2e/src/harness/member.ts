@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ETCD_TS_BIN, REAL_ETCD } from "./paths.js";
@@ -14,6 +15,19 @@ export interface MemberOptions {
   dataDir?: string;
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /**
+   * tls, when set, makes the client URLs https:// (the TLS flags go in extraArgs) and is what
+   * waitHealthy presents: the CA to verify the server with (none: no verification, as for
+   * --auto-tls) and a client certificate when the server requires one.
+   */
+  tls?: MemberTls;
+}
+
+/** MemberTls is the client side of a member's TLS: PEM file paths. */
+export interface MemberTls {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
 }
 
 /**
@@ -47,7 +61,7 @@ export class Member {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.opts.tls !== undefined ? "https" : "http"}://127.0.0.1:${this.clientPort}`;
   }
 
   args(): string[] {
@@ -93,14 +107,38 @@ export class Member {
     while (Date.now() < deadline) {
       if (exited) throw new Error(`${this.opts.kind} exited during start; log tail:\n${this.logTail()}`);
       try {
-        const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1000) });
-        if (res.status === 200) return;
+        if ((await this.healthStatus()) === 200) return;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`${this.opts.kind} did not become healthy in ${timeoutMs}ms; log tail:\n${this.logTail()}`);
+  }
+
+  /** healthStatus GETs /health (over TLS with the member's CA and client certificate when it has TLS) and returns the HTTP status. */
+  private async healthStatus(): Promise<number> {
+    const tls = this.opts.tls;
+    if (tls === undefined) return (await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1000) })).status;
+    return new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(
+        `${this.url}/health`,
+        {
+          timeout: 1000,
+          agent: false,
+          rejectUnauthorized: tls.caFile !== undefined,
+          ...(tls.caFile !== undefined ? { ca: readFileSync(tls.caFile) } : {}),
+          ...(tls.certFile !== undefined && tls.keyFile !== undefined ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : {}),
+        },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end();
+    });
   }
 
   /** logTail is the end of the server's log, for failure messages. */

@@ -63,9 +63,98 @@ describe("config", () => {
   });
 
   it("refuses features that are not built instead of ignoring them", () => {
-    expect(fails(["--cert-file", "x.pem"]).message).toContain("not supported by etcd-ts yet");
+    expect(fails(["--discovery", "https://discovery.example/x"]).message).toContain("not supported by etcd-ts yet");
     expect(fails(["--enable-v2"]).message).toContain("v3 API");
-    expect(fails(["--listen-client-urls", "https://127.0.0.1:2379"]).message).toContain("TLS");
+    expect(fails(["--listen-client-urls", "unixs://sock:1"]).message).toContain("unix sockets");
+  });
+
+  it("reads the client and peer TLS flags", () => {
+    const c = run([
+      "--listen-client-urls", "https://127.0.0.1:2379",
+      "--cert-file", "s.pem", "--key-file", "s-key.pem", "--trusted-ca-file", "ca.pem", "--client-cert-auth",
+      "--client-crl-file", "c.crl", "--client-cert-allowed-hostname", "client.example",
+      "--listen-peer-urls", "https://127.0.0.1:2380",
+      "--peer-cert-file", "p.pem", "--peer-key-file", "p-key.pem", "--peer-trusted-ca-file", "pca.pem", "--peer-client-cert-auth",
+      "--cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ]);
+    expect(c.clientTls).toEqual({
+      certFile: "s.pem", keyFile: "s-key.pem", trustedCaFile: "ca.pem", clientCertAuth: true, autoTls: false,
+      cipherSuites: ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"],
+      crlFile: "c.crl", allowedHostname: "client.example",
+    });
+    expect(c.peerTls).toEqual({
+      certFile: "p.pem", keyFile: "p-key.pem", trustedCaFile: "pca.pem", clientCertAuth: true, autoTls: false,
+      cipherSuites: ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"],
+    });
+    expect(c.listenClientUrls[0]?.protocol).toBe("https:");
+    expect(c.peerSkipClientSanVerify).toBe(false);
+    expect(run(["--experimental-peer-skip-client-san-verification"]).peerSkipClientSanVerify).toBe(true);
+    const plain = run([]);
+    expect(plain.clientTls).toBeUndefined();
+    expect(plain.peerTls).toBeUndefined();
+    const auto = run(["--auto-tls", "--peer-auto-tls", "--listen-client-urls", "https://127.0.0.1:2379", "--listen-peer-urls", "https://127.0.0.1:2380"]);
+    expect(auto.clientTls?.autoTls).toBe(true);
+    expect(auto.peerTls?.autoTls).toBe(true);
+    const env = run([], { ETCD_CERT_FILE: "e.pem", ETCD_KEY_FILE: "e-key.pem", ETCD_LISTEN_CLIENT_URLS: "https://127.0.0.1:2379" });
+    expect(env.clientTls?.certFile).toBe("e.pem");
+  });
+
+  it("refuses an https URL without a certificate, with etcd's messages", () => {
+    expect(fails(["--listen-client-urls", "https://127.0.0.1:2379"]).message).toBe(
+      "TLS key/cert (--cert-file, --key-file) must be provided for client url https://127.0.0.1:2379 with HTTPS scheme",
+    );
+    expect(fails(["--listen-peer-urls", "https://127.0.0.1:2380"]).message).toBe(
+      "cannot listen on TLS for 127.0.0.1:2380: KeyFile and CertFile are not presented",
+    );
+    expect(fails(["--listen-client-urls", "https://127.0.0.1:2379", "--cert-file", "s.pem"]).message).toBe(
+      "KeyFile and CertFile must both be present[key: , cert: s.pem]",
+    );
+    expect(fails(["--listen-client-urls", "https://127.0.0.1:2379", "--trusted-ca-file", "ca.pem"]).exitCode).toBe(1);
+  });
+
+  it("refuses an unknown cipher suite whatever the URLs, like etcd", () => {
+    expect(fails(["--cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_FOO"]).message).toBe('unexpected TLS cipher suite "TLS_FOO"');
+  });
+
+  it("refuses the peer allowed CN and hostname, which the peer listener does not check yet", () => {
+    expect(fails(["--peer-cert-allowed-cn", "a"]).message).toBe("--peer-cert-allowed-cn is not supported by etcd-ts yet");
+    expect(fails(["--peer-cert-allowed-hostname", "b"]).message).toBe("--peer-cert-allowed-hostname is not supported by etcd-ts yet");
+  });
+
+  it("warns that TLS files on an http-only side are ignored", () => {
+    const c = run(["--cert-file", "s.pem", "--key-file", "k.pem", "--client-cert-auth"]);
+    expect(c.clientTls?.certFile).toBe("s.pem");
+    expect(c.warnings).toEqual([
+      "scheme is HTTP while key and cert files are present; ignoring key and cert files (client-url http://localhost:2379)",
+      "scheme is HTTP while --client-cert-auth is enabled; ignoring client cert auth for this URL (client-url http://localhost:2379)",
+    ]);
+  });
+
+  it("reads etcd's client-transport-security and peer-transport-security config-file blocks", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etcd-ts-cfg-"));
+    const file = join(dir, "etcd.yaml");
+    writeFileSync(
+      file,
+      [
+        "listen-client-urls: https://127.0.0.1:2379",
+        "listen-peer-urls: https://127.0.0.1:2380",
+        "cipher-suites: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256]",
+        "client-transport-security:",
+        "  cert-file: /c/server.pem",
+        "  key-file: /c/server-key.pem",
+        "  client-cert-auth: true",
+        "  trusted-ca-file: /c/ca.pem",
+        "peer-transport-security:",
+        "  auto-tls: true",
+        "",
+      ].join("\n"),
+    );
+    const c = run(["--config-file", file]);
+    expect(c.clientTls).toMatchObject({ certFile: "/c/server.pem", keyFile: "/c/server-key.pem", clientCertAuth: true, trustedCaFile: "/c/ca.pem" });
+    expect(c.clientTls?.cipherSuites).toEqual(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]);
+    expect(c.peerTls).toMatchObject({ certFile: "", autoTls: true });
+    writeFileSync(file, "client-transport-security:\n  cert: x\n");
+    expect(fails(["--config-file", file]).message).toContain('unknown field "client-transport-security.cert"');
   });
 
   it("checks the election timeout against the heartbeat", () => {

@@ -1,4 +1,6 @@
 import { FLAGS, FLAG_BY_NAME } from "./flags.js";
+import { tlsInfoEmpty, type TlsInfo } from "../tls/tls_info.js";
+import { unknownCipherSuite } from "../tls/cipher_suites.js";
 import { applyConfigFile, applyEnv, ConfigError, parseArgs, parseBool, parseDurationMs, type RawConfig } from "./parse.js";
 
 /** ServerConfig is the typed configuration of one etcd-ts member. Times are milliseconds. */
@@ -28,6 +30,16 @@ export interface ServerConfig {
   preVote: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
   logOutputs: string[];
+  /**
+   * clientTls is the client listeners' TLS (--cert-file, --key-file, --trusted-ca-file,
+   * --client-cert-auth, --auto-tls, ...), undefined when neither a certificate nor --auto-tls
+   * is given. It applies to the https:// client URLs only.
+   */
+  clientTls: TlsInfo | undefined;
+  /** peerTls is the same for the peer side (--peer-cert-file, ...); it applies to https:// peer URLs. */
+  peerTls: TlsInfo | undefined;
+  /** peerSkipClientSanVerify: --experimental-peer-skip-client-san-verification. */
+  peerSkipClientSanVerify: boolean;
   /** warnings found while reading the configuration, logged at start. */
   warnings: string[];
 }
@@ -91,6 +103,33 @@ function build(raw: RawConfig): ServerConfig {
   const clusterText = raw.values.has("initial-cluster")
     ? get("initial-cluster")
     : `${name}=${advertisePeer.map((u) => u.href.replace(/\/$/, "")).join(`,${name}=`)}`;
+  const listenPeerUrls = urls(get("listen-peer-urls"), "listen-peer-urls");
+  const listenClientUrls = urls(get("listen-client-urls"), "listen-client-urls");
+  const cipherSuites = get("cipher-suites").split(",").map((c) => c.trim()).filter((c) => c !== "");
+  const badSuite = unknownCipherSuite(cipherSuites);
+  if (badSuite !== undefined) throw new ConfigError(`unexpected TLS cipher suite ${JSON.stringify(badSuite)}`);
+  const clientTls = tlsInfo({
+    certFile: get("cert-file"),
+    keyFile: get("key-file"),
+    trustedCaFile: get("trusted-ca-file"),
+    clientCertAuth: bool("client-cert-auth"),
+    autoTls: bool("auto-tls"),
+    cipherSuites,
+    crlFile: get("client-crl-file"),
+    allowedHostname: get("client-cert-allowed-hostname"),
+  });
+  const peerTls = tlsInfo({
+    certFile: get("peer-cert-file"),
+    keyFile: get("peer-key-file"),
+    trustedCaFile: get("peer-trusted-ca-file"),
+    clientCertAuth: bool("peer-client-cert-auth"),
+    autoTls: bool("peer-auto-tls"),
+    cipherSuites,
+    crlFile: get("peer-crl-file"),
+  });
+  checkTlsUrls(clientTls, listenClientUrls, "client", raw.warnings);
+  checkTlsUrls(peerTls, listenPeerUrls, "peer", raw.warnings);
+
   const level = get("log-level");
   const logLevel = bool("debug") ? "debug" : level;
   if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(logLevel)) {
@@ -104,8 +143,8 @@ function build(raw: RawConfig): ServerConfig {
     heartbeatMs,
     electionMs,
     initialElectionTickAdvance: bool("initial-election-tick-advance"),
-    listenPeerUrls: urls(get("listen-peer-urls"), "listen-peer-urls"),
-    listenClientUrls: urls(get("listen-client-urls"), "listen-client-urls"),
+    listenPeerUrls,
+    listenClientUrls,
     initialAdvertisePeerUrls: advertisePeer,
     advertiseClientUrls: urls(get("advertise-client-urls"), "advertise-client-urls"),
     initialCluster: parseInitialCluster(clusterText),
@@ -121,6 +160,9 @@ function build(raw: RawConfig): ServerConfig {
     preVote: bool("pre-vote"),
     logLevel: logLevel as ServerConfig["logLevel"],
     logOutputs: get("log-outputs").split(",").filter((s) => s !== ""),
+    clientTls,
+    peerTls,
+    peerSkipClientSanVerify: bool("experimental-peer-skip-client-san-verification"),
     warnings: raw.warnings,
   };
 }
@@ -138,10 +180,7 @@ export function urls(text: string, flag: string): URL[] {
     if (u.protocol !== "http:" && u.protocol !== "https:" && u.protocol !== "unix:" && u.protocol !== "unixs:") {
       throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL scheme must be http, https, unix, or unixs: ${part}`, 2);
     }
-    if (u.protocol === "https:" || u.protocol === "unixs:") {
-      throw new ConfigError(`--${flag}=${part}: TLS is not supported by etcd-ts yet`);
-    }
-    if (u.protocol === "unix:") throw new ConfigError(`--${flag}=${part}: unix sockets are not supported by etcd-ts yet`);
+    if (u.protocol === "unix:" || u.protocol === "unixs:") throw new ConfigError(`--${flag}=${part}: unix sockets are not supported by etcd-ts yet`);
     if (u.port === "") {
       throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL address does not have the form "host:port": ${part}`, 2);
     }
@@ -150,6 +189,45 @@ export function urls(text: string, flag: string): URL[] {
     }
     return u;
   });
+}
+
+/** tlsInfo returns the TLS settings of one side, or undefined when it has no certificate and no auto TLS. */
+function tlsInfo(info: TlsInfo): TlsInfo | undefined {
+  if (tlsInfoEmpty(info) && !info.autoTls) return undefined;
+  if (info.crlFile === "") delete info.crlFile;
+  if (info.allowedCn === "") delete info.allowedCn;
+  if (info.allowedHostname === "") delete info.allowedHostname;
+  return info;
+}
+
+/**
+ * checkTlsUrls applies etcd's listener rules: an https URL needs a certificate and key (or
+ * auto TLS), both of them; TLS settings on a side with http URLs only are ignored with a
+ * warning, as etcd does.
+ */
+function checkTlsUrls(info: TlsInfo | undefined, list: readonly URL[], side: "client" | "peer", warnings: string[]): void {
+  for (const u of list) {
+    const url = u.href.replace(/\/$/, "");
+    if (u.protocol === "https:") {
+      if (info === undefined) {
+        if (side === "client") {
+          throw new ConfigError(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url} with HTTPS scheme`);
+        }
+        throw new ConfigError(`cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`);
+      }
+      if (!info.autoTls && (info.certFile === "" || info.keyFile === "")) {
+        throw new ConfigError(`KeyFile and CertFile must both be present[key: ${info.keyFile}, cert: ${info.certFile}]`);
+      }
+    } else if (info !== undefined) {
+      if (!tlsInfoEmpty(info)) {
+        warnings.push(`scheme is HTTP while key and cert files are present; ignoring key and cert files (${side}-url ${url})`);
+      }
+      if (info.clientCertAuth) {
+        const flag = side === "client" ? "--client-cert-auth" : "--peer-client-cert-auth";
+        warnings.push(`scheme is HTTP while ${flag} is enabled; ignoring client cert auth for this URL (${side}-url ${url})`);
+      }
+    }
+  }
 }
 
 /** parseInitialCluster parses "name1=url1,name1=url2,name2=url3" into name -> URLs. */

@@ -132,7 +132,7 @@ export function applyConfigFile(raw: RawConfig, path: string): void {
   }
   raw.values.clear();
   raw.source.clear();
-  for (const [name, v] of Object.entries(doc as Record<string, unknown>)) {
+  for (const [name, v] of Object.entries(flattenSecurity(doc as Record<string, unknown>, path))) {
     const spec = FLAG_BY_NAME.get(name);
     if (spec === undefined) throw new ConfigError(`config file ${path}: unknown field "${name}"`);
     if (v === null || v === undefined) continue;
@@ -141,6 +141,48 @@ export function applyConfigFile(raw: RawConfig, path: string): void {
     raw.values.set(name, text);
     raw.source.set(name, "config-file");
   }
+}
+
+/** SECURITY_FIELDS maps the fields of etcd's YAML `client-transport-security` / `peer-transport-security` blocks to flag names. */
+const SECURITY_FIELDS: Record<"client-transport-security" | "peer-transport-security", Record<string, string>> = {
+  "client-transport-security": {
+    "cert-file": "cert-file",
+    "key-file": "key-file",
+    "client-cert-auth": "client-cert-auth",
+    "trusted-ca-file": "trusted-ca-file",
+    "auto-tls": "auto-tls",
+  },
+  "peer-transport-security": {
+    "cert-file": "peer-cert-file",
+    "key-file": "peer-key-file",
+    "client-cert-auth": "peer-client-cert-auth",
+    "trusted-ca-file": "peer-trusted-ca-file",
+    "auto-tls": "peer-auto-tls",
+  },
+};
+
+/**
+ * flattenSecurity turns etcd's nested config-file blocks (`client-transport-security:` and
+ * `peer-transport-security:` with cert-file, key-file, client-cert-auth, trusted-ca-file,
+ * auto-tls) into flag-named keys; every other key is kept as it is.
+ */
+function flattenSecurity(doc: Record<string, unknown>, path: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, v] of Object.entries(doc)) {
+    if (name !== "client-transport-security" && name !== "peer-transport-security") {
+      out[name] = v;
+      continue;
+    }
+    if (v === null || v === undefined) continue;
+    if (typeof v !== "object" || Array.isArray(v)) throw new ConfigError(`config file ${path}: ${name} must be a mapping`);
+    const fields = SECURITY_FIELDS[name];
+    for (const [field, fv] of Object.entries(v as Record<string, unknown>)) {
+      const flag = fields[field];
+      if (flag === undefined) throw new ConfigError(`config file ${path}: unknown field "${name}.${field}"`);
+      out[flag] = fv;
+    }
+  }
+  return out;
 }
 
 function checkValue(spec: FlagSpec, value: string, where?: string): void {
