@@ -1,10 +1,10 @@
-import { Server as GrpcServer } from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { ServerConfig } from "./config/config.js";
 import { openServer } from "./bootstrap.js";
 import type { EtcdServer } from "./etcd_server.js";
 import { SERVER_VERSION } from "./etcd_server.js";
 import { clusterService } from "./grpc/cluster.js";
+import { GrpcLiteServer } from "./grpc/lite_server.js";
 import { kvService } from "./grpc/kv.js";
 import { maintenanceService } from "./grpc/maintenance.js";
 import { httpHandler } from "./http/handler.js";
@@ -23,7 +23,7 @@ const GRPC_OVERHEAD_BYTES = 512 * 1024;
 export class Etcd {
   private constructor(
     readonly server: EtcdServer,
-    private readonly grpc: GrpcServer,
+    private readonly grpc: GrpcLiteServer,
     private readonly listeners: ClientListener[],
     private readonly peer: PeerListener,
     private readonly logger: Logger,
@@ -67,15 +67,11 @@ export class Etcd {
       "local-server-version": SERVER_VERSION,
     });
 
-    const grpc = new GrpcServer({
-      "grpc.max_receive_message_length": cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
-      "grpc.max_send_message_length": 2 ** 31 - 1,
-      "grpc.max_concurrent_streams": Math.min(cfg.maxConcurrentStreams, 2 ** 31 - 1),
-      "grpc.keepalive_time_ms": cfg.grpcKeepaliveIntervalMs > 0 ? cfg.grpcKeepaliveIntervalMs : 2 ** 31 - 1,
-      "grpc.keepalive_timeout_ms": cfg.grpcKeepaliveTimeoutMs,
-      "grpc.http2.min_ping_interval_without_data_ms": cfg.grpcKeepaliveMinTimeMs,
-      "grpc.keepalive_permit_without_calls": 1,
-      "grpc.enable_channelz": 0,
+    const grpc = new GrpcLiteServer({
+      maxReceiveMessageBytes: cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+      maxConcurrentStreams: cfg.maxConcurrentStreams,
+      keepaliveIntervalMs: cfg.grpcKeepaliveIntervalMs,
+      keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
     });
     grpc.addService(etcdserverpb.KVService, kvService(server, logger, cfg.maxTxnOps));
     grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server, logger));
@@ -103,7 +99,7 @@ export class Etcd {
     this.logger.info("embed/etcd.ts", "closing etcd server", { "local-member-id": hexId(this.server.memberId) });
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.peer.close();
-    this.grpc.forceShutdown();
+    this.grpc.close();
     await this.server.stop();
     this.logger.info("embed/etcd.ts", "closed etcd server", { "local-member-id": hexId(this.server.memberId) });
   }

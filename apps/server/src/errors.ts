@@ -1,4 +1,4 @@
-import { status as Status, Metadata, type ServiceError } from "@grpc/grpc-js";
+import { status as Status } from "@grpc/grpc-js";
 
 /**
  * RpcError is an error with the gRPC status code and message etcd returns for it. Handlers
@@ -13,10 +13,6 @@ export class RpcError extends Error {
     this.name = "RpcError";
   }
 
-  /** toServiceError shapes the error for a grpc-js callback. */
-  toServiceError(): Partial<ServiceError> {
-    return { code: this.code, details: this.message, message: this.message, metadata: new Metadata() };
-  }
 }
 
 const e = (code: Status, msg: string) => new RpcError(code, msg);

@@ -1,8 +1,9 @@
 import { readFileSync, rmSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
-import { credentials, Metadata, Server as GrpcServer, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
+import { credentials, Metadata, status as Status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GrpcLiteServer } from "./grpc/lite_server.js";
 import { ClientListener } from "./listener.js";
 import { Logger } from "./log.js";
 import { makePki, type PkiFiles } from "./tls/testing/pki.js";
@@ -22,9 +23,10 @@ const logger = new Logger("error", ["stderr"]);
 
 /** serve starts a ClientListener on an ephemeral loopback port whose KV.Range answers count=42 and whose HTTP handler answers "http ok". */
 async function serve(tls: TlsInfo | undefined): Promise<number> {
-  const grpc = new GrpcServer();
+  const grpc = new GrpcLiteServer({ maxReceiveMessageBytes: 1024, maxConcurrentStreams: 100, keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
   grpc.addService(etcdserverpb.KVService, {
     range: (_call: unknown, cb: (err: null, res: etcdserverpb.RangeResponse) => void) => cb(null, etcdserverpb.RangeResponse.fromPartial({ count: 42n })),
+    put: (_call: unknown, cb: (err: { code: number; details: string }) => void) => cb({ code: Status.INVALID_ARGUMENT, details: "bad put: 100% wrong ✓" }),
   });
   const l = await ClientListener.listen("127.0.0.1", 0, grpc, (_req, res) => res.end("http ok"), tls === undefined ? undefined : { info: tls, logger });
   open.push(l);
@@ -99,5 +101,46 @@ describe("ClientListener", () => {
     const server = { cert: pki.pems.server.certPem, key: pki.pems.server.keyPem };
     expect((await httpsGet(port, server)).body).toBe("http ok");
     await expect(httpsGet(port, { cert: pki.pems.client.certPem, key: pki.pems.client.keyPem })).rejects.toThrow();
+  });
+});
+
+describe("GrpcLiteServer", () => {
+  const call = <T>(port: number, fn: (c: InstanceType<typeof etcdserverpb.KVClient>, cb: (err: ServiceError | null, res: T) => void) => void) =>
+    new Promise<{ err: ServiceError | null; res: T }>((resolve) => {
+      const c = new etcdserverpb.KVClient(`127.0.0.1:${port}`, credentials.createInsecure());
+      fn(c, (err, res) => {
+        c.close();
+        resolve({ err, res });
+      });
+    });
+
+  it("sends handler errors with their code and a percent-encoded message", async () => {
+    const port = await serve(undefined);
+    const { err } = await call(port, (c, cb) => c.put(etcdserverpb.PutRequest.fromPartial({ key: Buffer.from("k") }), cb));
+    expect(err?.code).toBe(Status.INVALID_ARGUMENT);
+    expect(err?.details).toBe("bad put: 100% wrong ✓");
+  });
+
+  it("answers methods it does not serve with grpc-go's Unimplemented texts", async () => {
+    const port = await serve(undefined);
+    const { err } = await call(port, (c, cb) => c.txn(etcdserverpb.TxnRequest.fromPartial({}), cb));
+    expect(err?.code).toBe(Status.UNIMPLEMENTED);
+    expect(err?.details).toBe("unknown method Txn for service etcdserverpb.KV");
+    const m = await new Promise<ServiceError | null>((resolve) => {
+      const c = new etcdserverpb.MaintenanceClient(`127.0.0.1:${port}`, credentials.createInsecure());
+      c.status({}, (e) => {
+        c.close();
+        resolve(e);
+      });
+    });
+    expect(m?.code).toBe(Status.UNIMPLEMENTED);
+    expect(m?.details).toBe("unknown service etcdserverpb.Maintenance");
+  });
+
+  it("refuses a message over the receive limit with ResourceExhausted", async () => {
+    const port = await serve(undefined);
+    const { err } = await call(port, (c, cb) => c.range(etcdserverpb.RangeRequest.fromPartial({ key: Buffer.alloc(5000, 1) }), cb));
+    expect(err?.code).toBe(Status.RESOURCE_EXHAUSTED);
+    expect(err?.details).toMatch(/^grpc: received message larger than max \(\d+ vs\. 1024\)$/);
   });
 });

@@ -1,8 +1,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import type { Server as GrpcServer } from "@grpc/grpc-js";
-import { ServerCredentials } from "@grpc/grpc-js";
+import type { GrpcLiteServer } from "./grpc/lite_server.js";
 import type { Logger } from "./log.js";
 import { serverTlsOptions } from "./tls/server_options.js";
 import type { TlsInfo } from "./tls/tls_info.js";
@@ -21,8 +20,8 @@ export interface ClientListenerTls {
 
 /**
  * ClientListener serves gRPC and HTTP/1.1 on one port, like etcd's cmux: it reads the first
- * bytes of each connection; the HTTP/2 preface goes to grpc-js (through its connection
- * injector), anything else to the HTTP handler. With TLS the same split runs on the decrypted
+ * bytes of each connection; the HTTP/2 preface goes to the gRPC server (GrpcLiteServer),
+ * anything else to the HTTP handler. With TLS the same split runs on the decrypted
  * stream after the handshake; ALPN prefers http/1.1 when the client offers it, so curl and
  * browsers get the HTTP handler while gRPC clients (which offer only h2) get HTTP/2.
  */
@@ -37,11 +36,10 @@ export class ClientListener {
   static async listen(
     host: string,
     port: number,
-    grpc: GrpcServer,
+    grpc: GrpcLiteServer,
     http: (req: IncomingMessage, res: ServerResponse) => void,
     tls?: ClientListenerTls,
   ): Promise<ClientListener> {
-    const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
     const httpServer = createHttpServer(http);
     const dispatch = (socket: Socket): void => {
       let head = Buffer.alloc(0);
@@ -56,7 +54,7 @@ export class ClientListener {
         if (isH2) {
           // The HTTP/2 session takes the bytes already read from the stream's buffer itself
           // (Http2Session reads socket.readableLength on setup); resuming here would drop them.
-          injector.injectConnection(socket);
+          grpc.injectConnection(socket);
         } else {
           httpServer.emit("connection", socket);
           socket.resume();

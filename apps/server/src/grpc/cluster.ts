@@ -1,13 +1,14 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
 import type { EtcdServer } from "../etcd_server.js";
 import type { Logger } from "../log.js";
+import type { ServiceHandlers } from "./lite_server.js";
 import { unary } from "./unary.js";
 
 /** clusterService implements etcdserverpb.Cluster: membership changes through raft, with learners. */
 export function clusterService(
   s: EtcdServer,
   logger: Logger,
-): Pick<etcdserverpb.ClusterServer, "memberAdd" | "memberRemove" | "memberUpdate" | "memberList" | "memberPromote"> {
+): ServiceHandlers {
   return {
     memberAdd: unary(logger, "MemberAdd", (r: etcdserverpb.MemberAddRequest) => s.memberAdd(r)),
     memberRemove: unary(logger, "MemberRemove", (r: etcdserverpb.MemberRemoveRequest) => s.memberRemove(r)),

@@ -3,6 +3,7 @@ import { etcdserverpb } from "@etcd-ts/proto";
 import type { EtcdServer } from "../etcd_server.js";
 import { RpcError } from "../errors.js";
 import type { Logger } from "../log.js";
+import type { ServiceHandlers } from "./lite_server.js";
 import { unary } from "./unary.js";
 
 /**
@@ -11,7 +12,7 @@ import { unary } from "./unary.js";
  * (no alarm can be raised yet, so the list is empty). Snapshot is not offered yet and
  * answers Unimplemented, as grpc does for a method a server lacks.
  */
-export function maintenanceService(s: EtcdServer, logger: Logger): Pick<etcdserverpb.MaintenanceServer, "status" | "hash" | "hashKV" | "defragment" | "alarm" | "moveLeader"> {
+export function maintenanceService(s: EtcdServer, logger: Logger): ServiceHandlers {
   return {
     status: unary(logger, "Status", () => s.status()),
     hash: unary(logger, "Hash", () => s.hash()),
