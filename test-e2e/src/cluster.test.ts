@@ -38,9 +38,12 @@ async function leaderOf(c: TestCluster, live = c.members): Promise<ClusterMember
   });
 }
 
+/** hashes is the set of HashKV values the live members report; it throws unless every member answered. */
 async function hashes(c: TestCluster, live = c.members): Promise<Set<string>> {
   const r = await ctl(live.map((m) => c.endpoint(m)).join(","), "endpoint", "hashkv");
-  return new Set(r.stdout.trim().split("\n").map((l) => l.split(", ")[1] ?? l));
+  const values = [...r.stdout.matchAll(/^\S+, (\d+)$/gm)].map((m) => m[1] as string);
+  if (r.code !== 0 || values.length !== live.length) throw new Error(`endpoint hashkv: ${r.stdout}${r.stderr}`);
+  return new Set(values);
 }
 
 describe("3-member etcd-ts cluster", () => {

@@ -1,11 +1,22 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ETCD_TS_BIN, REAL_ETCD } from "./paths.js";
 import { freePort } from "./ports.js";
 import { TcpProxy } from "./proxy.js";
 import type { Kind } from "./member.js";
+
+/** ClusterOptions shape a test cluster: proxies in front of peer ports, TLS, extra flags. */
+export interface ClusterOptions {
+  proxied?: boolean;
+  extraArgs?: string[];
+  /** peerScheme "https" serves peer traffic over TLS (the TLS flags go in extraArgs). */
+  peerScheme?: "http" | "https";
+  /** clientTls makes client URLs https; these files are what a client presents to the members. */
+  clientTls?: { caFile: string; certFile: string; keyFile: string };
+}
 
 /** ClusterMember is one member process of a test cluster. */
 export interface ClusterMember {
@@ -34,15 +45,11 @@ export class TestCluster {
   private constructor(
     readonly kind: Kind,
     private readonly base: string,
-    private readonly scheme: string,
+    private readonly o: ClusterOptions,
   ) {}
 
-  static async start(
-    kind: Kind,
-    n: number,
-    opts: { proxied?: boolean; extraArgs?: string[]; scheme?: "http" | "https" } = {},
-  ): Promise<TestCluster> {
-    const c = new TestCluster(kind, mkdtempSync(join(tmpdir(), `e2e-cluster-${kind}-`)), opts.scheme ?? "http");
+  static async start(kind: Kind, n: number, opts: ClusterOptions = {}): Promise<TestCluster> {
+    const c = new TestCluster(kind, mkdtempSync(join(tmpdir(), `e2e-cluster-${kind}-`)), opts);
     for (let i = 0; i < n; i++) await c.define(`m${i}`, opts.proxied ?? false, opts.extraArgs ?? []);
     const initial = c.initialCluster();
     for (const m of c.members) m.initialCluster = initial;
@@ -75,11 +82,11 @@ export class TestCluster {
   }
 
   peerUrl(m: ClusterMember): string {
-    return `${this.scheme}://127.0.0.1:${m.advertisedPeerPort}`;
+    return `${this.o.peerScheme ?? "http"}://127.0.0.1:${m.advertisedPeerPort}`;
   }
 
   clientUrl(m: ClusterMember): string {
-    return `${this.scheme}://127.0.0.1:${m.clientPort}`;
+    return `${this.o.clientTls !== undefined ? "https" : "http"}://127.0.0.1:${m.clientPort}`;
   }
 
   endpoint(m: ClusterMember): string {
@@ -100,7 +107,7 @@ export class TestCluster {
       "--data-dir", m.dataDir,
       "--listen-client-urls", this.clientUrl(m),
       "--advertise-client-urls", this.clientUrl(m),
-      "--listen-peer-urls", `${this.scheme}://127.0.0.1:${m.peerPort}`,
+      "--listen-peer-urls", `${this.o.peerScheme ?? "http"}://127.0.0.1:${m.peerPort}`,
       "--initial-advertise-peer-urls", this.peerUrl(m),
       "--initial-cluster", m.initialCluster,
       "--initial-cluster-state", m.state,
@@ -129,15 +136,39 @@ export class TestCluster {
       if (m.proc !== undefined && (m.proc.exitCode !== null || m.proc.signalCode !== null)) {
         throw new Error(`${m.name} exited; log tail:\n${this.logTail(m)}`);
       }
-      try {
-        const res = await fetch(`http://127.0.0.1:${m.clientPort}/health`, { signal: AbortSignal.timeout(1000) });
-        if (res.status === 200) return;
-      } catch {
-        // not yet
-      }
+      if ((await this.health(m).catch(() => 0)) === 200) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`${m.name} not healthy in ${timeoutMs}ms; log tail:\n${this.logTail(m)}`);
+  }
+
+  /** health is the HTTP status of the member's /health (over TLS with the test CA when set). */
+  private health(m: ClusterMember): Promise<number> {
+    const tls = this.o.clientTls;
+    if (tls === undefined) {
+      return fetch(`http://127.0.0.1:${m.clientPort}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status);
+    }
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: "127.0.0.1",
+          port: m.clientPort,
+          path: "/health",
+          timeout: 1000,
+          ca: readFileSync(tls.caFile),
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          agent: false,
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on("error", reject);
+      req.on("timeout", () => req.destroy(new Error("timeout")));
+      req.end();
+    });
   }
 
   logTail(m: ClusterMember): string {

@@ -75,6 +75,10 @@ export class GrpcLiteServer {
 
   /** addService registers the unary handlers of a service; the service's other methods answer Unimplemented. */
   addService(service: Record<string, MethodDefinition<unknown, never>>, impl: ServiceHandlers): void {
+    for (const name of Object.keys(impl)) {
+      // A handler under a name the service lacks would never be called: refuse it loudly.
+      if (service[name] === undefined) throw new Error(`grpc: the service has no method "${name}" to handle`);
+    }
     for (const [name, def] of Object.entries(service)) {
       this.services.add(def.path.split("/")[1] ?? "");
       const handler = impl[name];

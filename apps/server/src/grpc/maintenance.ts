@@ -16,7 +16,7 @@ export function maintenanceService(s: EtcdServer, logger: Logger): ServiceHandle
   return {
     status: unary(logger, "Status", () => s.status()),
     hash: unary(logger, "Hash", () => s.hash()),
-    hashKV: unary(logger, "HashKV", (r: etcdserverpb.HashKVRequest) => s.hashKV(r)),
+    hashKv: unary(logger, "HashKV", (r: etcdserverpb.HashKVRequest) => s.hashKV(r)),
     defragment: unary(logger, "Defragment", async () => {
       await s.defragment();
       return { header: s.header(s.kv.currentRevision) };
