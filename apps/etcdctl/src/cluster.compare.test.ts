@@ -67,7 +67,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () 
     cl = await startCluster(serverFromEnv(), 3, { extraFlags: ["--strict-reconfig-check=false"] });
     admin = new Client({ endpoints: cl.members.map((m) => m.clientURL) });
     ids = new Map((await admin.memberList()).members.map((m) => [m.name, m.ID]));
-  }, 30_000);
+  }, 60_000);
   afterAll(async () => {
     admin?.close();
     await cl?.stop();
@@ -151,7 +151,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () 
     const lead = await leaderName();
     const notLeader = cl.members.find((m) => m.name !== lead) as ClusterMember;
     await same(["--endpoints", notLeader.endpoint, "move-leader", hex(follower.name)]);
-  }, 30_000);
+  }, 60_000);
 
   it("adds, promotes, updates and removes a learner member", async () => {
     const steps = async (cli: string[]): Promise<{ outs: Out[]; id: bigint; port: number; cport: string }> => {
@@ -208,7 +208,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () 
     expect(realN[5]).toMatchObject({ code: 1, stderr: "Error: etcdserver: can only promote a learner member\n" });
     expect(norm(ours)).toEqual(realN);
     await same(["--endpoints", all(), "member", "list"]);
-  }, 40_000);
+  }, 60_000);
 
   it("moves the leader", async () => {
     const eps = ["--endpoints", all()];
@@ -228,7 +228,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () 
     const lead = await leaderName();
     await same([...eps, "move-leader", hex(lead)]);
     await same(["--endpoints", cl.members.map((m) => m.endpoint).join(","), "endpoint", "status", "-w", "table"]);
-  }, 20_000);
+  }, 60_000);
 
   itGoEtcdOnly("reports a stopped member and fails over to the others", async () => {
     const lead = await leaderName();
@@ -251,7 +251,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () 
     await same(["--endpoints", withDown, "get", "failover"]);
     await same(["--endpoints", withDown, "member", "list"]);
     await same(["--endpoints", withDown, "move-leader", hex(lead), t], { stderr: "warn" });
-  }, 30_000);
+  }, 60_000);
 });
 
 /** waitInSync polls until the learner at url has applied everything the leader had committed. */

@@ -209,7 +209,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints", () => {
   beforeAll(async () => {
     [a, b] = await startTwins(serverFromEnv());
     dead = `127.0.0.1:${await freePort()}`;
-  }, 30_000);
+  }, 60_000);
   afterAll(async () => {
     await a?.stop();
     await b?.stop();

@@ -45,7 +45,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, over TLS", () => {
       tls: { caCert: pki.ca.cert, serverCert: pki.server.cert, serverKey: pki.server.key },
       clientTLS: { ca: Buffer.from(pki.ca.cert), cert: Buffer.from(pki.client.cert), key: Buffer.from(pki.client.key) },
     });
-  }, 30_000);
+  }, 60_000);
   afterAll(async () => {
     await cl?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { etcdserverpb } from "@etcd-ts/proto";
+import { connect } from "node:http2";
+import { etcdserverpb, raftpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config/config.js";
 import { Etcd } from "./embed.js";
@@ -212,5 +213,25 @@ describe("3-member cluster (in process)", { timeout: 60_000 }, () => {
     await leader.server.moveLeader(target.server.memberId);
     await until(() => ms.every((m) => m.server.leader === target.server.memberId));
     await put(leader, "after-move", "ok");
+  });
+
+  it("refuses peer traffic from another cluster", async () => {
+    const ms = await startCluster(3);
+    const spec = specs.get(ms[0] as Etcd) as Spec;
+    const post = (clusterId: string) =>
+      new Promise<number>((resolve, reject) => {
+        const s = connect(spec.peerUrl);
+        s.on("error", reject);
+        const req = s.request({ ":method": "POST", ":path": "/raft/messages", "x-etcd-cluster-id": clusterId, "x-etcd-from": "1" });
+        req.on("response", (h) => {
+          resolve(Number(h[":status"]));
+          s.destroy();
+        });
+        req.resume();
+        req.on("error", reject);
+        req.end(Buffer.from(raftpb.MessageBatch.encode({ messages: [] }).finish()));
+      });
+    expect(await post("deadbeef")).toBe(412);
+    expect(await post((ms[0] as Etcd).server.membership.clusterId.toString(16))).toBe(204);
   });
 });

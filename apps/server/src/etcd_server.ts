@@ -52,8 +52,13 @@ export interface EtcdServerParts {
 /** PeerLink is the peer transport as the server drives it. */
 export interface PeerLink extends Transport {
   setPeers(members: Iterable<{ id: bigint; peerUrls: string[] }>): void;
+  /** isActive: the peer answered within the last `withinMs` (etcd's "started" members). */
+  isActive(id: bigint, withinMs: number): boolean;
   stop(): void;
 }
+
+/** HEALTH_INTERVAL_MS is how recently a member must have answered to count as started (etcd: 5s). */
+const HEALTH_INTERVAL_MS = 5000;
 
 /** SNAPSHOT_CATCHUP_ENTRIES is how many entries before a snapshot stay in the log for slow followers (etcd keeps 5000). */
 const SNAPSHOT_CATCHUP_ENTRIES = 5000n;
@@ -368,21 +373,22 @@ export class EtcdServer implements MembershipApplier {
   }
 
   /**
-   * enoughStartedAfter: with strict reconfig checks, a change must leave a quorum of voters
-   * that the leader has heard from recently (etcd's "not enough started members").
+   * enoughStartedAfter: with strict reconfig checks, the leader refuses a change that would
+   * leave fewer started voters (ones that answered within HEALTH_INTERVAL_MS) than a quorum
+   * of the new configuration (etcd's "not enough started members"). Only the leader talks to
+   * every member, so only it can judge; other members let the change through to raft.
    */
   private enoughStartedAfter(delta: number, removing?: bigint): boolean {
-    if (!this.raft.isLeader) return true;
-    const st = this.node.status();
+    if (!this.raft.isLeader || this.transport === undefined) return true;
     let voters = 0;
-    let active = 0;
-    for (const [id, pr] of st.progress) {
-      if (pr.isLearner || id === removing) continue;
+    let started = 0;
+    for (const m of this.membership.members.values()) {
+      if (m.isLearner || m.id === removing) continue;
       voters++;
-      if (id === this.memberId || pr.recentActive) active++;
+      if (m.id === this.memberId || this.transport.isActive(m.id, HEALTH_INTERVAL_MS)) started++;
     }
     const after = voters + (delta > 0 ? delta : 0);
-    return active >= Math.floor(after / 2) + 1;
+    return started >= Math.floor(after / 2) + 1;
   }
 
   private async proposeConfChange(

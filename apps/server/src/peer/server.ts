@@ -150,6 +150,7 @@ export class PeerListener {
     const closed = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const session of this.sessions) session.destroy();
     this.sessions.clear();
-    await Promise.all(closed);
+    // The listening sockets are closed at once; do not let a lingering stream hold shutdown.
+    await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
 }

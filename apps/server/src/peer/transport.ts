@@ -50,6 +50,8 @@ interface Peer {
  */
 export class PeerTransport implements Transport {
   private readonly peers = new Map<bigint, Peer>();
+  /** lastAck is when each peer last answered a batch (ms since the epoch). */
+  private readonly lastAck = new Map<bigint, number>();
   private stopped = false;
 
   constructor(private readonly o: PeerTransportOptions) {}
@@ -89,6 +91,12 @@ export class PeerTransport implements Transport {
       else list.push(m);
     }
     for (const [to, list] of byPeer) this.sendBatch(to, list);
+  }
+
+  /** isActive reports whether peer `id` answered a batch within the last `withinMs`. */
+  isActive(id: bigint, withinMs: number): boolean {
+    const at = this.lastAck.get(id);
+    return at !== undefined && Date.now() - at <= withinMs;
   }
 
   /** stop closes every session. */
@@ -158,7 +166,8 @@ export class PeerTransport implements Transport {
       if (done) return;
       done = true;
       p.inflight--;
-      if (!ok) this.fail(p, s);
+      if (ok) this.lastAck.set(to, Date.now());
+      else this.fail(p, s);
     };
     req.setTimeout(REQUEST_TIMEOUT_MS, () => {
       req.close(h2.NGHTTP2_CANCEL);
