@@ -2,6 +2,7 @@ import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type ClusterMember } from "./harness/cluster.js";
 import { ETCDCTL_TS_BIN, REAL_ETCDCTL } from "./harness/paths.js";
+import { until } from "./harness/until.js";
 import { run, type RunResult } from "./harness/run.js";
 
 /** A 3-member etcd-ts cluster driven by the real etcdctl and the npm etcd3 client. */
@@ -10,15 +11,6 @@ async function ctl(endpoints: string, ...args: string[]): Promise<RunResult> {
   return run(REAL_ETCDCTL, ["--endpoints", endpoints, "--command-timeout", "3s", ...args]);
 }
 
-async function until<T>(fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 interface Status {
   Endpoint: string;

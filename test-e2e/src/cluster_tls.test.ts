@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCerts, type TestCerts } from "./harness/certs.js";
 import { TestCluster, type ClusterMember } from "./harness/cluster.js";
 import { REAL_ETCDCTL } from "./harness/paths.js";
+import { until } from "./harness/until.js";
 import { run } from "./harness/run.js";
 
 /**
@@ -12,15 +13,6 @@ import { run } from "./harness/run.js";
  * a cluster whose peers use --peer-auto-tls.
  */
 
-async function until<T>(fn: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function scenario(name: string, setup: (certs: TestCerts) => Promise<{ c: TestCluster; ctlTls: string[]; etcd3Tls: object | undefined }>): void {
   describe(name, () => {
