@@ -29,8 +29,6 @@ function scenario(name: string, setup: (certs: TestCerts) => Promise<{ c: TestCl
       certs.remove();
     });
 
-    // host:port endpoints: etcdctl 3.4's endpoint commands send an http:// URL as HTTP/2
-    // :authority, which Node refuses (a known gap, see README).
     const ctl = (eps: ClusterMember[], ...args: string[]) =>
       run(REAL_ETCDCTL, ["--endpoints", eps.map((m) => c.endpoint(m)).join(","), "--command-timeout", "3s", ...ctlTls, ...args]);
 

@@ -50,9 +50,6 @@ function sortJSONArrays(s: string): string {
     .join("\n");
 }
 
-/** itGoEtcdOnly runs a case only when the server under comparison is the Go etcd (see the gap note at its use). */
-const itGoEtcdOnly = (process.env["ETCDCTL_TS_COMPARE_SERVER"] ?? "").includes("etcd-ts") ? it.skip : it;
-
 describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () => {
   let cl: TestCluster;
   let admin: Client;
@@ -104,11 +101,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () 
     expect((await same(["--endpoints", all(), "member", "list"])).stdout.split("\n")).toHaveLength(4);
   });
 
-  // Known etcd-ts gap (README): the real etcdctl 3.4 dials --cluster endpoints with the whole
-  // client URL as HTTP/2 ":authority", which Node's HTTP/2 refuses; so the --cluster cases
-  // are compared against the Go etcd only. etcdctl-ts's own --cluster path is exercised
-  // against etcd-ts in test-e2e.
-  itGoEtcdOnly("endpoint status, hashkv and health with --cluster", async () => {
+  it("endpoint status, hashkv and health with --cluster", async () => {
     const first = cl.members[0]!.endpoint;
     for (const w of ["simple", "json", "table", "fields"]) {
       await same(["--endpoints", first, "endpoint", "status", "--cluster", "-w", w]);
@@ -230,7 +223,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints, on a 3-member cluster", () 
     await same(["--endpoints", cl.members.map((m) => m.endpoint).join(","), "endpoint", "status", "-w", "table"]);
   }, 60_000);
 
-  itGoEtcdOnly("reports a stopped member and fails over to the others", async () => {
+  it("reports a stopped member and fails over to the others", async () => {
     const lead = await leaderName();
     const down = cl.members.find((m) => m.name !== lead && m.name !== "m1") as ClusterMember;
     await down.stop();

@@ -18,12 +18,7 @@ interface Case {
   stderr?: "warn" | "debug";
   /** stdout "health": the measured durations are masked. */
   health?: boolean;
-  /** goEtcdOnly: compared only against the Go etcd (a known etcd-ts server gap, noted at the case). */
-  goEtcdOnly?: boolean;
 }
-
-/** AGAINST_ETCD_TS: the suite is pointed at etcd-ts rather than the Go etcd. */
-const AGAINST_ETCD_TS = (process.env["ETCDCTL_TS_COMPARE_SERVER"] ?? "").includes("etcd-ts");
 
 const txnIn = [
   'mod("foo") > "0"',
@@ -177,10 +172,7 @@ const CASES: Case[] = [
   { args: ["endpoint", "status", "-w", "fields"], same: true },
   { args: ["endpoint", "status", "-w", "table"], same: true },
   { args: ["endpoint", "status", "-w", "protobuf"], same: true },
-  // Known etcd-ts gap: the real etcdctl 3.4 dials the advertised client URLs of --cluster
-  // with ":authority" set to the whole URL ("http://host:port"); Node's HTTP/2 (nghttp2)
-  // refuses that header with PROTOCOL_ERROR where Go's server accepts it. etcdctl-ts works.
-  { args: ["endpoint", "status", "--cluster"], same: true, goEtcdOnly: true },
+  { args: ["endpoint", "status", "--cluster"], same: true },
   { args: ["endpoint", "hashkv", "-w", "json"], same: true },
   { args: ["endpoint", "hashkv", "--rev", "5"], same: true },
   { args: ["endpoint", "hashkv", "-w", "table"], same: true },
@@ -222,7 +214,7 @@ describe("etcdctl-ts prints what etcdctl 3.4 prints", () => {
     return runCtl(cli, c.args.map((x) => expand(x, ep)), env, c.stdin);
   };
 
-  for (const c of CASES.filter((x) => !(AGAINST_ETCD_TS && x.goEtcdOnly === true))) {
+  for (const c of CASES) {
     const title = `${c.args.join(" ") || "(no args)"}${c.env ? ` env=${JSON.stringify(c.env)}` : ""}${
       c.stdin !== undefined ? ` stdin=${JSON.stringify(c.stdin.toString())}` : ""
     }`;
