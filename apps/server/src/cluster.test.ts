@@ -201,10 +201,11 @@ describe("3-member cluster (in process)", { timeout: 60_000 }, () => {
     expect(leaderOf(ms).server.members().find((m) => m.id === added.member?.ID)?.isLearner).toBe(false);
     // Raft takes one membership change at a time: let the promotion apply everywhere first.
     await until(() => [...ms, learner].every((m) => m.server.members().find((x) => x.id === added.member?.ID)?.isLearner === false));
-    const victim = ms[2] as Etcd;
-    await (ms[0] as Etcd).server.memberRemove({ ID: victim.server.memberId });
-    expect((ms[0] as Etcd).server.members().map((m) => m.id)).not.toContain(victim.server.memberId);
-    await put(ms[0] as Etcd, "post-remove", "ok");
+    const leader = leaderOf(ms);
+    const victim = ms.find((m) => m !== leader) as Etcd;
+    await leader.server.memberRemove({ ID: victim.server.memberId });
+    expect(leader.server.members().map((m) => m.id)).not.toContain(victim.server.memberId);
+    await put(leader, "post-remove", "ok");
     await until(async () => (await count(learner, "post-remove")) === 1n);
   });
 

@@ -210,10 +210,7 @@ export class RaftNode {
           await this.handle(rd);
           this.o.node.advance(rd);
         }
-        // Nothing more to persist: apply what the last Ready committed.
-        await this.applyDeferred();
-        if (this.stopped || this.o.node.hasReady()) continue;
-        if (!this.campaignPending) break;
+        if (!this.campaignPending || this.stopped) break;
         this.campaignPending = false;
         if (this.lead === 0n) this.o.node.campaign();
       }
@@ -226,31 +223,23 @@ export class RaftNode {
     if (!this.stopped && (this.pendingRead !== undefined || this.o.node.hasReady())) this.schedule();
   }
 
-  /**
-   * handle runs one Ready. Pipelining: the entries the previous Ready committed are applied
-   * while this Ready's WAL write is in flight, so applying and answering one batch overlaps
-   * the fsync of the next (as etcd applies in another goroutine). Order holds: entries are
-   * applied only after they were persisted, batches in log order; conf changes are applied
-   * before advance (raft needs them), so a Ready holding one applies at once.
-   */
   private async handle(rd: Ready): Promise<void> {
     if (rd.hardState !== undefined) this.currentTerm = rd.hardState.term;
     if (rd.softState !== undefined) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (rd.snapshot !== undefined && rd.snapshot.metadata !== undefined && rd.snapshot.metadata.index > 0n) {
-      await this.applyDeferred();
       await this.o.installSnapshot(rd.snapshot);
     }
     // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
-    const persist =
-      rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync) ? this.o.wal.save(rd.hardState, rd.entries) : undefined;
-    if (persist !== undefined) {
-      // The disk works; meanwhile apply the previous batch (its entries are already durable).
-      await this.applyDeferred();
-      await persist;
+    if (rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync)) {
+      await this.o.wal.save(rd.hardState, rd.entries);
     }
     if (rd.hardState !== undefined) this.o.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.o.storage.append(rd.entries);
     if (rd.messages.length > 0) this.o.transport.send(rd.messages);
+    if (rd.committedEntries.length > 0) {
+      this.o.applier.applyEntries(rd.committedEntries);
+      if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
+    }
     for (const rs of rd.readStates) {
       const req = this.inflightReads.get(rs.requestCtx.toString("hex"));
       if (req === undefined) continue;
@@ -258,24 +247,7 @@ export class RaftNode {
       req.index = rs.index;
       this.waitingReads.push(req);
     }
-    if (rd.committedEntries.length > 0) {
-      if (this.deferred.length > 0) await this.applyDeferred();
-      this.deferred = rd.committedEntries;
-      if (rd.committedEntries.some((e) => e.type !== raftpb.EntryType.ENTRY_NORMAL)) await this.applyDeferred();
-    }
     this.releaseReads();
-  }
-
-  /** deferred holds committed (and persisted) entries waiting to be applied. */
-  private deferred: raftpb.Entry[] = [];
-
-  private async applyDeferred(): Promise<void> {
-    if (this.deferred.length === 0) return;
-    const entries = this.deferred;
-    this.deferred = [];
-    this.o.applier.applyEntries(entries);
-    this.releaseReads();
-    if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
   }
 
   private releaseReads(): void {
