@@ -182,7 +182,6 @@ export async function openServer(
     maxTxnOps: cfg.maxTxnOps,
     maxRequestBytes: cfg.maxRequestBytes,
     logger,
-    dbPath: dirs.db,
     membershipFile: dirs.membership,
     snapDir: dirs.snap,
     clusterToken: cfg.initialClusterToken,

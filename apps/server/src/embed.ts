@@ -73,7 +73,7 @@ export class Etcd {
       keepaliveIntervalMs: cfg.grpcKeepaliveIntervalMs,
       keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
     });
-    grpc.addService(etcdserverpb.KVService, kvService(server, logger, cfg.maxTxnOps));
+    grpc.addService(etcdserverpb.KVService, kvService(server, logger));
     grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server, logger));
     grpc.addService(etcdserverpb.ClusterService, clusterService(server, logger));
 

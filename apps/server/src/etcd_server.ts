@@ -35,7 +35,6 @@ export interface EtcdServerParts {
   maxTxnOps: number;
   maxRequestBytes: number;
   logger: Logger;
-  dbPath: string;
   /** membershipFile is where the member list is saved after each change. */
   membershipFile: string;
   /** snapDir holds incoming snapshot streams. */
@@ -194,8 +193,8 @@ export class EtcdServer implements MembershipApplier {
     return { ...(r.response as etcdserverpb.DeleteRangeResponse), header: this.header(r.revision) };
   }
 
-  async txn(req: etcdserverpb.TxnRequest, maxTxnOps: number): Promise<etcdserverpb.TxnResponse> {
-    checkTxn(req, maxTxnOps);
+  async txn(req: etcdserverpb.TxnRequest): Promise<etcdserverpb.TxnResponse> {
+    checkTxn(req, this.p.maxTxnOps);
     if (isTxnReadOnly(req)) {
       // etcd serves a read-only txn like a range: no log entry, a read barrier unless serializable.
       if (!isTxnSerializable(req)) await this.linearizableBarrier();
@@ -305,7 +304,7 @@ export class EtcdServer implements MembershipApplier {
 
   async memberRemove(req: etcdserverpb.MemberRemoveRequest): Promise<etcdserverpb.MemberRemoveResponse> {
     const m = this.membership.members.get(req.ID);
-    if (m === undefined) throw this.membership.removed.has(req.ID) ? Errors.memberNotFound : Errors.memberNotFound;
+    if (m === undefined) throw Errors.memberNotFound;
     if (!m.isLearner && this.p.strictReconfigCheck && !this.enoughStartedAfter(-1, req.ID)) throw Errors.notEnoughStarted;
     await this.proposeConfChange(raftpb.ConfChangeType.CONF_CHANGE_REMOVE_NODE, req.ID, {});
     return { header: this.header(this.kv.currentRevision), members: this.members().map(toPb) };
@@ -638,12 +637,10 @@ export function mapError(err: unknown): unknown {
   return err;
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, onTimeout?: () => void): Promise<T> {
+/** withTimeout rejects with etcd's "request timed out" if p has not settled within ms. */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => {
-      if (onTimeout !== undefined) onTimeout();
-      reject(Errors.timeout);
-    }, ms);
+    const t = setTimeout(() => reject(Errors.timeout), ms);
     p.then(
       (v) => {
         clearTimeout(t);
