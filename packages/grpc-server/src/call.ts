@@ -1,0 +1,347 @@
+import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import type { PeerCertificate } from "node:tls";
+import { frame, MessageDecoder } from "./decoder.js";
+import { Metadata } from "./metadata.js";
+import { cancelledError, GrpcError, percentEncode, Status } from "./status.js";
+import type { BidiStream, CallStatus, MethodDefinition } from "./types.js";
+
+/** ConnectionInfo is what a call knows of its connection. */
+export interface ConnectionInfo {
+  peer: string;
+  /** peerCertificate reads the verified client certificate (undefined without one). */
+  peerCertificate(): PeerCertificate | undefined;
+}
+
+/** CallLimits bound what one call may receive, queue and send. */
+export interface CallLimits {
+  maxReceiveMessageBytes: number;
+  maxSendMessageBytes: number;
+  /** maxQueuedMessages: received messages the handler has not read yet before reading pauses. */
+  maxQueuedMessages: number;
+}
+
+const RESPONSE_HEADERS = { [h2.HTTP2_HEADER_STATUS]: 200, [h2.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc" };
+const OK_TRAILERS = { "grpc-status": "0" };
+const RESOLVED = Promise.resolve();
+
+interface Reader<Req> {
+  resolve: (r: IteratorResult<Req>) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * Call is one gRPC call on one HTTP/2 stream: it decodes request messages as they arrive
+ * (MessageDecoder bounds what is held), queues them for a streaming handler with HTTP/2 flow
+ * control as backpressure, sends responses honouring the stream's write buffer, and ends the
+ * call exactly once with a status. Invariant: after `finished`, nothing more is written and
+ * every pending send or read has settled.
+ */
+export class Call<Req, Res> implements BidiStream<Req, Res> {
+  readonly metadata: Metadata;
+  readonly values = new Map<symbol, unknown>();
+  deadline: number | undefined;
+  /** onFirstMessage is set for unary and server-streaming calls: it receives the one request. */
+  onFirstMessage: ((req: Req) => void) | undefined;
+
+  private readonly decoder: MessageDecoder;
+  private finished = false;
+  private cancelReason: GrpcError | undefined;
+  private abort: AbortController | undefined;
+  private cancelCallbacks: ((reason: Error) => void)[] | undefined;
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  private received = 0;
+  private readonly queue: Req[] = [];
+  private reader: Reader<Req> | undefined;
+  private inputEnded = false;
+  private inputError: GrpcError | undefined;
+  private paused = false;
+  private drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] | undefined;
+  private trailers: Record<string, string> = OK_TRAILERS;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    readonly method: string,
+    private readonly def: MethodDefinition<Req, Res>,
+    private readonly conn: ConnectionInfo,
+    private readonly limits: CallLimits,
+    encoding: string,
+  ) {
+    this.metadata = new Metadata(headers);
+    this.decoder = new MessageDecoder(limits.maxReceiveMessageBytes, encoding);
+  }
+
+  // ---- CallContext ----
+
+  get peer(): string {
+    return this.conn.peer;
+  }
+
+  get peerCertificate(): PeerCertificate | undefined {
+    return this.conn.peerCertificate();
+  }
+
+  get cancelled(): boolean {
+    return this.cancelReason !== undefined;
+  }
+
+  get signal(): AbortSignal {
+    if (this.abort === undefined) {
+      this.abort = new AbortController();
+      if (this.cancelReason !== undefined) this.abort.abort(this.cancelReason);
+    }
+    return this.abort.signal;
+  }
+
+  onCancel(cb: (reason: Error) => void): void {
+    if (this.finished) {
+      if (this.cancelReason !== undefined) queueMicrotask(() => cb(this.cancelReason as GrpcError));
+      return;
+    }
+    (this.cancelCallbacks ??= []).push(cb);
+  }
+
+  // ---- receiving ----
+
+  /** attach starts reading the request stream and watching for its end or reset. */
+  attach(): void {
+    const s = this.stream;
+    s.on("data", (chunk: Buffer) => this.onData(chunk));
+    s.on("end", () => this.onEnd());
+    s.on("close", () => this.onClose());
+    s.on("error", () => undefined);
+  }
+
+  /** setDeadline fails the call with DEADLINE_EXCEEDED after ms. */
+  setDeadline(ms: number): void {
+    this.deadline = Date.now() + ms;
+    this.deadlineTimer = setTimeout(() => {
+      this.fail(new GrpcError(Status.DEADLINE_EXCEEDED, "context deadline exceeded"));
+    }, ms);
+    this.deadlineTimer.unref();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.finished) return;
+    try {
+      this.decoder.push(chunk, (msg) => this.onMessage(msg));
+    } catch (err) {
+      this.fail(err instanceof GrpcError ? err : new GrpcError(Status.INTERNAL, String(err)));
+    }
+  }
+
+  private onMessage(msg: Buffer): void {
+    if (this.finished) return;
+    const first = this.onFirstMessage;
+    if (first !== undefined && this.received > 0) {
+      throw new GrpcError(Status.INTERNAL, "grpc: received a second request message for a unary or server-streaming call");
+    }
+    let req: Req;
+    try {
+      req = this.def.requestDeserialize(msg);
+    } catch (err) {
+      throw new GrpcError(Status.INTERNAL, `grpc: error unmarshalling request: ${(err as Error).message}`);
+    }
+    this.received++;
+    if (first !== undefined) {
+      first(req);
+      return;
+    }
+    const r = this.reader;
+    if (r !== undefined) {
+      this.reader = undefined;
+      r.resolve({ value: req, done: false });
+      return;
+    }
+    this.queue.push(req);
+    if (!this.paused && this.queue.length >= this.limits.maxQueuedMessages) {
+      // Stop consuming: HTTP/2 flow control then stops the client.
+      this.paused = true;
+      this.stream.pause();
+    }
+  }
+
+  private onEnd(): void {
+    if (this.finished) return;
+    if (this.decoder.partial) {
+      this.fail(new GrpcError(Status.INTERNAL, "grpc: the request stream ended inside a message"));
+      return;
+    }
+    if (this.onFirstMessage !== undefined) {
+      if (this.received === 0) this.fail(new GrpcError(Status.INTERNAL, "grpc: the request stream ended without a request message"));
+      return;
+    }
+    this.inputEnded = true;
+    const r = this.reader;
+    if (r !== undefined) {
+      this.reader = undefined;
+      r.resolve({ value: undefined, done: true });
+    }
+  }
+
+  private onClose(): void {
+    // The stream closed before a status was sent: the client reset it or went away.
+    if (!this.finished) this.cancel(cancelledError());
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Req> {
+    return {
+      next: () => this.next(),
+      return: () => {
+        this.inputEnded = true;
+        this.queue.length = 0;
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  private next(): Promise<IteratorResult<Req>> {
+    if (this.queue.length > 0) {
+      const value = this.queue.shift() as Req;
+      if (this.paused && this.queue.length <= this.limits.maxQueuedMessages >> 1) {
+        this.paused = false;
+        this.stream.resume();
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.inputError !== undefined) return Promise.reject(this.inputError);
+    if (this.cancelReason !== undefined) return Promise.reject(this.cancelReason);
+    if (this.inputEnded || this.finished) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.reader = { resolve, reject };
+    });
+  }
+
+  // ---- sending ----
+
+  get bufferedBytes(): number {
+    return this.stream.writableLength;
+  }
+
+  send(res: Res): Promise<void> {
+    if (this.finished) return Promise.reject(this.cancelReason ?? new GrpcError(Status.INTERNAL, "grpc: the call has already ended"));
+    const payload = this.def.responseSerialize(res);
+    if (payload.length > this.limits.maxSendMessageBytes) {
+      return Promise.reject(
+        new GrpcError(Status.RESOURCE_EXHAUSTED, `grpc: trying to send message larger than max (${payload.length} vs. ${this.limits.maxSendMessageBytes})`),
+      );
+    }
+    const s = this.stream;
+    if (!s.headersSent) this.respondStreaming();
+    if (s.write(frame(payload))) return RESOLVED;
+    return new Promise((resolve, reject) => {
+      if (this.drainWaiters === undefined) {
+        this.drainWaiters = [];
+        s.on("drain", () => this.onDrain());
+      }
+      this.drainWaiters.push({ resolve, reject });
+    });
+  }
+
+  private onDrain(): void {
+    const ws = this.drainWaiters;
+    if (ws === undefined || ws.length === 0) return;
+    this.drainWaiters = [];
+    for (const w of ws) w.resolve();
+  }
+
+  private respondStreaming(): void {
+    const s = this.stream;
+    s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
+    s.once("wantTrailers", () => {
+      s.sendTrailers(this.trailers);
+      this.closeInput();
+    });
+  }
+
+  // ---- ending ----
+
+  /** reply ends a unary or client-streaming call with its one response. */
+  reply(res: Res): void {
+    if (this.finished) return;
+    let payload: Buffer;
+    try {
+      payload = this.def.responseSerialize(res);
+    } catch (err) {
+      this.fail(new GrpcError(Status.INTERNAL, `grpc: error while marshaling: ${(err as Error).message}`));
+      return;
+    }
+    if (payload.length > this.limits.maxSendMessageBytes) {
+      this.fail(new GrpcError(Status.RESOURCE_EXHAUSTED, `grpc: trying to send message larger than max (${payload.length} vs. ${this.limits.maxSendMessageBytes})`));
+      return;
+    }
+    this.markFinished();
+    const s = this.stream;
+    if (s.destroyed || s.closed) return;
+    if (!s.headersSent) this.respondStreaming();
+    s.end(frame(payload));
+  }
+
+  /** finishOk ends a streaming call with status OK. */
+  finishOk(): void {
+    this.end({ code: Status.OK, message: "" });
+  }
+
+  /** fail ends the call with err's status; a handler still running is cancelled with it. */
+  fail(err: GrpcError): void {
+    if (this.finished) return;
+    this.end({ code: err.code, message: err.message });
+    if (this.cancelReason === undefined) this.cancel(err);
+  }
+
+  /** end sends the status (trailers-only when nothing was sent yet) and stops the call. */
+  end(st: CallStatus): void {
+    if (this.finished) return;
+    this.markFinished();
+    const s = this.stream;
+    if (s.destroyed || s.closed) return;
+    if (!s.headersSent) {
+      const headers: Record<string, string | number> = { ...RESPONSE_HEADERS, "grpc-status": String(st.code) };
+      if (st.message !== "") headers["grpc-message"] = percentEncode(st.message);
+      s.respond(headers, { endStream: true });
+      this.closeInput();
+    } else {
+      this.trailers = st.code === Status.OK ? OK_TRAILERS : { "grpc-status": String(st.code), "grpc-message": percentEncode(st.message) };
+      s.end();
+    }
+  }
+
+  /**
+   * closeInput stops reading a finished call whose client is still sending: its data then
+   * stays unacknowledged and HTTP/2 flow control stops the client. (An RST_STREAM here could
+   * overtake the trailers; clients reset or end the stream themselves once they have the
+   * status.)
+   */
+  private closeInput(): void {
+    const s = this.stream;
+    if (!s.readableEnded && !s.closed) s.pause();
+  }
+
+  private markFinished(): void {
+    this.finished = true;
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.queue.length = 0;
+  }
+
+  /** cancel marks the call cancelled and settles everything waiting on it. */
+  private cancel(reason: GrpcError): void {
+    if (this.cancelReason !== undefined) return;
+    this.cancelReason = reason;
+    this.markFinished();
+    this.inputError ??= reason;
+    const r = this.reader;
+    if (r !== undefined) {
+      this.reader = undefined;
+      r.reject(reason);
+    }
+    const ws = this.drainWaiters;
+    if (ws !== undefined) {
+      this.drainWaiters = [];
+      for (const w of ws) w.reject(reason);
+    }
+    this.abort?.abort(reason);
+    const cbs = this.cancelCallbacks;
+    this.cancelCallbacks = undefined;
+    if (cbs !== undefined) for (const cb of cbs) cb(reason);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @etcd-ts/grpc-server is a gRPC server on node:http2: all four call kinds on one connection,
+ * receive limits on the bytes actually received and on decompressed sizes, write
+ * backpressure, cancellation, deadlines, a per-call context (metadata, peer, client
+ * certificate) and interceptors. It is general: it knows nothing of etcd.
+ */
+export { GrpcServer, type GrpcServerOptions } from "./server.js";
+export { GrpcError, Status, type StatusCode, percentEncode } from "./status.js";
+export { Metadata, parseTimeout } from "./metadata.js";
+export { MessageDecoder, frame } from "./decoder.js";
+export type {
+  BidiStream,
+  BidiStreamingHandler,
+  CallContext,
+  CallStatus,
+  ClientStream,
+  ClientStreamingHandler,
+  HandlerFor,
+  Interceptor,
+  MethodDefinition,
+  ServerStream,
+  ServerStreamingHandler,
+  ServiceDefinition,
+  ServiceImplementation,
+  UnaryHandler,
+} from "./types.js";

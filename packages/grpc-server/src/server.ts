@@ -1,0 +1,274 @@
+import {
+  constants as h2,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from "node:http2";
+import type { Duplex } from "node:stream";
+import type { PeerCertificate, TLSSocket } from "node:tls";
+import { Call, type CallLimits, type ConnectionInfo } from "./call.js";
+import { parseTimeout } from "./metadata.js";
+import { GrpcError, percentEncode, Status } from "./status.js";
+import type { CallContext, CallStatus, Interceptor, MethodDefinition, ServiceDefinition, ServiceImplementation } from "./types.js";
+
+/** GrpcServerOptions bound what one client may send and set the keepalive of sessions. */
+export interface GrpcServerOptions {
+  /** maxReceiveMessageBytes limits one request message, as declared and once decompressed (default 4 MiB). */
+  maxReceiveMessageBytes?: number;
+  /** maxSendMessageBytes limits one response message (default 2^31-1). */
+  maxSendMessageBytes?: number;
+  /** maxConcurrentStreams is the HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection (default 2^32-1). */
+  maxConcurrentStreams?: number;
+  /** maxQueuedMessages: unread request messages per streaming call before reading pauses (default 16). */
+  maxQueuedMessages?: number;
+  /** keepaliveIntervalMs: ping each session this often (0 or >= 2h: never). */
+  keepaliveIntervalMs?: number;
+  /** keepaliveTimeoutMs: a session whose ping is not answered within this is closed (default 20s). */
+  keepaliveTimeoutMs?: number;
+  /**
+   * keepaliveMinTimeMs: a client that pings more often than this (more than twice in a row)
+   * is sent GOAWAY ENHANCE_YOUR_CALM "too_many_pings", as grpc-go's enforcement policy does.
+   * 0 disables the check (default 5 min, grpc-go's default).
+   */
+  keepaliveMinTimeMs?: number;
+  /** interceptors wrap every call, outermost first. */
+  interceptors?: Interceptor[];
+  /**
+   * errorToStatus maps an error thrown by a handler or interceptor to the status to send; it
+   * returns undefined for errors it does not know, which are sent as UNKNOWN with their message
+   * (as grpc-go does for a plain error) and go to onError.
+   */
+  errorToStatus?: (err: unknown) => CallStatus | undefined;
+  /** onError reports an unexpected handler error (a bug of the handler). */
+  onError?: (err: unknown, ctx: CallContext) => void;
+}
+
+type AnyDef = MethodDefinition<unknown, unknown>;
+type AnyHandler = (a: unknown, b?: unknown) => Promise<unknown>;
+
+interface Route {
+  def: AnyDef;
+  handler: AnyHandler;
+}
+
+/** MAX_PING_STRIKES is how many too-early pings grpc-go tolerates before GOAWAY. */
+const MAX_PING_STRIKES = 2;
+
+/**
+ * GrpcServer serves gRPC (unary, server-streaming, client-streaming and bidirectional calls)
+ * on node:http2 sessions handed to it with injectConnection. It follows the gRPC over HTTP/2
+ * spec: length-prefixed messages, gzip/deflate request compression, grpc-timeout deadlines,
+ * grpc-status/grpc-message trailers (trailers-only for an immediate failure), RST_STREAM and
+ * disconnects as cancellation, and grpc-go's status texts for protocol errors. Every limit
+ * applies to bytes actually received: a call holds at most one partial message and a bounded
+ * queue of whole ones.
+ */
+export class GrpcServer {
+  private readonly routes = new Map<string, Route>();
+  private readonly services = new Set<string>();
+  private readonly http2: Http2Server;
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly conns = new WeakMap<ServerHttp2Session, ConnectionInfo>();
+  private readonly limits: CallLimits;
+  private readonly interceptors: Interceptor[];
+  private readonly o: GrpcServerOptions;
+
+  constructor(o: GrpcServerOptions = {}) {
+    this.o = o;
+    this.limits = {
+      maxReceiveMessageBytes: o.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
+      maxSendMessageBytes: o.maxSendMessageBytes ?? 2 ** 31 - 1,
+      maxQueuedMessages: o.maxQueuedMessages ?? 16,
+    };
+    this.interceptors = o.interceptors ?? [];
+    this.http2 = createServer({
+      settings: { maxConcurrentStreams: Math.min(o.maxConcurrentStreams ?? 2 ** 32 - 1, 2 ** 32 - 1) },
+      maxSessionMemory: 64,
+    });
+    this.http2.on("session", (s: ServerHttp2Session) => this.onSession(s));
+    this.http2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+  }
+
+  /**
+   * addService registers handlers for a service's methods; methods without one answer
+   * Unimplemented. A handler under a name the service lacks, or one that is not a function,
+   * is refused here rather than never called.
+   */
+  addService<S extends ServiceDefinition>(service: S, impl: ServiceImplementation<S>): void {
+    for (const [name, h] of Object.entries(impl)) {
+      if (service[name] === undefined) throw new Error(`grpc-server: the service has no method "${name}" to handle`);
+      if (typeof h !== "function") throw new Error(`grpc-server: the handler for "${name}" is not a function`);
+    }
+    for (const [name, def] of Object.entries(service)) {
+      this.services.add(def.path.split("/")[1] ?? "");
+      const handler = (impl as Record<string, AnyHandler | undefined>)[name];
+      if (handler === undefined) continue;
+      if (this.routes.has(def.path)) throw new Error(`grpc-server: ${def.path} is already registered`);
+      this.routes.set(def.path, { def: def as unknown as AnyDef, handler });
+    }
+  }
+
+  /** injectConnection serves HTTP/2 on a connection (plaintext or decrypted TLS). */
+  injectConnection(socket: Duplex): void {
+    this.http2.emit("connection", socket);
+  }
+
+  /** close ends every session. */
+  close(): void {
+    for (const s of this.sessions) s.destroy();
+    this.sessions.clear();
+  }
+
+  private onSession(s: ServerHttp2Session): void {
+    this.sessions.add(s);
+    this.conns.set(s, connectionInfo(s));
+    s.on("error", () => s.destroy());
+    let timer: NodeJS.Timeout | undefined;
+    const every = this.o.keepaliveIntervalMs ?? 0;
+    if (every > 0 && every < 2 * 3600_000) {
+      timer = setInterval(() => {
+        const deadline = setTimeout(() => s.destroy(), this.o.keepaliveTimeoutMs ?? 20_000);
+        deadline.unref();
+        try {
+          s.ping(() => clearTimeout(deadline));
+        } catch {
+          s.destroy();
+        }
+      }, every);
+      timer.unref();
+    }
+    const minTime = this.o.keepaliveMinTimeMs ?? 300_000;
+    if (minTime > 0) {
+      let last = 0;
+      let strikes = 0;
+      s.on("ping", () => {
+        const now = Date.now();
+        if (last !== 0 && now - last < minTime) strikes++;
+        else strikes = 0;
+        last = now;
+        if (strikes > MAX_PING_STRIKES) {
+          s.goaway(h2.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from("too_many_pings"));
+          s.close();
+        }
+      });
+    }
+    s.on("close", () => {
+      if (timer !== undefined) clearInterval(timer);
+      this.sessions.delete(s);
+    });
+  }
+
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on("error", () => undefined);
+    const ct = headers[h2.HTTP2_HEADER_CONTENT_TYPE];
+    if (headers[h2.HTTP2_HEADER_METHOD] !== "POST" || typeof ct !== "string" || !ct.startsWith("application/grpc")) {
+      stream.respond({ [h2.HTTP2_HEADER_STATUS]: 415 }, { endStream: true });
+      return;
+    }
+    const path = String(headers[h2.HTTP2_HEADER_PATH] ?? "");
+    const route = this.routes.get(path);
+    if (route === undefined) {
+      const [, service = "", method = ""] = path.split("/");
+      const msg = this.services.has(service) ? `unknown method ${method} for service ${service}` : `unknown service ${service}`;
+      refuse(stream, Status.UNIMPLEMENTED, msg);
+      return;
+    }
+    const encoding = headerString(headers["grpc-encoding"]) ?? "identity";
+    if (encoding !== "identity" && encoding !== "gzip" && encoding !== "deflate") {
+      refuse(stream, Status.UNIMPLEMENTED, `grpc: Decompressor is not installed for grpc-encoding "${encoding}"`);
+      return;
+    }
+    const conn = this.conns.get(stream.session as ServerHttp2Session) ?? NO_CONNECTION;
+    const call = new Call<unknown, unknown>(stream, headers, path, route.def, conn, this.limits, encoding);
+    const timeout = headerString(headers["grpc-timeout"]);
+    if (timeout !== undefined) {
+      const ms = parseTimeout(timeout);
+      if (ms === undefined) {
+        refuse(stream, Status.INTERNAL, `transport: malformed grpc-timeout: ${timeout}`);
+        return;
+      }
+      call.setDeadline(ms);
+    }
+    const { def, handler } = route;
+    if (!def.requestStream) {
+      // Unary and server-streaming calls start once their one request message is complete.
+      call.onFirstMessage = (req) => {
+        this.run(call, def.responseStream ? () => handler(req, call).then(() => call.finishOk()) : () => handler(req, call).then((res) => call.reply(res)));
+      };
+      call.attach();
+      return;
+    }
+    call.attach();
+    this.run(call, def.responseStream ? () => handler(call).then(() => call.finishOk()) : () => handler(call).then((res) => call.reply(res)));
+  }
+
+  /** run calls the handler through the interceptors and ends the call with its error, if any. */
+  private run(call: Call<unknown, unknown>, invoke: () => Promise<void>): void {
+    let p: Promise<void>;
+    try {
+      p = this.interceptors.length === 0 ? invoke() : this.intercept(call, 0, invoke);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.catch((err: unknown) => call.fail(this.toGrpcError(err, call)));
+  }
+
+  private intercept(ctx: CallContext, i: number, invoke: () => Promise<void>): Promise<void> {
+    const ic = this.interceptors[i];
+    if (ic === undefined) return invoke();
+    return ic(ctx, () => this.intercept(ctx, i + 1, invoke));
+  }
+
+  private toGrpcError(err: unknown, ctx: CallContext): GrpcError {
+    if (err instanceof GrpcError) return err;
+    const st = this.o.errorToStatus?.(err);
+    if (st !== undefined) return new GrpcError(st.code, st.message);
+    // A cancelled call's handler often ends with the cancellation itself: nothing to report.
+    if (!ctx.cancelled) this.o.onError?.(err, ctx);
+    return new GrpcError(Status.UNKNOWN, (err as Error)?.message ?? String(err));
+  }
+}
+
+const NO_CONNECTION: ConnectionInfo = { peer: "", peerCertificate: () => undefined };
+
+/** connectionInfo reads the peer address of a session and, lazily, its verified client certificate. */
+function connectionInfo(s: ServerHttp2Session): ConnectionInfo {
+  const sock = s.socket as Partial<TLSSocket> | undefined;
+  const addr = sock?.remoteAddress;
+  const peer = addr === undefined ? "@" : addr.includes(":") ? `[${addr}]:${String(sock?.remotePort)}` : `${addr}:${String(sock?.remotePort)}`;
+  let cert: PeerCertificate | undefined | null = null;
+  return {
+    peer,
+    peerCertificate: () => {
+      if (cert === null) {
+        cert = undefined;
+        if (sock !== undefined && sock.authorized === true && typeof sock.getPeerCertificate === "function") {
+          const c = sock.getPeerCertificate(true);
+          if (c !== undefined && Object.keys(c).length > 0) cert = c;
+        }
+      }
+      return cert;
+    },
+  };
+}
+
+function headerString(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** refuse answers a call that cannot start with a trailers-only status and reads no more of it. */
+function refuse(stream: ServerHttp2Stream, code: number, message: string): void {
+  if (stream.destroyed || stream.closed) return;
+  stream.respond(
+    {
+      [h2.HTTP2_HEADER_STATUS]: 200,
+      [h2.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc",
+      "grpc-status": String(code),
+      "grpc-message": percentEncode(message),
+    },
+    { endStream: true },
+  );
+  if (!stream.readableEnded) stream.pause();
+}
