@@ -1,12 +1,9 @@
-import { etcdserverpb } from "@etcd-ts/proto";
 import type { ServerConfig } from "./config/config.js";
 import { openServer } from "./bootstrap.js";
 import type { EtcdServer } from "./etcd_server.js";
 import { SERVER_VERSION } from "./etcd_server.js";
-import { clusterService } from "./grpc/cluster.js";
-import { GrpcLiteServer } from "./grpc/lite_server.js";
-import { kvService } from "./grpc/kv.js";
-import { maintenanceService } from "./grpc/maintenance.js";
+import type { GrpcServer } from "@etcd-ts/grpc-server";
+import { clientGrpcServer } from "./grpc/server.js";
 import { httpHandler } from "./http/handler.js";
 import { hexId } from "./ids.js";
 import { ClientListener } from "./listener.js";
@@ -16,14 +13,11 @@ import type { ConnectionOptions, TlsOptions } from "node:tls";
 import { PeerListener } from "./peer/server.js";
 import { startPeer } from "./peer/start.js";
 
-/** GRPC_OVERHEAD_BYTES is what etcd allows on top of --max-request-bytes for gRPC framing. */
-const GRPC_OVERHEAD_BYTES = 512 * 1024;
-
 /** Etcd is a started member: its server and its client listeners. */
 export class Etcd {
   private constructor(
     readonly server: EtcdServer,
-    private readonly grpc: GrpcLiteServer,
+    private readonly grpc: GrpcServer,
     private readonly listeners: ClientListener[],
     private readonly peer: PeerListener,
     private readonly logger: Logger,
@@ -67,15 +61,17 @@ export class Etcd {
       "local-server-version": SERVER_VERSION,
     });
 
-    const grpc = new GrpcLiteServer({
-      maxReceiveMessageBytes: cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
-      maxConcurrentStreams: cfg.maxConcurrentStreams,
-      keepaliveIntervalMs: cfg.grpcKeepaliveIntervalMs,
-      keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
-    });
-    grpc.addService(etcdserverpb.KVService, kvService(server, logger));
-    grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(server, logger));
-    grpc.addService(etcdserverpb.ClusterService, clusterService(server, logger));
+    const grpc = clientGrpcServer(
+      server,
+      {
+        maxRequestBytes: cfg.maxRequestBytes,
+        maxConcurrentStreams: cfg.maxConcurrentStreams,
+        keepaliveIntervalMs: cfg.grpcKeepaliveIntervalMs,
+        keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
+        keepaliveMinTimeMs: cfg.grpcKeepaliveMinTimeMs,
+      },
+      logger,
+    );
 
     await server.waitReady();
     const listeners: ClientListener[] = [];

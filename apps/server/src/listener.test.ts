@@ -3,7 +3,7 @@ import { request as httpsRequest } from "node:https";
 import { credentials, Metadata, status as Status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcLiteServer } from "./grpc/lite_server.js";
+import { GrpcError, GrpcServer } from "@etcd-ts/grpc-server";
 import { ClientListener } from "./listener.js";
 import { Logger } from "./log.js";
 import { makePki, type PkiFiles } from "./tls/testing/pki.js";
@@ -23,10 +23,12 @@ const logger = new Logger("error", ["stderr"]);
 
 /** serve starts a ClientListener on an ephemeral loopback port whose KV.Range answers count=42 and whose HTTP handler answers "http ok". */
 async function serve(tls: TlsInfo | undefined): Promise<number> {
-  const grpc = new GrpcLiteServer({ maxReceiveMessageBytes: 1024, maxConcurrentStreams: 100, keepaliveIntervalMs: 0, keepaliveTimeoutMs: 0 });
+  const grpc = new GrpcServer({ maxReceiveMessageBytes: 1024, maxConcurrentStreams: 100 });
   grpc.addService(etcdserverpb.KVService, {
-    range: (_call: unknown, cb: (err: null, res: etcdserverpb.RangeResponse) => void) => cb(null, etcdserverpb.RangeResponse.fromPartial({ count: 42n })),
-    put: (_call: unknown, cb: (err: { code: number; details: string }) => void) => cb({ code: Status.INVALID_ARGUMENT, details: "bad put: 100% wrong ✓" }),
+    range: async () => etcdserverpb.RangeResponse.fromPartial({ count: 42n }),
+    put: async () => {
+      throw new GrpcError(Status.INVALID_ARGUMENT, "bad put: 100% wrong ✓");
+    },
   });
   const l = await ClientListener.listen("127.0.0.1", 0, grpc, (_req, res) => res.end("http ok"), tls === undefined ? undefined : { info: tls, logger });
   open.push(l);
@@ -104,7 +106,7 @@ describe("ClientListener", () => {
   });
 });
 
-describe("GrpcLiteServer", () => {
+describe("GrpcServer behind the ClientListener", () => {
   const call = <T>(port: number, fn: (c: InstanceType<typeof etcdserverpb.KVClient>, cb: (err: ServiceError | null, res: T) => void) => void) =>
     new Promise<{ err: ServiceError | null; res: T }>((resolve) => {
       const c = new etcdserverpb.KVClient(`127.0.0.1:${port}`, credentials.createInsecure());

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { rewriteHeadersFrame } from "./grpc/authority_rewrite.js";
-import type { GrpcLiteServer } from "./grpc/lite_server.js";
+import type { Duplex } from "node:stream";
 import type { Logger } from "./log.js";
 import { serverTlsOptions } from "./tls/server_options.js";
 import type { TlsInfo } from "./tls/tls_info.js";
@@ -90,7 +90,7 @@ export interface ClientListenerTls {
 
 /**
  * ClientListener serves gRPC and HTTP/1.1 on one port, like etcd's cmux: it reads the first
- * bytes of each connection; the HTTP/2 preface goes to the gRPC server (GrpcLiteServer),
+ * bytes of each connection; the HTTP/2 preface goes to the gRPC server (a GrpcServer),
  * anything else to the HTTP handler. With TLS the same split runs on the decrypted
  * stream after the handshake; ALPN prefers http/1.1 when the client offers it, so curl and
  * browsers get the HTTP handler while gRPC clients (which offer only h2) get HTTP/2.
@@ -106,7 +106,7 @@ export class ClientListener {
   static async listen(
     host: string,
     port: number,
-    grpc: GrpcLiteServer,
+    grpc: { injectConnection(socket: Duplex): void },
     http: (req: IncomingMessage, res: ServerResponse) => void,
     tls?: ClientListenerTls,
   ): Promise<ClientListener> {

@@ -1,7 +1,7 @@
 import { createServer, type AddressInfo, type Server } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GrpcError, GrpcServer, Status, type CallContext, type Interceptor } from "./index.js";
+import { GrpcError, GrpcServer, Status, type BidiStream, type CallContext, type ClientStream, type Interceptor, type ServerStream } from "./index.js";
 // @ts-expect-error -- plain JS test service shared with the child server process.
 import { EchoService } from "./testing/echo.mjs";
 
@@ -77,7 +77,7 @@ describe("GrpcServer with a grpc-js client", () => {
         }
         return { ...req, user: ctx.values.get(USER), token: ctx.metadata.get("token") ?? null, peer: ctx.peer };
       },
-      serverStream: async (req: Msg, call) => {
+      serverStream: async (req: Msg, call: ServerStream<Msg>) => {
         const n = Number(req["count"]);
         for (let i = 0; i < n; i++) await call.send({ i });
         if (req["failAfter"] !== undefined) throw new GrpcError(Status.ABORTED, "after messages");
@@ -90,12 +90,12 @@ describe("GrpcServer with a grpc-js client", () => {
           }
         }
       },
-      clientStream: async (call) => {
+      clientStream: async (call: ClientStream<Msg>) => {
         let sum = 0;
         for await (const m of call) sum += Number((m as Msg)["n"]);
         return { sum };
       },
-      bidi: async (call) => {
+      bidi: async (call: BidiStream<Msg, Msg>) => {
         for await (const m of call) {
           if ((m as Msg)["end"] !== undefined) return;
           await call.send({ echo: (m as Msg)["n"] });

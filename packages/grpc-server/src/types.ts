@@ -14,7 +14,7 @@ export interface MethodDefinition<Req, Res> {
 }
 
 /** ServiceDefinition maps method names to their definitions. */
-export type ServiceDefinition = Record<string, MethodDefinition<never, never>>;
+export type ServiceDefinition = Record<string, MethodDefinition<unknown, never>>;
 
 /**
  * CallContext is what every handler and interceptor knows of its call: the method, the

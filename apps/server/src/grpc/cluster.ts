@@ -1,20 +1,15 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
+import type { ServiceImplementation } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
-import type { Logger } from "../log.js";
-import type { ServiceHandlers } from "./lite_server.js";
-import { unary } from "./unary.js";
 
 /** clusterService implements etcdserverpb.Cluster: membership changes through raft, with learners. */
-export function clusterService(
-  s: EtcdServer,
-  logger: Logger,
-): ServiceHandlers {
+export function clusterService(s: EtcdServer): ServiceImplementation<typeof etcdserverpb.ClusterService> {
   return {
-    memberAdd: unary(logger, "MemberAdd", (r: etcdserverpb.MemberAddRequest) => s.memberAdd(r)),
-    memberRemove: unary(logger, "MemberRemove", (r: etcdserverpb.MemberRemoveRequest) => s.memberRemove(r)),
-    memberUpdate: unary(logger, "MemberUpdate", (r: etcdserverpb.MemberUpdateRequest) => s.memberUpdate(r)),
-    memberPromote: unary(logger, "MemberPromote", (r: etcdserverpb.MemberPromoteRequest) => s.memberPromote(r)),
-    memberList: unary(logger, "MemberList", async () => ({
+    memberAdd: (r) => s.memberAdd(r),
+    memberRemove: (r) => s.memberRemove(r),
+    memberUpdate: (r) => s.memberUpdate(r),
+    memberPromote: (r) => s.memberPromote(r),
+    memberList: async () => ({
       header: s.header(s.kv.currentRevision),
       members: s.members().map((m) => ({
         ID: m.id,
@@ -23,6 +18,6 @@ export function clusterService(
         clientURLs: m.clientUrls,
         isLearner: m.isLearner,
       })),
-    })),
+    }),
   };
 }

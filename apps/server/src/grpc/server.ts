@@ -1,0 +1,50 @@
+import { etcdserverpb } from "@etcd-ts/proto";
+import { GrpcServer, type CallStatus } from "@etcd-ts/grpc-server";
+import type { EtcdServer } from "../etcd_server.js";
+import { mapError } from "../etcd_server.js";
+import { RpcError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { clusterService } from "./cluster.js";
+import { kvService } from "./kv.js";
+import { maintenanceService } from "./maintenance.js";
+
+/** GRPC_OVERHEAD_BYTES is what etcd allows on top of --max-request-bytes for gRPC framing. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/** ClientGrpcOptions are the member's settings for its client-facing gRPC server. */
+export interface ClientGrpcOptions {
+  maxRequestBytes: number;
+  maxConcurrentStreams: number;
+  keepaliveIntervalMs: number;
+  keepaliveTimeoutMs: number;
+  keepaliveMinTimeMs: number;
+}
+
+/**
+ * clientGrpcServer builds the gRPC server of the client port with etcd's services on s: the
+ * receive limit is --max-request-bytes plus etcd's framing allowance, errors of the store
+ * layers become etcd's status codes and texts, and an unexpected error is logged.
+ */
+export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Logger): GrpcServer {
+  const grpc = new GrpcServer({
+    maxReceiveMessageBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    maxConcurrentStreams: o.maxConcurrentStreams,
+    keepaliveIntervalMs: o.keepaliveIntervalMs,
+    keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+    keepaliveMinTimeMs: o.keepaliveMinTimeMs,
+    errorToStatus,
+    onError: (err, ctx) => logger.warn("grpc/server.ts", "request failed", { method: ctx.method, error: String(err) }),
+  });
+  grpc.addService(etcdserverpb.KVService, kvService(s));
+  grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));
+  grpc.addService(etcdserverpb.ClusterService, clusterService(s));
+  return grpc;
+}
+
+/** errorToStatus sends an RpcError (or a store error etcd names) with etcd's code and message. */
+function errorToStatus(err: unknown): CallStatus | undefined {
+  const mapped = mapError(err);
+  if (mapped instanceof RpcError) return { code: mapped.code, message: mapped.message };
+  return undefined;
+}
+
