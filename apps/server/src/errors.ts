@@ -29,12 +29,27 @@ export const Errors = {
   futureRev: e(Status.OUT_OF_RANGE, "etcdserver: mvcc: required revision is a future revision"),
   leaseNotFound: e(Status.NOT_FOUND, "etcdserver: requested lease not found"),
   requestTooLarge: e(Status.INVALID_ARGUMENT, "etcdserver: request is too large"),
-  tooManyRequests: e(Status.RESOURCE_EXHAUSTED, "etcdserver: too many requests"),
+  /**
+   * tooManyRequests: committed index more than 5000 ahead of the applied index. etcd 3.4 maps
+   * it to rpctypes' client-side error value, which is no gRPC status, so grpc-go sends it as
+   * Unknown: the code here is what etcd's clients actually receive.
+   */
+  tooManyRequests: e(Status.UNKNOWN, "etcdserver: too many requests"),
   noLeader: e(Status.UNAVAILABLE, "etcdserver: no leader"),
   notLeader: e(Status.FAILED_PRECONDITION, "etcdserver: not leader"),
   leaderChanged: e(Status.UNAVAILABLE, "etcdserver: leader changed"),
   stopped: e(Status.UNAVAILABLE, "etcdserver: server stopped"),
   timeout: e(Status.UNAVAILABLE, "etcdserver: request timed out"),
+  timeoutDueToLeaderFail: e(Status.UNAVAILABLE, "etcdserver: request timed out, possibly due to previous leader failure"),
+  /**
+   * proposalDeadline: a proposal raft never took (no leader was known during the whole request
+   * timeout). etcd 3.4's Propose returns the bare context error, which grpc-go sends as
+   * Unknown "context deadline exceeded" (measured against etcd 3.4.23: `etcdctl put` on a
+   * member without a leader answers this after 7 s).
+   */
+  proposalDeadline: e(Status.UNKNOWN, "context deadline exceeded"),
+  /** proposalDropped: raft refused a proposal while a leader is known (e.g. a leader transfer is in progress); etcd sends raft's error as Unknown. */
+  proposalDropped: e(Status.UNKNOWN, "raft proposal dropped"),
   corrupt: e(Status.DATA_LOSS, "etcdserver: corrupt cluster"),
   memberNotFound: e(Status.NOT_FOUND, "etcdserver: member not found"),
   memberExist: e(Status.FAILED_PRECONDITION, "etcdserver: member ID already exist"),

@@ -3,7 +3,7 @@ import type { PassThrough } from "node:stream";
 import { etcdserverpb, serverpb, walpb, raftpb } from "@etcd-ts/proto";
 import { KVStore, MvccError, type RangeResult } from "@etcd-ts/mvcc";
 import type { Backend } from "@etcd-ts/backend";
-import type { MemoryStorage, RawNode } from "@etcd-ts/raft";
+import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
 import { Applier, type ApplyResult, type MembershipApplier } from "./apply.js";
 import { Errors, RpcError } from "./errors.js";
@@ -44,7 +44,10 @@ export interface EtcdServerParts {
   clientUrls: string[];
   strictReconfigCheck: boolean;
   onFatal: (err: unknown) => void;
-  /** onRemoved stops the process once this member was removed from the cluster. */
+  /**
+   * onRemoved is called after this member, removed from the cluster, has stopped itself
+   * (the process should then exit, as etcd does; see stopNotify).
+   */
   onRemoved?: () => void;
 }
 
@@ -61,6 +64,27 @@ const HEALTH_INTERVAL_MS = 5000;
 
 /** SNAPSHOT_CATCHUP_ENTRIES is how many entries before a snapshot stay in the log for slow followers (etcd keeps 5000). */
 const SNAPSHOT_CATCHUP_ENTRIES = 5000n;
+
+/** MAX_GAP_BETWEEN_APPLY_AND_COMMIT is how far the applied index may trail the committed one before proposals are refused (etcd: 5000). */
+const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000n;
+
+/** REMOVED_STOP_DELAY_MS is how long a removed member keeps running after applying its removal (etcd: 1s). */
+const REMOVED_STOP_DELAY_MS = 1000;
+
+/** ERR_REMOVED is etcd's reason for stopping a removed member. */
+const ERR_REMOVED = "the member has been permanently removed from the cluster";
+
+/**
+ * rpcSupportedForLearner is etcd 3.4's rule (v3rpc's unary interceptor) for what a learner
+ * serves: Maintenance.Status and serializable KV.Range; every other unary call, and every
+ * stream, is refused with `etcdserver: rpc not supported for learner`. `method` is the gRPC
+ * method name ("Range", "Status", ...), `req` the decoded request.
+ */
+export function rpcSupportedForLearner(method: string, req: unknown): boolean {
+  if (method === "Status") return true;
+  if (method === "Range") return (req as { serializable?: boolean } | undefined)?.serializable === true;
+  return false;
+}
 
 /**
  * EtcdServer is one member: requests in, raft proposals out, applied results back. It owns
@@ -85,6 +109,10 @@ export class EtcdServer implements MembershipApplier {
   private snapshotIndex: bigint;
   private snapshotting = false;
   private stopped = false;
+  private stopping: Promise<void> | undefined;
+  /** learner caches whether this member is a learner (checked on every client request). */
+  private learner: boolean;
+  private readonly stopWaiters: (() => void)[] = [];
 
   constructor(p: EtcdServerParts) {
     this.p = p;
@@ -97,7 +125,8 @@ export class EtcdServer implements MembershipApplier {
     this.ids = new IdGenerator(p.memberId, Date.now());
     // etcd: 5s plus two election timeouts before a proposal is reported as timed out.
     this.requestTimeoutMs = 5000 + 2 * p.electionMs;
-    this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, Errors.timeout);
+    this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, (id: bigint, start: number) => this.proposalTimeoutError(id, start));
+    this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
     this.applier = new Applier(p.kv, () => this.node, this.wait, this, p.onFatal);
     this.snapshotIndex = this.storage.firstIndex() - 1n;
     this.node = p.makeNode(this.snapshotIndex);
@@ -113,6 +142,7 @@ export class EtcdServer implements MembershipApplier {
       onFatal: p.onFatal,
       afterApply: (applied) => this.maybeSnapshot(applied),
       installSnapshot: (snap) => this.installSnapshot(snap),
+      requestTimeoutMs: this.requestTimeoutMs,
     });
   }
 
@@ -145,18 +175,64 @@ export class EtcdServer implements MembershipApplier {
           "cluster-id": hexId(this.membership.clusterId),
         });
       },
-      () => {
+      (err: unknown) => {
         this.publishing = false;
-        if (!this.stopped) setTimeout(() => this.maybePublish(), 500).unref();
+        if (this.stopped) return;
+        this.p.logger.warn("etcdserver/server.ts", "failed to publish local member to cluster through raft", {
+          "local-member-id": hexId(this.memberId),
+          "local-member-attributes": `{Name:${this.p.name} ClientURLs:[${this.p.clientUrls.join(" ")}]}`,
+          "publish-timeout": `${this.requestTimeoutMs}ms`,
+          error: (err as Error)?.message ?? String(err),
+        });
+        setTimeout(() => this.maybePublish(), 500).unref();
       },
     );
   }
 
-  /** ready resolves once a leader is known (the member can serve writes). */
+  /**
+   * waitReady resolves once a leader is known and everything committed before is applied
+   * (the member can serve). It waits as long as that takes, logging every request timeout
+   * what it still waits for, and fails only when the member stops.
+   */
   async waitReady(): Promise<void> {
-    await this.raft.waitLeader();
-    // Apply everything committed before serving: a linearizable barrier.
-    await this.raft.readIndex();
+    for (;;) {
+      if (this.stopped) throw Errors.stopped;
+      if (!(await this.raft.waitLeader(this.requestTimeoutMs))) {
+        if (this.stopped) throw Errors.stopped;
+        this.p.logger.warn("etcdserver/server.ts", "waiting for a leader before serving client requests", {
+          "local-member-id": hexId(this.memberId),
+          waited: `${this.requestTimeoutMs}ms`,
+        });
+        continue;
+      }
+      try {
+        // Apply everything committed before serving: a linearizable barrier.
+        await this.raft.readIndex();
+        return;
+      } catch (err) {
+        if (this.stopped) throw Errors.stopped;
+        this.p.logger.warn("etcdserver/server.ts", "waiting to apply the committed entries before serving client requests", {
+          "local-member-id": hexId(this.memberId),
+          error: (err as Error)?.message ?? String(err),
+        });
+      }
+    }
+  }
+
+  /** isLearner: this member is a learner (refuses what etcd's learners refuse). */
+  get isLearner(): boolean {
+    return this.learner;
+  }
+
+  /**
+   * checkLearner throws `etcdserver: rpc not supported for learner` when this member is a
+   * learner and etcd's learners refuse the call (see rpcSupportedForLearner). The gRPC layer
+   * calls it for every call; the write paths below also call it themselves.
+   */
+  checkLearner(method: string, req?: unknown): void {
+    if (this.learner && this.membership.members.has(this.memberId) && !rpcSupportedForLearner(method, req)) {
+      throw Errors.learnerNotSupported;
+    }
   }
 
   header(revision: bigint): etcdserverpb.ResponseHeader {
@@ -181,6 +257,7 @@ export class EtcdServer implements MembershipApplier {
   }
 
   async put(req: etcdserverpb.PutRequest): Promise<etcdserverpb.PutResponse> {
+    if (this.learner) this.checkLearner("Put");
     checkPut(req);
     if (req.lease !== 0n) throw Errors.leaseNotFound; // no lease exists until leases are built
     const r = await this.propose({ put: req });
@@ -188,12 +265,15 @@ export class EtcdServer implements MembershipApplier {
   }
 
   async deleteRange(req: etcdserverpb.DeleteRangeRequest): Promise<etcdserverpb.DeleteRangeResponse> {
+    if (this.learner) this.checkLearner("DeleteRange");
     checkDelete(req);
     const r = await this.propose({ deleteRange: req });
     return { ...(r.response as etcdserverpb.DeleteRangeResponse), header: this.header(r.revision) };
   }
 
   async txn(req: etcdserverpb.TxnRequest): Promise<etcdserverpb.TxnResponse> {
+    // etcd's learner refuses every Txn, read-only ones included.
+    if (this.learner) this.checkLearner("Txn");
     checkTxn(req, this.p.maxTxnOps);
     if (isTxnReadOnly(req)) {
       // etcd serves a read-only txn like a range: no log entry, a read barrier unless serializable.
@@ -212,6 +292,7 @@ export class EtcdServer implements MembershipApplier {
   }
 
   async compact(req: etcdserverpb.CompactionRequest): Promise<etcdserverpb.CompactionResponse> {
+    if (this.learner) this.checkLearner("Compact");
     const r = await this.propose({ compaction: req });
     return { header: this.header(r.revision) };
   }
@@ -234,11 +315,13 @@ export class EtcdServer implements MembershipApplier {
   }
 
   async hash(): Promise<etcdserverpb.HashResponse> {
+    if (this.learner) this.checkLearner("Hash");
     const h = await this.kv.hash();
     return { header: this.header(this.kv.currentRevision), hash: h };
   }
 
   async hashKV(req: etcdserverpb.HashKVRequest): Promise<etcdserverpb.HashKVResponse> {
+    if (this.learner) this.checkLearner("HashKV");
     try {
       const rev = this.kv.currentRevision;
       const h = await this.kv.hashKV(req.revision);
@@ -250,6 +333,7 @@ export class EtcdServer implements MembershipApplier {
 
   /** defragment compacts the backend's files (RocksDB's equivalent of bbolt defrag). */
   async defragment(): Promise<void> {
+    if (this.learner) this.checkLearner("Defragment");
     await this.backend.compactRange();
   }
 
@@ -265,23 +349,41 @@ export class EtcdServer implements MembershipApplier {
     return this.applier.appliedIndex;
   }
 
-  /** stop halts raft, fails waiters, and closes the WAL and the backend (after the last write). */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
+  /**
+   * stop halts raft, fails waiters, and closes the WAL and the backend (after the last write).
+   * Calls made while a stop is under way wait for it.
+   */
+  stop(): Promise<void> {
+    if (this.stopping === undefined) this.stopping = this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
     this.stopped = true;
     this.raft.stop(Errors.stopped);
     this.transport?.stop();
-    await this.raft.idle();
-    this.wait.failAll(Errors.stopped);
-    await this.kv.close();
-    await this.wal.close();
-    await this.backend.close();
+    try {
+      await this.raft.idle();
+      this.wait.failAll(Errors.stopped);
+      await this.kv.close();
+      await this.wal.close();
+      await this.backend.close();
+    } finally {
+      for (const w of this.stopWaiters.splice(0)) w();
+    }
+  }
+
+  /** stopNotify resolves once the member has stopped, whoever stopped it (etcd's StopNotify). */
+  stopNotify(): Promise<void> {
+    if (this.stopping !== undefined) return this.stopping.then(() => undefined, () => undefined);
+    return new Promise((resolve) => this.stopWaiters.push(resolve));
   }
 
   // ---- cluster membership (Cluster service) ----
 
   /** memberAdd proposes a new member (voter or learner) and answers once it is applied. */
   async memberAdd(req: etcdserverpb.MemberAddRequest): Promise<etcdserverpb.MemberAddResponse> {
+    if (this.learner) this.checkLearner("MemberAdd");
     const urls = req.peerURLs.map(normalizeUrl);
     if (urls.length === 0 || urls.some((u) => u === undefined)) throw Errors.memberBadUrls;
     const peerUrls = urls as string[];
@@ -303,6 +405,7 @@ export class EtcdServer implements MembershipApplier {
   }
 
   async memberRemove(req: etcdserverpb.MemberRemoveRequest): Promise<etcdserverpb.MemberRemoveResponse> {
+    if (this.learner) this.checkLearner("MemberRemove");
     const m = this.membership.members.get(req.ID);
     if (m === undefined) throw Errors.memberNotFound;
     if (!m.isLearner && this.p.strictReconfigCheck && !this.enoughStartedAfter(-1, req.ID)) throw Errors.notEnoughStarted;
@@ -311,6 +414,7 @@ export class EtcdServer implements MembershipApplier {
   }
 
   async memberUpdate(req: etcdserverpb.MemberUpdateRequest): Promise<etcdserverpb.MemberUpdateResponse> {
+    if (this.learner) this.checkLearner("MemberUpdate");
     const m = this.membership.members.get(req.ID);
     if (m === undefined) throw Errors.memberNotFound;
     const urls = req.peerURLs.map(normalizeUrl);
@@ -329,6 +433,7 @@ export class EtcdServer implements MembershipApplier {
    * at least 90% of the leader's). Only the leader can tell; a follower forwards.
    */
   async memberPromote(req: etcdserverpb.MemberPromoteRequest): Promise<etcdserverpb.MemberPromoteResponse> {
+    if (this.learner) this.checkLearner("MemberPromote");
     const m = this.membership.members.get(req.ID);
     if (m === undefined) throw Errors.memberNotFound;
     if (!m.isLearner) throw Errors.memberNotLearner;
@@ -354,6 +459,7 @@ export class EtcdServer implements MembershipApplier {
 
   /** moveLeader hands leadership to a voter and answers once it has it. */
   async moveLeader(target: bigint): Promise<void> {
+    if (this.learner) this.checkLearner("MoveLeader");
     if (!this.raft.isLeader) throw Errors.notLeader;
     const m = this.membership.members.get(target);
     if (m === undefined || m.isLearner) throw Errors.badLeaderTransferee;
@@ -410,11 +516,7 @@ export class EtcdServer implements MembershipApplier {
       context: Buffer.from(ctx),
     };
     const result = this.wait.register(requestId);
-    try {
-      this.raft.proposeConfChange(cc);
-    } catch {
-      this.wait.fail(requestId, Errors.noLeader);
-    }
+    this.raft.proposeConfChange(requestId, cc, (err) => this.wait.fail(requestId, proposeError(err)));
     const r = await result;
     if (r.err !== undefined) throw mapError(r.err);
   }
@@ -454,10 +556,7 @@ export class EtcdServer implements MembershipApplier {
             "local-member-id": hexId(this.memberId),
             "removed-remote-peer-id": hexId(ch.nodeId),
           });
-          if (ch.nodeId === this.memberId) {
-            this.p.logger.warn("etcdserver/server.ts", "the local etcd member was removed from the cluster; stopping");
-            setTimeout(() => this.p.onRemoved?.(), 200).unref();
-          }
+          if (ch.nodeId === this.memberId) this.stopRemoved();
           break;
         case raftpb.ConfChangeType.CONF_CHANGE_UPDATE_NODE:
           if (existing !== undefined) existing.peerUrls = [...ctx.peerUrls].sort();
@@ -468,7 +567,25 @@ export class EtcdServer implements MembershipApplier {
     }
     this.membership.save(this.p.membershipFile);
     this.transport?.setPeers(this.membership.members.values());
+    this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
     return res;
+  }
+
+  /**
+   * stopRemoved stops this member a moment after it applied its own removal (etcd waits 1s,
+   * so the apply can finish and the leader hear from it), with etcd's log lines; then calls
+   * onRemoved. etcd's process then exits with code 0 (its main returns when the server stops).
+   */
+  private stopRemoved(): void {
+    setTimeout(() => {
+      if (this.stopped) return;
+      this.p.logger.warn("etcdserver/server.ts", "server error", { error: ERR_REMOVED });
+      this.p.logger.warn("etcdserver/server.ts", "data-dir used by this member must be removed");
+      this.stop().then(
+        () => this.p.onRemoved?.(),
+        (err: unknown) => this.p.onFatal(err),
+      );
+    }, REMOVED_STOP_DELAY_MS).unref();
   }
 
   applyMemberAttributes(req: serverpb.MemberAttributesRequest): void {
@@ -542,6 +659,7 @@ export class EtcdServer implements MembershipApplier {
     this.applier.appliedIndex = this.kv.consistentIndex;
     this.membership = Membership.decode(contents.membership);
     this.membership.save(this.p.membershipFile);
+    this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
     this.transport?.setPeers(this.membership.members.values());
     await this.wal.saveSnapshot(
       walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }),
@@ -556,12 +674,15 @@ export class EtcdServer implements MembershipApplier {
     });
   }
 
-  private async linearizableBarrier(): Promise<void> {
-    await withTimeout(this.raft.readIndex(), this.requestTimeoutMs);
+  /** linearizableBarrier waits for a read index (bounded by the request timeout, see RaftNode.readIndex). */
+  private linearizableBarrier(): Promise<void> {
+    return this.raft.readIndex();
   }
 
   private async propose(fields: Partial<serverpb.InternalRaftRequest>): Promise<ApplyResult> {
     if (this.stopped) throw Errors.stopped;
+    // etcd refuses new proposals while the apply trails the commit by too much.
+    if (this.raft.committedIndex > this.applier.appliedIndex + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) throw Errors.tooManyRequests;
     const id = this.ids.id();
     const req: serverpb.InternalRaftRequest = {
       header: { id, username: "", authRevision: 0n },
@@ -578,15 +699,26 @@ export class EtcdServer implements MembershipApplier {
     if (data.length > this.p.maxRequestBytes) throw Errors.requestTooLarge;
     this.applier.proposed.set(data, req);
     const result = this.wait.register(id);
-    try {
-      this.raft.propose(data);
-    } catch {
-      this.wait.fail(id, Errors.noLeader);
-    }
+    this.raft.propose(id, data, (err) => this.wait.fail(id, proposeError(err)));
     const r = await result;
     if (r.err !== undefined) throw mapError(r.err);
     if (r.done !== undefined) await r.done;
     return r;
+  }
+
+  /**
+   * proposalTimeoutError is the error of a proposal not applied within the request timeout,
+   * as etcd's parseProposeCtxErr tells it: raft never took it (no leader all along) -> the
+   * bare deadline error; it started within two election timeouts before the current leader
+   * was elected -> "possibly due to previous leader failure"; otherwise "request timed out".
+   * (etcd also answers "possibly due to connection lost" when the leader's stream dropped
+   * since the start; the peer transport does not track that, so those answer "timed out".)
+   */
+  private proposalTimeoutError(id: bigint, startMs: number): unknown {
+    if (this.raft.cancelHeld(id)) return Errors.proposalDeadline;
+    const elected = this.raft.leaderElectedAt;
+    if (startMs > elected - 2 * this.p.electionMs && startMs < elected) return Errors.timeoutDueToLeaderFail;
+    return Errors.timeout;
   }
 
   /** maybeSnapshot takes a raft snapshot every --snapshot-count applied entries. */
@@ -637,21 +769,10 @@ export function mapError(err: unknown): unknown {
   return err;
 }
 
-/** withTimeout rejects with etcd's "request timed out" if p has not settled within ms. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(Errors.timeout), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
+/** proposeError maps why raft refused a proposal to etcd's answer. */
+function proposeError(err: unknown): unknown {
+  if (err instanceof ErrProposalDropped) return Errors.proposalDropped;
+  return err;
 }
 
 function toPb(m: Member): etcdserverpb.Member {

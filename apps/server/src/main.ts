@@ -10,6 +10,8 @@ const ETCD_TS_VERSION = "0.1.0";
 /**
  * main is the etcd-ts entry point: parse the configuration, start the member, stop it
  * gracefully on SIGTERM/SIGINT. A fatal storage error stops the process with exit code 1.
+ * When the member stops by itself (it was removed from the cluster), the process closes its
+ * listeners and exits with code 0, as etcd 3.4 does.
  */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
   let loaded;
@@ -59,5 +61,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
     logger.error("etcdmain/etcd.ts", "failed to start etcd-ts", { error: (err as Error)?.message ?? String(err) });
     process.exit(1);
   }
-  if (stopping) await etcd.stop();
+  if (stopping) {
+    await etcd.stop();
+    return;
+  }
+  const started = etcd;
+  void started.server.stopNotify().then(() => {
+    if (stopping) return;
+    stopping = true;
+    started.stop().then(
+      () => process.exit(0),
+      (err: unknown) => fatal(err),
+    );
+  });
 }

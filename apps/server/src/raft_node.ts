@@ -1,6 +1,7 @@
 import { raftpb } from "@etcd-ts/proto";
-import { RawNode, StateType, type MemoryStorage, type Ready } from "@etcd-ts/raft";
+import { ErrProposalDropped, RawNode, StateType, type MemoryStorage, type Ready } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
+import { Errors } from "./errors.js";
 import type { Logger } from "./log.js";
 import { hexId } from "./ids.js";
 
@@ -11,7 +12,7 @@ export interface Transport {
 
 /** ApplyHandler receives committed entries in log order, after they are persisted. */
 export interface ApplyHandler {
-  /** apply applies the entries synchronously; the returned promise (if any) is the backend write. */
+  /** applyEntries applies the entries synchronously, in order (the backend write is the applier's own). */
   applyEntries(entries: raftpb.Entry[]): void;
   /** applied is the index of the last applied entry. */
   readonly appliedIndex: bigint;
@@ -33,22 +34,45 @@ export interface RaftNodeOptions {
   afterApply?: (appliedIndex: bigint) => void | Promise<void>;
   /** installSnapshot makes a snapshot from the leader durable and current (backend, WAL, storage). */
   installSnapshot: (snap: raftpb.Snapshot) => Promise<void>;
+  /** requestTimeoutMs bounds a ReadIndex request (etcd: 5s + 2 election timeouts). */
+  requestTimeoutMs: number;
+  /** readIndexRetryMs: an unanswered ReadIndex request is sent again after this long (etcd: 500ms). */
+  readIndexRetryMs?: number;
 }
 
+/** READ_INDEX_RETRY_MS is etcd's readIndexRetryTime. */
+const READ_INDEX_RETRY_MS = 500;
+
+/** ReadRequest is one ReadIndex request to raft, shared by the readers of one event-loop turn. */
 interface ReadRequest {
   ctx: Buffer;
+  /** key is ctx in hex, the key of inflightReads. */
+  key: string;
   index: bigint | undefined;
   waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+  /** sentAt is when the request was last handed to raft (ms since the epoch). */
+  sentAt: number;
+  /** deadline is when the readers are failed with etcd's "request timed out". */
+  deadline: number;
+}
+
+/** HeldProposal is a proposal waiting for a leader (etcd's node blocks Propose until raft knows one). */
+interface HeldProposal {
+  data: Buffer | undefined;
+  cc: raftpb.ConfChange | undefined;
+  onDropped: (err: unknown) => void;
 }
 
 /**
  * RaftNode owns the concurrency around @etcd-ts/raft: the tick timer, the Ready loop (persist
- * to the WAL with one fdatasync per Ready, send, apply, advance) and ReadIndex requests.
- * Everything proposed during one event-loop turn lands in one Ready, so one fsync covers
- * the whole batch (group commit). Invariant: at most one Ready is being handled at a time.
+ * to the WAL with one fdatasync per Ready, send, apply, advance), ReadIndex requests and
+ * proposals waiting for a leader. Everything proposed during one event-loop turn lands in one
+ * Ready, so one fsync covers the whole batch (group commit). Invariant: at most one Ready is
+ * being handled at a time.
  */
 export class RaftNode {
   private readonly o: RaftNodeOptions;
+  private readonly readRetryMs: number;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
   private running = false;
@@ -58,24 +82,38 @@ export class RaftNode {
   private readSeq = 0n;
   /** pendingRead collects the readers of this turn; they share one ReadIndex request. */
   private pendingRead: ReadRequest | undefined;
+  /** inflightReads are handed to raft and wait for their read index; resent until answered or timed out. */
   private readonly inflightReads = new Map<string, ReadRequest>();
-  /** readyToRead holds reads whose index is known, waiting for the apply to catch up. */
+  /** waitingReads hold reads whose index is known, waiting for the apply to catch up. */
   private waitingReads: ReadRequest[] = [];
-  private leaderWaiters: (() => void)[] = [];
+  /** held are proposals made while raft knew no leader, by request ID, in proposal order. */
+  private readonly held = new Map<bigint, HeldProposal>();
+  private leaderWaiters: ((found: boolean) => void)[] = [];
   private readonly leaderListeners: ((lead: bigint) => void)[] = [];
   /** campaignPending: a single voter campaigns once its bootstrap entries are applied. */
   private campaignPending = false;
   private currentTerm: bigint;
+  /** persistedTerm and persistedVote are the term and vote durable in the WAL. */
+  private persistedTerm: bigint;
+  private persistedVote: bigint;
+  private committed: bigint;
+  private electedAt = 0;
 
   constructor(o: RaftNodeOptions) {
     this.o = o;
-    this.currentTerm = o.node.status().hardState.term;
+    this.readRetryMs = o.readIndexRetryMs ?? READ_INDEX_RETRY_MS;
+    const hs = o.node.status().hardState;
+    this.currentTerm = hs.term;
+    this.persistedTerm = hs.term;
+    this.persistedVote = hs.vote;
+    this.committed = hs.commit;
   }
 
   /** start begins ticking; a single voter campaigns at once (nothing to wait for). */
   start(singleVoter: boolean): void {
     this.timer = setInterval(() => {
       this.o.node.tick();
+      this.checkReads(Date.now());
       this.schedule();
     }, this.o.heartbeatMs);
     // Raft refuses to campaign while committed conf changes are unapplied, so the campaign
@@ -98,10 +136,71 @@ export class RaftNode {
     return this.currentTerm;
   }
 
-  /** propose hands data to raft; it is persisted and committed by the Ready loop. */
-  propose(data: Buffer): void {
-    this.o.node.propose(data);
+  /** committedIndex is the commit index of the last Ready taken from raft (etcd's committed index). */
+  get committedIndex(): bigint {
+    return this.committed;
+  }
+
+  /** leaderElectedAt is when this member last learned of a new leader (ms since the epoch; 0 if never). */
+  get leaderElectedAt(): number {
+    return this.electedAt;
+  }
+
+  /**
+   * propose hands data to raft; it is persisted and committed by the Ready loop. While raft
+   * knows no leader the proposal is held and handed over once one is known (etcd's Propose
+   * blocks the same way); `id` lets the owner cancel it (cancelHeld). onDropped gets the
+   * reason raft refused it otherwise (ErrProposalDropped, e.g. during a leader transfer) or
+   * the stop error.
+   */
+  propose(id: bigint, data: Buffer, onDropped: (err: unknown) => void): void {
+    this.submit(id, { data, cc: undefined, onDropped });
+  }
+
+  /** proposeConfChange hands a membership change to raft, held like propose while no leader is known. */
+  proposeConfChange(id: bigint, cc: raftpb.ConfChange, onDropped: (err: unknown) => void): void {
+    this.submit(id, { data: undefined, cc, onDropped });
+  }
+
+  /** cancelHeld forgets a proposal still waiting for a leader; true if it was (raft never saw it). */
+  cancelHeld(id: bigint): boolean {
+    return this.held.delete(id);
+  }
+
+  /** heldCount is the number of proposals waiting for a leader. */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  private submit(id: bigint, p: HeldProposal): void {
+    if (this.stopped) {
+      p.onDropped(Errors.stopped);
+      return;
+    }
+    // Behind held proposals, a new one waits its turn, so proposals keep their order.
+    if (this.held.size > 0 || !this.offer(p)) this.held.set(id, p);
     this.schedule();
+  }
+
+  /** offer hands p to raft; false when raft knows no leader (p should be held). */
+  private offer(p: HeldProposal): boolean {
+    if (this.o.node.raft.lead === 0n) return false;
+    try {
+      if (p.cc !== undefined) this.o.node.proposeConfChange(p.cc);
+      else this.o.node.propose(p.data as Buffer);
+    } catch (err) {
+      if (err instanceof ErrProposalDropped && this.o.node.raft.lead === 0n) return false;
+      p.onDropped(err);
+    }
+    return true;
+  }
+
+  /** flushHeld hands held proposals to raft, in order, once it knows a leader. */
+  private flushHeld(): void {
+    for (const [id, p] of this.held) {
+      if (!this.offer(p)) return;
+      this.held.delete(id);
+    }
   }
 
   /** step hands a message from a peer to raft; messages raft refuses (unknown peer, stale) are dropped. */
@@ -121,12 +220,6 @@ export class RaftNode {
     this.schedule();
   }
 
-  /** proposeConfChange hands a membership change to raft. */
-  proposeConfChange(cc: raftpb.ConfChange): void {
-    this.o.node.proposeConfChange(cc);
-    this.schedule();
-  }
-
   reportUnreachable(id: bigint): void {
     this.o.node.reportUnreachable(id);
   }
@@ -136,10 +229,22 @@ export class RaftNode {
     this.schedule();
   }
 
-  /** waitLeader resolves once a leader is known. */
-  waitLeader(): Promise<void> {
-    if (this.lead !== 0n) return Promise.resolve();
-    return new Promise((resolve) => this.leaderWaiters.push(resolve));
+  /** waitLeader resolves true once a leader is known, false after timeoutMs or on stop. */
+  waitLeader(timeoutMs: number): Promise<boolean> {
+    if (this.lead !== 0n) return Promise.resolve(true);
+    if (this.stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        const i = this.leaderWaiters.indexOf(done);
+        if (i >= 0) this.leaderWaiters.splice(i, 1);
+        resolve(false);
+      }, timeoutMs);
+      const done = (found: boolean): void => {
+        clearTimeout(t);
+        resolve(found);
+      };
+      this.leaderWaiters.push(done);
+    });
   }
 
   /** onLeaderChange registers a callback for every change of the known leader. */
@@ -149,10 +254,14 @@ export class RaftNode {
 
   /**
    * readIndex resolves when this member has applied everything committed at the time of the
-   * call (linearizable read barrier). Readers of one event-loop turn share one request.
+   * call (linearizable read barrier). Readers of one event-loop turn share one request. Raft
+   * drops a request while it knows no leader, and a request to a leader that fails gets no
+   * answer: like etcd, an unanswered request is sent again every readIndexRetryMs, and at once
+   * when a new leader is known (any read index obtained after the call is a valid barrier), and
+   * its readers fail with etcd's "request timed out" after the request timeout.
    */
   readIndex(): Promise<void> {
-    if (this.stopped) return Promise.reject(new Error("raft: stopped"));
+    if (this.stopped) return Promise.reject(Errors.stopped);
     let req = this.pendingRead;
     if (req === undefined) {
       this.readSeq += 1n;
@@ -160,7 +269,8 @@ export class RaftNode {
       const ctx = Buffer.alloc(16);
       ctx.writeBigUInt64BE(this.o.memberId, 0);
       ctx.writeBigUInt64BE(this.readSeq, 8);
-      req = { ctx, index: undefined, waiters: [] };
+      const now = Date.now();
+      req = { ctx, key: ctx.toString("hex"), index: undefined, waiters: [], sentAt: now, deadline: now + this.o.requestTimeoutMs };
       this.pendingRead = req;
       this.schedule();
     }
@@ -168,7 +278,12 @@ export class RaftNode {
     return new Promise((resolve, reject) => r.waiters.push({ resolve, reject }));
   }
 
-  /** stop ends ticking and fails pending reads; the WAL is closed by the owner. */
+  /** pendingReads counts ReadIndex requests not yet answered or released (for tests and metrics). */
+  get pendingReads(): number {
+    return this.inflightReads.size + this.waitingReads.length + (this.pendingRead === undefined ? 0 : 1);
+  }
+
+  /** stop ends ticking and fails pending reads and held proposals; the WAL is closed by the owner. */
   stop(err: unknown): void {
     this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
@@ -178,6 +293,49 @@ export class RaftNode {
     this.inflightReads.clear();
     this.waitingReads = [];
     this.pendingRead = undefined;
+    const held = [...this.held.values()];
+    this.held.clear();
+    for (const p of held) p.onDropped(err);
+    const ws = this.leaderWaiters;
+    this.leaderWaiters = [];
+    for (const w of ws) w(false);
+  }
+
+  private sendReadIndex(r: ReadRequest, now: number): void {
+    r.sentAt = now;
+    this.o.node.readIndex(r.ctx);
+  }
+
+  /**
+   * checkReads (every tick) fails reads past their deadline and resends ReadIndex requests
+   * left unanswered for readIndexRetryMs.
+   */
+  private checkReads(now: number): void {
+    if (this.stopped) return;
+    for (const [key, r] of this.inflightReads) {
+      if (now >= r.deadline) {
+        this.inflightReads.delete(key);
+        this.o.logger.warn("etcdserver/v3_server.ts", "timed out waiting for read index response (local node might have slow network)", {
+          timeout: `${this.o.requestTimeoutMs}ms`,
+        });
+        for (const w of r.waiters) w.reject(Errors.timeout);
+      } else if (now - r.sentAt >= this.readRetryMs) {
+        this.o.logger.warn("etcdserver/v3_server.ts", "waiting for ReadIndex response took too long, retrying", {
+          "sent-request-id": r.ctx.readBigUInt64BE(8).toString(),
+          "retry-timeout": `${this.readRetryMs}ms`,
+        });
+        this.sendReadIndex(r, now);
+      }
+    }
+    if (this.waitingReads.length > 0 && this.waitingReads.some((r) => now >= r.deadline)) {
+      // The read index is known but the apply did not reach it in time.
+      const still: ReadRequest[] = [];
+      for (const r of this.waitingReads) {
+        if (now >= r.deadline) for (const w of r.waiters) w.reject(Errors.timeout);
+        else still.push(r);
+      }
+      this.waitingReads = still;
+    }
   }
 
   /** idle resolves when no Ready is being handled (used on shutdown). */
@@ -201,14 +359,16 @@ export class RaftNode {
       const pr = this.pendingRead;
       if (pr !== undefined) {
         this.pendingRead = undefined;
-        this.inflightReads.set(pr.ctx.toString("hex"), pr);
-        this.o.node.readIndex(pr.ctx);
+        this.inflightReads.set(pr.key, pr);
+        this.sendReadIndex(pr, Date.now());
       }
+      if (this.held.size > 0) this.flushHeld();
       for (;;) {
         while (!this.stopped && this.o.node.hasReady()) {
           const rd = this.o.node.ready();
           await this.handle(rd);
           this.o.node.advance(rd);
+          if (this.held.size > 0) this.flushHeld();
         }
         if (!this.campaignPending || this.stopped) break;
         this.campaignPending = false;
@@ -224,18 +384,30 @@ export class RaftNode {
   }
 
   private async handle(rd: Ready): Promise<void> {
-    if (rd.hardState !== undefined) this.currentTerm = rd.hardState.term;
-    if (rd.softState !== undefined) this.onSoftState(rd.softState.lead, rd.softState.raftState);
-    if (rd.snapshot !== undefined && rd.snapshot.metadata !== undefined && rd.snapshot.metadata.index > 0n) {
-      await this.o.installSnapshot(rd.snapshot);
+    if (rd.hardState !== undefined) {
+      this.currentTerm = rd.hardState.term;
+      this.committed = rd.hardState.commit;
     }
+    if (rd.softState !== undefined) this.onSoftState(rd.softState.lead, rd.softState.raftState);
+    const hasSnapshot = rd.snapshot !== undefined && rd.snapshot.metadata !== undefined && rd.snapshot.metadata.index > 0n;
+    if (hasSnapshot) await this.o.installSnapshot(rd.snapshot as raftpb.Snapshot);
+    // The leader sends before its own WAL write (etcd's raft.go, raft thesis 10.2.1), so its
+    // fsync overlaps the followers' network round trip and fsync. See sendsBeforeSave.
+    const sentEarly = rd.messages.length > 0 && !hasSnapshot && this.sendsBeforeSave(rd);
+    if (sentEarly) this.o.transport.send(rd.messages);
     // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
     if (rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync)) {
       await this.o.wal.save(rd.hardState, rd.entries);
     }
-    if (rd.hardState !== undefined) this.o.storage.setHardState(rd.hardState);
+    if (rd.hardState !== undefined) {
+      this.o.storage.setHardState(rd.hardState);
+      this.persistedTerm = rd.hardState.term;
+      this.persistedVote = rd.hardState.vote;
+    }
     if (rd.entries.length > 0) this.o.storage.append(rd.entries);
-    if (rd.messages.length > 0) this.o.transport.send(rd.messages);
+    // A follower or candidate sends only now: its acks and votes promise what is durable.
+    if (!sentEarly && rd.messages.length > 0) this.o.transport.send(rd.messages);
+    // Committed entries are applied only once durable here (this Ready's WAL write included).
     if (rd.committedEntries.length > 0) {
       this.o.applier.applyEntries(rd.committedEntries);
       if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
@@ -243,11 +415,33 @@ export class RaftNode {
     for (const rs of rd.readStates) {
       const req = this.inflightReads.get(rs.requestCtx.toString("hex"));
       if (req === undefined) continue;
-      this.inflightReads.delete(req.ctx.toString("hex"));
+      this.inflightReads.delete(req.key);
       req.index = rs.index;
       this.waitingReads.push(req);
     }
     this.releaseReads();
+  }
+
+  /**
+   * sendsBeforeSave: may this Ready's messages go out before its WAL write? Only a leader's,
+   * and only when they promise nothing that is not yet durable here:
+   * - raft counts the leader's own copy of an entry at append time (appendEntry updates the
+   *   leader's match index, as etcd-io/raft 3.4 does), so the leader may reach a quorum before
+   *   its own fsync. That is safe because nobody learns of such a commit before the fsync: the
+   *   commit index raft derives from follower acks stepped during the write reaches the apply
+   *   loop, read states and followers only through a later Ready, which this loop takes after
+   *   this one's write (and advance). A follower that stores an entry the leader then loses in
+   *   a crash holds an uncommitted entry, which raft may overwrite.
+   * - except when the commit index of this Ready already covers its own new entries (a single
+   *   voter commits at append time): a learner told that commit index could apply an entry this
+   *   leader then loses. The commit index must therefore be durable already.
+   * - and never with a new term or vote, which must be durable before anyone hears of them.
+   */
+  private sendsBeforeSave(rd: Ready): boolean {
+    if (this.state !== StateType.Leader) return false;
+    const hs = rd.hardState;
+    if (hs === undefined) return true;
+    return hs.term === this.persistedTerm && hs.vote === this.persistedVote && hs.commit <= this.o.storage.lastIndex();
   }
 
   private releaseReads(): void {
@@ -270,11 +464,18 @@ export class RaftNode {
     const changed = lead !== this.lead;
     this.lead = lead;
     this.state = state;
+    if (changed && lead !== 0n) {
+      // etcd's leadElectedTime: tells "possibly due to previous leader failure" timeouts apart.
+      this.electedAt = Date.now();
+      // Requests the previous leader (or nobody) left unanswered go to the new one at once.
+      const now = Date.now();
+      for (const r of this.inflightReads.values()) this.sendReadIndex(r, now);
+    }
     if (changed) for (const l of this.leaderListeners) l(lead);
     if (lead !== 0n) {
       const ws = this.leaderWaiters;
       this.leaderWaiters = [];
-      for (const w of ws) w();
+      for (const w of ws) w(true);
     }
   }
 }

@@ -4,12 +4,14 @@
  * (uint64 request IDs); a Map keeps bigint keys by value.
  */
 export class Wait<T> {
-  private readonly pending = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void; deadline: number }>();
+  private readonly pending = new Map<bigint, { resolve: (v: T) => void; reject: (e: unknown) => void; start: number }>();
   private sweeper: NodeJS.Timeout | undefined;
 
   /**
-   * constructor: a waiter not triggered within timeoutMs is rejected with timeoutError. One
-   * sweeping interval serves every waiter (no timer per request on the hot path).
+   * constructor: a waiter not triggered within timeoutMs is rejected with timeoutError, or,
+   * when that is a function, with what it returns for the waiter's ID and registration time
+   * (etcd tells "request timed out" from "possibly due to previous leader failure" by when the
+   * request started). One sweeping interval serves every waiter (no timer per request).
    */
   constructor(
     private readonly timeoutMs = Number.POSITIVE_INFINITY,
@@ -23,7 +25,7 @@ export class Wait<T> {
       this.sweeper.unref();
     }
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs });
+      this.pending.set(id, { resolve, reject, start: Date.now() });
     });
   }
 
@@ -56,15 +58,19 @@ export class Wait<T> {
   }
 
   private sweep(): void {
-    const now = Date.now();
+    const expired = Date.now() - this.timeoutMs;
     // Map iteration is in insertion order, which is deadline order: stop at the first live one.
     for (const [id, w] of this.pending) {
-      if (w.deadline > now) break;
+      if (w.start > expired) break;
       this.pending.delete(id);
-      w.reject(this.timeoutError);
+      const te = this.timeoutError;
+      w.reject(typeof te === "function" ? (te as TimeoutErrorFn)(id, w.start) : te);
     }
   }
 }
+
+/** TimeoutErrorFn picks the error for a waiter that timed out, from its ID and start time (ms since the epoch). */
+export type TimeoutErrorFn = (id: bigint, startMs: number) => unknown;
 
 /**
  * IdGenerator makes unique uint64 request IDs like etcd's idutil: the top 16 bits are the low
