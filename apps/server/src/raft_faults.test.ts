@@ -1,0 +1,318 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { etcdserverpb, type raftpb } from "@etcd-ts/proto";
+import { WAL } from "@etcd-ts/wal";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig } from "./config/config.js";
+import { Etcd } from "./embed.js";
+import { Errors } from "./errors.js";
+import { Logger } from "./log.js";
+
+/**
+ * Faults around the raft loop, on 3-member clusters in this process: reads and writes during
+ * and without an election, proposals lost with their leader, a follower far behind, learners,
+ * removed members. Partitions are made by dropping peer messages at the receiver.
+ */
+
+const b = (s: string) => Buffer.from(s);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const running: Etcd[] = [];
+const dirs: string[] = [];
+afterEach(async () => {
+  for (const e of running.splice(0)) await e.stop().catch(() => undefined);
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+interface Spec {
+  name: string;
+  argv: string[];
+  peerUrl: string;
+}
+
+async function startMember(spec: Spec): Promise<Etcd> {
+  const r = loadConfig(spec.argv, {});
+  if (r.kind !== "run") throw new Error("config");
+  const e = await Etcd.start(r.config, new Logger(process.env.CLUSTER_TEST_LOG === "1" ? "info" : "error"), (err) => {
+    throw err;
+  });
+  running.push(e);
+  return e;
+}
+
+function memberArgs(base: string, name: string, peer: number, client: number, initial: string, extra: string[]): string[] {
+  return [
+    "--name", name,
+    "--data-dir", join(base, name),
+    "--listen-peer-urls", `http://127.0.0.1:${peer}`,
+    "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
+    "--listen-client-urls", `http://127.0.0.1:${client}`,
+    "--advertise-client-urls", `http://127.0.0.1:${client}`,
+    "--initial-cluster", initial,
+    "--log-level", "error",
+    ...extra,
+  ];
+}
+
+/** FAST are the timing flags of most tests: request timeout 5s + 2 * 200ms. */
+const FAST = ["--heartbeat-interval", "20", "--election-timeout", "200"];
+
+async function startCluster(n: number, extra: string[] = FAST): Promise<{ ms: Etcd[]; specs: Spec[]; base: string }> {
+  const base = mkdtempSync(join(tmpdir(), "etcd-raft-faults-"));
+  dirs.push(base);
+  const peers: number[] = [];
+  const clients: number[] = [];
+  for (let i = 0; i < n; i++) {
+    peers.push(await freePort());
+    clients.push(await freePort());
+  }
+  const initial = peers.map((p, i) => `m${i}=http://127.0.0.1:${p}`).join(",");
+  const specs = peers.map((p, i) => ({
+    name: `m${i}`,
+    peerUrl: `http://127.0.0.1:${p}`,
+    argv: memberArgs(base, `m${i}`, p, clients[i] as number, initial, extra),
+  }));
+  const ms = await Promise.all(specs.map((s) => startMember(s)));
+  return { ms, specs, base };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const put = (e: Etcd, k: string, v: string) => e.server.put(etcdserverpb.PutRequest.fromPartial({ key: b(k), value: b(v) }));
+const get = (e: Etcd, k: string, serializable = false) =>
+  e.server.range(etcdserverpb.RangeRequest.fromPartial({ key: b(k), serializable }));
+const value = async (e: Etcd, k: string, serializable = false) => (await get(e, k, serializable)).kvs[0]?.value.toString();
+
+/**
+ * partition delivers a peer message only between members of the same group (dropping it at
+ * the receiver). heal undoes it.
+ */
+function partition(all: Etcd[], groups: Etcd[][]): void {
+  const groupOf = new Map<bigint, number>();
+  groups.forEach((g, i) => {
+    for (const e of g) groupOf.set(e.server.memberId, i);
+  });
+  for (const e of all) {
+    const s = e.server;
+    const mine = groupOf.get(s.memberId);
+    const step = Object.getPrototypeOf(s).stepFromPeer as (m: raftpb.Message) => void;
+    s.stepFromPeer = (m: raftpb.Message) => {
+      if (groupOf.get(m.from) === mine) step.call(s, m);
+    };
+  }
+}
+
+/** cut separates `group` from the other members. */
+function cut(all: Etcd[], group: Etcd[]): void {
+  partition(all, [group, all.filter((e) => !group.includes(e))]);
+}
+
+function heal(all: Etcd[]): void {
+  for (const e of all) delete (e.server as { stepFromPeer?: unknown }).stepFromPeer;
+}
+
+function leaderOf(ms: Etcd[]): Etcd {
+  const l = ms.find((m) => m.server.leader === m.server.memberId);
+  if (l === undefined) throw new Error("no leader");
+  return l;
+}
+
+describe("reads and writes around elections", { timeout: 60_000 }, () => {
+  it("a linearizable read and a put issued while a member has no leader complete once one is elected", async () => {
+    const { ms } = await startCluster(3);
+    const f = ms.find((m) => m.server.leader !== m.server.memberId) as Etcd;
+    await put(f, "k", "before");
+    cut(ms, [f]);
+    await until(() => f.server.leader === 0n);
+    // No leader: raft drops the ReadIndex request and would drop the proposal.
+    let readDone = false;
+    let putDone = false;
+    const read = value(f, "k").then((v) => {
+      readDone = true;
+      return v;
+    });
+    const write = put(f, "k", "during").then((r) => {
+      putDone = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 1000));
+    expect([readDone, putDone]).toEqual([false, false]);
+    heal(ms);
+    // The read is resent to the new leader and sees at least what was committed before it.
+    expect(["before", "during"]).toContain(await read);
+    const w = await write;
+    expect(w.header?.revision).toBeGreaterThan(2n);
+    for (const m of ms) await until(async () => (await value(m, "k")) === "during");
+  });
+
+  it("without a leader for the whole request timeout: put fails like etcd's ('context deadline exceeded'), a linearizable read with 'request timed out', a serializable read is served", async () => {
+    const { ms } = await startCluster(3);
+    const f = ms.find((m) => m.server.leader !== m.server.memberId) as Etcd;
+    await put(f, "k", "v");
+    await until(async () => (await value(f, "k", true)) === "v");
+    cut(ms, [f]);
+    await until(() => f.server.leader === 0n);
+    const started = Date.now();
+    const [w, r] = await Promise.allSettled([put(f, "k", "lost"), get(f, "k")]);
+    expect(w).toEqual({ status: "rejected", reason: Errors.proposalDeadline });
+    expect(r).toEqual({ status: "rejected", reason: Errors.timeout });
+    // etcd's request timeout: 5s + 2 election timeouts.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(5000);
+    expect(await value(f, "k", true)).toBe("v");
+    // The put raft never saw is gone for good: healing does not apply it later.
+    heal(ms);
+    await put(leaderOf(ms), "k2", "after");
+    for (const m of ms) await until(async () => (await value(m, "k2")) === "after");
+    expect(await value(f, "k")).toBe("v");
+  });
+
+  it("a proposal a leader appended but could not commit fails with 'request timed out'", async () => {
+    const { ms } = await startCluster(3);
+    const l = leaderOf(ms);
+    // Every member alone: the leader appends the entry, gets no ack, steps down; no one wins.
+    partition(ms, ms.map((m) => [m]));
+    await expect(put(l, "k", "uncommitted")).rejects.toBe(Errors.timeout);
+  });
+
+  it("a proposal lost with its leader fails with 'request timed out, possibly due to previous leader failure'", async () => {
+    // Election timeout 1s: a new leader is elected within 2 election timeouts of the loss.
+    const { ms } = await startCluster(3, ["--heartbeat-interval", "100", "--election-timeout", "1000"]);
+    const l = leaderOf(ms);
+    const f = ms.find((m) => m !== l) as Etcd;
+    cut(ms, [l]);
+    // f still follows l: the proposal is forwarded to l, which drops it.
+    const lost = put(f, "k", "lost");
+    await until(() => f.server.leader !== 0n && f.server.leader !== l.server.memberId);
+    await expect(lost).rejects.toBe(Errors.timeoutDueToLeaderFail);
+    heal(ms);
+  });
+
+  it("refuses proposals with 'too many requests' while the apply trails the commit by more than 5000 entries", async () => {
+    const { ms } = await startCluster(3);
+    const l = leaderOf(ms);
+    const f = ms.find((m) => m !== l) as Etcd;
+    cut(ms, [f]);
+    const writes: Promise<unknown>[] = [];
+    for (let i = 0; i < 5200; i++) {
+      writes.push(put(l, `tm${i}`, "x"));
+      if (writes.length === 400) await Promise.all(writes.splice(0));
+    }
+    await Promise.all(writes);
+    // When f receives the 5200 entries, hold its WAL write: they are committed, not applied.
+    const save = WAL.prototype.save;
+    let gated = false;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    WAL.prototype.save = async function (this: WAL, hs: raftpb.HardState | undefined, ents: raftpb.Entry[]): Promise<void> {
+      if (ents.length > 5000) {
+        gated = true;
+        await gate;
+      }
+      return save.call(this, hs, ents);
+    };
+    try {
+      heal(ms);
+      await until(() => gated);
+      await expect(put(f, "k", "v")).rejects.toBe(Errors.tooManyRequests);
+    } finally {
+      WAL.prototype.save = save;
+      release();
+    }
+    await until(async () => (await value(f, "tm5199", true)) === "x");
+    await put(f, "k", "v");
+  });
+});
+
+describe("learners and removed members", { timeout: 60_000 }, () => {
+  it("a learner refuses what etcd's learners refuse and serves serializable reads and Status", async () => {
+    const { ms, specs, base } = await startCluster(3);
+    await put(ms[0] as Etcd, "j", "x");
+    const peer = await freePort();
+    const client = await freePort();
+    const peerUrl = `http://127.0.0.1:${peer}`;
+    const added = await (ms[0] as Etcd).server.memberAdd(etcdserverpb.MemberAddRequest.fromPartial({ peerURLs: [peerUrl], isLearner: true }));
+    const initial = [...specs.map((s) => `${s.name}=${s.peerUrl}`), `m3=${peerUrl}`].join(",");
+    const learner = await startMember({
+      name: "m3",
+      peerUrl,
+      argv: memberArgs(base, "m3", peer, client, initial, ["--initial-cluster-state", "existing", ...FAST]),
+    });
+    expect(learner.server.memberId).toBe(added.member?.ID);
+    expect(learner.server.isLearner).toBe(true);
+    await until(async () => (await value(learner, "j", true)) === "x");
+
+    const refused = Errors.learnerNotSupported;
+    await expect(put(learner, "k", "v")).rejects.toBe(refused);
+    await expect(learner.server.deleteRange(etcdserverpb.DeleteRangeRequest.fromPartial({ key: b("j") }))).rejects.toBe(refused);
+    const readOnlyTxn = etcdserverpb.TxnRequest.fromPartial({
+      success: [{ requestRange: etcdserverpb.RangeRequest.fromPartial({ key: b("j"), serializable: true }) }],
+    });
+    await expect(learner.server.txn(readOnlyTxn)).rejects.toBe(refused); // etcd 3.4 refuses every Txn
+    await expect(learner.server.compact(etcdserverpb.CompactionRequest.fromPartial({ revision: 1n }))).rejects.toBe(refused);
+    await expect(learner.server.hashKV(etcdserverpb.HashKVRequest.fromPartial({}))).rejects.toBe(refused);
+    await expect(learner.server.moveLeader((ms[0] as Etcd).server.memberId)).rejects.toBe(refused);
+    await expect(learner.server.memberAdd(etcdserverpb.MemberAddRequest.fromPartial({ peerURLs: ["http://127.0.0.1:1"] }))).rejects.toBe(refused);
+    // The gRPC layer's check: only Status and serializable Range pass.
+    expect(() => learner.server.checkLearner("Range", { serializable: false })).toThrow(refused);
+    expect(() => learner.server.checkLearner("MemberList")).toThrow(refused);
+    expect(() => learner.server.checkLearner("Watch")).toThrow(refused);
+    expect(() => learner.server.checkLearner("Range", { serializable: true })).not.toThrow();
+    expect(() => learner.server.checkLearner("Status")).not.toThrow();
+    expect(await value(learner, "j", true)).toBe("x");
+    expect((await learner.server.status()).isLearner).toBe(true);
+    // Voters are not affected by the rule.
+    expect(() => (ms[0] as Etcd).server.checkLearner("Range", { serializable: false })).not.toThrow();
+
+    // Promoted, it serves everything.
+    await until(async () => {
+      try {
+        await leaderOf(ms).server.memberPromote({ ID: learner.server.memberId });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    await until(() => !learner.server.isLearner);
+    await put(learner, "k", "v");
+    expect(() => learner.server.checkLearner("Range", { serializable: false })).not.toThrow();
+  });
+
+  it("a removed member stops itself", async () => {
+    const { ms } = await startCluster(3);
+    const l = leaderOf(ms);
+    const victim = ms.find((m) => m !== l) as Etcd;
+    let stopped = false;
+    void victim.server.stopNotify().then(() => {
+      stopped = true;
+    });
+    // Not before it is removed.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(stopped).toBe(false);
+    await l.server.memberRemove({ ID: victim.server.memberId });
+    await until(() => stopped, 10_000);
+    await expect(put(victim, "k", "v")).rejects.toBe(Errors.stopped);
+    // The others go on as a 2-member cluster.
+    await put(l, "after", "removal");
+  });
+});
