@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { connect } from "node:http2";
 import type { ConnectionOptions } from "node:tls";
 import { join } from "node:path";
 import { raftpb, walpb } from "@etcd-ts/proto";
-import { Backend } from "@etcd-ts/backend";
+import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
 import { KVStore } from "@etcd-ts/mvcc";
 import { MemoryStorage, RawNode } from "@etcd-ts/raft";
 import { WAL } from "@etcd-ts/wal";
@@ -12,6 +12,8 @@ import { EtcdServer } from "./etcd_server.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
 import type { Logger } from "./log.js";
 import { Membership } from "./membership.js";
+import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
+import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { PATH_MEMBERS } from "./peer/headers.js";
 
 /** DataDirs are etcd's data-dir layout: member/wal for the WAL, member/snap/db for the backend. */
@@ -52,7 +54,10 @@ export async function openServer(
 
   const started = Date.now();
   const backend = await Backend.open(dirs.db);
-  const kv = await KVStore.open(backend);
+  const tx = new BatchTx(backend);
+  const kv = await KVStore.open(backend, tx);
+  const consistentIndex = decodeConsistentIndex(await backend.get(consistentIndexKey));
+  const stored = await MembershipStore.load(backend, dirs.membership, logger);
   logger.info("etcdserver/backend.ts", "opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });
 
   const storage = new MemoryStorage();
@@ -67,9 +72,7 @@ export async function openServer(
     const c = opened.contents;
     const meta = walpb.WalMetadata.decode(c.metadata);
     memberId = meta.memberId;
-    membership = existsSync(dirs.membership)
-      ? Membership.decode(readFileSync(dirs.membership))
-      : Membership.fromInitialCluster(cfg.initialCluster, cfg.initialClusterToken);
+    membership = stored ?? Membership.fromInitialCluster(cfg.initialCluster, cfg.initialClusterToken);
     if (membership.clusterId !== meta.clusterId) {
       throw new Error(`etcdserver: cluster ID mismatch between WAL (${hexId(meta.clusterId)}) and membership (${hexId(membership.clusterId)})`);
     }
@@ -85,12 +88,12 @@ export async function openServer(
       // The backend may have applied entries whose commit index the WAL had not synced yet:
       // an applied entry was committed, so the commit index is at least the consistent index.
       const hs = { ...c.hardState };
-      if (kv.consistentIndex > hs.commit && kv.consistentIndex <= last) hs.commit = kv.consistentIndex;
+      if (consistentIndex > hs.commit && consistentIndex <= last) hs.commit = consistentIndex;
       storage.setHardState(hs);
     }
     storage.append(c.entries);
-    if (kv.consistentIndex > last) {
-      throw new Error(`etcdserver: backend consistent index ${kv.consistentIndex} is ahead of the WAL's last index ${last}`);
+    if (consistentIndex > last) {
+      throw new Error(`etcdserver: backend consistent index ${consistentIndex} is ahead of the WAL's last index ${last}`);
     }
     logger.info("etcdserver/raft.ts", "restarting local member", {
       "cluster-id": hexId(membership.clusterId),
@@ -112,7 +115,6 @@ export async function openServer(
       );
     }
     memberId = me.id;
-    membership.save(dirs.membership);
     wal = await WAL.create(
       dirs.wal,
       Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId: membership.clusterId }).finish()),
@@ -135,7 +137,6 @@ export async function openServer(
     }
     membership = Membership.fromInitialCluster(cfg.initialCluster, cfg.initialClusterToken);
     memberId = deriveMemberId(self, cfg.initialClusterToken);
-    membership.save(dirs.membership);
     wal = await WAL.create(
       dirs.wal,
       Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId: membership.clusterId }).finish()),
@@ -146,6 +147,8 @@ export async function openServer(
       "cluster-id": hexId(membership.clusterId),
     });
   }
+  // The member list is in the backend before the WAL can hold anything that depends on it.
+  if (stored === undefined) await backend.write([{ type: "put", key: MEMBERSHIP_KEY, value: membership.encode() }], { sync: true });
   const me = membership.members.get(memberId);
   if (me !== undefined) {
     me.name = cfg.name;
@@ -172,7 +175,9 @@ export async function openServer(
     memberId,
     membership,
     backend,
+    tx,
     kv,
+    consistentIndex,
     storage,
     wal,
     makeNode,
@@ -182,7 +187,6 @@ export async function openServer(
     maxTxnOps: cfg.maxTxnOps,
     maxRequestBytes: cfg.maxRequestBytes,
     logger,
-    membershipFile: dirs.membership,
     snapDir: dirs.snap,
     clusterToken: cfg.initialClusterToken,
     name: cfg.name,

@@ -1,18 +1,22 @@
 import { rmSync } from "node:fs";
 import type { PassThrough } from "node:stream";
 import { etcdserverpb, serverpb, walpb, raftpb } from "@etcd-ts/proto";
-import { KVStore, MvccError, type RangeResult } from "@etcd-ts/mvcc";
-import type { Backend } from "@etcd-ts/backend";
+import { KVStore, MvccError } from "@etcd-ts/mvcc";
+import { consistentIndexKey, type Backend, type BatchTx } from "@etcd-ts/backend";
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
-import { Applier, type ApplyResult, type MembershipApplier } from "./apply.js";
+import { READ_CONTEXT, type Applied } from "./apply/applier.js";
+import { ApplyLoop, type ApplyResult } from "./apply/apply_loop.js";
+import { BaseApplier } from "./apply/base_applier.js";
 import { Errors, RpcError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { Membership, type Member } from "./membership.js";
+import { MembershipStore } from "./membership_store.js";
 import { RaftNode, type Transport } from "./raft_node.js";
 import { readSnapshotFile, writeFrame } from "./peer/snapshot_stream.js";
+import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { IdGenerator, Wait } from "./wait.js";
-import { checkDelete, checkPut, checkRange, checkTxn, isTxnReadOnly, isTxnSerializable, txnHasLease } from "./validate.js";
+import { checkDelete, checkPut, checkRange, checkTxn, isTxnReadOnly, isTxnSerializable } from "./validate.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
 
 /** SERVER_VERSION is the etcd API version etcd-ts implements and reports to clients. */
@@ -25,7 +29,11 @@ export interface EtcdServerParts {
   memberId: bigint;
   membership: Membership;
   backend: Backend;
+  /** tx is the batch transaction every store writes into; the apply loop commits it. */
+  tx: BatchTx;
   kv: KVStore;
+  /** consistentIndex is the raft index of the last entry the backend holds. */
+  consistentIndex: bigint;
   storage: MemoryStorage;
   wal: WAL;
   makeNode: (applied: bigint) => RawNode;
@@ -35,8 +43,6 @@ export interface EtcdServerParts {
   maxTxnOps: number;
   maxRequestBytes: number;
   logger: Logger;
-  /** membershipFile is where the member list is saved after each change. */
-  membershipFile: string;
   /** snapDir holds incoming snapshot streams. */
   snapDir: string;
   clusterToken: string;
@@ -90,9 +96,8 @@ export function rpcSupportedForLearner(method: string, req: unknown): boolean {
  * EtcdServer is one member: requests in, raft proposals out, applied results back. It owns
  * the request checks, the proposal/wait bookkeeping, linearizable reads and snapshots.
  */
-export class EtcdServer implements MembershipApplier {
+export class EtcdServer {
   readonly memberId: bigint;
-  membership: Membership;
   kv: KVStore;
   /** transport is set by the embedder before start (a single member never sends). */
   transport: PeerLink | undefined;
@@ -101,7 +106,9 @@ export class EtcdServer implements MembershipApplier {
   private readonly storage: MemoryStorage;
   private readonly node: RawNode;
   private readonly raft: RaftNode;
-  private readonly applier: Applier;
+  private readonly memberStore: MembershipStore;
+  private readonly base: BaseApplier;
+  private readonly applyLoop: ApplyLoop;
   private readonly wait: Wait<ApplyResult>;
   private readonly ids: IdGenerator;
   private readonly requestTimeoutMs: number;
@@ -117,7 +124,14 @@ export class EtcdServer implements MembershipApplier {
   constructor(p: EtcdServerParts) {
     this.p = p;
     this.memberId = p.memberId;
-    this.membership = p.membership;
+    this.memberStore = new MembershipStore(p.membership, p.tx, p.memberId, p.logger);
+    this.memberStore.setListener({
+      changed: (m) => {
+        this.transport?.setPeers(m.members.values());
+        this.learner = m.members.get(this.memberId)?.isLearner ?? false;
+      },
+      removedSelf: () => this.stopRemoved(),
+    });
     this.kv = p.kv;
     this.backend = p.backend;
     this.wal = p.wal;
@@ -127,7 +141,9 @@ export class EtcdServer implements MembershipApplier {
     this.requestTimeoutMs = 5000 + 2 * p.electionMs;
     this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, (id: bigint, start: number) => this.proposalTimeoutError(id, start));
     this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
-    this.applier = new Applier(p.kv, () => this.node, this.wait, this, p.onFatal);
+    // No lessor exists yet, so no lease does: a put naming one fails at apply, as in etcd.
+    this.base = new BaseApplier(p.kv, { exists: () => false }, p.onFatal);
+    this.applyLoop = new ApplyLoop(this.base, p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
     this.snapshotIndex = this.storage.firstIndex() - 1n;
     this.node = p.makeNode(this.snapshotIndex);
     this.raft = new RaftNode({
@@ -137,13 +153,18 @@ export class EtcdServer implements MembershipApplier {
       memberId: p.memberId,
       heartbeatMs: p.heartbeatMs,
       transport: { send: (msgs) => this.transport?.send(msgs) },
-      applier: this.applier,
+      applier: this.applyLoop,
       logger: p.logger,
       onFatal: p.onFatal,
       afterApply: (applied) => this.maybeSnapshot(applied),
       installSnapshot: (snap) => this.installSnapshot(snap),
       requestTimeoutMs: this.requestTimeoutMs,
     });
+  }
+
+  /** membership is the current member list and cluster ID. */
+  get membership(): Membership {
+    return this.memberStore.current;
   }
 
   /** start begins the raft loop. */
@@ -165,7 +186,7 @@ export class EtcdServer implements MembershipApplier {
     if (this.publishing || this.published || this.stopped || this.raft.leader === 0n) return;
     this.publishing = true;
     const attrs = { memberId: this.memberId, name: this.p.name, clientUrls: this.p.clientUrls };
-    this.propose({ memberAttributes: attrs }).then(
+    this.propose("memberAttributes", attrs).then(
       () => {
         this.published = true;
         this.publishing = false;
@@ -247,28 +268,22 @@ export class EtcdServer implements MembershipApplier {
   async range(req: etcdserverpb.RangeRequest): Promise<etcdserverpb.RangeResponse> {
     checkRange(req);
     if (!req.serializable) await this.linearizableBarrier();
-    let r: RangeResult;
-    try {
-      r = await this.kv.range(req);
-    } catch (err) {
-      throw mapError(err);
-    }
-    return { header: this.header(r.revision), kvs: r.kvs, more: r.more, count: r.count };
+    const r = await this.readLocal((ctx) => this.base.range(ctx, req));
+    return { ...r.response, header: this.header(r.revision) };
   }
 
   async put(req: etcdserverpb.PutRequest): Promise<etcdserverpb.PutResponse> {
     if (this.learner) this.checkLearner("Put");
     checkPut(req);
-    if (req.lease !== 0n) throw Errors.leaseNotFound; // no lease exists until leases are built
-    const r = await this.propose({ put: req });
-    return { ...(r.response as etcdserverpb.PutResponse), header: this.header(r.revision) };
+    const r = await this.propose("put", req);
+    return { ...r.response, header: this.header(r.revision) };
   }
 
   async deleteRange(req: etcdserverpb.DeleteRangeRequest): Promise<etcdserverpb.DeleteRangeResponse> {
     if (this.learner) this.checkLearner("DeleteRange");
     checkDelete(req);
-    const r = await this.propose({ deleteRange: req });
-    return { ...(r.response as etcdserverpb.DeleteRangeResponse), header: this.header(r.revision) };
+    const r = await this.propose("deleteRange", req);
+    return { ...r.response, header: this.header(r.revision) };
   }
 
   async txn(req: etcdserverpb.TxnRequest): Promise<etcdserverpb.TxnResponse> {
@@ -278,22 +293,16 @@ export class EtcdServer implements MembershipApplier {
     if (isTxnReadOnly(req)) {
       // etcd serves a read-only txn like a range: no log entry, a read barrier unless serializable.
       if (!isTxnSerializable(req)) await this.linearizableBarrier();
-      try {
-        const r = this.kv.txn(req);
-        if (r.ready !== undefined) await r.ready;
-        return fillTxnHeaders(r.response, this.header(r.revision));
-      } catch (err) {
-        throw mapError(err);
-      }
+      const r = await this.readLocal((ctx) => this.base.txn(ctx, req));
+      return fillTxnHeaders(r.response, this.header(r.revision));
     }
-    if (txnHasLease(req)) throw Errors.leaseNotFound;
-    const r = await this.propose({ txn: req });
-    return fillTxnHeaders(r.response as etcdserverpb.TxnResponse, this.header(r.revision));
+    const r = await this.propose("txn", req);
+    return fillTxnHeaders(r.response, this.header(r.revision));
   }
 
   async compact(req: etcdserverpb.CompactionRequest): Promise<etcdserverpb.CompactionResponse> {
     if (this.learner) this.checkLearner("Compact");
-    const r = await this.propose({ compaction: req });
+    const r = await this.propose("compaction", req);
     return { header: this.header(r.revision) };
   }
 
@@ -307,7 +316,7 @@ export class EtcdServer implements MembershipApplier {
       leader: this.raft.leader,
       raftIndex: this.storage.lastIndex(),
       raftTerm: st.hardState.term,
-      raftAppliedIndex: this.applier.appliedIndex,
+      raftAppliedIndex: this.applyLoop.appliedIndex,
       errors: [],
       dbSizeInUse: BigInt(size),
       isLearner: this.membership.members.get(this.memberId)?.isLearner ?? false,
@@ -346,7 +355,7 @@ export class EtcdServer implements MembershipApplier {
   }
 
   get appliedIndex(): bigint {
-    return this.applier.appliedIndex;
+    return this.applyLoop.appliedIndex;
   }
 
   /**
@@ -366,6 +375,7 @@ export class EtcdServer implements MembershipApplier {
       await this.raft.idle();
       this.wait.failAll(Errors.stopped);
       await this.kv.close();
+      await this.p.tx.close();
       await this.wal.close();
       await this.backend.close();
     } finally {
@@ -518,57 +528,7 @@ export class EtcdServer implements MembershipApplier {
     const result = this.wait.register(requestId);
     this.raft.proposeConfChange(requestId, cc, (err) => this.wait.fail(requestId, proposeError(err)));
     const r = await result;
-    if (r.err !== undefined) throw mapError(r.err);
-  }
-
-  /** applyConfChange updates the member list for an applied conf change (MembershipApplier). */
-  applyConfChange(cc: raftpb.ConfChange, ctx: serverpb.ConfChangeContext): ApplyResult {
-    const res: ApplyResult = { revision: this.kv.currentRevision };
-    for (const ch of cc.changes) {
-      const existing = this.membership.members.get(ch.nodeId);
-      switch (ch.type) {
-        case raftpb.ConfChangeType.CONF_CHANGE_ADD_NODE:
-        case raftpb.ConfChangeType.CONF_CHANGE_ADD_LEARNER_NODE: {
-          const isLearner = ch.type === raftpb.ConfChangeType.CONF_CHANGE_ADD_LEARNER_NODE;
-          if (existing !== undefined) {
-            existing.isLearner = isLearner;
-          } else {
-            this.membership.add({
-              id: ch.nodeId,
-              name: ctx.name,
-              peerUrls: ctx.peerUrls,
-              clientUrls: [],
-              isLearner,
-            });
-          }
-          this.p.logger.info("membership/cluster.ts", existing !== undefined && !isLearner ? "promote member" : "added member", {
-            "cluster-id": hexId(this.membership.clusterId),
-            "local-member-id": hexId(this.memberId),
-            "added-peer-id": hexId(ch.nodeId),
-            "added-peer-peer-urls": ctx.peerUrls,
-          });
-          break;
-        }
-        case raftpb.ConfChangeType.CONF_CHANGE_REMOVE_NODE:
-          this.membership.remove(ch.nodeId);
-          this.p.logger.info("membership/cluster.ts", "removed member", {
-            "cluster-id": hexId(this.membership.clusterId),
-            "local-member-id": hexId(this.memberId),
-            "removed-remote-peer-id": hexId(ch.nodeId),
-          });
-          if (ch.nodeId === this.memberId) this.stopRemoved();
-          break;
-        case raftpb.ConfChangeType.CONF_CHANGE_UPDATE_NODE:
-          if (existing !== undefined) existing.peerUrls = [...ctx.peerUrls].sort();
-          break;
-        default:
-          break;
-      }
-    }
-    this.membership.save(this.p.membershipFile);
-    this.transport?.setPeers(this.membership.members.values());
-    this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
-    return res;
+    if (!r.ok) throw mapError(r.err);
   }
 
   /**
@@ -586,14 +546,6 @@ export class EtcdServer implements MembershipApplier {
         (err: unknown) => this.p.onFatal(err),
       );
     }, REMOVED_STOP_DELAY_MS).unref();
-  }
-
-  applyMemberAttributes(req: serverpb.MemberAttributesRequest): void {
-    const m = this.membership.members.get(req.memberId);
-    if (m === undefined) return;
-    m.name = req.name;
-    m.clientUrls = req.clientUrls;
-    this.membership.save(this.p.membershipFile);
   }
 
   // ---- snapshots between members ----
@@ -641,6 +593,8 @@ export class EtcdServer implements MembershipApplier {
     const path = snap.data.toString();
     const contents = await readSnapshotFile(path);
     await this.kv.close();
+    // Every batch committed so far is written before the backend is rewritten under it.
+    await this.p.tx.idle();
     const dels: { type: "del"; key: Buffer }[] = [];
     for await (const chunk of this.backend.scanChunks({})) for (const k of chunk.keys) dels.push({ type: "del", key: k });
     for (let i = 0; i < dels.length; i += 1000) await this.backend.write(dels.slice(i, i + 1000));
@@ -654,13 +608,13 @@ export class EtcdServer implements MembershipApplier {
     }
     await this.backend.write(batch);
     await this.backend.sync();
-    this.kv = await KVStore.open(this.backend);
-    this.applier.kv = this.kv;
-    this.applier.appliedIndex = this.kv.consistentIndex;
-    this.membership = Membership.decode(contents.membership);
-    this.membership.save(this.p.membershipFile);
-    this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
-    this.transport?.setPeers(this.membership.members.values());
+    this.kv = await KVStore.open(this.backend, this.p.tx);
+    this.base.kv = this.kv;
+    const ci = decodeConsistentIndex(await this.backend.get(consistentIndexKey));
+    this.applyLoop.appliedIndex = ci;
+    // The member list arrives in the stream's first frame (and in the backend's pairs).
+    this.memberStore.replace(Membership.decode(contents.membership));
+    await this.p.tx.commit();
     await this.wal.saveSnapshot(
       walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }),
     );
@@ -670,7 +624,7 @@ export class EtcdServer implements MembershipApplier {
     this.p.logger.info("etcdserver/server.ts", "applied snapshot", {
       "local-member-id": hexId(this.memberId),
       "snapshot-index": md.index,
-      "consistent-index": this.kv.consistentIndex,
+      "consistent-index": ci,
     });
   }
 
@@ -679,12 +633,32 @@ export class EtcdServer implements MembershipApplier {
     return this.raft.readIndex();
   }
 
-  private async propose(fields: Partial<serverpb.InternalRaftRequest>): Promise<ApplyResult> {
+  /**
+   * readLocal applies a read (range or read-only txn) to the local state without the log and
+   * waits for any history it must read.
+   */
+  private async readLocal<T>(read: (ctx: typeof READ_CONTEXT) => Applied<T>): Promise<Applied<T>> {
+    let r: Applied<T>;
+    try {
+      r = read(READ_CONTEXT);
+      if (r.done !== undefined) await r.done;
+    } catch (err) {
+      throw mapError(err);
+    }
+    return r;
+  }
+
+  /**
+   * propose puts one request into the log and resolves with its applied outcome once this
+   * member applied it (the response is complete), or fails with the error the apply or the
+   * proposal produced.
+   */
+  private async propose<K extends ProposalKind>(kind: K, req: NonNullable<serverpb.InternalRaftRequest[K]>): Promise<Applied<ProposalResponses[K]>> {
     if (this.stopped) throw Errors.stopped;
     // etcd refuses new proposals while the apply trails the commit by too much.
-    if (this.raft.committedIndex > this.applier.appliedIndex + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) throw Errors.tooManyRequests;
+    if (this.raft.committedIndex > this.applyLoop.appliedIndex + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) throw Errors.tooManyRequests;
     const id = this.ids.id();
-    const req: serverpb.InternalRaftRequest = {
+    const ir: serverpb.InternalRaftRequest = {
       header: { id, username: "", authRevision: 0n },
       range: undefined,
       put: undefined,
@@ -692,18 +666,19 @@ export class EtcdServer implements MembershipApplier {
       txn: undefined,
       compaction: undefined,
       memberAttributes: undefined,
-      ...fields,
     };
-    const bytes = serverpb.InternalRaftRequest.encode(req).finish();
+    (ir as unknown as Record<K, unknown>)[kind] = req;
+    const bytes = serverpb.InternalRaftRequest.encode(ir).finish();
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (data.length > this.p.maxRequestBytes) throw Errors.requestTooLarge;
-    this.applier.proposed.set(data, req);
+    this.applyLoop.proposed.set(data, ir);
     const result = this.wait.register(id);
     this.raft.propose(id, data, (err) => this.wait.fail(id, proposeError(err)));
     const r = await result;
-    if (r.err !== undefined) throw mapError(r.err);
-    if (r.done !== undefined) await r.done;
-    return r;
+    if (!r.ok) throw mapError(r.err);
+    if (r.applied.done !== undefined) await r.applied.done;
+    // The apply loop answers a request of kind K with the applier's Applied<ProposalResponses[K]>.
+    return r.applied as Applied<ProposalResponses[K]>;
   }
 
   /**
@@ -727,7 +702,7 @@ export class EtcdServer implements MembershipApplier {
     this.snapshotting = true;
     try {
       // The backend must hold everything up to `applied` durably before the WAL lets go of it.
-      await this.kv.sync();
+      await this.p.tx.sync();
       // Raft's configuration is the membership as of the last applied entry.
       const snap = this.storage.createSnapshot(applied, this.node.status().config, Buffer.alloc(0));
       const md = snap.metadata as raftpb.SnapshotMetadata;
@@ -746,6 +721,18 @@ export class EtcdServer implements MembershipApplier {
     }
   }
 }
+
+/** ProposalResponses maps each kind of proposed request to the response its apply produces. */
+interface ProposalResponses {
+  put: etcdserverpb.PutResponse;
+  deleteRange: etcdserverpb.DeleteRangeResponse;
+  txn: etcdserverpb.TxnResponse;
+  compaction: etcdserverpb.CompactionResponse;
+  memberAttributes: undefined;
+}
+
+/** ProposalKind is a kind of request a client call proposes. */
+type ProposalKind = keyof ProposalResponses;
 
 /** fillTxnHeaders sets the txn's header; mvcc already gave nested responses etcd's partial headers. */
 function fillTxnHeaders(resp: etcdserverpb.TxnResponse, header: etcdserverpb.ResponseHeader): etcdserverpb.TxnResponse {

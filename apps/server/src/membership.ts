@@ -1,4 +1,3 @@
-import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from "node:fs";
 import { clusterId, hexId, memberId } from "./ids.js";
 
 /** Member is one cluster member as the Cluster service reports it. */
@@ -13,8 +12,8 @@ export interface Member {
 /**
  * Membership is the member list and the cluster ID. It is derived at bootstrap from
  * --initial-cluster (or fetched from a peer when joining), changed only by applied conf
- * changes and member-attribute entries, and saved to a file after each change so a restart
- * does not depend on the flags. `removed` remembers members removed from the cluster.
+ * changes and member-attribute entries, and kept in the backend (see MembershipStore) so a
+ * restart does not depend on the flags. `removed` remembers members removed from the cluster.
  */
 export class Membership {
   readonly removed = new Set<bigint>();
@@ -92,22 +91,4 @@ export class Membership {
     for (const r of doc.removed ?? []) ms.removed.add(BigInt(`0x${r}`));
     return ms;
   }
-
-  /** save replaces the membership file durably (temp file, fsync, rename). */
-  save(path: string): void {
-    writeFileAtomic(path, this.encode());
-  }
-}
-
-/** writeFileAtomic replaces a small file durably: write a temp file, fsync, rename. */
-export function writeFileAtomic(path: string, data: Buffer): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, data, { mode: 0o600 });
-  const fd = openSync(tmp, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }

@@ -1,5 +1,9 @@
 /**
  * @etcd-ts/backend is the storage backend: an ordered byte-key store on RocksDB with atomic
- * write batches and range scans. It is the only package that imports the RocksDB binding.
+ * write batches and range scans, and the one batch transaction (BatchTx) every store of a
+ * member writes into. It is the only package that imports the RocksDB binding.
  */
 export { Backend, type BackendOptions, type ScanChunk, type ScanOptions, type WriteOp } from "./backend.js";
+export { BatchTx } from "./batch_tx.js";
+export { mergedScan } from "./merged_scan.js";
+export { consistentIndexKey } from "./meta.js";

@@ -159,11 +159,11 @@ describe("KVStore compaction", () => {
     h.del("b"); // 5
     await h.commit();
     await h.store.close();
+    await h.tx.close();
     // Simulate a crash after the compaction was recorded but before old revisions were deleted.
     await h.backend.write([{ type: "put", key: scheduledCompactKey, value: encodeUint64(5n) }]);
     await h.backend.close();
-    h.backend = await Backend.open(join(h.dir, "db"));
-    h.store = await KVStore.open(h.backend);
+    await h.open();
     expect(h.store.compactRevision).toBe(5n);
     expect(code(() => h.store.range(h.req("a", "", { revision: 4n })))).toBe("compacted");
     await h.store.hash(); // runs after the resumed compaction

@@ -98,8 +98,8 @@ describe("KVStore hash", () => {
     etcdHistory(h);
     etcdHistory(other);
     const before = await h.store.hash();
-    await h.store.commit(10n);
-    await other.store.commit(99n);
+    await h.commitAt(10n);
+    await other.commitAt(99n);
     expect(await h.store.hash()).toBe(before);
     expect(await other.store.hash()).toBe(before);
     h.put("z", "1");

@@ -1,3 +1,4 @@
+import { consistentIndexKey } from "@etcd-ts/backend";
 import { mvccpb } from "@etcd-ts/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MvccError } from "./errors.js";
@@ -17,7 +18,6 @@ describe("KVStore put / delete", () => {
   it("starts empty at revision 1", async () => {
     expect(h.store.currentRevision).toBe(1n);
     expect(h.store.compactRevision).toBe(0n);
-    expect(h.store.consistentIndex).toBe(0n);
     const r = await h.range("a");
     expect(r).toEqual({ kvs: [], more: false, count: 0n, revision: 1n });
   });
@@ -181,23 +181,22 @@ describe("KVStore put / delete", () => {
     expect(() => h.put("a", "2")).toThrow("mvcc: store is closed");
   });
 
-  it("keeps the consistent index given to commit", async () => {
+  it("writes its changes in the batch transaction it was given, with the owner's keys", async () => {
     h.put("a", "1");
-    void h.store.commit(42n);
-    await h.store.sync();
-    expect(h.store.consistentIndex).toBe(42n);
+    void h.commitAt(42n);
+    await h.tx.sync();
     await h.reopen();
-    expect(h.store.consistentIndex).toBe(42n);
+    expect((await h.backend.get(consistentIndexKey))?.readBigUInt64BE()).toBe(42n);
     expect(await h.kv("a")).toEqual(["a=1"]);
   });
 
   it("fails every commit after a backend write failed", async () => {
     h.put("a", "1");
     await h.backend.close();
-    await expect(h.commit()).rejects.toThrow("mvcc: backend write failed: backend: database is closed");
+    await expect(h.commit()).rejects.toThrow("backend: batch write failed: backend: database is closed");
     h.put("a", "2");
-    await expect(h.commit()).rejects.toThrow("mvcc: backend write failed");
-    await expect(h.store.sync()).rejects.toThrow("mvcc: backend write failed");
+    await expect(h.commit()).rejects.toThrow("backend: batch write failed");
+    await expect(h.tx.sync()).rejects.toThrow("backend: batch write failed");
     expect(await h.kv("a", "", { revision: 2n })).toEqual(["a=1"]);
   });
 

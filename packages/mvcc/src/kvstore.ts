@@ -1,14 +1,11 @@
-import type { Backend, WriteOp } from "@etcd-ts/backend";
+import { consistentIndexKey, mergedScan, type Backend, type BatchTx, type WriteOp } from "@etcd-ts/backend";
 import { crc32c } from "@node-rs/crc32";
 import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
-import { BatchWriter } from "./batch_writer.js";
 import { compareKVs } from "./compare.js";
 import { ErrCompacted, ErrFutureRev, ErrKeyNotFound } from "./errors.js";
 import type { KeyIndex } from "./key_index.js";
-import { mergedScan } from "./merged_scan.js";
 import { fetchLimit, shapeRange, type RangeResult } from "./range.js";
 import {
-  consistentIndexKey,
   decodeUint64,
   encodeUint64,
   etcdRevisionBytes,
@@ -60,38 +57,40 @@ const keyBucketName = Buffer.from("key");
  * KVStore is etcd's multi-version key-value store. Every change gets a revision; the key index
  * (in memory) maps each key to its revisions and caches its current value, so reads at the
  * current revision and all compares are synchronous. Reads at past revisions fetch values
- * from the backend. Mutations change memory at once and queue their backend writes; commit()
- * writes them together with the raft consistent index in one batch. The store is
- * single-threaded: callers apply entries one at a time.
+ * from the backend. Mutations change memory at once and put their backend writes into the
+ * member's batch transaction, which its owner commits (with the raft consistent index and
+ * every other store's changes) once per applied batch. The store is single-threaded: callers
+ * apply entries one at a time.
  *
  * Request buffers (keys, values) are kept by reference and must not be mutated afterwards;
  * returned KeyValues are shared with the store and must not be mutated either.
  */
 export class KVStore {
   private readonly backend: Backend;
-  private readonly writer: BatchWriter;
+  private readonly writer: BatchTx;
   private readonly tree = new TreeIndex();
   private rev = 1n;
   /** compactMainRev is the compacted revision, -1 before the first compaction (as etcd). */
   private compactMainRev = -1n;
-  private ci = 0n;
   private listener: EventListener | undefined;
   /** exclusive serializes physical compactions and hashes over the backend. */
   private exclusiveTail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  /** closedSignal rejects when the store closes, ending waits for commits that may never come. */
+  private readonly closedSignal = rejectOnClose();
 
-  private constructor(backend: Backend) {
+  private constructor(backend: Backend, tx: BatchTx) {
     this.backend = backend;
-    this.writer = new BatchWriter(backend);
+    this.writer = tx;
   }
 
   /**
    * open rebuilds a store from the backend: the key index, the current values, the current
-   * and compacted revisions and the consistent index. A compaction that was scheduled but not
-   * finished resumes in the background.
+   * and compacted revisions. A compaction that was scheduled but not finished resumes in the
+   * background. The store writes into tx, a batch transaction over the same backend.
    */
-  static async open(backend: Backend): Promise<KVStore> {
-    const s = new KVStore(backend);
+  static async open(backend: Backend, tx: BatchTx): Promise<KVStore> {
+    const s = new KVStore(backend, tx);
     await s.restore();
     return s;
   }
@@ -104,11 +103,6 @@ export class KVStore {
   /** compactRevision is the revision of the last compaction (0 when never compacted). */
   get compactRevision(): bigint {
     return this.compactMainRev < 0n ? 0n : this.compactMainRev;
-  }
-
-  /** consistentIndex is the raft index given to the last commit() (or restored at open). */
-  get consistentIndex(): bigint {
-    return this.ci;
   }
 
   /** onEvents sets the listener that receives every revision's events (replacing any other). */
@@ -166,8 +160,8 @@ export class KVStore {
    * and every key keeps its newest revision <= rev unless that is a deletion. It throws
    * ErrCompacted when rev <= the compacted revision and ErrFutureRev when rev > the current
    * one. The index changes at once; the compaction is recorded in the pending batch, and
-   * `done` settles after the next commit() has written it and the old revisions have been
-   * deleted from the backend.
+   * `done` settles after the batch transaction's next commit has written it and the old
+   * revisions have been deleted from the backend.
    */
   compact(rev: bigint): { done: Promise<void> } {
     this.checkOpen();
@@ -178,34 +172,12 @@ export class KVStore {
     const available = this.tree.compact(rev);
     const persisted = this.writer.pendingWritten();
     const done = this.exclusive(async () => {
-      await persisted;
+      // The store may close before the batch holding the compaction is committed.
+      await Promise.race([persisted, this.closedSignal.promise]);
       await this.deleteCompacted(rev, available);
     });
     done.catch(() => undefined);
     return { done };
-  }
-
-  /**
-   * commit writes every change made since the last commit, together with consistentIndex (the
-   * raft index of the last applied entry), in one unsynced backend batch. Batches are written
-   * in commit order; the promise resolves once this one is written.
-   */
-  commit(consistentIndex: bigint): Promise<void> {
-    this.checkOpen();
-    this.ci = consistentIndex;
-    this.writer.put(consistentIndexKey, encodeUint64(consistentIndex));
-    return this.writer.flush();
-  }
-
-  /**
-   * sync resolves once every batch committed so far is written and durable on disk (the
-   * backend's writes are otherwise unsynced), e.g. before the WAL releases entries.
-   */
-  async sync(): Promise<void> {
-    this.checkOpen();
-    await this.writer.idle();
-    if (this.writer.failed !== undefined) throw this.writer.failed;
-    await this.backend.sync();
   }
 
   /**
@@ -302,14 +274,13 @@ export class KVStore {
   }
 
   /**
-   * close stops the store: changes not yet committed are dropped (the WAL replays them), batches
-   * already committed are written, and a running physical compaction stops (it resumes at the
-   * next open). The backend stays open; its owner closes it.
+   * close stops the store: a running physical compaction stops (it resumes at the next open).
+   * The batch transaction and the backend stay open; their owner closes them.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.writer.close();
+    this.closedSignal.reject(new Error("mvcc: store closed before the batch holding the compaction was committed"));
     await this.exclusiveTail.catch(() => undefined);
   }
 
@@ -585,12 +556,7 @@ export class KVStore {
   // ---- restore ----
 
   private async restore(): Promise<void> {
-    const [ci, scheduled, finished] = await this.backend.getMany([
-      consistentIndexKey,
-      scheduledCompactKey,
-      finishedCompactKey,
-    ]);
-    if (ci !== undefined) this.ci = decodeUint64(ci, "consistent index");
+    const [scheduled, finished] = await this.backend.getMany([scheduledCompactKey, finishedCompactKey]);
     const finishedRev = finished === undefined ? -1n : decodeUint64(finished, "finished compact revision");
     const scheduledRev = scheduled === undefined ? -1n : decodeUint64(scheduled, "scheduled compact revision");
     this.compactMainRev = finishedRev > scheduledRev ? finishedRev : scheduledRev;
@@ -633,6 +599,16 @@ export class KVStore {
   private checkOpen(): void {
     if (this.closed) throw new Error("mvcc: store is closed");
   }
+}
+
+/** rejectOnClose makes the store's closed signal: a promise rejected by close, never resolved. */
+function rejectOnClose(): { promise: Promise<never>; reject: (err: Error) => void } {
+  let reject!: (err: Error) => void;
+  const promise = new Promise<never>((_, rej) => {
+    reject = rej;
+  });
+  promise.catch(() => undefined);
+  return { promise, reject };
 }
 
 /** rangeEnd maps a request's range_end: empty = single key (undefined), "\0" = no bound (empty). */

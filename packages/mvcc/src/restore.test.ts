@@ -21,7 +21,6 @@ async function snapshotStore(fromRev: bigint): Promise<unknown> {
   return {
     current: h.store.currentRevision,
     compacted: h.store.compactRevision,
-    consistentIndex: h.store.consistentIndex,
     reads,
     hashKV: await h.store.hashKV(0n),
     hash: await h.store.hash(),
@@ -46,7 +45,7 @@ describe("KVStore reopen", () => {
     h.put("a", "3");
     h.put(String.fromCharCode(0), "nul");
     h.put("\u00ff\u00fe", "high");
-    await h.store.commit(17n);
+    await h.commitAt(17n);
     const before = await snapshotStore(1n);
     await h.reopen();
     expect(await snapshotStore(1n)).toEqual(before);

@@ -31,7 +31,6 @@ export const tombstoneMark = 0x74;
 export const revKeyLen = keyPrefix.length + 16;
 
 /** Meta keys: values are 8-byte big-endian integers. */
-export const consistentIndexKey = Buffer.from("meta/consistent_index");
 export const scheduledCompactKey = Buffer.from("meta/scheduled_compact_rev");
 export const finishedCompactKey = Buffer.from("meta/finished_compact_rev");
 

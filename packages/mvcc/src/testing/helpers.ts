@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Backend } from "@etcd-ts/backend";
+import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
 import { etcdserverpb, type mvccpb } from "@etcd-ts/proto";
 import { KVStore } from "../kvstore.js";
 import type { RangeResult } from "../range.js";
@@ -9,38 +9,60 @@ import type { RangeResult } from "../range.js";
 /** b turns a string into a Buffer. */
 export const b = (s: string): Buffer => Buffer.from(s);
 
-/** Harness owns a temp directory, a backend and a store over it. */
+/**
+ * Harness owns a temp directory, a backend, the batch transaction over it (as the server
+ * does) and a store writing into it.
+ */
 export class Harness {
   dir = "";
   backend!: Backend;
+  tx!: BatchTx;
   store!: KVStore;
   private index = 0n;
 
   static async create(): Promise<Harness> {
     const h = new Harness();
     h.dir = await mkdtemp(join(tmpdir(), "mvcc-test-"));
-    h.backend = await Backend.open(join(h.dir, "db"));
-    h.store = await KVStore.open(h.backend);
+    await h.open();
     return h;
   }
 
-  /** commit commits pending changes with the next consistent index. */
+  /** open opens the backend, a batch transaction and the store from disk. */
+  async open(): Promise<void> {
+    this.backend = await Backend.open(join(this.dir, "db"));
+    this.tx = new BatchTx(this.backend);
+    this.store = await KVStore.open(this.backend, this.tx);
+  }
+
+  /** commit commits pending changes with the next consistent index, as the server's apply loop does. */
   commit(): Promise<void> {
     this.index++;
-    return this.store.commit(this.index);
+    return this.commitAt(this.index);
+  }
+
+  /** commitAt commits pending changes recording consistent index ci. */
+  commitAt(ci: bigint): Promise<void> {
+    const v = Buffer.alloc(8);
+    v.writeBigUInt64BE(ci);
+    this.tx.put(consistentIndexKey, v);
+    return this.tx.commit();
+  }
+
+  /** close closes the store, the batch transaction (dropping what is uncommitted) and the backend. */
+  async close(): Promise<void> {
+    await this.store.close();
+    await this.tx.close();
+    await this.backend.close();
   }
 
   /** reopen closes the store and backend and opens them again from disk. */
   async reopen(): Promise<void> {
-    await this.store.close();
-    await this.backend.close();
-    this.backend = await Backend.open(join(this.dir, "db"));
-    this.store = await KVStore.open(this.backend);
+    await this.close();
+    await this.open();
   }
 
   async destroy(): Promise<void> {
-    await this.store.close();
-    await this.backend.close();
+    await this.close();
     await rm(this.dir, { recursive: true, force: true });
   }
 

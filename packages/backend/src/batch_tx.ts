@@ -1,4 +1,4 @@
-import type { Backend, WriteOp } from "@etcd-ts/backend";
+import type { Backend, WriteOp } from "./backend.js";
 
 /** Batch is a group of backend operations written atomically. */
 interface Batch {
@@ -27,13 +27,16 @@ function deferred(): Deferred {
 }
 
 /**
- * BatchWriter collects the store's backend operations into a pending batch and writes batches
- * to the backend strictly one after another, in the order they were flushed. Until a batch is
- * written, the values it puts under overlay keys stay readable through lookup(), so readers
- * never wait for the disk. After one write fails every later write fails too: the store's
- * memory is then ahead of its backend and the process must restart from the WAL.
+ * BatchTx is the one write transaction every store of a member writes into (etcd's
+ * backend.BatchTx): mvcc, membership, and the consistent index put their changes into the
+ * pending batch, and its owner (the server's apply loop) commits it once per applied batch,
+ * so everything one batch of raft entries changed reaches the backend atomically. Batches are
+ * written strictly one after another, in commit order. Until a batch is written, the values
+ * it puts under overlay keys stay readable through lookup(), so readers never wait for the
+ * disk. After one write fails every later write fails too: memory is then ahead of the
+ * backend and the process must restart from the WAL.
  */
-export class BatchWriter {
+export class BatchTx {
   private readonly backend: Backend;
   private pending: Batch = newBatch();
   private readonly inflight: Batch[] = [];
@@ -70,8 +73,13 @@ export class BatchWriter {
     return this.pending.ops.length;
   }
 
-  /** flush writes the pending batch after all earlier batches; it resolves once written. */
-  flush(): Promise<void> {
+  /** del appends a deletion to the pending batch. */
+  del(key: Buffer): void {
+    this.pending.ops.push({ type: "del", key });
+  }
+
+  /** commit writes the pending batch after all earlier batches; it resolves once written. */
+  commit(): Promise<void> {
     const batch = this.pending;
     this.pending = newBatch();
     this.enqueue(batch);
@@ -94,9 +102,19 @@ export class BatchWriter {
     return ops;
   }
 
-  /** idle resolves when every batch flushed so far has been written or has failed. */
+  /** idle resolves when every batch committed so far has been written or has failed. */
   idle(): Promise<void> {
     return this.tail;
+  }
+
+  /**
+   * sync resolves once every batch committed so far is written and durable on disk (writes
+   * are otherwise unsynced), e.g. before the WAL releases the entries they hold.
+   */
+  async sync(): Promise<void> {
+    await this.tail;
+    if (this.failure !== undefined) throw this.failure;
+    await this.backend.sync();
   }
 
   /** failed is the error of the first failed write, after which nothing more is written. */
@@ -106,19 +124,19 @@ export class BatchWriter {
 
   /**
    * close discards the pending batch (its writes are replayed from the WAL after a restart)
-   * and resolves once the batches already flushed have been written.
+   * and resolves once the batches already committed have been written.
    */
   async close(): Promise<void> {
     if (this.closed) return this.tail;
     this.closed = true;
-    this.pending.written.reject(new Error("mvcc: store closed before the batch was committed"));
+    this.pending.written.reject(new Error("backend: batch transaction closed before the batch was committed"));
     this.pending = newBatch();
     return this.tail;
   }
 
   private enqueue(batch: Batch): void {
     if (this.closed) {
-      batch.written.reject(new Error("mvcc: store is closed"));
+      batch.written.reject(new Error("backend: batch transaction is closed"));
       return;
     }
     this.inflight.push(batch);
@@ -127,7 +145,7 @@ export class BatchWriter {
         if (this.failure !== undefined) throw this.failure;
         await this.backend.write(batch.ops);
       } catch (err) {
-        this.failure ??= new Error(`mvcc: backend write failed: ${(err as Error).message}`, { cause: err });
+        this.failure ??= new Error(`backend: batch write failed: ${(err as Error).message}`, { cause: err });
         this.inflight.shift();
         batch.written.reject(this.failure);
         return;

@@ -1,4 +1,4 @@
-import type { Backend, WriteOp } from "@etcd-ts/backend";
+import type { Backend, WriteOp } from "./backend.js";
 
 /**
  * mergedScan iterates the backend range [gte, lt) (unbounded when undefined) as it will be

@@ -1,0 +1,56 @@
+import type { etcdserverpb } from "@etcd-ts/proto";
+
+/**
+ * RequestOrigin tells where an applied request comes from: "local" when this member proposed
+ * it and waits for its result, "log" when it comes from the log without a local waiter
+ * (another member's proposal, or a replay after restart), "read" when it is served from the
+ * local state without going through raft (a read-only txn, a range).
+ */
+export type RequestOrigin = "local" | "log" | "read";
+
+/**
+ * RequestContext travels with a request from the gRPC call to the applier: who asked (the
+ * authenticated user and the auth revision their token was checked at; empty and 0 while
+ * auth is off) and where the request comes from. Decorators (auth, quota) decide on it.
+ */
+export interface RequestContext {
+  /** requestId is the proposal's ID; 0 for requests served without the log. */
+  readonly requestId: bigint;
+  readonly user: string;
+  readonly authRevision: bigint;
+  readonly origin: RequestOrigin;
+}
+
+/** READ_CONTEXT is the context of a read served locally with no user (auth off). */
+export const READ_CONTEXT: RequestContext = { requestId: 0n, user: "", authRevision: 0n, origin: "read" };
+
+/**
+ * Applied is one applied request's outcome: the response without its header, the revision
+ * for the header, and, when the answer must wait for more work (a txn reading history, a
+ * physical compaction), `done`, after which `response` is complete.
+ */
+export interface Applied<T> {
+  response: T;
+  revision: bigint;
+  done?: Promise<void>;
+}
+
+/**
+ * Applier applies one request to the member's stores (etcd's applierV3). The base applier
+ * (base_applier.ts) applies to mvcc, leases and membership; decorators wrap it to refuse or
+ * check requests (auth, quota, alarms) and forward the rest. Every method runs synchronously
+ * inside the apply of a batch and throws the error the request fails with; its writes go into
+ * the member's batch transaction.
+ */
+export interface Applier {
+  range(ctx: RequestContext, req: etcdserverpb.RangeRequest): Applied<etcdserverpb.RangeResponse>;
+  put(ctx: RequestContext, req: etcdserverpb.PutRequest): Applied<etcdserverpb.PutResponse>;
+  deleteRange(ctx: RequestContext, req: etcdserverpb.DeleteRangeRequest): Applied<etcdserverpb.DeleteRangeResponse>;
+  txn(ctx: RequestContext, req: etcdserverpb.TxnRequest): Applied<etcdserverpb.TxnResponse>;
+  compaction(ctx: RequestContext, req: etcdserverpb.CompactionRequest): Applied<etcdserverpb.CompactionResponse>;
+}
+
+/** LeaseLookup tells whether a lease exists (the lessor implements it). */
+export interface LeaseLookup {
+  exists(id: bigint): boolean;
+}
