@@ -379,6 +379,178 @@ describe("WAL snapshot markers", () => {
   });
 });
 
+describe("WAL retention (maxSegments, etcd's --max-wals)", () => {
+  const firstIndexOf = (f: string): bigint => BigInt(`0x${f.slice(17, 33)}`);
+  /** neededFrom is the position of the first segment file the log needs past a marker at index. */
+  const neededFrom = (files: string[], index: bigint): number => {
+    let first = 0;
+    files.forEach((f, i) => {
+      if (i > 0 && firstIndexOf(f) <= index) first = i;
+    });
+    return first;
+  };
+
+  /** fill saves entries from..to one per save, so small segments roll over often. */
+  async function fill(wal: WAL, from: number, to: number): Promise<void> {
+    for (let i = from; i <= to; i++) await wal.save(hs(1, i), [ent(i)]);
+  }
+
+  it("keeps the newest maxSegments files after a release, and reads back only what the log needs", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { segmentSizeBytes: 150, maxSegments: 4 });
+    await fill(wal, 1, 60);
+    await wal.saveSnapshot(marker(58));
+    const before = segmentFiles(dir);
+    expect(before.length).toBeGreaterThan(8);
+    const needed = before.length - neededFrom(before, 58n);
+    expect(needed).toBeLessThan(4); // so the newest 4 include a released segment
+    await wal.releaseTo(58n);
+    expect(segmentFiles(dir)).toEqual(before.slice(-4));
+    await wal.close();
+
+    // The oldest kept segment is a released one: open does not read it, so even a damaged
+    // one does not stop it (etcd reads from the snapshot's segment on too).
+    flipBit(join(dir, before[before.length - 4]!), 60, 1);
+    const c = await reopen(dir, { segmentSizeBytes: 150, maxSegments: 4 });
+    expect(c.snapshot).toEqual(marker(58));
+    expect(c.entries).toEqual(ents(59, 60));
+    expect(c.hardState).toEqual(hs(1, 60));
+    expect(segmentFiles(dir)).toEqual(before.slice(-4));
+  });
+
+  it("keeps every segment with 0, and the log reads back the same", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { segmentSizeBytes: 150, maxSegments: 0 });
+    await fill(wal, 1, 40);
+    await wal.saveSnapshot(marker(30));
+    await wal.releaseTo(30n);
+    await fill(wal, 41, 80);
+    await wal.saveSnapshot(marker(75));
+    await wal.releaseTo(75n);
+    const all = segmentFiles(dir);
+    expect(all[0]).toBe(segmentFileName(0, 0n));
+    await wal.close();
+    const { wal: w2, contents } = await WAL.open(dir, { segmentSizeBytes: 150, maxSegments: 0 });
+    expect(contents.snapshot).toEqual(marker(75));
+    expect(contents.entries).toEqual(ents(76, 80));
+    await w2.close();
+    expect(segmentFiles(dir)).toEqual(all);
+  });
+
+  it("never deletes a segment the log still needs, whatever the limit", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { segmentSizeBytes: 150, maxSegments: 1 });
+    await fill(wal, 1, 40);
+    await wal.saveSnapshot(marker(12));
+    const before = segmentFiles(dir);
+    await wal.releaseTo(40n); // capped at the marker: segments from the one holding 12 on stay
+    const kept = segmentFiles(dir);
+    expect(kept.length).toBeGreaterThan(1);
+    expect(kept).toEqual(before.slice(neededFrom(before, 12n)));
+    await wal.close();
+    const c = await reopen(dir);
+    expect(c.snapshot).toEqual(marker(12));
+    expect(c.entries).toEqual(ents(13, 40));
+  });
+
+  it("deletes released segments when new segments push the count past the limit", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { segmentSizeBytes: 150, maxSegments: 3 });
+    await fill(wal, 1, 20);
+    await wal.saveSnapshot(marker(20));
+    await wal.releaseTo(20n);
+    expect(segmentFiles(dir).length).toBe(3);
+    const released = segmentFiles(dir).slice(0, neededFrom(segmentFiles(dir), 20n));
+    expect(released.length).toBeGreaterThan(0);
+    await fill(wal, 21, 40); // segments roll over; the released ones make room
+    await wal.close(); // waits for the queued deletions
+    const files = segmentFiles(dir);
+    expect(files.length).toBeGreaterThan(3); // more than the limit is needed now
+    expect(files.some((f) => released.includes(f))).toBe(false);
+    expect(neededFrom(files, 20n)).toBe(0); // the first file left is the one holding index 20
+    expect(firstIndexOf(files[0]!)).toBeLessThanOrEqual(20n);
+    const c = await reopen(dir, { segmentSizeBytes: 150, maxSegments: 3 });
+    expect(c.entries).toEqual(ents(21, 40));
+  });
+
+  it("applies a lower limit when opened, and only to released segments", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { segmentSizeBytes: 150, maxSegments: 0 });
+    await fill(wal, 1, 50);
+    await wal.saveSnapshot(marker(45));
+    await wal.releaseTo(45n);
+    await wal.close();
+    const all = segmentFiles(dir);
+    const from = neededFrom(all, 45n);
+    expect(from).toBeGreaterThan(2);
+    const c = await reopen(dir, { segmentSizeBytes: 150, maxSegments: 2 });
+    expect(c.entries).toEqual(ents(46, 50));
+    // Two files is fewer than the log needs: every released one goes, no needed one does.
+    expect(segmentFiles(dir)).toEqual(all.slice(from));
+    await reopen(dir, { segmentSizeBytes: 150, maxSegments: 0 });
+    expect(segmentFiles(dir)).toEqual(all.slice(from));
+    // Without a limit (the package default), every released segment goes at once.
+    const dir2 = freshDir();
+    const w2 = await WAL.create(dir2, META, { segmentSizeBytes: 150, maxSegments: 0 });
+    await fill(w2, 1, 50);
+    await w2.close();
+    const c2 = await reopen(dir2);
+    expect(c2.entries).toEqual(ents(1, 50)); // no marker: nothing is released
+    expect(segmentFiles(dir2).length).toBeGreaterThan(2);
+  });
+
+  it("reads back the model log through random saves, conflicts, snapshots, releases and reopens", async () => {
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let round = 0; round < 4; round++) {
+      const dir = freshDir();
+      let max = rand(4);
+      let wal = await WAL.create(dir, META, { segmentSizeBytes: 120 + rand(100), maxSegments: max });
+      let log: raftpb.Entry[] = []; // the model: entries after the marker
+      let snap = 0;
+      let last = 0;
+      let term = 1;
+      for (let step = 0; step < 90; step++) {
+        const op = rand(10);
+        if (op < 6) {
+          const n = 1 + rand(3);
+          await wal.save(hs(term, last), ents(last + 1, last + n, term));
+          log.push(...ents(last + 1, last + n, term));
+          last += n;
+        } else if (op === 6 && last > snap + 1) {
+          // a conflict replaces the suffix after some index above the marker
+          const from = snap + 1 + rand(last - snap);
+          term++;
+          await wal.save(undefined, [ent(from, term)]);
+          log = log.filter((e) => e.index < BigInt(from));
+          log.push(ent(from, term));
+          last = from;
+        } else if (op === 7 && last > snap) {
+          snap = snap + 1 + rand(last - snap);
+          await wal.saveSnapshot(marker(snap, term));
+          log = log.filter((e) => e.index > BigInt(snap));
+        } else if (op === 8) {
+          await wal.releaseTo(BigInt(snap + rand(5)));
+        } else {
+          await wal.close();
+          max = rand(4);
+          const opened = await WAL.open(dir, { segmentSizeBytes: 120 + rand(100), maxSegments: max });
+          wal = opened.wal;
+          expect(opened.contents.entries, `round ${round} step ${step}`).toEqual(log);
+          expect(opened.contents.snapshot?.index ?? 0n).toBe(BigInt(snap));
+          if (max === 0) expect(segmentFiles(dir)[0]).toBe(segmentFileName(0, 0n));
+        }
+      }
+      await wal.close();
+      const c = await reopen(dir);
+      expect(c.entries).toEqual(log);
+    }
+  }, 120_000);
+});
+
 describe("WAL write failures", () => {
   it("refuses further writes after a failed write", async () => {
     const dir = freshDir();

@@ -26,6 +26,14 @@ export interface WalOptions {
    * goes to a new segment. A single save larger than this still lands in one segment.
    */
   segmentSizeBytes?: number;
+  /**
+   * maxSegments is how many segment files the WAL keeps once segments have been released
+   * (etcd's --max-wals): released segments are deleted oldest first only while more than
+   * this many segment files exist; 0 keeps every segment. Undefined deletes every released
+   * segment at once. A segment the log still needs (the one holding the latest snapshot
+   * marker's index and every later one) is never deleted, whatever the limit.
+   */
+  maxSegments?: number;
 }
 
 /** WalContents is what WAL.open read back. */
@@ -51,6 +59,14 @@ function segmentSize(opts: WalOptions): number {
   return size;
 }
 
+function maxSegments(opts: WalOptions): number | undefined {
+  const max = opts.maxSegments;
+  if (max !== undefined && (!Number.isSafeInteger(max) || max < 0)) {
+    throw new Error(`wal: maxSegments must be a non-negative integer, got ${max}`);
+  }
+  return max;
+}
+
 function view(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
@@ -59,7 +75,8 @@ function view(u: Uint8Array): Buffer {
  * WAL is a write-ahead log of raft entries, hard states and snapshot markers in a directory
  * of segment files. Every segment starts with the metadata record, then the latest snapshot
  * marker and hard state at the time it was started, so deleting older segments (releaseTo)
- * never loses them. Each save is one write and one fdatasync; it resolves once durable.
+ * never loses them, and open reads no segment that only holds what the latest snapshot
+ * marker already covers. Each save is one write and one fdatasync; it resolves once durable.
  * Operations run one at a time in call order. After a failed write or sync the WAL refuses
  * further writes (what reached the disk is unknown); reopen it to recover.
  */
@@ -67,10 +84,17 @@ export class WAL {
   private queue: Promise<void> = Promise.resolve();
   private closing: Promise<void> | undefined = undefined;
   private failure: Error | undefined = undefined;
+  /**
+   * released is how many of the oldest segments (a prefix of `segments`) hold nothing the
+   * log needs: releaseTo, or open, found a later segment started at or below the latest
+   * snapshot marker's index. Only these may be deleted (see purge).
+   */
+  private released = 0;
 
   private constructor(
     private readonly dir: string,
     private readonly segmentSizeBytes: number,
+    private readonly maxSegments: number | undefined,
     private readonly lock: DirLock,
     private readonly metadata: Buffer,
     private readonly tracker: IndexTracker,
@@ -94,6 +118,7 @@ export class WAL {
    */
   static async create(dir: string, metadata: Buffer, opts: WalOptions = {}): Promise<WAL> {
     const size = segmentSize(opts);
+    const max = maxSegments(opts);
     if (WAL.exists(dir)) {
       throw new Error(`wal: ${dir} already holds a write-ahead log`);
     }
@@ -108,7 +133,7 @@ export class WAL {
       const seg: SegmentName = { seq: 0, firstIndex: 0n, file: segmentFileName(0, 0n) };
       const head = WAL.head(meta, undefined, undefined).encode(0);
       const tail = await createSegment(dir, seg.file, head);
-      return new WAL(dir, size, lock, meta, new IndexTracker(), undefined, undefined, [seg], tail, head.length);
+      return new WAL(dir, size, max, lock, meta, new IndexTracker(), undefined, undefined, [seg], tail, head.length);
     } catch (err) {
       await lock.release();
       throw err;
@@ -116,32 +141,43 @@ export class WAL {
   }
 
   /**
-   * open reads every segment of the WAL in dir, cuts a torn tail off the last segment
-   * (truncating the file), and returns the log read together with a WAL ready to append
-   * after it. It throws WalCorruptError if anything before the tail is damaged.
+   * open reads the WAL in dir, cuts a torn tail off the last segment (truncating the file),
+   * and returns the log read together with a WAL ready to append after it. It reads the
+   * segments from the one holding the latest snapshot marker's index on (the last segment
+   * carries that marker, in its head or after it); older segments, kept by maxSegments, are
+   * released ones and are not read. Released segments beyond maxSegments are deleted. It
+   * throws WalCorruptError if anything read before the tail is damaged.
    */
   static async open(dir: string, opts: WalOptions = {}): Promise<{ wal: WAL; contents: WalContents }> {
     const size = segmentSize(opts);
+    const max = maxSegments(opts);
     const lock = await DirLock.acquire(dir);
     try {
       const segs = await listSegments(dir);
       if (segs.length === 0) {
         throw new Error(`wal: no segment files in ${dir}`);
       }
+      const lastPath = join(dir, segs[segs.length - 1]!.file);
+      const lastBuf = await readFile(lastPath);
+      const lastRecords: Array<[RecordType, Buffer, number]> = [];
+      const validEnd = scanSegment(lastBuf, lastPath, true, (type, body, offset) => {
+        lastRecords.push([type, body, offset]);
+      });
+      const start = firstNeededSegment(segs, latestMarkerIndex(lastRecords));
       const replay = new Replay();
       const visit = replay.apply.bind(replay);
-      let validEnd = 0;
-      let fileLength = 0;
-      for (let i = 0; i < segs.length; i++) {
+      for (let i = start; i < segs.length - 1; i++) {
         const path = join(dir, segs[i]!.file);
-        const buf = await readFile(path);
         replay.beginSegment(path);
-        validEnd = scanSegment(buf, path, i === segs.length - 1, visit);
-        fileLength = buf.length;
+        scanSegment(await readFile(path), path, false, visit);
       }
-      const tail = await open(join(dir, segs[segs.length - 1]!.file), "r+");
+      replay.beginSegment(lastPath);
+      for (const [type, body, offset] of lastRecords) {
+        visit(type, body, offset);
+      }
+      const tail = await open(lastPath, "r+");
       try {
-        if (validEnd < fileLength) {
+        if (validEnd < lastBuf.length) {
           await tail.truncate(validEnd);
           await tail.sync();
         }
@@ -153,6 +189,7 @@ export class WAL {
       const wal = new WAL(
         dir,
         size,
+        max,
         lock,
         contents.metadata,
         replay.tracker,
@@ -162,6 +199,13 @@ export class WAL {
         tail,
         validEnd,
       );
+      wal.released = start;
+      try {
+        await wal.purge();
+      } catch (err) {
+        await tail.close();
+        throw err;
+      }
       return { wal, contents };
     } catch (err) {
       await lock.release();
@@ -216,11 +260,12 @@ export class WAL {
   }
 
   /**
-   * releaseTo deletes the oldest segments whose live entries all lie below index: segment k
-   * goes when a later segment was started at a first index <= index. The segment holding
-   * index, every later one and the segment being appended to are kept. index is capped at
-   * the latest snapshot marker's index (nothing is released before a marker is saved), so
-   * entries above the snapshot are never lost and the log read back stays contiguous.
+   * releaseTo releases the oldest segments whose live entries all lie below index: segment k
+   * is released when a later segment was started at a first index <= index. The segment
+   * holding index, every later one and the segment being appended to are kept. index is
+   * capped at the latest snapshot marker's index (nothing is released before a marker is
+   * saved), so entries above the snapshot are never lost and the log read back stays
+   * contiguous. Released segments are then deleted as maxSegments allows (see purge).
    */
   releaseTo(index: bigint): Promise<void> {
     return this.enqueue(async () => {
@@ -229,22 +274,33 @@ export class WAL {
         return;
       }
       const limit = index < base ? index : base;
-      let drop = 0;
-      for (let i = 1; i < this.segments.length; i++) {
-        if (this.segments[i]!.firstIndex <= limit) {
-          drop = i;
-        }
-      }
-      if (drop === 0) {
-        return;
-      }
-      // Oldest first: a crash part way leaves a contiguous run of segments.
-      for (let i = 0; i < drop; i++) {
-        await unlink(join(this.dir, this.segments[0]!.file));
-        this.segments.shift();
-      }
-      await syncDir(this.dir);
+      this.released = Math.max(this.released, firstNeededSegment(this.segments, limit));
+      await this.purge();
     });
+  }
+
+  /**
+   * purge deletes released segments, oldest first, while more segment files than
+   * maxSegments exist (all released ones when maxSegments is undefined, none when it is 0).
+   * Run it inside an enqueued operation.
+   */
+  private async purge(): Promise<void> {
+    let drop = this.released;
+    if (this.maxSegments === 0) {
+      drop = 0;
+    } else if (this.maxSegments !== undefined) {
+      drop = Math.min(drop, Math.max(0, this.segments.length - this.maxSegments));
+    }
+    if (drop === 0) {
+      return;
+    }
+    // Oldest first: a crash part way leaves a contiguous run of segments.
+    for (let i = 0; i < drop; i++) {
+      await unlink(join(this.dir, this.segments[0]!.file));
+      this.segments.shift();
+      this.released--;
+    }
+    await syncDir(this.dir);
   }
 
   /** close waits for queued operations, closes the tail segment and releases the lock. */
@@ -323,6 +379,11 @@ export class WAL {
       this.failure = err as Error;
       throw err;
     }
+    if (this.released > 0 && this.maxSegments !== undefined && this.segments.length > this.maxSegments) {
+      // A new segment may push the count past maxSegments: delete released ones after this
+      // save (not inside it); a failure here is retried by the next release or cut.
+      void this.enqueue(() => this.purge()).catch(() => undefined);
+    }
   }
 
   /**
@@ -341,4 +402,42 @@ export class WAL {
     records.forEach(([type, body], i) => batch.add(type, body, i === records.length - 1 ? RecordFlag.HeadEnd : 0));
     return batch;
   }
+}
+
+/**
+ * firstNeededSegment is the position in segs of the first segment the log needs when
+ * everything at or below index is covered by a snapshot: the last segment after the first
+ * that was started at a first index <= index (every entry live in the segments before it
+ * lies below that first index), or 0 when there is none.
+ */
+function firstNeededSegment(segs: readonly SegmentName[], index: bigint | undefined): number {
+  let first = 0;
+  if (index === undefined) {
+    return first;
+  }
+  for (let i = 1; i < segs.length; i++) {
+    if (segs[i]!.firstIndex <= index) {
+      first = i;
+    }
+  }
+  return first;
+}
+
+/**
+ * latestMarkerIndex is the index of the last snapshot marker among the records of the last
+ * segment (its head repeats the latest marker when it was started), undefined if there is
+ * none or it does not decode (the replay then reports it).
+ */
+function latestMarkerIndex(records: ReadonlyArray<[RecordType, Buffer, number]>): bigint | undefined {
+  for (let i = records.length - 1; i >= 0; i--) {
+    const [type, body] = records[i]!;
+    if (type === RecordType.Snapshot) {
+      try {
+        return walpb.SnapshotMarker.decode(body).index;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
 }
