@@ -6,10 +6,10 @@ import type { GrpcServer } from "@etcd-ts/grpc-server";
 import { clientGrpcServer } from "./grpc/server.js";
 import { httpHandler } from "./http/handler.js";
 import { hexId } from "./ids.js";
-import { ClientListener } from "./listener.js";
+import { ClientListener, isTlsUrl } from "./listener.js";
 import { clientTlsOptions, prepareTls, serverTlsOptions, tlsInfoString, type TlsInfo } from "./tls/index.js";
 import type { Logger } from "./log.js";
-import type { ConnectionOptions, TlsOptions } from "node:tls";
+import type { ConnectionOptions } from "node:tls";
 import { PeerListener } from "./peer/server.js";
 import { startPeer } from "./peer/start.js";
 
@@ -51,8 +51,8 @@ export class Etcd {
     // Peer TLS (https:// peer URLs): options for the peer listener and for dialing peers.
     const peerTls = await startPeerTls(cfg, logger);
     const peerClientTls: ConnectionOptions | undefined = peerTls === undefined ? undefined : clientTlsOptions(peerTls);
-    const peerHttps = cfg.listenPeerUrls.some((u) => u.protocol === "https:");
-    const peerServerTls: TlsOptions | undefined = peerTls === undefined || !peerHttps ? undefined : serverTlsOptions(peerTls);
+    const peerHttps = cfg.listenPeerUrls.some(isTlsUrl);
+    const peerServerTls: TlsInfo | undefined = peerTls === undefined || !peerHttps ? undefined : peerTls;
     const server = await openServer(cfg, logger, onFatal, peerClientTls);
     const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls);
     server.start();
@@ -76,11 +76,7 @@ export class Etcd {
     await server.waitReady();
     const listeners: ClientListener[] = [];
     for (const u of cfg.listenClientUrls) {
-      const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname.replace(/^\[|\]$/g, "");
-      const tls = u.protocol === "https:" && clientTls !== undefined ? { info: clientTls, logger } : undefined;
-      listeners.push(await ClientListener.listen(host, Number(u.port), grpc, httpHandler(server), tls));
-      const msg = tls !== undefined ? "serving client traffic securely" : "serving client traffic insecurely; this is strongly discouraged!";
-      logger.info("embed/serve.ts", msg, { address: `${host}:${u.port}` });
+      listeners.push(await ClientListener.listenUrl(u, grpc, httpHandler(server), clientTls, logger));
     }
     logger.info("embed/serve.ts", "ready to serve client requests");
     logger.info("etcdserver/server.ts", "enabled capabilities for version 3.4", {
@@ -107,7 +103,7 @@ export class Etcd {
  * ignores the TLS files).
  */
 async function startClientTls(cfg: ServerConfig, logger: Logger): Promise<TlsInfo | undefined> {
-  if (cfg.clientTls === undefined || !cfg.listenClientUrls.some((u) => u.protocol === "https:")) return undefined;
+  if (cfg.clientTls === undefined || !cfg.listenClientUrls.some(isTlsUrl)) return undefined;
   const hosts = cfg.listenClientUrls.map((u) => u.host);
   const info = await prepareTls(cfg.clientTls, cfg.dataDir, "client", hosts, logger);
   serverTlsOptions(info);

@@ -1,11 +1,14 @@
-import { readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { join } from "node:path";
 import { credentials, Metadata, status as Status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GrpcError, GrpcServer } from "@etcd-ts/grpc-server";
-import { ClientListener } from "./listener.js";
+import { ClientListener, isTlsUrl, listenTarget } from "./listener.js";
 import { Logger } from "./log.js";
+import { createCrl, crlToDer } from "./tls/testing/crl.js";
 import { makePki, type PkiFiles } from "./tls/testing/pki.js";
 import type { TlsInfo } from "./tls/tls_info.js";
 
@@ -21,8 +24,8 @@ afterAll(async () => {
 
 const logger = new Logger("error", ["stderr"]);
 
-/** serve starts a ClientListener on an ephemeral loopback port whose KV.Range answers count=42 and whose HTTP handler answers "http ok". */
-async function serve(tls: TlsInfo | undefined): Promise<number> {
+/** kvServer is a gRPC server whose KV.Range answers count=42 and whose KV.Put fails. */
+function kvServer(): GrpcServer {
   const grpc = new GrpcServer({ maxReceiveMessageBytes: 1024, maxConcurrentStreams: 100 });
   grpc.addService(etcdserverpb.KVService, {
     range: async () => etcdserverpb.RangeResponse.fromPartial({ count: 42n }),
@@ -30,13 +33,20 @@ async function serve(tls: TlsInfo | undefined): Promise<number> {
       throw new GrpcError(Status.INVALID_ARGUMENT, "bad put: 100% wrong ✓");
     },
   });
-  const l = await ClientListener.listen("127.0.0.1", 0, grpc, (_req, res) => res.end("http ok"), tls === undefined ? undefined : { info: tls, logger });
+  return grpc;
+}
+
+/** serve starts a ClientListener on an ephemeral loopback port serving kvServer() and an HTTP handler answering "http ok". */
+async function serve(tls: TlsInfo | undefined): Promise<number> {
+  const l = await ClientListener.listen("127.0.0.1", 0, kvServer(), (_req, res) => res.end("http ok"), tls === undefined ? undefined : { info: tls, logger });
   open.push(l);
   return l.port;
 }
 
-function range(port: number, creds: ChannelCredentials): Promise<bigint> {
-  const c = new etcdserverpb.KVClient(`127.0.0.1:${port}`, creds, { "grpc.ssl_target_name_override": "localhost" });
+/** range calls KV.Range on a loopback port or a grpc-js target ("unix:/path"). */
+function range(target: number | string, creds: ChannelCredentials): Promise<bigint> {
+  const address = typeof target === "number" ? `127.0.0.1:${target}` : target;
+  const c = new etcdserverpb.KVClient(address, creds, { "grpc.ssl_target_name_override": "localhost" });
   return new Promise<bigint>((resolve, reject) => {
     c.range(etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from("k") }), new Metadata(), { deadline: Date.now() + 5000 }, (err: ServiceError | null, res: etcdserverpb.RangeResponse) => {
       c.close();
@@ -98,6 +108,23 @@ describe("ClientListener", () => {
     expect((await httpsGet(port, {})).body).toBe("http ok");
   });
 
+  it("refuses a client certificate revoked by a DER or PEM --client-crl-file after the handshake, and serves others", async () => {
+    const pem = createCrl(pki.pems.ca, [pki.pems.client.certPem]);
+    const files = { pem: join(pki.dir, "listener.pem.crl"), der: join(pki.dir, "listener.der.crl") };
+    writeFileSync(files.pem, pem);
+    writeFileSync(files.der, crlToDer(pem));
+    const ca = Buffer.from(pki.pems.ca.certPem);
+    const revoked = credentials.createSsl(ca, Buffer.from(pki.pems.client.keyPem), Buffer.from(pki.pems.client.certPem));
+    const good = credentials.createSsl(ca, Buffer.from(pki.pems.server.keyPem), Buffer.from(pki.pems.server.certPem));
+    for (const crlFile of [files.pem, files.der]) {
+      const port = await serve(tlsInfo({ trustedCaFile: pki.caFile, clientCertAuth: true, crlFile }));
+      expect(await range(port, revoked).catch((e: ServiceError) => e.code)).toBe(Status.UNAVAILABLE);
+      await expect(httpsGet(port, { cert: pki.pems.client.certPem, key: pki.pems.client.keyPem })).rejects.toThrow();
+      expect(await range(port, good)).toBe(42n);
+      expect((await httpsGet(port, { cert: pki.pems.server.certPem, key: pki.pems.server.keyPem })).body).toBe("http ok");
+    }
+  });
+
   it("drops a client whose certificate is not valid for --client-cert-allowed-hostname", async () => {
     const port = await serve(tlsInfo({ trustedCaFile: pki.caFile, clientCertAuth: true, allowedHostname: "localhost" }));
     const server = { cert: pki.pems.server.certPem, key: pki.pems.server.keyPem };
@@ -105,6 +132,65 @@ describe("ClientListener", () => {
     await expect(httpsGet(port, { cert: pki.pems.client.certPem, key: pki.pems.client.keyPem })).rejects.toThrow();
   });
 });
+
+describe("ClientListener on unix sockets", () => {
+  it("maps unix:// and unixs:// URLs to the socket file host:port, as etcd does, and TCP URLs to host and port", () => {
+    expect(listenTarget(new URL("unix://localhost:12345"))).toEqual({ path: "localhost:12345" });
+    expect(listenTarget(new URL("unixs://127.0.0.1:2379"))).toEqual({ path: "127.0.0.1:2379" });
+    expect(listenTarget(new URL("http://localhost:2379"))).toEqual({ host: "127.0.0.1", port: 2379 });
+    expect(listenTarget(new URL("https://[::1]:2379"))).toEqual({ host: "::1", port: 2379 });
+    expect([isTlsUrl(new URL("unixs://a:1")), isTlsUrl(new URL("https://a:1")), isTlsUrl(new URL("unix://a:1")), isTlsUrl(new URL("http://a:1"))]).toEqual([true, true, false, false]);
+  });
+
+  it("serves gRPC and HTTP/1.1 on a unix socket, and removes the socket file on close", async () => {
+    const path = join(pki.dir, "plain.sock");
+    const l = await ClientListener.listenOn({ path }, kvServer(), (_req, res) => res.end("http ok"));
+    try {
+      expect(statSync(path).isSocket()).toBe(true);
+      expect(await range(`unix:${path}`, credentials.createInsecure())).toBe(42n);
+      expect(await unixGet(path, undefined)).toBe("http ok");
+      // Like etcd's client listener, an existing file is not replaced.
+      await expect(ClientListener.listenOn({ path }, kvServer(), (_req, res) => res.end())).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      await l.close();
+    }
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it("serves TLS on a unix socket (unixs://), with the CRL checked", async () => {
+    const path = join(pki.dir, "tls.sock");
+    const crlFile = join(pki.dir, "unix.crl");
+    writeFileSync(crlFile, crlToDer(createCrl(pki.pems.ca, [pki.pems.client.certPem])));
+    const l = await ClientListener.listenOn({ path }, kvServer(), (_req, res) => res.end("https ok"), {
+      info: tlsInfo({ trustedCaFile: pki.caFile, clientCertAuth: true, crlFile }),
+      logger,
+    });
+    try {
+      expect(await unixGet(path, { cert: pki.pems.server.certPem, key: pki.pems.server.keyPem })).toBe("https ok");
+      await expect(unixGet(path, { cert: pki.pems.client.certPem, key: pki.pems.client.keyPem })).rejects.toThrow();
+      await expect(unixGet(path, {})).rejects.toThrow();
+    } finally {
+      await l.close();
+    }
+  });
+});
+
+/** unixGet GETs /health over the unix socket at `path`: plain HTTP, or HTTPS presenting `tls`'s certificate. */
+function unixGet(path: string, tls: { cert?: string; key?: string } | undefined): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const done = (res: IncomingMessage): void => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve(body));
+    };
+    const req =
+      tls === undefined
+        ? httpRequest({ socketPath: path, path: "/health", agent: false }, done)
+        : httpsRequest({ socketPath: path, path: "/health", agent: false, ca: pki.pems.ca.certPem, servername: "localhost", ...tls }, done);
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 describe("GrpcServer behind the ClientListener", () => {
   const call = <T>(port: number, fn: (c: InstanceType<typeof etcdserverpb.KVClient>, cb: (err: ServiceError | null, res: T) => void) => void) =>

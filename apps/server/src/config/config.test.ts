@@ -65,7 +65,28 @@ describe("config", () => {
   it("refuses features that are not built instead of ignoring them", () => {
     expect(fails(["--discovery", "https://discovery.example/x"]).message).toContain("not supported by etcd-ts yet");
     expect(fails(["--enable-v2"]).message).toContain("v3 API");
-    expect(fails(["--listen-client-urls", "unixs://sock:1"]).message).toContain("unix sockets");
+  });
+
+  it("takes unix:// and unixs:// URLs with host:port and no path, as etcd's types.NewURLs does", () => {
+    const c = run([
+      "--listen-client-urls", "unix://localhost:12345,http://127.0.0.1:2379",
+      "--advertise-client-urls", "unix://localhost:12345",
+      "--listen-peer-urls", "unix://localhost:12346",
+      "--initial-advertise-peer-urls", "unix://localhost:12346",
+    ]);
+    expect(c.listenClientUrls.map((u) => [u.protocol, u.host])).toEqual([["unix:", "localhost:12345"], ["http:", "127.0.0.1:2379"]]);
+    expect(c.listenPeerUrls[0]?.host).toBe("localhost:12346");
+    expect(c.initialCluster.get("default")).toEqual(["unix://localhost:12346"]);
+    const noPort = fails(["--listen-client-urls", "unix://localhost"]);
+    expect(noPort.message).toBe('invalid value "unix://localhost" for flag -listen-client-urls: URL address does not have the form "host:port": unix://localhost');
+    expect(fails(["--listen-client-urls", "unix:///tmp/etcd.sock"]).message).toContain('URL address does not have the form "host:port"');
+    expect(fails(["--listen-client-urls", "unix://localhost:1/sock"]).message).toContain("URL must not contain a path");
+    expect(fails(["--listen-client-urls", "unixs://localhost:1"]).message).toBe(
+      "TLS key/cert (--cert-file, --key-file) must be provided for client url unixs://localhost:1 with HTTPS scheme",
+    );
+    expect(fails(["--listen-peer-urls", "unixs://localhost:2"]).message).toBe("cannot listen on TLS for localhost:2: KeyFile and CertFile are not presented");
+    const tls = run(["--listen-client-urls", "unixs://localhost:1", "--cert-file", "s.pem", "--key-file", "k.pem"]);
+    expect(tls.clientTls?.certFile).toBe("s.pem");
   });
 
   it("reads the client and peer TLS flags", () => {

@@ -167,7 +167,11 @@ function build(raw: RawConfig): ServerConfig {
   };
 }
 
-/** urls parses a comma-separated URL list; only http and https with host:port are valid. */
+/**
+ * urls parses a comma-separated URL list as etcd's types.NewURLs does: http, https, unix or
+ * unixs, with host:port and no path. A unix:// or unixs:// URL names a unix socket file,
+ * host:port, relative to the working directory (see listenTarget).
+ */
 export function urls(text: string, flag: string): URL[] {
   if (text.trim() === "") return [];
   return text.split(",").map((part) => {
@@ -180,7 +184,6 @@ export function urls(text: string, flag: string): URL[] {
     if (u.protocol !== "http:" && u.protocol !== "https:" && u.protocol !== "unix:" && u.protocol !== "unixs:") {
       throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL scheme must be http, https, unix, or unixs: ${part}`, 2);
     }
-    if (u.protocol === "unix:" || u.protocol === "unixs:") throw new ConfigError(`--${flag}=${part}: unix sockets are not supported by etcd-ts yet`);
     if (u.port === "") {
       throw new ConfigError(`invalid value "${text}" for flag -${flag}: URL address does not have the form "host:port": ${part}`, 2);
     }
@@ -201,14 +204,14 @@ function tlsInfo(info: TlsInfo): TlsInfo | undefined {
 }
 
 /**
- * checkTlsUrls applies etcd's listener rules: an https URL needs a certificate and key (or
- * auto TLS), both of them; TLS settings on a side with http URLs only are ignored with a
- * warning, as etcd does.
+ * checkTlsUrls applies etcd's listener rules: an https (or unixs) URL needs a certificate and
+ * key (or auto TLS), both of them; TLS settings on a side with http (or unix) URLs only are
+ * ignored with a warning, as etcd does.
  */
 function checkTlsUrls(info: TlsInfo | undefined, list: readonly URL[], side: "client" | "peer", warnings: string[]): void {
   for (const u of list) {
     const url = u.href.replace(/\/$/, "");
-    if (u.protocol === "https:") {
+    if (u.protocol === "https:" || u.protocol === "unixs:") {
       if (info === undefined) {
         if (side === "client") {
           throw new ConfigError(`TLS key/cert (--cert-file, --key-file) must be provided for client url ${url} with HTTPS scheme`);

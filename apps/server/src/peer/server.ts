@@ -1,11 +1,16 @@
-import { createSecureServer, createServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
-import type { Http2SecureServer, Http2Server, ServerHttp2Session } from "node:http2";
+import { createServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
+import type { Http2Server, ServerHttp2Session } from "node:http2";
+import { createServer as createNetServer, type Server as NetServer } from "node:net";
 import { join } from "node:path";
-import { rmSync } from "node:fs";
-import type { TlsOptions } from "node:tls";
+import { rmSync, unlinkSync } from "node:fs";
+import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from "node:tls";
 import { raftpb } from "@etcd-ts/proto";
 import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
+import { isTlsUrl, listenTarget, remoteAddress, targetAddress, type ListenTarget } from "../listener.js";
+import { serverTlsOptions } from "../tls/server_options.js";
+import type { TlsInfo } from "../tls/tls_info.js";
+import { checkClientCertificate, needsClientCheck } from "../tls/verify.js";
 import { H_CLUSTER_ID, H_FROM, MAX_BATCH_BYTES, PATH_MEMBERS, PATH_MESSAGES, PATH_PROMOTE, PATH_SNAPSHOT } from "./headers.js";
 import { FrameReader, saveStream } from "./snapshot_stream.js";
 import { createReadStream } from "node:fs";
@@ -24,13 +29,28 @@ export interface PeerHandler {
 }
 
 /**
+ * PeerListenerTls is the peer side's TLS for https:// and unixs:// peer URLs: the prepared
+ * settings (certificate, trusted CA, client certificate auth, CRL) and whether to skip
+ * etcd's check that a peer's certificate names its address
+ * (--experimental-peer-skip-client-san-verification).
+ */
+export interface PeerListenerTls {
+  info: TlsInfo;
+  skipClientSanVerify: boolean;
+}
+
+/**
  * PeerListener serves the peer URLs: raft message batches, snapshot streams, and the
  * membership for members joining an existing cluster. A request from another cluster
- * (cluster ID header mismatch) is refused with 412, as etcd refuses it.
+ * (cluster ID header mismatch) is refused with 412, as etcd refuses it. URLs are http://,
+ * https://, unix:// or unixs:// (a unix socket file named host:port, replaced if it exists,
+ * as etcd's NewUnixListener does). On TLS URLs, after the handshake, a peer's certificate
+ * is checked as etcd's peer listener checks it (its SAN against the peer's address, the
+ * CRL) before its connection is served.
  */
 export class PeerListener {
   private constructor(
-    private readonly servers: (Http2Server | Http2SecureServer)[],
+    private readonly servers: NetServer[],
     private readonly sessions: Set<ServerHttp2Session>,
   ) {}
 
@@ -39,7 +59,7 @@ export class PeerListener {
     h: PeerHandler,
     logger: Logger,
     snapDir: string,
-    tls?: TlsOptions,
+    tls?: PeerListenerTls,
   ): Promise<PeerListener> {
     let seq = 0;
     const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
@@ -123,26 +143,42 @@ export class PeerListener {
       res.writeHead(404).end();
       req.resume();
     };
-    const servers: (Http2Server | Http2SecureServer)[] = [];
+    const servers: NetServer[] = [];
     const sessions = new Set<ServerHttp2Session>();
-    for (const u of urls) {
-      const s = tls !== undefined ? createSecureServer({ ...tls, allowHTTP1: false }, onRequest) : createServer(onRequest);
-      s.on("session", (session: ServerHttp2Session) => {
-        sessions.add(session);
-        session.on("close", () => sessions.delete(session));
-      });
-      const host = u.hostname === "localhost" ? "127.0.0.1" : u.hostname.replace(/^\[|\]$/g, "");
-      await new Promise<void>((resolve, reject) => {
-        s.once("error", reject);
-        s.listen(Number(u.port), host, () => {
-          s.off("error", reject);
-          resolve();
-        });
-      });
-      logger.info("embed/etcd.ts", "serving peer traffic", { address: `${host}:${u.port}` });
-      servers.push(s);
+    const h2: Http2Server = createServer(onRequest);
+    h2.on("session", (session: ServerHttp2Session) => {
+      sessions.add(session);
+      session.on("close", () => sessions.delete(session));
+    });
+    const tlsOptions = tls === undefined ? undefined : { ...serverTlsOptions(tls.info), ALPNProtocols: ["h2"] };
+    try {
+      for (const u of urls) {
+        const target = listenTarget(u);
+        let s: NetServer;
+        if (isTlsUrl(u)) {
+          if (tls === undefined || tlsOptions === undefined) throw new Error(`cannot listen on TLS for ${targetAddress(target)}: KeyFile and CertFile are not presented`);
+          s = tlsServer(h2, tlsOptions, tls, logger);
+        } else {
+          s = plainServer(h2);
+        }
+        await listenOn(s, target);
+        logger.info("embed/etcd.ts", "serving peer traffic", { address: targetAddress(target) });
+        servers.push(s);
+      }
+    } catch (err) {
+      await new PeerListener(servers, sessions).close();
+      throw err;
     }
     return new PeerListener(servers, sessions);
+  }
+
+  /** addresses are what the listener serves: "host:port" or a unix socket file, one per URL. */
+  get addresses(): string[] {
+    return this.servers.map((s) => {
+      const a = s.address();
+      if (a === null) return "";
+      return typeof a === "string" ? a : `${a.address}:${a.port}`;
+    });
   }
 
   /** close stops listening and drops every peer session, so peers see this member go away. */
@@ -153,4 +189,66 @@ export class PeerListener {
     // The listening sockets are closed at once; do not let a lingering stream hold shutdown.
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
+}
+
+/**
+ * tlsServer accepts TLS connections for the peer HTTP/2 server `h2`: after the handshake the
+ * peer's certificate gets etcd's checks (SAN unless skipped, CRL); a connection that fails
+ * them is logged and closed, one that passes is handed to `h2`.
+ */
+function tlsServer(h2: Http2Server, options: TlsOptions, tls: PeerListenerTls, logger: Logger): NetServer {
+  const checkSan = !tls.skipClientSanVerify;
+  const reject = (socket: TLSSocket, why: string): void => {
+    logger.warn("embed/config.ts", "rejected connection", { "remote-addr": remoteAddress(socket), error: why });
+    socket.destroy();
+  };
+  const s = createTlsServer(options, (socket: TLSSocket) => {
+    socket.on("error", () => socket.destroy());
+    if (!needsClientCheck(tls.info, checkSan)) {
+      h2.emit("connection", socket);
+      return;
+    }
+    // Until the checks pass nothing reads the socket: what the peer sends meanwhile stays
+    // buffered, and the HTTP/2 session takes it over when the connection is handed to it.
+    void checkClientCertificate(tls.info, socket, checkSan).then(
+      (why) => {
+        if (why !== undefined) {
+          reject(socket, why);
+          return;
+        }
+        h2.emit("connection", socket);
+      },
+      (err: unknown) => reject(socket, String(err)),
+    );
+  });
+  s.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+    const reason = (err as Error & { reason?: string }).reason;
+    logger.warn("embed/config.ts", "rejected connection", { "remote-addr": remoteAddress(socket), error: reason !== undefined ? `tls: ${reason}` : err.message });
+  });
+  return s;
+}
+
+/** plainServer is a plaintext listening socket that hands its connections to `h2`. */
+function plainServer(h2: Http2Server): NetServer {
+  return createNetServer((socket) => h2.emit("connection", socket));
+}
+
+/** listenOn binds a server to a TCP address, or to a unix socket file after removing any file already there (etcd's NewUnixListener). */
+async function listenOn(s: NetServer, target: ListenTarget): Promise<void> {
+  if ("path" in target) {
+    try {
+      unlinkSync(target.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
+  await new Promise<void>((resolve, reject) => {
+    s.once("error", reject);
+    const ready = (): void => {
+      s.off("error", reject);
+      resolve();
+    };
+    if ("path" in target) s.listen(target.path, ready);
+    else s.listen(target.port, target.host, ready);
+  });
 }

@@ -1,25 +1,28 @@
-import { connect } from "node:http2";
-import type { ConnectionOptions, TlsOptions } from "node:tls";
+import type { ConnectionOptions } from "node:tls";
 import { Errors } from "../errors.js";
 import type { ServerConfig } from "../config/config.js";
 import type { EtcdServer } from "../etcd_server.js";
 import { hexId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { dataDirs } from "../bootstrap.js";
+import { connectPeer } from "./dial.js";
 import { H_CLUSTER_ID, H_FROM, PATH_PROMOTE } from "./headers.js";
+import type { TlsInfo } from "../tls/tls_info.js";
 import { PeerListener } from "./server.js";
 import { PeerTransport } from "./transport.js";
 
 /**
  * startPeer wires a member to its peers: the transport that sends its raft messages and the
- * listener on --listen-peer-urls that receives theirs. It must run before server.start().
+ * listener on --listen-peer-urls that receives theirs. `clientTls` dials TLS peers;
+ * `serverTls` (the prepared peer TLS settings) serves this member's https:// and unixs://
+ * peer URLs. It must run before server.start().
  */
 export async function startPeer(
   cfg: ServerConfig,
   server: EtcdServer,
   logger: Logger,
   clientTls: ConnectionOptions | undefined,
-  serverTls: TlsOptions | undefined,
+  serverTls: TlsInfo | undefined,
 ): Promise<PeerListener> {
   server.transport = new PeerTransport({
     memberId: server.memberId,
@@ -49,7 +52,7 @@ export async function startPeer(
     },
     logger,
     dataDirs(cfg).snap,
-    serverTls,
+    serverTls === undefined ? undefined : { info: serverTls, skipClientSanVerify: cfg.peerSkipClientSanVerify },
   );
 }
 
@@ -58,7 +61,7 @@ function forwardPromote(server: EtcdServer, leader: bigint, id: bigint, tls: Con
   const url = server.membership.members.get(leader)?.peerUrls[0];
   if (leader === 0n || url === undefined) return Promise.reject(Errors.noLeader);
   return new Promise((resolve, reject) => {
-    const s = connect(url, tls ?? {});
+    const s = connectPeer(url, tls);
     s.on("error", () => reject(Errors.noLeader));
     const req = s.request({
       ":method": "POST",

@@ -1,4 +1,4 @@
-import { connect, constants as h2, type ClientHttp2Session } from "node:http2";
+import { constants as h2, type ClientHttp2Session } from "node:http2";
 import { PassThrough } from "node:stream";
 import type { ConnectionOptions } from "node:tls";
 import { raftpb } from "@etcd-ts/proto";
@@ -6,6 +6,7 @@ import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
 import type { Transport } from "../raft_node.js";
 import { H_CLUSTER_ID, H_FROM, H_TO, PATH_MESSAGES, PATH_SNAPSHOT } from "./headers.js";
+import { connectPeer } from "./dial.js";
 import { writeFrame } from "./snapshot_stream.js";
 
 /** MAX_INFLIGHT_BATCHES bounds unanswered batches per peer; beyond it messages are dropped (raft retries). */
@@ -111,7 +112,7 @@ export class PeerTransport implements Transport {
     if (Date.now() < p.retryAt) return undefined;
     const url = p.urls[p.urlIndex % p.urls.length];
     if (url === undefined) return undefined;
-    const s = connect(url, this.o.tls ?? {});
+    const s = connectPeer(url, this.o.tls);
     s.on("error", () => this.fail(p, s));
     s.on("close", () => {
       if (p.session === s) p.session = undefined;

@@ -29,7 +29,8 @@ export function requiresClientCert(info: TlsInfo): boolean {
  * serverTlsOptions builds the options of a TLS server from `info` (etcd's
  * TLSInfo.ServerConfig): our certificate and key; TLS 1.2 or newer; the cipher suites from
  * --cipher-suites; ALPN h2 then http/1.1; a client certificate signed by the trusted CA
- * required at the handshake when --client-cert-auth or a trusted CA is set; the CRL when given.
+ * required at the handshake when --client-cert-auth or a trusted CA is set. The CRL is not
+ * part of the handshake: as in etcd, listeners check it after the handshake (see checkCrl).
  * Files are read now; a bad file, or a key that does not match the certificate, throws.
  */
 export function serverTlsOptions(info: TlsInfo): TlsOptions {
@@ -52,7 +53,6 @@ export function serverTlsOptions(info: TlsInfo): TlsOptions {
     opts.requestCert = false;
     opts.rejectUnauthorized = false;
   }
-  if (info.crlFile !== undefined && info.crlFile !== "") opts.crl = readPem(info.crlFile);
   checkContext(opts);
   return opts;
 }

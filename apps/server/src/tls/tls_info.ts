@@ -14,7 +14,10 @@ export interface TlsInfo {
   autoTls: boolean;
   /** cipherSuites are Go cipher suite names (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), in preference order; empty means the defaults. */
   cipherSuites: string[];
-  /** crlFile is a PEM certificate revocation list checked against client certificates; "" for none. */
+  /**
+   * crlFile is a certificate revocation list (PEM or DER) checked against the certificates
+   * clients present, after the handshake and re-read for each connection (see checkCrl).
+   */
   crlFile?: string;
   /** allowedCn, when set, is the CN a client certificate must carry (peer side only in etcd). */
   allowedCn?: string;

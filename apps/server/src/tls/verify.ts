@@ -1,5 +1,6 @@
 import { lookup } from "node:dns/promises";
 import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
+import { checkCrl } from "./crl.js";
 import type { TlsInfo } from "./tls_info.js";
 
 /**
@@ -10,13 +11,16 @@ import type { TlsInfo } from "./tls_info.js";
  *  - allowedHostname (--peer-cert-allowed-hostname, --client-cert-allowed-hostname): the
  *    certificate must be valid for that host;
  *  - checkSan (peer listeners, unless --experimental-peer-skip-client-san-verification): a
- *    certificate naming IPs or DNS names must name the connection's remote address.
+ *    certificate naming IPs or DNS names must name the connection's remote address;
+ *  - crlFile (--client-crl-file, --peer-crl-file): no certificate the client presented may
+ *    be revoked by it (checkCrl).
  * A connection without a verified certificate fails the CN and hostname checks, as in etcd.
  */
 export async function checkClientCertificate(info: TlsInfo, socket: TLSSocket, checkSan: boolean): Promise<string | undefined> {
   const cn = info.allowedCn ?? "";
   const hostname = info.allowedHostname ?? "";
-  if (cn === "" && hostname === "" && !checkSan) return undefined;
+  const crl = info.crlFile ?? "";
+  if (cn === "" && hostname === "" && !checkSan && crl === "") return undefined;
   const cert = socket.getPeerCertificate();
   const present = cert !== null && typeof cert === "object" && cert.raw !== undefined;
   if (cn !== "" || hostname !== "") {
@@ -24,8 +28,17 @@ export async function checkClientCertificate(info: TlsInfo, socket: TLSSocket, c
     if (cn !== "" && !commonNames(cert).includes(cn)) return "client certificate authentication failed";
     if (hostname !== "" && checkServerIdentity(hostname, cert) !== undefined) return "client certificate authentication failed";
   }
-  if (checkSan && present) return checkCertSan(cert, socket.remoteAddress ?? "");
+  if (checkSan && present) {
+    const why = await checkCertSan(cert, socket.remoteAddress ?? "");
+    if (why !== undefined) return why;
+  }
+  if (crl !== "") return checkCrl(crl, socket);
   return undefined;
+}
+
+/** needsClientCheck reports whether checkClientCertificate has anything to check for `info`. */
+export function needsClientCheck(info: TlsInfo, checkSan: boolean): boolean {
+  return checkSan || (info.allowedCn ?? "") !== "" || (info.allowedHostname ?? "") !== "" || (info.crlFile ?? "") !== "";
 }
 
 function commonNames(cert: PeerCertificate): string[] {
@@ -53,11 +66,14 @@ function plainIp(addr: string): string {
 /**
  * checkCertSan is etcd's checkCertSAN: when the certificate names IPs, the remote address
  * must be one of them; otherwise, when it names DNS names, one of them must resolve to the
- * remote address. A certificate naming neither passes.
+ * remote address. A certificate naming neither passes; one naming either fails on a unix
+ * socket, whose peer has no address (`remoteAddress` "" or "@"), as in etcd.
  */
 export async function checkCertSan(cert: PeerCertificate, remoteAddress: string): Promise<string | undefined> {
   const { ips, dns } = sanEntries(cert);
   if (ips.length === 0 && dns.length === 0) return undefined;
+  // A unix socket peer has no host and port: Go's net.SplitHostPort("@") fails, and so does the check.
+  if (remoteAddress === "" || remoteAddress === "@") return "address @: missing port in address";
   const host = plainIp(remoteAddress);
   if (ips.length > 0) {
     if (ips.some((ip) => plainIp(ip) === host)) return undefined;
