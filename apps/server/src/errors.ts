@@ -55,6 +55,7 @@ export const Errors = {
   memberExist: e(Status.FAILED_PRECONDITION, "etcdserver: member ID already exist"),
   peerUrlExist: e(Status.FAILED_PRECONDITION, "etcdserver: Peer URLs already exists"),
   notEnoughStarted: e(Status.FAILED_PRECONDITION, "etcdserver: re-configuration failed due to not enough started members"),
+  unhealthy: e(Status.UNAVAILABLE, "etcdserver: unhealthy cluster"),
   memberBadUrls: e(Status.INVALID_ARGUMENT, "etcdserver: given member URLs are invalid"),
   memberNotLearner: e(Status.FAILED_PRECONDITION, "etcdserver: can only promote a learner member"),
   learnerNotReady: e(Status.FAILED_PRECONDITION, "etcdserver: can only promote a learner member which is in sync with leader"),

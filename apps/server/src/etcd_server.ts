@@ -60,12 +60,12 @@ export interface EtcdServerParts {
 /** PeerLink is the peer transport as the server drives it. */
 export interface PeerLink extends Transport {
   setPeers(members: Iterable<{ id: bigint; peerUrls: string[] }>): void;
-  /** isActive: the peer answered within the last `withinMs` (etcd's "started" members). */
-  isActive(id: bigint, withinMs: number): boolean;
+  /** activeSince is when the link to peer `id` came up (ms since the epoch), 0 while it is down (etcd's ActiveSince). */
+  activeSince(id: bigint): number;
   stop(): void;
 }
 
-/** HEALTH_INTERVAL_MS is how recently a member must have answered to count as started (etcd: 5s). */
+/** HEALTH_INTERVAL_MS is how long a peer link must have been up to count as connected for strict reconfig checks (etcd's HealthInterval). */
 const HEALTH_INTERVAL_MS = 5000;
 
 /** SNAPSHOT_CATCHUP_ENTRIES is how many entries before a snapshot stay in the log for slow followers (etcd keeps 5000). */
@@ -397,9 +397,11 @@ export class EtcdServer {
     const urls = req.peerURLs.map(normalizeUrl);
     if (urls.length === 0 || urls.some((u) => u === undefined)) throw Errors.memberBadUrls;
     const peerUrls = urls as string[];
+    // As in etcd, the strict check (mayAddMember) comes before the checks made at apply.
+    const refused = this.reconfigRefusal({ add: req.isLearner ? "learner" : "voter" });
+    if (refused !== undefined) throw refused;
     if (this.membership.peerUrlInUse(peerUrls)) throw Errors.peerUrlExist;
     if (req.isLearner && this.membership.learners() >= 1) throw Errors.tooManyLearners;
-    if (!req.isLearner && this.p.strictReconfigCheck && !this.enoughStartedAfter(1)) throw Errors.notEnoughStarted;
     const id = deriveMemberId(peerUrls, this.p.clusterToken, Math.floor(Date.now() / 1000));
     if (this.membership.members.has(id)) throw Errors.memberExist;
     const type = req.isLearner
@@ -418,7 +420,8 @@ export class EtcdServer {
     if (this.learner) this.checkLearner("MemberRemove");
     const m = this.membership.members.get(req.ID);
     if (m === undefined) throw Errors.memberNotFound;
-    if (!m.isLearner && this.p.strictReconfigCheck && !this.enoughStartedAfter(-1, req.ID)) throw Errors.notEnoughStarted;
+    const refused = this.reconfigRefusal({ remove: req.ID });
+    if (refused !== undefined) throw refused;
     await this.proposeConfChange(raftpb.ConfChangeType.CONF_CHANGE_REMOVE_NODE, req.ID, {});
     return { header: this.header(this.kv.currentRevision), members: this.members().map(toPb) };
   }
@@ -488,22 +491,36 @@ export class EtcdServer {
   }
 
   /**
-   * enoughStartedAfter: with strict reconfig checks, the leader refuses a change that would
-   * leave fewer started voters (ones that answered within HEALTH_INTERVAL_MS) than a quorum
-   * of the new configuration (etcd's "not enough started members"). Only the leader talks to
-   * every member, so only it can judge; other members let the change through to raft.
+   * reconfigRefusal is etcd's --strict-reconfig-check (mayAddMember, mayRemoveMember), judged
+   * by whichever member gets the request: the error refusing to add a member or to remove
+   * member `remove`, or undefined. A started voter has published its name (etcd's
+   * IsStarted); a connected voter is this member or one whose peer link has been up for
+   * HEALTH_INTERVAL_MS. Adding a voter needs the started voters to be a quorum of the grown
+   * cluster (or the cluster to have a single, started member), else "not enough started
+   * members"; adding any member needs every voter connected, else "unhealthy cluster".
+   * Removing a learner is always allowed. Removing a voter needs the other started voters to
+   * be a quorum of the others ("not enough started members"); then, unless the link to it is
+   * down, the connected voters but one must still be a quorum ("unhealthy cluster").
    */
-  private enoughStartedAfter(delta: number, removing?: bigint): boolean {
-    if (!this.raft.isLeader || this.transport === undefined) return true;
-    let voters = 0;
-    let started = 0;
-    for (const m of this.membership.members.values()) {
-      if (m.isLearner || m.id === removing) continue;
-      voters++;
-      if (m.id === this.memberId || this.transport.isActive(m.id, HEALTH_INTERVAL_MS)) started++;
+  private reconfigRefusal(change: { add: "voter" | "learner" } | { remove: bigint }): RpcError | undefined {
+    if (!this.p.strictReconfigCheck) return undefined;
+    const voters = [...this.membership.members.values()].filter((m) => !m.isLearner);
+    const startedIn = (ms: Member[]): number => ms.filter((m) => m.name !== "").length;
+    const linkSince = (id: bigint): number => this.transport?.activeSince(id) ?? 0;
+    const healthySince = Date.now() - HEALTH_INTERVAL_MS;
+    const connected = voters.filter((m) => m.id === this.memberId || (linkSince(m.id) !== 0 && linkSince(m.id) < healthySince)).length;
+    if ("add" in change) {
+      const grown = voters.length + 1;
+      const started = startedIn(voters);
+      const onlyMemberStarted = started === 1 && grown === 2;
+      if (change.add === "voter" && !onlyMemberStarted && started < Math.floor(grown / 2) + 1) return Errors.notEnoughStarted;
+      return connected === voters.length ? undefined : Errors.unhealthy;
     }
-    const after = voters + (delta > 0 ? delta : 0);
-    return started >= Math.floor(after / 2) + 1;
+    if (this.membership.members.get(change.remove)?.isLearner === true) return undefined;
+    const others = voters.filter((m) => m.id !== change.remove);
+    if (startedIn(others) < Math.floor(others.length / 2) + 1) return Errors.notEnoughStarted;
+    if (change.remove !== this.memberId && linkSince(change.remove) === 0) return undefined;
+    return connected - 1 < 1 + Math.floor((voters.length - 1) / 2) ? Errors.unhealthy : undefined;
   }
 
   private async proposeConfChange(

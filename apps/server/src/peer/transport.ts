@@ -16,6 +16,12 @@ const RETRY_MIN_MS = 50;
 const RETRY_MAX_MS = 1000;
 /** REQUEST_TIMEOUT_MS fails a batch that gets no answer (the peer is then reported unreachable). */
 const REQUEST_TIMEOUT_MS = 5000;
+/**
+ * PROBE_INTERVAL_MS: a peer that answered nothing for this long is sent an empty batch, so
+ * that the link to every peer is known to be up or down even when raft has nothing to send
+ * it (a follower sends only to the leader), as etcd's rafthttp streams to every peer are.
+ */
+const PROBE_INTERVAL_MS = 1000;
 
 /** SnapshotSource writes the backend and membership of this member into a snapshot stream. */
 export type SnapshotSource = (out: PassThrough) => Promise<void>;
@@ -38,6 +44,8 @@ interface Peer {
   urlIndex: number;
   session: ClientHttp2Session | undefined;
   inflight: number;
+  /** lastOk is when the peer last answered a batch (ms since the epoch), 0 if never. */
+  lastOk: number;
   retryAt: number;
   backoffMs: number;
   snapshotting: boolean;
@@ -47,15 +55,20 @@ interface Peer {
  * PeerTransport sends raft messages to the other members over HTTP/2: one request per batch
  * of messages for a peer (all messages of a Ready for that peer), snapshots as a stream.
  * A peer that cannot be reached is reported to raft and retried with backoff; messages to it
- * meanwhile are dropped, which raft tolerates.
+ * meanwhile are dropped, which raft tolerates. It tracks since when the link to each peer
+ * has been up (activeSince, etcd's Transporter.ActiveSince), probing idle peers.
  */
 export class PeerTransport implements Transport {
   private readonly peers = new Map<bigint, Peer>();
-  /** lastAck is when each peer last answered a batch (ms since the epoch). */
-  private readonly lastAck = new Map<bigint, number>();
+  /** since is when the link to each peer came up: its first answer after being down. */
+  private readonly since = new Map<bigint, number>();
+  private readonly probe: NodeJS.Timeout;
   private stopped = false;
 
-  constructor(private readonly o: PeerTransportOptions) {}
+  constructor(private readonly o: PeerTransportOptions) {
+    this.probe = setInterval(() => this.probeIdle(), PROBE_INTERVAL_MS);
+    this.probe.unref();
+  }
 
   /** setPeers makes the peer set equal to `members` (ID -> peer URLs), excluding this member. */
   setPeers(members: Iterable<{ id: bigint; peerUrls: string[] }>): void {
@@ -65,12 +78,13 @@ export class PeerTransport implements Transport {
       if (!want.has(id)) {
         p.session?.destroy();
         this.peers.delete(id);
+        this.since.delete(id);
       }
     }
     for (const [id, urls] of want) {
       const p = this.peers.get(id);
       if (p === undefined) {
-        this.peers.set(id, { id, urls, urlIndex: 0, session: undefined, inflight: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false });
+        this.peers.set(id, { id, urls, urlIndex: 0, session: undefined, inflight: 0, lastOk: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false });
       } else if (p.urls.join(",") !== urls.join(",")) {
         p.urls = urls;
         p.session?.destroy();
@@ -94,17 +108,31 @@ export class PeerTransport implements Transport {
     for (const [to, list] of byPeer) this.sendBatch(to, list);
   }
 
-  /** isActive reports whether peer `id` answered a batch within the last `withinMs`. */
-  isActive(id: bigint, withinMs: number): boolean {
-    const at = this.lastAck.get(id);
-    return at !== undefined && Date.now() - at <= withinMs;
+  /**
+   * activeSince is when the link to peer `id` came up (ms since the epoch), or 0 while it is
+   * down: etcd's ActiveSince. A link is up from the peer's first answer; it goes down when a
+   * batch fails (error, timeout, refusal) or the session closes.
+   */
+  activeSince(id: bigint): number {
+    return this.since.get(id) ?? 0;
   }
 
   /** stop closes every session. */
   stop(): void {
     this.stopped = true;
+    clearInterval(this.probe);
     for (const p of this.peers.values()) p.session?.destroy();
     this.peers.clear();
+    this.since.clear();
+  }
+
+  /** probeIdle sends an empty batch to each peer that answered nothing for PROBE_INTERVAL_MS and has nothing in flight. */
+  private probeIdle(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      if (p.inflight === 0 && now - p.lastOk >= PROBE_INTERVAL_MS) this.sendBatch(p.id, []);
+    }
   }
 
   private session(p: Peer): ClientHttp2Session | undefined {
@@ -115,7 +143,9 @@ export class PeerTransport implements Transport {
     const s = connectPeer(url, this.o.tls);
     s.on("error", () => this.fail(p, s));
     s.on("close", () => {
-      if (p.session === s) p.session = undefined;
+      if (p.session !== s) return;
+      p.session = undefined;
+      this.since.delete(p.id);
     });
     s.on("connect", () => {
       p.backoffMs = RETRY_MIN_MS;
@@ -129,6 +159,7 @@ export class PeerTransport implements Transport {
     if (s !== undefined && p.session !== s) return;
     s?.destroy();
     p.session = undefined;
+    this.since.delete(p.id);
     p.urlIndex++;
     p.retryAt = Date.now() + p.backoffMs;
     p.backoffMs = Math.min(RETRY_MAX_MS, p.backoffMs * 2);
@@ -167,8 +198,12 @@ export class PeerTransport implements Transport {
       if (done) return;
       done = true;
       p.inflight--;
-      if (ok) this.lastAck.set(to, Date.now());
-      else this.fail(p, s);
+      if (ok) {
+        p.lastOk = Date.now();
+        if (!this.since.has(to)) this.since.set(to, p.lastOk);
+      } else {
+        this.fail(p, s);
+      }
     };
     req.setTimeout(REQUEST_TIMEOUT_MS, () => {
       req.close(h2.NGHTTP2_CANCEL);
