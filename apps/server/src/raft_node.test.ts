@@ -170,8 +170,29 @@ describe("RaftNode: the leader's WAL write in parallel with replication", () => 
     await settle();
     expect(appTo(h, 2n, 3n)).toBe(false);
     h.release();
-    await until(() => appTo(h, 2n, 3n));
+    await until(() => appTo(h, 2n, 3n) && h.events.includes("apply 3"));
     expect(h.events.indexOf("saved 3")).toBeLessThan(h.events.indexOf("send 2 3"));
+    // Committed in the Ready that appends it: applied only after its own write.
+    expect(h.events.indexOf("saved 3")).toBeLessThan(h.events.indexOf("apply 3"));
+  });
+
+  it("applies entries saved by an earlier Ready while the next Ready's write is in flight", async () => {
+    const h = await leaderOfTwo();
+    h.hold();
+    h.raft.propose(100n, Buffer.from("x"), () => undefined);
+    await until(() => h.events.includes("save 3"));
+    h.raft.step({ ...raftpb.Message.create(), type: MT.MSG_APP_RESP, from: 2n, to: 1n, term: 2n, index: 3n });
+    h.raft.propose(101n, Buffer.from("y"), () => undefined);
+    await settle();
+    // The next Ready appends entry 4 and commits entry 3 (durable once "saved 3").
+    h.release();
+    h.hold();
+    await until(() => h.events.includes("save 4"));
+    await until(() => h.events.includes("apply 3"));
+    expect(h.events).not.toContain("saved 4");
+    h.release();
+    await until(() => h.events.includes("saved 4"));
+    expect(h.events.indexOf("saved 3")).toBeLessThan(h.events.indexOf("apply 3"));
   });
 
   it("a follower acknowledges an append only after its WAL write", async () => {

@@ -396,8 +396,20 @@ export class RaftNode {
     const sentEarly = rd.messages.length > 0 && !hasSnapshot && this.sendsBeforeSave(rd);
     if (sentEarly) this.o.transport.send(rd.messages);
     // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
-    if (rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync)) {
-      await this.o.wal.save(rd.hardState, rd.entries);
+    const mustSave = rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync);
+    // Committed entries are applied only once durable here. Those saved by an earlier Ready
+    // (all of them, unless this member commits at append: a single voter) are applied while
+    // this Ready's write is in flight, as etcd does (its shouldWaitWALSync); the others after.
+    const applyDuringSave = mustSave && !hasSnapshot && this.committedAreDurable(rd);
+    if (mustSave) {
+      const saving = this.o.wal.save(rd.hardState, rd.entries);
+      if (applyDuringSave) {
+        saving.catch(() => undefined); // awaited below; this only keeps an apply error from orphaning it
+        // One turn of the event loop lets the write reach the disk thread before the apply takes the CPU.
+        await new Promise<void>((r) => setImmediate(r));
+        this.o.applier.applyEntries(rd.committedEntries);
+      }
+      await saving;
     }
     if (rd.hardState !== undefined) {
       this.o.storage.setHardState(rd.hardState);
@@ -407,9 +419,9 @@ export class RaftNode {
     if (rd.entries.length > 0) this.o.storage.append(rd.entries);
     // A follower or candidate sends only now: its acks and votes promise what is durable.
     if (!sentEarly && rd.messages.length > 0) this.o.transport.send(rd.messages);
-    // Committed entries are applied only once durable here (this Ready's WAL write included).
     if (rd.committedEntries.length > 0) {
-      this.o.applier.applyEntries(rd.committedEntries);
+      if (!applyDuringSave) this.o.applier.applyEntries(rd.committedEntries);
+      // A snapshot is taken only after the write (it may cover entries of this Ready's log).
       if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
     }
     for (const rs of rd.readStates) {
@@ -420,6 +432,15 @@ export class RaftNode {
       this.waitingReads.push(req);
     }
     this.releaseReads();
+  }
+
+  /**
+   * committedAreDurable: this Ready commits entries, all saved by an earlier Ready (the storage
+   * holds only entries whose WAL write completed; committed entries are never overwritten).
+   */
+  private committedAreDurable(rd: Ready): boolean {
+    const last = rd.committedEntries[rd.committedEntries.length - 1];
+    return last !== undefined && last.index <= this.o.storage.lastIndex();
   }
 
   /**
