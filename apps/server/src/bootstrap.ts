@@ -11,6 +11,7 @@ import type { ServerConfig } from "./config/config.js";
 import { EtcdServer } from "./etcd_server.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
 import type { Logger } from "./log.js";
+import { AlarmStore } from "./alarm_store.js";
 import { Membership } from "./membership.js";
 import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { decodeConsistentIndex } from "./apply/apply_loop.js";
@@ -57,6 +58,7 @@ export async function openServer(
   const tx = new BatchTx(backend);
   const kv = await KVStore.open(backend, tx);
   const consistentIndex = decodeConsistentIndex(await backend.get(consistentIndexKey));
+  const alarms = await AlarmStore.open(backend, tx);
   const stored = await MembershipStore.load(backend, dirs.membership, logger);
   logger.info("etcdserver/backend.ts", "opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });
 
@@ -178,6 +180,7 @@ export async function openServer(
     tx,
     kv,
     consistentIndex,
+    alarms,
     storage,
     wal,
     makeNode,

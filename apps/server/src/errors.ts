@@ -51,6 +51,7 @@ export const Errors = {
   /** proposalDropped: raft refused a proposal while a leader is known (e.g. a leader transfer is in progress); etcd sends raft's error as Unknown. */
   proposalDropped: e(Status.UNKNOWN, "raft proposal dropped"),
   corrupt: e(Status.DATA_LOSS, "etcdserver: corrupt cluster"),
+  noSpace: e(Status.RESOURCE_EXHAUSTED, "etcdserver: mvcc: database space exceeded"),
   memberNotFound: e(Status.NOT_FOUND, "etcdserver: member not found"),
   memberExist: e(Status.FAILED_PRECONDITION, "etcdserver: member ID already exist"),
   peerUrlExist: e(Status.FAILED_PRECONDITION, "etcdserver: Peer URLs already exists"),

@@ -8,6 +8,8 @@ import type { WAL } from "@etcd-ts/wal";
 import { READ_CONTEXT, type Applied } from "./apply/applier.js";
 import { ApplyLoop, type ApplyResult } from "./apply/apply_loop.js";
 import { BaseApplier } from "./apply/base_applier.js";
+import { applierFor } from "./apply/alarm_appliers.js";
+import { AlarmStore, alarmString } from "./alarm_store.js";
 import { Errors, RpcError } from "./errors.js";
 import type { Logger } from "./log.js";
 import { Membership, type Member } from "./membership.js";
@@ -34,6 +36,7 @@ export interface EtcdServerParts {
   kv: KVStore;
   /** consistentIndex is the raft index of the last entry the backend holds. */
   consistentIndex: bigint;
+  alarms: AlarmStore;
   storage: MemoryStorage;
   wal: WAL;
   makeNode: (applied: bigint) => RawNode;
@@ -142,8 +145,8 @@ export class EtcdServer {
     this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, (id: bigint, start: number) => this.proposalTimeoutError(id, start));
     this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
     // No lessor exists yet, so no lease does: a put naming one fails at apply, as in etcd.
-    this.base = new BaseApplier(p.kv, { exists: () => false }, p.onFatal);
-    this.applyLoop = new ApplyLoop(this.base, p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
+    this.base = new BaseApplier(p.kv, p.alarms, { exists: () => false }, (m, raised) => this.alarmsChanged(m, raised), p.onFatal);
+    this.applyLoop = new ApplyLoop(applierFor(this.base, p.alarms), p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
     this.snapshotIndex = this.storage.firstIndex() - 1n;
     this.node = p.makeNode(this.snapshotIndex);
     this.raft = new RaftNode({
@@ -160,6 +163,21 @@ export class EtcdServer {
       installSnapshot: (snap) => this.installSnapshot(snap),
       requestTimeoutMs: this.requestTimeoutMs,
     });
+  }
+
+  /** alarmsChanged logs a raised or cleared alarm and puts the applier chain it calls for in place. */
+  private alarmsChanged(m: etcdserverpb.AlarmMember, raised: boolean): void {
+    this.p.logger.warn("etcd_server.ts", raised ? "alarm raised" : "alarm disarmed", {
+      alarm: etcdserverpb.AlarmType[m.alarm] ?? String(m.alarm),
+      from: hexId(m.memberID),
+    });
+    this.applyLoop.applier = applierFor(this.base, this.base.alarms);
+  }
+
+  /** alarm raises, clears or lists alarms through raft (etcd's Maintenance.Alarm, which answers without a header). */
+  async alarm(req: etcdserverpb.AlarmRequest): Promise<etcdserverpb.AlarmResponse> {
+    if (this.learner) this.checkLearner("Alarm");
+    return (await this.propose("alarm", req)).response;
   }
 
   /** membership is the current member list and cluster ID. */
@@ -306,19 +324,26 @@ export class EtcdServer {
     return { header: this.header(r.revision) };
   }
 
+  /**
+   * status reports this member as etcd's Maintenance.Status does: the committed and applied
+   * raft indexes, the backend's size and the part of it in use, and as errors "no leader"
+   * while none is known and every raised alarm.
+   */
   async status(): Promise<etcdserverpb.StatusResponse> {
-    const st = this.node.status();
-    const size = await this.backend.sizeBytes();
+    const [size, inUse] = await Promise.all([this.backend.sizeBytes(), this.backend.sizeInUseBytes()]);
+    const errors: string[] = [];
+    if (this.raft.leader === 0n) errors.push(Errors.noLeader.message);
+    for (const a of this.base.alarms.get()) errors.push(alarmString(a));
     return {
       header: this.header(this.kv.currentRevision),
       version: SERVER_VERSION,
       dbSize: BigInt(size),
       leader: this.raft.leader,
-      raftIndex: this.storage.lastIndex(),
-      raftTerm: st.hardState.term,
+      raftIndex: this.raft.committedIndex,
+      raftTerm: this.raft.term,
       raftAppliedIndex: this.applyLoop.appliedIndex,
-      errors: [],
-      dbSizeInUse: BigInt(size),
+      errors,
+      dbSizeInUse: BigInt(inUse),
       isLearner: this.membership.members.get(this.memberId)?.isLearner ?? false,
     };
   }
@@ -627,6 +652,8 @@ export class EtcdServer {
     await this.backend.sync();
     this.kv = await KVStore.open(this.backend, this.p.tx);
     this.base.kv = this.kv;
+    this.base.alarms = await AlarmStore.open(this.backend, this.p.tx);
+    this.applyLoop.applier = applierFor(this.base, this.base.alarms);
     const ci = decodeConsistentIndex(await this.backend.get(consistentIndexKey));
     this.applyLoop.appliedIndex = ci;
     // The member list arrives in the stream's first frame (and in the backend's pairs).
@@ -682,6 +709,7 @@ export class EtcdServer {
       deleteRange: undefined,
       txn: undefined,
       compaction: undefined,
+      alarm: undefined,
       memberAttributes: undefined,
     };
     (ir as unknown as Record<K, unknown>)[kind] = req;
@@ -745,6 +773,7 @@ interface ProposalResponses {
   deleteRange: etcdserverpb.DeleteRangeResponse;
   txn: etcdserverpb.TxnResponse;
   compaction: etcdserverpb.CompactionResponse;
+  alarm: etcdserverpb.AlarmResponse;
   memberAttributes: undefined;
 }
 

@@ -192,6 +192,19 @@ export class Backend {
   }
 
   /**
+   * sizeInUseBytes estimates the bytes the stored data needs (RocksDB's estimate of the live
+   * data in its sorted files plus its memtables), at most sizeBytes(): the rest of the
+   * files' size is space that compaction or defragmentation can give back (etcd reports
+   * bbolt's size minus its free pages).
+   */
+  async sizeInUseBytes(): Promise<number> {
+    this.checkOpen();
+    const live = Number(this.db.getProperty("rocksdb.estimate-live-data-size"));
+    const mem = Number(this.db.getProperty("rocksdb.cur-size-all-mem-tables"));
+    return Math.min(live + mem, await this.sizeBytes());
+  }
+
+  /**
    * compactRange asks RocksDB to compact the keys in [start, end] (inclusive), reclaiming the
    * space of deleted entries. start defaults to the first key, end to the last stored key.
    */

@@ -24,6 +24,8 @@ export interface LevelDown {
   close(cb: (err: Error | null) => void): void;
   approximateSize(start: Buffer, end: Buffer, cb: NativeCallback<number>): void;
   compactRange(start: Buffer, end: Buffer, cb: (err: Error | null) => void): void;
+  /** getProperty reads a RocksDB property ("rocksdb.estimate-live-data-size", ...) as text. */
+  getProperty(name: string): string;
 }
 
 /** NativeIteratorOptions are the options read by the binding's iterator_init. */

@@ -48,6 +48,34 @@ export interface Applier {
   deleteRange(ctx: RequestContext, req: etcdserverpb.DeleteRangeRequest): Applied<etcdserverpb.DeleteRangeResponse>;
   txn(ctx: RequestContext, req: etcdserverpb.TxnRequest): Applied<etcdserverpb.TxnResponse>;
   compaction(ctx: RequestContext, req: etcdserverpb.CompactionRequest): Applied<etcdserverpb.CompactionResponse>;
+  alarm(ctx: RequestContext, req: etcdserverpb.AlarmRequest): Applied<etcdserverpb.AlarmResponse>;
+}
+
+/**
+ * ApplierDecorator forwards every request to the applier it wraps; a decorator extends it
+ * and overrides what it refuses or checks.
+ */
+export class ApplierDecorator implements Applier {
+  constructor(protected readonly next: Applier) {}
+
+  range(ctx: RequestContext, req: etcdserverpb.RangeRequest): Applied<etcdserverpb.RangeResponse> {
+    return this.next.range(ctx, req);
+  }
+  put(ctx: RequestContext, req: etcdserverpb.PutRequest): Applied<etcdserverpb.PutResponse> {
+    return this.next.put(ctx, req);
+  }
+  deleteRange(ctx: RequestContext, req: etcdserverpb.DeleteRangeRequest): Applied<etcdserverpb.DeleteRangeResponse> {
+    return this.next.deleteRange(ctx, req);
+  }
+  txn(ctx: RequestContext, req: etcdserverpb.TxnRequest): Applied<etcdserverpb.TxnResponse> {
+    return this.next.txn(ctx, req);
+  }
+  compaction(ctx: RequestContext, req: etcdserverpb.CompactionRequest): Applied<etcdserverpb.CompactionResponse> {
+    return this.next.compaction(ctx, req);
+  }
+  alarm(ctx: RequestContext, req: etcdserverpb.AlarmRequest): Applied<etcdserverpb.AlarmResponse> {
+    return this.next.alarm(ctx, req);
+  }
 }
 
 /** LeaseLookup tells whether a lease exists (the lessor implements it). */

@@ -92,6 +92,7 @@ export class ApplyLoop implements ApplyHandler {
     if (req.deleteRange !== undefined) return a.deleteRange(ctx, req.deleteRange);
     if (req.txn !== undefined) return a.txn(ctx, req.txn);
     if (req.compaction !== undefined) return a.compaction(ctx, req.compaction);
+    if (req.alarm !== undefined) return a.alarm(ctx, req.alarm);
     if (req.range !== undefined) {
       const r = a.range(ctx, req.range);
       if (r.done !== undefined) throw new Error("apply: a range in the log must read the current revision");

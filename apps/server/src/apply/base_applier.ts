@@ -1,17 +1,22 @@
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { KVStore, RangeResult } from "@etcd-ts/mvcc";
+import type { AlarmStore } from "../alarm_store.js";
 import { Errors } from "../errors.js";
 import type { Applied, Applier, LeaseLookup, RequestContext } from "./applier.js";
 
 /**
  * BaseApplier applies requests to the stores themselves (etcd's applierV3backend): KV
  * requests to mvcc, with the lease of every put checked at apply time, when the lease set
- * is the one every member agrees on. `kv` is replaced when a snapshot is installed.
+ * is the one every member agrees on; alarm requests to the alarm store. `kv` and `alarms`
+ * are replaced when a snapshot is installed.
  */
 export class BaseApplier implements Applier {
   constructor(
     public kv: KVStore,
+    public alarms: AlarmStore,
     private readonly leases: LeaseLookup,
+    /** alarmsChanged runs after an alarm was raised or cleared (the server rebuilds its applier chain). */
+    private readonly alarmsChanged: (m: etcdserverpb.AlarmMember, raised: boolean) => void,
     private readonly onFatal: (err: unknown) => void,
   ) {}
 
@@ -57,6 +62,39 @@ export class BaseApplier implements Applier {
     if (req.physical) applied.done = c.done;
     else c.done.catch(this.onFatal);
     return applied;
+  }
+
+  /**
+   * alarm raises, clears or lists alarms: the response holds the alarms raised or cleared by
+   * this request (none when nothing changed), or every alarm of the type asked for.
+   */
+  alarm(_ctx: RequestContext, req: etcdserverpb.AlarmRequest): Applied<etcdserverpb.AlarmResponse> {
+    const AlarmAction = etcdserverpb.AlarmRequest_AlarmAction;
+    const response: etcdserverpb.AlarmResponse = { header: undefined, alarms: [] };
+    switch (req.action) {
+      case AlarmAction.GET:
+        response.alarms = this.alarms.get(req.alarm);
+        break;
+      case AlarmAction.ACTIVATE: {
+        const m = this.alarms.activate(req.memberID, req.alarm);
+        if (m !== undefined) {
+          response.alarms.push(m);
+          this.alarmsChanged(m, true);
+        }
+        break;
+      }
+      case AlarmAction.DEACTIVATE: {
+        const m = this.alarms.deactivate(req.memberID, req.alarm);
+        if (m !== undefined) {
+          response.alarms.push(m);
+          this.alarmsChanged(m, false);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return { response, revision: this.kv.currentRevision };
   }
 
   private leasesExist(req: etcdserverpb.TxnRequest): boolean {

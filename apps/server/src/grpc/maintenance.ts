@@ -1,12 +1,12 @@
-import { etcdserverpb } from "@etcd-ts/proto";
-import { GrpcError, Status, type ServiceImplementation } from "@etcd-ts/grpc-server";
+import type { etcdserverpb } from "@etcd-ts/proto";
+import type { ServiceImplementation } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
 
 /**
  * maintenanceService implements the parts of etcdserverpb.Maintenance that etcd-ts has:
- * Status, Hash, HashKV, Defragment, MoveLeader and Alarm GET
- * (no alarm can be raised yet, so the list is empty). Snapshot is not offered yet and
- * answers Unimplemented, as grpc does for a method a server lacks.
+ * Status, Hash, HashKV, Defragment, MoveLeader and Alarm (raise, clear and list, through
+ * raft). Snapshot is not offered yet and answers Unimplemented, as grpc does for a method a
+ * server lacks.
  */
 export function maintenanceService(s: EtcdServer): ServiceImplementation<typeof etcdserverpb.MaintenanceService> {
   return {
@@ -17,12 +17,7 @@ export function maintenanceService(s: EtcdServer): ServiceImplementation<typeof 
       await s.defragment();
       return { header: s.header(s.kv.currentRevision) };
     },
-    alarm: async (r) => {
-      if (r.action !== etcdserverpb.AlarmRequest_AlarmAction.GET) {
-        throw new GrpcError(Status.UNIMPLEMENTED, "etcd-ts: raising or clearing alarms is not supported yet");
-      }
-      return { header: s.header(s.kv.currentRevision), alarms: [] };
-    },
+    alarm: (r) => s.alarm(r),
     moveLeader: async (r) => {
       await s.moveLeader(r.targetID);
       // etcd 3.4 answers MoveLeader without a header.
