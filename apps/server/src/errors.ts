@@ -41,6 +41,7 @@ export const Errors = {
   stopped: e(Status.UNAVAILABLE, "etcdserver: server stopped"),
   timeout: e(Status.UNAVAILABLE, "etcdserver: request timed out"),
   timeoutDueToLeaderFail: e(Status.UNAVAILABLE, "etcdserver: request timed out, possibly due to previous leader failure"),
+  timeoutDueToConnectionLost: e(Status.UNAVAILABLE, "etcdserver: request timed out, possibly due to connection lost"),
   /**
    * proposalDeadline: a proposal raft never took (no leader was known during the whole request
    * timeout). etcd 3.4's Propose returns the bare context error, which grpc-go sends as

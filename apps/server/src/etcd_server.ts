@@ -36,6 +36,8 @@ export interface EtcdServerParts {
   kv: KVStore;
   /** consistentIndex is the raft index of the last entry the backend holds. */
   consistentIndex: bigint;
+  /** restarted: the member started from a data directory it had written before (a WAL existed). */
+  restarted: boolean;
   alarms: AlarmStore;
   storage: MemoryStorage;
   wal: WAL;
@@ -114,7 +116,8 @@ export class EtcdServer {
   private readonly applyLoop: ApplyLoop;
   private readonly wait: Wait<ApplyResult>;
   private readonly ids: IdGenerator;
-  private readonly requestTimeoutMs: number;
+  /** requestTimeoutMs is etcd's request timeout: 5s plus two election timeouts. */
+  readonly requestTimeoutMs: number;
   private readonly p: EtcdServerParts;
   private snapshotIndex: bigint;
   private snapshotting = false;
@@ -356,13 +359,45 @@ export class EtcdServer {
 
   async hashKV(req: etcdserverpb.HashKVRequest): Promise<etcdserverpb.HashKVResponse> {
     if (this.learner) this.checkLearner("HashKV");
+    return this.localHashKV(req.revision);
+  }
+
+  /**
+   * localHashKV is this member's HashKV at `revision` (0: current) for peers and corruption
+   * checks, learners included: the header's revision is the current revision when hashed.
+   */
+  async localHashKV(revision: bigint): Promise<etcdserverpb.HashKVResponse> {
     try {
       const rev = this.kv.currentRevision;
-      const h = await this.kv.hashKV(req.revision);
+      const h = await this.kv.hashKV(revision);
       return { header: this.header(rev), hash: h.hash, compactRevision: h.compactRevision, hashRevision: h.hashRevision };
     } catch (err) {
       throw mapError(err);
     }
+  }
+
+  /** raiseCorruptAlarm raises the CORRUPT alarm through raft (member 0, as etcd's checker does). */
+  async raiseCorruptAlarm(): Promise<void> {
+    await this.propose("alarm", {
+      action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE,
+      memberID: 0n,
+      alarm: etcdserverpb.AlarmType.CORRUPT,
+    });
+  }
+
+  /** readBarrier waits until this member has applied everything committed when it was called (a ReadIndex). */
+  readBarrier(): Promise<void> {
+    return this.linearizableBarrier();
+  }
+
+  /** restarted: the member started from its own earlier data directory. */
+  get restarted(): boolean {
+    return this.p.restarted;
+  }
+
+  /** isLeader: this member is the raft leader. */
+  get isLeader(): boolean {
+    return this.raft.isLeader;
   }
 
   /** defragment compacts the backend's files (RocksDB's equivalent of bbolt defrag). */
@@ -730,15 +765,29 @@ export class EtcdServer {
    * proposalTimeoutError is the error of a proposal not applied within the request timeout,
    * as etcd's parseProposeCtxErr tells it: raft never took it (no leader all along) -> the
    * bare deadline error; it started within two election timeouts before the current leader
-   * was elected -> "possibly due to previous leader failure"; otherwise "request timed out".
-   * (etcd also answers "possibly due to connection lost" when the leader's stream dropped
-   * since the start; the peer transport does not track that, so those answer "timed out".)
+   * was elected -> "possibly due to previous leader failure"; the link to the leader (or, on
+   * the leader, to a quorum of the members) has not been up since the start -> "possibly due
+   * to connection lost"; otherwise "request timed out".
    */
   private proposalTimeoutError(id: bigint, startMs: number): unknown {
     if (this.raft.cancelHeld(id)) return Errors.proposalDeadline;
     const elected = this.raft.leaderElectedAt;
     if (startMs > elected - 2 * this.p.electionMs && startMs < elected) return Errors.timeoutDueToLeaderFail;
+    const lead = this.raft.leader;
+    if (lead === this.memberId) {
+      let connected = 0;
+      for (const id of this.membership.members.keys()) if (id === this.memberId || this.connectedSince(id, startMs)) connected++;
+      if (connected < Math.floor(this.membership.members.size / 2) + 1) return Errors.timeoutDueToConnectionLost;
+    } else if (lead !== 0n && !this.connectedSince(lead, startMs)) {
+      return Errors.timeoutDueToConnectionLost;
+    }
     return Errors.timeout;
+  }
+
+  /** connectedSince: the peer link to `id` has been up since before `sinceMs` (etcd's isConnectedSince). */
+  private connectedSince(id: bigint, sinceMs: number): boolean {
+    const t = this.transport?.activeSince(id) ?? 0;
+    return t !== 0 && t < sinceMs;
   }
 
   /** maybeSnapshot takes a raft snapshot every --snapshot-count applied entries. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { etcdserverpb, type raftpb } from "@etcd-ts/proto";
+import { etcdserverpb, raftpb } from "@etcd-ts/proto";
 import { WAL } from "@etcd-ts/wal";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config/config.js";
@@ -69,6 +69,8 @@ function memberArgs(base: string, name: string, peer: number, client: number, in
 
 /** FAST are the timing flags of most tests: request timeout 5s + 2 * 200ms. */
 const FAST = ["--heartbeat-interval", "20", "--election-timeout", "200"];
+/** RECONFIG lets membership change right after the start (etcd's strict check waits for 5s of connected peers). */
+const RECONFIG = [...FAST, "--strict-reconfig-check=false"];
 
 async function startCluster(n: number, extra: string[] = FAST): Promise<{ ms: Etcd[]; specs: Spec[]; base: string }> {
   const base = mkdtempSync(join(tmpdir(), "etcd-raft-faults-"));
@@ -206,6 +208,24 @@ describe("reads and writes around elections", { timeout: 60_000 }, () => {
     heal(ms);
   });
 
+  it("a proposal lost on a link to the leader that was not up since the start fails with 'possibly due to connection lost'", async () => {
+    const { ms } = await startCluster(3);
+    const l = leaderOf(ms);
+    const f = ms.find((m) => m !== l) as Etcd;
+    // l drops f's forwarded proposals; heartbeats still flow, so f keeps following l.
+    const ls = l.server;
+    const step = Object.getPrototypeOf(ls).stepFromPeer as (m: raftpb.Message) => void;
+    ls.stepFromPeer = (m: raftpb.Message) => {
+      if (!(m.type === raftpb.MessageType.MSG_PROP && m.from === f.server.memberId)) step.call(ls, m);
+    };
+    // f's link to l reports being up only from now on (as after a reconnect during the request).
+    const link = f.server.transport as NonNullable<typeof f.server.transport>;
+    const since = link.activeSince.bind(link);
+    link.activeSince = (id: bigint) => (id === l.server.memberId ? Date.now() : since(id));
+    await expect(put(f, "k", "lost")).rejects.toBe(Errors.timeoutDueToConnectionLost);
+    expect(f.server.leader).toBe(l.server.memberId);
+  });
+
   it("refuses proposals with 'too many requests' while the apply trails the commit by more than 5000 entries", async () => {
     const { ms } = await startCluster(3);
     const l = leaderOf(ms);
@@ -246,7 +266,7 @@ describe("reads and writes around elections", { timeout: 60_000 }, () => {
 
 describe("learners and removed members", { timeout: 60_000 }, () => {
   it("a learner refuses what etcd's learners refuse and serves serializable reads and Status", async () => {
-    const { ms, specs, base } = await startCluster(3);
+    const { ms, specs, base } = await startCluster(3, RECONFIG);
     await put(ms[0] as Etcd, "j", "x");
     const peer = await freePort();
     const client = await freePort();
@@ -256,7 +276,7 @@ describe("learners and removed members", { timeout: 60_000 }, () => {
     const learner = await startMember({
       name: "m3",
       peerUrl,
-      argv: memberArgs(base, "m3", peer, client, initial, ["--initial-cluster-state", "existing", ...FAST]),
+      argv: memberArgs(base, "m3", peer, client, initial, ["--initial-cluster-state", "existing", ...RECONFIG]),
     });
     expect(learner.server.memberId).toBe(added.member?.ID);
     expect(learner.server.isLearner).toBe(true);
@@ -299,7 +319,7 @@ describe("learners and removed members", { timeout: 60_000 }, () => {
   });
 
   it("a removed member stops itself", async () => {
-    const { ms } = await startCluster(3);
+    const { ms } = await startCluster(3, RECONFIG);
     const l = leaderOf(ms);
     const victim = ms.find((m) => m !== l) as Etcd;
     let stopped = false;
