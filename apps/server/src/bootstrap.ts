@@ -180,6 +180,7 @@ export async function openServer(
     tx,
     kv,
     consistentIndex,
+    restarted: haveWal,
     alarms,
     storage,
     wal,

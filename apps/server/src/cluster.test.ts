@@ -1,111 +1,13 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:http2";
 import { etcdserverpb, raftpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "./config/config.js";
-import { Etcd } from "./embed.js";
-import { Logger } from "./log.js";
+import type { Etcd } from "./embed.js";
+import { count, dirs, freePort, hashOf, leaderOf, put, restart, running, specs, startCluster, startMember, stopAll, until, type Spec } from "./testing/cluster.js";
 
 const b = (s: string) => Buffer.from(s);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const running: Etcd[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const e of running.splice(0)) await e.stop().catch(() => undefined);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-interface Spec {
-  name: string;
-  argv: string[];
-  peerUrl: string;
-  clientUrl: string;
-}
-
-const specs = new Map<Etcd, Spec>();
-
-async function startMember(spec: Spec): Promise<Etcd> {
-  const r = loadConfig(spec.argv, {});
-  if (r.kind !== "run") throw new Error("config");
-  const e = await Etcd.start(r.config, new Logger(process.env.CLUSTER_TEST_LOG === "1" ? "info" : "error"), (err) => {
-    throw err;
-  });
-  specs.set(e, spec);
-  running.push(e);
-  return e;
-}
-
-/** restart stops a member and starts it again on the same data dir and ports. */
-async function restart(e: Etcd): Promise<Etcd> {
-  const spec = specs.get(e) as Spec;
-  await e.stop();
-  running.splice(running.indexOf(e), 1);
-  return startMember(spec);
-}
-
-const put = (e: Etcd, k: string, v: string) => e.server.put(etcdserverpb.PutRequest.fromPartial({ key: b(k), value: b(v) }));
-const count = async (e: Etcd, prefix: string) =>
-  (await e.server.range(etcdserverpb.RangeRequest.fromPartial({ key: b(prefix), rangeEnd: b(`${prefix}\xff`) }))).count;
-const hashOf = async (e: Etcd) => (await e.server.hashKV(etcdserverpb.HashKVRequest.fromPartial({}))).hash;
-
-async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** startCluster starts n members in this process (each with its own ports and data dir). */
-async function startCluster(n: number, extra: string[] = []): Promise<Etcd[]> {
-  const base = mkdtempSync(join(tmpdir(), "etcd-cluster-test-"));
-  dirs.push(base);
-  const peers: number[] = [];
-  const clients: number[] = [];
-  for (let i = 0; i < n; i++) {
-    peers.push(await freePort());
-    clients.push(await freePort());
-  }
-  const initial = peers.map((p, i) => `m${i}=http://127.0.0.1:${p}`).join(",");
-  const starts = peers.map((p, i) => {
-    const argv = [
-        "--name", `m${i}`,
-        "--data-dir", join(base, `m${i}`),
-        "--listen-peer-urls", `http://127.0.0.1:${p}`,
-        "--initial-advertise-peer-urls", `http://127.0.0.1:${p}`,
-        "--listen-client-urls", `http://127.0.0.1:${clients[i]}`,
-        "--advertise-client-urls", `http://127.0.0.1:${clients[i]}`,
-        "--initial-cluster", initial,
-        "--heartbeat-interval", "20",
-        "--election-timeout", "200",
-        "--log-level", "error",
-        ...extra,
-      ];
-    return startMember({ name: `m${i}`, argv, peerUrl: `http://127.0.0.1:${p}`, clientUrl: `http://127.0.0.1:${clients[i]}` });
-  });
-  return Promise.all(starts);
-}
-
-function leaderOf(ms: Etcd[]): Etcd {
-  const l = ms.find((m) => m.server.leader === m.server.memberId);
-  if (l === undefined) throw new Error("no leader");
-  return l;
-}
+afterEach(stopAll);
 
 describe("3-member cluster (in process)", { timeout: 60_000 }, () => {
   it("elects one leader, replicates writes and serves linearizable reads on every member", async () => {

@@ -12,6 +12,7 @@ import type { Logger } from "./log.js";
 import type { ConnectionOptions } from "node:tls";
 import { PeerListener } from "./peer/server.js";
 import { startPeer } from "./peer/start.js";
+import { checkInitialHashKV, CorruptionMonitor } from "./corrupt.js";
 
 /** Etcd is a started member: its server and its client listeners. */
 export class Etcd {
@@ -21,6 +22,7 @@ export class Etcd {
     private readonly listeners: ClientListener[],
     private readonly peer: PeerListener,
     private readonly logger: Logger,
+    private readonly monitor: CorruptionMonitor | undefined,
   ) {}
 
   /**
@@ -55,7 +57,23 @@ export class Etcd {
     const peerServerTls: TlsInfo | undefined = peerTls === undefined || !peerHttps ? undefined : peerTls;
     const server = await openServer(cfg, logger, onFatal, peerClientTls);
     const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls);
+    // A restarting member compares its data with its peers' before it serves anything (a
+    // new member has nothing to compare), as etcd does with --experimental-initial-corrupt-check.
+    if (cfg.initialCorruptCheck && server.restarted) {
+      try {
+        await checkInitialHashKV(server, peerClientTls, logger);
+      } catch (err) {
+        await peer.close();
+        await server.stop();
+        throw err;
+      }
+    }
     server.start();
+    let monitor: CorruptionMonitor | undefined;
+    if (cfg.corruptCheckTimeMs > 0) {
+      monitor = new CorruptionMonitor(server, cfg.corruptCheckTimeMs, peerClientTls, logger);
+      monitor.start();
+    }
     logger.info("etcdserver/server.ts", "starting etcd server", {
       "local-member-id": hexId(server.memberId),
       "local-server-version": SERVER_VERSION,
@@ -83,12 +101,13 @@ export class Etcd {
       "cluster-id": hexId(server.membership.clusterId),
       "local-member-id": hexId(server.memberId),
     });
-    return new Etcd(server, grpc, listeners, peer, logger);
+    return new Etcd(server, grpc, listeners, peer, logger, monitor);
   }
 
   /** stop closes the listeners, drains gRPC and stops the member. */
   async stop(): Promise<void> {
     this.logger.info("embed/etcd.ts", "closing etcd server", { "local-member-id": hexId(this.server.memberId) });
+    this.monitor?.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.peer.close();
     this.grpc.close();

@@ -36,6 +36,8 @@ export interface EtcdServerParts {
   kv: KVStore;
   /** consistentIndex is the raft index of the last entry the backend holds. */
   consistentIndex: bigint;
+  /** restarted: the member started from a data directory it had written before (a WAL existed). */
+  restarted: boolean;
   alarms: AlarmStore;
   storage: MemoryStorage;
   wal: WAL;
@@ -114,7 +116,8 @@ export class EtcdServer {
   private readonly applyLoop: ApplyLoop;
   private readonly wait: Wait<ApplyResult>;
   private readonly ids: IdGenerator;
-  private readonly requestTimeoutMs: number;
+  /** requestTimeoutMs is etcd's request timeout: 5s plus two election timeouts. */
+  readonly requestTimeoutMs: number;
   private readonly p: EtcdServerParts;
   private snapshotIndex: bigint;
   private snapshotting = false;
@@ -356,13 +359,45 @@ export class EtcdServer {
 
   async hashKV(req: etcdserverpb.HashKVRequest): Promise<etcdserverpb.HashKVResponse> {
     if (this.learner) this.checkLearner("HashKV");
+    return this.localHashKV(req.revision);
+  }
+
+  /**
+   * localHashKV is this member's HashKV at `revision` (0: current) for peers and corruption
+   * checks, learners included: the header's revision is the current revision when hashed.
+   */
+  async localHashKV(revision: bigint): Promise<etcdserverpb.HashKVResponse> {
     try {
       const rev = this.kv.currentRevision;
-      const h = await this.kv.hashKV(req.revision);
+      const h = await this.kv.hashKV(revision);
       return { header: this.header(rev), hash: h.hash, compactRevision: h.compactRevision, hashRevision: h.hashRevision };
     } catch (err) {
       throw mapError(err);
     }
+  }
+
+  /** raiseCorruptAlarm raises the CORRUPT alarm through raft (member 0, as etcd's checker does). */
+  async raiseCorruptAlarm(): Promise<void> {
+    await this.propose("alarm", {
+      action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE,
+      memberID: 0n,
+      alarm: etcdserverpb.AlarmType.CORRUPT,
+    });
+  }
+
+  /** readBarrier waits until this member has applied everything committed when it was called (a ReadIndex). */
+  readBarrier(): Promise<void> {
+    return this.linearizableBarrier();
+  }
+
+  /** restarted: the member started from its own earlier data directory. */
+  get restarted(): boolean {
+    return this.p.restarted;
+  }
+
+  /** isLeader: this member is the raft leader. */
+  get isLeader(): boolean {
+    return this.raft.isLeader;
   }
 
   /** defragment compacts the backend's files (RocksDB's equivalent of bbolt defrag). */

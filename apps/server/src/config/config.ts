@@ -40,6 +40,10 @@ export interface ServerConfig {
   peerTls: TlsInfo | undefined;
   /** peerSkipClientSanVerify: --experimental-peer-skip-client-san-verification. */
   peerSkipClientSanVerify: boolean;
+  /** initialCorruptCheck: --experimental-initial-corrupt-check, compare HashKV with peers before serving. */
+  initialCorruptCheck: boolean;
+  /** corruptCheckTimeMs: --experimental-corrupt-check-time, the leader's corruption check interval (0: off). */
+  corruptCheckTimeMs: number;
   /** warnings found while reading the configuration, logged at start. */
   warnings: string[];
 }
@@ -163,6 +167,8 @@ function build(raw: RawConfig): ServerConfig {
     clientTls,
     peerTls,
     peerSkipClientSanVerify: bool("experimental-peer-skip-client-san-verification"),
+    initialCorruptCheck: bool("experimental-initial-corrupt-check"),
+    corruptCheckTimeMs: dur("experimental-corrupt-check-time"),
     warnings: raw.warnings,
   };
 }

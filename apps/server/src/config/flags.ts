@@ -101,8 +101,8 @@ export const FLAGS: readonly FlagSpec[] = [
   f("proxy-write-timeout", "uint", "5000", "Time (in milliseconds) for a write to timeout."),
   f("proxy-read-timeout", "uint", "0", "Time (in milliseconds) for a read to timeout."),
   // experimental
-  f("experimental-initial-corrupt-check", "bool", "false", "Enable to check data corruption before serving any client/peer traffic.", true),
-  f("experimental-corrupt-check-time", "duration", "0s", "Duration of time between cluster corruption check passes.", true),
+  f("experimental-initial-corrupt-check", "bool", "false", "Enable to check data corruption before serving any client/peer traffic."),
+  f("experimental-corrupt-check-time", "duration", "0s", "Duration of time between cluster corruption check passes."),
   f("experimental-enable-v2v3", "string", "", "v3 prefix for serving emulated v2 state.", true),
   f("experimental-backend-bbolt-freelist-type", "string", "array", "ExperimentalBackendFreelistType specifies the type of freelist that boltdb backend uses (not used by the RocksDB backend)."),
   f("experimental-enable-lease-checkpoint", "bool", "false", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.", true),

@@ -6,6 +6,8 @@ export const PATH_MESSAGES = "/raft/messages";
 export const PATH_SNAPSHOT = "/raft/snapshot";
 export const PATH_MEMBERS = "/members";
 export const PATH_PROMOTE = "/members/promote/";
+/** PATH_HASHKV answers a member's HashKV at a revision (etcd's /members/hashkv, for corruption checks). */
+export const PATH_HASHKV = "/members/hashkv";
 
 /** MAX_BATCH_BYTES bounds one message batch a peer accepts (raft limits MsgApp size per message). */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;

@@ -51,6 +51,9 @@ function received(): Received {
       stepSnapshot: () => undefined,
       membersJson: () => "[]",
       promote: async () => ({ status: 500, body: "" }),
+      hashKV: async () => {
+        throw new Error("no store");
+      },
     },
   };
 }

@@ -4,14 +4,14 @@ import { createServer as createNetServer, type Server as NetServer } from "node:
 import { join } from "node:path";
 import { rmSync, unlinkSync } from "node:fs";
 import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from "node:tls";
-import { raftpb } from "@etcd-ts/proto";
+import { etcdserverpb, raftpb } from "@etcd-ts/proto";
 import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
 import { isTlsUrl, listenTarget, remoteAddress, targetAddress, type ListenTarget } from "../listener.js";
 import { serverTlsOptions } from "../tls/server_options.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { checkClientCertificate, needsClientCheck } from "../tls/verify.js";
-import { H_CLUSTER_ID, H_FROM, MAX_BATCH_BYTES, PATH_MEMBERS, PATH_MESSAGES, PATH_PROMOTE, PATH_SNAPSHOT } from "./headers.js";
+import { H_CLUSTER_ID, H_FROM, MAX_BATCH_BYTES, PATH_HASHKV, PATH_MEMBERS, PATH_MESSAGES, PATH_PROMOTE, PATH_SNAPSHOT } from "./headers.js";
 import { FrameReader, saveStream } from "./snapshot_stream.js";
 import { createReadStream } from "node:fs";
 
@@ -26,7 +26,12 @@ export interface PeerHandler {
   membersJson(): string;
   /** promote handles a MemberPromote forwarded by a follower (this member is the leader). */
   promote(id: bigint): Promise<{ status: number; body: string }>;
+  /** hashKV is this member's HashKV at `revision` (0: current); it throws mvcc's compacted/future errors. */
+  hashKV(revision: bigint): Promise<etcdserverpb.HashKVResponse>;
 }
+
+/** MAX_HASHKV_REQUEST_BYTES bounds a HashKV request's body (one varint field). */
+const MAX_HASHKV_REQUEST_BYTES = 64;
 
 /**
  * PeerListenerTls is the peer side's TLS for https:// and unixs:// peer URLs: the prepared
@@ -125,6 +130,10 @@ export class PeerListener {
         });
         return;
       }
+      if (req.method === "POST" && path === PATH_HASHKV) {
+        serveHashKV(req, res, h, logger);
+        return;
+      }
       if (req.method === "POST" && path.startsWith(PATH_PROMOTE)) {
         let id: bigint;
         try {
@@ -189,6 +198,42 @@ export class PeerListener {
     // The listening sockets are closed at once; do not let a lingering stream hold shutdown.
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
+}
+
+/**
+ * serveHashKV answers a peer's HashKV request (a protobuf HashKVRequest; the answer a
+ * HashKVResponse whose header holds the hashed revision), as etcd's hashKVHandler does: an
+ * mvcc error (compacted, future revision) is a 400 carrying its message.
+ */
+function serveHashKV(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerHandler, logger: Logger): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on("data", (c: Buffer) => {
+    size += c.length;
+    if (size > MAX_HASHKV_REQUEST_BYTES) {
+      if (!res.headersSent) res.writeHead(413).end();
+      req.destroy();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on("end", () => {
+    if (res.headersSent) return;
+    let revision: bigint;
+    try {
+      revision = etcdserverpb.HashKVRequest.decode(Buffer.concat(chunks)).revision;
+    } catch {
+      res.writeHead(400).end("error unmarshalling request");
+      return;
+    }
+    h.hashKV(revision).then(
+      (r) => res.writeHead(200, { "content-type": "application/protobuf" }).end(Buffer.from(etcdserverpb.HashKVResponse.encode(r).finish())),
+      (err: unknown) => {
+        logger.warn("peer/server.ts", "failed to get hashKV", { "requested-revision": revision, error: (err as Error)?.message ?? String(err) });
+        res.writeHead(400).end((err as Error)?.message ?? String(err));
+      },
+    );
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import type { EtcdServer } from "../etcd_server.js";
 import { hexId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { dataDirs } from "../bootstrap.js";
-import { connectPeer } from "./dial.js";
+import { peerRequest, type PeerResponse } from "./request.js";
 import { H_CLUSTER_ID, H_FROM, PATH_PROMOTE } from "./headers.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { PeerListener } from "./server.js";
@@ -41,6 +41,7 @@ export async function startPeer(
       step: (m) => server.stepFromPeer(m),
       stepSnapshot: (m, path) => server.stepSnapshot(m, path),
       membersJson: () => server.membership.encode().toString(),
+      hashKV: (rev) => server.localHashKV(rev),
       promote: async (id) => {
         try {
           await server.memberPromote({ ID: id });
@@ -57,39 +58,27 @@ export async function startPeer(
 }
 
 /** forwardPromote asks the leader, over the peer protocol, to promote learner `id`. */
-function forwardPromote(server: EtcdServer, leader: bigint, id: bigint, tls: ConnectionOptions | undefined): Promise<void> {
+async function forwardPromote(server: EtcdServer, leader: bigint, id: bigint, tls: ConnectionOptions | undefined): Promise<void> {
   const url = server.membership.members.get(leader)?.peerUrls[0];
-  if (leader === 0n || url === undefined) return Promise.reject(Errors.noLeader);
-  return new Promise((resolve, reject) => {
-    const s = connectPeer(url, tls);
-    s.on("error", () => reject(Errors.noLeader));
-    const req = s.request({
-      ":method": "POST",
-      ":path": `${PATH_PROMOTE}${hexId(id)}`,
-      [H_CLUSTER_ID]: hexId(server.membership.clusterId),
-      [H_FROM]: hexId(server.memberId),
-    });
-    let status = 0;
-    const chunks: Buffer[] = [];
-    req.on("response", (h) => (status = Number(h[":status"])));
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      s.close();
-      if (status === 200) {
-        resolve();
-        return;
-      }
-      const msg = (() => {
-        try {
-          return (JSON.parse(Buffer.concat(chunks).toString()) as { message: string }).message;
-        } catch {
-          return "";
-        }
-      })();
-      const known = Object.values(Errors).find((e) => e.message === msg);
-      reject(known ?? Errors.timeout);
-    });
-    req.on("error", () => reject(Errors.noLeader));
-    req.end();
-  });
+  if (leader === 0n || url === undefined) throw Errors.noLeader;
+  let res: PeerResponse;
+  try {
+    res = await peerRequest(url, { method: "POST", path: `${PATH_PROMOTE}${hexId(id)}`, headers: peerHeaders(server) }, tls, server.requestTimeoutMs);
+  } catch {
+    throw Errors.noLeader;
+  }
+  if (res.status === 200) return;
+  const msg = (() => {
+    try {
+      return (JSON.parse(res.body.toString()) as { message: string }).message;
+    } catch {
+      return "";
+    }
+  })();
+  throw Object.values(Errors).find((e) => e.message === msg) ?? Errors.timeout;
+}
+
+/** peerHeaders are the headers naming this member's cluster and ID on a peer request. */
+export function peerHeaders(server: EtcdServer): Record<string, string> {
+  return { [H_CLUSTER_ID]: hexId(server.membership.clusterId), [H_FROM]: hexId(server.memberId) };
 }
