@@ -6,7 +6,7 @@ import { raftpb, walpb } from "@etcd-ts/proto";
 import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
 import { KVStore } from "@etcd-ts/mvcc";
 import { MemoryStorage, RawNode } from "@etcd-ts/raft";
-import { WAL } from "@etcd-ts/wal";
+import { WAL, type WalOptions } from "@etcd-ts/wal";
 import type { ServerConfig } from "./config/config.js";
 import { EtcdServer } from "./etcd_server.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
@@ -36,6 +36,15 @@ export function dataDirs(cfg: ServerConfig): DataDirs {
     db: join(snap, "db"),
     membership: join(member, "membership.json"),
   };
+}
+
+/**
+ * walOptions are the WAL's settings from the flags: --max-wals segment files are kept once
+ * released by a snapshot (0: every one), as etcd's purge keeps them; a segment the log still
+ * needs is never deleted.
+ */
+export function walOptions(cfg: ServerConfig): WalOptions {
+  return { maxSegments: cfg.maxWals };
 }
 
 /**
@@ -69,7 +78,7 @@ export async function openServer(
   let bootstrapPeers: { id: bigint }[] | undefined;
 
   if (haveWal) {
-    const opened = await WAL.open(dirs.wal);
+    const opened = await WAL.open(dirs.wal, walOptions(cfg));
     wal = opened.wal;
     const c = opened.contents;
     const meta = walpb.WalMetadata.decode(c.metadata);
@@ -120,6 +129,7 @@ export async function openServer(
     wal = await WAL.create(
       dirs.wal,
       Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId: membership.clusterId }).finish()),
+      walOptions(cfg),
     );
     logger.info("etcdserver/raft.ts", "starting local member", {
       "local-member-id": hexId(memberId),
@@ -142,6 +152,7 @@ export async function openServer(
     wal = await WAL.create(
       dirs.wal,
       Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId: membership.clusterId }).finish()),
+      walOptions(cfg),
     );
     bootstrapPeers = [...membership.members.keys()].map((id) => ({ id }));
     logger.info("etcdserver/raft.ts", "starting local member", {

@@ -1,4 +1,5 @@
-import { FLAGS, FLAG_BY_NAME } from "./flags.js";
+import { parseCors, parseHostWhitelist } from "./access.js";
+import { FLAGS, FLAG_BY_NAME, refusalMessage, type FlagSpec } from "./flags.js";
 import { tlsInfoEmpty, type TlsInfo } from "../tls/tls_info.js";
 import { unknownCipherSuite } from "../tls/cipher_suites.js";
 import { applyConfigFile, applyEnv, ConfigError, parseArgs, parseBool, parseDurationMs, type RawConfig } from "./parse.js";
@@ -11,7 +12,8 @@ export interface ServerConfig {
   snapshotCount: number;
   heartbeatMs: number;
   electionMs: number;
-  initialElectionTickAdvance: boolean;
+  /** maxWals: --max-wals, how many WAL segment files to keep once released (0: all). */
+  maxWals: number;
   listenPeerUrls: URL[];
   listenClientUrls: URL[];
   initialAdvertisePeerUrls: URL[];
@@ -30,6 +32,10 @@ export interface ServerConfig {
   preVote: boolean;
   logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
   logOutputs: string[];
+  /** cors: the origins --cors allows on the client HTTP endpoints ("*": all). */
+  cors: ReadonlySet<string>;
+  /** hostWhitelist: the Host names --host-whitelist allows on client HTTP without TLS ("*": all). */
+  hostWhitelist: ReadonlySet<string>;
   /**
    * clientTls is the client listeners' TLS (--cert-file, --key-file, --trusted-ca-file,
    * --client-cert-auth, --auto-tls, ...), undefined when neither a certificate nor --auto-tls
@@ -78,13 +84,11 @@ function build(raw: RawConfig): ServerConfig {
   const dur = (name: string): number => parseDurationMs(get(name), `-${name}`);
 
   for (const spec of FLAGS) {
-    if (spec.notYet && raw.values.has(spec.name) && raw.values.get(spec.name) !== spec.def) {
-      throw new ConfigError(`--${spec.name} is not supported by etcd-ts yet`);
-    }
+    const v = raw.values.get(spec.name);
+    if (spec.refused !== undefined && v !== undefined && !isDefault(spec, v)) throw new ConfigError(refusalMessage(spec));
   }
-  if (bool("enable-v2")) throw new ConfigError("--enable-v2: etcd-ts serves only the v3 API");
-  if (bool("enable-pprof")) throw new ConfigError("--enable-pprof: etcd-ts has no Go pprof endpoints");
-  if (get("proxy") !== "off") throw new ConfigError(`--proxy=${get("proxy")}: etcd-ts has no v2 proxy mode`);
+  const logger = get("logger");
+  if (logger !== "zap" && logger !== "capnslog") throw new ConfigError(`unknown logger option ${JSON.stringify(logger)}`);
 
   const name = get("name");
   const dataDir = raw.values.has("data-dir") ? get("data-dir") : `${name}.etcd`;
@@ -146,7 +150,7 @@ function build(raw: RawConfig): ServerConfig {
     snapshotCount: num("snapshot-count"),
     heartbeatMs,
     electionMs,
-    initialElectionTickAdvance: bool("initial-election-tick-advance"),
+    maxWals: num("max-wals"),
     listenPeerUrls,
     listenClientUrls,
     initialAdvertisePeerUrls: advertisePeer,
@@ -164,6 +168,8 @@ function build(raw: RawConfig): ServerConfig {
     preVote: bool("pre-vote"),
     logLevel: logLevel as ServerConfig["logLevel"],
     logOutputs: get("log-outputs").split(",").filter((s) => s !== ""),
+    cors: parseCors(get("cors")),
+    hostWhitelist: parseHostWhitelist(get("host-whitelist")),
     clientTls,
     peerTls,
     peerSkipClientSanVerify: bool("experimental-peer-skip-client-san-verification"),
@@ -171,6 +177,24 @@ function build(raw: RawConfig): ServerConfig {
     corruptCheckTimeMs: dur("experimental-corrupt-check-time"),
     warnings: raw.warnings,
   };
+}
+
+/**
+ * isDefault reports whether `value` is the flag's default as a value, not as text: "0" and
+ * "0s" are the same duration, "false" and "0" the same bool, "05" and "5" the same number.
+ */
+export function isDefault(spec: FlagSpec, value: string): boolean {
+  switch (spec.type) {
+    case "uint":
+    case "int":
+      return BigInt(value) === BigInt(spec.def);
+    case "bool":
+      return parseBool(spec.name, value) === parseBool(spec.name, spec.def);
+    case "duration":
+      return parseDurationMs(value, `-${spec.name}`) === parseDurationMs(spec.def, `-${spec.name}`);
+    default:
+      return value === spec.def;
+  }
 }
 
 /**
@@ -276,7 +300,8 @@ export function usage(): string {
   ];
   for (const s of FLAGS) {
     lines.push(`  --${s.name} '${s.def}'`);
-    lines.push(`    ${s.help}${s.notYet ? " [not supported by etcd-ts yet: setting it is refused]" : ""}`);
+    lines.push(`    ${s.help}`);
+    if (s.refused !== undefined) lines.push(`    [etcd-ts: refused unless '${s.def}': ${s.refused}]`);
   }
   return `${lines.join("\n")}\n`;
 }

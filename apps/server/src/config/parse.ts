@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
+import { parseCors } from "./access.js";
 import { FLAG_BY_NAME, type FlagSpec } from "./flags.js";
 
 /** ConfigError is a configuration mistake; main prints its message and exits with `exitCode`. */
@@ -83,8 +84,8 @@ export function parseArgs(argv: readonly string[]): RawConfig {
 
 /**
  * applyEnv adds ETCD_* variables for flags not given on the command line. A variable that
- * shadows a command-line flag is an error, as in etcd 3.4; an ETCD_* variable that names no
- * flag is reported as a warning.
+ * shadows a command-line flag is an error, as in etcd 3.4; an empty variable is otherwise
+ * ignored, as etcd ignores it; an ETCD_* variable that names no flag is reported as a warning.
  */
 export function applyEnv(raw: RawConfig, env: NodeJS.ProcessEnv): void {
   for (const [key, value] of Object.entries(env)) {
@@ -109,6 +110,7 @@ export function applyEnv(raw: RawConfig, env: NodeJS.ProcessEnv): void {
         `conflicting environment variable "${key}" is shadowed by corresponding command-line flag (either unset environment variable or disable flag)`,
       );
     }
+    if (value === "") continue;
     checkValue(spec, value, key);
     raw.values.set(name, value);
     raw.source.set(name, "env");
@@ -137,6 +139,8 @@ export function applyConfigFile(raw: RawConfig, path: string): void {
     if (spec === undefined) throw new ConfigError(`config file ${path}: unknown field "${name}"`);
     if (v === null || v === undefined) continue;
     const text = Array.isArray(v) ? v.map(String).join(",") : String(v);
+    // etcd reads these two from the file only when they are not empty.
+    if (text === "" && (name === "cors" || name === "host-whitelist")) continue;
     checkValue(spec, text, `${path}: ${name}`);
     raw.values.set(name, text);
     raw.source.set(name, "config-file");
@@ -199,6 +203,13 @@ function checkValue(spec: FlagSpec, value: string, where?: string): void {
       break;
     case "duration":
       parseDurationMs(value, label);
+      break;
+    case "origins":
+      try {
+        parseCors(value);
+      } catch (err) {
+        throw new ConfigError(`invalid value "${value}" for flag ${label}: ${(err as Error).message}`, 2);
+      }
       break;
     default:
       break;
