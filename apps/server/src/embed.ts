@@ -13,6 +13,7 @@ import type { ConnectionOptions } from "node:tls";
 import { PeerListener } from "./peer/server.js";
 import { startPeer } from "./peer/start.js";
 import { checkInitialHashKV, CorruptionMonitor } from "./corrupt.js";
+import { VersionMonitor } from "./version_monitor.js";
 
 /** Etcd is a started member: its server and its client listeners. */
 export class Etcd {
@@ -23,6 +24,7 @@ export class Etcd {
     private readonly peer: PeerListener,
     private readonly logger: Logger,
     private readonly monitor: CorruptionMonitor | undefined,
+    private readonly versions: VersionMonitor,
   ) {}
 
   /**
@@ -69,6 +71,8 @@ export class Etcd {
       }
     }
     server.start();
+    const versions = new VersionMonitor(server, peerClientTls, logger);
+    versions.start();
     let monitor: CorruptionMonitor | undefined;
     if (cfg.corruptCheckTimeMs > 0) {
       monitor = new CorruptionMonitor(server, cfg.corruptCheckTimeMs, peerClientTls, logger);
@@ -93,21 +97,19 @@ export class Etcd {
 
     await server.waitReady();
     const listeners: ClientListener[] = [];
+    const http = httpHandler(server, { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger });
     for (const u of cfg.listenClientUrls) {
-      listeners.push(await ClientListener.listenUrl(u, grpc, httpHandler(server), clientTls, logger));
+      listeners.push(await ClientListener.listenUrl(u, grpc, http, clientTls, logger));
     }
     logger.info("embed/serve.ts", "ready to serve client requests");
-    logger.info("etcdserver/server.ts", "enabled capabilities for version 3.4", {
-      "cluster-id": hexId(server.membership.clusterId),
-      "local-member-id": hexId(server.memberId),
-    });
-    return new Etcd(server, grpc, listeners, peer, logger, monitor);
+    return new Etcd(server, grpc, listeners, peer, logger, monitor, versions);
   }
 
   /** stop closes the listeners, drains gRPC and stops the member. */
   async stop(): Promise<void> {
     this.logger.info("embed/etcd.ts", "closing etcd server", { "local-member-id": hexId(this.server.memberId) });
     this.monitor?.stop();
+    this.versions.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.peer.close();
     this.grpc.close();

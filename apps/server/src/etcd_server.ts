@@ -23,8 +23,6 @@ import { hexId, memberId as deriveMemberId } from "./ids.js";
 
 /** SERVER_VERSION is the etcd API version etcd-ts implements and reports to clients. */
 export const SERVER_VERSION = "3.4.23";
-/** CLUSTER_VERSION is the cluster version reported by /version. */
-export const CLUSTER_VERSION = "3.4.0";
 
 /** EtcdServerParts are the opened pieces EtcdServer composes (see bootstrap.ts). */
 export interface EtcdServerParts {
@@ -390,6 +388,30 @@ export class EtcdServer {
     return this.linearizableBarrier();
   }
 
+  /** clusterVersion is the cluster version agreed through raft ("3.4.0"), undefined until decided. */
+  get clusterVersion(): string | undefined {
+    return this.membership.clusterVersion;
+  }
+
+  /** versionJson is the /version answer: this member's server version and the cluster version ("not_decided" before one is). */
+  versionJson(): string {
+    return JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: this.clusterVersion ?? "not_decided" });
+  }
+
+  /** proposeClusterVersion puts a cluster version into the log (the leader's VersionMonitor decides it). */
+  async proposeClusterVersion(ver: string): Promise<void> {
+    this.p.logger.info("etcd_server.ts", this.clusterVersion === undefined ? "setting up initial cluster version" : "updating cluster version", {
+      "from": this.clusterVersion ?? "",
+      "to": ver.split(".").slice(0, 2).join("."),
+    });
+    await this.propose("clusterVersionSet", { ver });
+  }
+
+  /** onLeaderChange calls cb with the new leader's ID (0 when none) whenever it changes. */
+  onLeaderChange(cb: (lead: bigint) => void): void {
+    this.raft.onLeaderChange(cb);
+  }
+
   /** restarted: the member started from its own earlier data directory. */
   get restarted(): boolean {
     return this.p.restarted;
@@ -746,6 +768,7 @@ export class EtcdServer {
       compaction: undefined,
       alarm: undefined,
       memberAttributes: undefined,
+      clusterVersionSet: undefined,
     };
     (ir as unknown as Record<K, unknown>)[kind] = req;
     const bytes = serverpb.InternalRaftRequest.encode(ir).finish();
@@ -824,6 +847,7 @@ interface ProposalResponses {
   compaction: etcdserverpb.CompactionResponse;
   alarm: etcdserverpb.AlarmResponse;
   memberAttributes: undefined;
+  clusterVersionSet: undefined;
 }
 
 /** ProposalKind is a kind of request a client call proposes. */

@@ -17,6 +17,8 @@ export interface Member {
  */
 export class Membership {
   readonly removed = new Set<bigint>();
+  /** clusterVersion is the version the cluster agreed on through raft ("3.4.0"), undefined until decided. */
+  clusterVersion: string | undefined;
 
   constructor(
     public clusterId: bigint,
@@ -72,6 +74,7 @@ export class Membership {
         clusterId: hexId(this.clusterId),
         members: [...this.members.values()].map((m) => ({ ...m, id: hexId(m.id) })),
         removed: [...this.removed].map(hexId),
+        ...(this.clusterVersion !== undefined ? { clusterVersion: this.clusterVersion } : {}),
       }),
     );
   }
@@ -81,6 +84,7 @@ export class Membership {
       clusterId: string;
       members: (Omit<Member, "id"> & { id: string })[];
       removed?: string[];
+      clusterVersion?: string;
     };
     const members = new Map<bigint, Member>();
     for (const m of doc.members) {
@@ -89,6 +93,7 @@ export class Membership {
     }
     const ms = new Membership(BigInt(`0x${doc.clusterId}`), members);
     for (const r of doc.removed ?? []) ms.removed.add(BigInt(`0x${r}`));
+    ms.clusterVersion = doc.clusterVersion;
     return ms;
   }
 }

@@ -111,6 +111,33 @@ export class MembershipStore {
     if (removedSelf) this.listener?.removedSelf();
   }
 
+  /**
+   * applyClusterVersion records the cluster version the leader decided (etcd's SetVersion and
+   * UpdateCapability logs).
+   */
+  applyClusterVersion(ver: string): void {
+    const ms = this.current;
+    const short = ver.split(".").slice(0, 2).join(".");
+    if (ms.clusterVersion === ver) return;
+    if (ms.clusterVersion === undefined) {
+      this.logger.info("membership/store.ts", "set initial cluster version", {
+        "cluster-id": hexId(ms.clusterId),
+        "local-member-id": hexId(this.memberId),
+        "cluster-version": short,
+      });
+    } else {
+      this.logger.info("membership/store.ts", "updated cluster version", {
+        "cluster-id": hexId(ms.clusterId),
+        "local-member-id": hexId(this.memberId),
+        from: ms.clusterVersion.split(".").slice(0, 2).join("."),
+        to: short,
+      });
+    }
+    ms.clusterVersion = ver;
+    this.save();
+    this.logger.info("membership/store.ts", "enabled capabilities for version", { "cluster-version": short });
+  }
+
   /** applyMemberAttributes records a member's published name and client URLs. */
   applyMemberAttributes(req: serverpb.MemberAttributesRequest): void {
     const m = this.current.members.get(req.memberId);

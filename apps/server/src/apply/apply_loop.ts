@@ -98,6 +98,10 @@ export class ApplyLoop implements ApplyHandler {
       if (r.done !== undefined) throw new Error("apply: a range in the log must read the current revision");
       return r;
     }
+    if (req.clusterVersionSet !== undefined) {
+      this.membership.applyClusterVersion(req.clusterVersionSet.ver);
+      return { response: undefined, revision: 0n };
+    }
     if (req.memberAttributes !== undefined) {
       this.membership.applyMemberAttributes(req.memberAttributes);
       return { response: undefined, revision: 0n };

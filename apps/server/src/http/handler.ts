@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { requestHostname } from "../config/access.js";
 import type { EtcdServer } from "../etcd_server.js";
-import { CLUSTER_VERSION, SERVER_VERSION } from "../etcd_server.js";
 import type { Logger } from "../log.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -95,7 +94,7 @@ function routes(s: EtcdServer): Handler {
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/version") {
-      send(res, 200, JSON.stringify({ etcdserver: SERVER_VERSION, etcdcluster: CLUSTER_VERSION }));
+      send(res, 200, s.versionJson());
       return;
     }
     if (path === "/health") {

@@ -6,6 +6,8 @@ export const PATH_MESSAGES = "/raft/messages";
 export const PATH_SNAPSHOT = "/raft/snapshot";
 export const PATH_MEMBERS = "/members";
 export const PATH_PROMOTE = "/members/promote/";
+/** PATH_VERSION answers a member's server and cluster versions as JSON (etcd's peer /version). */
+export const PATH_VERSION = "/version";
 /** PATH_HASHKV answers a member's HashKV at a revision (etcd's /members/hashkv, for corruption checks). */
 export const PATH_HASHKV = "/members/hashkv";
 

@@ -50,6 +50,7 @@ function received(): Received {
       step: (m) => messages.push(m),
       stepSnapshot: () => undefined,
       membersJson: () => "[]",
+      versionJson: () => "{}",
       promote: async () => ({ status: 500, body: "" }),
       hashKV: async () => {
         throw new Error("no store");

@@ -11,7 +11,7 @@ import { isTlsUrl, listenTarget, remoteAddress, targetAddress, type ListenTarget
 import { serverTlsOptions } from "../tls/server_options.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { checkClientCertificate, needsClientCheck } from "../tls/verify.js";
-import { H_CLUSTER_ID, H_FROM, MAX_BATCH_BYTES, PATH_HASHKV, PATH_MEMBERS, PATH_MESSAGES, PATH_PROMOTE, PATH_SNAPSHOT } from "./headers.js";
+import { H_CLUSTER_ID, H_FROM, MAX_BATCH_BYTES, PATH_HASHKV, PATH_MEMBERS, PATH_MESSAGES, PATH_PROMOTE, PATH_SNAPSHOT, PATH_VERSION } from "./headers.js";
 import { FrameReader, saveStream } from "./snapshot_stream.js";
 import { createReadStream } from "node:fs";
 
@@ -24,6 +24,8 @@ export interface PeerHandler {
   stepSnapshot(m: raftpb.Message, path: string): void;
   /** members is the membership for a joining member (GET /members), as JSON. */
   membersJson(): string;
+  /** versionJson is {"etcdserver": ..., "etcdcluster": ...} for GET /version. */
+  versionJson(): string;
   /** promote handles a MemberPromote forwarded by a follower (this member is the leader). */
   promote(id: bigint): Promise<{ status: number; body: string }>;
   /** hashKV is this member's HashKV at `revision` (0: current); it throws mvcc's compacted/future errors. */
@@ -71,6 +73,11 @@ export class PeerListener {
       const path = req.url;
       if (req.method === "GET" && path === PATH_MEMBERS) {
         res.writeHead(200, { "content-type": "application/json" }).end(h.membersJson());
+        return;
+      }
+      if (req.method === "GET" && path === PATH_VERSION) {
+        res.writeHead(200, { "content-type": "application/json" }).end(h.versionJson());
+        req.resume();
         return;
       }
       const cid = req.headers[H_CLUSTER_ID];

@@ -42,6 +42,7 @@ export async function startPeer(
       stepSnapshot: (m, path) => server.stepSnapshot(m, path),
       membersJson: () => server.membership.encode().toString(),
       hashKV: (rev) => server.localHashKV(rev),
+      versionJson: () => server.versionJson(),
       promote: async (id) => {
         try {
           await server.memberPromote({ ID: id });
