@@ -3,8 +3,7 @@ import { join } from "node:path";
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Member } from "./harness/member.js";
-import { ETCD_TS_BIN, REAL_ETCDCTL } from "./harness/paths.js";
-import { run } from "./harness/run.js";
+import { ETCD_TS_BIN, REAL_ETCDCTL, run } from "@etcd-ts/test-kit";
 
 /** Bad input gets etcd's error and status code; the server keeps serving and loses nothing. */
 describe("bad input", () => {

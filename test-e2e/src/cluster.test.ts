@@ -1,9 +1,7 @@
 import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestCluster, type ClusterMember } from "./harness/cluster.js";
-import { ETCDCTL_TS_BIN, REAL_ETCDCTL } from "./harness/paths.js";
-import { until } from "./harness/until.js";
-import { run, type RunResult } from "./harness/run.js";
+import { ETCDCTL_TS_BIN, REAL_ETCDCTL, run, type RunResult, until } from "@etcd-ts/test-kit";
 
 /** A 3-member etcd-ts cluster driven by the real etcdctl and the npm etcd3 client. */
 

@@ -3,9 +3,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCerts, type TestCerts } from "./harness/certs.js";
 import { TestCluster, type ClusterMember } from "./harness/cluster.js";
-import { REAL_ETCDCTL } from "./harness/paths.js";
-import { until } from "./harness/until.js";
-import { run } from "./harness/run.js";
+import { REAL_ETCDCTL, run, until } from "@etcd-ts/test-kit";
 
 /**
  * The bootstrap and kill-the-leader scenario over TLS: peer and client certificates from a

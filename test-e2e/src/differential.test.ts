@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memberIds } from "./harness/ids.js";
 import { Member } from "./harness/member.js";
 import { normalize } from "./harness/normalize.js";
-import { REAL_ETCDCTL } from "./harness/paths.js";
-import { run } from "./harness/run.js";
+import { REAL_ETCDCTL, run } from "@etcd-ts/test-kit";
 
 /**
  * The differential test: one script of real-etcdctl commands, run against the real etcd

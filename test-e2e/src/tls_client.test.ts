@@ -5,9 +5,7 @@ import { Etcd3 } from "etcd3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCerts, type TestCerts } from "./harness/certs.js";
 import { Member } from "./harness/member.js";
-import { ETCD_TS_BIN, REAL_ETCDCTL } from "./harness/paths.js";
-import { freePort } from "./harness/ports.js";
-import { run } from "./harness/run.js";
+import { ETCD_TS_BIN, freePort, REAL_ETCDCTL, run } from "@etcd-ts/test-kit";
 
 /** Client TLS: etcd-ts with etcd's TLS flags, driven by the real etcdctl, the etcd3 npm client and curl. */
 describe("client TLS with client certificate auth", () => {

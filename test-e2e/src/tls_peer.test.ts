@@ -3,8 +3,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCerts, type TestCerts } from "./harness/certs.js";
 import { Member } from "./harness/member.js";
-import { REAL_ETCDCTL } from "./harness/paths.js";
-import { run } from "./harness/run.js";
+import { REAL_ETCDCTL, run } from "@etcd-ts/test-kit";
 
 /**
  * startTlsCluster starts three etcd-ts members whose peer URLs are https://, each with

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "@etcd-ts/client";
 import { dropWarnings, ETCDCTL_TS, normalizeStderr, REAL_ETCDCTL, runCtl, type CtlResult } from "./testing/ctl.js";
 import { startCluster, type ClusterMember, type TestCluster } from "./testing/cluster.js";
-import { freePort, serverFromEnv } from "./testing/server.js";
+import { freePort } from "@etcd-ts/test-kit";
+import { serverFromEnv } from "./testing/server.js";
 
 /**
  * Differential suite on a 3-member cluster: membership, move-leader and the --cluster

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dropWarnings, ETCDCTL_TS, normalizeStderr, REAL_ETCDCTL, runCtl, type CtlResult } from "./testing/ctl.js";
-import { freePort, serverFromEnv, startTwins, type RunningServer } from "./testing/server.js";
+import { freePort } from "@etcd-ts/test-kit";
+import { serverFromEnv, startTwins, type RunningServer } from "./testing/server.js";
 
 /**
  * Differential suite: every case runs through the Go etcdctl and through etcdctl-ts, which

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTestPki } from "./testing/certs.js";
+import { makeTestPki } from "@etcd-ts/test-kit";
 import { startCluster, type TestCluster } from "./testing/cluster.js";
 import { dropWarnings, ETCDCTL_TS, normalizeStderr, REAL_ETCDCTL, runCtl } from "./testing/ctl.js";
 import { serverFromEnv } from "./testing/server.js";

@@ -274,6 +274,17 @@ describe("every package", () => {
     expect(vs.map((v) => `${v.line} [${v.rule}]`)).toEqual(["1 [forbidden-import]", "1 [undeclared]"]);
   });
 
+  it("only tests use the private test-kit", () => {
+    const vs = check(
+      {
+        "packages/client/src/testing/etcd.ts": `export { freePort } from "@etcd-ts/test-kit";\n`,
+        "packages/client/src/dial.ts": `import { freePort } from "@etcd-ts/test-kit";\nexport { freePort };\n`,
+      },
+      { "packages/client": lib("@etcd-ts/client", { "@etcd-ts/proto": "0.1.0", "@grpc/grpc-js": "^1" }, { "@etcd-ts/test-kit": "0.1.0" }) },
+    );
+    expect(vs.map((v) => `${v.file}:${v.line} [${v.rule}]`)).toEqual(["packages/client/src/dial.ts:1 [forbidden-import]", "packages/client/src/dial.ts:1 [undeclared]"]);
+  });
+
   it("declares in dependencies every package its code imports; tests may use devDependencies and the root's", () => {
     const vs = check({
       // node-forge is a devDependency of mvcc: not enough for its code.

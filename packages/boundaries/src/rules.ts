@@ -78,4 +78,10 @@ export const RULES: readonly PackageRule[] = [
     reason: "DESIGN.md: backend is the only package that imports the RocksDB binding",
     forbiddenPackages: ["rocksdb"],
   },
+  {
+    packages: ["*"],
+    scope: "source",
+    reason: "DESIGN.md: test-kit is private, for test suites: shipped code that imports it would not install outside the workspace",
+    forbiddenPackages: ["@etcd-ts/test-kit"],
+  },
 ];

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Client } from "./client.js";
 import { EtcdError } from "./errors.js";
 import { startFakeKV, type FakeKV } from "./testing/fake.js";
-import { freePort } from "./testing/etcd.js";
+import { freePort } from "@etcd-ts/test-kit";
 
 const unavailable = { code: grpc.status.UNAVAILABLE, details: "etcdserver: no leader" };
 

@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "./client.js";
 import type { ClientOptions } from "./options.js";
-import { makeTestPki, type TestPki } from "./testing/certs.js";
+import { makeTestPki, type TestPki } from "@etcd-ts/test-kit";
 import { startEtcd, type RunningEtcd } from "./testing/etcd.js";
 
 describe("Client over TLS against etcd with --client-cert-auth", () => {

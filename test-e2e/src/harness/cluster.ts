@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ETCD_TS_BIN, REAL_ETCD } from "./paths.js";
-import { freePort } from "./ports.js";
+import { etcdFlags, freePort, isRunning, serverCommand, spawnServer, waitHealthy } from "@etcd-ts/test-kit";
 import { TcpProxy } from "./proxy.js";
 import type { Kind } from "./member.js";
 
@@ -102,72 +100,35 @@ export class TestCluster {
   }
 
   args(m: ClusterMember): string[] {
-    return [
-      "--name", m.name,
-      "--data-dir", m.dataDir,
-      "--listen-client-urls", this.clientUrl(m),
-      "--advertise-client-urls", this.clientUrl(m),
-      "--listen-peer-urls", `${this.o.peerScheme ?? "http"}://127.0.0.1:${m.peerPort}`,
-      "--initial-advertise-peer-urls", this.peerUrl(m),
-      "--initial-cluster", m.initialCluster,
-      "--initial-cluster-state", m.state,
-      "--initial-cluster-token", "e2e-cluster",
-      "--heartbeat-interval", "50",
-      "--election-timeout", "500",
-      ...m.extraArgs,
-    ];
+    return etcdFlags({
+      name: m.name,
+      dataDir: m.dataDir,
+      clientUrl: this.clientUrl(m),
+      listenPeerUrl: `${this.o.peerScheme ?? "http"}://127.0.0.1:${m.peerPort}`,
+      advertisePeerUrl: this.peerUrl(m),
+      initialCluster: m.initialCluster,
+      initialClusterState: m.state,
+      extraFlags: ["--initial-cluster-token", "e2e-cluster", "--heartbeat-interval", "50", "--election-timeout", "500", ...m.extraArgs],
+    });
   }
 
   /** spawn starts (or restarts) a member's process. */
   async spawn(m: ClusterMember): Promise<void> {
-    const cmd = this.kind === "etcd" ? REAL_ETCD : process.execPath;
-    const argv = this.kind === "etcd" ? this.args(m) : [ETCD_TS_BIN, ...this.args(m)];
-    const log = createWriteStream(m.logFile, { flags: "a" });
-    const proc = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-    proc.stdout?.pipe(log);
-    proc.stderr?.pipe(log);
+    const { proc, exited } = spawnServer(serverCommand(this.kind), this.args(m), { logFile: m.logFile });
     m.proc = proc;
-    m.exited = new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
+    m.exited = exited;
   }
 
+  /** waitHealthy polls the member's /health (over TLS with the test CA and client certificate when set). */
   async waitHealthy(m: ClusterMember, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      if (m.proc !== undefined && (m.proc.exitCode !== null || m.proc.signalCode !== null)) {
-        throw new Error(`${m.name} exited; log tail:\n${this.logTail(m)}`);
-      }
-      if ((await this.health(m).catch(() => 0)) === 200) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`${m.name} not healthy in ${timeoutMs}ms; log tail:\n${this.logTail(m)}`);
-  }
-
-  /** health is the HTTP status of the member's /health (over TLS with the test CA when set). */
-  private health(m: ClusterMember): Promise<number> {
     const tls = this.o.clientTls;
-    if (tls === undefined) {
-      return fetch(`http://127.0.0.1:${m.clientPort}/health`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status);
-    }
-    return new Promise((resolve, reject) => {
-      const req = httpsRequest(
-        {
-          host: "127.0.0.1",
-          port: m.clientPort,
-          path: "/health",
-          timeout: 1000,
-          ca: readFileSync(tls.caFile),
-          cert: readFileSync(tls.certFile),
-          key: readFileSync(tls.keyFile),
-          agent: false,
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on("error", reject);
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.end();
+    const proc = m.proc;
+    await waitHealthy(this.clientUrl(m), {
+      tls: tls === undefined ? {} : { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) },
+      timeoutMs,
+      name: m.name,
+      exited: () => proc !== undefined && !isRunning(proc),
+      detail: () => this.logTail(m),
     });
   }
 

@@ -1,5 +1,4 @@
-import { run } from "./run.js";
-import { REAL_ETCDCTL } from "./paths.js";
+import { REAL_ETCDCTL, run } from "@etcd-ts/test-kit";
 
 /** memberIds asks a server (through the real etcdctl) for its member and cluster IDs. */
 export async function memberIds(endpoint: string): Promise<bigint[]> {

@@ -1,13 +1,11 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { request as httpsRequest } from "node:https";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ETCD_TS_BIN, REAL_ETCD } from "./paths.js";
-import { freePort } from "./ports.js";
+import { etcdFlags, freePort, isRunning, serverCommand, spawnServer, waitHealthy, type HealthTls, type ServerKind } from "@etcd-ts/test-kit";
 
 /** Kind is which server a Member runs: etcd-ts or the real etcd. */
-export type Kind = "etcd-ts" | "etcd";
+export type Kind = ServerKind;
 
 /** MemberOptions start one single-member cluster. */
 export interface MemberOptions {
@@ -66,79 +64,46 @@ export class Member {
 
   args(): string[] {
     const peer = `http://127.0.0.1:${this.peerPort}`;
-    return [
-      "--name",
-      "default",
-      "--data-dir",
-      this.dataDir,
-      "--listen-client-urls",
-      this.url,
-      "--advertise-client-urls",
-      this.url,
-      "--listen-peer-urls",
-      peer,
-      "--initial-advertise-peer-urls",
-      peer,
-      "--initial-cluster",
-      `default=${peer}`,
-      ...(this.opts.extraArgs ?? []),
-    ];
+    return etcdFlags({
+      name: "default",
+      dataDir: this.dataDir,
+      clientUrl: this.url,
+      listenPeerUrl: peer,
+      advertisePeerUrl: peer,
+      extraFlags: this.opts.extraArgs ?? [],
+    });
   }
 
   /** start spawns the server and waits until /health answers. */
   async start(): Promise<void> {
-    const cmd = this.opts.kind === "etcd" ? REAL_ETCD : process.execPath;
-    const argv = this.opts.kind === "etcd" ? this.args() : [ETCD_TS_BIN, ...this.args()];
-    const log = createWriteStream(this.logFile, { flags: "a" });
-    const proc = spawn(cmd, argv, { env: { ...process.env, ...this.opts.env }, stdio: ["ignore", "pipe", "pipe"] });
-    proc.stdout?.pipe(log);
-    proc.stderr?.pipe(log);
+    const { proc, exited } = spawnServer(serverCommand(this.opts.kind), this.args(), {
+      logFile: this.logFile,
+      ...(this.opts.env !== undefined ? { env: this.opts.env } : {}),
+    });
     this.proc = proc;
-    this.exited = new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
+    this.exited = exited;
     await this.waitHealthy(30_000);
   }
 
   async waitHealthy(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    void this.exited.then(() => {
-      exited = true;
+    const proc = this.proc;
+    await waitHealthy(this.url, {
+      tls: this.healthTls(),
+      timeoutMs,
+      name: this.opts.kind,
+      exited: () => proc !== undefined && !isRunning(proc),
+      detail: () => this.logTail(),
     });
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`${this.opts.kind} exited during start; log tail:\n${this.logTail()}`);
-      try {
-        if ((await this.healthStatus()) === 200) return;
-      } catch {
-        // not listening yet
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`${this.opts.kind} did not become healthy in ${timeoutMs}ms; log tail:\n${this.logTail()}`);
   }
 
-  /** healthStatus GETs /health (over TLS with the member's CA and client certificate when it has TLS) and returns the HTTP status. */
-  private async healthStatus(): Promise<number> {
+  /** healthTls is what /health is asked with: the member's CA and client certificate when it has TLS. */
+  private healthTls(): HealthTls {
     const tls = this.opts.tls;
-    if (tls === undefined) return (await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1000) })).status;
-    return new Promise<number>((resolve, reject) => {
-      const req = httpsRequest(
-        `${this.url}/health`,
-        {
-          timeout: 1000,
-          agent: false,
-          rejectUnauthorized: tls.caFile !== undefined,
-          ...(tls.caFile !== undefined ? { ca: readFileSync(tls.caFile) } : {}),
-          ...(tls.certFile !== undefined && tls.keyFile !== undefined ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : {}),
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => resolve(res.statusCode ?? 0));
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error("timeout")));
-      req.on("error", reject);
-      req.end();
-    });
+    if (tls === undefined) return {};
+    return {
+      ...(tls.caFile !== undefined ? { ca: readFileSync(tls.caFile) } : {}),
+      ...(tls.certFile !== undefined && tls.keyFile !== undefined ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : {}),
+    };
   }
 
   /** logTail is the end of the server's log, for failure messages. */

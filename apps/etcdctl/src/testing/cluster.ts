@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client, type TLSOptions } from "@etcd-ts/client";
-import { freePort, type ServerArgs, type SpawnServer } from "./server.js";
+import { freePort, stopProcess, until } from "@etcd-ts/test-kit";
+import type { ServerArgs, SpawnServer } from "./server.js";
 
 /** ClusterMember is one member process of a test cluster. */
 export interface ClusterMember {
@@ -80,11 +81,11 @@ export async function startCluster(spawnFn: SpawnServer, n: number, opts: Cluste
     };
     const proc = spawnFn(args);
     procs.push(proc);
-    const m: ClusterMember = { name, clientURL: clientUrl, endpoint: `127.0.0.1:${cport}`, peerURL, stop: () => kill(proc) };
+    const m: ClusterMember = { name, clientURL: clientUrl, endpoint: `127.0.0.1:${cport}`, peerURL, stop: () => stopProcess(proc) };
     return { m, proc };
   };
   const stop = async (): Promise<void> => {
-    await Promise.all(procs.map(kill));
+    await Promise.all(procs.map((p) => stopProcess(p)));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -110,14 +111,6 @@ export async function startCluster(spawnFn: SpawnServer, n: number, opts: Cluste
   };
 }
 
-async function kill(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGKILL");
-    await exited;
-  }
-}
-
 /**
  * waitServing polls a member until it answers: a linearizable read, or (for a learner, which
  * refuses reads) Status.
@@ -130,17 +123,17 @@ async function waitServing(
 ): Promise<void> {
   const c = new Client(tls === undefined ? { endpoints: [m.clientURL] } : { endpoints: [m.clientURL], tls });
   try {
-    for (let i = 0; ; i++) {
-      try {
+    await until(
+      async () => {
         if (probe === "status") await c.status(m.clientURL, { timeoutMs: 500 });
         else await c.range({ key: Buffer.from("ready") }, { timeoutMs: 500 });
-        return;
-      } catch (e) {
-        if (i >= 40 || proc.exitCode !== null) {
-          throw new Error(`testing: member ${m.name} did not start: ${String(e)}`);
-        }
-      }
-    }
+        return true;
+      },
+      20_000,
+      { giveUp: () => (proc.exitCode !== null ? `testing: member ${m.name} exited during start` : undefined) },
+    );
+  } catch (e) {
+    throw new Error(`testing: member ${m.name} did not start: ${String(e)}`);
   } finally {
     c.close();
   }

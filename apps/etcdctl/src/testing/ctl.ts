@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { ETCDCTL_TS_BIN, REAL_ETCDCTL as REAL_ETCDCTL_BIN } from "@etcd-ts/test-kit";
 
 /** CtlResult is what one CLI run produced. */
 export interface CtlResult {
@@ -9,8 +9,8 @@ export interface CtlResult {
 }
 
 /** REAL_ETCDCTL runs the Go etcdctl; ETCDCTL_TS runs the built etcdctl-ts bin through node. */
-export const REAL_ETCDCTL = ["etcdctl"];
-export const ETCDCTL_TS = [process.execPath, fileURLToPath(new URL("../../bin/etcdctl-ts.js", import.meta.url))];
+export const REAL_ETCDCTL = [REAL_ETCDCTL_BIN];
+export const ETCDCTL_TS = [process.execPath, ETCDCTL_TS_BIN];
 
 /** runCtl runs cli with args, a clean environment plus env, and stdin (closed when absent). */
 export function runCtl(

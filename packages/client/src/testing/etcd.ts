@@ -1,24 +1,8 @@
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "../client.js";
+import { etcdFlags, freePort, serverCommand, spawnServer, stopProcess, waitHealthy, type Spawned, type TestPki } from "@etcd-ts/test-kit";
 import type { TLSOptions } from "../options.js";
-import type { TestPki } from "./certs.js";
-
-/** freePort asks the kernel for an unused loopback TCP port. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** EtcdMember is one started etcd member; endpoint is its client URL's host:port. */
 export interface EtcdMember {
@@ -49,8 +33,8 @@ export interface EtcdOptions {
 }
 
 /**
- * startEtcd starts /usr/bin/etcd members on free loopback ports in a temp dir and waits until
- * every member serves a linearizable read.
+ * startEtcd starts the real etcd's members on free loopback ports in a temp dir and waits until
+ * every member is healthy (/health does a quorum read).
  */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<RunningEtcd> {
   const size = opts.size ?? 1;
@@ -79,59 +63,42 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<RunningEtcd> {
   const plan: Array<{ name: string; cport: number; pport: number }> = [];
   for (let i = 1; i <= size; i++) plan.push({ name: `m${i}`, cport: await freePort(), pport: await freePort() });
   const initial = plan.map((p) => `${p.name}=http://127.0.0.1:${p.pport}`).join(",");
-  const procs: ChildProcess[] = [];
+  const started: Spawned[] = [];
   const members: EtcdMember[] = plan.map((p) => {
     const clientURL = `${scheme}://127.0.0.1:${p.cport}`;
     const peerURL = `http://127.0.0.1:${p.pport}`;
-    const proc = spawn(
-      "etcd",
-      [
-        "--name", p.name,
-        "--data-dir", join(dir, p.name),
-        "--listen-client-urls", clientURL, "--advertise-client-urls", clientURL,
-        "--listen-peer-urls", peerURL, "--initial-advertise-peer-urls", peerURL,
-        "--initial-cluster", initial,
-        ...tlsFlags,
-        ...(opts.flags ?? []),
-      ],
-      { stdio: "ignore" },
-    );
-    procs.push(proc);
-    return { name: p.name, endpoint: `127.0.0.1:${p.cport}`, clientURL, peerURL, stop: () => kill(proc) };
+    const flags = etcdFlags({
+      name: p.name,
+      dataDir: join(dir, p.name),
+      clientUrl: clientURL,
+      listenPeerUrl: peerURL,
+      advertisePeerUrl: peerURL,
+      initialCluster: initial,
+      extraFlags: [...tlsFlags, ...(opts.flags ?? [])],
+    });
+    const s = spawnServer(serverCommand("etcd"), flags);
+    started.push(s);
+    return { name: p.name, endpoint: `127.0.0.1:${p.cport}`, clientURL, peerURL, stop: () => stopProcess(s.proc) };
   });
   const stop = async (): Promise<void> => {
-    await Promise.all(procs.map(kill));
+    await Promise.all(started.map((s) => stopProcess(s.proc)));
     rmSync(dir, { recursive: true, force: true });
   };
+  const healthTls = opts.pki !== undefined ? { ca: opts.pki.ca.cert, cert: opts.pki.client.cert, key: opts.pki.client.key } : {};
   try {
-    await Promise.all(members.map((m) => waitServing(m.clientURL, clientTLS, () => procs.some((p) => p.exitCode !== null))));
+    await Promise.all(
+      members.map((m) =>
+        waitHealthy(m.clientURL, {
+          tls: healthTls,
+          timeoutMs: 20_000,
+          name: `testing: etcd at ${m.clientURL}`,
+          exited: () => started.some((s) => s.proc.exitCode !== null),
+        }),
+      ),
+    );
   } catch (e) {
     await stop();
     throw e;
   }
   return { endpoint: members[0]?.endpoint ?? "", members, clientTLS, stop };
-}
-
-async function kill(proc: ChildProcess): Promise<void> {
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise((r) => proc.once("exit", r));
-    proc.kill("SIGKILL");
-    await exited;
-  }
-}
-
-async function waitServing(url: string, tls: TLSOptions | undefined, died: () => boolean): Promise<void> {
-  const c = new Client(tls === undefined ? { endpoints: [url] } : { endpoints: [url], tls });
-  try {
-    for (let i = 0; ; i++) {
-      try {
-        await c.range({ key: Buffer.from("ready") }, { timeoutMs: 500 });
-        return;
-      } catch (e) {
-        if (i >= 40 || died()) throw new Error(`testing: etcd at ${url} did not start: ${String(e)}`);
-      }
-    }
-  } finally {
-    c.close();
-  }
 }

@@ -1,7 +1,8 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { createCertificate, type PemPair } from "../self_signed.js";
+import { makeTestPki, writeTestPki, type Pem } from "@etcd-ts/test-kit";
+import type { PemPair } from "../self_signed.js";
+
+/** PkiPem is a test-kit Pem that is also this package's PemPair. */
+export type PkiPem = Pem & PemPair;
 
 /** PkiFiles are the paths of a throwaway PKI written to a temp dir, for tests. */
 export interface PkiFiles {
@@ -17,34 +18,24 @@ export interface PkiFiles {
   otherCaFile: string;
   otherClientCert: string;
   otherClientKey: string;
-  pems: { ca: PemPair; server: PemPair; client: PemPair };
+  pems: { ca: PkiPem; server: PkiPem; client: PkiPem };
 }
 
-const DAY_MS = 24 * 3600 * 1000;
+const pair = (p: Pem): PkiPem => ({ ...p, certPem: p.cert, keyPem: p.key });
 
-/** makePki creates a CA, a loopback server certificate, a client certificate and an untrusted CA with its own client. */
+/** makePki creates a CA, a loopback server certificate, a client certificate and an untrusted CA with its own client (test-kit's, with this package's names). */
 export async function makePki(): Promise<PkiFiles> {
-  const dir = mkdtempSync(join(tmpdir(), "etcd-ts-pki-"));
-  const ca = await createCertificate({ commonName: "test CA", isCa: true, validForMs: DAY_MS });
-  const server = await createCertificate({ commonName: "server", hosts: ["127.0.0.1", "::1", "localhost"], serverAuth: true, clientAuth: true, validForMs: DAY_MS, issuer: ca });
-  const client = await createCertificate({ commonName: "client", clientAuth: true, validForMs: DAY_MS, issuer: ca });
-  const otherCa = await createCertificate({ commonName: "other CA", isCa: true, validForMs: DAY_MS });
-  const otherClient = await createCertificate({ commonName: "client", clientAuth: true, validForMs: DAY_MS, issuer: otherCa });
-  const w = (name: string, text: string): string => {
-    const p = join(dir, name);
-    writeFileSync(p, text);
-    return p;
-  };
+  const f = writeTestPki(makeTestPki("test", { serverCn: "server", clientCn: "client" }));
   return {
-    dir,
-    caFile: w("ca.pem", ca.certPem),
-    serverCert: w("server.pem", server.certPem),
-    serverKey: w("server-key.pem", server.keyPem),
-    clientCert: w("client.pem", client.certPem),
-    clientKey: w("client-key.pem", client.keyPem),
-    otherCaFile: w("other-ca.pem", otherCa.certPem),
-    otherClientCert: w("other-client.pem", otherClient.certPem),
-    otherClientKey: w("other-client-key.pem", otherClient.keyPem),
-    pems: { ca, server, client },
+    dir: f.dir,
+    caFile: f.caFile,
+    serverCert: f.serverCert,
+    serverKey: f.serverKey,
+    clientCert: f.clientCert,
+    clientKey: f.clientKey,
+    otherCaFile: f.otherCaFile,
+    otherClientCert: f.otherClientCert,
+    otherClientKey: f.otherClientKey,
+    pems: { ca: pair(f.pki.ca), server: pair(f.pki.server), client: pair(f.pki.client) },
   };
 }

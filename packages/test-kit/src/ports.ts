@@ -3,12 +3,12 @@ import { createServer } from "node:net";
 /** freePort asks the kernel for an unused loopback TCP port. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
       const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      s.close(() => resolve(port));
+      srv.close(() => resolve(port));
     });
   });
 }
