@@ -7,5 +7,5 @@ export { makeTestPki, writeTestPki, type Pem, type PkiFiles, type PkiNames, type
 export { etcdFlags, type ServerArgs } from "./flags.js";
 export { ETCD_TS_BIN, ETCDCTL_TS_BIN, REAL_ETCD, REAL_ETCDCTL, REPO } from "./paths.js";
 export { freePort } from "./ports.js";
-export { isRunning, run, serverCommand, spawnServer, stopProcess, type RunResult, type ServerKind, type SpawnOptions, type Spawned } from "./process.js";
+export { isRunning, run, serverCommand, spawnServer, stopProcess, type RunOptions, type RunResult, type ServerKind, type SpawnOptions, type Spawned } from "./process.js";
 export { healthStatus, until, waitHealthy, type HealthTls, type UntilOptions, type WaitHealthyOptions } from "./wait.js";

@@ -1,5 +1,5 @@
 import { createServer } from "node:http";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -45,6 +45,19 @@ describe("processes", () => {
   it("run gives output and exit code, with input", async () => {
     const r = await run(process.execPath, ["-e", "process.stdin.pipe(process.stdout); process.stdin.on('end', () => process.exit(3))"], { input: "hi" });
     expect(r).toEqual({ stdout: "hi", stderr: "", code: 3 });
+  });
+
+  it("run and spawnServer take a working directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "kit-cwd-"));
+    try {
+      expect((await run(process.execPath, ["-e", "process.stdout.write(process.cwd())"], { cwd: dir })).stdout).toBe(realpathSync(dir));
+      const logFile = join(dir, "log");
+      const s = spawnServer([process.execPath, "-e"], ["console.log(process.cwd())"], { cwd: dir, logFile });
+      expect(await s.exited).toBe(0);
+      await until(async () => (readFileSync(logFile, "utf8").trim() === realpathSync(dir) ? true : undefined), 5_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

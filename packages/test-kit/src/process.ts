@@ -10,9 +10,10 @@ export function serverCommand(kind: ServerKind): string[] {
   return kind === "etcd" ? [REAL_ETCD] : [process.execPath, ETCD_TS_BIN];
 }
 
-/** SpawnOptions: more environment, and a log file that gets stdout and stderr (else they are dropped). */
+/** SpawnOptions: more environment, a working directory, and a log file that gets stdout and stderr (else they are dropped). */
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   logFile?: string;
 }
 
@@ -27,12 +28,13 @@ export function spawnServer(command: readonly string[], args: readonly string[],
   const [bin, ...pre] = command;
   if (bin === undefined) throw new Error("test-kit: empty server command");
   const env = { ...process.env, ...opts.env };
+  const cwd = opts.cwd ?? process.cwd();
   const logFile = opts.logFile;
   let proc: ChildProcess;
   if (logFile === undefined) {
-    proc = spawn(bin, [...pre, ...args], { env, stdio: "ignore" });
+    proc = spawn(bin, [...pre, ...args], { env, cwd, stdio: "ignore" });
   } else {
-    proc = spawn(bin, [...pre, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    proc = spawn(bin, [...pre, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
     const log = createWriteStream(logFile, { flags: "a" });
     proc.stdout?.pipe(log);
     proc.stderr?.pipe(log);
@@ -61,10 +63,18 @@ export interface RunResult {
   code: number | null;
 }
 
+/** RunOptions: stdin, more environment, a working directory, and the hard timeout (default 30 s). */
+export interface RunOptions {
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
 /** run executes a command with optional stdin and a hard timeout; it never throws on exit codes. */
-export function run(cmd: string, args: readonly string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ["pipe", "pipe", "pipe"] });
+    const p = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd ?? process.cwd(), stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
