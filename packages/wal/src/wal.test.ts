@@ -670,7 +670,7 @@ describe("WAL torn tail", () => {
         rmSync(dir, { recursive: true });
       }
     }
-  });
+  }, 60_000); // hundreds of reopens: slow on a loaded machine, so no 5 s default
 
   it("cuts every byte offset inside a multi-record save", async () => {
     const base = freshDir();
@@ -696,7 +696,7 @@ describe("WAL torn tail", () => {
       expect(c.hardState).toEqual(hs(1, 0));
       rmSync(dir, { recursive: true });
     }
-  });
+  }, 60_000); // hundreds of reopens: slow on a loaded machine, so no 5 s default
 
   it("treats trailing zero bytes as a torn tail", async () => {
     const base = freshDir();
