@@ -148,7 +148,12 @@ describe("3-member etcd-ts cluster", () => {
 
   it("adds a learner with etcdctl, starts it, promotes it and removes a member", async () => {
     const m3 = await c.define("m3", false, ["--snapshot-count", "200"]);
-    const add = await ctl(c.endpoints(), "member", "add", "m3", `--peer-urls=${c.peerUrl(m3)}`, "--learner");
+    // As etcd, the cluster refuses membership changes ("unhealthy cluster") until every voter's
+    // peer link has been up for 5 s: the member restarted by the test before is younger.
+    const add = await until(async () => {
+      const r = await ctl(c.endpoints(), "member", "add", "m3", `--peer-urls=${c.peerUrl(m3)}`, "--learner");
+      return r.stderr.includes("etcdserver: unhealthy cluster") ? undefined : r;
+    }, 30_000);
     expect(add.code).toBe(0);
     expect(add.stdout).toMatch(/Member\s+[0-9a-f]+ added to cluster\s+[0-9a-f]+/);
     const initial = /ETCD_INITIAL_CLUSTER="([^"]+)"/.exec(add.stdout)?.[1];
