@@ -196,12 +196,16 @@ describe("reads and writes around elections", { timeout: 60_000 }, () => {
   });
 
   it("a proposal lost with its leader fails with 'request timed out, possibly due to previous leader failure'", async () => {
-    // Election timeout 1s: a new leader is elected within 2 election timeouts of the loss.
-    const { ms } = await startCluster(3, ["--heartbeat-interval", "100", "--election-timeout", "1000"]);
+    // etcd's rule: the proposal started within 2 election timeouts before the new leader was
+    // elected. Election timeout 2s (heartbeat 200ms): a follower campaigns between 1.8s and 4s
+    // after the cut; a proposal started 1s after the cut is within the 4s window either way.
+    const { ms } = await startCluster(3, ["--heartbeat-interval", "200", "--election-timeout", "2000"]);
     const l = leaderOf(ms);
     const f = ms.find((m) => m !== l) as Etcd;
     cut(ms, [l]);
+    await new Promise((r) => setTimeout(r, 1000));
     // f still follows l: the proposal is forwarded to l, which drops it.
+    expect(f.server.leader).toBe(l.server.memberId);
     const lost = put(f, "k", "lost");
     await until(() => f.server.leader !== 0n && f.server.leader !== l.server.memberId);
     await expect(lost).rejects.toBe(Errors.timeoutDueToLeaderFail);
