@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,6 +6,7 @@ import { etcdserverpb, raftpb } from "@etcd-ts/proto";
 import { WAL } from "@etcd-ts/wal";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "./config/config.js";
+import { openServer } from "./bootstrap.js";
 import { Etcd } from "./embed.js";
 import { Errors } from "./errors.js";
 import { Logger } from "./log.js";
@@ -265,6 +266,36 @@ describe("reads and writes around elections", { timeout: 60_000 }, () => {
     }
     await until(async () => (await value(f, "tm5199", true)) === "x");
     await put(f, "k", "v");
+  });
+});
+
+describe("waiting to serve", { timeout: 60_000 }, () => {
+  it("a member that finds no leader keeps waiting, says so in its log every request timeout, and gives up only when stopped", async () => {
+    const base = mkdtempSync(join(tmpdir(), "etcd-raft-faults-"));
+    dirs.push(base);
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const initial = ports.map((p, i) => `m${i}=http://127.0.0.1:${p}`).join(",");
+    const r = loadConfig(memberArgs(base, "m0", ports[0] as number, await freePort(), initial, FAST), {});
+    if (r.kind !== "run") throw new Error("config");
+    const logFile = join(base, "m0.log");
+    // Its peers never start: no leader, ever.
+    const s = await openServer(r.config, new Logger("warn", [logFile]), (err) => {
+      throw err;
+    });
+    s.start();
+    let outcome: unknown = "pending";
+    const ready = s.waitReady().then(
+      () => "ready",
+      (err: unknown) => err,
+    );
+    void ready.then((o) => {
+      outcome = o;
+    });
+    const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
+    await until(() => log().includes("waiting for a leader before serving client requests"), 15_000);
+    expect(outcome).toBe("pending");
+    await s.stop();
+    expect(await ready).toBe(Errors.stopped);
   });
 });
 
