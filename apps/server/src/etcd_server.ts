@@ -868,8 +868,6 @@ export function mapError(err: unknown): unknown {
         return Errors.compacted;
       case "future_rev":
         return Errors.futureRev;
-      case "key_not_found":
-        return Errors.keyNotFound;
     }
   }
   return err;

@@ -44,8 +44,8 @@ describe("KVStore compaction", () => {
     expect(h.store.compactRevision).toBe(4n);
     await h.commit();
     await done;
-    expect(code(() => h.store.range(h.req("a", "", { revision: 3n })))).toBe("compacted");
-    expect(() => h.store.range(h.req("a", "", { revision: 2n }))).toThrow("mvcc: required revision has been compacted");
+    expect(code(() => h.rangeAt("a", "", { rev: 3n }))).toBe("compacted");
+    expect(() => h.rangeAt("a", "", { rev: 2n })).toThrow("mvcc: required revision has been compacted");
     expect(await h.kv("a", "c", { revision: 4n })).toEqual(["a=2", "b=1"]);
     expect(await h.kv("a", "c", { revision: 5n })).toEqual(["a=3", "b=1"]);
     expect(await h.kv("a", "c")).toEqual(["a=3", "b=1"]);
@@ -109,7 +109,7 @@ describe("KVStore compaction", () => {
     await h.reopen();
     expect(h.store.compactRevision).toBe(4n);
     expect(h.store.currentRevision).toBe(5n);
-    expect(code(() => h.store.range(h.req("a", "", { revision: 3n })))).toBe("compacted");
+    expect(code(() => h.rangeAt("a", "", { rev: 3n }))).toBe("compacted");
     expect(code(() => h.store.compact(4n))).toBe("compacted");
     expect(await h.kv("a", "\0", { revision: 4n })).toEqual([]);
     expect(await h.kv("a", "\0")).toEqual(["b=1"]);
@@ -165,7 +165,7 @@ describe("KVStore compaction", () => {
     await h.backend.close();
     await h.open();
     expect(h.store.compactRevision).toBe(5n);
-    expect(code(() => h.store.range(h.req("a", "", { revision: 4n })))).toBe("compacted");
+    expect(code(() => h.rangeAt("a", "", { rev: 4n }))).toBe("compacted");
     await h.store.hash(); // runs after the resumed compaction
     expect(await revisionRows()).toBe(1);
     expect(await h.kv("a", "\0", { revision: 5n })).toEqual(["a=2"]);

@@ -1,16 +1,14 @@
 /** MvccErrorCode names the failures the store reports to its callers. */
-export type MvccErrorCode = "compacted" | "future_rev" | "key_not_found";
+export type MvccErrorCode = "compacted" | "future_rev";
 
 const messages: Record<MvccErrorCode, string> = {
   compacted: "mvcc: required revision has been compacted",
   future_rev: "mvcc: required revision is a future revision",
-  key_not_found: "etcdserver: key not found",
 };
 
 /**
  * MvccError is a request error of the store, with etcd's exact message: reading or compacting
- * below the compacted revision, reading above the current revision, or ignore_value /
- * ignore_lease on a key that does not exist.
+ * below the compacted revision, or reading above the current revision.
  */
 export class MvccError extends Error {
   readonly code: MvccErrorCode;
@@ -22,7 +20,6 @@ export class MvccError extends Error {
   }
 }
 
-/** ErrCompacted, ErrFutureRev and ErrKeyNotFound build the three MvccErrors. */
+/** ErrCompacted and ErrFutureRev build the two MvccErrors. */
 export const ErrCompacted = (): MvccError => new MvccError("compacted");
 export const ErrFutureRev = (): MvccError => new MvccError("future_rev");
-export const ErrKeyNotFound = (): MvccError => new MvccError("key_not_found");

@@ -1,7 +1,6 @@
 import { consistentIndexKey } from "@etcd-ts/backend";
 import { mvccpb } from "@etcd-ts/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MvccError } from "./errors.js";
 import { Harness, meta, show } from "./testing/helpers.js";
 
 let h: Harness;
@@ -19,28 +18,22 @@ describe("KVStore put / delete", () => {
     expect(h.store.currentRevision).toBe(1n);
     expect(h.store.compactRevision).toBe(0n);
     const r = await h.range("a");
-    expect(r).toEqual({ kvs: [], more: false, count: 0n, revision: 1n });
+    expect(r).toEqual({ kvs: [], count: 0, rev: 1n });
   });
 
   it("puts, overwrites and reads at the current revision synchronously", () => {
     const w1 = h.put("a", "1");
     expect(w1.revision).toBe(2n);
-    expect(w1.response).toEqual({ header: undefined, prevKv: undefined });
+    expect(w1.prev).toBeUndefined();
     const w2 = h.put("a", "2");
     expect(w2.revision).toBe(3n);
-    const r = h.store.range(h.req("a"));
+    expect(meta(w2.prev)).toBe("a=1 c2 m2 v1 l0");
+    const r = h.rangeAt("a");
     expect(r).not.toBeInstanceOf(Promise);
     if (r instanceof Promise) return;
     expect(r.kvs.map(meta)).toEqual(["a=2 c2 m3 v2 l0"]);
-    expect(r.revision).toBe(3n);
-    expect(r.count).toBe(1n);
-  });
-
-  it("returns prev_kv only when asked", () => {
-    h.put("a", "1");
-    expect(h.put("a", "2").response.prevKv).toBeUndefined();
-    expect(meta(h.put("a", "3", { prevKv: true }).response.prevKv)).toBe("a=2 c2 m3 v2 l0");
-    expect(h.put("new", "x", { prevKv: true }).response.prevKv).toBeUndefined();
+    expect(r.rev).toBe(3n);
+    expect(r.count).toBe(1);
   });
 
   it("keeps history readable at past revisions", async () => {
@@ -58,7 +51,7 @@ describe("KVStore put / delete", () => {
     expect(await h.kv("a", "", { revision: 1n })).toEqual([]);
     const r = await h.range("a", "c", { revision: 4n });
     expect(r.kvs.map(show)).toEqual(["a=2", "b=x"]);
-    expect(r.revision).toBe(6n);
+    expect(r.rev).toBe(6n);
   });
 
   it("reads uncommitted history and history being written", async () => {
@@ -85,55 +78,11 @@ describe("KVStore put / delete", () => {
     expect(meta(liveA())).toBe("a=5 c6 m7 v2 l0");
   });
 
-  it("stores leases and honours ignore_value / ignore_lease", () => {
-    h.put("a", "1", { lease: 7n });
-    expect(meta(liveA())).toBe("a=1 c2 m2 v1 l7");
-    h.put("a", "2");
-    expect(meta(liveA())).toBe("a=2 c2 m3 v2 l0");
-    h.put("a", "3", { lease: 9n });
-    h.put("a", "ignored", { ignoreValue: true, lease: 11n });
-    expect(meta(liveA())).toBe("a=3 c2 m5 v4 l11");
-    h.put("a", "6", { ignoreLease: true, lease: 99n });
-    expect(meta(liveA())).toBe("a=6 c2 m6 v5 l11");
-    h.put("a", "", { ignoreValue: true, ignoreLease: true });
-    expect(meta(liveA())).toBe("a=6 c2 m7 v6 l11");
-  });
-
-  it("fails ignore_value / ignore_lease on a missing key without changing anything", () => {
-    h.put("b", "1");
-    for (const opts of [{ ignoreValue: true }, { ignoreLease: true }]) {
-      let err: unknown;
-      try {
-        h.put("a", "x", opts);
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(MvccError);
-      expect((err as MvccError).code).toBe("key_not_found");
-      expect((err as MvccError).message).toBe("etcdserver: key not found");
-    }
-    h.del("b");
-    expect(() => h.put("b", "x", { ignoreValue: true })).toThrow("etcdserver: key not found");
-    expect(h.store.currentRevision).toBe(3n);
-  });
-
-  it("deletes ranges with deleted count and prev_kvs", async () => {
-    for (const k of ["a", "b", "c", "d"]) h.put(k, k.toUpperCase());
-    const w = h.del("b", "d", { prevKv: true });
-    expect(w.revision).toBe(6n);
-    expect(w.response.deleted).toBe(2n);
-    expect(w.response.prevKvs.map(meta)).toEqual(["b=B c3 m3 v1 l0", "c=C c4 m4 v1 l0"]);
-    expect(await h.kv("a", "\0")).toEqual(["a=A", "d=D"]);
-    const w2 = h.del("a");
-    expect(w2.response).toEqual({ header: undefined, deleted: 1n, prevKvs: [] });
-    expect(w2.revision).toBe(7n);
-  });
-
   it("does not bump the revision when deleting nothing", () => {
     h.put("a", "1");
     const w = h.del("zz");
     expect(w.revision).toBe(2n);
-    expect(w.response.deleted).toBe(0n);
+    expect(w.deleted).toEqual([]);
     expect(w.events).toEqual([]);
     const w2 = h.del("a");
     expect(w2.revision).toBe(3n);
@@ -143,7 +92,7 @@ describe("KVStore put / delete", () => {
 
   it("deletes everything from a key with range_end \\0", async () => {
     for (const k of ["a", "b", "c"]) h.put(k, "v");
-    expect(h.del("b", "\0").response.deleted).toBe(2n);
+    expect(h.del("b", "\0").deleted.map(meta)).toEqual(["b=v c3 m3 v1 l0", "c=v c4 m4 v1 l0"]);
     expect(await h.kv("a", "\0")).toEqual(["a=v"]);
   });
 
@@ -176,7 +125,7 @@ describe("KVStore put / delete", () => {
 
   it("rejects reads at future revisions and calls after close", async () => {
     h.put("a", "1");
-    expect(() => h.store.range(h.req("a", "", { revision: 3n }))).toThrow("mvcc: required revision is a future revision");
+    expect(() => h.rangeAt("a", "", { rev: 3n })).toThrow("mvcc: required revision is a future revision");
     await h.store.close();
     expect(() => h.put("a", "2")).toThrow("mvcc: store is closed");
   });
@@ -221,7 +170,7 @@ describe("KVStore put / delete", () => {
 });
 
 function liveA(): mvccpb.KeyValue | undefined {
-  const r = h.store.range(h.req("a"));
+  const r = h.rangeAt("a");
   if (r instanceof Promise) throw new Error("expected a synchronous read");
   return r.kvs[0];
 }
@@ -236,13 +185,9 @@ describe("KVStore readEvents", () => {
     await h.commit();
     h.del("a", "c");
     h.put("a", "3");
-    h.store.txn({
-      compare: [],
-      success: [
-        { requestPut: { key: Buffer.from("a"), value: Buffer.from("4"), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } },
-        { requestPut: { key: Buffer.from("c"), value: Buffer.from("5"), lease: 0n, prevKv: false, ignoreValue: false, ignoreLease: false } },
-      ],
-      failure: [],
+    h.txn((t) => {
+      t.put(Buffer.from("a"), Buffer.from("4"), 0n);
+      t.put(Buffer.from("c"), Buffer.from("5"), 0n);
     });
     const all = await h.store.readEvents(0n, h.store.currentRevision, { prevKv: true });
     expect(all).toEqual(published);

@@ -1,10 +1,8 @@
 import { consistentIndexKey, mergedScan, type Backend, type BatchTx, type WriteOp } from "@etcd-ts/backend";
 import { crc32c } from "@node-rs/crc32";
-import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
-import { compareKVs } from "./compare.js";
-import { ErrCompacted, ErrFutureRev, ErrKeyNotFound } from "./errors.js";
+import { mvccpb } from "@etcd-ts/proto";
+import { ErrCompacted, ErrFutureRev } from "./errors.js";
 import type { KeyIndex } from "./key_index.js";
-import { fetchLimit, shapeRange, type RangeResult } from "./range.js";
 import {
   decodeUint64,
   encodeUint64,
@@ -23,28 +21,51 @@ import { encodeKV, keyField } from "./stored_kv.js";
 import { TreeIndex } from "./tree_index.js";
 
 /**
- * WriteResult is the outcome of a write: the response without its header (the server fills
- * it; responses nested in a txn carry etcd's partial headers), the header revision, and the
- * events the write produced (empty when it changed nothing). ready is set only when the
- * response holds ranges at past revisions that still read the backend: the response is
- * complete once ready resolves. The store's state changed synchronously either way.
+ * RangeOptions select what a range reads (etcd's mvcc RangeOptions): `limit` caps the
+ * key-values returned (0: all; the count still counts every key), `rev` is the revision to
+ * read at (0: the current one), `countOnly` returns the count alone.
  */
-export interface WriteResult<T> {
-  response: T;
-  revision: bigint;
-  events: mvccpb.Event[];
-  ready?: Promise<void>;
+export interface RangeOptions {
+  limit?: number;
+  rev?: bigint;
+  countOnly?: boolean;
+}
+
+/**
+ * RangeResult is a range's answer: the key-values of the range at the read revision in key
+ * order (at most the limit), the number of keys in the range, and `rev`, the revision of the
+ * store (or of the write transaction) when the read ran. The KeyValues are shared with the
+ * store and must not be mutated.
+ */
+export interface RangeResult {
+  kvs: mvccpb.KeyValue[];
+  count: number;
+  rev: bigint;
 }
 
 /** EventListener receives the events of one revision, once, in revision order. */
 export type EventListener = (events: mvccpb.Event[], revision: bigint) => void;
 
-/** WriteTx tracks one write transaction: its changes share main revision beginRev + 1. */
-interface WriteTx {
-  beginRev: bigint;
-  changes: number;
-  events: mvccpb.Event[];
-  reads: Promise<void>[];
+/**
+ * WriteTxn is one write transaction (etcd's TxnWrite): its puts and deletions share main
+ * revision rev0 + 1, and its ranges see its own earlier writes. end() publishes it.
+ */
+export interface WriteTxn {
+  /** rev is the revision a read in this transaction sees: the new one once it has changed something. */
+  readonly rev: bigint;
+  /** compactRev is the compacted revision (-1 before the first compaction): reads below it fail (etcd's FirstRev). */
+  readonly compactRev: bigint;
+  /** range reads [key, end) (end undefined: the key alone; empty: every key >= key) within the transaction. */
+  range(key: Buffer, end: Buffer | undefined, opts?: RangeOptions): RangeResult | Promise<RangeResult>;
+  /** put writes key = value with lease (0: none); it returns the key's previous KeyValue, if any. */
+  put(key: Buffer, value: Buffer, lease: bigint): mvccpb.KeyValue | undefined;
+  /** deleteRange deletes the live keys of [key, end) and returns their KeyValues before deletion. */
+  deleteRange(key: Buffer, end: Buffer | undefined): mvccpb.KeyValue[];
+  /**
+   * end finishes the transaction: the store moves to its revision if it changed anything and
+   * the listener gets its events. It returns that revision and the events.
+   */
+  end(): { revision: bigint; events: mvccpb.Event[] };
 }
 
 /** compactBatchOps is how many old revisions one physical-compaction write deletes. */
@@ -79,9 +100,33 @@ export class KVStore {
   /** closedSignal rejects when the store closes, ending waits for commits that may never come. */
   private readonly closedSignal = rejectOnClose();
 
+  /** The open write transaction's state (at most one is open). */
+  private txOpen = false;
+  private txBeginRev = 0n;
+  private txChanges = 0;
+  private txEvents: mvccpb.Event[] = [];
+  /** txn is the one WriteTxn view of the open transaction, made once per store. */
+  private readonly txn: WriteTxn;
+
   private constructor(backend: Backend, tx: BatchTx) {
     this.backend = backend;
     this.writer = tx;
+    const store = this;
+    this.txn = {
+      get rev() {
+        return store.txRev();
+      },
+      get compactRev() {
+        return store.compactMainRev;
+      },
+      range: (key, end, opts = {}) => {
+        store.checkTx();
+        return store.rangeAt(key, end, opts, store.txRev());
+      },
+      put: (key, value, lease) => store.txPut(key, value, lease),
+      deleteRange: (key, end) => store.txDeleteRange(key, end),
+      end: () => store.txEnd(),
+    };
   }
 
   /**
@@ -111,48 +156,28 @@ export class KVStore {
   }
 
   /**
-   * range reads the keys [key, range_end) (one key when range_end is empty, every key >= key
-   * when it is "\0") at req.revision (0 = current) with etcd's limit, filters and sort. It
-   * answers synchronously at the current revision and with a promise for past revisions;
-   * it throws MvccError synchronously for a compacted or future revision.
+   * range reads [key, end) at opts.rev (0: current): end undefined reads the key alone, an
+   * empty end every key >= key. It answers synchronously at the current revision and with a
+   * promise for past revisions; it throws MvccError synchronously for a compacted or future
+   * revision.
    */
-  range(req: etcdserverpb.RangeRequest): RangeResult | Promise<RangeResult> {
+  range(key: Buffer, end: Buffer | undefined, opts: RangeOptions = {}): RangeResult | Promise<RangeResult> {
     this.checkOpen();
-    return this.rangeAt(req, this.rev);
-  }
-
-  /** put writes one key (see etcd's Put: prev_kv, lease, ignore_value, ignore_lease). */
-  put(req: etcdserverpb.PutRequest): WriteResult<etcdserverpb.PutResponse> {
-    this.checkOpen();
-    const tx = this.beginTx();
-    const response = this.txPut(tx, req);
-    return this.endTx(tx, response);
-  }
-
-  /** deleteRange deletes the keys in a range; deleting nothing does not change the revision. */
-  deleteRange(req: etcdserverpb.DeleteRangeRequest): WriteResult<etcdserverpb.DeleteRangeResponse> {
-    this.checkOpen();
-    const tx = this.beginTx();
-    const response = this.txDeleteRange(tx, req);
-    return this.endTx(tx, response);
+    return this.rangeAt(key, end, opts, this.rev);
   }
 
   /**
-   * txn evaluates the compares (of the txn and of every nested txn on the chosen path) against
-   * the state before the txn, checks the chosen operations (ignore_value/ignore_lease need an
-   * existing key; range revisions must be readable), then applies them. All changes share one
-   * main revision; ranges see the txn's earlier writes. A txn that changes nothing keeps the
-   * revision.
+   * write begins a write transaction (see WriteTxn). The store is single-threaded: one write
+   * transaction at a time, ended before the next begins.
    */
-  txn(req: etcdserverpb.TxnRequest): WriteResult<etcdserverpb.TxnResponse> {
+  write(): WriteTxn {
     this.checkOpen();
-    const path: boolean[] = [];
-    this.comparePath(req, path);
-    if (!isTxnReadOnly(req)) this.checkOps(req, path, { i: 0 }, (op) => this.checkPut(op));
-    this.checkOps(req, path, { i: 0 }, (op) => this.checkRange(op));
-    const tx = this.beginTx();
-    const response = this.applyTxn(tx, req, path, { i: 0 });
-    return this.endTx(tx, response);
+    if (this.txOpen) throw new Error("mvcc: a write transaction is already open");
+    this.txOpen = true;
+    this.txBeginRev = this.rev;
+    this.txChanges = 0;
+    this.txEvents = [];
+    return this.txn;
   }
 
   /**
@@ -286,34 +311,33 @@ export class KVStore {
 
   // ---- reads ----
 
-  private rangeAt(req: etcdserverpb.RangeRequest, curRev: bigint): RangeResult | Promise<RangeResult> {
-    let atRev = req.revision;
+  private rangeAt(key: Buffer, end: Buffer | undefined, opts: RangeOptions, curRev: bigint): RangeResult | Promise<RangeResult> {
+    let atRev = opts.rev ?? 0n;
     if (atRev > curRev) throw ErrFutureRev();
     if (atRev <= 0n) atRev = curRev;
     if (atRev < this.compactMainRev) throw ErrCompacted();
-    const end = rangeEnd(req.rangeEnd);
-    const limit = req.countOnly ? -1 : fetchLimit(req);
+    const limit = opts.countOnly === true ? -1 : (opts.limit ?? 0);
     let count = 0;
     if (atRev === curRev) {
       const kvs: mvccpb.KeyValue[] = [];
-      this.tree.forEachInRange(req.key, end, (ki) => {
+      this.tree.forEachInRange(key, end, (ki) => {
         const kv = ki.live;
         if (kv === undefined) return;
         count++;
         if (limit === 0 || kvs.length < limit) kvs.push(kv);
       });
-      return shapeRange(req, kvs, count, curRev);
+      return { kvs, count, rev: curRev };
     }
     const revs: Revision[] = [];
-    this.tree.forEachInRange(req.key, end, (ki) => {
+    this.tree.forEachInRange(key, end, (ki) => {
       const r = ki.get(atRev);
       if (r === undefined) return;
       count++;
       if (limit === 0 || revs.length < limit) revs.push(r);
     });
     const kvs = this.readRevisions(revs);
-    if (Array.isArray(kvs)) return shapeRange(req, kvs, count, curRev);
-    return kvs.then((fetched) => shapeRange(req, fetched, count, curRev));
+    if (Array.isArray(kvs)) return { kvs, count, rev: curRev };
+    return kvs.then((fetched) => ({ kvs: fetched, count, rev: curRev }));
   }
 
   /**
@@ -351,70 +375,50 @@ export class KVStore {
     });
   }
 
-  // ---- writes ----
+  // ---- the write transaction ----
 
-  private beginTx(): WriteTx {
-    return { beginRev: this.rev, changes: 0, events: [], reads: [] };
+  /** txRev is the revision a read in the open transaction sees: the new one once it has changed something. */
+  private txRev(): bigint {
+    return this.txChanges > 0 ? this.txBeginRev + 1n : this.txBeginRev;
   }
 
-  /** txRev is the revision a read inside tx sees: the txn's own once it has changed something. */
-  private txRev(tx: WriteTx): bigint {
-    return tx.changes > 0 ? tx.beginRev + 1n : tx.beginRev;
+  private checkTx(): void {
+    if (!this.txOpen) throw new Error("mvcc: the write transaction has ended");
   }
 
-  private endTx<T>(tx: WriteTx, response: T): WriteResult<T> {
-    const revision = this.txRev(tx);
-    if (tx.changes > 0) {
-      this.rev = revision;
-      const listener = this.listener;
-      if (listener !== undefined) {
-        try {
-          listener(tx.events, revision);
-        } catch (err) {
-          // The write has happened; a failing listener is a bug of its own, reported apart.
-          queueMicrotask(() => {
-            throw err;
-          });
-        }
-      }
-    }
-    const result: WriteResult<T> = { response, revision, events: tx.events };
-    if (tx.reads.length > 0) result.ready = Promise.all(tx.reads).then(() => undefined);
-    return result;
-  }
-
-  private txPut(tx: WriteTx, req: etcdserverpb.PutRequest): etcdserverpb.PutResponse {
-    const prev = this.tree.get(req.key)?.live;
-    if ((req.ignoreValue || req.ignoreLease) && prev === undefined) throw ErrKeyNotFound();
-    const rev: Revision = { main: tx.beginRev + 1n, sub: tx.changes };
-    const ki = this.tree.getOrCreate(req.key);
+  private txPut(key: Buffer, value: Buffer, lease: bigint): mvccpb.KeyValue | undefined {
+    this.checkTx();
+    const ki = this.tree.getOrCreate(key);
+    const prev = ki.live;
+    const rev: Revision = { main: this.txBeginRev + 1n, sub: this.txChanges };
     const kv: mvccpb.KeyValue = {
       key: ki.key,
       createRevision: prev === undefined ? rev.main : prev.createRevision,
       modRevision: rev.main,
       version: prev === undefined ? 1n : prev.version + 1n,
-      value: req.ignoreValue ? prev!.value : req.value,
-      lease: req.ignoreLease ? prev!.lease : req.lease,
+      value,
+      lease,
     };
     const revKey = revisionKey(rev);
     this.writer.put(revKey, encodeKV(kv), revKey.toString("latin1"));
     ki.put(rev);
     ki.live = kv;
-    tx.changes++;
-    tx.events.push({ type: mvccpb.Event_EventType.PUT, kv, prevKv: prev });
-    return { header: undefined, prevKv: req.prevKv ? prev : undefined };
+    this.txChanges++;
+    this.txEvents.push({ type: mvccpb.Event_EventType.PUT, kv, prevKv: prev });
+    return prev;
   }
 
-  private txDeleteRange(tx: WriteTx, req: etcdserverpb.DeleteRangeRequest): etcdserverpb.DeleteRangeResponse {
+  private txDeleteRange(key: Buffer, end: Buffer | undefined): mvccpb.KeyValue[] {
+    this.checkTx();
     const targets: KeyIndex[] = [];
-    this.tree.forEachInRange(req.key, rangeEnd(req.rangeEnd), (ki) => {
+    this.tree.forEachInRange(key, end, (ki) => {
       if (ki.live !== undefined) targets.push(ki);
     });
-    const prevKvs: mvccpb.KeyValue[] = [];
+    const prevs: mvccpb.KeyValue[] = [];
     for (const ki of targets) {
-      const prev = ki.live!;
-      if (req.prevKv) prevKvs.push(prev);
-      const rev: Revision = { main: tx.beginRev + 1n, sub: tx.changes };
+      const prev = ki.live as mvccpb.KeyValue;
+      prevs.push(prev);
+      const rev: Revision = { main: this.txBeginRev + 1n, sub: this.txChanges };
       const tomb: mvccpb.KeyValue = {
         key: ki.key,
         createRevision: 0n,
@@ -426,102 +430,33 @@ export class KVStore {
       this.writer.put(revisionKey(rev, true), encodeKV(tomb));
       ki.tombstone(rev);
       ki.live = undefined;
-      tx.changes++;
-      tx.events.push({ type: mvccpb.Event_EventType.DELETE, kv: { ...tomb, modRevision: rev.main }, prevKv: prev });
+      this.txChanges++;
+      this.txEvents.push({ type: mvccpb.Event_EventType.DELETE, kv: { ...tomb, modRevision: rev.main }, prevKv: prev });
     }
-    return { header: undefined, deleted: BigInt(targets.length), prevKvs };
+    return prevs;
   }
 
-  // ---- txn ----
-
-  /** comparePath appends, in pre-order, whether each txn on the executed path succeeds. */
-  private comparePath(req: etcdserverpb.TxnRequest, path: boolean[]): void {
-    let ok = true;
-    for (const c of req.compare) {
-      const kvs: mvccpb.KeyValue[] = [];
-      this.tree.forEachInRange(c.key, rangeEnd(c.rangeEnd), (ki) => {
-        if (ki.live !== undefined) kvs.push(ki.live);
-      });
-      if (!compareKVs(c, kvs)) {
-        ok = false;
-        break;
+  private txEnd(): { revision: bigint; events: mvccpb.Event[] } {
+    this.checkTx();
+    this.txOpen = false;
+    const revision = this.txRev();
+    const events = this.txEvents;
+    this.txEvents = [];
+    if (this.txChanges > 0) {
+      this.rev = revision;
+      const listener = this.listener;
+      if (listener !== undefined) {
+        try {
+          listener(events, revision);
+        } catch (err) {
+          // The write has happened; a failing listener is a bug of its own, reported apart.
+          queueMicrotask(() => {
+            throw err;
+          });
+        }
       }
     }
-    path.push(ok);
-    for (const op of ok ? req.success : req.failure) {
-      if (op.requestTxn !== undefined) this.comparePath(op.requestTxn, path);
-    }
-  }
-
-  /** checkOps runs check on every non-txn operation of the executed path. */
-  private checkOps(
-    req: etcdserverpb.TxnRequest,
-    path: boolean[],
-    cursor: { i: number },
-    check: (op: etcdserverpb.RequestOp) => void,
-  ): void {
-    const ops = path[cursor.i++] ? req.success : req.failure;
-    for (const op of ops) {
-      if (op.requestTxn !== undefined) this.checkOps(op.requestTxn, path, cursor, check);
-      else check(op);
-    }
-  }
-
-  private checkPut(op: etcdserverpb.RequestOp): void {
-    const put = op.requestPut;
-    if (put === undefined || !(put.ignoreValue || put.ignoreLease)) return;
-    if (this.tree.get(put.key)?.live === undefined) throw ErrKeyNotFound();
-  }
-
-  private checkRange(op: etcdserverpb.RequestOp): void {
-    const range = op.requestRange;
-    if (range === undefined || range.revision === 0n) return;
-    if (range.revision > this.rev) throw ErrFutureRev();
-    if (range.revision < this.compactMainRev) throw ErrCompacted();
-  }
-
-  private applyTxn(
-    tx: WriteTx,
-    req: etcdserverpb.TxnRequest,
-    path: boolean[],
-    cursor: { i: number },
-  ): etcdserverpb.TxnResponse {
-    const succeeded = path[cursor.i++]!;
-    const responses: etcdserverpb.ResponseOp[] = [];
-    for (const op of succeeded ? req.success : req.failure) {
-      if (op.requestRange !== undefined) {
-        responses.push({ responseRange: this.txRange(tx, op.requestRange) });
-      } else if (op.requestPut !== undefined) {
-        const resp = this.txPut(tx, op.requestPut);
-        resp.header = header(tx.beginRev + 1n);
-        responses.push({ responsePut: resp });
-      } else if (op.requestDeleteRange !== undefined) {
-        const resp = this.txDeleteRange(tx, op.requestDeleteRange);
-        resp.header = header(this.txRev(tx));
-        responses.push({ responseDeleteRange: resp });
-      } else if (op.requestTxn !== undefined) {
-        const resp = this.applyTxn(tx, op.requestTxn, path, cursor);
-        resp.header = header(0n);
-        responses.push({ responseTxn: resp });
-      } else {
-        responses.push({});
-      }
-    }
-    return { header: undefined, succeeded, responses };
-  }
-
-  private txRange(tx: WriteTx, req: etcdserverpb.RangeRequest): etcdserverpb.RangeResponse {
-    const curRev = this.txRev(tx);
-    const resp: etcdserverpb.RangeResponse = { header: header(curRev), kvs: [], more: false, count: 0n };
-    const fill = (r: RangeResult): void => {
-      resp.kvs = r.kvs;
-      resp.more = r.more;
-      resp.count = r.count;
-    };
-    const result = this.rangeAt(req, curRev);
-    if (result instanceof Promise) tx.reads.push(result.then(fill));
-    else fill(result);
-    return resp;
+    return { revision, events };
   }
 
   // ---- compaction ----
@@ -609,22 +544,4 @@ function rejectOnClose(): { promise: Promise<never>; reject: (err: Error) => voi
   });
   promise.catch(() => undefined);
   return { promise, reject };
-}
-
-/** rangeEnd maps a request's range_end: empty = single key (undefined), "\0" = no bound (empty). */
-function rangeEnd(end: Buffer): Buffer | undefined {
-  if (end.length === 0) return undefined;
-  if (end.length === 1 && end[0] === 0) return emptyBuffer;
-  return end;
-}
-
-/** isTxnReadOnly reports whether both branches hold only ranges (a nested txn counts as a write). */
-function isTxnReadOnly(req: etcdserverpb.TxnRequest): boolean {
-  for (const op of req.success) if (op.requestRange === undefined) return false;
-  for (const op of req.failure) if (op.requestRange === undefined) return false;
-  return true;
-}
-
-function header(revision: bigint): etcdserverpb.ResponseHeader {
-  return { clusterId: 0n, memberId: 0n, revision, raftTerm: 0n };
 }

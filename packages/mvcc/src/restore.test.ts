@@ -1,4 +1,3 @@
-import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { b, Harness, meta } from "./testing/helpers.js";
 
@@ -31,14 +30,11 @@ describe("KVStore reopen", () => {
   it("rebuilds index, values, revisions and hashes identically", async () => {
     h.put("a", "1", { lease: 3n });
     h.put("b", "1");
-    h.store.txn({
-      compare: [],
-      success: [
-        { requestPut: etcdserverpb.PutRequest.fromPartial({ key: b("c"), value: b("1") }) },
-        { requestDeleteRange: etcdserverpb.DeleteRangeRequest.fromPartial({ key: b("b") }) },
-        { requestPut: etcdserverpb.PutRequest.fromPartial({ key: b("a"), value: b("2"), ignoreLease: true }) },
-      ],
-      failure: [],
+    h.txn((t) => {
+      t.put(b("c"), b("1"), 0n);
+      t.deleteRange(b("b"), undefined);
+      // a keeps its lease (etcd's ignore_lease is the applier's; the store writes what it is given).
+      t.put(b("a"), b("2"), 3n);
     });
     h.put("b", "2");
     h.del("a", "b");
@@ -169,22 +165,16 @@ describe("KVStore against a reference model", () => {
         const expected = model.next.get(k1)?.version ?? 0n;
         const guess = rand() < 0.5 ? expected : expected + 1n;
         const succeeded = guess === expected;
-        const w = h.store.txn({
-          compare: [
-            etcdserverpb.Compare.fromPartial({
-              key: b(k1),
-              target: etcdserverpb.Compare_CompareTarget.VERSION,
-              result: etcdserverpb.Compare_CompareResult.EQUAL,
-              version: guess,
-            }),
-          ],
-          success: [
-            { requestPut: etcdserverpb.PutRequest.fromPartial({ key: b(k2), value: b(`t${step}`) }) },
-            ...(k3 !== k2 ? [{ requestDeleteRange: etcdserverpb.DeleteRangeRequest.fromPartial({ key: b(k3) }) }] : []),
-          ],
-          failure: [{ requestRange: etcdserverpb.RangeRequest.fromPartial({ key: b(k1) }) }],
+        // A compare-and-swap as a write transaction: read k1's version, write only if it matches.
+        h.txn((t) => {
+          const cur = t.range(b(k1), undefined);
+          if (cur instanceof Promise) throw new Error("expected a synchronous read");
+          const ok = (cur.kvs[0]?.version ?? 0n) === guess;
+          expect(ok).toBe(succeeded);
+          if (!ok) return;
+          t.put(b(k2), b(`t${step}`), 0n);
+          if (k3 !== k2) t.deleteRange(b(k3), undefined);
         });
-        expect(w.response.succeeded).toBe(succeeded);
         if (succeeded) {
           model.put(k2, `t${step}`, 0n);
           if (k3 !== k2) model.del(k3, undefined);
@@ -204,7 +194,7 @@ describe("KVStore against a reference model", () => {
       model.end();
 
       expect(h.store.currentRevision).toBe(model.rev);
-      const now = h.store.range(h.req("\0", "\0"));
+      const now = h.rangeAt("\0", "\0");
       if (now instanceof Promise) throw new Error("expected a synchronous read");
       expect(now.kvs.map(meta)).toEqual(model.at(model.rev));
       const low = compacted > 1n ? compacted : 1n;

@@ -1,13 +1,15 @@
 import { etcdserverpb } from "@etcd-ts/proto";
-import type { KVStore, RangeResult } from "@etcd-ts/mvcc";
+import type { KVStore } from "@etcd-ts/mvcc";
 import type { AlarmStore } from "../alarm_store.js";
 import { Errors } from "../errors.js";
 import type { Applied, Applier, LeaseLookup, RequestContext } from "./applier.js";
+import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from "./kv.js";
 
 /**
  * BaseApplier applies requests to the stores themselves (etcd's applierV3backend): KV
- * requests to mvcc, with the lease of every put checked at apply time, when the lease set
- * is the one every member agrees on; alarm requests to the alarm store. `kv` and `alarms`
+ * requests to mvcc (each in one write transaction; see kv.ts for their meaning), with the
+ * lease of every put checked at apply time, when the lease set is the one every member
+ * agrees on; alarm requests to the alarm store. `kv` and `alarms`
  * are replaced when a snapshot is installed.
  */
 export class BaseApplier implements Applier {
@@ -21,34 +23,37 @@ export class BaseApplier implements Applier {
   ) {}
 
   range(_ctx: RequestContext, req: etcdserverpb.RangeRequest): Applied<etcdserverpb.RangeResponse> {
-    const r = this.kv.range(req);
-    if (r instanceof Promise) {
-      const response: etcdserverpb.RangeResponse = { header: undefined, kvs: [], more: false, count: 0n };
-      return { response, revision: this.kv.currentRevision, done: r.then((res) => {
-        fillRange(response, res);
-      }) };
-    }
-    return { response: fillRange({ header: undefined, kvs: [], more: false, count: 0n }, r), revision: r.revision };
+    return rangeRequest(this.kv, req);
   }
 
   put(_ctx: RequestContext, req: etcdserverpb.PutRequest): Applied<etcdserverpb.PutResponse> {
     if (req.lease !== 0n && !this.leases.exists(req.lease)) throw Errors.leaseNotFound;
-    const r = this.kv.put(req);
-    return { response: r.response, revision: r.revision };
+    const txn = this.kv.write();
+    try {
+      const response = putRequest(txn, req);
+      return { response, revision: txn.end().revision };
+    } catch (err) {
+      txn.end();
+      throw err;
+    }
   }
 
   deleteRange(_ctx: RequestContext, req: etcdserverpb.DeleteRangeRequest): Applied<etcdserverpb.DeleteRangeResponse> {
-    const r = this.kv.deleteRange(req);
-    return { response: r.response, revision: r.revision };
+    const txn = this.kv.write();
+    const response = deleteRangeRequest(txn, req);
+    return { response, revision: txn.end().revision };
   }
 
   txn(_ctx: RequestContext, req: etcdserverpb.TxnRequest): Applied<etcdserverpb.TxnResponse> {
-    // Every put of the txn must name an existing lease (both branches: the chosen one is only
-    // known inside mvcc's txn).
-    if (!this.leasesExist(req)) throw Errors.leaseNotFound;
-    const r = this.kv.txn(req);
-    const applied: Applied<etcdserverpb.TxnResponse> = { response: r.response, revision: r.revision };
-    if (r.ready !== undefined) applied.done = r.ready;
+    const txn = this.kv.write();
+    let applied: Applied<etcdserverpb.TxnResponse>;
+    try {
+      applied = txnRequest(txn, req, this.leases);
+    } catch (err) {
+      txn.end();
+      throw err;
+    }
+    applied.revision = txn.end().revision;
     return applied;
   }
 
@@ -96,20 +101,4 @@ export class BaseApplier implements Applier {
     }
     return { response, revision: this.kv.currentRevision };
   }
-
-  private leasesExist(req: etcdserverpb.TxnRequest): boolean {
-    for (const op of [...req.success, ...req.failure]) {
-      const put = op.requestPut;
-      if (put !== undefined && put.lease !== 0n && !this.leases.exists(put.lease)) return false;
-      if (op.requestTxn !== undefined && !this.leasesExist(op.requestTxn)) return false;
-    }
-    return true;
-  }
-}
-
-function fillRange(resp: etcdserverpb.RangeResponse, r: RangeResult): etcdserverpb.RangeResponse {
-  resp.kvs = r.kvs;
-  resp.more = r.more;
-  resp.count = r.count;
-  return resp;
 }

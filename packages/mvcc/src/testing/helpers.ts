@@ -2,9 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
-import { etcdserverpb, type mvccpb } from "@etcd-ts/proto";
-import { KVStore } from "../kvstore.js";
-import type { RangeResult } from "../range.js";
+import type { mvccpb } from "@etcd-ts/proto";
+import { KVStore, type RangeOptions, type RangeResult, type WriteTxn } from "../kvstore.js";
 
 /** b turns a string into a Buffer. */
 export const b = (s: string): Buffer => Buffer.from(s);
@@ -66,34 +65,52 @@ export class Harness {
     await rm(this.dir, { recursive: true, force: true });
   }
 
-  put(key: string, value: string, opts: Partial<etcdserverpb.PutRequest> = {}) {
-    return this.store.put(etcdserverpb.PutRequest.fromPartial({ key: b(key), value: b(value), ...opts }));
+  /** put writes key = value (with a lease) in its own write transaction. */
+  put(key: string, value: string, opts: { lease?: bigint } = {}): { revision: bigint; events: mvccpb.Event[]; prev: mvccpb.KeyValue | undefined } {
+    const t = this.store.write();
+    const prev = t.put(b(key), b(value), opts.lease ?? 0n);
+    return { ...t.end(), prev };
   }
 
-  del(key: string, rangeEnd?: string, opts: Partial<etcdserverpb.DeleteRangeRequest> = {}) {
-    return this.store.deleteRange(
-      etcdserverpb.DeleteRangeRequest.fromPartial({ key: b(key), rangeEnd: b(rangeEnd ?? ""), ...opts }),
-    );
+  /** del deletes key (or [key, rangeEnd); "\0": every key from key) in its own write transaction. */
+  del(key: string, rangeEnd?: string): { revision: bigint; events: mvccpb.Event[]; deleted: mvccpb.KeyValue[] } {
+    const t = this.store.write();
+    const deleted = t.deleteRange(b(key), end(rangeEnd ?? ""));
+    return { ...t.end(), deleted };
   }
 
-  /** req builds a RangeRequest. */
-  req(key: string, rangeEnd = "", opts: Partial<etcdserverpb.RangeRequest> = {}): etcdserverpb.RangeRequest {
-    return rangeReq(key, rangeEnd, opts);
+  /** txn runs fn in one write transaction and ends it. */
+  txn(fn: (t: WriteTxn) => void): { revision: bigint; events: mvccpb.Event[] } {
+    const t = this.store.write();
+    fn(t);
+    return t.end();
   }
 
-  /** get ranges (awaiting historical reads) and returns the result. */
-  async range(key: string, rangeEnd = "", opts: Partial<etcdserverpb.RangeRequest> = {}): Promise<RangeResult> {
-    return await this.store.range(rangeReq(key, rangeEnd, opts));
+  /** rangeAt reads key (or [key, rangeEnd)) at rev as the store answers: at once, or a promise for history. */
+  rangeAt(key: string, rangeEnd = "", opts: RangeOptions = {}): RangeResult | Promise<RangeResult> {
+    return this.store.range(b(key), end(rangeEnd), opts);
   }
 
-  /** keys returns "key=value" strings of a range. */
-  async kv(key: string, rangeEnd = "", opts: Partial<etcdserverpb.RangeRequest> = {}): Promise<string[]> {
+  /** range reads key (or [key, rangeEnd)), waiting for history reads. */
+  async range(key: string, rangeEnd = "", opts: { revision?: bigint; limit?: number; countOnly?: boolean } = {}): Promise<RangeResult> {
+    const o: RangeOptions = {};
+    if (opts.revision !== undefined) o.rev = opts.revision;
+    if (opts.limit !== undefined) o.limit = opts.limit;
+    if (opts.countOnly !== undefined) o.countOnly = opts.countOnly;
+    return await this.rangeAt(key, rangeEnd, o);
+  }
+
+  /** kv returns "key=value" strings of a range. */
+  async kv(key: string, rangeEnd = "", opts: { revision?: bigint } = {}): Promise<string[]> {
     return (await this.range(key, rangeEnd, opts)).kvs.map(show);
   }
 }
 
-export function rangeReq(key: string, rangeEnd = "", opts: Partial<etcdserverpb.RangeRequest> = {}): etcdserverpb.RangeRequest {
-  return etcdserverpb.RangeRequest.fromPartial({ key: b(key), rangeEnd: b(rangeEnd), ...opts });
+/** end maps a test's range end as etcd's requests do: "" = the key alone, "\0" = no upper bound. */
+function end(rangeEnd: string): Buffer | undefined {
+  if (rangeEnd === "") return undefined;
+  if (rangeEnd === "\0") return Buffer.alloc(0);
+  return b(rangeEnd);
 }
 
 /** show renders a KeyValue as "key=value". */

@@ -1,15 +1,14 @@
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MvccError } from "./errors.js";
-import { b, Harness, meta, rangeReq, show } from "./testing/helpers.js";
+import { b, KvHarness, meta, rangeReq, show } from "./testing/kv_harness.js";
 
 const R = etcdserverpb.Compare_CompareResult;
 const T = etcdserverpb.Compare_CompareTarget;
 
-let h: Harness;
+let h: KvHarness;
 
 beforeEach(async () => {
-  h = await Harness.create();
+  h = await KvHarness.create();
 });
 
 afterEach(async () => {
@@ -46,12 +45,13 @@ function txnReq(compare: etcdserverpb.Compare[], success: etcdserverpb.RequestOp
 }
 
 function succeeds(...compare: etcdserverpb.Compare[]): boolean {
-  return h.store.txn(txnReq(compare, [])).response.succeeded;
+  return h.txn(txnReq(compare, [])).response.succeeded;
 }
 
 describe("KVStore txn compares", () => {
   // Key "a": created at 2, modified at 3, version 2, value "m", lease 5.
   beforeEach(() => {
+    h.leases.add(5n);
     h.put("a", "x");
     h.put("a", "m", { lease: 5n });
   });
@@ -113,9 +113,9 @@ describe("KVStore txn compares", () => {
 describe("KVStore txn execution", () => {
   it("runs the success or failure branch and reports succeeded", async () => {
     h.put("a", "1");
-    const ok = h.store.txn(txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "1" })], [putOp("b", "yes")], [putOp("b", "no")]));
+    const ok = h.txn(txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "1" })], [putOp("b", "yes")], [putOp("b", "no")]));
     expect(ok.response.succeeded).toBe(true);
-    const bad = h.store.txn(txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "2" })], [putOp("c", "yes")], [putOp("c", "no")]));
+    const bad = h.txn(txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "2" })], [putOp("c", "yes")], [putOp("c", "no")]));
     expect(bad.response.succeeded).toBe(false);
     expect(await h.kv("a", "\0")).toEqual(["a=1", "b=yes", "c=no"]);
   });
@@ -123,8 +123,8 @@ describe("KVStore txn execution", () => {
   it("gives all changes one revision with increasing sub revisions, and reads see earlier writes", () => {
     h.put("x", "0");
     const events: bigint[] = [];
-    h.store.onEvents((evs, rev) => events.push(rev, BigInt(evs.length)));
-    const w = h.store.txn(
+    h.listen((evs, rev) => events.push(rev, BigInt(evs.length)));
+    const w = h.txn(
       txnReq([], [getOp("a"), putOp("a", "1"), getOp("a"), putOp("b", "2", { prevKv: true }), delOp("x", "", { prevKv: true }), delOp("zz"), getOp("a", "c")]),
     );
     expect(w.revision).toBe(3n);
@@ -141,11 +141,11 @@ describe("KVStore txn execution", () => {
     expect(w.response.header).toBeUndefined();
     expect(w.events.map((e) => `${e.type}:${e.kv!.key.toString()}@${e.kv!.modRevision}`)).toEqual(["0:a@3", "0:b@3", "1:x@3"]);
     expect(events).toEqual([3n, 3n]);
-    expect(w.ready).toBeUndefined();
+    expect(w.done).toBeUndefined();
   });
 
   it("stores sub revisions so that history reads each change of a txn", async () => {
-    h.store.txn(txnReq([], [putOp("a", "1"), putOp("b", "2"), putOp("c", "3")]));
+    h.txn(txnReq([], [putOp("a", "1"), putOp("b", "2"), putOp("c", "3")]));
     await h.commit();
     await h.reopen();
     expect(await h.kv("a", "\0", { revision: 2n })).toEqual(["a=1", "b=2", "c=3"]);
@@ -153,14 +153,14 @@ describe("KVStore txn execution", () => {
 
   it("keeps the revision for a txn that only reads or deletes nothing", () => {
     h.put("a", "1");
-    const ro = h.store.txn(txnReq([], [getOp("a")], [getOp("b")]));
+    const ro = h.txn(txnReq([], [getOp("a")], [getOp("b")]));
     expect(ro.revision).toBe(2n);
     expect(ro.events).toEqual([]);
     expect(ro.response.responses[0]!.responseRange!.kvs.map(show)).toEqual(["a=1"]);
-    const noop = h.store.txn(txnReq([], [delOp("zz")]));
+    const noop = h.txn(txnReq([], [delOp("zz")]));
     expect(noop.revision).toBe(2n);
     expect(noop.response.responses[0]!.responseDeleteRange).toEqual({ header: hdr(2n), deleted: 0n, prevKvs: [] });
-    const empty = h.store.txn(txnReq([cmp("a", T.VERSION, R.EQUAL, { version: 9n })], [putOp("a", "2")], []));
+    const empty = h.txn(txnReq([cmp("a", T.VERSION, R.EQUAL, { version: 9n })], [putOp("a", "2")], []));
     expect([empty.revision, empty.response.succeeded, empty.response.responses]).toEqual([2n, false, []]);
     expect(h.store.currentRevision).toBe(2n);
   });
@@ -169,7 +169,7 @@ describe("KVStore txn execution", () => {
     h.put("a", "1");
     const inner = txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "1" })], [putOp("c", "inner-ok")], [putOp("c", "inner-fail")]);
     const other = txnReq([cmp("b", T.VERSION, R.EQUAL, { version: 0n })], [putOp("d", "b-missing")], [putOp("d", "b-present")]);
-    const w = h.store.txn(txnReq([], [putOp("a", "2"), putOp("b", "x"), txnOp(inner), txnOp(other)]));
+    const w = h.txn(txnReq([], [putOp("a", "2"), putOp("b", "x"), txnOp(inner), txnOp(other)]));
     expect(w.revision).toBe(3n);
     const [, , r1, r2] = w.response.responses;
     expect(r1!.responseTxn!.succeeded).toBe(true);
@@ -185,7 +185,7 @@ describe("KVStore txn execution", () => {
     h.put("flag", "on");
     const deep = txnReq([cmp("flag", T.VALUE, R.EQUAL, { value: "off" })], [putOp("z", "deep-ok")], [putOp("z", "deep-fail")]);
     const mid = txnReq([cmp("flag", T.VALUE, R.EQUAL, { value: "on" })], [txnOp(deep), putOp("y", "mid-ok")], [putOp("y", "mid-fail")]);
-    const w = h.store.txn(txnReq([cmp("flag", T.VALUE, R.EQUAL, { value: "nope" })], [putOp("x", "top-ok")], [putOp("x", "top-fail"), txnOp(mid)]));
+    const w = h.txn(txnReq([cmp("flag", T.VALUE, R.EQUAL, { value: "nope" })], [putOp("x", "top-ok")], [putOp("x", "top-fail"), txnOp(mid)]));
     expect(w.response.succeeded).toBe(false);
     expect(await h.kv("x", "\0")).toEqual(["x=top-fail", "y=mid-ok", "z=deep-fail"]);
     expect(w.events).toHaveLength(3);
@@ -193,37 +193,49 @@ describe("KVStore txn execution", () => {
 
   it("checks ignore_value on the executed path before changing anything", () => {
     h.put("a", "1");
-    expect(() => h.store.txn(txnReq([], [putOp("b", "x"), putOp("c", "", { ignoreValue: true })]))).toThrow(MvccError);
-    expect(() => h.store.txn(txnReq([], [txnOp(txnReq([], [putOp("c", "", { ignoreLease: true })]))]))).toThrow(
+    expect(() => h.txn(txnReq([], [putOp("b", "x"), putOp("c", "", { ignoreValue: true })]))).toThrow("etcdserver: key not found");
+    expect(() => h.txn(txnReq([], [txnOp(txnReq([], [putOp("c", "", { ignoreLease: true })]))]))).toThrow(
       "etcdserver: key not found",
     );
     expect(h.store.currentRevision).toBe(2n);
-    const w = h.store.txn(txnReq([], [putOp("a", "", { ignoreValue: true })], [putOp("zz", "", { ignoreValue: true })]));
+    const w = h.txn(txnReq([], [putOp("a", "", { ignoreValue: true })], [putOp("zz", "", { ignoreValue: true })]));
     expect(w.revision).toBe(3n);
+  });
+
+  it("checks a put's lease on the executed path only, before changing anything", () => {
+    h.put("a", "1");
+    const lost = txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "1" })], [putOp("b", "x"), putOp("c", "y", { lease: 9n })], [getOp("a")]);
+    expect(() => h.txn(lost)).toThrow("etcdserver: requested lease not found");
+    expect(h.store.currentRevision).toBe(2n);
+    // The same put on the branch not taken is not checked, as in etcd.
+    const untaken = txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "other" })], [putOp("c", "y", { lease: 9n })], [putOp("b", "x")]);
+    expect(h.txn(untaken).revision).toBe(3n);
+    h.leases.add(9n);
+    expect(h.txn(lost).response.succeeded).toBe(true);
   });
 
   it("checks range revisions on the executed path against the state before the txn", async () => {
     h.put("a", "1");
     h.put("a", "2");
     await h.commit();
-    expect(() => h.store.txn(txnReq([], [putOp("b", "1"), getOp("a", "", { revision: 4n })]))).toThrow(
+    expect(() => h.txn(txnReq([], [putOp("b", "1"), getOp("a", "", { revision: 4n })]))).toThrow(
       "mvcc: required revision is a future revision",
     );
     h.store.compact(3n);
-    expect(() => h.store.txn(txnReq([], [getOp("a", "", { revision: 2n })]))).toThrow(
+    expect(() => h.txn(txnReq([], [getOp("a", "", { revision: 2n })]))).toThrow(
       "mvcc: required revision has been compacted",
     );
-    const w = h.store.txn(txnReq([], [getOp("a", "", { revision: 3n })], [getOp("a", "", { revision: 2n })]));
+    const w = h.txn(txnReq([], [getOp("a", "", { revision: 3n })], [getOp("a", "", { revision: 2n })]));
     expect(w.response.responses[0]!.responseRange!.kvs.map(show)).toEqual(["a=2"]);
   });
 
-  it("completes past-revision ranges inside a txn through ready", async () => {
+  it("completes past-revision ranges inside a txn through done", async () => {
     h.put("a", "1");
     h.put("a", "2");
     await h.commit();
-    const w = h.store.txn(txnReq([], [putOp("a", "3"), getOp("a", "", { revision: 2n }), getOp("a", "", { revision: 3n })]));
-    expect(w.ready).toBeInstanceOf(Promise);
-    await w.ready;
+    const w = h.txn(txnReq([], [putOp("a", "3"), getOp("a", "", { revision: 2n }), getOp("a", "", { revision: 3n })]));
+    expect(w.done).toBeInstanceOf(Promise);
+    await w.done;
     expect(w.response.responses[1]!.responseRange!.kvs.map(show)).toEqual(["a=1"]);
     expect(w.response.responses[1]!.responseRange!.header).toEqual(hdr(4n));
     expect(w.response.responses[2]!.responseRange!.kvs.map(show)).toEqual(["a=2"]);
@@ -231,7 +243,7 @@ describe("KVStore txn execution", () => {
   });
 
   it("answers an empty request op with an empty response op", () => {
-    const w = h.store.txn(txnReq([], [{}]));
+    const w = h.txn(txnReq([], [{}]));
     expect(w.response.responses).toEqual([{}]);
   });
 });

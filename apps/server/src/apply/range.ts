@@ -3,16 +3,15 @@ import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 const { SortOrder, SortTarget } = { SortOrder: etcdserverpb.RangeRequest_SortOrder, SortTarget: etcdserverpb.RangeRequest_SortTarget };
 
 /**
- * RangeResult is the answer to a range: kvs after filters, sort and limit; more is true when
- * the limit cut kvs short; count is the number of keys in the range at the read revision
- * before filters and limit; revision is the store's current revision when the read ran.
- * The KeyValues may be shared with the store and must be treated as read-only.
+ * ShapedRange is a range request's answer: kvs after filters, sort and limit; more is true
+ * when the limit cut kvs short; count is the number of keys in the range at the read
+ * revision before filters and limit. The KeyValues may be shared with the store and must be
+ * treated as read-only.
  */
-export interface RangeResult {
+export interface ShapedRange {
   kvs: mvccpb.KeyValue[];
   more: boolean;
   count: bigint;
-  revision: bigint;
 }
 
 /**
@@ -35,14 +34,9 @@ export function fetchLimit(req: etcdserverpb.RangeRequest): number {
 
 /**
  * shapeRange turns the key-values read for req (in key order, at most fetchLimit(req) of
- * them) into the RangeResult, in etcd's order: revision filters, sort, limit, keys_only.
+ * them) into the answer, in etcd's order: revision filters, sort, limit, keys_only.
  */
-export function shapeRange(
-  req: etcdserverpb.RangeRequest,
-  fetched: mvccpb.KeyValue[],
-  count: number,
-  revision: bigint,
-): RangeResult {
+export function shapeRange(req: etcdserverpb.RangeRequest, fetched: mvccpb.KeyValue[], count: number): ShapedRange {
   let kvs = fetched;
   if (req.maxModRevision !== 0n) kvs = kvs.filter((kv) => kv.modRevision <= req.maxModRevision);
   if (req.minModRevision !== 0n) kvs = kvs.filter((kv) => kv.modRevision >= req.minModRevision);
@@ -70,7 +64,7 @@ export function shapeRange(
     more = true;
   }
   if (req.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: emptyValue }));
-  return { kvs, more, count: BigInt(count), revision };
+  return { kvs, more, count: BigInt(count) };
 }
 
 const emptyValue = Buffer.alloc(0);

@@ -1,14 +1,14 @@
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Harness, meta, show } from "./testing/helpers.js";
+import { KvHarness, meta, show } from "./testing/kv_harness.js";
 
 const { ASCEND, DESCEND, NONE } = etcdserverpb.RangeRequest_SortOrder;
 const { KEY, VERSION, CREATE, MOD, VALUE } = etcdserverpb.RangeRequest_SortTarget;
 
-let h: Harness;
+let h: KvHarness;
 
 beforeEach(async () => {
-  h = await Harness.create();
+  h = await KvHarness.create();
 });
 
 afterEach(async () => {
@@ -129,11 +129,12 @@ describe("KVStore range", () => {
     h.put("a", "1");
     h.put("a", "2");
     await h.commit();
-    expect(h.store.range(h.req("a", "", { revision: 3n }))).not.toBeInstanceOf(Promise);
-    expect(h.store.range(h.req("a", "", { revision: 0n }))).not.toBeInstanceOf(Promise);
-    const past = h.store.range(h.req("a", "", { revision: 2n }));
-    expect(past).toBeInstanceOf(Promise);
-    expect((await past).kvs.map(show)).toEqual(["a=1"]);
+    expect(h.rangeApplied(h.req("a", "", { revision: 3n })).done).toBeUndefined();
+    expect(h.rangeApplied(h.req("a", "", { revision: 0n })).done).toBeUndefined();
+    const past = h.rangeApplied(h.req("a", "", { revision: 2n }));
+    expect(past.done).toBeInstanceOf(Promise);
+    await past.done;
+    expect(past.response.kvs.map(show)).toEqual(["a=1"]);
   });
 
   it("treats a negative revision as the current one", async () => {
