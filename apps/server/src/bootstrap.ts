@@ -1,5 +1,4 @@
 import { mkdirSync } from "node:fs";
-import { connect } from "node:http2";
 import type { ConnectionOptions } from "node:tls";
 import { join } from "node:path";
 import { raftpb, walpb } from "@etcd-ts/proto";
@@ -16,6 +15,10 @@ import { Membership } from "./membership.js";
 import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { PATH_MEMBERS } from "./peer/headers.js";
+import { peerRequest } from "./peer/request.js";
+
+/** FETCH_MEMBERS_TIMEOUT_MS bounds how long a joining member waits for a peer's member list. */
+const FETCH_MEMBERS_TIMEOUT_MS = 5000;
 
 /** DataDirs are etcd's data-dir layout: member/wal for the WAL, member/snap/db for the backend. */
 export interface DataDirs {
@@ -211,43 +214,17 @@ export async function openServer(
   });
 }
 
-/** fetchMembership asks running peers for the member list (GET /members on a peer URL). */
+/** fetchMembership asks running peers for the member list (GET /members on a peer URL, any scheme the peer transport dials). */
 async function fetchMembership(peerUrls: string[], tls?: ConnectionOptions): Promise<Membership> {
   const errors: string[] = [];
   for (const url of peerUrls) {
     try {
-      const body = await http2Get(`${url}${PATH_MEMBERS}`, tls);
-      return Membership.decode(body);
+      const res = await peerRequest(url, { method: "GET", path: PATH_MEMBERS }, tls, FETCH_MEMBERS_TIMEOUT_MS);
+      if (res.status !== 200) throw new Error(`status ${res.status}`);
+      return Membership.decode(res.body);
     } catch (err) {
       errors.push(`${url}: ${(err as Error).message}`);
     }
   }
   throw new Error(`cannot fetch cluster info from peer urls: ${errors.join("; ")}`);
-}
-
-function http2Get(url: string, tls?: ConnectionOptions): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const s = connect(url, tls ?? {});
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new Error("timed out"));
-    }, 5000);
-    s.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    const req = s.request({ ":method": "GET", ":path": new URL(url).pathname });
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      clearTimeout(timer);
-      s.close();
-      resolve(Buffer.concat(chunks));
-    });
-    req.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    req.end();
-  });
 }

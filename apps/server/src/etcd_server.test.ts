@@ -121,6 +121,16 @@ describe("EtcdServer (single member)", () => {
     await s.stop();
   });
 
+  it("takes member peer URLs of every scheme etcd takes (http, https, unix, unixs) and refuses others", async () => {
+    const s = await open(tmp(), ["--strict-reconfig-check=false"]);
+    const added = await s.memberAdd(etcdserverpb.MemberAddRequest.fromPartial({ peerURLs: ["unix://localhost:23999"], isLearner: true }));
+    expect(added.member?.peerURLs).toEqual(["unix://localhost:23999"]);
+    await expect(s.memberAdd(etcdserverpb.MemberAddRequest.fromPartial({ peerURLs: ["ftp://localhost:1"], isLearner: true }))).rejects.toBe(
+      Errors.memberBadUrls,
+    );
+    await s.stop();
+  });
+
   it("serves read-only txns without a log entry and fills nested headers", async () => {
     const s = await open(tmp());
     await put(s, "x", "1");

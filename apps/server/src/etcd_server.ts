@@ -883,11 +883,13 @@ function toPb(m: Member): etcdserverpb.Member {
   return { ID: m.id, name: m.name, peerURLs: m.peerUrls, clientURLs: m.clientUrls, isLearner: m.isLearner };
 }
 
-/** normalizeUrl checks a member URL (scheme://host:port) and returns it without a trailing slash. */
+/** normalizeUrl checks a member URL (http, https, unix or unixs://host:port) and returns it without a trailing slash. */
+const MEMBER_URL_SCHEMES = new Set(["http:", "https:", "unix:", "unixs:"]);
+
 function normalizeUrl(s: string): string | undefined {
   try {
     const u = new URL(s);
-    if ((u.protocol !== "http:" && u.protocol !== "https:") || u.port === "" || (u.pathname !== "/" && u.pathname !== "")) return undefined;
+    if (!MEMBER_URL_SCHEMES.has(u.protocol) || u.port === "" || (u.pathname !== "/" && u.pathname !== "")) return undefined;
     return `${u.protocol}//${u.host}`;
   } catch {
     return undefined;
