@@ -56,7 +56,8 @@ export const Errors = {
   memberNotFound: e(Status.NOT_FOUND, "etcdserver: member not found"),
   memberExist: e(Status.FAILED_PRECONDITION, "etcdserver: member ID already exist"),
   peerUrlExist: e(Status.FAILED_PRECONDITION, "etcdserver: Peer URLs already exists"),
-  notEnoughStarted: e(Status.FAILED_PRECONDITION, "etcdserver: re-configuration failed due to not enough started members"),
+  /** notEnoughStarted: like tooManyRequests, etcd 3.4 maps it to a client-side error value, which grpc-go sends as Unknown. */
+  notEnoughStarted: e(Status.UNKNOWN, "etcdserver: re-configuration failed due to not enough started members"),
   unhealthy: e(Status.UNAVAILABLE, "etcdserver: unhealthy cluster"),
   memberBadUrls: e(Status.INVALID_ARGUMENT, "etcdserver: given member URLs are invalid"),
   memberNotLearner: e(Status.FAILED_PRECONDITION, "etcdserver: can only promote a learner member"),
