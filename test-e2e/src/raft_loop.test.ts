@@ -61,9 +61,7 @@ for (const kind of ["etcd", "etcd-ts"] as Kind[]) {
       expect((await ctl(c.endpoint(c.members[0] as ClusterMember), "get", "k", "--print-value-only")).stdout).toBe("v\n");
     });
 
-    // etcd-ts: the gRPC layer does not call EtcdServer.checkLearner for every call yet (Range is
-    // shared with /health, which a learner must keep serving), so this runs against etcd only.
-    it.skipIf(kind === "etcd-ts")("a learner refuses linearizable reads and member list", async () => {
+    it("a learner refuses linearizable reads and member list", async () => {
       for (const args of [["get", "k"], ["member", "list"]]) {
         const r = await ctl(c.endpoint(learner), ...args);
         expect(r.code, args.join(" ")).toBe(1);

@@ -40,6 +40,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   readonly metadata: Metadata;
   readonly values = new Map<symbol, unknown>();
   deadline: number | undefined;
+  request: unknown = undefined;
   /** onFirstMessage is set for unary and server-streaming calls: it receives the one request. */
   onFirstMessage: ((req: Req) => void) | undefined;
 

@@ -20,6 +20,7 @@ const seen = {
   cancelled: [] as string[],
   sendRejected: [] as string[],
   intercepted: [] as string[],
+  requests: [] as unknown[],
 };
 
 function startServer(server: GrpcServer): Promise<{ net: Server; port: number }> {
@@ -52,6 +53,7 @@ describe("GrpcServer with a grpc-js client", () => {
   let gzipClient: Client;
   const tag: Interceptor = async (ctx, next) => {
     seen.intercepted.push(ctx.method);
+    if (ctx.method === "/test.Echo/Unary") seen.requests.push(ctx.request);
     if (ctx.metadata.get("deny") !== undefined) throw new GrpcError(Status.PERMISSION_DENIED, "denied by interceptor");
     ctx.values.set(USER, ctx.metadata.get("user") ?? "");
     await next();
@@ -123,6 +125,7 @@ describe("GrpcServer with a grpc-js client", () => {
     expect(res).toMatchObject({ a: 1, token: "abc", user: "alice" });
     expect(String(res["peer"])).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(seen.intercepted).toContain("/test.Echo/Unary");
+    expect(seen.requests).toContainEqual({ a: 1 });
     expect(seen.ctx?.deadline).toBeUndefined();
   });
 

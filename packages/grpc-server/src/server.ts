@@ -195,6 +195,7 @@ export class GrpcServer {
     if (!def.requestStream) {
       // Unary and server-streaming calls start once their one request message is complete.
       call.onFirstMessage = (req) => {
+        call.request = req;
         this.run(call, def.responseStream ? () => handler(req, call).then(() => call.finishOk()) : () => handler(req, call).then((res) => call.reply(res)));
       };
       call.attach();

@@ -25,6 +25,12 @@ export type ServiceDefinition = Record<string, MethodDefinition<unknown, never>>
 export interface CallContext {
   /** method is the full method path, "/package.Service/Method". */
   readonly method: string;
+  /**
+   * request is the request message of a unary or server-streaming call, decoded before
+   * interceptors run; undefined for client-streaming and bidirectional calls, whose messages
+   * come through the stream.
+   */
+  readonly request: unknown;
   readonly metadata: Metadata;
   /** peer is the client's "address:port" ("@" on a unix socket). */
   readonly peer: string;

@@ -1,5 +1,5 @@
 import { etcdserverpb } from "@etcd-ts/proto";
-import { GrpcServer, type CallStatus } from "@etcd-ts/grpc-server";
+import { GrpcServer, type CallStatus, type Interceptor } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
 import { mapError } from "../etcd_server.js";
 import { RpcError } from "../errors.js";
@@ -32,6 +32,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     keepaliveIntervalMs: o.keepaliveIntervalMs,
     keepaliveTimeoutMs: o.keepaliveTimeoutMs,
     keepaliveMinTimeMs: o.keepaliveMinTimeMs,
+    interceptors: [learnerGate(s)],
     errorToStatus,
     onError: (err, ctx) => logger.warn("grpc/server.ts", "request failed", { method: ctx.method, error: String(err) }),
   });
@@ -39,6 +40,18 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
   grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));
   grpc.addService(etcdserverpb.ClusterService, clusterService(s));
   return grpc;
+}
+
+/**
+ * learnerGate refuses, on a learner, every call etcd 3.4's learners refuse (its unary and
+ * stream interceptors): all but Maintenance.Status and serializable KV.Range, with
+ * `etcdserver: rpc not supported for learner`.
+ */
+function learnerGate(s: EtcdServer): Interceptor {
+  return async (ctx, next) => {
+    if (s.isLearner) s.checkLearner(ctx.method.slice(ctx.method.lastIndexOf("/") + 1), ctx.request);
+    await next();
+  };
 }
 
 /** errorToStatus sends an RpcError (or a store error etcd names) with etcd's code and message. */
