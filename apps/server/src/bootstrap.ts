@@ -72,7 +72,7 @@ export async function openServer(
   const consistentIndex = decodeConsistentIndex(await backend.get(consistentIndexKey));
   const alarms = await AlarmStore.open(backend, tx);
   const stored = await MembershipStore.load(backend, dirs.membership, logger);
-  logger.info("etcdserver/backend.ts", "opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });
+  logger.info("opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });
 
   const storage = new MemoryStorage();
   let memberId: bigint;
@@ -109,7 +109,7 @@ export async function openServer(
     if (consistentIndex > last) {
       throw new Error(`etcdserver: backend consistent index ${consistentIndex} is ahead of the WAL's last index ${last}`);
     }
-    logger.info("etcdserver/raft.ts", "restarting local member", {
+    logger.info("restarting local member", {
       "cluster-id": hexId(membership.clusterId),
       "local-member-id": hexId(memberId),
       "commit-index": c.hardState?.commit ?? 0n,
@@ -134,7 +134,7 @@ export async function openServer(
       Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId: membership.clusterId }).finish()),
       walOptions(cfg),
     );
-    logger.info("etcdserver/raft.ts", "starting local member", {
+    logger.info("starting local member", {
       "local-member-id": hexId(memberId),
       "cluster-id": hexId(membership.clusterId),
       "initial-cluster-state": "existing",
@@ -158,7 +158,7 @@ export async function openServer(
       walOptions(cfg),
     );
     bootstrapPeers = [...membership.members.keys()].map((id) => ({ id }));
-    logger.info("etcdserver/raft.ts", "starting local member", {
+    logger.info("starting local member", {
       "local-member-id": hexId(memberId),
       "cluster-id": hexId(membership.clusterId),
     });

@@ -47,7 +47,7 @@ async function peerHashes(server: EtcdServer, revision: bigint, tls: ConnectionO
           return { id: m.id, urls: m.peerUrls, resp: await fetchPeerHashKV(server, url, revision, tls) };
         } catch (e) {
           err = e;
-          logger.warn("corrupt.ts", "failed hash kv request", {
+          logger.warn("failed hash kv request", {
             "local-member-id": hexId(server.memberId),
             "requested-revision": revision,
             "remote-peer-endpoint": url,
@@ -68,7 +68,7 @@ async function peerHashes(server: EtcdServer, revision: bigint, tls: ConnectionO
  */
 export async function checkInitialHashKV(server: EtcdServer, tls: ConnectionOptions | undefined, logger: Logger): Promise<void> {
   const id = hexId(server.memberId);
-  logger.info("corrupt.ts", "starting initial corruption check", { "local-member-id": id, timeout: `${server.requestTimeoutMs}ms` });
+  logger.info("starting initial corruption check", { "local-member-id": id, timeout: `${server.requestTimeoutMs}ms` });
   const local = await server.localHashKV(0n);
   const rev = local.header?.revision ?? 0n;
   const h = local.hash;
@@ -89,22 +89,22 @@ export async function checkInitialHashKV(server: EtcdServer, tls: ConnectionOpti
       };
       if (h !== p.resp.hash) {
         if (crev === p.resp.compactRevision) {
-          logger.warn("corrupt.ts", "found different hash values from remote peer", fields);
+          logger.warn("found different hash values from remote peer", fields);
           mismatch++;
         } else {
-          logger.warn("corrupt.ts", "found different compact revision values from remote peer", fields);
+          logger.warn("found different compact revision values from remote peer", fields);
         }
       }
       continue;
     }
     if (p.err === Errors.futureRev) {
-      logger.warn("corrupt.ts", "cannot fetch hash from slow remote peer", { "local-member-id": id, "remote-peer-id": hexId(p.id) });
+      logger.warn("cannot fetch hash from slow remote peer", { "local-member-id": id, "remote-peer-id": hexId(p.id) });
     } else if (p.err === Errors.compacted) {
-      logger.warn("corrupt.ts", "cannot fetch hash from remote peer; local member is behind", { "local-member-id": id, "remote-peer-id": hexId(p.id) });
+      logger.warn("cannot fetch hash from remote peer; local member is behind", { "local-member-id": id, "remote-peer-id": hexId(p.id) });
     }
   }
   if (mismatch > 0) throw new Error(`${id} found data inconsistency with peers`);
-  logger.info("corrupt.ts", "initial corruption checking passed; no corruption", { "local-member-id": id });
+  logger.info("initial corruption checking passed; no corruption", { "local-member-id": id });
 }
 
 /**
@@ -126,7 +126,7 @@ export class CorruptionMonitor {
   ) {}
 
   start(): void {
-    this.logger.info("corrupt.ts", "enabled corruption checking", {
+    this.logger.info("enabled corruption checking", {
       "local-member-id": hexId(this.server.memberId),
       interval: `${this.intervalMs}ms`,
     });
@@ -137,7 +137,7 @@ export class CorruptionMonitor {
         () => (this.running = false),
         (err: unknown) => {
           this.running = false;
-          this.logger.warn("corrupt.ts", "failed to check hash KV", { error: (err as Error)?.message ?? String(err) });
+          this.logger.warn("failed to check hash KV", { error: (err as Error)?.message ?? String(err) });
         },
       );
     }, this.intervalMs);
@@ -165,7 +165,7 @@ export class CorruptionMonitor {
       await s.raiseCorruptAlarm();
     };
     if (second.hash !== first.hash && rev2 === rev && first.compactRevision === crev2) {
-      this.logger.warn("corrupt.ts", "found hash mismatch", {
+      this.logger.warn("found hash mismatch", {
         "revision-1": rev,
         "compact-revision-1": first.compactRevision,
         "hash-1": first.hash,
@@ -182,7 +182,7 @@ export class CorruptionMonitor {
       checked++;
       const peerRev = r.header?.revision ?? 0n;
       if (peerRev > rev2) {
-        this.logger.warn("corrupt.ts", "revision from follower must be less than or equal to leader's", {
+        this.logger.warn("revision from follower must be less than or equal to leader's", {
           "leader-revision": rev2,
           "follower-revision": peerRev,
           "follower-peer-id": hexId(p.id),
@@ -190,7 +190,7 @@ export class CorruptionMonitor {
         await mismatch();
       }
       if (r.compactRevision > crev2) {
-        this.logger.warn("corrupt.ts", "compact revision from follower must be less than or equal to leader's", {
+        this.logger.warn("compact revision from follower must be less than or equal to leader's", {
           "leader-compact-revision": crev2,
           "follower-compact-revision": r.compactRevision,
           "follower-peer-id": hexId(p.id),
@@ -198,7 +198,7 @@ export class CorruptionMonitor {
         await mismatch();
       }
       if (r.compactRevision === first.compactRevision && r.hash !== first.hash) {
-        this.logger.warn("corrupt.ts", "same compact revision then hashes must match", {
+        this.logger.warn("same compact revision then hashes must match", {
           "leader-compact-revision": crev2,
           "leader-hash": first.hash,
           "follower-compact-revision": r.compactRevision,
@@ -208,6 +208,6 @@ export class CorruptionMonitor {
         await mismatch();
       }
     }
-    this.logger.info("corrupt.ts", "finished peer corruption check", { "number-of-peers-checked": checked });
+    this.logger.info("finished peer corruption check", { "number-of-peers-checked": checked });
   }
 }

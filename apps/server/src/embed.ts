@@ -32,10 +32,10 @@ export class Etcd {
    * returned member is ready to answer.
    */
   static async start(cfg: ServerConfig, logger: Logger, onFatal: (err: unknown) => void): Promise<Etcd> {
-    logger.info("embed/etcd.ts", "configuring client listeners", {
+    logger.info("configuring client listeners", {
       "listen-client-urls": cfg.listenClientUrls.map((u) => u.href.replace(/\/$/, "")),
     });
-    logger.info("embed/etcd.ts", "starting an etcd server", {
+    logger.info("starting an etcd server", {
       "etcd-version": SERVER_VERSION,
       "node-version": process.version,
       name: cfg.name,
@@ -78,7 +78,7 @@ export class Etcd {
       monitor = new CorruptionMonitor(server, cfg.corruptCheckTimeMs, peerClientTls, logger);
       monitor.start();
     }
-    logger.info("etcdserver/server.ts", "starting etcd server", {
+    logger.info("starting etcd server", {
       "local-member-id": hexId(server.memberId),
       "local-server-version": SERVER_VERSION,
     });
@@ -101,20 +101,20 @@ export class Etcd {
     for (const u of cfg.listenClientUrls) {
       listeners.push(await ClientListener.listenUrl(u, grpc, http, clientTls, logger));
     }
-    logger.info("embed/serve.ts", "ready to serve client requests");
+    logger.info("ready to serve client requests");
     return new Etcd(server, grpc, listeners, peer, logger, monitor, versions);
   }
 
   /** stop closes the listeners, drains gRPC and stops the member. */
   async stop(): Promise<void> {
-    this.logger.info("embed/etcd.ts", "closing etcd server", { "local-member-id": hexId(this.server.memberId) });
+    this.logger.info("closing etcd server", { "local-member-id": hexId(this.server.memberId) });
     this.monitor?.stop();
     this.versions.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
     await this.peer.close();
     this.grpc.close();
     await this.server.stop();
-    this.logger.info("embed/etcd.ts", "closed etcd server", { "local-member-id": hexId(this.server.memberId) });
+    this.logger.info("closed etcd server", { "local-member-id": hexId(this.server.memberId) });
   }
 }
 
@@ -128,7 +128,7 @@ async function startClientTls(cfg: ServerConfig, logger: Logger): Promise<TlsInf
   const hosts = cfg.listenClientUrls.map((u) => u.host);
   const info = await prepareTls(cfg.clientTls, cfg.dataDir, "client", hosts, logger);
   serverTlsOptions(info);
-  logger.info("embed/etcd.ts", "starting with client TLS", { "tls-info": tlsInfoString(info), "cipher-suites": info.cipherSuites });
+  logger.info("starting with client TLS", { "tls-info": tlsInfoString(info), "cipher-suites": info.cipherSuites });
   return info;
 }
 
@@ -140,6 +140,6 @@ async function startPeerTls(cfg: ServerConfig, logger: Logger): Promise<TlsInfo 
   if (cfg.peerTls === undefined) return undefined;
   const hosts = cfg.listenPeerUrls.map((u) => u.host);
   const info = await prepareTls(cfg.peerTls, cfg.dataDir, "peer", hosts, logger);
-  logger.info("embed/etcd.ts", "starting with peer TLS", { "tls-info": tlsInfoString(info), "cipher-suites": info.cipherSuites });
+  logger.info("starting with peer TLS", { "tls-info": tlsInfoString(info), "cipher-suites": info.cipherSuites });
   return info;
 }

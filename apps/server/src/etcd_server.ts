@@ -168,7 +168,7 @@ export class EtcdServer {
 
   /** alarmsChanged logs a raised or cleared alarm and puts the applier chain it calls for in place. */
   private alarmsChanged(m: etcdserverpb.AlarmMember, raised: boolean): void {
-    this.p.logger.warn("etcd_server.ts", raised ? "alarm raised" : "alarm disarmed", {
+    this.p.logger.warn(raised ? "alarm raised" : "alarm disarmed", {
       alarm: etcdserverpb.AlarmType[m.alarm] ?? String(m.alarm),
       from: hexId(m.memberID),
     });
@@ -209,7 +209,7 @@ export class EtcdServer {
       () => {
         this.published = true;
         this.publishing = false;
-        this.p.logger.info("etcdserver/server.ts", "published local member to cluster through raft", {
+        this.p.logger.info("published local member to cluster through raft", {
           "local-member-id": hexId(this.memberId),
           "local-member-attributes": `{Name:${this.p.name} ClientURLs:[${this.p.clientUrls.join(" ")}]}`,
           "cluster-id": hexId(this.membership.clusterId),
@@ -218,7 +218,7 @@ export class EtcdServer {
       (err: unknown) => {
         this.publishing = false;
         if (this.stopped) return;
-        this.p.logger.warn("etcdserver/server.ts", "failed to publish local member to cluster through raft", {
+        this.p.logger.warn("failed to publish local member to cluster through raft", {
           "local-member-id": hexId(this.memberId),
           "local-member-attributes": `{Name:${this.p.name} ClientURLs:[${this.p.clientUrls.join(" ")}]}`,
           "publish-timeout": `${this.requestTimeoutMs}ms`,
@@ -239,7 +239,7 @@ export class EtcdServer {
       if (this.stopped) throw Errors.stopped;
       if (!(await this.raft.waitLeader(this.requestTimeoutMs))) {
         if (this.stopped) throw Errors.stopped;
-        this.p.logger.warn("etcdserver/server.ts", "waiting for a leader before serving client requests", {
+        this.p.logger.warn("waiting for a leader before serving client requests", {
           "local-member-id": hexId(this.memberId),
           waited: `${this.requestTimeoutMs}ms`,
         });
@@ -251,7 +251,7 @@ export class EtcdServer {
         return;
       } catch (err) {
         if (this.stopped) throw Errors.stopped;
-        this.p.logger.warn("etcdserver/server.ts", "waiting to apply the committed entries before serving client requests", {
+        this.p.logger.warn("waiting to apply the committed entries before serving client requests", {
           "local-member-id": hexId(this.memberId),
           error: (err as Error)?.message ?? String(err),
         });
@@ -400,7 +400,7 @@ export class EtcdServer {
 
   /** proposeClusterVersion puts a cluster version into the log (the leader's VersionMonitor decides it). */
   async proposeClusterVersion(ver: string): Promise<void> {
-    this.p.logger.info("etcd_server.ts", this.clusterVersion === undefined ? "setting up initial cluster version" : "updating cluster version", {
+    this.p.logger.info(this.clusterVersion === undefined ? "setting up initial cluster version" : "updating cluster version", {
       "from": this.clusterVersion ?? "",
       "to": ver.split(".").slice(0, 2).join("."),
     });
@@ -566,7 +566,7 @@ export class EtcdServer {
       if (Date.now() > deadline) throw Errors.leaderTransferTimeout;
       await new Promise((r) => setTimeout(r, 20));
     }
-    this.p.logger.info("etcdserver/server.ts", "leadership transfer finished", {
+    this.p.logger.info("leadership transfer finished", {
       "old-leader-member-id": hexId(this.memberId),
       "new-leader-member-id": hexId(target),
     });
@@ -638,8 +638,8 @@ export class EtcdServer {
   private stopRemoved(): void {
     setTimeout(() => {
       if (this.stopped) return;
-      this.p.logger.warn("etcdserver/server.ts", "server error", { error: ERR_REMOVED });
-      this.p.logger.warn("etcdserver/server.ts", "data-dir used by this member must be removed");
+      this.p.logger.warn("server error", { error: ERR_REMOVED });
+      this.p.logger.warn("data-dir used by this member must be removed");
       this.stop().then(
         () => this.p.onRemoved?.(),
         (err: unknown) => this.p.onFatal(err),
@@ -722,7 +722,7 @@ export class EtcdServer {
     this.storage.applySnapshot({ data: Buffer.alloc(0), metadata: md });
     this.snapshotIndex = md.index;
     rmSync(path, { force: true });
-    this.p.logger.info("etcdserver/server.ts", "applied snapshot", {
+    this.p.logger.info("applied snapshot", {
       "local-member-id": hexId(this.memberId),
       "snapshot-index": md.index,
       "consistent-index": ci,
@@ -829,7 +829,7 @@ export class EtcdServer {
       if (applied - keep > this.storage.firstIndex()) this.storage.compact(applied - keep);
       await this.wal.releaseTo(applied);
       this.snapshotIndex = applied;
-      this.p.logger.info("etcdserver/server.ts", "saved snapshot", {
+      this.p.logger.info("saved snapshot", {
         "local-member-id": hexId(this.memberId),
         "snapshot-index": applied,
       });

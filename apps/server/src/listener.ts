@@ -148,7 +148,7 @@ export class ClientListener {
     const tls = isTlsUrl(u) && tlsInfo !== undefined ? { info: tlsInfo, logger } : undefined;
     const l = await ClientListener.listenOn(target, grpc, http, tls);
     const msg = tls !== undefined ? "serving client traffic securely" : "serving client traffic insecurely; this is strongly discouraged!";
-    logger.info("embed/serve.ts", msg, { address: targetAddress(target) });
+    logger.info(msg, { address: targetAddress(target) });
     return l;
   }
 
@@ -215,12 +215,12 @@ export class ClientListener {
             dispatch(socket);
             return;
           }
-          logger.warn("embed/config.ts", "rejected connection", { "remote-addr": remoteAddress(socket), error: why });
+          logger.warn("rejected connection", { "remote-addr": remoteAddress(socket), error: why });
           socket.destroy();
         });
       });
       tlsServer.on("tlsClientError", (err: Error, socket: TLSSocket) => {
-        logger.warn("embed/config.ts", "rejected connection", {
+        logger.warn("rejected connection", {
           "remote-addr": remoteAddress(socket),
           "server-name": socket.servername === false ? "" : (socket.servername ?? ""),
           error: handshakeError(err),

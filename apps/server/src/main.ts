@@ -35,18 +35,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   }
   const cfg = loaded.config;
   const logger = new Logger(cfg.logLevel === "panic" || cfg.logLevel === "fatal" ? "error" : cfg.logLevel, cfg.logOutputs);
-  for (const w of cfg.warnings) logger.warn("etcdmain/config.ts", w);
+  for (const w of cfg.warnings) logger.warn(w);
 
   let etcd: Etcd | undefined;
   let stopping = false;
   const fatal = (err: unknown): void => {
-    logger.error("etcdserver/server.ts", "fatal error, stopping the member", { error: String((err as Error)?.stack ?? err) });
+    logger.error("fatal error, stopping the member", { error: String((err as Error)?.stack ?? err) });
     process.exit(1);
   };
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    logger.info("osutil/interrupt.ts", "received signal; shutting down", { signal });
+    logger.info("received signal; shutting down", { signal });
     const done = etcd === undefined ? Promise.resolve() : etcd.stop();
     done.then(
       () => process.exit(0),
@@ -58,7 +58,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   try {
     etcd = await Etcd.start(cfg, logger, fatal);
   } catch (err) {
-    logger.error("etcdmain/etcd.ts", "failed to start etcd-ts", { error: (err as Error)?.message ?? String(err) });
+    logger.error("failed to start etcd-ts", { error: (err as Error)?.message ?? String(err) });
     process.exit(1);
   }
   if (stopping) {

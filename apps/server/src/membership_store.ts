@@ -47,7 +47,7 @@ export class MembershipStore {
     const m = Membership.decode(readFileSync(legacyFile));
     await backend.write([{ type: "put", key: MEMBERSHIP_KEY, value: m.encode() }], { sync: true });
     renameSync(legacyFile, `${legacyFile}.converted`);
-    logger.info("membership/store.ts", "moved the member list from membership.json into the backend", {
+    logger.info("moved the member list from membership.json into the backend", {
       "cluster-id": hexId(m.clusterId),
       members: m.members.size,
     });
@@ -80,9 +80,10 @@ export class MembershipStore {
         case raftpb.ConfChangeType.CONF_CHANGE_ADD_NODE:
         case raftpb.ConfChangeType.CONF_CHANGE_ADD_LEARNER_NODE: {
           const isLearner = ch.type === raftpb.ConfChangeType.CONF_CHANGE_ADD_LEARNER_NODE;
+          const promoted = existing !== undefined && existing.isLearner && !isLearner;
           if (existing !== undefined) existing.isLearner = isLearner;
           else ms.add({ id: ch.nodeId, name: ctx.name, peerUrls: ctx.peerUrls, clientUrls: [], isLearner });
-          this.logger.info("membership/store.ts", existing !== undefined && !isLearner ? "promote member" : "added member", {
+          this.logger.info(promoted ? "promote member" : "added member", {
             "cluster-id": hexId(ms.clusterId),
             "local-member-id": hexId(this.memberId),
             "added-peer-id": hexId(ch.nodeId),
@@ -92,7 +93,7 @@ export class MembershipStore {
         }
         case raftpb.ConfChangeType.CONF_CHANGE_REMOVE_NODE:
           ms.remove(ch.nodeId);
-          this.logger.info("membership/store.ts", "removed member", {
+          this.logger.info("removed member", {
             "cluster-id": hexId(ms.clusterId),
             "local-member-id": hexId(this.memberId),
             "removed-remote-peer-id": hexId(ch.nodeId),
@@ -120,13 +121,13 @@ export class MembershipStore {
     const short = ver.split(".").slice(0, 2).join(".");
     if (ms.clusterVersion === ver) return;
     if (ms.clusterVersion === undefined) {
-      this.logger.info("membership/store.ts", "set initial cluster version", {
+      this.logger.info("set initial cluster version", {
         "cluster-id": hexId(ms.clusterId),
         "local-member-id": hexId(this.memberId),
         "cluster-version": short,
       });
     } else {
-      this.logger.info("membership/store.ts", "updated cluster version", {
+      this.logger.info("updated cluster version", {
         "cluster-id": hexId(ms.clusterId),
         "local-member-id": hexId(this.memberId),
         from: ms.clusterVersion.split(".").slice(0, 2).join("."),
@@ -135,7 +136,7 @@ export class MembershipStore {
     }
     ms.clusterVersion = ver;
     this.save();
-    this.logger.info("membership/store.ts", "enabled capabilities for version", { "cluster-version": short });
+    this.logger.info("enabled capabilities for version", { "cluster-version": short });
   }
 
   /** applyMemberAttributes records a member's published name and client URLs. */

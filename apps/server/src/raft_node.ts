@@ -315,12 +315,12 @@ export class RaftNode {
     for (const [key, r] of this.inflightReads) {
       if (now >= r.deadline) {
         this.inflightReads.delete(key);
-        this.o.logger.warn("etcdserver/v3_server.ts", "timed out waiting for read index response (local node might have slow network)", {
+        this.o.logger.warn("timed out waiting for read index response (local node might have slow network)", {
           timeout: `${this.o.requestTimeoutMs}ms`,
         });
         for (const w of r.waiters) w.reject(Errors.timeout);
       } else if (now - r.sentAt >= this.readRetryMs) {
-        this.o.logger.warn("etcdserver/v3_server.ts", "waiting for ReadIndex response took too long, retrying", {
+        this.o.logger.warn("waiting for ReadIndex response took too long, retrying", {
           "sent-request-id": r.ctx.readBigUInt64BE(8).toString(),
           "retry-timeout": `${this.readRetryMs}ms`,
         });
@@ -479,8 +479,8 @@ export class RaftNode {
   private onSoftState(lead: bigint, state: StateType): void {
     if (lead !== this.lead) {
       const fields = { "local-member-id": hexId(this.o.memberId), "leader-id": hexId(lead), term: this.term };
-      if (lead === 0n) this.o.logger.info("raft/node.ts", "raft.node: lost leader", fields);
-      else this.o.logger.info("raft/node.ts", `raft.node: ${hexId(this.o.memberId)} elected leader ${hexId(lead)} at term ${this.term}`, fields);
+      if (lead === 0n) this.o.logger.info("raft.node: lost leader", fields);
+      else this.o.logger.info(`raft.node: ${hexId(this.o.memberId)} elected leader ${hexId(lead)} at term ${this.term}`, fields);
     }
     const changed = lead !== this.lead;
     this.lead = lead;

@@ -48,7 +48,7 @@ export class VersionMonitor {
       () => (this.running = false),
       (err: unknown) => {
         this.running = false;
-        this.logger.warn("version_monitor.ts", "failed to update cluster version", { error: (err as Error)?.message ?? String(err) });
+        this.logger.warn("failed to update cluster version", { error: (err as Error)?.message ?? String(err) });
       },
     );
   }
@@ -82,7 +82,7 @@ export class VersionMonitor {
               return;
             }
           } catch (err) {
-            this.logger.warn("version_monitor.ts", "failed to reach the peer URL", {
+            this.logger.warn("failed to reach the peer URL", {
               address: `${url}${PATH_VERSION}`,
               "remote-member-id": hexId(m.id),
               error: (err as Error)?.message ?? String(err),

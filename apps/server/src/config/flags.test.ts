@@ -245,9 +245,9 @@ describe("flags acted on in the configuration itself", () => {
     const write = (argv: string[]): void => {
       const c = run([...argv, "--log-outputs", `${a},${b}`]);
       const logger = new Logger(c.logLevel === "panic" || c.logLevel === "fatal" ? "error" : c.logLevel, c.logOutputs);
-      logger.debug("config/flags.test.ts", "d");
-      logger.info("config/flags.test.ts", "i");
-      logger.warn("config/flags.test.ts", "w");
+      logger.debug("d");
+      logger.info("i");
+      logger.warn("w");
     };
     const msgs = (f: string): string[] => readFileSync(f, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { msg: string }).msg);
     write(["--log-level", "warn"]);

@@ -34,7 +34,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     keepaliveMinTimeMs: o.keepaliveMinTimeMs,
     interceptors: [learnerGate(s)],
     errorToStatus,
-    onError: (err, ctx) => logger.warn("grpc/server.ts", "request failed", { method: ctx.method, error: String(err) }),
+    onError: (err, ctx) => logger.warn("request failed", { method: ctx.method, error: String(err) }),
   });
   grpc.addService(etcdserverpb.KVService, kvService(s));
   grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));

@@ -92,7 +92,7 @@ describe("client HTTP access control (--cors, --host-whitelist)", () => {
   it("refuses a Host outside --host-whitelist with 421 and etcd's explanation, before CORS and OPTIONS", async () => {
     const lines: string[] = [];
     const logger = new (class extends Logger {
-      override warn(caller: string, msg: string, fields?: object): void {
+      protected override write(_level: string, caller: string, msg: string, fields?: object): void {
         lines.push(`${caller} ${msg} ${JSON.stringify(fields)}`);
       }
     })("info", []);
@@ -116,7 +116,8 @@ describe("client HTTP access control (--cors, --host-whitelist)", () => {
         "",
       ].join("\n"),
     );
-    expect(lines).toEqual(['http/handler.ts rejecting HTTP request to prevent DNS rebinding attacks {"host":"evil.example"}']);
+    expect(lines).toEqual([expect.stringMatching(/^server\/http\/handler.ts:\d+ rejecting/)]);
+    expect(lines[0]).toContain('rejecting HTTP request to prevent DNS rebinding attacks {"host":"evil.example"}');
     const pre = await ask(port, { method: "OPTIONS", host: "evil.example", origin: "http://a.example:8080" });
     expect(pre.status).toBe(421);
     expect(pre.headers["access-control-allow-origin"]).toBeUndefined();

@@ -43,7 +43,7 @@ export function accessControlled(access: HttpAccess, next: Handler): Handler {
     if ((req.socket as Partial<TLSSocket>).encrypted !== true) {
       const host = requestHostname(req.headers.host ?? "");
       if (!allows(access.hostWhitelist, host)) {
-        access.logger?.warn("http/handler.ts", "rejecting HTTP request to prevent DNS rebinding attacks", { host });
+        access.logger?.warn("rejecting HTTP request to prevent DNS rebinding attacks", { host });
         res
           .writeHead(421, { "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff" })
           .end(`${rebindingExplanation(host)}\n`);

@@ -82,7 +82,7 @@ export class PeerListener {
       }
       const cid = req.headers[H_CLUSTER_ID];
       if (cid !== hexId(h.clusterId())) {
-        logger.warn("rafthttp/http.ts", "request cluster ID mismatch", {
+        logger.warn("request cluster ID mismatch", {
           "local-member-cluster-id": hexId(h.clusterId()),
           "remote-peer-cluster-id": String(cid),
           "remote-peer-id": String(req.headers[H_FROM]),
@@ -124,7 +124,7 @@ export class PeerListener {
           const first = await new FrameReader(createReadStream(file)).next();
           if (first === undefined) throw new Error("empty snapshot stream");
           const m = raftpb.Message.decode(first);
-          logger.info("rafthttp/http.ts", "receiving database snapshot", {
+          logger.info("receiving database snapshot", {
             "remote-snapshot-sender-id": hexId(m.from),
             "incoming-snapshot-index": m.snapshot?.metadata?.index ?? 0n,
           });
@@ -132,7 +132,7 @@ export class PeerListener {
           res.writeHead(204).end();
         })().catch((err: unknown) => {
           rmSync(file, { force: true });
-          logger.warn("rafthttp/http.ts", "failed to receive snapshot", { error: String(err) });
+          logger.warn("failed to receive snapshot", { error: String(err) });
           if (!res.headersSent) res.writeHead(500).end();
         });
         return;
@@ -178,7 +178,7 @@ export class PeerListener {
           s = plainServer(h2);
         }
         await listenOn(s, target);
-        logger.info("embed/etcd.ts", "serving peer traffic", { address: targetAddress(target) });
+        logger.info("serving peer traffic", { address: targetAddress(target) });
         servers.push(s);
       }
     } catch (err) {
@@ -236,7 +236,7 @@ function serveHashKV(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerH
     h.hashKV(revision).then(
       (r) => res.writeHead(200, { "content-type": "application/protobuf" }).end(Buffer.from(etcdserverpb.HashKVResponse.encode(r).finish())),
       (err: unknown) => {
-        logger.warn("peer/server.ts", "failed to get hashKV", { "requested-revision": revision, error: (err as Error)?.message ?? String(err) });
+        logger.warn("failed to get hashKV", { "requested-revision": revision, error: (err as Error)?.message ?? String(err) });
         res.writeHead(400).end((err as Error)?.message ?? String(err));
       },
     );
@@ -251,7 +251,7 @@ function serveHashKV(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerH
 function tlsServer(h2: Http2Server, options: TlsOptions, tls: PeerListenerTls, logger: Logger): NetServer {
   const checkSan = !tls.skipClientSanVerify;
   const reject = (socket: TLSSocket, why: string): void => {
-    logger.warn("embed/config.ts", "rejected connection", { "remote-addr": remoteAddress(socket), error: why });
+    logger.warn("rejected connection", { "remote-addr": remoteAddress(socket), error: why });
     socket.destroy();
   };
   const s = createTlsServer(options, (socket: TLSSocket) => {
@@ -275,7 +275,7 @@ function tlsServer(h2: Http2Server, options: TlsOptions, tls: PeerListenerTls, l
   });
   s.on("tlsClientError", (err: Error, socket: TLSSocket) => {
     const reason = (err as Error & { reason?: string }).reason;
-    logger.warn("embed/config.ts", "rejected connection", { "remote-addr": remoteAddress(socket), error: reason !== undefined ? `tls: ${reason}` : err.message });
+    logger.warn("rejected connection", { "remote-addr": remoteAddress(socket), error: reason !== undefined ? `tls: ${reason}` : err.message });
   });
   return s;
 }

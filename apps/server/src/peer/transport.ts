@@ -212,7 +212,7 @@ export class PeerTransport implements Transport {
     req.on("response", (h) => {
       const status = Number(h[h2.HTTP2_HEADER_STATUS]);
       if (status === 412) {
-        this.o.logger.warn("rafthttp/transport.ts", "request cluster ID mismatch", {
+        this.o.logger.warn("request cluster ID mismatch", {
           "local-member-id": hexId(this.o.memberId),
           "remote-peer-id": hexId(to),
           "local-member-cluster-id": hexId(this.o.clusterId()),
@@ -242,7 +242,7 @@ export class PeerTransport implements Transport {
       if (!p.snapshotting) return;
       p.snapshotting = false;
       this.o.reportSnapshot(m.to, ok);
-      this.o.logger.info("rafthttp/snapshot_sender.ts", ok ? "sent database snapshot" : "failed to send database snapshot", {
+      this.o.logger.info(ok ? "sent database snapshot" : "failed to send database snapshot", {
         "remote-peer-id": hexId(m.to),
         "snapshot-index": m.snapshot?.metadata?.index ?? 0n,
       });
@@ -258,7 +258,7 @@ export class PeerTransport implements Transport {
       await this.o.snapshotSource(body);
       body.end();
     })().catch((err: unknown) => {
-      this.o.logger.warn("rafthttp/snapshot_sender.ts", "failed to stream snapshot", { error: String(err) });
+      this.o.logger.warn("failed to stream snapshot", { error: String(err) });
       body.destroy();
       req.close(h2.NGHTTP2_CANCEL);
       done(false);

@@ -22,14 +22,14 @@ export async function prepareTls(
 ): Promise<TlsInfo> {
   if (!info.autoTls) return info;
   if (!tlsInfoEmpty(info)) {
-    logger?.warn("embed/config.ts", `ignoring ${kind} auto TLS since certs given`);
+    logger?.warn(`ignoring ${kind} auto TLS since certs given`);
     return info;
   }
   const dir = join(dataDir, "fixtures", kind);
   const made = await selfCert(dir, hosts);
   if (made.created) {
-    logger?.info("transport/listener.ts", "created cert file", { path: made.certFile });
-    logger?.info("transport/listener.ts", "created key file", { path: made.keyFile });
+    logger?.info("created cert file", { path: made.certFile });
+    logger?.info("created key file", { path: made.keyFile });
   }
   return {
     certFile: made.certFile,
