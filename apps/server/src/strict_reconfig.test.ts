@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "./config/config.js";
-import { Etcd } from "./embed.js";
+import type { Etcd } from "./embed.js";
 import { Errors } from "./errors.js";
-import { Logger } from "./log.js";
+import { freePort, running, startCluster, stopAll } from "./testing/cluster.js";
 
 /**
  * --strict-reconfig-check as etcd 3.4 applies it (etcdserver/server.go mayAddMember,
@@ -16,63 +11,7 @@ import { Logger } from "./log.js";
  * to it has been up for 5 s (HealthInterval). Every member judges with its own links.
  */
 
-const running: Etcd[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const e of running.splice(0)) await e.stop().catch(() => undefined);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** startCluster starts n members in this process with the given extra flags. */
-async function startCluster(n: number, extra: string[] = []): Promise<Etcd[]> {
-  const base = mkdtempSync(join(tmpdir(), "etcd-strict-reconfig-"));
-  dirs.push(base);
-  const peers: number[] = [];
-  const clients: number[] = [];
-  for (let i = 0; i < n; i++) {
-    peers.push(await freePort());
-    clients.push(await freePort());
-  }
-  const initial = peers.map((p, i) => `m${i}=http://127.0.0.1:${p}`).join(",");
-  return Promise.all(
-    peers.map(async (p, i) => {
-      const r = loadConfig(
-        [
-          "--name", `m${i}`,
-          "--data-dir", join(base, `m${i}`),
-          "--listen-peer-urls", `http://127.0.0.1:${p}`,
-          "--initial-advertise-peer-urls", `http://127.0.0.1:${p}`,
-          "--listen-client-urls", `http://127.0.0.1:${clients[i]}`,
-          "--advertise-client-urls", `http://127.0.0.1:${clients[i]}`,
-          "--initial-cluster", initial,
-          "--heartbeat-interval", "20",
-          "--election-timeout", "200",
-          "--log-level", "error",
-          ...extra,
-        ],
-        {},
-      );
-      if (r.kind !== "run") throw new Error("config");
-      const e = await Etcd.start(r.config, new Logger("error"), (err) => {
-        throw err;
-      });
-      running.push(e);
-      return e;
-    }),
-  );
-}
+afterEach(stopAll);
 
 const add = (e: Etcd, port: number, isLearner = false) =>
   e.server.memberAdd(etcdserverpb.MemberAddRequest.fromPartial({ peerURLs: [`http://127.0.0.1:${port}`], isLearner }));
