@@ -3,6 +3,7 @@ import { etcdserverpb } from "@etcd-ts/proto";
 import { Errors } from "./errors.js";
 import type { EtcdServer } from "./etcd_server.js";
 import { hexId } from "./ids.js";
+import { LeaderTask } from "./leader_task.js";
 import type { Logger } from "./log.js";
 import { PATH_HASHKV } from "./peer/headers.js";
 import { peerRequest } from "./peer/request.js";
@@ -115,37 +116,27 @@ export async function checkInitialHashKV(server: EtcdServer, tls: ConnectionOpti
  * the same compacted revision has another hash. Followers do nothing.
  */
 export class CorruptionMonitor {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly task: LeaderTask;
 
   constructor(
     private readonly server: EtcdServer,
     private readonly intervalMs: number,
     private readonly tls: ConnectionOptions | undefined,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.task = new LeaderTask(() => server.isLeader, intervalMs, () => this.check(), logger, "failed to check hash KV");
+  }
 
   start(): void {
     this.logger.info("enabled corruption checking", {
       "local-member-id": hexId(this.server.memberId),
       interval: `${this.intervalMs}ms`,
     });
-    this.timer = setInterval(() => {
-      if (this.running || !this.server.isLeader) return;
-      this.running = true;
-      this.check().then(
-        () => (this.running = false),
-        (err: unknown) => {
-          this.running = false;
-          this.logger.warn("failed to check hash KV", { error: (err as Error)?.message ?? String(err) });
-        },
-      );
-    }, this.intervalMs);
-    this.timer.unref();
+    this.task.start();
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
+    this.task.stop();
   }
 
   /** check runs one pass; it resolves once the pass (and any alarm it raised) is done. */

@@ -1,41 +1,14 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { openServer } from "./bootstrap.js";
-import { loadConfig, type ServerConfig } from "./config/config.js";
 import type { EtcdServer } from "./etcd_server.js";
 import { Errors } from "./errors.js";
-import { Logger } from "./log.js";
+import { openMember, removeDataDirs, tmpDataDir } from "./testing/member.js";
 
 const b = (s: string) => Buffer.from(s);
-const dirs: string[] = [];
+const tmp = tmpDataDir;
+const open = openMember;
 
-function config(dataDir: string, extra: string[] = []): ServerConfig {
-  const r = loadConfig(["--data-dir", dataDir, "--log-level", "error", ...extra], {});
-  if (r.kind !== "run") throw new Error("config");
-  return r.config;
-}
-
-async function open(dataDir: string, extra: string[] = []): Promise<EtcdServer> {
-  const s = await openServer(config(dataDir, extra), new Logger("error"), (err) => {
-    throw err;
-  });
-  s.start();
-  await s.waitReady();
-  return s;
-}
-
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "etcd-server-test-"));
-  dirs.push(d);
-  return join(d, "data");
-}
-
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeDataDirs);
 
 const get = (s: EtcdServer, key: string, p: Partial<etcdserverpb.RangeRequest> = {}) =>
   s.range(etcdserverpb.RangeRequest.fromPartial({ key: b(key), ...p }));

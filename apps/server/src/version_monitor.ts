@@ -2,6 +2,7 @@ import type { ConnectionOptions } from "node:tls";
 import type { EtcdServer } from "./etcd_server.js";
 import { SERVER_VERSION } from "./etcd_server.js";
 import { hexId } from "./ids.js";
+import { LeaderTask } from "./leader_task.js";
 import type { Logger } from "./log.js";
 import { PATH_VERSION } from "./peer/headers.js";
 import { peerRequest } from "./peer/request.js";
@@ -20,37 +21,25 @@ const MIN_CLUSTER_VERSION = "3.0.0";
  * one. Every member applies it and reports it as `etcdcluster` on /version.
  */
 export class VersionMonitor {
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private readonly task: LeaderTask;
 
   constructor(
     private readonly server: EtcdServer,
     private readonly tls: ConnectionOptions | undefined,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.task = new LeaderTask(() => server.isLeader, MONITOR_VERSION_INTERVAL_MS, () => this.check(), logger, "failed to update cluster version");
+  }
 
   start(): void {
-    this.timer = setInterval(() => this.tick(), MONITOR_VERSION_INTERVAL_MS);
-    this.timer.unref();
+    this.task.start();
     this.server.onLeaderChange((lead) => {
-      if (lead === this.server.memberId) this.tick();
+      if (lead === this.server.memberId) this.task.runNow();
     });
   }
 
   stop(): void {
-    if (this.timer !== undefined) clearInterval(this.timer);
-  }
-
-  private tick(): void {
-    if (this.running || !this.server.isLeader) return;
-    this.running = true;
-    this.check().then(
-      () => (this.running = false),
-      (err: unknown) => {
-        this.running = false;
-        this.logger.warn("failed to update cluster version", { error: (err as Error)?.message ?? String(err) });
-      },
-    );
+    this.task.stop();
   }
 
   /** check decides the cluster version and proposes it when it is new or higher. */

@@ -1,39 +1,16 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { openServer } from "../bootstrap.js";
-import { loadConfig } from "../config/config.js";
 import type { EtcdServer } from "../etcd_server.js";
 import { Errors } from "../errors.js";
-import { Logger } from "../log.js";
+import { openMember, removeDataDirs, tmpDataDir } from "../testing/member.js";
 
 const b = (s: string) => Buffer.from(s);
 const { AlarmType } = etcdserverpb;
 const Action = etcdserverpb.AlarmRequest_AlarmAction;
-const dirs: string[] = [];
+const tmp = tmpDataDir;
+const open = (dataDir: string): Promise<EtcdServer> => openMember(dataDir);
 
-async function open(dataDir: string): Promise<EtcdServer> {
-  const r = loadConfig(["--data-dir", dataDir, "--log-level", "error"], {});
-  if (r.kind !== "run") throw new Error("config");
-  const s = await openServer(r.config, new Logger("error"), (err) => {
-    throw err;
-  });
-  s.start();
-  await s.waitReady();
-  return s;
-}
-
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "alarm-test-"));
-  dirs.push(d);
-  return join(d, "data");
-}
-
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeDataDirs);
 
 const put = (s: EtcdServer, k: string) => s.put(etcdserverpb.PutRequest.fromPartial({ key: b(k), value: b("v") }));
 const get = (s: EtcdServer, k: string, serializable = false) => s.range(etcdserverpb.RangeRequest.fromPartial({ key: b(k), serializable }));

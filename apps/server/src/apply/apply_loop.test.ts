@@ -1,45 +1,20 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Backend, consistentIndexKey } from "@etcd-ts/backend";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { openServer } from "../bootstrap.js";
-import { loadConfig, type ServerConfig } from "../config/config.js";
 import type { EtcdServer } from "../etcd_server.js";
 import { Errors } from "../errors.js";
-import { Logger } from "../log.js";
 import { Membership } from "../membership.js";
 import { MEMBERSHIP_KEY } from "../membership_store.js";
+import { openMember, removeDataDirs, tmpDataDir } from "../testing/member.js";
 import { decodeConsistentIndex } from "./apply_loop.js";
 
 const b = (s: string) => Buffer.from(s);
-const dirs: string[] = [];
+const tmp = tmpDataDir;
+const open = (dataDir: string): Promise<EtcdServer> => openMember(dataDir);
 
-function config(dataDir: string): ServerConfig {
-  const r = loadConfig(["--data-dir", dataDir, "--log-level", "error"], {});
-  if (r.kind !== "run") throw new Error("config");
-  return r.config;
-}
-
-async function open(dataDir: string): Promise<EtcdServer> {
-  const s = await openServer(config(dataDir), new Logger("error"), (err) => {
-    throw err;
-  });
-  s.start();
-  await s.waitReady();
-  return s;
-}
-
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "apply-test-"));
-  dirs.push(d);
-  return join(d, "data");
-}
-
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeDataDirs);
 
 describe("the apply layer", () => {
   it("keeps the member list in the backend, in the batch of the entry that changed it", async () => {

@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { etcdserverpb } from "@etcd-ts/proto";
+import { freePort } from "@etcd-ts/test-kit";
 import { loadConfig } from "../config/config.js";
 import { Etcd } from "../embed.js";
 import { Logger } from "../log.js";
+
+export { freePort };
 
 /**
  * cluster.ts starts etcd-ts members in the test's own process (each with its own ports and
@@ -14,17 +16,6 @@ import { Logger } from "../log.js";
 
 const b = (s: string) => Buffer.from(s);
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** running holds the members started by this module; stopAll stops them. */
 export const running: Etcd[] = [];
