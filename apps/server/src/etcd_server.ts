@@ -175,6 +175,11 @@ export class EtcdServer {
     this.applyLoop.applier = applierFor(this.base, this.base.alarms);
   }
 
+  /** alarmList lists the raised alarms as this member has applied them. */
+  alarmList(): etcdserverpb.AlarmMember[] {
+    return this.base.alarms.get();
+  }
+
   /** alarm raises, clears or lists alarms through raft (etcd's Maintenance.Alarm, which answers without a header). */
   async alarm(req: etcdserverpb.AlarmRequest): Promise<etcdserverpb.AlarmResponse> {
     if (this.learner) this.checkLearner("Alarm");
