@@ -45,6 +45,7 @@ describe("EtcdServer (single member)", () => {
     for (let i = 0; i < 120; i++) await put(s, `r${i}`, `v${i}`);
     const before = await s.hashKV(etcdserverpb.HashKVRequest.fromPartial({}));
     await s.stop();
+    // The same --data-dir (openMember passes it): the member restarts from its WAL and backend.
     s = await open(dir, ["--snapshot-count", "50"]);
     const all = await get(s, "r", { rangeEnd: b("s") });
     expect(all.count).toBe(120n);
