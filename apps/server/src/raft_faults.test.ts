@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { etcdserverpb, raftpb } from "@etcd-ts/proto";
@@ -9,6 +8,7 @@ import { loadConfig } from "./config/config.js";
 import { openServer } from "./bootstrap.js";
 import { Etcd } from "./embed.js";
 import { Errors } from "./errors.js";
+import { dirs, freePort, running, startMember, stopAll, type Spec } from "./testing/cluster.js";
 import { Logger } from "./log.js";
 
 /**
@@ -19,40 +19,7 @@ import { Logger } from "./log.js";
 
 const b = (s: string) => Buffer.from(s);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const running: Etcd[] = [];
-const dirs: string[] = [];
-afterEach(async () => {
-  for (const e of running.splice(0)) await e.stop().catch(() => undefined);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-interface Spec {
-  name: string;
-  argv: string[];
-  peerUrl: string;
-}
-
-async function startMember(spec: Spec): Promise<Etcd> {
-  const r = loadConfig(spec.argv, {});
-  if (r.kind !== "run") throw new Error("config");
-  const e = await Etcd.start(r.config, new Logger(process.env.CLUSTER_TEST_LOG === "1" ? "info" : "error"), (err) => {
-    throw err;
-  });
-  running.push(e);
-  return e;
-}
+afterEach(stopAll);
 
 function memberArgs(base: string, name: string, peer: number, client: number, initial: string, extra: string[]): string[] {
   return [

@@ -32,7 +32,7 @@ export interface Spec {
   name: string;
   argv: string[];
   peerUrl: string;
-  clientUrl: string;
+  clientUrl?: string;
 }
 
 export const specs = new Map<Etcd, Spec>();
