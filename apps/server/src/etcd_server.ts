@@ -119,6 +119,8 @@ export class EtcdServer {
   private readonly p: EtcdServerParts;
   private snapshotIndex: bigint;
   private snapshotting = false;
+  /** removing: this member knows it was removed and is stopping. */
+  private removing = false;
   private stopped = false;
   private stopping: Promise<void> | undefined;
   /** learner caches whether this member is a learner (checked on every client request). */
@@ -636,11 +638,22 @@ export class EtcdServer {
   }
 
   /**
+   * stopRemovedByPeer stops this member because a peer refused its traffic as a removed
+   * member's (410 Gone): it was removed while it was down and never applied its removal.
+   */
+  stopRemovedByPeer(): void {
+    if (this.removing) return;
+    this.removing = true;
+    this.stopRemoved();
+  }
+
+  /**
    * stopRemoved stops this member a moment after it applied its own removal (etcd waits 1s,
    * so the apply can finish and the leader hear from it), with etcd's log lines; then calls
    * onRemoved. etcd's process then exits with code 0 (its main returns when the server stops).
    */
   private stopRemoved(): void {
+    this.removing = true;
     setTimeout(() => {
       if (this.stopped) return;
       this.p.logger.warn("server error", { error: ERR_REMOVED });

@@ -337,4 +337,20 @@ describe("learners and removed members", { timeout: 60_000 }, () => {
     // The others go on as a 2-member cluster.
     await put(l, "after", "removal");
   });
+
+  it("a member removed while it was down stops once its peers answer it 410 Gone", async () => {
+    const { ms, specs } = await startCluster(3, RECONFIG);
+    const l = leaderOf(ms);
+    const i = ms.findIndex((m) => m !== l);
+    const victim = ms[i] as Etcd;
+    const id = victim.server.memberId;
+    await victim.stop();
+    running.splice(running.indexOf(victim), 1);
+    await l.server.memberRemove({ ID: id });
+    // Back on its old data directory it never learns of its removal from the log; the peers
+    // refuse its messages and it stops instead of campaigning forever.
+    await expect(startMember(specs[i] as Spec)).rejects.toBe(Errors.stopped);
+    expect(l.server.members().some((m) => m.id === id)).toBe(false);
+    await put(l, "after", "removal");
+  });
 });

@@ -52,6 +52,7 @@ function received(): Received {
       membersJson: () => "[]",
       versionJson: () => "{}",
       promote: async () => ({ status: 500, body: "" }),
+      isRemoved: () => false,
       hashKV: async () => {
         throw new Error("no store");
       },
@@ -76,6 +77,7 @@ function transport(urls: string[], tls?: TlsInfo, clusterId = CLUSTER): PeerTran
     reportUnreachable: () => undefined,
     reportSnapshot: () => undefined,
     snapshotSource: async () => undefined,
+    removed: () => undefined,
   });
   t.setPeers([{ id: REMOTE, peerUrls: urls }]);
   cleanup.push(() => t.stop());

@@ -28,6 +28,8 @@ export interface PeerHandler {
   versionJson(): string;
   /** promote handles a MemberPromote forwarded by a follower (this member is the leader). */
   promote(id: bigint): Promise<{ status: number; body: string }>;
+  /** isRemoved reports whether member `id` was removed from the cluster (its messages are refused with 410). */
+  isRemoved(id: bigint): boolean;
   /** hashKV is this member's HashKV at `revision` (0: current); it throws mvcc's compacted/future errors. */
   hashKV(revision: bigint): Promise<etcdserverpb.HashKVResponse>;
 }
@@ -88,6 +90,16 @@ export class PeerListener {
           "remote-peer-id": String(req.headers[H_FROM]),
         });
         res.writeHead(412, { [H_CLUSTER_ID]: hexId(h.clusterId()) }).end("cluster ID mismatch");
+        req.resume();
+        return;
+      }
+      const from = parseMemberId(req.headers[H_FROM]);
+      if (from !== undefined && h.isRemoved(from)) {
+        // etcd answers a removed member's traffic with 410 Gone, which stops it.
+        logger.warn("rejected stream from remote peer because it was removed", {
+          "remote-peer-id-from": hexId(from),
+        });
+        res.writeHead(410).end("removed member");
         req.resume();
         return;
       }
@@ -205,6 +217,12 @@ export class PeerListener {
     // The listening sockets are closed at once; do not let a lingering stream hold shutdown.
     await Promise.race([Promise.all(closed), new Promise((r) => setTimeout(r, 1000).unref())]);
   }
+}
+
+/** parseMemberId reads a hex member ID header (undefined when absent or malformed). */
+function parseMemberId(v: string | string[] | undefined): bigint | undefined {
+  if (typeof v !== "string" || !/^[0-9a-f]{1,16}$/.test(v)) return undefined;
+  return BigInt(`0x${v}`);
 }
 
 /**

@@ -32,6 +32,7 @@ export async function startPeer(
     reportUnreachable: (id) => server.reportUnreachable(id),
     reportSnapshot: (id, ok) => server.reportSnapshot(id, ok),
     snapshotSource: (out) => server.writeSnapshot(out),
+    removed: () => server.stopRemovedByPeer(),
   });
   server.forwardPromote = (leader, id) => forwardPromote(server, leader, id, clientTls);
   return PeerListener.listen(
@@ -42,6 +43,7 @@ export async function startPeer(
       stepSnapshot: (m, path) => server.stepSnapshot(m, path),
       membersJson: () => server.membership.encode().toString(),
       hashKV: (rev) => server.localHashKV(rev),
+      isRemoved: (id) => server.membership.removed.has(id),
       versionJson: () => server.versionJson(),
       promote: async (id) => {
         try {

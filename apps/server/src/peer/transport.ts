@@ -35,6 +35,8 @@ export interface PeerTransportOptions {
   reportUnreachable: (id: bigint) => void;
   reportSnapshot: (id: bigint, ok: boolean) => void;
   snapshotSource: SnapshotSource;
+  /** removed runs when a peer answers 410 Gone: this member was removed from the cluster. */
+  removed: () => void;
 }
 
 /** Peer is one remote member: its URLs, its HTTP/2 session and its backoff state. */
@@ -211,6 +213,7 @@ export class PeerTransport implements Transport {
     });
     req.on("response", (h) => {
       const status = Number(h[h2.HTTP2_HEADER_STATUS]);
+      if (status === 410) this.o.removed();
       if (status === 412) {
         this.o.logger.warn("request cluster ID mismatch", {
           "local-member-id": hexId(this.o.memberId),
