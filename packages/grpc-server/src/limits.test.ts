@@ -138,6 +138,43 @@ describe("GrpcServer under inputs that once grew memory without bound", () => {
     expect((await rss()) - before).toBeLessThan(RSS_SLACK_BYTES);
   });
 
+  it("answers malformed requests with grpc-go's status and text", async () => {
+    const call = async (body: Buffer, extra: Record<string, string> = {}): Promise<{ code: number; message: string }> => {
+      const s = open("Rss", extra);
+      const st = status(s);
+      s.end(body);
+      return st;
+    };
+    const bad = Buffer.from("{not json");
+    expect(await call(Buffer.concat([header(bad.length), bad]))).toEqual({
+      code: Status.INTERNAL,
+      message: expect.stringMatching(/^grpc: error unmarshalling request: /) as unknown as string,
+    });
+    const flagged = Buffer.concat([header(2), Buffer.from("{}")]);
+    flagged[0] = 2;
+    expect(await call(flagged)).toEqual({ code: Status.INTERNAL, message: "grpc: received unexpected payload format 2" });
+    expect(await call(Buffer.concat([header(2, true), Buffer.from("{}")]))).toEqual({
+      code: Status.INTERNAL,
+      message: "grpc: compressed flag set with identity or empty encoding",
+    });
+    expect(await call(Buffer.concat([header(2), Buffer.from("{}")]), { "grpc-encoding": "snappy" })).toEqual({
+      code: Status.UNIMPLEMENTED,
+      message: 'grpc: Decompressor is not installed for grpc-encoding "snappy"',
+    });
+    expect(await call(Buffer.concat([header(2), Buffer.from("{}")]), { "grpc-timeout": "soon" })).toEqual({
+      code: Status.INTERNAL,
+      message: "transport: malformed grpc-timeout: soon",
+    });
+    expect(await call(Buffer.concat([header(10), Buffer.from("{}")]))).toEqual({
+      code: Status.INTERNAL,
+      message: "grpc: the request stream ended inside a message",
+    });
+    expect(await call(Buffer.alloc(0))).toEqual({
+      code: Status.INTERNAL,
+      message: "grpc: the request stream ended without a request message",
+    });
+  });
+
   it("stops reading a client stream its handler does not read", async () => {
     const before = await rss();
     const s = open("Never");
