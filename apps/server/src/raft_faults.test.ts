@@ -8,7 +8,7 @@ import { loadConfig } from "./config/config.js";
 import { openServer } from "./bootstrap.js";
 import { Etcd } from "./embed.js";
 import { Errors } from "./errors.js";
-import { dirs, freePort, running, startMember, stopAll, type Spec } from "./testing/cluster.js";
+import { dirs, freePort, memberArgs, running, startMember, stopAll, type Spec } from "./testing/cluster.js";
 import { Logger } from "./log.js";
 
 /**
@@ -21,19 +21,6 @@ const b = (s: string) => Buffer.from(s);
 
 afterEach(stopAll);
 
-function memberArgs(base: string, name: string, peer: number, client: number, initial: string, extra: string[]): string[] {
-  return [
-    "--name", name,
-    "--data-dir", join(base, name),
-    "--listen-peer-urls", `http://127.0.0.1:${peer}`,
-    "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
-    "--listen-client-urls", `http://127.0.0.1:${client}`,
-    "--advertise-client-urls", `http://127.0.0.1:${client}`,
-    "--initial-cluster", initial,
-    "--log-level", "error",
-    ...extra,
-  ];
-}
 
 /** FAST are the timing flags of most tests: request timeout 5s + 2 * 200ms. */
 const FAST = ["--heartbeat-interval", "20", "--election-timeout", "200"];

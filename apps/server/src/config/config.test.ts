@@ -2,24 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { configFails, runConfig } from "../testing/config.js";
 import { loadConfig, type ServerConfig } from "./config.js";
 import { ConfigError, parseDurationMs } from "./parse.js";
 
-function run(argv: string[], env: NodeJS.ProcessEnv = {}): ServerConfig {
-  const r = loadConfig(argv, env);
-  if (r.kind !== "run") throw new Error(`expected run, got ${r.kind}`);
-  return r.config;
-}
-
-function fails(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
-  try {
-    loadConfig(argv, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error("expected a ConfigError");
-}
+const run = runConfig;
+const fails = configFails;
 
 describe("config", () => {
   it("has etcd's defaults", () => {

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { configFails, runConfig } from "../testing/config.js";
 import { dataDirs, walOptions } from "../bootstrap.js";
 import { Logger } from "../log.js";
 import { isDefault, loadConfig, usage, type ServerConfig } from "./config.js";
@@ -20,21 +21,8 @@ import { ConfigError, parseDurationMs } from "./parse.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
 
-function run(argv: string[], env: NodeJS.ProcessEnv = {}): ServerConfig {
-  const r = loadConfig(argv, env);
-  if (r.kind !== "run") throw new Error(`expected run, got ${r.kind}`);
-  return r.config;
-}
-
-function fails(argv: string[], env: NodeJS.ProcessEnv = {}): ConfigError {
-  try {
-    loadConfig(argv, env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error(`expected a ConfigError for ${argv.join(" ")}`);
-}
+const run = runConfig;
+const fails = configFails;
 
 interface ActedOn {
   /** argv sets the flag to a value other than its default (with what else it needs). */

@@ -69,6 +69,21 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = 10_000)
   }
 }
 
+/** memberArgs are the flags of member `name` on loopback ports, its data dir under base, then extra. */
+export function memberArgs(base: string, name: string, peer: number, client: number, initial: string, extra: string[]): string[] {
+  return [
+    "--name", name,
+    "--data-dir", join(base, name),
+    "--listen-peer-urls", `http://127.0.0.1:${peer}`,
+    "--initial-advertise-peer-urls", `http://127.0.0.1:${peer}`,
+    "--listen-client-urls", `http://127.0.0.1:${client}`,
+    "--advertise-client-urls", `http://127.0.0.1:${client}`,
+    "--initial-cluster", initial,
+    "--log-level", "error",
+    ...extra,
+  ];
+}
+
 /** startCluster starts n members in this process (each with its own ports and data dir). */
 export async function startCluster(n: number, extra: string[] = []): Promise<Etcd[]> {
   const base = mkdtempSync(join(tmpdir(), "etcd-cluster-test-"));
@@ -81,19 +96,7 @@ export async function startCluster(n: number, extra: string[] = []): Promise<Etc
   }
   const initial = peers.map((p, i) => `m${i}=http://127.0.0.1:${p}`).join(",");
   const starts = peers.map((p, i) => {
-    const argv = [
-        "--name", `m${i}`,
-        "--data-dir", join(base, `m${i}`),
-        "--listen-peer-urls", `http://127.0.0.1:${p}`,
-        "--initial-advertise-peer-urls", `http://127.0.0.1:${p}`,
-        "--listen-client-urls", `http://127.0.0.1:${clients[i]}`,
-        "--advertise-client-urls", `http://127.0.0.1:${clients[i]}`,
-        "--initial-cluster", initial,
-        "--heartbeat-interval", "20",
-        "--election-timeout", "200",
-        "--log-level", "error",
-        ...extra,
-      ];
+    const argv = memberArgs(base, `m${i}`, p, clients[i] as number, initial, ["--heartbeat-interval", "20", "--election-timeout", "200", ...extra]);
     return startMember({ name: `m${i}`, argv, peerUrl: `http://127.0.0.1:${p}`, clientUrl: `http://127.0.0.1:${clients[i]}` });
   });
   return Promise.all(starts);
