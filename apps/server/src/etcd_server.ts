@@ -784,7 +784,10 @@ export class EtcdServer {
       deleteRange: undefined,
       txn: undefined,
       compaction: undefined,
+      leaseGrant: undefined,
+      leaseRevoke: undefined,
       alarm: undefined,
+      leaseCheckpoint: undefined,
       memberAttributes: undefined,
       clusterVersionSet: undefined,
     };

@@ -11,3 +11,4 @@ export * as v3electionpb from "./gen/v3electionpb/v3election.js";
 export * as raftpb from "./gen/etcdts/raftpb/raft.js";
 export * as walpb from "./gen/etcdts/walpb/wal.js";
 export * as serverpb from "./gen/etcdts/serverpb/internal.js";
+export * as leasepb from "./gen/leasepb/lease.js";
