@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { EndpointConnection } from "./connection.js";
 import { channelCredentials } from "./credentials.js";
 import type { Endpoint } from "./endpoint.js";
-import { closedError, deadlineError, EtcdError, fromServiceError } from "./errors.js";
+import { aborted, canceledError, closedError, deadlineError, EtcdError, fromServiceError } from "./errors.js";
 import type { CallOptions, TLSOptions } from "./options.js";
 
 /**
@@ -85,6 +85,49 @@ export class Balancer {
     return this.run([ep], false, pick, req, policy, opts);
   }
 
+  /**
+   * ready resolves a connected endpoint for a stream (Watch, LeaseKeepAlive). Endpoints are
+   * tried in order from the one that last worked; `failed` names an endpoint whose stream just
+   * broke, so the search starts after it when it is the current one. Without a deadline it
+   * gives up after the dial timeout, with the same errors a unary call would have.
+   */
+  async ready(opts: { deadline?: number; failed?: Endpoint } = {}): Promise<EndpointConnection> {
+    const n = this.endpoints.length;
+    if (opts.failed !== undefined && connKey(this.endpoints[this.current % n] as Endpoint) === connKey(opts.failed)) {
+      this.current = (this.current + 1) % n;
+    }
+    const giveUp = opts.deadline ?? Date.now() + this.dialTimeoutMs;
+    let idx = this.current;
+    let failedInRound = 0;
+    let backoff = ROUND_BACKOFF_MS[0];
+    for (;;) {
+      if (this.closed) throw closedError();
+      const ep = this.endpoints[idx % n] as Endpoint;
+      const conn = this.connection(ep);
+      const state = await conn.waitReady(giveUp);
+      if (this.closed) throw closedError();
+      if (state === "ready") {
+        this.current = idx % n;
+        return conn;
+      }
+      if (state === "timeout") throw this.timeoutError(opts.deadline, this.endpoints);
+      idx++;
+      failedInRound++;
+      if (failedInRound >= n) {
+        failedInRound = 0;
+        const left = giveUp - Date.now();
+        if (left <= 0) throw this.timeoutError(opts.deadline, this.endpoints);
+        await sleep(Math.min(backoff, left));
+        backoff = Math.min(backoff * 2, ROUND_BACKOFF_MS[1]);
+      }
+    }
+  }
+
+  /** isClosed tells whether close was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   close(): void {
     this.closed = true;
     for (const c of this.conns.values()) c.close();
@@ -107,15 +150,18 @@ export class Balancer {
     let failedInRound = 0;
     let backoff = ROUND_BACKOFF_MS[0];
     let lastErr: EtcdError | undefined;
+    const signal = opts?.signal;
     for (;;) {
       if (this.closed) throw closedError();
+      if (aborted(signal)) throw canceledError();
       const ep = endpoints[idx % endpoints.length] as Endpoint;
       const conn = this.connection(ep);
       const state = await conn.waitReady(giveUp);
       if (this.closed) throw closedError();
+      if (aborted(signal)) throw canceledError();
       if (state === "ready") {
         try {
-          const res = await invoke(pick(conn), req, deadline, ep);
+          const res = await invoke(pick(conn), req, deadline, ep, signal);
           if (sticky) this.current = idx % endpoints.length;
           return res;
         } catch (e) {
@@ -154,12 +200,17 @@ function invoke<Req, Res>(
   req: Req,
   deadline: number | undefined,
   ep: Endpoint,
+  signal: AbortSignal | undefined,
 ): Promise<Res> {
   return new Promise((resolve, reject) => {
     const callOpts: Partial<grpc.CallOptions> = deadline !== undefined ? { deadline } : {};
-    method(req, new grpc.Metadata(), callOpts, (err, res) => {
+    const onAbort = (): void => call.cancel();
+    const call = method(req, new grpc.Metadata(), callOpts, (err, res) => {
+      signal?.removeEventListener("abort", onAbort);
       if (err) {
-        if (err.code === grpc.status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline) {
+        if (aborted(signal)) {
+          reject(canceledError());
+        } else if (err.code === grpc.status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline) {
           reject(deadlineError(ep.raw));
         } else {
           reject(fromServiceError(err, ep.raw));
@@ -168,6 +219,7 @@ function invoke<Req, Res>(
       }
       resolve(res as Res);
     });
+    signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 

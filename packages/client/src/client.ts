@@ -4,9 +4,12 @@ import { Balancer } from "./balancer.js";
 import { Cluster } from "./cluster.js";
 import { validateTLS } from "./credentials.js";
 import { parseEndpoint } from "./endpoint.js";
+import type { Bytes } from "./bytes.js";
 import { KV } from "./kv.js";
+import { Lease } from "./lease.js";
 import { Maintenance } from "./maintenance.js";
 import type { CallOptions, ClientOptions } from "./options.js";
+import { Watcher, type Watch, type WatchOptions } from "./watch.js";
 
 type DeepPartial<T> = etcdserverpb.DeepPartial<T>;
 
@@ -15,13 +18,17 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 2000;
 
 /**
  * Client is an etcd v3 client over gRPC. It connects lazily, on the first call. The service
- * wrappers (kv, maintenance, cluster) are public; the common calls are also methods here.
+ * wrappers (kv, lease, watcher, maintenance, cluster) are public; the common calls are also
+ * methods here. Watches share one Watch stream and kept-alive leases one LeaseKeepAlive
+ * stream per client.
  * With `tls` set (or https:// endpoints) it connects over TLS.
  */
 export class Client {
   readonly kv: KV;
   readonly maintenance: Maintenance;
   readonly cluster: Cluster;
+  readonly lease: Lease;
+  readonly watcher: Watcher;
   private readonly balancer: Balancer;
 
   constructor(opts: ClientOptions) {
@@ -43,6 +50,21 @@ export class Client {
     this.kv = new KV(this.balancer);
     this.maintenance = new Maintenance(this.balancer);
     this.cluster = new Cluster(this.balancer);
+    this.lease = new Lease(this.balancer, opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS);
+    this.watcher = new Watcher(this.balancer);
+  }
+
+  /**
+   * watch watches key (a range or prefix with opts) and returns an async iterator of its
+   * responses; see Watch and WatchOptions.
+   */
+  watch(key: Bytes, opts?: WatchOptions): Watch {
+    return this.watcher.watch(key, opts);
+  }
+
+  /** requestProgress asks for a progress notification on every watch of the client's stream. */
+  requestProgress(opts?: { requireLeader?: boolean }): Promise<void> {
+    return this.watcher.requestProgress(opts);
   }
 
   range(req: DeepPartial<etcdserverpb.RangeRequest>, opts?: CallOptions): Promise<etcdserverpb.RangeResponse> {
@@ -110,8 +132,13 @@ export class Client {
     return this.balancer.endpointList().map((e) => e.raw);
   }
 
-  /** close drops every connection; pending and later calls reject. */
+  /**
+   * close drops every connection; pending and later calls reject, watches end with the
+   * "client is closed" error, and kept-alive leases stop being renewed (not revoked).
+   */
   close(): void {
+    this.watcher.close();
+    this.lease.close();
     this.balancer.close();
   }
 }

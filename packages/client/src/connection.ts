@@ -15,6 +15,8 @@ export class EndpointConnection {
   readonly kv: etcdserverpb.KVClient;
   readonly maintenance: etcdserverpb.MaintenanceClient;
   readonly cluster: etcdserverpb.ClusterClient;
+  readonly watch: etcdserverpb.WatchClient;
+  readonly lease: etcdserverpb.LeaseClient;
   private readonly channel: grpc.Channel;
 
   constructor(endpoint: Endpoint, creds: grpc.ChannelCredentials, channelOptions: grpc.ChannelOptions) {
@@ -24,6 +26,8 @@ export class EndpointConnection {
     const shared = { ...channelOptions, channelOverride: this.channel };
     this.maintenance = new etcdserverpb.MaintenanceClient(endpoint.address, creds, shared);
     this.cluster = new etcdserverpb.ClusterClient(endpoint.address, creds, shared);
+    this.watch = new etcdserverpb.WatchClient(endpoint.address, creds, shared);
+    this.lease = new etcdserverpb.LeaseClient(endpoint.address, creds, shared);
   }
 
   /**

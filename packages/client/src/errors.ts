@@ -38,3 +38,13 @@ export function deadlineError(endpoint?: string): EtcdError {
 export function closedError(): EtcdError {
   return new EtcdError(GrpcStatus.CANCELLED, "client: client is closed", true);
 }
+
+/** canceledError is the error of a call or wait the caller aborted (through an AbortSignal). */
+export function canceledError(): EtcdError {
+  return new EtcdError(GrpcStatus.CANCELLED, "client: canceled by the caller", true);
+}
+
+/** aborted tells whether signal has been aborted (a function, so checks after an await are not narrowed away). */
+export function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}

@@ -11,3 +11,26 @@ export { Maintenance, type LeaderEndpoint } from "./maintenance.js";
 export { Cluster } from "./cluster.js";
 export { checkPeerURLs } from "./urls.js";
 export type { RetryPolicy } from "./balancer.js";
+export { Lease, KeptAliveLease, ERR_LEASE_NOT_FOUND, type LeaseGrantOptions, type TimeToLiveOptions, type KeepAliveOptions } from "./lease.js";
+export {
+  Watcher,
+  Watch,
+  WatchCanceledError,
+  WATCH_ID_NONE,
+  ERR_COMPACTED,
+  ERR_FUTURE_REV,
+  ERR_NO_LEADER,
+  type WatchOptions,
+  type WatchResponse,
+} from "./watch.js";
+export {
+  Session,
+  Mutex,
+  Election,
+  leaseHex,
+  DEFAULT_SESSION_TTL,
+  ERR_ELECTION_NOT_LEADER,
+  ERR_ELECTION_NO_LEADER,
+  type SessionOptions,
+} from "./concurrency.js";
+export { prefixEnd, keyRange, toBuffer, type Bytes } from "./bytes.js";

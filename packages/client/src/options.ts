@@ -40,4 +40,9 @@ export interface TLSOptions {
 export interface CallOptions {
   /** timeoutMs is the deadline of the whole call including failover and retries. */
   timeoutMs?: number;
+  /**
+   * signal aborts the call: it rejects with a local CANCELLED error ("client: canceled by the
+   * caller"), whether or not the server has received it.
+   */
+  signal?: AbortSignal;
 }
