@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULTS, parseArgs, QUICK_DURATION, QUICK_WARMUP, splitCommand } from "./args.js";
+import { DEFAULTS, parseArgs, QUICK_DURATION, QUICK_WARMUP, splitCommand, USAGE, wrapList } from "./args.js";
 
 describe("parseArgs", () => {
   it("returns the defaults for no flags", () => {
@@ -25,6 +25,8 @@ describe("parseArgs", () => {
       "3",
       "--conns",
       "4",
+      "--watch-writers",
+      "25",
       "--workers=2",
       "--transport",
       "grpc-js",
@@ -60,6 +62,7 @@ describe("parseArgs", () => {
       warmup: 0,
       cluster: 3,
       conns: 4,
+      watchWriters: 25,
       workers: 2,
       transport: "grpc-js",
       rounds: 3,
@@ -81,6 +84,10 @@ describe("parseArgs", () => {
     expect(parseArgs(["--quick", "--duration", "4"])).toMatchObject({ duration: 4, warmup: QUICK_WARMUP });
   });
 
+  it("the help text names every op and the watch writers flag", () => {
+    for (const op of ["put", "range", "range-serializable", "lease-put-N", "watch-N", "--watch-writers"]) expect(USAGE).toContain(op);
+  });
+
   it("recognises --help", () => {
     expect(parseArgs(["-h"]).help).toBe(true);
     expect(parseArgs(["--help"]).help).toBe(true);
@@ -95,6 +102,7 @@ describe("parseArgs", () => {
     [["--duration", "abc"], /--duration/],
     [["--duration"], /needs a value/],
     [["--workers", "1.5"], /integer/],
+    [["--watch-writers", "0"], /--watch-writers/],
     [["--transport", "udp"], /h2 or grpc-js/],
     [["--order", "random"], /interleaved or sequential/],
     [["--key-space", "100000", "--key-size", "4"], /too small/],
@@ -102,6 +110,13 @@ describe("parseArgs", () => {
     [["--etcd-ts-cmd", "  "], /empty/],
   ])("rejects %j", (argv, msg) => {
     expect(() => parseArgs(argv)).toThrow(msg);
+  });
+});
+
+describe("wrapList", () => {
+  it("wraps a comma list into indented lines", () => {
+    expect(wrapList(["aaa", "bbb", "ccc"], 2, 8)).toBe("  aaa,bbb,\n  ccc");
+    expect(wrapList([], 2, 8)).toBe("");
   });
 });
 

@@ -1,6 +1,6 @@
 import type { Transport } from "./protocol.js";
 import type { ServerKind } from "./servers.js";
-import { DEFAULT_MAX_CONNS, DEFAULT_WORKLOADS } from "./workload.js";
+import { DEFAULT_MAX_CONNS, DEFAULT_WATCH_WRITERS, DEFAULT_WORKLOADS, LEASE_TTL_SECONDS } from "./workload.js";
 
 /** BenchOptions is the parsed command line. Times are in seconds. */
 export interface BenchOptions {
@@ -18,6 +18,8 @@ export interface BenchOptions {
   cluster: number;
   /** conns caps the gRPC connections per workload. */
   conns: number;
+  /** watchWriters is the number of put clients feeding a watch workload. */
+  watchWriters: number;
   /** workers is the number of load-generator threads. */
   workers: number;
   transport: Transport;
@@ -49,6 +51,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   quick: false,
   cluster: 1,
   conns: DEFAULT_MAX_CONNS,
+  watchWriters: DEFAULT_WATCH_WRITERS,
   workers: 1,
   transport: "h2",
   rounds: 1,
@@ -68,6 +71,22 @@ export const DEFAULTS: Readonly<BenchOptions> = {
 export const QUICK_DURATION = 2;
 export const QUICK_WARMUP = 0.5;
 
+/** wrapList joins items with commas into lines of at most `width` characters, indented by `indent` spaces. */
+export function wrapList(items: readonly string[], indent: number, width: number): string {
+  const lines: string[] = [];
+  let cur = "";
+  items.forEach((item, i) => {
+    const piece = item + (i < items.length - 1 ? "," : "");
+    if (cur !== "" && cur.length + piece.length > width) {
+      lines.push(cur);
+      cur = "";
+    }
+    cur += piece;
+  });
+  if (cur !== "") lines.push(cur);
+  return lines.map((l) => " ".repeat(indent) + l).join("\n");
+}
+
 /** USAGE is the --help text. */
 export const USAGE = `usage: npm run bench -- [flags]
 
@@ -79,13 +98,22 @@ Benchmarks etcd-ts against the real etcd on this machine, side by side.
   --etcd-bin PATH       real etcd binary (default /usr/bin/etcd)
   --etcd-ts-cmd CMD     etcd-ts command, split on spaces
                         (default: node <repo>/apps/server/bin/etcd-ts.js)
-  --workloads LIST      <op>-<clients>, op one of put, range, range-serializable
-                        (default ${DEFAULT_WORKLOADS.join(",")})
+  --workloads LIST      <op>-<clients>, op one of put, range, range-serializable,
+                        lease-put, watch; default:
+${wrapList(DEFAULT_WORKLOADS, 24, 60)}
+                          put-N, range-N, range-serializable-N: N clients, one request each
+                          lease-put-N: N clients; one op = LeaseGrant (TTL ${LEASE_TTL_SECONDS} s) then
+                            a Put attached to that lease (leases revoked after the run)
+                          watch-N: N watchers on one prefix over min(N, --conns) Watch
+                            streams, fed by --watch-writers put clients; measures events
+                            received per second and put-sent -> event-received latency;
+                            lost or duplicated events count as errors
   --duration SEC        measured seconds per workload (default ${DEFAULTS.duration}; ${QUICK_DURATION} with --quick)
   --warmup SEC          unmeasured seconds before each workload (default ${DEFAULTS.warmup}; ${QUICK_WARMUP} with --quick)
   --quick               short run for a smoke test
   --cluster N           members per server: 1 or 3 (odd, up to 7) (default 1)
   --conns N             gRPC connections per workload, at most one per client (default ${DEFAULT_MAX_CONNS})
+  --watch-writers N     put clients feeding each watch workload (default ${DEFAULT_WATCH_WRITERS})
   --workers N           load-generator threads (default 1)
   --transport T         h2 (the bench's lean HTTP/2 client, default) or grpc-js
   --rounds N            runs of each workload per server; the median is reported (default 1)
@@ -216,6 +244,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case "--conns":
         o.conns = number(flag, value, 1, 1000, true);
+        break;
+      case "--watch-writers":
+        o.watchWriters = number(flag, value, 1, 10000, true);
         break;
       case "--workers":
         o.workers = number(flag, value, 1, 64, true);

@@ -2,7 +2,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchOptions } from "./args.js";
-import { fillKeyspace, runWorkload, type WorkloadRun } from "./generator.js";
+import { drainBoundMs, fillKeyspace, runWorkload, type WorkloadRun } from "./generator.js";
 import { computeRatios, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
 import type { RequestShape } from "./requests.js";
 import { ServerUnavailable, startCluster, type RunningCluster, type ServerKind, type ServerSpec } from "./servers.js";
@@ -47,8 +47,17 @@ export type Progress = (line: string) => void;
  * server start times out and every workload drains to its request deadline.
  */
 export function planSeconds(o: BenchOptions): number {
-  const perRun = o.warmup + o.duration + o.requestTimeout + o.startTimeout + 10;
-  const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + o.workloads.length * o.rounds * perRun + 30;
+  let runs = 0;
+  for (const name of o.workloads) {
+    let drainSec = o.requestTimeout + 5;
+    try {
+      drainSec = drainBoundMs(parseWorkload(name, o.conns, o.watchWriters), o.requestTimeout * 1000) / 1000;
+    } catch {
+      // a bad name fails at its turn; count it as a KV workload
+    }
+    runs += o.rounds * (o.warmup + o.duration + drainSec + o.startTimeout + 10);
+  }
+  const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + runs + 30;
   return o.servers.length * perServer;
 }
 
@@ -91,7 +100,7 @@ interface Bench {
  */
 export async function runBench(o: BenchOptions, progress: Progress): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
-  const workloads = o.workloads.map((w) => parseWorkload(w, o.conns));
+  const workloads = o.workloads.map((w) => parseWorkload(w, o.conns, o.watchWriters));
   const b: Bench = { o, shape: { keySpace: o.keySpace, keySize: o.keySize, valueSize: o.valueSize }, progress };
   const states: ServerState[] = serverSpecs(o.servers, o.etcdBin, o.etcdTsCmd ?? defaultEtcdTsCmd()).map((spec) => ({
     spec,
@@ -151,6 +160,7 @@ export async function runBench(o: BenchOptions, progress: Progress): Promise<Ben
       rounds: o.rounds,
       order: o.order,
       maxConns: o.conns,
+      watchWriters: o.watchWriters,
     },
     servers: results,
     ratios: computeRatios(results),
@@ -209,7 +219,7 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       }
       s.filled = true;
     }
-    progress(`${tag} (${w.clients} clients, ${w.conns} conns)`);
+    progress(`${tag} (${describeLoad(w)})`);
     const run = await runWorkload({
       endpoints: cluster.endpoints(),
       workload: w,
@@ -224,21 +234,49 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       seed: o.seed,
       serverCpuSeconds: () => cluster.cpuSeconds(),
     });
+    if (run.watch?.failure !== undefined) throw new Error(run.watch.failure);
     if (run.requests === 0) {
-      throw new Error(`no request succeeded${run.firstError !== undefined ? `: ${run.firstError}` : ""}`);
+      const none = w.op === "watch" ? "no event received" : w.op === "lease-put" ? "no LeaseGrant+Put succeeded" : "no request succeeded";
+      throw new Error(`${none}${run.firstError !== undefined ? `: ${run.firstError}` : ""}`);
     }
     const list = s.runs.get(w.name) ?? [];
     list.push(run);
     s.runs.set(w.name, list);
-    progress(
-      `${tag}: ${run.throughput.toFixed(0)} req/s, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms` +
-        (run.errors > 0 ? `, ${run.errors} errors (${run.firstError ?? ""})` : ""),
-    );
+    progress(`${tag}: ${describeRun(w, run)}`);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     s.failures.set(w.name, msg);
     progress(`${tag}: failed: ${msg}`);
   }
+}
+
+/** describeLoad says how a workload's load is made, for the progress line. */
+export function describeLoad(w: Workload): string {
+  if (w.op === "watch") {
+    return `${w.clients} watchers on ${w.conns} streams, ${w.writers ?? 0} put clients on ${w.writerConns ?? 0} conns`;
+  }
+  return `${w.clients} clients, ${w.conns} conns`;
+}
+
+/** describeRun is a run's progress line: its figure, latencies, errors, and what its op adds. */
+export function describeRun(w: Workload, run: WorkloadRun): string {
+  const unit = w.op === "watch" ? "events/s" : w.op === "lease-put" ? "ops/s" : "req/s";
+  let line = `${run.throughput.toFixed(0)} ${unit}, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms`;
+  const d = run.watch;
+  if (d !== undefined) {
+    line +=
+      ` (puts ${d.putThroughput.toFixed(0)}/s, put p50 ${d.putP50Ms.toFixed(3)} ms; ` +
+      `${d.deliveredEvents}/${d.expectedEvents} events delivered, ${d.lostEvents} lost, ${d.duplicatedEvents} duplicated` +
+      (d.unexpectedEvents > 0 ? `, ${d.unexpectedEvents} unexpected` : "") +
+      (d.drainMs >= 0 ? `, all in ${d.drainMs.toFixed(0)} ms after the puts stopped)` : ")");
+  }
+  const l = run.lease;
+  if (l !== undefined) {
+    line += ` (${l.granted} leases granted, ${l.revoked} revoked after the run in ${(l.revokeMs / 1000).toFixed(1)} s` +
+      (l.revokeErrors > 0 ? `, ${l.revokeErrors} revocations failed` : "") + ")";
+  }
+  if (run.errors > 0) line += `, ${run.errors} errors (${run.firstError ?? ""})`;
+  return line;
 }
 
 /** collect turns a workload's rounds on one server into its reported result. */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { splitLoad, summarize } from "./generator.js";
+import { drainBoundMs, mergeLeaseCounts, sharesFor, splitLoad, summarize, watchDetail } from "./generator.js";
 import { LatencyHistogram } from "./histogram.js";
+import { LEASE_REVOKE_BUDGET_MS } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
+import { parseWorkload } from "./workload.js";
 
 describe("splitLoad", () => {
   it("puts everything on one worker by default", () => {
@@ -78,5 +80,46 @@ describe("summarize", () => {
 
   it("reports zero throughput for an empty run", () => {
     expect(summarize([], 0, 0, 0).throughput).toBe(0);
+  });
+});
+
+describe("lease-put and watch plumbing", () => {
+  it("keeps a watch workload in one thread and splits the others", () => {
+    expect(sharesFor(parseWorkload("watch-100", 10), 4)).toEqual([{ conns: 10, clients: 100, connOffset: 0 }]);
+    expect(sharesFor(parseWorkload("lease-put-100", 10), 2)).toEqual(splitLoad(100, 10, 2));
+  });
+
+  it("waits longer for watch (catch-up) and lease-put (revocation) results", () => {
+    const kv = drainBoundMs(parseWorkload("put-1", 10), 10_000);
+    expect(drainBoundMs(parseWorkload("watch-10", 10), 10_000)).toBe(kv + 10_000);
+    expect(drainBoundMs(parseWorkload("lease-put-10", 10), 10_000)).toBe(kv + LEASE_REVOKE_BUDGET_MS);
+  });
+
+  it("watchDetail reports the writers' rate and latencies and the delivery tally", () => {
+    const h = new LatencyHistogram();
+    for (let i = 0; i < 100; i++) h.record(2000);
+    const d = watchDetail({
+      watchers: 10,
+      streams: 2,
+      writers: 3,
+      puts: 100,
+      putErrors: 1,
+      putHistogram: h.snapshot(),
+      putMeasuredMs: 2000,
+      tally: { expected: 1000, delivered: 998, lost: 2, duplicated: 1, unexpected: 3, untrackedAcks: 1 },
+      drainMs: -1,
+      failure: undefined,
+    });
+    expect(d).toMatchObject({ putThroughput: 50, expectedEvents: 1000, deliveredEvents: 998, lostEvents: 2, duplicatedEvents: 1, unexpectedEvents: 4 });
+    expect(Math.abs(d.putP50Ms - 2) / 2).toBeLessThan(1 / 64);
+  });
+
+  it("mergeLeaseCounts adds the threads' counts", () => {
+    expect(
+      mergeLeaseCounts([
+        { granted: 10, revoked: 9, revokeErrors: 1, revokeMs: 100 },
+        { granted: 5, revoked: 5, revokeErrors: 0, revokeMs: 300 },
+      ]),
+    ).toEqual({ granted: 15, revoked: 14, revokeErrors: 1, revokeMs: 300 });
   });
 });

@@ -3,9 +3,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { LatencyHistogram } from "./histogram.js";
 import { hostBusySeconds } from "./procstat.js";
+import { LEASE_REVOKE_BUDGET_MS, type LeaseCounts } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
 import type { FromWorker, ToWorker, Transport, WorkerSetup } from "./protocol.js";
 import type { RequestShape } from "./requests.js";
+import type { WatchCounts } from "./watch.js";
 import type { Workload } from "./workload.js";
 
 /** LoadShare is one worker thread's part of a workload. */
@@ -122,15 +124,45 @@ export interface RunSpec {
   serverCpuSeconds: () => number;
 }
 
+/**
+ * WatchDetail is what a watch run measured beyond its events. Latencies are in
+ * milliseconds; event counts are over the whole run (warm-up and drain included).
+ */
+export interface WatchDetail {
+  watchers: number;
+  streams: number;
+  writers: number;
+  /** puts, putErrors, putThroughput, putP50Ms and putP99Ms are the writers' figures in the window. */
+  puts: number;
+  putErrors: number;
+  putThroughput: number;
+  putP50Ms: number;
+  putP99Ms: number;
+  /** expectedEvents is acknowledged puts x watchers. */
+  expectedEvents: number;
+  deliveredEvents: number;
+  lostEvents: number;
+  duplicatedEvents: number;
+  unexpectedEvents: number;
+  /** drainMs is how long after the puts stopped every watcher had every event (-1: not within the bound). */
+  drainMs: number;
+  /** failure is why the watch part failed (a stream ended, a watcher was cancelled), if it did. */
+  failure: string | undefined;
+}
+
 /** WorkloadRun is what one workload run measured. Latencies are in milliseconds. */
 export interface WorkloadRun {
-  /** requests and errors count completions inside the measured window. */
+  /**
+   * requests and errors count completions inside the measured window: requests for KV
+   * workloads, LeaseGrant+Put pairs for lease-put, events received by the watchers for
+   * watch (whose errors add every lost, duplicated or unexpected event of the run).
+   */
   requests: number;
   errors: number;
   firstError: string | undefined;
   /** seconds is the measured window's length. */
   seconds: number;
-  /** throughput is successful requests per second. */
+  /** throughput is successful operations (requests, pairs, events) per second. */
   throughput: number;
   p50Ms: number;
   p99Ms: number;
@@ -144,10 +176,33 @@ export interface WorkloadRun {
   otherCpuCores: number;
   /** hitMaxRequests is true when a worker stopped early at its request bound. */
   hitMaxRequests: boolean;
+  /** watch holds a watch run's details. */
+  watch?: WatchDetail;
+  /** lease holds a lease-put run's lease accounting (revocation after the run). */
+  lease?: LeaseCounts;
 }
 
 /** DRAIN_GRACE_MS is added to the request deadline when waiting for workers to finish. */
 const DRAIN_GRACE_MS = 5000;
+
+/**
+ * drainBoundMs is how long a workload may take after "stop" to post its result: the
+ * request deadline; for watch also the wait for the watchers to catch up (one more
+ * deadline); for lease-put also the revocation budget.
+ */
+export function drainBoundMs(w: Workload, requestTimeoutMs: number): number {
+  const extra = w.op === "watch" ? requestTimeoutMs : w.op === "lease-put" ? LEASE_REVOKE_BUDGET_MS : 0;
+  return requestTimeoutMs + extra + DRAIN_GRACE_MS;
+}
+
+/**
+ * sharesFor splits a workload over the generator threads. A watch workload stays in one
+ * thread: its put clients and watchers must share a clock and the delivery ledger.
+ */
+export function sharesFor(w: Workload, workers: number): LoadShare[] {
+  if (w.op === "watch") return [{ conns: w.conns, clients: w.clients, connOffset: 0 }];
+  return splitLoad(w.clients, w.conns, workers);
+}
 
 /**
  * runWorkload spawns the load-generator threads, warms up for warmupMs, measures for
@@ -156,7 +211,7 @@ const DRAIN_GRACE_MS = 5000;
  */
 export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
   const { workload } = spec;
-  const shares = splitLoad(workload.clients, workload.conns, spec.workers);
+  const shares = sharesFor(workload, spec.workers);
   const threads = shares.map(() => new GeneratorThread());
   try {
     shares.forEach((s, k) => threads[k]!.send(setupFor(spec, s, k, "random")));
@@ -175,17 +230,22 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
     const host1 = hostBusySeconds();
     const cpu = process.cpuUsage(cpu0);
     const results = await Promise.all(
-      threads.map((t) => t.next("result", spec.requestTimeoutMs + DRAIN_GRACE_MS, "draining")),
+      threads.map((t) => t.next("result", drainBoundMs(workload, spec.requestTimeoutMs), "draining")),
     );
     const serverCores = (srv1 - srv0) / wallSec;
     const generatorCores = (cpu.user + cpu.system) / 1e6 / wallSec;
     const hostCores = host0 !== undefined && host1 !== undefined ? (host1 - host0) / wallSec : undefined;
-    return summarize(
+    const run = summarize(
       results.map((r) => r.result),
       serverCores,
       generatorCores,
       hostCores === undefined ? 0 : Math.max(0, hostCores - serverCores - generatorCores),
     );
+    const watch = results.find((r) => r.watch !== undefined)?.watch;
+    if (watch !== undefined) run.watch = watchDetail(watch);
+    const leases = results.flatMap((r) => (r.lease !== undefined ? [r.lease] : []));
+    if (leases.length > 0) run.lease = mergeLeaseCounts(leases);
+    return run;
   } finally {
     await Promise.all(threads.map((t) => t.terminate()));
   }
@@ -212,6 +272,8 @@ export async function fillKeyspace(
       connOffset: 0,
       clients: Math.min(100, shape.keySpace),
       op: "put",
+      writers: 0,
+      writerConns: 0,
       shape,
       mode: "sequential",
       seed: 1,
@@ -243,6 +305,8 @@ function setupFor(spec: RunSpec, share: LoadShare, k: number, mode: "random" | "
     connOffset: share.connOffset,
     clients: share.clients,
     op: spec.workload.op,
+    writers: spec.workload.writers ?? 0,
+    writerConns: spec.workload.writerConns ?? 0,
     shape: spec.shape,
     mode,
     seed: (spec.seed + k * 7919) >>> 0,
@@ -250,6 +314,43 @@ function setupFor(spec: RunSpec, share: LoadShare, k: number, mode: "random" | "
     connectTimeoutMs: spec.connectTimeoutMs,
     maxRequests: Math.max(1, Math.floor((spec.maxRequests * share.clients) / spec.workload.clients)),
   };
+}
+
+/** watchDetail turns a watch run's counts into its reported details. */
+export function watchDetail(w: WatchCounts): WatchDetail {
+  const h = new LatencyHistogram();
+  h.merge(w.putHistogram);
+  const sec = w.putMeasuredMs / 1000;
+  return {
+    watchers: w.watchers,
+    streams: w.streams,
+    writers: w.writers,
+    puts: w.puts,
+    putErrors: w.putErrors,
+    putThroughput: sec > 0 ? w.puts / sec : 0,
+    putP50Ms: h.percentile(0.5) / 1000,
+    putP99Ms: h.percentile(0.99) / 1000,
+    expectedEvents: w.tally.expected,
+    deliveredEvents: w.tally.delivered,
+    lostEvents: w.tally.lost,
+    duplicatedEvents: w.tally.duplicated,
+    unexpectedEvents: w.tally.unexpected + w.tally.untrackedAcks,
+    drainMs: w.drainMs,
+    failure: w.failure,
+  };
+}
+
+/** mergeLeaseCounts adds the threads' lease counts (revocation time: the longest). */
+export function mergeLeaseCounts(counts: readonly LeaseCounts[]): LeaseCounts {
+  return counts.reduce(
+    (a, c) => ({
+      granted: a.granted + c.granted,
+      revoked: a.revoked + c.revoked,
+      revokeErrors: a.revokeErrors + c.revokeErrors,
+      revokeMs: Math.max(a.revokeMs, c.revokeMs),
+    }),
+    { granted: 0, revoked: 0, revokeErrors: 0, revokeMs: 0 },
+  );
 }
 
 /** summarize merges the per-thread loop results into one WorkloadRun. */

@@ -63,3 +63,25 @@ export function unaryOnce(client: grpc.Client, method: string, request: Buffer, 
     );
   });
 }
+
+/**
+ * explainStream opens one bidi-streaming call on method through grpc-js, sends request,
+ * and says what the server did within timeoutMs: answered, or refused with which gRPC
+ * status (the text the h2 transport cannot decode).
+ */
+export function explainStream(target: string, method: string, request: Buffer, timeoutMs: number): Promise<string> {
+  const c = openConnection(target);
+  const what = `a ${method} stream opened through grpc-js`;
+  return new Promise<string>((resolve) => {
+    const stream = c.makeBidiStreamRequest<Buffer, Buffer>(method, identity, identity, new grpc.Metadata(), {
+      deadline: Date.now() + timeoutMs,
+    });
+    stream.on("data", () => {
+      resolve(`${what} was answered`);
+      stream.cancel();
+    });
+    stream.on("error", (err: Error) => resolve(`${what} got: ${err.message}`));
+    stream.on("end", () => resolve(`${what} ended without an answer`));
+    stream.write(request);
+  }).finally(() => c.close());
+}

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openConnection, unaryCaller } from "./grpc-caller.js";
-import { grpcFrame, H2Connection, requestHeaderBlock } from "./h2-client.js";
+import { grpcFrame, H2Connection, MessageReader, requestHeaderBlock, unframe, type H2StreamHandler } from "./h2-client.js";
 import { ClosedLoop, SequentialSource } from "./loop.js";
 
 const id = (b: Buffer): Buffer => b;
@@ -11,11 +11,11 @@ let server: grpc.Server;
 let port: number;
 let hung: grpc.sendUnaryData<Buffer>[] = [];
 
-function method(path: string): grpc.MethodDefinition<Buffer, Buffer> {
+function method(path: string, streaming = false): grpc.MethodDefinition<Buffer, Buffer> {
   return {
     path,
-    requestStream: false,
-    responseStream: false,
+    requestStream: streaming,
+    responseStream: streaming,
     requestSerialize: id,
     requestDeserialize: id,
     responseSerialize: id,
@@ -32,6 +32,9 @@ beforeEach(async () => {
       Big: method("/test.T/Big"),
       Fail: method("/test.T/Fail"),
       Hang: method("/test.T/Hang"),
+      Chat: method("/test.T/Chat", true),
+      Burst: method("/test.T/Burst", true),
+      Refuse: method("/test.T/Refuse", true),
     },
     {
       Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, Buffer.concat([call.request, call.request])),
@@ -40,6 +43,27 @@ beforeEach(async () => {
         cb({ code: grpc.status.INVALID_ARGUMENT, details: "etcdserver: key is not provided" }),
       Hang: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         hung.push(cb);
+      },
+      // Chat echoes every message twice, the second time reversed.
+      Chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        call.on("data", (b: Buffer) => {
+          call.write(b);
+          call.write(Buffer.from(b).reverse());
+        });
+        call.on("end", () => call.end());
+      },
+      // Burst answers a message "n,size" with n messages of size bytes (byte i = i % 251), then ends OK.
+      Burst: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        call.once("data", (b: Buffer) => {
+          const [n, size] = b.toString().split(",").map(Number) as [number, number];
+          const msg = Buffer.alloc(size);
+          for (let i = 0; i < size; i++) msg[i] = i % 251;
+          for (let i = 0; i < n; i++) call.write(msg);
+          call.end();
+        });
+      },
+      Refuse: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "no such thing" });
       },
     },
   );
@@ -123,6 +147,144 @@ describe("H2Connection", () => {
     const c = await H2Connection.connect("127.0.0.1", port, 5000);
     c.close();
     expect((await call(c, "/test.T/Echo", Buffer.alloc(1)))?.message).toMatch(/closed by client/);
+  });
+});
+
+/** collect opens a stream and gathers what comes back until it ends. */
+function collect(c: H2Connection, path: string): { messages: Buffer[]; ended: Promise<[Error, number]>; stream: ReturnType<H2Connection["openStream"]> } {
+  const messages: Buffer[] = [];
+  let end!: (v: [Error, number]) => void;
+  const ended = new Promise<[Error, number]>((r) => (end = r));
+  const handler: H2StreamHandler = {
+    onMessage: (b, s, e) => messages.push(Buffer.from(b.subarray(s, e))),
+    onEnd: (err, n) => end([err, n]),
+  };
+  const stream = c.openStream(requestHeaderBlock(path, `127.0.0.1:${port}`), handler);
+  return { messages, ended, stream };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(cond()).toBe(true);
+}
+
+describe("H2Connection streams", () => {
+  it("sends and receives messages both ways on one stream, alongside unary calls", async () => {
+    const c = await H2Connection.connect("127.0.0.1", port, 5000);
+    try {
+      const { messages, stream } = collect(c, "/test.T/Chat");
+      for (let i = 0; i < 50; i++) stream.send(grpcFrame(Buffer.from(`m${i}`)));
+      expect(await call(c, "/test.T/Echo", Buffer.from("x"))).toBeNull();
+      await until(() => messages.length === 100);
+      expect(messages.slice(0, 4).map(String)).toEqual(["m0", "0m", "m1", "1m"]);
+      expect(stream.queuedBytes).toBe(0);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("reassembles messages larger than a frame and sends ones larger than the window", async () => {
+    const c = await H2Connection.connect("127.0.0.1", port, 5000);
+    try {
+      const b = collect(c, "/test.T/Burst");
+      b.stream.send(grpcFrame(Buffer.from("3,100000")));
+      const [err, n] = await b.ended;
+      expect(err.message).toMatch(/server ended the stream after 3 messages/);
+      expect(n).toBe(3);
+      expect(b.messages.map((m) => m.length)).toEqual([100000, 100000, 100000]);
+      expect(b.messages.every((m) => m.every((x, i) => x === i % 251))).toBe(true);
+      // 200 kB from the client: more than the server's 64 kB initial stream window
+      const chat = collect(c, "/test.T/Chat");
+      const big = Buffer.alloc(200_000, 9);
+      chat.stream.send(grpcFrame(big));
+      expect(chat.stream.queuedBytes).toBeGreaterThan(0); // waits for the server's WINDOW_UPDATEs
+      await until(() => chat.messages.length === 2);
+      expect(chat.messages[0]!.equals(big)).toBe(true);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("reports a refused stream, and a cancelled stream reports nothing", async () => {
+    const c = await H2Connection.connect("127.0.0.1", port, 5000);
+    try {
+      const refused = collect(c, "/test.T/Refuse");
+      const [err, n] = await refused.ended;
+      expect(err.message).toMatch(/^h2: /);
+      expect(n).toBe(0);
+      const chat = collect(c, "/test.T/Chat");
+      let ended = false;
+      void chat.ended.then(() => (ended = true));
+      chat.stream.send(grpcFrame(Buffer.from("a")));
+      await until(() => chat.messages.length === 2);
+      chat.stream.cancel();
+      chat.stream.send(grpcFrame(Buffer.from("dropped")));
+      expect(await call(c, "/test.T/Echo", Buffer.from("still usable"))).toBeNull();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(ended).toBe(false);
+      expect(chat.messages.length).toBe(2);
+    } finally {
+      c.close();
+    }
+  });
+
+  it("ends open streams when the connection goes", async () => {
+    const c = await H2Connection.connect("127.0.0.1", port, 5000);
+    const chat = collect(c, "/test.T/Chat");
+    chat.stream.send(grpcFrame(Buffer.from("a")));
+    await until(() => chat.messages.length === 2);
+    c.close();
+    const [err, n] = await chat.ended;
+    expect(err.message).toMatch(/closed by client/);
+    expect(n).toBe(2);
+  });
+
+  it("call() hands back the response message", async () => {
+    const c = await H2Connection.connect("127.0.0.1", port, 5000);
+    try {
+      const res = await new Promise<Buffer | undefined>((resolve, reject) =>
+        c.call(requestHeaderBlock("/test.T/Echo", `127.0.0.1:${port}`), grpcFrame(Buffer.from("abc")), (err, r) => (err ? reject(err) : resolve(r))),
+      );
+      expect(res?.toString()).toBe("abcabc");
+      const big = await new Promise<Buffer | undefined>((resolve, reject) =>
+        c.call(requestHeaderBlock("/test.T/Big", `127.0.0.1:${port}`), grpcFrame(Buffer.alloc(1)), (err, r) => (err ? reject(err) : resolve(r))),
+      );
+      expect(big?.length).toBe(200_000);
+      const failed = await new Promise<Error | null>((resolve) =>
+        c.call(requestHeaderBlock("/test.T/Fail", `127.0.0.1:${port}`), grpcFrame(Buffer.alloc(1)), (err) => resolve(err)),
+      );
+      expect(failed?.message).toMatch(/without a message/);
+    } finally {
+      c.close();
+    }
+  });
+});
+
+describe("MessageReader", () => {
+  it("reassembles messages however the bytes are split", () => {
+    const msgs = [Buffer.alloc(0), Buffer.from("hello"), Buffer.alloc(3000, 7), Buffer.from("x")];
+    const wire = Buffer.concat(msgs.map(grpcFrame));
+    for (const step of [1, 2, 3, 5, 7, 64, 4096, wire.length]) {
+      const got: Buffer[] = [];
+      const r = new MessageReader(1 << 20, (b, s, e) => got.push(Buffer.from(b.subarray(s, e))));
+      for (let p = 0; p < wire.length; p += step) r.push(wire, p, Math.min(wire.length, p + step));
+      expect(got).toEqual(msgs);
+      expect(r.messages).toBe(4);
+      expect(r.partial).toBe(false);
+    }
+  });
+
+  it("refuses compressed and oversized messages", () => {
+    const r = new MessageReader(10, () => {});
+    expect(() => r.push(Buffer.from([1, 0, 0, 0, 1, 0]), 0, 6)).toThrow(/compressed/);
+    const r2 = new MessageReader(10, () => {});
+    expect(() => r2.push(grpcFrame(Buffer.alloc(11)), 0, 16)).toThrow(/above the limit/);
+  });
+
+  it("unframe checks a unary response is exactly one message", () => {
+    expect(unframe([grpcFrame(Buffer.from("ab")).subarray(0, 4), grpcFrame(Buffer.from("ab")).subarray(4)], 100).toString()).toBe("ab");
+    expect(() => unframe([Buffer.from([0, 0, 0])], 100)).toThrow(/shorter/);
+    expect(() => unframe([Buffer.concat([grpcFrame(Buffer.from("a")), Buffer.from("z")])], 100)).toThrow(/announced/);
   });
 });
 

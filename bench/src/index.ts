@@ -4,13 +4,44 @@
  */
 export { DEFAULTS, parseArgs, splitCommand, USAGE, type BenchOptions } from "./args.js";
 export { defaultEtcdTsCmd, medianRun, planSeconds, runBench, serverSpecs, type Progress } from "./bench.js";
-export { fillKeyspace, runWorkload, splitLoad, summarize, type LoadShare, type RunSpec, type WorkloadRun } from "./generator.js";
-export { grpcFrame, H2Connection, requestHeaderBlock, type H2Callback } from "./h2-client.js";
+export { openChannel, type Channel, type StreamCall, type StreamHandler } from "./channel.js";
+export {
+  drainBoundMs,
+  fillKeyspace,
+  runWorkload,
+  sharesFor,
+  splitLoad,
+  summarize,
+  type LoadShare,
+  type RunSpec,
+  type WatchDetail,
+  type WorkloadRun,
+} from "./generator.js";
+export {
+  grpcFrame,
+  H2Connection,
+  MessageReader,
+  requestHeaderBlock,
+  type H2Callback,
+  type H2ResponseCallback,
+  type H2Stream,
+  type H2StreamHandler,
+} from "./h2-client.js";
+export { grantedLease, LeaseIdLog, leasePutCaller, type LeaseCounts } from "./lease-put.js";
 export { LatencyHistogram, type HistogramSnapshot } from "./histogram.js";
 export { ClosedLoop, RandomSource, SequentialSource, type LoopResult, type RequestSource, type UnaryCaller } from "./loop.js";
 export { computeRatios, formatReport, type BenchReport, type Ratio, type ServerResult, type WorkloadResult } from "./report.js";
 export type { Transport } from "./protocol.js";
-export { benchKey, benchValue, encodeRequests, type RequestShape } from "./requests.js";
+export {
+  benchKey,
+  benchValue,
+  encodeLeaseGrant,
+  encodePrefixedPuts,
+  encodeRequests,
+  encodeWatchCreate,
+  prefixedKey,
+  type RequestShape,
+} from "./requests.js";
 export {
   killAllSync,
   memberFlags,
@@ -22,4 +53,5 @@ export {
   type ServerKind,
   type ServerSpec,
 } from "./servers.js";
-export { DEFAULT_WORKLOADS, parseWorkload, type Op, type Workload } from "./workload.js";
+export { DeliveryLedger, WatchFanout, WatchResponseScan, type DeliveryTally, type WatchCounts } from "./watch.js";
+export { DEFAULT_WORKLOADS, parseWorkload, type KvOp, type Op, type Workload } from "./workload.js";

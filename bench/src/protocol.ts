@@ -1,5 +1,7 @@
+import type { LeaseCounts } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
 import type { RequestShape } from "./requests.js";
+import type { WatchCounts } from "./watch.js";
 import type { Op } from "./workload.js";
 
 /**
@@ -21,8 +23,13 @@ export interface WorkerSetup {
   transport: Transport;
   conns: number;
   connOffset: number;
+  /** clients is the number of closed-loop clients, or of watchers for "watch". */
   clients: number;
   op: Op;
+  /** writers is the number of put clients of a "watch" workload (0 otherwise). */
+  writers: number;
+  /** writerConns is the number of connections those put clients share. */
+  writerConns: number;
   shape: RequestShape;
   /** mode "random" picks keys at random with `seed`; "sequential" sends each key once. */
   mode: "random" | "sequential";
@@ -40,5 +47,5 @@ export type ToWorker = WorkerSetup | { type: "start" } | { type: "measure" } | {
 /** FromWorker is a message from a load-generator worker to the main thread. */
 export type FromWorker =
   | { type: "ready" }
-  | { type: "result"; result: LoopResult }
+  | { type: "result"; result: LoopResult; watch?: WatchCounts; lease?: LeaseCounts }
   | { type: "error"; message: string };

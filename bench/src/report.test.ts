@@ -56,6 +56,7 @@ function report(servers: ServerResult[]): BenchReport {
       rounds: 1,
       order: "interleaved",
       maxConns: 10,
+      watchWriters: 10,
     },
     servers,
     ratios: computeRatios(servers),
@@ -113,6 +114,41 @@ describe("formatting helpers", () => {
     expect(fmtMs(0.1234)).toBe("0.123");
     expect(fmtMs(12.345)).toBe("12.35");
     expect(fmtMs(1234.5)).toBe("1235");
+  });
+
+  it("adds a note per watch and lease-put result, and says what their columns mean", () => {
+    const watch = {
+      ...run(150000, 4.7, 15.8),
+      watch: {
+        watchers: 100,
+        streams: 10,
+        writers: 10,
+        puts: 3000,
+        putErrors: 0,
+        putThroughput: 1500,
+        putP50Ms: 5.2,
+        putP99Ms: 19.3,
+        expectedEvents: 390000,
+        deliveredEvents: 390000,
+        lostEvents: 0,
+        duplicatedEvents: 0,
+        unexpectedEvents: 0,
+        drainMs: 4,
+        failure: undefined,
+      },
+    };
+    const lease = { ...run(1400, 70, 185), lease: { granted: 3273, revoked: 3273, revokeErrors: 0, revokeMs: 1000 } };
+    const etcd = server("etcd", [wl("watch-100", watch), wl("lease-put-100", lease)]);
+    const text = formatReport(report([etcd]));
+    expect(text).toContain("ops/s");
+    expect(text).toContain(
+      "watch-100 etcd: 100 watchers on 10 streams; 10 put clients made 1500 puts/s (p50 5.20 ms, p99 19.30 ms); " +
+        "390000 of 390000 events delivered, 0 lost, 0 duplicated, 0 unexpected; caught up 4 ms after the puts stopped",
+    );
+    expect(text).toContain("lease-put-100 etcd: 3273 leases granted, 3273 revoked after the run (1.0 s)");
+    expect(text).toContain("watch: events received");
+    expect(text).toContain("watch errors: failed puts plus every lost, duplicated or unexpected event");
+    expect(formatReport(report([server("etcd", [wl("put-1", run(1, 1, 1))])]))).not.toContain("watch errors");
   });
 
   it("alignColumns pads left or right per column", () => {

@@ -58,6 +58,7 @@ export interface BenchReport {
     rounds: number;
     order: string;
     maxConns: number;
+    watchWriters: number;
   };
   servers: ServerResult[];
   ratios: Ratio[];
@@ -121,6 +122,37 @@ export function alignColumns(rows: readonly (readonly string[])[], rightAligned:
     .join("\n");
 }
 
+/** workloadNotes gives one line per watch or lease-put result (by workload, then server): what its op adds to the row. */
+export function workloadNotes(r: BenchReport): string[] {
+  const out: string[] = [];
+  const names: string[] = [];
+  for (const sv of r.servers) for (const w of sv.workloads) if (!names.includes(w.workload)) names.push(w.workload);
+  for (const name of names) {
+    for (const sv of r.servers) {
+      const w = sv.workloads.find((x) => x.workload === name);
+      if (w === undefined || !w.ok) continue;
+      const d = w.watch;
+      if (d !== undefined) {
+        out.push(
+          `${w.workload} ${sv.label}: ${d.watchers} watchers on ${d.streams} streams; ${d.writers} put clients made ` +
+            `${d.putThroughput.toFixed(0)} puts/s (p50 ${fmtMs(d.putP50Ms)} ms, p99 ${fmtMs(d.putP99Ms)} ms); ` +
+            `${d.deliveredEvents} of ${d.expectedEvents} events delivered, ${d.lostEvents} lost, ` +
+            `${d.duplicatedEvents} duplicated, ${d.unexpectedEvents} unexpected` +
+            (d.drainMs >= 0 ? `; caught up ${d.drainMs.toFixed(0)} ms after the puts stopped` : "; never caught up"),
+        );
+      }
+      const l = w.lease;
+      if (l !== undefined) {
+        out.push(
+          `${w.workload} ${sv.label}: ${l.granted} leases granted, ${l.revoked} revoked after the run ` +
+            `(${(l.revokeMs / 1000).toFixed(1)} s${l.revokeErrors > 0 ? `, ${l.revokeErrors} failed` : ""})`,
+        );
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * formatReport renders the report as the plain-text table `npm run bench` prints: one row
  * per workload and server, then one ratio row per non-baseline server.
@@ -139,7 +171,7 @@ export function formatReport(r: BenchReport): string {
     lines.push(`  ${sv.label}: ${what}`);
   }
   lines.push("");
-  const header = ["workload", "conns", "server", "req/s", "p50 ms", "p99 ms", "errors", "srv cpu", "gen cpu", "other cpu"];
+  const header = ["workload", "conns", "server", "ops/s", "p50 ms", "p99 ms", "errors", "srv cpu", "gen cpu", "other cpu"];
   const rows: string[][] = [header];
   const names: string[] = [];
   for (const sv of r.servers) for (const w of sv.workloads) if (!names.includes(w.workload)) names.push(w.workload);
@@ -179,12 +211,18 @@ export function formatReport(r: BenchReport): string {
     if (row[3]?.startsWith("failed: ") === true) table[i] = `${table[i]}  ${row[3]}`;
   });
   lines.push(...table);
+  const notes = workloadNotes(r);
+  if (notes.length > 0) lines.push("", ...notes);
   lines.push("");
   lines.push(
-    "req/s: successful requests per second; p50/p99: request latency; cpu columns: CPU time / wall time " +
-      "(1.00 = one core busy) of the server (all members), the load generator (this process) and everything " +
-      "else on the machine (high 'other' means the run was disturbed).",
+    "ops/s: successful requests per second (lease-put: LeaseGrant+Put pairs; watch: events received, summed " +
+      "over the watchers); p50/p99: their latency (watch: put sent -> event received); cpu columns: CPU time / " +
+      "wall time (1.00 = one core busy) of the server (all members), the load generator (this process) and " +
+      "everything else on the machine (high 'other' means the run was disturbed).",
   );
+  if (notes.length > 0) {
+    lines.push("watch errors: failed puts plus every lost, duplicated or unexpected event of the run.");
+  }
   if (r.ratios.length > 0) {
     lines.push("ratio rows: server / baseline; above 1x is more throughput but more latency.");
   }

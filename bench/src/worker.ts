@@ -1,15 +1,31 @@
 /**
  * worker.ts is the body of a load-generator worker thread. It receives a WorkerSetup,
- * pre-encodes every request, opens its connections, and then runs a ClosedLoop driven by
- * start / measure / stop messages, posting the LoopResult when the loop is done.
+ * pre-encodes every request, opens its connections, and then runs a ClosedLoop (or, for
+ * watch, a WatchFanout) driven by start / measure / stop messages, posting the result
+ * when the run is done.
  */
 import { performance } from "node:perf_hooks";
 import { parentPort } from "node:worker_threads";
-import { openConnection, unaryCaller, unaryOnce, waitReady } from "./grpc-caller.js";
+import { openChannel, toWire, type Channel } from "./channel.js";
+import { explainStream, openConnection, unaryCaller, unaryOnce, waitReady } from "./grpc-caller.js";
 import { grpcFrame, H2Connection, requestHeaderBlock } from "./h2-client.js";
+import { LEASE_REVOKE_BUDGET_MS, LeaseIdLog, leasePutCaller, type LeaseCounts } from "./lease-put.js";
 import { ClosedLoop, RandomSource, SequentialSource, type LoopResult, type UnaryCaller } from "./loop.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./protocol.js";
-import { encodeRequests, methodPath } from "./requests.js";
+import {
+  encodeLeaseGrant,
+  encodePrefixedPuts,
+  encodeRequests,
+  encodeWatchCreate,
+  LEASE_GRANT_PATH,
+  LEASE_PREFIX,
+  LEASE_REVOKE_PATH,
+  methodPath,
+  WATCH_PATH,
+  WATCH_PREFIX,
+} from "./requests.js";
+import { WatchFanout } from "./watch.js";
+import { isKvOp, LEASE_TTL_SECONDS } from "./workload.js";
 
 /** ERROR_BACKOFF_MS keeps a client whose request failed from spinning on a dead server. */
 const ERROR_BACKOFF_MS = 10;
@@ -18,7 +34,15 @@ const port = parentPort;
 if (port === null) throw new Error("bench: worker.js must run as a worker thread");
 
 let closers: (() => void)[] = [];
-let loop: ClosedLoop | undefined;
+
+/** Runner is what start / measure / stop drive. */
+interface Runner {
+  start(): void;
+  measure(): void;
+  stop(): void;
+}
+
+let runner: Runner | undefined;
 
 function post(m: FromWorker): void {
   port!.postMessage(m);
@@ -58,20 +82,127 @@ async function grpcCallers(s: WorkerSetup, method: string): Promise<UnaryCaller[
  * not decode status trailers): it re-sends one request through grpc-js and reports what
  * came back.
  */
-async function explain(s: WorkerSetup, method: string, request: Buffer, r: LoopResult): Promise<LoopResult> {
+async function explain(s: WorkerSetup, method: string, request: Buffer, r: LoopResult, what = "one request"): Promise<LoopResult> {
   if (s.transport !== "h2" || r.firstError === undefined || !r.firstError.includes("without a message")) return r;
   const c = openConnection(target(s, 0));
   try {
     await unaryOnce(c, method, request, 2000);
-    return { ...r, firstError: `${r.firstError}; one request re-sent through grpc-js succeeded` };
+    return { ...r, firstError: `${r.firstError}; ${what} re-sent through grpc-js succeeded` };
   } catch (err) {
-    return { ...r, firstError: `${r.firstError}; one request re-sent through grpc-js got: ${err instanceof Error ? err.message : String(err)}` };
+    return { ...r, firstError: `${r.firstError}; ${what} re-sent through grpc-js got: ${err instanceof Error ? err.message : String(err)}` };
   } finally {
     c.close();
   }
 }
 
+async function openChannels(s: WorkerSetup, n: number, offset: number): Promise<Channel[]> {
+  const out: Channel[] = [];
+  for (let j = 0; j < n; j++) {
+    const ch = await openChannel(s.transport, s.endpoints[(offset + j) % s.endpoints.length]!, s.connectTimeoutMs);
+    closers.push(() => ch.close());
+    out.push(ch);
+  }
+  return out;
+}
+
+/**
+ * setupLeasePut runs lease-put: each operation is a LeaseGrant and a Put attached to the
+ * lease, on the same connection. After the run, the leases granted are revoked (bounded
+ * by LEASE_REVOKE_BUDGET_MS, unmeasured) before the result is posted.
+ */
+async function setupLeasePut(s: WorkerSetup): Promise<void> {
+  const channels = await openChannels(s, s.conns, s.connOffset);
+  const grant = encodeLeaseGrant(LEASE_TTL_SECONDS);
+  const log = new LeaseIdLog();
+  const framed = channels[0]!.framed;
+  const l = new ClosedLoop({
+    callers: channels.map((ch) => leasePutCaller(ch, toWire(ch, grant), log)),
+    clients: s.clients,
+    source: new RandomSource(encodePrefixedPuts(LEASE_PREFIX, s.shape), s.seed),
+    now: () => performance.now(),
+    maxRequests: s.maxRequests,
+    errorBackoffMs: ERROR_BACKOFF_MS,
+  });
+  runner = l;
+  void l.done
+    .then(async (result) => {
+      const lease = await revokeAll(channels, log, framed, s.clients);
+      closeAll();
+      const explained = await explain(s, LEASE_GRANT_PATH, grant, result, "one LeaseGrant");
+      post({ type: "result", result: explained, lease });
+    })
+    .catch((err: unknown) => post({ type: "error", message: err instanceof Error ? err.message : String(err) }));
+}
+
+/** revokeAll revokes every lease in log with `clients` closed-loop clients, within LEASE_REVOKE_BUDGET_MS. */
+async function revokeAll(channels: Channel[], log: LeaseIdLog, framed: boolean, clients: number): Promise<LeaseCounts> {
+  const t0 = performance.now();
+  if (log.count === 0) return { granted: 0, revoked: 0, revokeErrors: 0, revokeMs: 0 };
+  const l = new ClosedLoop({
+    callers: channels.map((ch): UnaryCaller => (req, done) => ch.unary(LEASE_REVOKE_PATH, req, done)),
+    clients: Math.min(clients, log.count),
+    source: log.revokeRequests(framed),
+    now: () => performance.now(),
+    maxRequests: log.count,
+    errorBackoffMs: ERROR_BACKOFF_MS,
+  });
+  const budget = setTimeout(() => void l.stop(), LEASE_REVOKE_BUDGET_MS);
+  l.start();
+  const r = await l.done;
+  clearTimeout(budget);
+  return { granted: log.count, revoked: r.totalOk, revokeErrors: r.totalErrors, revokeMs: performance.now() - t0 };
+}
+
+/**
+ * setupWatch runs watch: the watchers on `conns` Watch streams (one per connection), the
+ * writers on `writerConns` connections of their own, all in this thread so every event is
+ * checked against the puts that made it.
+ */
+async function setupWatch(s: WorkerSetup): Promise<void> {
+  const watchChannels = await openChannels(s, s.conns, s.connOffset);
+  const writerChannels = await openChannels(s, s.writerConns, 0);
+  const create = encodeWatchCreate(WATCH_PREFIX);
+  let f: WatchFanout;
+  try {
+    f = await WatchFanout.create({
+      watchChannels,
+      writerChannels,
+      watchers: s.clients,
+      writers: s.writers,
+      createRequest: create,
+      puts: encodePrefixedPuts(WATCH_PREFIX, s.shape),
+      valueSize: s.shape.valueSize,
+      seed: s.seed,
+      now: () => performance.now(),
+      maxRequests: s.maxRequests,
+      errorBackoffMs: ERROR_BACKOFF_MS,
+      createTimeoutMs: s.connectTimeoutMs,
+      drainTimeoutMs: s.requestTimeoutMs,
+    });
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    throw new Error(s.transport === "h2" ? `${msg}; ${await explainStream(target(s, 0), WATCH_PATH, create, 2000)}` : msg);
+  }
+  closers.push(() => f.close());
+  runner = {
+    start: () => f.start(),
+    measure: () => f.measure(),
+    stop: () => {
+      void f
+        .stop()
+        .then(({ result, watch }) => {
+          closeAll();
+          post({ type: "result", result, watch });
+        })
+        .catch((err: unknown) => post({ type: "error", message: err instanceof Error ? err.message : String(err) }));
+    },
+  };
+}
+
 async function setup(s: WorkerSetup): Promise<void> {
+  if (s.op === "lease-put") return setupLeasePut(s);
+  if (s.op === "watch") return setupWatch(s);
+  if (!isKvOp(s.op)) throw new Error(`bench: unknown op ${s.op}`);
   const method = methodPath(s.op);
   const encoded = encodeRequests(s.op, s.shape);
   const requests = s.transport === "h2" ? encoded.map(grpcFrame) : encoded;
@@ -84,7 +215,7 @@ async function setup(s: WorkerSetup): Promise<void> {
     maxRequests: s.maxRequests,
     errorBackoffMs: ERROR_BACKOFF_MS,
   });
-  loop = l;
+  runner = l;
   void l.done
     .then((result) => {
       closeAll();
@@ -106,13 +237,13 @@ port.on("message", (m: ToWorker) => {
         );
         break;
       case "start":
-        loop?.start();
+        runner?.start();
         break;
       case "measure":
-        loop?.measure();
+        runner?.measure();
         break;
       case "stop":
-        void loop?.stop();
+        void runner?.stop();
         break;
     }
   } catch (err) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_WORKLOADS, needsData, parseWorkload } from "./workload.js";
+import { DEFAULT_WATCH_WRITERS, DEFAULT_WORKLOADS, needsData, parseWorkload } from "./workload.js";
 
 describe("parseWorkload", () => {
   it("parses op and clients and caps the connections", () => {
@@ -12,6 +12,21 @@ describe("parseWorkload", () => {
       conns: 7,
     });
     expect(parseWorkload("put-100", 100).conns).toBe(100);
+  });
+
+  it("parses lease-put and watch; a watch workload gets its writers and their connections", () => {
+    expect(parseWorkload("lease-put-100", 10)).toEqual({ name: "lease-put-100", op: "lease-put", clients: 100, conns: 10 });
+    expect(parseWorkload("watch-100", 10)).toEqual({
+      name: "watch-100",
+      op: "watch",
+      clients: 100,
+      conns: 10,
+      writers: DEFAULT_WATCH_WRITERS,
+      writerConns: Math.min(DEFAULT_WATCH_WRITERS, 10),
+    });
+    expect(parseWorkload("watch-1", 10, 3)).toMatchObject({ clients: 1, conns: 1, writers: 3, writerConns: 3 });
+    expect(parseWorkload("watch-50", 4, 20)).toMatchObject({ conns: 4, writers: 20, writerConns: 4 });
+    expect(() => parseWorkload("watch-5", 10, 0)).toThrow(/at least one writer/);
   });
 
   it("accepts every default workload", () => {
@@ -28,6 +43,8 @@ describe("parseWorkload", () => {
 
   it("needsData is true for reads only", () => {
     expect(needsData(parseWorkload("put-1", 1))).toBe(false);
+    expect(needsData(parseWorkload("lease-put-1", 1))).toBe(false);
+    expect(needsData(parseWorkload("watch-1", 1))).toBe(false);
     expect(needsData(parseWorkload("range-1", 1))).toBe(true);
     expect(needsData(parseWorkload("range-serializable-1", 1))).toBe(true);
   });

@@ -1,26 +1,44 @@
 /**
- * Op is what one benchmark request does: "put" writes one key; "range" reads one key with
- * the default linearizable consistency (etcd's ReadIndex path); "range-serializable" reads
- * one key from the member's local state.
+ * KvOp is what one request of a KV workload does: "put" writes one key; "range" reads one
+ * key with the default linearizable consistency (etcd's ReadIndex path);
+ * "range-serializable" reads one key from the member's local state.
  */
-export type Op = "put" | "range" | "range-serializable";
+export type KvOp = "put" | "range" | "range-serializable";
+
+/**
+ * Op is what a workload measures: a KV op (one request per operation); "lease-put", where
+ * one operation is a LeaseGrant followed by a Put attached to the granted lease; or
+ * "watch", where watchers on one prefix count the events a fixed put load produces.
+ */
+export type Op = KvOp | "lease-put" | "watch";
 
 /** OPS lists the ops in the order they are accepted on the command line. */
-export const OPS: readonly Op[] = ["put", "range", "range-serializable"];
+export const OPS: readonly Op[] = ["put", "range", "range-serializable", "lease-put", "watch"];
+
+/** isKvOp tells the one-request ops apart. */
+export function isKvOp(op: Op): op is KvOp {
+  return op === "put" || op === "range" || op === "range-serializable";
+}
 
 /**
  * Workload is one measured run: `clients` closed-loop clients, each keeping exactly one
- * request outstanding, spread over `conns` gRPC connections (HTTP/2 channels), as etcd's
- * own `benchmark --clients N --conns M` does.
+ * operation outstanding, spread over `conns` gRPC connections (HTTP/2 channels), as etcd's
+ * own `benchmark --clients N --conns M` does. For "watch", `clients` is the number of
+ * watchers and `conns` the number of Watch streams (one per connection) they are spread
+ * over, and `writers` closed-loop put clients make the events.
  */
 export interface Workload {
   /** name is the command-line spelling, e.g. "put-100". */
   name: string;
   op: Op;
-  /** clients is the number of concurrent outstanding requests (>= 1). */
+  /** clients is the number of concurrent outstanding operations, or watchers (>= 1). */
   clients: number;
   /** conns is the number of gRPC connections the clients share (1 <= conns <= clients). */
   conns: number;
+  /** writers is the number of put clients feeding a watch workload (watch only). */
+  writers?: number;
+  /** writerConns is the number of connections the writers share: min(writers, the cap). */
+  writerConns?: number;
 }
 
 /** DEFAULT_WORKLOADS is the workload list run when --workloads is not given. */
@@ -30,16 +48,25 @@ export const DEFAULT_WORKLOADS: readonly string[] = [
   "range-1",
   "range-100",
   "range-serializable-100",
+  "lease-put-100",
+  "watch-100",
 ];
 
 /** DEFAULT_MAX_CONNS caps the connections per workload: 100 clients share 10 connections. */
 export const DEFAULT_MAX_CONNS = 10;
 
+/** DEFAULT_WATCH_WRITERS is the number of put clients feeding a watch workload. */
+export const DEFAULT_WATCH_WRITERS = 10;
+
+/** LEASE_TTL_SECONDS is the TTL every lease-put operation asks for. */
+export const LEASE_TTL_SECONDS = 60;
+
 /**
  * parseWorkload parses "<op>-<clients>" (e.g. "range-serializable-100"). The workload gets
- * min(clients, maxConns) connections. Throws "bench: ..." on a malformed name.
+ * min(clients, maxConns) connections; a watch workload gets `watchWriters` put clients.
+ * Throws "bench: ..." on a malformed name.
  */
-export function parseWorkload(name: string, maxConns: number): Workload {
+export function parseWorkload(name: string, maxConns: number, watchWriters = DEFAULT_WATCH_WRITERS): Workload {
   const m = /^([a-z-]+)-(\d+)$/.exec(name.trim());
   if (m === null) {
     throw new Error(`bench: bad workload "${name}" (want <op>-<clients>, op one of ${OPS.join(", ")})`);
@@ -56,10 +83,22 @@ export function parseWorkload(name: string, maxConns: number): Workload {
   if (!Number.isSafeInteger(maxConns) || maxConns < 1) {
     throw new Error(`bench: connections per workload must be >= 1, got ${maxConns}`);
   }
-  return { name: `${op}-${clients}`, op, clients, conns: Math.min(clients, maxConns) };
+  const w: Workload = { name: `${op}-${clients}`, op, clients, conns: Math.min(clients, maxConns) };
+  if (op === "watch") {
+    if (!Number.isSafeInteger(watchWriters) || watchWriters < 1) {
+      throw new Error(`bench: a watch workload needs at least one writer, got ${watchWriters}`);
+    }
+    w.writers = watchWriters;
+    w.writerConns = Math.min(watchWriters, maxConns);
+  }
+  return w;
 }
 
-/** needsData reports whether a workload reads keys and so needs the keyspace filled first. */
+/**
+ * needsData reports whether a workload reads keys and so needs the keyspace filled first.
+ * lease-put and watch write keys of their own prefixes (see requests.ts), never the
+ * keyspace the reads use.
+ */
 export function needsData(w: Workload): boolean {
-  return w.op !== "put";
+  return w.op === "range" || w.op === "range-serializable";
 }
