@@ -7,3 +7,22 @@
  */
 export { KVStore, type EventListener, type RangeOptions, type RangeResult, type WriteTxn } from "./kvstore.js";
 export { MvccError, ErrCompacted, ErrFutureRev, type MvccErrorCode } from "./errors.js";
+export {
+  WatchableStore,
+  defaultMaxEventsPerSync,
+  defaultMaxRevisionsPerSync,
+  defaultMaxWatchersPerSync,
+  type WatchableStoreOptions,
+} from "./watchable_store.js";
+export {
+  WatchStream,
+  WatchError,
+  defaultMaxPendingBytes,
+  defaultMaxQueued,
+  defaultMaxWatchersPerStream,
+  type WatchCreate,
+  type WatchErrorCode,
+  type WatchFilters,
+  type WatchResponse,
+  type WatchStreamOptions,
+} from "./watch_stream.js";
