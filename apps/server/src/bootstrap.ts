@@ -4,10 +4,12 @@ import { join } from "node:path";
 import { raftpb, walpb } from "@etcd-ts/proto";
 import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
 import { KVStore } from "@etcd-ts/mvcc";
+import { Lessor } from "@etcd-ts/lease";
+import { performance } from "node:perf_hooks";
 import { MemoryStorage, RawNode } from "@etcd-ts/raft";
 import { WAL, type WalOptions } from "@etcd-ts/wal";
 import type { ServerConfig } from "./config/config.js";
-import { EtcdServer } from "./etcd_server.js";
+import { EtcdServer, attachLeasedKeys } from "./etcd_server.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
 import type { Logger } from "./log.js";
 import { AlarmStore } from "./alarm_store.js";
@@ -71,6 +73,14 @@ export async function openServer(
   const kv = await KVStore.open(backend, tx);
   const consistentIndex = decodeConsistentIndex(await backend.get(consistentIndexKey));
   const alarms = await AlarmStore.open(backend, tx);
+  const lessor = await Lessor.open(backend, tx, {
+    minTtl: minLeaseTtl(cfg.electionMs, cfg.heartbeatMs),
+    clock: () => performance.now(),
+    checkpointIntervalMs: LEASE_CHECKPOINT_INTERVAL_MS,
+    // A revoke that did not land is retried after a request timeout, as etcd does.
+    expiredRetryMs: 5000 + 2 * cfg.electionMs,
+  });
+  attachLeasedKeys(kv, lessor);
   const stored = await MembershipStore.load(backend, dirs.membership, logger);
   logger.info("opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });
 
@@ -193,6 +203,7 @@ export async function openServer(
     backend,
     tx,
     kv,
+    lessor,
     consistentIndex,
     restarted: haveWal,
     alarms,
@@ -212,6 +223,23 @@ export async function openServer(
     strictReconfigCheck: cfg.strictReconfigCheck,
     onFatal,
   });
+}
+
+/**
+ * LEASE_CHECKPOINT_INTERVAL_MS is how often the leader checkpoints each lease's remaining TTL
+ * through raft. etcd does this only with --experimental-enable-lease-checkpoint, every 5
+ * minutes; etcd-ts always does, often enough that a new leader (or a restarted cluster)
+ * resumes every lease within a few seconds of its true remaining TTL.
+ */
+export const LEASE_CHECKPOINT_INTERVAL_MS = 5000;
+
+/**
+ * minLeaseTtl is etcd's minimum lease TTL in seconds: one and a half election timeouts,
+ * counted in whole ticks ((3 * election ticks) / 2, integer division), rounded up.
+ */
+export function minLeaseTtl(electionMs: number, heartbeatMs: number): number {
+  const electionTicks = Math.floor(electionMs / heartbeatMs);
+  return Math.ceil((Math.floor((3 * electionTicks) / 2) * heartbeatMs) / 1000);
 }
 
 /** fetchMembership asks running peers for the member list (GET /members on a peer URL, any scheme the peer transport dials). */

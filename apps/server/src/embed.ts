@@ -91,6 +91,8 @@ export class Etcd {
         keepaliveIntervalMs: cfg.grpcKeepaliveIntervalMs,
         keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
         keepaliveMinTimeMs: cfg.grpcKeepaliveMinTimeMs,
+        watchProgressNotifyMs: cfg.watchProgressNotifyMs,
+        electionMs: cfg.electionMs,
       },
       logger,
     );

@@ -1,7 +1,8 @@
 import { rmSync } from "node:fs";
 import type { PassThrough } from "node:stream";
 import { etcdserverpb, serverpb, walpb, raftpb } from "@etcd-ts/proto";
-import { KVStore, MvccError } from "@etcd-ts/mvcc";
+import { KVStore, MvccError, WatchableStore, type WatchStream } from "@etcd-ts/mvcc";
+import { LeaseError, type Lessor } from "@etcd-ts/lease";
 import { consistentIndexKey, type Backend, type BatchTx } from "@etcd-ts/backend";
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
@@ -32,6 +33,8 @@ export interface EtcdServerParts {
   /** tx is the batch transaction every store writes into; the apply loop commits it. */
   tx: BatchTx;
   kv: KVStore;
+  /** lessor holds the leases (opened on the same backend and batch transaction, keys attached). */
+  lessor: Lessor;
   /** consistentIndex is the raft index of the last entry the backend holds. */
   consistentIndex: bigint;
   /** restarted: the member started from a data directory it had written before (a WAL existed). */
@@ -77,6 +80,27 @@ const SNAPSHOT_CATCHUP_ENTRIES = 5000n;
 /** MAX_GAP_BETWEEN_APPLY_AND_COMMIT is how far the applied index may trail the committed one before proposals are refused (etcd: 5000). */
 const MAX_GAP_BETWEEN_APPLY_AND_COMMIT = 5000n;
 
+/** WATCH_SYNC_INTERVAL_MS is how often unsynced watchers catch up from the store (etcd: 100ms). */
+const WATCH_SYNC_INTERVAL_MS = 100;
+
+/** WATCH_RESYNC_MS is the pause before the next catch-up round while watchers are still behind (etcd: 10ms). */
+const WATCH_RESYNC_MS = 10;
+
+/** LEASE_EXPIRE_INTERVAL_MS is how often the leader looks for expired leases (etcd: 500ms). */
+const LEASE_EXPIRE_INTERVAL_MS = 500;
+
+/** LEASE_REVOKE_PER_PASS bounds the revokes one expiry pass proposes (etcd revokes at most 1000 leases a second). */
+const LEASE_REVOKE_PER_PASS = 500;
+
+/** LEASE_CHECKPOINT_BATCH is how many checkpoints one proposal holds at most (etcd's maxLeaseCheckpointBatchSize). */
+const LEASE_CHECKPOINT_BATCH = 1000;
+
+/** LEASE_CHECKPOINT_BATCHES_PER_PASS bounds the checkpoint proposals of one pass (20,000 leases a second at most). */
+const LEASE_CHECKPOINT_BATCHES_PER_PASS = 10;
+
+/** LEASE_FORWARD_RETRY_MS is the pause between attempts to reach the leader for a keep-alive or TimeToLive. */
+const LEASE_FORWARD_RETRY_MS = 50;
+
 /** REMOVED_STOP_DELAY_MS is how long a removed member keeps running after applying its removal (etcd: 1s). */
 const REMOVED_STOP_DELAY_MS = 1000;
 
@@ -102,6 +126,10 @@ export function rpcSupportedForLearner(method: string, req: unknown): boolean {
 export class EtcdServer {
   readonly memberId: bigint;
   kv: KVStore;
+  /** lessor holds the leases; only the leader's lessor expires them (see leasePass). */
+  readonly lessor: Lessor;
+  /** watchable fans each applied revision out to the watchers of every watch stream. */
+  readonly watchable: WatchableStore;
   /** transport is set by the embedder before start (a single member never sends). */
   transport: PeerLink | undefined;
   private readonly backend: Backend;
@@ -126,6 +154,10 @@ export class EtcdServer {
   /** learner caches whether this member is a learner (checked on every client request). */
   private learner: boolean;
   private readonly stopWaiters: (() => void)[] = [];
+  private watchSyncTimer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private leasePassRunning = false;
 
   constructor(p: EtcdServerParts) {
     this.p = p;
@@ -139,6 +171,8 @@ export class EtcdServer {
       removedSelf: () => this.stopRemoved(),
     });
     this.kv = p.kv;
+    this.lessor = p.lessor;
+    this.watchable = new WatchableStore(p.kv);
     this.backend = p.backend;
     this.wal = p.wal;
     this.storage = p.storage;
@@ -147,9 +181,13 @@ export class EtcdServer {
     this.requestTimeoutMs = 5000 + 2 * p.electionMs;
     this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, (id: bigint, start: number) => this.proposalTimeoutError(id, start));
     this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
-    // No lessor exists yet, so no lease does: a put naming one fails at apply, as in etcd.
-    this.base = new BaseApplier(p.kv, p.alarms, { exists: () => false }, (m, raised) => this.alarmsChanged(m, raised), p.onFatal);
+    this.base = new BaseApplier(p.kv, p.alarms, p.lessor, (m, raised) => this.alarmsChanged(m, raised), p.onFatal);
     this.applyLoop = new ApplyLoop(applierFor(this.base, p.alarms), p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
+    // etcd promotes its lessor when the leader applies its term's first (empty) entry: every
+    // revoke and checkpoint of earlier terms is applied by then.
+    this.applyLoop.onEmptyEntry = () => {
+      if (this.raft.isLeader && !this.lessor.isPrimary) this.lessor.promote(this.p.electionMs);
+    };
     this.snapshotIndex = this.storage.firstIndex() - 1n;
     this.node = p.makeNode(this.snapshotIndex);
     this.raft = new RaftNode({
@@ -200,6 +238,189 @@ export class EtcdServer {
     const single = this.membership.members.size === 1 && this.membership.members.has(this.memberId);
     this.raft.start(single && voters.length <= 1);
     this.raft.onLeaderChange(() => this.maybePublish());
+    this.raft.onLeaderChange((lead) => {
+      if (lead !== this.memberId && this.lessor.isPrimary) this.lessor.demote();
+    });
+    this.watchSyncTimer = setInterval(() => this.syncWatchers(), WATCH_SYNC_INTERVAL_MS);
+    this.watchSyncTimer.unref();
+    this.leaseTimer = setInterval(() => this.leasePass(), LEASE_EXPIRE_INTERVAL_MS);
+    this.leaseTimer.unref();
+  }
+
+  /**
+   * syncWatchers lets unsynced watchers catch up: one bounded round, and another soon after
+   * (WATCH_RESYNC_MS) while some are still behind, as etcd's sync loop does. A failure is
+   * logged; the next pass retries.
+   */
+  private syncWatchers(): void {
+    if (this.stopped) return;
+    this.watchable.syncWatchers().then(
+      () => {
+        if (this.stopped || this.watchable.unsyncedCount === 0 || this.resyncTimer !== undefined) return;
+        this.resyncTimer = setTimeout(() => {
+          this.resyncTimer = undefined;
+          this.syncWatchers();
+        }, WATCH_RESYNC_MS);
+        this.resyncTimer.unref();
+      },
+      (err: unknown) => {
+        if (!this.stopped) this.p.logger.warn("failed to sync watchers", { error: (err as Error)?.message ?? String(err) });
+      },
+    );
+  }
+
+  /**
+   * leasePass is the leader's lease duty (etcd's revokeExpiredLeases and checkpointing): it
+   * proposes a revoke for each expired lease and one checkpoint request for the leases due,
+   * so every member deletes the same keys at the same revision and a new leader resumes
+   * from the remaining TTLs. Passes never overlap.
+   */
+  private leasePass(): void {
+    if (this.stopped || this.leasePassRunning || !this.raft.isLeader || !this.lessor.isPrimary) return;
+    this.leasePassRunning = true;
+    const work: Promise<unknown>[] = [];
+    for (const id of this.lessor.expired(LEASE_REVOKE_PER_PASS)) {
+      work.push(this.propose("leaseRevoke", { ID: id }).catch((err: unknown) => {
+        if (mapError(err) !== Errors.leaseNotFound && !this.stopped) {
+          this.p.logger.warn("failed to revoke lease", { "lease-id": hexId(id), error: (err as Error)?.message ?? String(err) });
+        }
+      }));
+    }
+    // As etcd, keep proposing batches while full ones come (bounded per pass).
+    for (let i = 0; i < LEASE_CHECKPOINT_BATCHES_PER_PASS; i++) {
+      const cps = this.lessor.checkpoints(LEASE_CHECKPOINT_BATCH);
+      if (cps.length === 0) break;
+      const checkpoints = cps.map((c) => ({ ID: c.id, remainingTTL: c.remainingTtl }));
+      work.push(this.propose("leaseCheckpoint", { checkpoints }).catch((err: unknown) => {
+        if (!this.stopped) this.p.logger.warn("failed to checkpoint leases", { error: (err as Error)?.message ?? String(err) });
+      }));
+      if (cps.length < LEASE_CHECKPOINT_BATCH) break;
+    }
+    void Promise.all(work).finally(() => (this.leasePassRunning = false));
+  }
+
+  // ---- leases (Lease service) ----
+
+  /** leaseGrant creates a lease through raft; ID 0 asks the server to choose one (etcd: a request ID, positive). */
+  async leaseGrant(req: etcdserverpb.LeaseGrantRequest): Promise<etcdserverpb.LeaseGrantResponse> {
+    if (this.learner) this.checkLearner("LeaseGrant");
+    let id = req.ID;
+    while (id === 0n) id = this.ids.id() & 0x7fffffffffffffffn;
+    const r = await this.propose("leaseGrant", { ID: id, TTL: req.TTL });
+    return { ...r.response, header: this.header(r.revision) };
+  }
+
+  /** leaseRevoke revokes a lease through raft; its keys are deleted in the revoke's revision. */
+  async leaseRevoke(req: etcdserverpb.LeaseRevokeRequest): Promise<etcdserverpb.LeaseRevokeResponse> {
+    if (this.learner) this.checkLearner("LeaseRevoke");
+    const r = await this.propose("leaseRevoke", req);
+    return { header: this.header(r.revision) };
+  }
+
+  /**
+   * leaseRenew keeps a lease alive (etcd's LeaseRenew) and returns its TTL in seconds: on the
+   * leader's lessor once it is primary, else forwarded to the leader over the peer protocol,
+   * retried until the request timeout. An unknown lease fails with leaseNotFound.
+   */
+  async leaseRenew(id: bigint): Promise<bigint> {
+    return this.toLeader(
+      () => this.lessor.renew(id),
+      (lead) => this.forwardLease?.renew(lead, id),
+    );
+  }
+
+  /** leaseTimeToLive answers a lease's remaining and granted TTL (and keys), from the leader as etcd does. */
+  async leaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest): Promise<etcdserverpb.LeaseTimeToLiveResponse> {
+    const r = await this.toLeader(
+      () => {
+        const t = this.lessor.timeToLive(req.ID, req.keys);
+        if (t === undefined) throw Errors.leaseNotFound;
+        return { header: undefined, ID: req.ID, TTL: t.ttl, grantedTTL: t.grantedTtl, keys: t.keys };
+      },
+      (lead) => this.forwardLease?.timeToLive(lead, req),
+    );
+    return { ...r, header: this.header(this.kv.currentRevision) };
+  }
+
+  /** leaseLeases lists this member's leases (etcd answers from the local lessor). */
+  leaseLeases(): etcdserverpb.LeaseLeasesResponse {
+    return { header: this.header(this.kv.currentRevision), leases: this.lessor.leases().map((ID) => ({ ID })) };
+  }
+
+  /**
+   * toLeader runs a lease operation where etcd runs it: `local` on the leader once its lessor
+   * is primary, `remote` (the peer protocol) on the leader from a follower. It retries every
+   * LEASE_FORWARD_RETRY_MS until the request timeout (etcd's ErrTimeout); leaseNotFound ends it.
+   */
+  private async toLeader<T>(local: () => T, remote: (leader: bigint) => Promise<T> | undefined): Promise<T> {
+    const deadline = Date.now() + this.requestTimeoutMs;
+    for (;;) {
+      if (this.stopped) throw Errors.stopped;
+      const lead = this.raft.leader;
+      if (lead === this.memberId && this.lessor.isPrimary) {
+        try {
+          return local();
+        } catch (err) {
+          throw mapError(err);
+        }
+      }
+      if (lead !== 0n && lead !== this.memberId) {
+        try {
+          const r = remote(lead);
+          if (r !== undefined) return await r;
+        } catch (err) {
+          if (mapError(err) === Errors.leaseNotFound) throw Errors.leaseNotFound;
+        }
+      }
+      if (Date.now() >= deadline) throw Errors.timeout;
+      await new Promise((r) => setTimeout(r, LEASE_FORWARD_RETRY_MS));
+    }
+  }
+
+  /** forwardLease sends keep-alives and TimeToLive requests to the leader (set by the embedder: the peer client). */
+  forwardLease:
+    | {
+        renew(leader: bigint, id: bigint): Promise<bigint>;
+        timeToLive(leader: bigint, req: etcdserverpb.LeaseTimeToLiveRequest): Promise<etcdserverpb.LeaseTimeToLiveResponse>;
+      }
+    | undefined;
+
+  /**
+   * localLeaseRenew serves a keep-alive a follower forwarded: only a leader with a primary
+   * lessor renews; anything else is refused so the follower retries (etcd's leasehttp handler).
+   */
+  localLeaseRenew(id: bigint): bigint {
+    if (!this.raft.isLeader || !this.lessor.isPrimary) throw Errors.notLeader;
+    try {
+      return this.lessor.renew(id);
+    } catch (err) {
+      throw mapError(err);
+    }
+  }
+
+  /** localLeaseTimeToLive serves a TimeToLive a follower forwarded (leader only, as localLeaseRenew). */
+  localLeaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest): etcdserverpb.LeaseTimeToLiveResponse {
+    if (!this.raft.isLeader || !this.lessor.isPrimary) throw Errors.notLeader;
+    const t = this.lessor.timeToLive(req.ID, req.keys);
+    if (t === undefined) throw Errors.leaseNotFound;
+    return { header: this.header(this.kv.currentRevision), ID: req.ID, TTL: t.ttl, grantedTTL: t.grantedTtl, keys: t.keys };
+  }
+
+  // ---- watch (Watch service) ----
+
+  /** newWatchStream opens a watch stream on the watchable store (one per gRPC Watch call). */
+  newWatchStream(): WatchStream {
+    return this.watchable.newStream();
+  }
+
+  /** kickWatchSync starts a catch-up pass now (after a watch from a past revision was created). */
+  kickWatchSync(): void {
+    this.syncWatchers();
+  }
+
+  /** term is the current raft term (for response headers built outside this class). */
+  get term(): bigint {
+    return this.raft.term;
   }
 
   /**
@@ -458,6 +679,9 @@ export class EtcdServer {
 
   private async doStop(): Promise<void> {
     this.stopped = true;
+    if (this.watchSyncTimer !== undefined) clearInterval(this.watchSyncTimer);
+    if (this.resyncTimer !== undefined) clearTimeout(this.resyncTimer);
+    if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     this.raft.stop(Errors.stopped);
     this.transport?.stop();
     try {
@@ -727,6 +951,9 @@ export class EtcdServer {
     await this.backend.sync();
     this.kv = await KVStore.open(this.backend, this.p.tx);
     this.base.kv = this.kv;
+    await this.lessor.reopen(this.backend, this.p.tx);
+    attachLeasedKeys(this.kv, this.lessor);
+    this.watchable.setStore(this.kv);
     this.base.alarms = await AlarmStore.open(this.backend, this.p.tx);
     this.applyLoop.applier = applierFor(this.base, this.base.alarms);
     const ci = decodeConsistentIndex(await this.backend.get(consistentIndexKey));
@@ -860,6 +1087,13 @@ export class EtcdServer {
   }
 }
 
+/** attachLeasedKeys attaches every live key that names a lease to that lease (after the lessor was loaded). */
+export function attachLeasedKeys(kv: KVStore, lessor: Lessor): void {
+  kv.forEachLiveKey((k) => {
+    if (k.lease !== 0n) lessor.attach(k.lease, k.key);
+  });
+}
+
 /** ProposalResponses maps each kind of proposed request to the response its apply produces. */
 interface ProposalResponses {
   put: etcdserverpb.PutResponse;
@@ -867,6 +1101,9 @@ interface ProposalResponses {
   txn: etcdserverpb.TxnResponse;
   compaction: etcdserverpb.CompactionResponse;
   alarm: etcdserverpb.AlarmResponse;
+  leaseGrant: etcdserverpb.LeaseGrantResponse;
+  leaseRevoke: etcdserverpb.LeaseRevokeResponse;
+  leaseCheckpoint: etcdserverpb.LeaseCheckpointResponse;
   memberAttributes: undefined;
   clusterVersionSet: undefined;
 }
@@ -889,6 +1126,18 @@ export function mapError(err: unknown): unknown {
         return Errors.compacted;
       case "future_rev":
         return Errors.futureRev;
+    }
+  }
+  if (err instanceof LeaseError) {
+    switch (err.code) {
+      case "not_found":
+        return Errors.leaseNotFound;
+      case "exists":
+        return Errors.leaseExist;
+      case "ttl_too_large":
+        return Errors.leaseTTLTooLarge;
+      case "not_primary":
+        return Errors.notLeader;
     }
   }
   return err;

@@ -5,7 +5,7 @@ import { ApplierDecorator, type Applied, type Applier, type RequestContext } fro
 
 /**
  * CappedApplier is the chain while a NOSPACE alarm is raised (etcd's applierV3Capped): puts,
- * and txns holding a put, fail with `etcdserver: mvcc: database space exceeded`; reads,
+ * txns holding a put and lease grants fail with `etcdserver: mvcc: database space exceeded`; reads,
  * deletes and compaction still work, so an operator can free space.
  */
 export class CappedApplier extends ApplierDecorator {
@@ -17,11 +17,15 @@ export class CappedApplier extends ApplierDecorator {
     if (txnHasPut(req)) throw Errors.noSpace;
     return this.next.txn(ctx, req);
   }
+
+  override leaseGrant(): Applied<etcdserverpb.LeaseGrantResponse> {
+    throw Errors.noSpace;
+  }
 }
 
 /**
  * CorruptApplier is the chain while a CORRUPT alarm is raised (etcd's applierV3Corrupt):
- * every KV request in the log fails with `etcdserver: corrupt cluster`. Reads served without
+ * every KV and lease grant/revoke request in the log fails with `etcdserver: corrupt cluster`. Reads served without
  * the log still answer, and alarms can be listed and cleared.
  */
 export class CorruptApplier extends ApplierDecorator {
@@ -38,6 +42,12 @@ export class CorruptApplier extends ApplierDecorator {
     throw Errors.corrupt;
   }
   override compaction(): Applied<etcdserverpb.CompactionResponse> {
+    throw Errors.corrupt;
+  }
+  override leaseGrant(): Applied<etcdserverpb.LeaseGrantResponse> {
+    throw Errors.corrupt;
+  }
+  override leaseRevoke(): Applied<etcdserverpb.LeaseRevokeResponse> {
     throw Errors.corrupt;
   }
 }

@@ -49,6 +49,11 @@ export interface Applier {
   txn(ctx: RequestContext, req: etcdserverpb.TxnRequest): Applied<etcdserverpb.TxnResponse>;
   compaction(ctx: RequestContext, req: etcdserverpb.CompactionRequest): Applied<etcdserverpb.CompactionResponse>;
   alarm(ctx: RequestContext, req: etcdserverpb.AlarmRequest): Applied<etcdserverpb.AlarmResponse>;
+  leaseGrant(ctx: RequestContext, req: etcdserverpb.LeaseGrantRequest): Applied<etcdserverpb.LeaseGrantResponse>;
+  /** leaseRevoke deletes the lease's keys in one revision, then the lease. */
+  leaseRevoke(ctx: RequestContext, req: etcdserverpb.LeaseRevokeRequest): Applied<etcdserverpb.LeaseRevokeResponse>;
+  /** leaseCheckpoint records the remaining TTLs the leader checkpointed. */
+  leaseCheckpoint(ctx: RequestContext, req: etcdserverpb.LeaseCheckpointRequest): Applied<etcdserverpb.LeaseCheckpointResponse>;
 }
 
 /**
@@ -76,9 +81,32 @@ export class ApplierDecorator implements Applier {
   alarm(ctx: RequestContext, req: etcdserverpb.AlarmRequest): Applied<etcdserverpb.AlarmResponse> {
     return this.next.alarm(ctx, req);
   }
+  leaseGrant(ctx: RequestContext, req: etcdserverpb.LeaseGrantRequest): Applied<etcdserverpb.LeaseGrantResponse> {
+    return this.next.leaseGrant(ctx, req);
+  }
+  leaseRevoke(ctx: RequestContext, req: etcdserverpb.LeaseRevokeRequest): Applied<etcdserverpb.LeaseRevokeResponse> {
+    return this.next.leaseRevoke(ctx, req);
+  }
+  leaseCheckpoint(ctx: RequestContext, req: etcdserverpb.LeaseCheckpointRequest): Applied<etcdserverpb.LeaseCheckpointResponse> {
+    return this.next.leaseCheckpoint(ctx, req);
+  }
 }
 
 /** LeaseLookup tells whether a lease exists (the lessor implements it). */
 export interface LeaseLookup {
   exists(id: bigint): boolean;
+}
+
+/**
+ * LeaseStore is what the base applier needs of the lessor (@etcd-ts/lease's Lessor
+ * implements it): grant, revoke and checkpoint at apply, the keys attached to a lease, and
+ * the key attachments every put and delete changes.
+ */
+export interface LeaseStore extends LeaseLookup {
+  grant(id: bigint, ttl: bigint): { readonly id: bigint; readonly ttl: bigint };
+  revoke(id: bigint): void;
+  keys(id: bigint): Buffer[];
+  attach(id: bigint, key: Buffer): void;
+  detach(id: bigint, key: Buffer): void;
+  applyCheckpoint(id: bigint, remainingTtl: bigint): void;
 }

@@ -31,6 +31,12 @@ export class ApplyLoop implements ApplyHandler {
    */
   readonly proposed = new WeakMap<Buffer, serverpb.InternalRaftRequest>();
   private readonly ciValue = Buffer.alloc(8);
+  /**
+   * onEmptyEntry runs when an empty normal entry (a new leader's first) is applied: the
+   * server promotes its lessor there when it leads, as etcd does, so leases start expiring
+   * only after every revoke and checkpoint of earlier terms is applied.
+   */
+  onEmptyEntry: (() => void) | undefined;
 
   constructor(
     /** applier is the head of the applier chain; the server swaps it (alarms, snapshot install). */
@@ -56,7 +62,10 @@ export class ApplyLoop implements ApplyHandler {
           this.membership.applyConfChange(cc, ctx);
           this.wait.trigger(ctx.requestId, { ok: true, applied: { response: undefined, revision: 0n } });
         }
-      } else if (e.index > this.appliedIndex && e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length > 0) {
+      } else if (e.index > this.appliedIndex && e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length === 0) {
+        // The empty entry a new leader appends: everything of earlier terms is applied now.
+        this.onEmptyEntry?.();
+      } else if (e.index > this.appliedIndex && e.type === raftpb.EntryType.ENTRY_NORMAL) {
         const local = this.proposed.get(e.data);
         const req = local ?? serverpb.InternalRaftRequest.decode(e.data);
         const h = req.header;
@@ -93,6 +102,9 @@ export class ApplyLoop implements ApplyHandler {
     if (req.txn !== undefined) return a.txn(ctx, req.txn);
     if (req.compaction !== undefined) return a.compaction(ctx, req.compaction);
     if (req.alarm !== undefined) return a.alarm(ctx, req.alarm);
+    if (req.leaseGrant !== undefined) return a.leaseGrant(ctx, req.leaseGrant);
+    if (req.leaseRevoke !== undefined) return a.leaseRevoke(ctx, req.leaseRevoke);
+    if (req.leaseCheckpoint !== undefined) return a.leaseCheckpoint(ctx, req.leaseCheckpoint);
     if (req.range !== undefined) {
       const r = a.range(ctx, req.range);
       if (r.done !== undefined) throw new Error("apply: a range in the log must read the current revision");

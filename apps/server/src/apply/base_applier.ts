@@ -1,22 +1,24 @@
-import { etcdserverpb } from "@etcd-ts/proto";
-import type { KVStore } from "@etcd-ts/mvcc";
+import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
+import type { KVStore, WriteTxn } from "@etcd-ts/mvcc";
 import type { AlarmStore } from "../alarm_store.js";
 import { Errors } from "../errors.js";
-import type { Applied, Applier, LeaseLookup, RequestContext } from "./applier.js";
+import type { Applied, Applier, LeaseStore, RequestContext } from "./applier.js";
 import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from "./kv.js";
 
 /**
  * BaseApplier applies requests to the stores themselves (etcd's applierV3backend): KV
  * requests to mvcc (each in one write transaction; see kv.ts for their meaning), with the
  * lease of every put checked at apply time, when the lease set is the one every member
- * agrees on; alarm requests to the alarm store. `kv` and `alarms`
- * are replaced when a snapshot is installed.
+ * agrees on; lease requests to the lessor; alarm requests to the alarm store. Every write
+ * transaction's events keep the lessor's key attachments current (a put attaches its key to
+ * its lease and detaches it from the previous one, a delete detaches it), as etcd's mvcc
+ * does. `kv` and `alarms` are replaced when a snapshot is installed.
  */
 export class BaseApplier implements Applier {
   constructor(
     public kv: KVStore,
     public alarms: AlarmStore,
-    private readonly leases: LeaseLookup,
+    private readonly leases: LeaseStore,
     /** alarmsChanged runs after an alarm was raised or cleared (the server rebuilds its applier chain). */
     private readonly alarmsChanged: (m: etcdserverpb.AlarmMember, raised: boolean) => void,
     private readonly onFatal: (err: unknown) => void,
@@ -31,9 +33,9 @@ export class BaseApplier implements Applier {
     const txn = this.kv.write();
     try {
       const response = putRequest(txn, req);
-      return { response, revision: txn.end().revision };
+      return { response, revision: this.end(txn) };
     } catch (err) {
-      txn.end();
+      this.end(txn);
       throw err;
     }
   }
@@ -41,7 +43,7 @@ export class BaseApplier implements Applier {
   deleteRange(_ctx: RequestContext, req: etcdserverpb.DeleteRangeRequest): Applied<etcdserverpb.DeleteRangeResponse> {
     const txn = this.kv.write();
     const response = deleteRangeRequest(txn, req);
-    return { response, revision: txn.end().revision };
+    return { response, revision: this.end(txn) };
   }
 
   txn(_ctx: RequestContext, req: etcdserverpb.TxnRequest): Applied<etcdserverpb.TxnResponse> {
@@ -50,11 +52,61 @@ export class BaseApplier implements Applier {
     try {
       applied = txnRequest(txn, req, this.leases);
     } catch (err) {
-      txn.end();
+      this.end(txn);
       throw err;
     }
-    applied.revision = txn.end().revision;
+    applied.revision = this.end(txn);
     return applied;
+  }
+
+  /**
+   * end ends a write transaction and moves its keys' lease attachments as its events say;
+   * it returns the transaction's revision.
+   */
+  private end(txn: WriteTxn): bigint {
+    const { revision, events } = txn.end();
+    for (const ev of events) {
+      const kv = ev.kv;
+      if (kv === undefined) continue;
+      const prevLease = ev.prevKv?.lease ?? 0n;
+      if (ev.type === mvccpb.Event_EventType.DELETE) {
+        if (prevLease !== 0n) this.leases.detach(prevLease, kv.key);
+        continue;
+      }
+      if (prevLease !== 0n && prevLease !== kv.lease) this.leases.detach(prevLease, kv.key);
+      if (kv.lease !== 0n) this.leases.attach(kv.lease, kv.key);
+    }
+    return revision;
+  }
+
+  /** leaseGrant creates a lease (its TTL raised to the minimum; see the lessor). */
+  leaseGrant(_ctx: RequestContext, req: etcdserverpb.LeaseGrantRequest): Applied<etcdserverpb.LeaseGrantResponse> {
+    if (req.ID === 0n) throw Errors.leaseNotFound;
+    const l = this.leases.grant(req.ID, req.TTL);
+    return { response: { header: undefined, ID: l.id, TTL: l.ttl, error: "" }, revision: this.kv.currentRevision };
+  }
+
+  /**
+   * leaseRevoke deletes the keys attached to the lease, in key order, in one write
+   * transaction (one revision, none when no key is attached), then the lease itself.
+   */
+  leaseRevoke(_ctx: RequestContext, req: etcdserverpb.LeaseRevokeRequest): Applied<etcdserverpb.LeaseRevokeResponse> {
+    if (!this.leases.exists(req.ID)) throw Errors.leaseNotFound;
+    const keys = this.leases.keys(req.ID);
+    let revision = this.kv.currentRevision;
+    if (keys.length > 0) {
+      const txn = this.kv.write();
+      for (const k of keys) txn.deleteRange(k, undefined);
+      revision = this.end(txn);
+    }
+    this.leases.revoke(req.ID);
+    return { response: { header: undefined }, revision };
+  }
+
+  /** leaseCheckpoint records each checkpointed lease's remaining TTL (unknown leases are skipped). */
+  leaseCheckpoint(_ctx: RequestContext, req: etcdserverpb.LeaseCheckpointRequest): Applied<etcdserverpb.LeaseCheckpointResponse> {
+    for (const cp of req.checkpoints) this.leases.applyCheckpoint(cp.ID, cp.remainingTTL);
+    return { response: { header: undefined }, revision: this.kv.currentRevision };
   }
 
   compaction(_ctx: RequestContext, req: etcdserverpb.CompactionRequest): Applied<etcdserverpb.CompactionResponse> {

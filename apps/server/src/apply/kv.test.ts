@@ -29,7 +29,7 @@ describe("Put and DeleteRange as etcd applies them", () => {
 
 
   it("stores leases and honours ignore_value / ignore_lease", () => {
-    for (const id of [7n, 9n, 11n, 99n]) h.leases.add(id);
+    for (const id of [7n, 9n, 11n, 99n]) h.grantLease(id);
     h.put("a", "1", { lease: 7n });
     expect(meta(liveA())).toBe("a=1 c2 m2 v1 l7");
     h.put("a", "2");
@@ -77,7 +77,7 @@ describe("Put and DeleteRange as etcd applies them", () => {
   it("fails a put whose lease does not exist, at apply, changing nothing", () => {
     expect(() => h.put("a", "1", { lease: 5n })).toThrow("etcdserver: requested lease not found");
     expect(h.store.currentRevision).toBe(1n);
-    h.leases.add(5n);
+    h.grantLease(5n);
     expect(meta(h.put("a", "1", { lease: 5n, prevKv: true }).response.prevKv)).toBe("none");
   });
 });

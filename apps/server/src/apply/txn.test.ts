@@ -51,7 +51,7 @@ function succeeds(...compare: etcdserverpb.Compare[]): boolean {
 describe("KVStore txn compares", () => {
   // Key "a": created at 2, modified at 3, version 2, value "m", lease 5.
   beforeEach(() => {
-    h.leases.add(5n);
+    h.grantLease(5n);
     h.put("a", "x");
     h.put("a", "m", { lease: 5n });
   });
@@ -210,7 +210,7 @@ describe("KVStore txn execution", () => {
     // The same put on the branch not taken is not checked, as in etcd.
     const untaken = txnReq([cmp("a", T.VALUE, R.EQUAL, { value: "other" })], [putOp("c", "y", { lease: 9n })], [putOp("b", "x")]);
     expect(h.txn(untaken).revision).toBe(3n);
-    h.leases.add(9n);
+    h.grantLease(9n);
     expect(h.txn(lost).response.succeeded).toBe(true);
   });
 

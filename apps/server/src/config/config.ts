@@ -50,6 +50,8 @@ export interface ServerConfig {
   initialCorruptCheck: boolean;
   /** corruptCheckTimeMs: --experimental-corrupt-check-time, the leader's corruption check interval (0: off). */
   corruptCheckTimeMs: number;
+  /** watchProgressNotifyMs: --experimental-watch-progress-notify-interval, between progress notifications of progress_notify watchers. */
+  watchProgressNotifyMs: number;
   /** warnings found while reading the configuration, logged at start. */
   warnings: string[];
 }
@@ -175,6 +177,7 @@ function build(raw: RawConfig): ServerConfig {
     peerSkipClientSanVerify: bool("experimental-peer-skip-client-san-verification"),
     initialCorruptCheck: bool("experimental-initial-corrupt-check"),
     corruptCheckTimeMs: dur("experimental-corrupt-check-time"),
+    watchProgressNotifyMs: dur("experimental-watch-progress-notify-interval"),
     warnings: raw.warnings,
   };
 }

@@ -105,6 +105,17 @@ const ACTED_ON: Record<string, ActedOn> = {
     test: "apps/server/src/corrupt.test.ts",
     mentions: '"--experimental-corrupt-check-time"',
   },
+  "experimental-enable-lease-checkpoint": {
+    argv: ["--experimental-enable-lease-checkpoint"],
+    test: "apps/server/src/lease.test.ts",
+    mentions: '"--experimental-enable-lease-checkpoint"',
+  },
+  "experimental-watch-progress-notify-interval": {
+    argv: ["--experimental-watch-progress-notify-interval", "1s"],
+    seen: (c) => c.watchProgressNotifyMs,
+    test: "apps/server/src/grpc/watch.test.ts",
+    mentions: '"--experimental-watch-progress-notify-interval"',
+  },
   "experimental-peer-skip-client-san-verification": {
     argv: ["--experimental-peer-skip-client-san-verification"],
     seen: (c) => c.peerSkipClientSanVerify,

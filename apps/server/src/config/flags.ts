@@ -122,10 +122,10 @@ export const FLAGS: readonly FlagSpec[] = [
   f("experimental-corrupt-check-time", "duration", "0s", "Duration of time between cluster corruption check passes."),
   f("experimental-enable-v2v3", "string", "", "v3 prefix for serving emulated v2 state.", YET),
   f("experimental-backend-bbolt-freelist-type", "string", "array", "ExperimentalBackendFreelistType specifies the type of freelist that boltdb backend uses.", "its backend is RocksDB, which has no bbolt freelist"),
-  f("experimental-enable-lease-checkpoint", "bool", "false", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases.", YET),
+  f("experimental-enable-lease-checkpoint", "bool", "false", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases. etcd-ts always checkpoints remaining TTLs (every 5s), with or without it; the flag is accepted for etcd's command lines."),
   f("experimental-compaction-batch-limit", "uint", "1000", "Sets the maximum revisions deleted in each compaction batch.", YET),
   f("experimental-peer-skip-client-san-verification", "bool", "false", "Skip verification of SAN field in client certificate for peer connections."),
-  f("experimental-watch-progress-notify-interval", "duration", "10m", "Duration of periodic watch progress notifications.", YET),
+  f("experimental-watch-progress-notify-interval", "duration", "10m", "Duration of periodic watch progress notifications."),
   f("experimental-warning-apply-duration", "duration", "100ms", "Time duration after which a warning is generated if request takes more time.", YET),
   // unsafe
   f("force-new-cluster", "bool", "false", "Force to create a new one member cluster.", YET),

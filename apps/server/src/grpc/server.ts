@@ -6,7 +6,10 @@ import { RpcError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { clusterService } from "./cluster.js";
 import { kvService } from "./kv.js";
+import { leaseService } from "./lease.js";
 import { maintenanceService } from "./maintenance.js";
+import { watchService } from "./watch.js";
+import { RequireLeader } from "./require_leader.js";
 
 /** GRPC_OVERHEAD_BYTES is what etcd allows on top of --max-request-bytes for gRPC framing. */
 const GRPC_OVERHEAD_BYTES = 512 * 1024;
@@ -18,6 +21,10 @@ export interface ClientGrpcOptions {
   keepaliveIntervalMs: number;
   keepaliveTimeoutMs: number;
   keepaliveMinTimeMs: number;
+  /** watchProgressNotifyMs is --experimental-watch-progress-notify-interval. */
+  watchProgressNotifyMs: number;
+  /** electionMs is --election-timeout (require-leader streams end after three without a leader). */
+  electionMs: number;
 }
 
 /**
@@ -26,19 +33,27 @@ export interface ClientGrpcOptions {
  * layers become etcd's status codes and texts, and an unexpected error is logged.
  */
 export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Logger): GrpcServer {
+  const requireLeader = new RequireLeader(s, o.electionMs);
+  requireLeader.start();
+  void s.stopNotify().then(() => requireLeader.stop());
   const grpc = new GrpcServer({
     maxReceiveMessageBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     maxConcurrentStreams: o.maxConcurrentStreams,
     keepaliveIntervalMs: o.keepaliveIntervalMs,
     keepaliveTimeoutMs: o.keepaliveTimeoutMs,
     keepaliveMinTimeMs: o.keepaliveMinTimeMs,
-    interceptors: [learnerGate(s)],
+    interceptors: [learnerGate(s), requireLeader.interceptor()],
     errorToStatus,
     onError: (err, ctx) => logger.warn("request failed", { method: ctx.method, error: String(err) }),
   });
   grpc.addService(etcdserverpb.KVService, kvService(s));
   grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));
   grpc.addService(etcdserverpb.ClusterService, clusterService(s));
+  grpc.addService(etcdserverpb.LeaseService, leaseService(s));
+  grpc.addService(
+    etcdserverpb.WatchService,
+    watchService(s, { maxResponseBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES, progressNotifyMs: o.watchProgressNotifyMs }),
+  );
   return grpc;
 }
 

@@ -13,3 +13,9 @@ export const PATH_HASHKV = "/members/hashkv";
 
 /** MAX_BATCH_BYTES bounds one message batch a peer accepts (raft limits MsgApp size per message). */
 export const MAX_BATCH_BYTES = 64 * 1024 * 1024;
+/** PATH_LEASES renews a lease on the leader for a follower (etcd's /leases): a LeaseKeepAliveRequest in, a LeaseKeepAliveResponse out. */
+export const PATH_LEASES = "/leases";
+/** PATH_LEASES_INTERNAL answers a lease's TimeToLive on the leader for a follower (etcd's /leases/internal): a LeaseInternalRequest in, a LeaseInternalResponse out. */
+export const PATH_LEASES_INTERNAL = "/leases/internal";
+/** MAX_LEASE_REQUEST_BYTES bounds a forwarded lease request's body (a few varint fields). */
+export const MAX_LEASE_REQUEST_BYTES = 256;

@@ -4,14 +4,27 @@ import { createServer as createNetServer, type Server as NetServer } from "node:
 import { join } from "node:path";
 import { rmSync, unlinkSync } from "node:fs";
 import { createServer as createTlsServer, type TlsOptions, type TLSSocket } from "node:tls";
-import { etcdserverpb, raftpb } from "@etcd-ts/proto";
+import { etcdserverpb, leasepb, raftpb } from "@etcd-ts/proto";
 import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
 import { isTlsUrl, listenTarget, remoteAddress, targetAddress, type ListenTarget } from "../listener.js";
 import { serverTlsOptions } from "../tls/server_options.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { checkClientCertificate, needsClientCheck } from "../tls/verify.js";
-import { H_CLUSTER_ID, H_FROM, MAX_BATCH_BYTES, PATH_HASHKV, PATH_MEMBERS, PATH_MESSAGES, PATH_PROMOTE, PATH_SNAPSHOT, PATH_VERSION } from "./headers.js";
+import {
+  H_CLUSTER_ID,
+  H_FROM,
+  MAX_BATCH_BYTES,
+  MAX_LEASE_REQUEST_BYTES,
+  PATH_HASHKV,
+  PATH_LEASES,
+  PATH_LEASES_INTERNAL,
+  PATH_MEMBERS,
+  PATH_MESSAGES,
+  PATH_PROMOTE,
+  PATH_SNAPSHOT,
+  PATH_VERSION,
+} from "./headers.js";
 import { FrameReader, saveStream } from "./snapshot_stream.js";
 import { createReadStream } from "node:fs";
 
@@ -32,6 +45,12 @@ export interface PeerHandler {
   isRemoved(id: bigint): boolean;
   /** hashKV is this member's HashKV at `revision` (0: current); it throws mvcc's compacted/future errors. */
   hashKV(revision: bigint): Promise<etcdserverpb.HashKVResponse>;
+  /** leaseRenew renews a lease for a follower (leader only); throws leaseNotFound or a refusal. */
+  leaseRenew(id: bigint): { ttl: bigint; header: etcdserverpb.ResponseHeader };
+  /** leaseTimeToLive answers TimeToLive for a follower (leader only); throws leaseNotFound or a refusal. */
+  leaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest): etcdserverpb.LeaseTimeToLiveResponse;
+  /** isLeaseNotFound tells the lease-not-found error apart from other refusals. */
+  isLeaseNotFound(err: unknown): boolean;
 }
 
 /** MAX_HASHKV_REQUEST_BYTES bounds a HashKV request's body (one varint field). */
@@ -149,6 +168,10 @@ export class PeerListener {
         });
         return;
       }
+      if (req.method === "POST" && (path === PATH_LEASES || path === PATH_LEASES_INTERNAL)) {
+        serveLease(req, res, h, path === PATH_LEASES);
+        return;
+      }
       if (req.method === "POST" && path === PATH_HASHKV) {
         serveHashKV(req, res, h, logger);
         return;
@@ -258,6 +281,50 @@ function serveHashKV(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerH
         res.writeHead(400).end((err as Error)?.message ?? String(err));
       },
     );
+  });
+}
+
+/**
+ * serveLease answers a follower's forwarded keep-alive (renew: a LeaseKeepAliveRequest in, a
+ * LeaseKeepAliveResponse out) or TimeToLive (a LeaseInternalRequest in, a
+ * LeaseInternalResponse out), as etcd's leasehttp handler: 404 when the lease is not found,
+ * 503 when this member cannot answer (not the leader, or its lessor not yet primary).
+ */
+function serveLease(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerHandler, renew: boolean): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on("data", (c: Buffer) => {
+    size += c.length;
+    if (size > MAX_LEASE_REQUEST_BYTES) {
+      if (!res.headersSent) res.writeHead(413).end();
+      req.destroy();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on("end", () => {
+    if (res.headersSent) return;
+    let out: Uint8Array;
+    try {
+      const body = Buffer.concat(chunks);
+      if (renew) {
+        const id = etcdserverpb.LeaseKeepAliveRequest.decode(body).ID;
+        const r = h.leaseRenew(id);
+        out = etcdserverpb.LeaseKeepAliveResponse.encode({ header: r.header, ID: id, TTL: r.ttl }).finish();
+      } else {
+        const ir = leasepb.LeaseInternalRequest.decode(body).LeaseTimeToLiveRequest;
+        if (ir === undefined) {
+          res.writeHead(400).end("error unmarshalling request");
+          return;
+        }
+        out = leasepb.LeaseInternalResponse.encode({ LeaseTimeToLiveResponse: h.leaseTimeToLive(ir) }).finish();
+      }
+    } catch (err) {
+      if (h.isLeaseNotFound(err)) res.writeHead(404).end("lease not found");
+      else res.writeHead(503).end((err as Error)?.message ?? String(err));
+      return;
+    }
+    res.writeHead(200, { "content-type": "application/protobuf" }).end(Buffer.from(out));
   });
 }
 

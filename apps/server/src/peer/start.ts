@@ -10,6 +10,7 @@ import { H_CLUSTER_ID, H_FROM, PATH_PROMOTE } from "./headers.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { PeerListener } from "./server.js";
 import { PeerTransport } from "./transport.js";
+import { LeaseForwarder } from "./lease_forward.js";
 
 /**
  * startPeer wires a member to its peers: the transport that sends its raft messages and the
@@ -35,6 +36,14 @@ export async function startPeer(
     removed: () => server.stopRemovedByPeer(),
   });
   server.forwardPromote = (leader, id) => forwardPromote(server, leader, id, clientTls);
+  const leases = new LeaseForwarder(
+    (id) => server.membership.members.get(id)?.peerUrls[0],
+    () => peerHeaders(server),
+    clientTls,
+    server.requestTimeoutMs,
+  );
+  server.forwardLease = leases;
+  void server.stopNotify().then(() => leases.close());
   return PeerListener.listen(
     cfg.listenPeerUrls,
     {
@@ -45,6 +54,9 @@ export async function startPeer(
       hashKV: (rev) => server.localHashKV(rev),
       isRemoved: (id) => server.membership.removed.has(id),
       versionJson: () => server.versionJson(),
+      leaseRenew: (id) => ({ ttl: server.localLeaseRenew(id), header: server.header(server.kv.currentRevision) }),
+      leaseTimeToLive: (req) => server.localLeaseTimeToLive(req),
+      isLeaseNotFound: (err) => err === Errors.leaseNotFound,
       promote: async (id) => {
         try {
           await server.memberPromote({ ID: id });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
 import { KVStore } from "@etcd-ts/mvcc";
+import { Lessor } from "@etcd-ts/lease";
 import { etcdserverpb, type mvccpb } from "@etcd-ts/proto";
 import { AlarmStore } from "../../alarm_store.js";
 import { READ_CONTEXT, type Applied, type RequestContext } from "../applier.js";
@@ -34,8 +35,8 @@ export class KvHarness {
   base!: BaseApplier;
   /** events are the events of every revision published since the last take. */
   events: mvccpb.Event[] = [];
-  /** leases are the lease IDs that exist (the lease check at apply consults it). */
-  readonly leases = new Set<bigint>();
+  /** lessor holds the leases (a real one: the applier attaches and detaches keys). */
+  lessor!: Lessor;
   private index = 0n;
 
   static async create(): Promise<KvHarness> {
@@ -51,9 +52,15 @@ export class KvHarness {
     this.store = await KVStore.open(this.backend, this.tx);
     this.store.onEvents((evs) => this.events.push(...evs));
     const alarms = await AlarmStore.open(this.backend, this.tx);
-    this.base = new BaseApplier(this.store, alarms, { exists: (id) => this.leases.has(id) }, () => undefined, (err) => {
+    this.lessor = await Lessor.open(this.backend, this.tx, { minTtl: 1, clock: () => 0, checkpointIntervalMs: 0 });
+    this.base = new BaseApplier(this.store, alarms, this.lessor, () => undefined, (err) => {
       throw err;
     });
+  }
+
+  /** grantLease creates lease id (TTL 60s) so puts may name it. */
+  grantLease(id: bigint): void {
+    this.lessor.grant(id, 60n);
   }
 
   /** takeEvents returns and forgets the recorded events. */

@@ -1,0 +1,298 @@
+import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
+import type { BidiStream, ServiceImplementation } from "@etcd-ts/grpc-server";
+import { WatchError, type WatchFilters, type WatchResponse as StoreResponse, type WatchStream } from "@etcd-ts/mvcc";
+import type { EtcdServer } from "../etcd_server.js";
+
+/** MIN_PROGRESS_NOTIFY_MS is the shortest progress notification interval etcd allows (minWatchProgressInterval). */
+export const MIN_PROGRESS_NOTIFY_MS = 100;
+
+/** INVALID_WATCH_ID is the watch ID of answers that belong to no watcher (clientv3.InvalidWatchID). */
+const INVALID_WATCH_ID = -1n;
+
+/** WatchServiceOptions are the member's watch settings. */
+export interface WatchServiceOptions {
+  /**
+   * maxResponseBytes is the size above which a response of a watcher created with `fragment`
+   * is split (etcd: --max-request-bytes plus its gRPC overhead allowance).
+   */
+  maxResponseBytes: number;
+  /** progressNotifyMs is --experimental-watch-progress-notify-interval (at least MIN_PROGRESS_NOTIFY_MS). */
+  progressNotifyMs: number;
+}
+
+type Call = BidiStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>;
+
+/** watchService implements etcdserverpb.Watch on an EtcdServer. */
+export function watchService(s: EtcdServer, o: WatchServiceOptions): ServiceImplementation<typeof etcdserverpb.WatchService> {
+  return { watch: (call) => new ServerWatchStream(s, o, call).run() };
+}
+
+/**
+ * ServerWatchStream serves one Watch call (etcd's serverWatchStream): requests create and
+ * cancel watchers on one store watch stream and ask for progress; one send loop writes, in
+ * order, the control answers (created, canceled, progress) and the watchers' event
+ * responses, each send awaited, so a client that stops reading leaves responses queued in the
+ * store's bounded stream, whose watchers then fall back to catching up from the store. A
+ * watcher's events are never sent before its "created" answer, nor after its "canceled" one.
+ * The call ends when the client cancels it; everything it held is freed then.
+ */
+class ServerWatchStream {
+  private readonly ws: WatchStream;
+  private readonly ctrl: etcdserverpb.WatchResponse[] = [];
+  /** active are the watchers whose "created" answer is queued or sent and that are not canceled. */
+  private readonly active = new Set<bigint>();
+  /** progress holds the watchers created with progress_notify: true when one is due at the next tick. */
+  private readonly progress = new Map<bigint, boolean>();
+  private readonly fragment = new Set<bigint>();
+  private wake: (() => void) | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly s: EtcdServer,
+    private readonly o: WatchServiceOptions,
+    private readonly call: Call,
+  ) {
+    this.ws = s.newWatchStream();
+  }
+
+  async run(): Promise<void> {
+    const interval = Math.max(this.o.progressNotifyMs, MIN_PROGRESS_NOTIFY_MS);
+    // etcd adds up to 10% jitter to the interval.
+    const ticker = setInterval(() => this.progressTick(), interval + Math.floor(Math.random() * (interval / 10)));
+    ticker.unref();
+    const stop = (): void => this.close();
+    this.call.onCancel(stop);
+    try {
+      const recv = this.recvLoop();
+      await Promise.all([recv, this.sendLoop()]);
+    } finally {
+      clearInterval(ticker);
+      this.close();
+    }
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.ws.close();
+    this.notify();
+  }
+
+  private notify(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private header(rev: bigint): etcdserverpb.ResponseHeader {
+    return this.s.header(rev);
+  }
+
+  private pushCtrl(r: etcdserverpb.WatchResponse): void {
+    this.ctrl.push(r);
+    this.notify();
+  }
+
+  /**
+   * recvLoop handles the client's requests until it half-closes (the stream then stays open
+   * for events, as in etcd, until the client cancels) or the call fails.
+   */
+  private async recvLoop(): Promise<void> {
+    try {
+      for await (const req of this.call) {
+        if (this.closed) return;
+        if (req.createRequest !== undefined) this.create(req.createRequest);
+        else if (req.cancelRequest !== undefined) this.cancel(req.cancelRequest.watchId);
+        else if (req.progressRequest !== undefined) {
+          // Not tied to a watcher: clients deliver it to every watcher of the stream.
+          this.pushCtrl(response(this.header(this.ws.rev), INVALID_WATCH_ID));
+        }
+      }
+    } catch {
+      this.close();
+    }
+  }
+
+  private create(c: etcdserverpb.WatchCreateRequest): void {
+    const key = c.key.length === 0 ? Buffer.from([0]) : c.key;
+    const end = c.rangeEnd.length === 0 ? undefined : c.rangeEnd.length === 1 && c.rangeEnd[0] === 0 ? Buffer.alloc(0) : c.rangeEnd;
+    const filters: WatchFilters = {};
+    for (const f of c.filters) {
+      if (f === etcdserverpb.WatchCreateRequest_FilterType.NOPUT) filters.noPut = true;
+      else if (f === etcdserverpb.WatchCreateRequest_FilterType.NODELETE) filters.noDelete = true;
+    }
+    const wsrev = this.ws.rev;
+    const startRev = c.startRevision === 0n ? wsrev + 1n : c.startRevision;
+    let id: bigint;
+    let reason = "";
+    try {
+      id = this.ws.watch({
+        key,
+        end,
+        startRev,
+        prevKv: c.prevKv,
+        filters,
+        ...(c.watchId !== 0n ? { id: c.watchId } : {}),
+      });
+    } catch (err) {
+      if (!(err instanceof WatchError)) throw err;
+      id = INVALID_WATCH_ID;
+      reason = err.message;
+    }
+    const r = response(this.header(wsrev), id);
+    r.created = true;
+    if (reason !== "") {
+      r.canceled = true;
+      r.cancelReason = reason;
+    } else {
+      this.active.add(id);
+      if (c.progressNotify) this.progress.set(id, true);
+      if (c.fragment) this.fragment.add(id);
+      // A watcher from a past revision catches up from the store: start now, not at the next tick.
+      if (startRev <= wsrev) this.s.kickWatchSync();
+    }
+    this.pushCtrl(r);
+  }
+
+  /** cancel removes a watcher and answers "canceled"; an unknown ID gets no answer (etcd 3.4). */
+  private cancel(id: bigint): void {
+    if (!this.ws.cancel(id)) return;
+    this.forget(id);
+    const r = response(this.header(this.ws.rev), id);
+    r.canceled = true;
+    this.pushCtrl(r);
+  }
+
+  private forget(id: bigint): void {
+    this.active.delete(id);
+    this.progress.delete(id);
+    this.fragment.delete(id);
+  }
+
+  /** progressTick asks for a progress notification for every progress_notify watcher that got no events since the last tick. */
+  private progressTick(): void {
+    for (const [id, due] of this.progress) {
+      if (due) this.ws.requestProgress(id);
+      this.progress.set(id, true);
+    }
+  }
+
+  private async sendLoop(): Promise<void> {
+    let next: StoreResponse | undefined | null = null; // null: nothing received yet
+    let waiting = false;
+    const pull = (): void => {
+      waiting = true;
+      this.ws.next().then(
+        (r) => {
+          waiting = false;
+          next = r;
+          this.notify();
+        },
+        () => {
+          waiting = false;
+          next = undefined;
+          this.notify();
+        },
+      );
+    };
+    pull();
+    for (;;) {
+      if (this.closed) return;
+      const c = this.ctrl.shift();
+      if (c !== undefined) {
+        if (!(await this.send(c))) return;
+        continue;
+      }
+      if (next !== null) {
+        const r: StoreResponse | undefined = next;
+        next = null;
+        if (r === undefined) return;
+        if (!(await this.sendStore(r))) return;
+        if (!waiting) pull();
+        continue;
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** sendStore sends one watcher's response from the store, if that watcher is still active. */
+  private async sendStore(r: StoreResponse): Promise<boolean> {
+    if (!this.active.has(r.watchId)) return true;
+    const out = response(this.header(r.revision), r.watchId);
+    out.events = r.events;
+    if (r.compactRevision !== 0n) {
+      out.compactRevision = r.compactRevision;
+      out.canceled = true;
+      this.forget(r.watchId);
+    }
+    if (r.events.length > 0 && this.progress.has(r.watchId)) this.progress.set(r.watchId, false);
+    if (this.fragment.has(r.watchId)) return this.sendFragments(out);
+    return this.send(out);
+  }
+
+  /**
+   * sendFragments sends a response bigger than maxResponseBytes as several, each with as many
+   * events as fit (at least one) and `fragment` set on all but the last (etcd's sendFragments).
+   */
+  private async sendFragments(r: etcdserverpb.WatchResponse): Promise<boolean> {
+    const max = this.o.maxResponseBytes;
+    if (r.events.length < 2 || etcdserverpb.WatchResponse.encode(r).finish().length < max) return this.send(r);
+    const base = etcdserverpb.WatchResponse.encode({ ...r, events: [], fragment: true }).finish().length;
+    let i = 0;
+    while (i < r.events.length) {
+      const events: mvccpb.Event[] = [];
+      let size = base;
+      while (i < r.events.length) {
+        const ev = r.events[i] as mvccpb.Event;
+        // An event's share of the response: its encoding plus the field tag and length prefix.
+        const n = eventSize(ev);
+        if (events.length > 0 && size + n >= max) break;
+        events.push(ev);
+        size += n;
+        i++;
+      }
+      const part: etcdserverpb.WatchResponse = { ...r, events, fragment: i < r.events.length };
+      if (!(await this.send(part))) return false;
+    }
+    return true;
+  }
+
+  private async send(r: etcdserverpb.WatchResponse): Promise<boolean> {
+    try {
+      await this.call.send(r);
+      return true;
+    } catch {
+      this.close();
+      return false;
+    }
+  }
+}
+
+/** response is an empty WatchResponse for watch ID id with header h. */
+function response(h: etcdserverpb.ResponseHeader, id: bigint): etcdserverpb.WatchResponse {
+  return {
+    header: h,
+    watchId: id,
+    created: false,
+    canceled: false,
+    compactRevision: 0n,
+    cancelReason: "",
+    fragment: false,
+    events: [],
+  };
+}
+
+/** eventSize is the bytes an event adds to a WatchResponse (field 11: tag, length varint, message). */
+function eventSize(ev: mvccpb.Event): number {
+  const n = mvccpb.Event.encode(ev).finish().length;
+  return 1 + varintLength(n) + n;
+}
+
+function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
