@@ -324,9 +324,23 @@ export class EtcdServer {
    */
   async leaseRenew(id: bigint): Promise<bigint> {
     return this.toLeader(
-      () => this.lessor.renew(id),
+      () => this.renewOnPrimary(id),
       (lead) => this.forwardLease?.renew(lead, id),
     );
+  }
+
+  /**
+   * renewOnPrimary renews a lease on this leader's lessor. When the lease has a checkpointed
+   * remaining TTL, the keep-alive is answered only once a checkpoint clearing it is applied
+   * (etcd's Renew): otherwise a leader lost right after the answer would leave the stale
+   * remaining TTL to its successor, which would expire the lease before the renewed TTL ends.
+   */
+  private async renewOnPrimary(id: bigint): Promise<bigint> {
+    const ttl = this.lessor.renew(id);
+    if ((this.lessor.get(id)?.remainingTtl ?? 0n) > 0n) {
+      await this.propose("leaseCheckpoint", { checkpoints: [{ ID: id, remainingTTL: 0n }] });
+    }
+    return ttl;
   }
 
   /** leaseTimeToLive answers a lease's remaining and granted TTL (and keys), from the leader as etcd does. */
@@ -352,14 +366,14 @@ export class EtcdServer {
    * is primary, `remote` (the peer protocol) on the leader from a follower. It retries every
    * LEASE_FORWARD_RETRY_MS until the request timeout (etcd's ErrTimeout); leaseNotFound ends it.
    */
-  private async toLeader<T>(local: () => T, remote: (leader: bigint) => Promise<T> | undefined): Promise<T> {
+  private async toLeader<T>(local: () => T | Promise<T>, remote: (leader: bigint) => Promise<T> | undefined): Promise<T> {
     const deadline = Date.now() + this.requestTimeoutMs;
     for (;;) {
       if (this.stopped) throw Errors.stopped;
       const lead = this.raft.leader;
       if (lead === this.memberId && this.lessor.isPrimary) {
         try {
-          return local();
+          return await local();
         } catch (err) {
           throw mapError(err);
         }
@@ -389,10 +403,10 @@ export class EtcdServer {
    * localLeaseRenew serves a keep-alive a follower forwarded: only a leader with a primary
    * lessor renews; anything else is refused so the follower retries (etcd's leasehttp handler).
    */
-  localLeaseRenew(id: bigint): bigint {
+  async localLeaseRenew(id: bigint): Promise<bigint> {
     if (!this.raft.isLeader || !this.lessor.isPrimary) throw Errors.notLeader;
     try {
-      return this.lessor.renew(id);
+      return await this.renewOnPrimary(id);
     } catch (err) {
       throw mapError(err);
     }

@@ -8,7 +8,7 @@ import { clusterService } from "./cluster.js";
 import { kvService } from "./kv.js";
 import { leaseService } from "./lease.js";
 import { maintenanceService } from "./maintenance.js";
-import { watchService } from "./watch.js";
+import { WatchServiceDefinition, watchService } from "./watch.js";
 import { RequireLeader } from "./require_leader.js";
 
 /** GRPC_OVERHEAD_BYTES is what etcd allows on top of --max-request-bytes for gRPC framing. */
@@ -51,7 +51,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
   grpc.addService(etcdserverpb.ClusterService, clusterService(s));
   grpc.addService(etcdserverpb.LeaseService, leaseService(s));
   grpc.addService(
-    etcdserverpb.WatchService,
+    WatchServiceDefinition,
     watchService(s, { maxResponseBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES, progressNotifyMs: o.watchProgressNotifyMs }),
   );
   return grpc;

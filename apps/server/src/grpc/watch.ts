@@ -20,11 +20,66 @@ export interface WatchServiceOptions {
   progressNotifyMs: number;
 }
 
-type Call = BidiStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>;
+/**
+ * WatchServiceDefinition is etcdserverpb.WatchService whose responses may also be sent
+ * already encoded (a Buffer): an event response is assembled from the header and the events'
+ * encodings, each event encoded once for all the watchers it reaches.
+ */
+export const WatchServiceDefinition = {
+  watch: {
+    ...etcdserverpb.WatchService.watch,
+    responseSerialize: (r: etcdserverpb.WatchResponse | Buffer): Buffer =>
+      Buffer.isBuffer(r) ? r : etcdserverpb.WatchService.watch.responseSerialize(r),
+  },
+} as const;
 
-/** watchService implements etcdserverpb.Watch on an EtcdServer. */
-export function watchService(s: EtcdServer, o: WatchServiceOptions): ServiceImplementation<typeof etcdserverpb.WatchService> {
+type Call = BidiStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse | Buffer>;
+
+/** watchService implements etcdserverpb.Watch on an EtcdServer (register it with WatchServiceDefinition). */
+export function watchService(s: EtcdServer, o: WatchServiceOptions): ServiceImplementation<typeof WatchServiceDefinition> {
   return { watch: (call) => new ServerWatchStream(s, o, call).run() };
+}
+
+/** WATCH_EVENTS_TAG is the tag of WatchResponse.events (field 11, length-delimited). */
+const WATCH_EVENTS_TAG = (11 << 3) | 2;
+
+/**
+ * encodedEvents caches each event's encoding as a WatchResponse field (tag, length, Event),
+ * keyed by the event object the store hands to every watcher of a revision, so a fan-out to
+ * N watchers encodes each event once. Entries go when the events do.
+ */
+const encodedEvents = new WeakMap<mvccpb.Event, Buffer>();
+
+function encodedEvent(ev: mvccpb.Event): Buffer {
+  let b = encodedEvents.get(ev);
+  if (b === undefined) {
+    const body = mvccpb.Event.encode(ev).finish();
+    b = Buffer.allocUnsafe(1 + varintLength(body.length) + body.length);
+    b[0] = WATCH_EVENTS_TAG;
+    let n = body.length;
+    let i = 1;
+    while (n >= 0x80) {
+      b[i++] = (n & 0x7f) | 0x80;
+      n = Math.floor(n / 128);
+    }
+    b[i++] = n;
+    b.set(body, i);
+    encodedEvents.set(ev, b);
+  }
+  return b;
+}
+
+/** encodeWithEvents encodes r (its events ignored) followed by events, from the cache. */
+function encodeWithEvents(r: etcdserverpb.WatchResponse, events: mvccpb.Event[]): Buffer {
+  const head = etcdserverpb.WatchResponse.encode({ ...r, events: [] }).finish();
+  const parts: Uint8Array[] = [head];
+  let size = head.length;
+  for (const ev of events) {
+    const e = encodedEvent(ev);
+    parts.push(e);
+    size += e.length;
+  }
+  return Buffer.concat(parts, size);
 }
 
 /**
@@ -227,7 +282,7 @@ class ServerWatchStream {
     }
     if (r.events.length > 0 && this.progress.has(r.watchId)) this.progress.set(r.watchId, false);
     if (this.fragment.has(r.watchId)) return this.sendFragments(out);
-    return this.send(out);
+    return this.send(out.events.length === 0 ? out : encodeWithEvents(out, out.events));
   }
 
   /**
@@ -236,7 +291,8 @@ class ServerWatchStream {
    */
   private async sendFragments(r: etcdserverpb.WatchResponse): Promise<boolean> {
     const max = this.o.maxResponseBytes;
-    if (r.events.length < 2 || etcdserverpb.WatchResponse.encode(r).finish().length < max) return this.send(r);
+    const whole = encodeWithEvents(r, r.events);
+    if (r.events.length < 2 || whole.length < max) return this.send(whole);
     const base = etcdserverpb.WatchResponse.encode({ ...r, events: [], fragment: true }).finish().length;
     let i = 0;
     while (i < r.events.length) {
@@ -245,19 +301,19 @@ class ServerWatchStream {
       while (i < r.events.length) {
         const ev = r.events[i] as mvccpb.Event;
         // An event's share of the response: its encoding plus the field tag and length prefix.
-        const n = eventSize(ev);
+        const n = encodedEvent(ev).length;
         if (events.length > 0 && size + n >= max) break;
         events.push(ev);
         size += n;
         i++;
       }
       const part: etcdserverpb.WatchResponse = { ...r, events, fragment: i < r.events.length };
-      if (!(await this.send(part))) return false;
+      if (!(await this.send(encodeWithEvents(part, events)))) return false;
     }
     return true;
   }
 
-  private async send(r: etcdserverpb.WatchResponse): Promise<boolean> {
+  private async send(r: etcdserverpb.WatchResponse | Buffer): Promise<boolean> {
     try {
       await this.call.send(r);
       return true;
@@ -280,12 +336,6 @@ function response(h: etcdserverpb.ResponseHeader, id: bigint): etcdserverpb.Watc
     fragment: false,
     events: [],
   };
-}
-
-/** eventSize is the bytes an event adds to a WatchResponse (field 11: tag, length varint, message). */
-function eventSize(ev: mvccpb.Event): number {
-  const n = mvccpb.Event.encode(ev).finish().length;
-  return 1 + varintLength(n) + n;
 }
 
 function varintLength(n: number): number {

@@ -56,7 +56,7 @@ function received(): Received {
       hashKV: async () => {
         throw new Error("no store");
       },
-      leaseRenew: () => {
+      leaseRenew: async () => {
         throw new Error("no lessor");
       },
       leaseTimeToLive: () => {

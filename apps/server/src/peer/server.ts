@@ -46,7 +46,7 @@ export interface PeerHandler {
   /** hashKV is this member's HashKV at `revision` (0: current); it throws mvcc's compacted/future errors. */
   hashKV(revision: bigint): Promise<etcdserverpb.HashKVResponse>;
   /** leaseRenew renews a lease for a follower (leader only); throws leaseNotFound or a refusal. */
-  leaseRenew(id: bigint): { ttl: bigint; header: etcdserverpb.ResponseHeader };
+  leaseRenew(id: bigint): Promise<{ ttl: bigint; header: etcdserverpb.ResponseHeader }>;
   /** leaseTimeToLive answers TimeToLive for a follower (leader only); throws leaseNotFound or a refusal. */
   leaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest): etcdserverpb.LeaseTimeToLiveResponse;
   /** isLeaseNotFound tells the lease-not-found error apart from other refusals. */
@@ -304,27 +304,26 @@ function serveLease(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerHa
   });
   req.on("end", () => {
     if (res.headersSent) return;
-    let out: Uint8Array;
-    try {
+    void (async (): Promise<Uint8Array | undefined> => {
       const body = Buffer.concat(chunks);
       if (renew) {
         const id = etcdserverpb.LeaseKeepAliveRequest.decode(body).ID;
-        const r = h.leaseRenew(id);
-        out = etcdserverpb.LeaseKeepAliveResponse.encode({ header: r.header, ID: id, TTL: r.ttl }).finish();
-      } else {
-        const ir = leasepb.LeaseInternalRequest.decode(body).LeaseTimeToLiveRequest;
-        if (ir === undefined) {
-          res.writeHead(400).end("error unmarshalling request");
-          return;
-        }
-        out = leasepb.LeaseInternalResponse.encode({ LeaseTimeToLiveResponse: h.leaseTimeToLive(ir) }).finish();
+        const r = await h.leaseRenew(id);
+        return etcdserverpb.LeaseKeepAliveResponse.encode({ header: r.header, ID: id, TTL: r.ttl }).finish();
       }
-    } catch (err) {
-      if (h.isLeaseNotFound(err)) res.writeHead(404).end("lease not found");
-      else res.writeHead(503).end((err as Error)?.message ?? String(err));
-      return;
-    }
-    res.writeHead(200, { "content-type": "application/protobuf" }).end(Buffer.from(out));
+      const ir = leasepb.LeaseInternalRequest.decode(body).LeaseTimeToLiveRequest;
+      if (ir === undefined) return undefined;
+      return leasepb.LeaseInternalResponse.encode({ LeaseTimeToLiveResponse: h.leaseTimeToLive(ir) }).finish();
+    })().then(
+      (out) => {
+        if (out === undefined) res.writeHead(400).end("error unmarshalling request");
+        else res.writeHead(200, { "content-type": "application/protobuf" }).end(Buffer.from(out));
+      },
+      (err: unknown) => {
+        if (h.isLeaseNotFound(err)) res.writeHead(404).end("lease not found");
+        else res.writeHead(503).end((err as Error)?.message ?? String(err));
+      },
+    );
   });
 }
 

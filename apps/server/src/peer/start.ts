@@ -54,7 +54,7 @@ export async function startPeer(
       hashKV: (rev) => server.localHashKV(rev),
       isRemoved: (id) => server.membership.removed.has(id),
       versionJson: () => server.versionJson(),
-      leaseRenew: (id) => ({ ttl: server.localLeaseRenew(id), header: server.header(server.kv.currentRevision) }),
+      leaseRenew: async (id) => ({ ttl: await server.localLeaseRenew(id), header: server.header(server.kv.currentRevision) }),
       leaseTimeToLive: (req) => server.localLeaseTimeToLive(req),
       isLeaseNotFound: (err) => err === Errors.leaseNotFound,
       promote: async (id) => {
