@@ -81,7 +81,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const api = io.env.find(([k]) => k === "ETCDCTL_API")?.[1] ?? "";
   // etcdctl unsets ETCDCTL_API before reading the other variables.
   const env = io.env.filter(([k]) => k !== "ETCDCTL_API");
-  const runIo: Io = { ...io, env };
+  const runIo: Io = { ...io, env, argv: io.argv ?? argv };
   if (api !== "" && api !== "3") {
     if (api === "2") io.err("etcdctl-ts: the v2 API (ETCDCTL_API=2) is not supported\n");
     else io.err(`unsupported API version ${api}\n`);
@@ -112,6 +112,15 @@ export function processIo(): Io {
     stdin: streamLineReader(process.stdin),
     env: Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined),
     now: () => new Date(),
+    inheritStdio: true,
+    onSignal: (handler) => {
+      process.on("SIGINT", handler);
+      process.on("SIGTERM", handler);
+      return () => {
+        process.off("SIGINT", handler);
+        process.off("SIGTERM", handler);
+      };
+    },
   };
 }
 

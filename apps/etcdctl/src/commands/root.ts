@@ -4,6 +4,10 @@ import { GLOBAL_FLAGS } from "../ctl/global.js";
 import { API_VERSION, VERSION } from "../cli/usage.js";
 import { endpointCommand } from "./endpoint.js";
 import { compactionCommand, delCommand, getCommand, putCommand } from "./kv.js";
+import { leaseCommand } from "./lease.js";
+import { electCommand, lockCommand } from "./lock.js";
+import { makeMirrorCommand } from "./mirror.js";
+import { watchCommand } from "./watch.js";
 import { memberCommand } from "./member.js";
 import { moveLeaderCommand } from "./moveleader.js";
 import { txnCommand } from "./txn.js";
@@ -51,25 +55,19 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       pending("defrag", "Defragments the storage of the etcd members with given endpoints"),
       endpointCommand(io),
       moveLeaderCommand(io),
-      pending("watch [options] [key or prefix] [range_end] [--] [exec-command arg1 arg2 ...]", "Watches events stream on keys or prefixes"),
+      watchCommand(io),
       versionCommand(io),
-      group("lease <subcommand>", "Lease related commands", [
-        pending("grant <ttl>", "Creates leases"),
-        pending("revoke <leaseID>", "Revokes leases"),
-        pending("timetolive <leaseID> [options]", "Get lease information"),
-        pending("list", "List all active leases"),
-        pending("keep-alive [options] <leaseID>", "Keeps leases alive (renew)"),
-      ]),
+      leaseCommand(io),
       memberCommand(io),
       group("snapshot <subcommand>", "Manages etcd node snapshots", [
         pending("save <filename>", "Stores an etcd node backend snapshot to a given file"),
         pending("restore <filename> [options]", "Restores an etcd member snapshot to an etcd directory"),
         pending("status <filename>", "Gets backend snapshot status of a given file"),
       ]),
-      pending("make-mirror [options] <destination>", "Makes a mirror at the destination etcd cluster"),
+      makeMirrorCommand(io),
       pending("migrate", "Migrates keys in a v2 store to a mvcc store"),
-      pending("lock <lockname> [exec-command arg1 arg2 ...]", "Acquires a named lock"),
-      pending("elect <election-name> [proposal]", "Observes and participates in leader election"),
+      lockCommand(io),
+      electCommand(io),
       group("auth <enable or disable>", "Enable or disable authentication", [
         pending("enable", "Enables authentication"),
         pending("disable", "Disables authentication"),

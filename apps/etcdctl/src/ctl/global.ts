@@ -71,11 +71,13 @@ function capnslogTime(t: Date): string {
  * with a "conflicting environment variable" error; unknown ETCDCTL_* variables are warned
  * about. Bad values are ignored, as etcdctl ignores them.
  */
-export function applyEnv(cmd: Command, io: Io): void {
+export function applyEnv(cmd: Command, io: Io, discard: readonly string[] = []): void {
   const fs = cmd.inheritedFlags();
   const alreadySet = new Set<string>();
   const used = new Set<string>();
   const env = new Map(io.env);
+  // Flags that only exist so their variables count as known (etcdctl's discardValue).
+  for (const name of discard) if ((env.get(envKey(name)) ?? "") !== "") used.add(envKey(name));
   for (const f of fs.sorted()) {
     const key = envKey(f.name);
     if (f.changed) {
@@ -162,10 +164,14 @@ export function secureCfg(cmd: Command): SecureCfg {
  * clientConfig is etcdctl's clientConfigFromCmd: apply ETCDCTL_* variables, print them with
  * --debug, resolve endpoints and timeouts, and pick the printer.
  */
-export function clientConfig(cmd: Command, io: Io): ClientConfig {
-  applyEnv(cmd, io);
+export function clientConfig(cmd: Command, io: Io, opts: { discardEnvFlags?: readonly string[] } = {}): ClientConfig {
+  const discard = opts.discardEnvFlags ?? [];
+  applyEnv(cmd, io, discard);
   if (boolFlag(cmd, "debug")) {
-    for (const f of cmd.inheritedFlags().sorted()) io.err(`${envKey(f.name)}=${f.toString()}\n`);
+    const lines = cmd.inheritedFlags().sorted().map((f) => [f.name, `${envKey(f.name)}=${f.toString()}`] as const);
+    for (const name of discard) lines.push([name, `${envKey(name)}=`]);
+    lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    for (const [, line] of lines) io.err(line + "\n");
   }
   const endpoints = (cmd.flag("endpoints").value as string[]).map((e) => e.trim());
   const secure = secureCfg(cmd);
@@ -187,7 +193,7 @@ export function clientConfig(cmd: Command, io: Io): ClientConfig {
  * It does not block, so an unreachable endpoint surfaces as the command deadline passing.
  */
 export function newClient(
-  cfg: ClientConfig,
+  cfg: Omit<ClientConfig, "printer">,
   endpoints: string[] = cfg.endpoints,
   tlsErrorCode: number = ExitCode.BadArgs,
 ): Client {

@@ -46,6 +46,22 @@ export interface Io {
   /** env lists the environment in the process's order (as Go's os.Environ does). */
   env: Array<[string, string]>;
   now(): Date;
+  /**
+   * argv is the command line as given (without node and the script), for the commands that
+   * read it raw as etcdctl reads os.Args (watch's `--` exec form).
+   */
+  argv?: string[];
+  /**
+   * inheritStdio lets commands that run programs (watch, lock) hand them the process's own
+   * stdout and stderr, as Go's exec does with os.Stdout; otherwise their output is piped
+   * through out and err.
+   */
+  inheritStdio?: boolean;
+  /**
+   * onSignal registers a handler for SIGINT and SIGTERM (lock, elect); it returns the function
+   * that removes it. Without it, commands wait for no signal.
+   */
+  onSignal?: (handler: () => void) => () => void;
 }
 
 /** streamLineReader adapts an async byte stream (process.stdin) to a LineReader. */

@@ -1,4 +1,4 @@
-import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
+import { mvccpb, type etcdserverpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
 import { goQuote } from "./goformat.js";
 import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
@@ -125,5 +125,44 @@ export class FieldsPrinter implements Printer {
 
   moveLeader(_leader: bigint, _target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
     unsupported("fields");
+  }
+
+  watch(r: etcdserverpb.WatchResponse): void {
+    this.hdr(r.header);
+    for (const ev of r.events) {
+      const t = ev.type === mvccpb.Event_EventType.DELETE ? "DELETE" : ev.type === mvccpb.Event_EventType.PUT ? "PUT" : String(ev.type);
+      this.line(`"Type" : ${t}`);
+      if (ev.prevKv !== undefined) this.kv("Prev", ev.prevKv);
+      if (ev.kv !== undefined) this.kv("", ev.kv);
+    }
+  }
+
+  grant(r: etcdserverpb.LeaseGrantResponse): void {
+    this.hdr(r.header);
+    this.line(`"ID" : ${r.ID}`);
+    this.line(`"TTL" : ${r.TTL}`);
+  }
+
+  revoke(_id: bigint, r: etcdserverpb.LeaseRevokeResponse): void {
+    this.hdr(r.header);
+  }
+
+  keepAlive(r: etcdserverpb.LeaseKeepAliveResponse): void {
+    this.hdr(r.header);
+    this.line(`"ID" : ${r.ID}`);
+    this.line(`"TTL" : ${r.TTL}`);
+  }
+
+  timeToLive(r: etcdserverpb.LeaseTimeToLiveResponse, _keys: boolean): void {
+    this.hdr(r.header);
+    this.line(`"ID" : ${r.ID}`);
+    this.line(`"TTL" : ${r.TTL}`);
+    this.line(`"GrantedTTL" : ${r.grantedTTL}`);
+    for (const k of r.keys) this.line(`"Key" : ${goQuote(k)}`);
+  }
+
+  leases(r: etcdserverpb.LeaseLeasesResponse): void {
+    this.hdr(r.header);
+    for (const l of r.leases) this.line(`"ID" : ${l.ID}`);
   }
 }

@@ -169,3 +169,14 @@ function fracString(v: bigint, div: bigint, prec: number): string {
   let frac = (v % div).toString().padStart(prec, "0").replace(/0+$/, "");
   return frac === "" ? `${whole}` : `${whole}.${frac}`;
 }
+
+/** goHex016 is Go's %016x of an int64: lower-case hex, zero-padded to 16 columns, sign first. */
+export function goHex016(v: bigint): string {
+  const n = BigInt.asIntN(64, v);
+  return n < 0n ? "-" + (-n).toString(16).padStart(15, "0") : n.toString(16).padStart(16, "0");
+}
+
+/** goInt64 is Go's %d (or %v) of an int64 field holding v. */
+export function goInt64(v: bigint): string {
+  return BigInt.asIntN(64, v).toString();
+}

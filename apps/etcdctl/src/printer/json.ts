@@ -134,6 +134,58 @@ export function memberAddJSON(r: etcdserverpb.MemberAddResponse): string {
   ]);
 }
 
+/** headerFields are a *ResponseHeader embedded in a Go struct: its fields promoted (omitempty). */
+function headerFields(h: etcdserverpb.ResponseHeader | undefined): Field[] {
+  if (h === undefined) return [];
+  return [
+    ["cluster_id", num(h.clusterId)],
+    ["member_id", num(h.memberId)],
+    ["revision", num(h.revision)],
+    ["raft_term", num(h.raftTerm)],
+  ];
+}
+
+function eventJSON(ev: mvccpb.Event): string {
+  return obj([
+    ["type", num(ev.type)],
+    ["kv", ev.kv === undefined ? undefined : keyValueJSON(ev.kv)],
+    ["prev_kv", ev.prevKv === undefined ? undefined : keyValueJSON(ev.prevKv)],
+  ]);
+}
+
+/** watchJSON is clientv3.WatchResponse: exported fields without tags, Header a value, Events never null. */
+export function watchJSON(r: etcdserverpb.WatchResponse): string {
+  return (
+    `{"Header":${headerJSON(r.header) ?? "{}"},"Events":[${r.events.map(eventJSON).join(",")}],` +
+    `"CompactRevision":${r.compactRevision},"Canceled":${r.canceled},"Created":${r.created}}`
+  );
+}
+
+/** leaseGrantJSON is clientv3.LeaseGrantResponse (ID, TTL and Error have no tags, no omitempty). */
+export function leaseGrantJSON(r: etcdserverpb.LeaseGrantResponse): string {
+  return obj([...headerFields(r.header), ["ID", r.ID.toString()], ["TTL", r.TTL.toString()], ["Error", goJSONString(r.error)]]);
+}
+
+export function leaseKeepAliveJSON(r: etcdserverpb.LeaseKeepAliveResponse): string {
+  return obj([...headerFields(r.header), ["ID", r.ID.toString()], ["TTL", r.TTL.toString()]]);
+}
+
+/** leaseTimeToLiveJSON: keys is null when the server sent none (a nil slice in Go). */
+export function leaseTimeToLiveJSON(r: etcdserverpb.LeaseTimeToLiveResponse): string {
+  return obj([
+    ...headerFields(r.header),
+    ["id", r.ID.toString()],
+    ["ttl", r.TTL.toString()],
+    ["granted-ttl", r.grantedTTL.toString()],
+    ["keys", r.keys.length === 0 ? "null" : `[${r.keys.map((k) => `"${Buffer.from(k).toString("base64")}"`).join(",")}]`],
+  ]);
+}
+
+/** leaseLeasesJSON: leases is always an array (the Go client makes one). */
+export function leaseLeasesJSON(r: etcdserverpb.LeaseLeasesResponse): string {
+  return obj([...headerFields(r.header), ["leases", `[${r.leases.map((l) => `{"id":${l.ID}}`).join(",")}]`]]);
+}
+
 /** JSONPrinter is `-w json`: one line of JSON per result. */
 export class JSONPrinter implements Printer {
   private readonly io: Io;
@@ -200,5 +252,29 @@ export class JSONPrinter implements Printer {
 
   moveLeader(_leader: bigint, _target: bigint, r: etcdserverpb.MoveLeaderResponse): void {
     this.print(obj([["header", headerJSON(r.header)]]));
+  }
+
+  watch(r: etcdserverpb.WatchResponse): void {
+    this.print(watchJSON(r));
+  }
+
+  grant(r: etcdserverpb.LeaseGrantResponse): void {
+    this.print(leaseGrantJSON(r));
+  }
+
+  revoke(_id: bigint, r: etcdserverpb.LeaseRevokeResponse): void {
+    this.print(obj([["header", headerJSON(r.header)]]));
+  }
+
+  keepAlive(r: etcdserverpb.LeaseKeepAliveResponse): void {
+    this.print(leaseKeepAliveJSON(r));
+  }
+
+  timeToLive(r: etcdserverpb.LeaseTimeToLiveResponse, _keys: boolean): void {
+    this.print(leaseTimeToLiveJSON(r));
+  }
+
+  leases(r: etcdserverpb.LeaseLeasesResponse): void {
+    this.print(leaseLeasesJSON(r));
   }
 }

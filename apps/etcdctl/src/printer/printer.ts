@@ -43,6 +43,13 @@ export interface Printer {
   memberPromote(id: bigint, r: etcdserverpb.MemberPromoteResponse): void;
   memberList(r: etcdserverpb.MemberListResponse): void;
   moveLeader(leader: bigint, target: bigint, r: etcdserverpb.MoveLeaderResponse): void;
+  /** watch prints one watch response (events, or an empty progress/cancel response). */
+  watch(r: etcdserverpb.WatchResponse): void;
+  grant(r: etcdserverpb.LeaseGrantResponse): void;
+  revoke(id: bigint, r: etcdserverpb.LeaseRevokeResponse): void;
+  keepAlive(r: etcdserverpb.LeaseKeepAliveResponse): void;
+  timeToLive(r: etcdserverpb.LeaseTimeToLiveResponse, keys: boolean): void;
+  leases(r: etcdserverpb.LeaseLeasesResponse): void;
 }
 
 /** unsupported is what a format does for a result it cannot print (exit 4, like etcdctl). */

@@ -1,4 +1,5 @@
-import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
+import { mvccpb, type etcdserverpb } from "@etcd-ts/proto";
+import { goHex016 } from "./goformat.js";
 import type { Io } from "../ctl/io.js";
 import { endpointStatusRows, endpointHashKVRows, memberListRows } from "./rows.js";
 import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
@@ -99,5 +100,49 @@ export class SimplePrinter implements Printer {
 
   moveLeader(leader: bigint, target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
     this.io.out(`Leadership transferred from ${leader.toString(16)} to ${target.toString(16)}\n`);
+  }
+
+  watch(r: etcdserverpb.WatchResponse): void {
+    for (const ev of r.events) {
+      this.io.out(ev.type === mvccpb.Event_EventType.DELETE ? "DELETE\n" : ev.type === mvccpb.Event_EventType.PUT ? "PUT\n" : `${ev.type}\n`);
+      if (ev.prevKv !== undefined) this.kv(ev.prevKv);
+      if (ev.kv !== undefined) this.kv(ev.kv);
+    }
+  }
+
+  grant(r: etcdserverpb.LeaseGrantResponse): void {
+    this.io.out(`lease ${goHex016(r.ID)} granted with TTL(${r.TTL}s)\n`);
+  }
+
+  revoke(id: bigint, _r: etcdserverpb.LeaseRevokeResponse): void {
+    this.io.out(`lease ${goHex016(id)} revoked\n`);
+  }
+
+  keepAlive(r: etcdserverpb.LeaseKeepAliveResponse): void {
+    this.io.out(`lease ${goHex016(r.ID)} keepalived with TTL(${r.TTL})\n`);
+  }
+
+  timeToLive(r: etcdserverpb.LeaseTimeToLiveResponse, keys: boolean): void {
+    if (r.grantedTTL === 0n && r.TTL === -1n) {
+      this.io.out(`lease ${goHex016(r.ID)} already expired\n`);
+      return;
+    }
+    let txt = Buffer.from(`lease ${goHex016(r.ID)} granted with TTL(${r.grantedTTL}s), remaining(${r.TTL}s)`);
+    if (keys) {
+      // Go's %v of a []string: the raw keys, space-separated, in brackets.
+      const parts: Buffer[] = [Buffer.from(", attached keys([")];
+      r.keys.forEach((k, i) => {
+        if (i > 0) parts.push(Buffer.from(" "));
+        parts.push(Buffer.from(k));
+      });
+      parts.push(Buffer.from("])"));
+      txt = Buffer.concat([txt, ...parts]);
+    }
+    this.io.out(Buffer.concat([txt, Buffer.from("\n")]));
+  }
+
+  leases(r: etcdserverpb.LeaseLeasesResponse): void {
+    this.io.out(`found ${r.leases.length} leases\n`);
+    for (const l of r.leases) this.io.out(`${goHex016(l.ID)}\n`);
   }
 }

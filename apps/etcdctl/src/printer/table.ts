@@ -101,4 +101,28 @@ export class TablePrinter implements Printer {
   moveLeader(_leader: bigint, _target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
     unsupported("table");
   }
+
+  watch(_r: etcdserverpb.WatchResponse): void {
+    unsupported("table");
+  }
+
+  grant(_r: etcdserverpb.LeaseGrantResponse): void {
+    unsupported("table");
+  }
+
+  revoke(_id: bigint, _r: etcdserverpb.LeaseRevokeResponse): void {
+    unsupported("table");
+  }
+
+  keepAlive(_r: etcdserverpb.LeaseKeepAliveResponse): void {
+    unsupported("table");
+  }
+
+  timeToLive(_r: etcdserverpb.LeaseTimeToLiveResponse, _keys: boolean): void {
+    unsupported("table");
+  }
+
+  leases(_r: etcdserverpb.LeaseLeasesResponse): void {
+    unsupported("table");
+  }
 }
