@@ -128,3 +128,36 @@ describe("Lease keep-alive without a server", () => {
     }
   }, 40_000);
 });
+
+describe("Lease keep-alive across a member loss", () => {
+  it("keeps renewing through another member when the one serving the stream dies", async () => {
+    const etcd = await startEtcd({ size: 3 });
+    const probe = new Client({ endpoints: [etcd.endpoint] });
+    try {
+      // Serve the stream from a follower, so that killing it does not need an election.
+      const st = await Promise.all(etcd.members.map((m) => probe.status(m.endpoint)));
+      const leaderIdx = st.findIndex((s) => s.leader === s.header!.memberId);
+      const others = etcd.members.filter((_, i) => i !== leaderIdx);
+      const follower = others[0]!;
+      const c = new Client({ endpoints: [follower.endpoint, ...others.slice(1).map((m) => m.endpoint), etcd.members[leaderIdx]!.endpoint] });
+      try {
+        const ka = await c.lease.grantKeptAlive(2);
+        await new Promise<void>((resolve) => ka.once("keepalive", () => resolve()));
+        await follower.stop();
+        let renewals = 0;
+        ka.on("keepalive", () => renewals++);
+        // Twice the TTL: without failover the lease would be lost by now.
+        await new Promise((r) => setTimeout(r, 4000));
+        expect(ka.isDone).toBe(false);
+        expect(renewals).toBeGreaterThanOrEqual(2);
+        expect((await c.lease.timeToLive(ka.id)).TTL).toBeGreaterThan(0n);
+        ka.close();
+      } finally {
+        c.close();
+      }
+    } finally {
+      probe.close();
+      await etcd.stop();
+    }
+  }, 60_000);
+});
