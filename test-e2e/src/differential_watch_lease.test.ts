@@ -96,7 +96,7 @@ async function runStep(endpoint: string, step: Step, lease: string): Promise<{ s
   });
 }
 
-/** maskLeases hides lease IDs (hex and decimal) and the seconds a lease has left. */
+/** maskLeases hides lease IDs (hex, padded or not as Go prints them in lock and election keys, and decimal) and the seconds a lease has left. */
 function maskLeases(text: string, leases: readonly string[]): string {
   let out = text;
   for (const hex of leases) {
@@ -106,8 +106,8 @@ function maskLeases(text: string, leases: readonly string[]): string {
     .replace(/remaining\(\d+s\)/g, "remaining(Ns)")
     .replace(/"TTL":\d+/g, '"TTL":N')
     .replace(/"ttl":\d+/g, '"ttl":N')
-    .replace(/mylock\/[0-9a-f]{16}/g, "mylock/<L>")
-    .replace(/myelection\/[0-9a-f]{16}/g, "myelection/<L>");
+    .replace(/mylock\/[0-9a-f]+/g, "mylock/<L>")
+    .replace(/myelection\/[0-9a-f]+/g, "myelection/<L>");
 }
 
 interface Seen {
