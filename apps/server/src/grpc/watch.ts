@@ -56,22 +56,62 @@ function encodedEvent(ev: mvccpb.Event): Buffer {
     const body = mvccpb.Event.encode(ev).finish();
     b = Buffer.allocUnsafe(1 + varintLength(body.length) + body.length);
     b[0] = WATCH_EVENTS_TAG;
-    let n = body.length;
-    let i = 1;
-    while (n >= 0x80) {
-      b[i++] = (n & 0x7f) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    b[i++] = n;
-    b.set(body, i);
+    b.set(body, writeVarint(b, 1, body.length));
     encodedEvents.set(ev, b);
   }
   return b;
 }
 
+/**
+ * headerCache holds the last header encoded as WatchResponse field 1 (tag, length,
+ * ResponseHeader): every watcher of a revision gets the same header.
+ */
+let headerCache: { h: etcdserverpb.ResponseHeader; bytes: Buffer } | undefined;
+
+function encodedHeader(h: etcdserverpb.ResponseHeader): Buffer {
+  const c = headerCache;
+  if (c !== undefined && c.h.revision === h.revision && c.h.raftTerm === h.raftTerm && c.h.memberId === h.memberId && c.h.clusterId === h.clusterId) {
+    return c.bytes;
+  }
+  const body = etcdserverpb.ResponseHeader.encode(h).finish();
+  const bytes = Buffer.allocUnsafe(1 + varintLength(body.length) + body.length);
+  bytes[0] = (1 << 3) | 2;
+  const at = writeVarint(bytes, 1, body.length);
+  bytes.set(body, at);
+  headerCache = { h, bytes };
+  return bytes;
+}
+
+/** writeVarint writes n (a non-negative safe integer) as a varint at offset and returns the offset after it. */
+function writeVarint(b: Buffer, offset: number, n: number): number {
+  let i = offset;
+  while (n >= 0x80) {
+    b[i++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  b[i++] = n;
+  return i;
+}
+
+/** encodeHead encodes a plain event response's header and watch ID (no flags set), as ts-proto would. */
+function encodeHead(r: etcdserverpb.WatchResponse): Uint8Array {
+  const plain = !r.created && !r.canceled && r.compactRevision === 0n && r.cancelReason === "" && !r.fragment;
+  if (!plain || r.header === undefined || r.watchId < 0n || r.watchId > BigInt(Number.MAX_SAFE_INTEGER)) {
+    return etcdserverpb.WatchResponse.encode({ ...r, events: [] }).finish();
+  }
+  const header = encodedHeader(r.header);
+  if (r.watchId === 0n) return header;
+  const id = Number(r.watchId);
+  const b = Buffer.allocUnsafe(header.length + 1 + varintLength(id));
+  header.copy(b, 0);
+  b[header.length] = (2 << 3) | 0;
+  writeVarint(b, header.length + 1, id);
+  return b;
+}
+
 /** encodeWithEvents encodes r (its events ignored) followed by events, from the cache. */
-function encodeWithEvents(r: etcdserverpb.WatchResponse, events: mvccpb.Event[]): Buffer {
-  const head = etcdserverpb.WatchResponse.encode({ ...r, events: [] }).finish();
+export function encodeWithEvents(r: etcdserverpb.WatchResponse, events: mvccpb.Event[]): Buffer {
+  const head = encodeHead(r);
   const parts: Uint8Array[] = [head];
   let size = head.length;
   for (const ev of events) {
