@@ -19,8 +19,11 @@ export interface CtlProc {
   endStdin(): void;
   /** waitFor resolves once stdout (as latin1 text) satisfies pred, and rejects after ms. */
   waitFor(pred: (out: string) => boolean, ms?: number, what?: string): Promise<void>;
-  /** waitQuiet resolves once the output has not changed for quietMs (or the process ended), at most maxMs. */
-  waitQuiet(quietMs?: number, maxMs?: number): Promise<void>;
+  /**
+   * waitQuiet resolves once the output has not changed for quietMs after the first output, or
+   * when nothing was printed within firstMs, or the process ended; at most maxMs.
+   */
+  waitQuiet(quietMs?: number, maxMs?: number, firstMs?: number): Promise<void>;
   exited: Promise<Exit>;
   /** exitedWithin resolves how the process ended, or rejects when it is still running after ms. */
   exitedWithin(ms?: number): Promise<Exit>;
@@ -75,9 +78,15 @@ export function spawnCtl(cli: string[], args: string[], env: Record<string, stri
         await sleep(20);
       }
     },
-    async waitQuiet(quietMs = 700, maxMs = 10_000) {
-      const end = Date.now() + maxMs;
-      while (ended === undefined && Date.now() - lastChange < quietMs && Date.now() < end) await sleep(20);
+    async waitQuiet(quietMs = 700, maxMs = 10_000, firstMs = 4000) {
+      const start = Date.now();
+      const end = start + maxMs;
+      while (ended === undefined && Date.now() < end) {
+        const printed = out.length > 0 || err.length > 0;
+        if (!printed && Date.now() - start >= firstMs) return;
+        if (printed && Date.now() - lastChange >= quietMs) return;
+        await sleep(20);
+      }
     },
     exited,
     async exitedWithin(ms = 15_000) {
