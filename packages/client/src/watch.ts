@@ -330,7 +330,7 @@ class WatchStream {
     } else if (i < 0 && this.active.get(w.watchId) === w && this.call !== undefined) {
       // The watch stays in `active` until the server confirms the cancel.
       this.call.write(etcdserverpb.WatchRequest.fromPartial({ cancelRequest: { watchId: w.watchId } }));
-    } else if (i < 0) {
+    } else if (i < 0 && this.active.get(w.watchId) === w) {
       this.active.delete(w.watchId);
     }
     this.maybeIdle();
