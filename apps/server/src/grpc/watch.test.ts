@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "node:http2";
 import { credentials, type ClientDuplexStream } from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { Etcd } from "../embed.js";
@@ -199,6 +200,44 @@ describe("Watch service", () => {
     expect(revs).toHaveLength(n);
     for (let i = 1; i < revs.length; i++) expect(revs[i]).toBe((revs[i - 1] as bigint) + 1n);
     s.close();
+  }, 60_000);
+
+  it("stops reading requests of a client that does not read the answers (flow control, not buffering)", async () => {
+    const watchers = () => e.server.watchable.syncedCount + e.server.watchable.unsyncedCount;
+    await until(() => watchers() === 0);
+    // A raw HTTP/2 client sends 40,000 create requests at once and reads nothing.
+    const n = 40_000;
+    const frames = Buffer.concat(
+      Array.from({ length: n }, (_, i) => {
+        const msg = etcdserverpb.WatchRequest.encode({ createRequest: etcdserverpb.WatchCreateRequest.fromPartial({ key: b("fc/k"), watchId: BigInt(i + 1) }) }).finish();
+        const f = Buffer.alloc(5 + msg.length);
+        f.writeUInt32BE(msg.length, 1);
+        f.set(msg, 5);
+        return f;
+      }),
+    );
+    const session = connect(`http://${address}`);
+    const stream = session.request({ ":method": "POST", ":path": "/etcdserverpb.Watch/Watch", "content-type": "application/grpc", te: "trailers" });
+    stream.write(frames);
+    await new Promise((r) => setTimeout(r, 3000));
+    // Only what fits the answers' flow-control window and the bounded queues was read.
+    expect(watchers()).toBeGreaterThan(0);
+    expect(watchers()).toBeLessThan(10_000);
+    // Reading the answers lets the rest through: every watcher is created and answered.
+    let answers = 0;
+    let pending = Buffer.alloc(0);
+    stream.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
+        pending = pending.subarray(5 + pending.readUInt32BE(1));
+        answers++;
+      }
+    });
+    await until(() => answers === n, 30_000);
+    expect(watchers()).toBe(n);
+    stream.close();
+    session.close();
+    await until(() => watchers() === 0);
   }, 60_000);
 
   it("serves 10,000 watchers on one stream and frees them all when the client goes away", async () => {

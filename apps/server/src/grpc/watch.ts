@@ -6,6 +6,13 @@ import type { EtcdServer } from "../etcd_server.js";
 /** MIN_PROGRESS_NOTIFY_MS is the shortest progress notification interval etcd allows (minWatchProgressInterval). */
 export const MIN_PROGRESS_NOTIFY_MS = 100;
 
+/**
+ * MAX_CTRL_QUEUED bounds the control answers (created, canceled, progress) waiting to be
+ * sent; past it no more requests are read, so a client that sends requests without reading
+ * answers is stopped by flow control (etcd's ctrlStream holds 16).
+ */
+const MAX_CTRL_QUEUED = 16;
+
 /** INVALID_WATCH_ID is the watch ID of answers that belong to no watcher (clientv3.InvalidWatchID). */
 const INVALID_WATCH_ID = -1n;
 
@@ -140,6 +147,8 @@ class ServerWatchStream {
   private readonly progress = new Map<bigint, boolean>();
   private readonly fragment = new Set<bigint>();
   private wake: (() => void) | undefined;
+  /** ctrlRoom wakes the receive loop once the control queue has room again. */
+  private ctrlRoom: (() => void) | undefined;
   private closed = false;
 
   constructor(
@@ -171,6 +180,13 @@ class ServerWatchStream {
     this.closed = true;
     this.ws.close();
     this.notify();
+    this.roomFreed();
+  }
+
+  private roomFreed(): void {
+    const r = this.ctrlRoom;
+    this.ctrlRoom = undefined;
+    r?.();
   }
 
   private notify(): void {
@@ -195,6 +211,8 @@ class ServerWatchStream {
   private async recvLoop(): Promise<void> {
     try {
       for await (const req of this.call) {
+        if (this.closed) return;
+        if (this.ctrl.length >= MAX_CTRL_QUEUED) await new Promise<void>((resolve) => (this.ctrlRoom = resolve));
         if (this.closed) return;
         if (req.createRequest !== undefined) this.create(req.createRequest);
         else if (req.cancelRequest !== undefined) this.cancel(req.cancelRequest.watchId);
@@ -296,6 +314,7 @@ class ServerWatchStream {
       const c = this.ctrl.shift();
       if (c !== undefined) {
         if (!(await this.send(c))) return;
+        if (this.ctrl.length < MAX_CTRL_QUEUED) this.roomFreed();
         continue;
       }
       if (next !== null) {
