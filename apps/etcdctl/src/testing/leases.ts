@@ -49,14 +49,20 @@ export class LeaseNames {
     return t;
   }
 
+  /**
+   * maskPlain replaces the IDs in one pass, each form only as a whole word (not inside a
+   * longer number or hex string), so small IDs cannot hit digits elsewhere.
+   */
   private maskPlain(text: string): string {
-    let t = text;
+    const forms = new Map<string, string>();
     this.ids.forEach((id, i) => {
       const name = `<LEASE ${i + 1}>`;
-      t = t.split(id.toString(16).padStart(16, "0")).join(name);
-      t = t.split(id.toString(16)).join(name);
-      t = t.split(id.toString()).join(name);
+      forms.set(id.toString(16).padStart(16, "0"), name);
+      forms.set(id.toString(16), name);
+      forms.set(id.toString(), name);
     });
-    return t;
+    const alts = [...forms.keys()].sort((x, y) => y.length - x.length);
+    const re = new RegExp(`(?<![0-9A-Za-z])(?:${alts.join("|")})(?![0-9A-Za-z])`, "g");
+    return text.replace(re, (m) => forms.get(m) ?? m);
   }
 }
