@@ -123,22 +123,10 @@ export class PeerListener {
         return;
       }
       if (req.method === "POST" && path === PATH_MESSAGES) {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        req.on("data", (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_BATCH_BYTES) {
-            res.writeHead(413).end();
-            req.destroy();
-            return;
-          }
-          chunks.push(c);
-        });
-        req.on("end", () => {
-          if (res.headersSent) return;
+        readBody(req, res, MAX_BATCH_BYTES, (body) => {
           let batch: raftpb.MessageBatch;
           try {
-            batch = raftpb.MessageBatch.decode(Buffer.concat(chunks));
+            batch = raftpb.MessageBatch.decode(body);
           } catch {
             res.writeHead(400).end("bad message batch");
             return;
@@ -242,6 +230,28 @@ export class PeerListener {
   }
 }
 
+/**
+ * readBody collects a request body of at most maxBytes and hands it to done; a longer body is
+ * answered 413 and the request destroyed (done never runs).
+ */
+function readBody(req: Http2ServerRequest, res: Http2ServerResponse, maxBytes: number, done: (body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on("data", (c: Buffer) => {
+    size += c.length;
+    if (size > maxBytes) {
+      if (!res.headersSent) res.writeHead(413).end();
+      req.destroy();
+      return;
+    }
+    chunks.push(c);
+  });
+  req.on("end", () => {
+    if (res.headersSent) return;
+    done(Buffer.concat(chunks));
+  });
+}
+
 /** parseMemberId reads a hex member ID header (undefined when absent or malformed). */
 function parseMemberId(v: string | string[] | undefined): bigint | undefined {
   if (typeof v !== "string" || !/^[0-9a-f]{1,16}$/.test(v)) return undefined;
@@ -254,22 +264,10 @@ function parseMemberId(v: string | string[] | undefined): bigint | undefined {
  * mvcc error (compacted, future revision) is a 400 carrying its message.
  */
 function serveHashKV(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerHandler, logger: Logger): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on("data", (c: Buffer) => {
-    size += c.length;
-    if (size > MAX_HASHKV_REQUEST_BYTES) {
-      if (!res.headersSent) res.writeHead(413).end();
-      req.destroy();
-      return;
-    }
-    chunks.push(c);
-  });
-  req.on("end", () => {
-    if (res.headersSent) return;
+  readBody(req, res, MAX_HASHKV_REQUEST_BYTES, (body) => {
     let revision: bigint;
     try {
-      revision = etcdserverpb.HashKVRequest.decode(Buffer.concat(chunks)).revision;
+      revision = etcdserverpb.HashKVRequest.decode(body).revision;
     } catch {
       res.writeHead(400).end("error unmarshalling request");
       return;
@@ -291,21 +289,8 @@ function serveHashKV(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerH
  * 503 when this member cannot answer (not the leader, or its lessor not yet primary).
  */
 function serveLease(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerHandler, renew: boolean): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on("data", (c: Buffer) => {
-    size += c.length;
-    if (size > MAX_LEASE_REQUEST_BYTES) {
-      if (!res.headersSent) res.writeHead(413).end();
-      req.destroy();
-      return;
-    }
-    chunks.push(c);
-  });
-  req.on("end", () => {
-    if (res.headersSent) return;
+  readBody(req, res, MAX_LEASE_REQUEST_BYTES, (body) => {
     void (async (): Promise<Uint8Array | undefined> => {
-      const body = Buffer.concat(chunks);
       if (renew) {
         const id = etcdserverpb.LeaseKeepAliveRequest.decode(body).ID;
         const r = await h.leaseRenew(id);
