@@ -80,7 +80,7 @@ export async function openServer(
     // A revoke that did not land is retried after a request timeout, as etcd does.
     expiredRetryMs: 5000 + 2 * cfg.electionMs,
   });
-  attachLeasedKeys(kv, lessor);
+  attachLeasedKeys(kv, lessor, logger);
   const stored = await MembershipStore.load(backend, dirs.membership, logger);
   logger.info("opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });
 

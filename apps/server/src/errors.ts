@@ -30,7 +30,6 @@ export const Errors = {
   leaseNotFound: e(Status.NOT_FOUND, "etcdserver: requested lease not found"),
   leaseExist: e(Status.FAILED_PRECONDITION, "etcdserver: lease already exists"),
   leaseTTLTooLarge: e(Status.OUT_OF_RANGE, "etcdserver: too large lease TTL"),
-  watchCanceled: e(Status.CANCELLED, "etcdserver: watch canceled"),
   requestTooLarge: e(Status.INVALID_ARGUMENT, "etcdserver: request is too large"),
   /**
    * tooManyRequests: committed index more than 5000 ahead of the applied index. etcd 3.4 maps

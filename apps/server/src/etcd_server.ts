@@ -95,6 +95,9 @@ const LEASE_REVOKE_PER_PASS = 500;
 /** LEASE_CHECKPOINT_BATCH is how many checkpoints one proposal holds at most (etcd's maxLeaseCheckpointBatchSize). */
 const LEASE_CHECKPOINT_BATCH = 1000;
 
+/** MAX_LEASE_PROPOSALS_IN_FLIGHT bounds the lease pass's proposals waiting to be applied. */
+const MAX_LEASE_PROPOSALS_IN_FLIGHT = 1000;
+
 /** LEASE_CHECKPOINT_BATCHES_PER_PASS bounds the checkpoint proposals of one pass (20,000 leases a second at most). */
 const LEASE_CHECKPOINT_BATCHES_PER_PASS = 10;
 
@@ -157,7 +160,8 @@ export class EtcdServer {
   private watchSyncTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
-  private leasePassRunning = false;
+  /** leaseProposals counts the revokes and checkpoints the lease pass proposed that are not yet applied. */
+  private leaseProposals = 0;
 
   constructor(p: EtcdServerParts) {
     this.p = p;
@@ -183,10 +187,10 @@ export class EtcdServer {
     this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
     this.base = new BaseApplier(p.kv, p.alarms, p.lessor, (m, raised) => this.alarmsChanged(m, raised), p.onFatal);
     this.applyLoop = new ApplyLoop(applierFor(this.base, p.alarms), p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
-    // etcd promotes its lessor when the leader applies its term's first (empty) entry: every
-    // revoke and checkpoint of earlier terms is applied by then.
+    // etcd promotes its lessor whenever the leader applies its term's first (empty) entry:
+    // every revoke and checkpoint of earlier terms is applied by then.
     this.applyLoop.onEmptyEntry = () => {
-      if (this.raft.isLeader && !this.lessor.isPrimary) this.lessor.promote(this.p.electionMs);
+      if (this.raft.isLeader) this.lessor.promote(this.p.electionMs);
     };
     this.snapshotIndex = this.storage.firstIndex() - 1n;
     this.node = p.makeNode(this.snapshotIndex);
@@ -276,27 +280,28 @@ export class EtcdServer {
    * from the remaining TTLs. Passes never overlap.
    */
   private leasePass(): void {
-    if (this.stopped || this.leasePassRunning || !this.raft.isLeader || !this.lessor.isPrimary) return;
-    this.leasePassRunning = true;
-    const work: Promise<unknown>[] = [];
-    for (const id of this.lessor.expired(LEASE_REVOKE_PER_PASS)) {
-      work.push(this.propose("leaseRevoke", { ID: id }).catch((err: unknown) => {
-        if (mapError(err) !== Errors.leaseNotFound && !this.stopped) {
-          this.p.logger.warn("failed to revoke lease", { "lease-id": hexId(id), error: (err as Error)?.message ?? String(err) });
-        }
-      }));
+    if (this.stopped || !this.raft.isLeader || !this.lessor.isPrimary) return;
+    const tracked = (p: Promise<unknown>, failure: string, id?: bigint): void => {
+      this.leaseProposals++;
+      p.catch((err: unknown) => {
+        if (this.stopped || mapError(err) === Errors.leaseNotFound) return;
+        this.p.logger.warn(failure, { ...(id !== undefined ? { "lease-id": hexId(id) } : {}), error: (err as Error)?.message ?? String(err) });
+      }).finally(() => this.leaseProposals--);
+    };
+    // Proposals are not awaited: one slow revoke must not hold back the others; a revoke
+    // that does not land is reported again by expired() after the retry interval.
+    const room = MAX_LEASE_PROPOSALS_IN_FLIGHT - this.leaseProposals;
+    for (const id of this.lessor.expired(Math.min(LEASE_REVOKE_PER_PASS, room))) {
+      tracked(this.propose("leaseRevoke", { ID: id }), "failed to revoke lease", id);
     }
     // As etcd, keep proposing batches while full ones come (bounded per pass).
-    for (let i = 0; i < LEASE_CHECKPOINT_BATCHES_PER_PASS; i++) {
+    for (let i = 0; i < LEASE_CHECKPOINT_BATCHES_PER_PASS && this.leaseProposals < MAX_LEASE_PROPOSALS_IN_FLIGHT; i++) {
       const cps = this.lessor.checkpoints(LEASE_CHECKPOINT_BATCH);
       if (cps.length === 0) break;
       const checkpoints = cps.map((c) => ({ ID: c.id, remainingTTL: c.remainingTtl }));
-      work.push(this.propose("leaseCheckpoint", { checkpoints }).catch((err: unknown) => {
-        if (!this.stopped) this.p.logger.warn("failed to checkpoint leases", { error: (err as Error)?.message ?? String(err) });
-      }));
+      tracked(this.propose("leaseCheckpoint", { checkpoints }), "failed to checkpoint leases");
       if (cps.length < LEASE_CHECKPOINT_BATCH) break;
     }
-    void Promise.all(work).finally(() => (this.leasePassRunning = false));
   }
 
   // ---- leases (Lease service) ----
@@ -337,11 +342,42 @@ export class EtcdServer {
    */
   private async renewOnPrimary(id: bigint): Promise<bigint> {
     const ttl = this.lessor.renew(id);
-    if ((this.lessor.get(id)?.remainingTtl ?? 0n) > 0n) {
-      await this.propose("leaseCheckpoint", { checkpoints: [{ ID: id, remainingTTL: 0n }] });
-    }
+    if ((this.lessor.get(id)?.remainingTtl ?? 0n) > 0n) await this.clearCheckpoint(id);
     return ttl;
   }
+
+  /**
+   * clearCheckpoint proposes that lease id's checkpointed remaining TTL be cleared and waits
+   * until that is applied. The clears of the keep-alives arriving within one event-loop turn
+   * go into one proposal. As in etcd, a failed proposal is logged and the keep-alive is
+   * still answered (the lease was renewed on this leader).
+   */
+  private clearCheckpoint(id: bigint): Promise<void> {
+    let batch = this.clearing;
+    if (batch === undefined) {
+      const ids = new Set<bigint>();
+      const done = new Promise<void>((resolve) => {
+        setImmediate(() => {
+          this.clearing = undefined;
+          const checkpoints = [...ids].map((ID) => ({ ID, remainingTTL: 0n }));
+          this.propose("leaseCheckpoint", { checkpoints }).then(
+            () => resolve(),
+            (err: unknown) => {
+              if (!this.stopped) this.p.logger.warn("failed to checkpoint leases", { error: (err as Error)?.message ?? String(err) });
+              resolve();
+            },
+          );
+        });
+      });
+      batch = { ids, done };
+      this.clearing = batch;
+    }
+    batch.ids.add(id);
+    return batch.done;
+  }
+
+  /** clearing is the batch of checkpoint clears being collected this event-loop turn. */
+  private clearing: { ids: Set<bigint>; done: Promise<void> } | undefined;
 
   /** leaseTimeToLive answers a lease's remaining and granted TTL (and keys), from the leader as etcd does. */
   async leaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest): Promise<etcdserverpb.LeaseTimeToLiveResponse> {
@@ -386,7 +422,8 @@ export class EtcdServer {
           if (mapError(err) === Errors.leaseNotFound) throw Errors.leaseNotFound;
         }
       }
-      if (Date.now() >= deadline) throw Errors.timeout;
+      // etcd's waitLeader answers "no leader" when none appears in time.
+      if (Date.now() >= deadline) throw lead === 0n ? Errors.noLeader : Errors.timeout;
       await new Promise((r) => setTimeout(r, LEASE_FORWARD_RETRY_MS));
     }
   }
@@ -966,7 +1003,7 @@ export class EtcdServer {
     this.kv = await KVStore.open(this.backend, this.p.tx);
     this.base.kv = this.kv;
     await this.lessor.reopen(this.backend, this.p.tx);
-    attachLeasedKeys(this.kv, this.lessor);
+    attachLeasedKeys(this.kv, this.lessor, this.p.logger);
     this.watchable.setStore(this.kv);
     this.base.alarms = await AlarmStore.open(this.backend, this.p.tx);
     this.applyLoop.applier = applierFor(this.base, this.base.alarms);
@@ -1101,10 +1138,16 @@ export class EtcdServer {
   }
 }
 
-/** attachLeasedKeys attaches every live key that names a lease to that lease (after the lessor was loaded). */
-export function attachLeasedKeys(kv: KVStore, lessor: Lessor): void {
+/** attachLeasedKeys attaches every live key that names a lease to that lease (after the lessor was loaded); a key naming a missing lease is logged and skipped. */
+export function attachLeasedKeys(kv: KVStore, lessor: Lessor, logger: Logger): void {
   kv.forEachLiveKey((k) => {
-    if (k.lease !== 0n) lessor.attach(k.lease, k.key);
+    if (k.lease === 0n) return;
+    // etcd's mvcc restore logs a key whose lease is gone and goes on (data from another store may hold one).
+    if (!lessor.exists(k.lease)) {
+      logger.warn("failed to attach a lease", { "lease-id": hexId(k.lease), error: "lease not found" });
+      return;
+    }
+    lessor.attach(k.lease, k.key);
   });
 }
 

@@ -181,6 +181,15 @@ export class WatchStream implements WatcherOwner {
     this.host.progress(w);
   }
 
+  /**
+   * allSynced: every watcher of the stream is synced (none is behind the store or catching
+   * up), so once the queue is delivered the client has seen every event up to rev.
+   */
+  get allSynced(): boolean {
+    for (const w of this.byId.values()) if (w.state !== "synced") return false;
+    return true;
+  }
+
   /** rev is the store's current revision (etcd's watchStream.Rev). */
   get rev(): bigint {
     return this.host.currentRevision;

@@ -152,6 +152,26 @@ describe("Watch service", () => {
     s.close();
   });
 
+  it("answers RequestProgress only after every event at or below the revision it reports", async () => {
+    const s = new Stream();
+    s.create({ key: b("pr/"), rangeEnd: b("pr0"), watchId: 1n });
+    await s.waitFor(1);
+    s.call.pause();
+    for (let i = 0; i < 2000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => put(`pr/${i + j}`, "z".repeat(2000))));
+    // The watcher is behind (its events wait in the store); the progress answer must wait too.
+    s.progress();
+    s.call.resume();
+    await until(() => s.got.some((r) => r.watchId === -1n), 30_000);
+    const at = s.got.findIndex((r) => r.watchId === -1n);
+    const progressRev = s.got[at]?.header?.revision as bigint;
+    const before = s.got.slice(0, at).flatMap((r) => r.events.map((ev) => ev.kv?.modRevision as bigint));
+    const after = s.got.slice(at + 1).flatMap((r) => r.events.map((ev) => ev.kv?.modRevision as bigint));
+    expect(before).toHaveLength(2000);
+    expect(after.every((rev) => rev > progressRev)).toBe(true);
+    expect(progressRev).toBeGreaterThanOrEqual(before[before.length - 1] as bigint);
+    s.close();
+  }, 60_000);
+
   it("sends progress notifications every --experimental-watch-progress-notify-interval to idle progress_notify watchers", async () => {
     const s = new Stream();
     s.create({ key: b("p/k"), watchId: 1n, progressNotify: true });

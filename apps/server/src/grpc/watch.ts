@@ -13,6 +13,9 @@ export const MIN_PROGRESS_NOTIFY_MS = 100;
  */
 const MAX_CTRL_QUEUED = 16;
 
+/** PROGRESS_RETRY_MS is how often a pending RequestProgress is checked while watchers catch up. */
+const PROGRESS_RETRY_MS = 20;
+
 /** INVALID_WATCH_ID is the watch ID of answers that belong to no watcher (clientv3.InvalidWatchID). */
 const INVALID_WATCH_ID = -1n;
 
@@ -147,6 +150,13 @@ class ServerWatchStream {
   private readonly progress = new Map<bigint, boolean>();
   private readonly fragment = new Set<bigint>();
   private wake: (() => void) | undefined;
+  /** held is the store response taken for sending: null when none, undefined once the store stream ended. */
+  private held: StoreResponse | undefined | null = null;
+  /** pulling: a next() on the store stream is outstanding. */
+  private pulling = false;
+  /** progressWanted: the client sent a RequestProgress not answered yet. */
+  private progressWanted = false;
+  private progressTimer: NodeJS.Timeout | undefined;
   /** ctrlRoom wakes the receive loop once the control queue has room again. */
   private ctrlRoom: (() => void) | undefined;
   private closed = false;
@@ -178,6 +188,7 @@ class ServerWatchStream {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.progressTimer !== undefined) clearTimeout(this.progressTimer);
     this.ws.close();
     this.notify();
     this.roomFreed();
@@ -217,8 +228,10 @@ class ServerWatchStream {
         if (req.createRequest !== undefined) this.create(req.createRequest);
         else if (req.cancelRequest !== undefined) this.cancel(req.cancelRequest.watchId);
         else if (req.progressRequest !== undefined) {
-          // Not tied to a watcher: clients deliver it to every watcher of the stream.
-          this.pushCtrl(response(this.header(this.ws.rev), INVALID_WATCH_ID));
+          // Not tied to a watcher: clients deliver it to every watcher of the stream. It is
+          // answered once no earlier event can follow it (see progressDue).
+          this.progressWanted = true;
+          this.notify();
         }
       }
     } catch {
@@ -271,6 +284,9 @@ class ServerWatchStream {
   private cancel(id: bigint): void {
     if (!this.ws.cancel(id)) return;
     this.forget(id);
+    // A response of the canceled watcher already taken from the store is dropped too (a
+    // new watcher may reuse the ID).
+    if (this.held !== null && this.held !== undefined && this.held.watchId === id) this.held = null;
     const r = response(this.header(this.ws.rev), id);
     r.canceled = true;
     this.pushCtrl(r);
@@ -290,25 +306,11 @@ class ServerWatchStream {
     }
   }
 
+  /**
+   * sendLoop sends, in order of priority: the control answers, a RequestProgress answer once
+   * it is due (see progressDue), and the store's responses one at a time.
+   */
   private async sendLoop(): Promise<void> {
-    let next: StoreResponse | undefined | null = null; // null: nothing received yet
-    let waiting = false;
-    const pull = (): void => {
-      waiting = true;
-      this.ws.next().then(
-        (r) => {
-          waiting = false;
-          next = r;
-          this.notify();
-        },
-        () => {
-          waiting = false;
-          next = undefined;
-          this.notify();
-        },
-      );
-    };
-    pull();
     for (;;) {
       if (this.closed) return;
       const c = this.ctrl.shift();
@@ -317,16 +319,62 @@ class ServerWatchStream {
         if (this.ctrl.length < MAX_CTRL_QUEUED) this.roomFreed();
         continue;
       }
-      if (next !== null) {
-        const r: StoreResponse | undefined = next;
-        next = null;
-        if (r === undefined) return;
-        if (!(await this.sendStore(r))) return;
-        if (!waiting) pull();
+      const held = this.held;
+      if (held !== null) {
+        this.held = null;
+        if (held === undefined) return;
+        if (!(await this.sendStore(held))) return;
         continue;
       }
+      if (this.progressWanted && this.progressDue()) {
+        this.progressWanted = false;
+        if (!(await this.send(response(this.header(this.ws.rev), INVALID_WATCH_ID)))) return;
+        continue;
+      }
+      if (!this.pulling) this.pull();
+      if (this.held !== null) continue;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
+  }
+
+  /** pull asks the store stream for its next response; it becomes `held` and wakes the send loop. */
+  private pull(): void {
+    const r = this.ws.poll();
+    if (r !== undefined) {
+      this.held = r;
+      return;
+    }
+    this.pulling = true;
+    this.ws.next().then(
+      (next) => {
+        this.pulling = false;
+        this.held = next;
+        this.notify();
+      },
+      () => {
+        this.pulling = false;
+        this.held = undefined;
+        this.notify();
+      },
+    );
+  }
+
+  /**
+   * progressDue tells whether a RequestProgress can be answered: every watcher of the stream
+   * is synced and nothing of the store is waiting to be sent, so no event at or below the
+   * revision it reports can follow it. Until then it is checked again every
+   * PROGRESS_RETRY_MS (watchers catching up may have no events left to send).
+   */
+  private progressDue(): boolean {
+    if (this.ws.queued === 0 && this.ws.allSynced) return true;
+    if (this.progressTimer === undefined) {
+      this.progressTimer = setTimeout(() => {
+        this.progressTimer = undefined;
+        this.notify();
+      }, PROGRESS_RETRY_MS);
+      this.progressTimer.unref();
+    }
+    return false;
   }
 
   /** sendStore sends one watcher's response from the store, if that watcher is still active. */
