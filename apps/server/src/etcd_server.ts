@@ -341,7 +341,20 @@ export class EtcdServer {
    * remaining TTL to its successor, which would expire the lease before the renewed TTL ends.
    */
   private async renewOnPrimary(id: bigint): Promise<bigint> {
-    const ttl = this.lessor.renew(id);
+    let ttl: bigint;
+    try {
+      ttl = this.lessor.renew(id);
+    } catch (err) {
+      if (!(err instanceof LeaseError) || err.code !== "not_found" || !this.lessor.exists(id)) throw err;
+      // The lease expired and its revoke is under way: as etcd, answer once it is applied
+      // (not found), or let the caller retry on the next leader if this one stops leading.
+      const deadline = Date.now() + this.requestTimeoutMs;
+      while (this.lessor.exists(id) && this.lessor.isPrimary && !this.stopped && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, LEASE_FORWARD_RETRY_MS));
+      }
+      if (this.lessor.exists(id) && !this.lessor.isPrimary) throw new LeaseError("not_primary");
+      throw Errors.leaseNotFound;
+    }
     if ((this.lessor.get(id)?.remainingTtl ?? 0n) > 0n) await this.clearCheckpoint(id);
     return ttl;
   }
@@ -411,7 +424,9 @@ export class EtcdServer {
         try {
           return await local();
         } catch (err) {
-          throw mapError(err);
+          const mapped = mapError(err);
+          // This member stopped leading meanwhile: try again where the leader is now.
+          if (mapped !== Errors.notLeader) throw mapped;
         }
       }
       if (lead !== 0n && lead !== this.memberId) {

@@ -112,6 +112,19 @@ describe("leases on a member", () => {
     expect(await s.leaseRenew(2n)).toBe(1n);
   });
 
+  it("answers a keep-alive of an expired lease 'not found' only once its revoke is applied (its keys are gone then)", async () => {
+    const s = await member();
+    for (let i = 0; i < 3; i++) {
+      const id = BigInt(100 + i);
+      await s.leaseGrant({ ID: id, TTL: 1n });
+      await put(s, `exp/${i}`, id);
+      // Past the expiry, usually before the leader's expiry pass has revoked it.
+      await new Promise((r) => setTimeout(r, 1050));
+      await expect(s.leaseRenew(id)).rejects.toBe(Errors.leaseNotFound);
+      expect(await get(s, `exp/${i}`)).toBeUndefined();
+    }
+  });
+
   it("keeps leases and their keys across a restart, resuming from the checkpointed remaining TTL", async () => {
     const dir = tmpDataDir();
     // Checkpoints happen with or without etcd's flag; it is accepted.

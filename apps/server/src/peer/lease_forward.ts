@@ -19,8 +19,8 @@ export class LeaseForwarder {
   private closed = false;
 
   constructor(
-    /** peerUrl is the first peer URL of a member, undefined when unknown. */
-    private readonly peerUrl: (id: bigint) => string | undefined,
+    /** peerUrls are a member's peer URLs (none when unknown). */
+    private readonly peerUrls: (id: bigint) => readonly string[],
     private readonly headers: () => Record<string, string>,
     private readonly tls: ConnectionOptions | undefined,
     private readonly timeoutMs: number,
@@ -60,10 +60,27 @@ export class LeaseForwarder {
     return s;
   }
 
-  private post(leader: bigint, path: string, body: Buffer): Promise<Buffer> {
-    const url = this.peerUrl(leader);
-    if (this.closed) return Promise.reject(Errors.stopped);
-    if (url === undefined) return Promise.reject(Errors.noLeader);
+  /**
+   * post sends a request to the leader, trying its peer URLs in turn (as etcd does) until one
+   * answers; "lease not found" ends the attempt at once.
+   */
+  private async post(leader: bigint, path: string, body: Buffer): Promise<Buffer> {
+    if (this.closed) throw Errors.stopped;
+    const urls = this.peerUrls(leader);
+    if (urls.length === 0) throw Errors.noLeader;
+    let last: unknown;
+    for (const url of urls) {
+      try {
+        return await this.postTo(url, path, body);
+      } catch (err) {
+        if (err === Errors.leaseNotFound) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  private postTo(url: string, path: string, body: Buffer): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const s = this.session(url);
       const stream = s.request({ ":method": "POST", ":path": path, "content-type": "application/protobuf", ...this.headers() });

@@ -37,7 +37,7 @@ export async function startPeer(
   });
   server.forwardPromote = (leader, id) => forwardPromote(server, leader, id, clientTls);
   const leases = new LeaseForwarder(
-    (id) => server.membership.members.get(id)?.peerUrls[0],
+    (id) => server.membership.members.get(id)?.peerUrls ?? [],
     () => peerHeaders(server),
     clientTls,
     server.requestTimeoutMs,
