@@ -96,13 +96,19 @@ async function runStep(endpoint: string, step: Step, lease: string): Promise<{ s
   });
 }
 
-/** maskLeases hides lease IDs (hex, padded or not as Go prints them in lock and election keys, and decimal) and the seconds a lease has left. */
+/**
+ * maskLeases hides lease IDs (hex, padded or not as Go prints them in lock and election keys,
+ * and decimal) and the seconds a lease has left, and sorts a lease's listed keys.
+ */
 function maskLeases(text: string, leases: readonly string[]): string {
   let out = text;
   for (const hex of leases) {
     out = out.split(hex).join("<L>").split(BigInt(`0x${hex}`).toString()).join("<L>");
   }
   return out
+    // etcd lists a lease's keys in map order (random); compare them as sets.
+    .replace(/attached keys\(\[([^\]]*)\]\)/g, (_, keys: string) => `attached keys([${keys.split(" ").sort().join(" ")}])`)
+    .replace(/"keys":\[([^\]]*)\]/g, (_, keys: string) => `"keys":[${keys.split(",").sort().join(",")}]`)
     .replace(/remaining\(\d+s\)/g, "remaining(Ns)")
     .replace(/"TTL":\d+/g, '"TTL":N')
     .replace(/"ttl":\d+/g, '"ttl":N')
