@@ -161,9 +161,15 @@ describe("reads and writes around elections", { timeout: 60_000 }, () => {
     await new Promise((r) => setTimeout(r, 1000));
     // f still follows l: the proposal is forwarded to l, which drops it.
     expect(f.server.leader).toBe(l.server.memberId);
+    const started = Date.now();
     const lost = put(f, "k", "lost");
     await until(() => f.server.leader !== 0n && f.server.leader !== l.server.memberId);
-    await expect(lost).rejects.toBe(Errors.timeoutDueToLeaderFail);
+    const elected = Date.now();
+    // A split vote on a loaded machine can push the election past the window: then etcd's
+    // rule gives the plain timeout (the 20 ms polling and 100 ms margin keep the edge out).
+    if (elected - started < 2 * 2000 - 100) await expect(lost).rejects.toBe(Errors.timeoutDueToLeaderFail);
+    else if (elected - started > 2 * 2000 + 100) await expect(lost).rejects.toBe(Errors.timeout);
+    else await lost.catch(() => undefined);
     heal(ms);
   });
 
