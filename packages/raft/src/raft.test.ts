@@ -100,11 +100,11 @@ describe("elections", () => {
     net.isolate(1n);
     net.node(1n).rawNode.propose(Buffer.from("lost"));
     net.stabilize();
-    // Within two election timeouts without hearing from a quorum the leader steps down
-    // (the first check still counts the activity from before the partition).
-    net.tick([1n], 10);
+    // Quorum is checked at every tick over the last election timeout: the leader steps down
+    // exactly one election timeout (10 ticks) after it last heard a quorum.
+    net.tick([1n], 9);
     expect(state(net, 1n)).toBe(StateType.Leader);
-    net.tick([1n], 10);
+    net.tick([1n], 1);
     expect(state(net, 1n)).toBe(StateType.Follower);
     // The majority side elects a new leader and commits.
     for (let i = 0; i < 40 && net.leaders().length === 0; i++) net.tick([2n, 3n]);
@@ -115,6 +115,70 @@ describe("elections", () => {
     net.tick(undefined, 3);
     for (const id of [1n, 2n, 3n]) expect(net.node(id).payloads()).toEqual(["committed", "new"]);
     expect(net.node(1n).rawNode.status().softState.lead).toBe(leader);
+  });
+
+  it("check-quorum: a deaf leader (a one-way cut into it) steps down and has a follower campaign at once", () => {
+    const net = cluster(3, { checkQuorum: true, preVote: true });
+    elect(net, 1n);
+    net.propose(1n, "committed");
+    const term = net.node(1n).rawNode.raft.term;
+    net.deafen(1n);
+    net.tick([1n], 9);
+    net.stabilize();
+    expect(state(net, 1n)).toBe(StateType.Leader);
+    net.tick([1n], 1);
+    expect(state(net, 1n)).toBe(StateType.Follower);
+    // No follower has ticked: only the stepping-down leader's MsgTimeoutNow can start this
+    // election, which it wins despite the other follower's lease on the old leader.
+    net.stabilize();
+    const leader = net.leader();
+    expect([2n, 3n]).toContain(leader);
+    expect(net.node(leader).rawNode.raft.term).toBe(term + 1n);
+    net.propose(leader, "new");
+    expect(net.node(2n).payloads()).toEqual(["committed", "new"]);
+    expect(net.node(3n).payloads()).toEqual(["committed", "new"]);
+    net.heal();
+    net.tick(undefined, 3);
+    net.stabilize();
+    expect(net.node(1n).payloads()).toEqual(["committed", "new"]);
+    expect(net.leader()).toBe(leader);
+  });
+
+  it("check-quorum + pre-vote: a deaf follower neither raises its term nor disrupts the leader when it hears again", () => {
+    const net = cluster(3, { checkQuorum: true, preVote: true });
+    elect(net, 1n);
+    const term = net.node(1n).rawNode.raft.term;
+    net.deafen(3n);
+    for (let i = 0; i < 60; i++) {
+      net.tick();
+      net.stabilize();
+    }
+    expect(net.leader()).toBe(1n);
+    expect(net.node(3n).rawNode.raft.term).toBe(term);
+    net.propose(1n, "while-deaf");
+    net.heal();
+    net.tick(undefined, 2);
+    net.stabilize();
+    expect(net.leader()).toBe(1n);
+    for (const id of [1n, 2n, 3n]) expect(net.node(id).rawNode.raft.term).toBe(term);
+    expect(net.node(3n).payloads()).toEqual(["while-deaf"]);
+  });
+
+  it("check-quorum without pre-vote: a deaf follower's campaigns raise its term and its return costs an election (why pre-vote is on by default)", () => {
+    const net = cluster(3, { checkQuorum: true });
+    elect(net, 1n);
+    const term = net.node(1n).rawNode.raft.term;
+    net.deafen(3n);
+    for (let i = 0; i < 60; i++) {
+      net.tick();
+      net.stabilize();
+    }
+    expect(net.leader()).toBe(1n);
+    expect(net.node(3n).rawNode.raft.term).toBeGreaterThan(term);
+    net.heal();
+    net.tick(undefined, 2);
+    net.stabilize();
+    expect(net.node(1n).rawNode.raft.term).toBeGreaterThan(term);
   });
 
   it("without check-quorum, an isolated leader stays leader (documenting why check-quorum exists)", () => {

@@ -147,6 +147,8 @@ export class Raft {
   electionElapsed = 0;
   /** heartbeatElapsed counts ticks since the last heartbeat (leader only). */
   heartbeatElapsed = 0;
+  /** ticks counts every tick since this node started; check-quorum measures silence with it. */
+  private ticks = 0;
   readonly checkQuorum: boolean;
   readonly preVote: boolean;
   readonly heartbeatTimeout: number;
@@ -366,6 +368,7 @@ export class Raft {
       pr.state = ProgressStateType.Probe;
       pr.pendingSnapshot = 0n;
       pr.recentActive = false;
+      pr.lastActiveTick = this.ticks;
       pr.probeSent = false;
       pr.inflights.reset();
     });
@@ -396,6 +399,7 @@ export class Raft {
 
   /** tick advances the logical clock by one tick. */
   tick(): void {
+    this.ticks++;
     if (this.state === StateType.Leader) this.tickHeartbeat();
     else this.tickElection();
   }
@@ -411,13 +415,20 @@ export class Raft {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    // Check quorum at every tick over a sliding window of one election timeout (see
+    // MSG_CHECK_QUORUM in stepLeader), so a leader that hears nobody steps down one election
+    // timeout after it last heard a quorum, not up to two as with etcd's per-round check.
+    if (this.checkQuorum) this.step(newMessage({ type: MT.MSG_CHECK_QUORUM, from: this.id }));
+    if (this.state !== StateType.Leader) return;
     if (this.electionElapsed >= this.electionTimeout) {
       this.electionElapsed = 0;
-      if (this.checkQuorum) this.step(newMessage({ type: MT.MSG_CHECK_QUORUM, from: this.id }));
+      // recentActive marks who answered during the last round (snapshot sending looks at it).
+      this.prs.visit((id, pr) => {
+        if (id !== this.id) pr.recentActive = false;
+      });
       // A transfer that did not finish within an election timeout is abandoned.
-      if (this.state === StateType.Leader && this.leadTransferee !== None) this.abortLeaderTransfer();
+      if (this.leadTransferee !== None) this.abortLeaderTransfer();
     }
-    if (this.state !== StateType.Leader) return;
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {
       this.heartbeatElapsed = 0;
       this.step(newMessage({ type: MT.MSG_BEAT, from: this.id }));
@@ -641,15 +652,22 @@ export class Raft {
         return;
       case MT.MSG_CHECK_QUORUM: {
         const self = this.prs.progress.get(this.id);
-        if (self !== undefined) self.recentActive = true;
-        if (!this.prs.quorumActive()) {
-          this.logger.warn(`raft: ${this.id.toString(16)} stepped down to follower since quorum is not active`);
-          this.becomeFollower(this.term, None);
+        if (self !== undefined) {
+          self.recentActive = true;
+          self.lastActiveTick = this.ticks;
         }
-        // Mark everyone else inactive for the next round.
-        this.prs.visit((id, pr) => {
-          if (id !== this.id) pr.recentActive = false;
-        });
+        if (!this.prs.quorumHeardSince(this.id, this.ticks - this.electionTimeout)) {
+          this.logger.warn(`raft: ${this.id.toString(16)} stepped down to follower since quorum is not active`);
+          const successor = this.successorOnStepDown();
+          this.becomeFollower(this.term, None);
+          if (successor !== None) {
+            // A leader that hears no quorum may still be heard (a one-way cut): ask the most
+            // up-to-date voter to campaign now, rather than leaving the others to wait out an
+            // election timeout after our last heartbeat. Votes still require an up-to-date log.
+            this.logger.info(`raft: ${this.id.toString(16)} asks ${successor.toString(16)} to campaign at once`);
+            this.sendTimeoutNow(successor);
+          }
+        }
         return;
       }
       case MT.MSG_PROP:
@@ -676,6 +694,7 @@ export class Raft {
     switch (m.type) {
       case MT.MSG_APP_RESP: {
         pr.recentActive = true;
+        pr.lastActiveTick = this.ticks;
         if (m.reject) {
           // With a term hint the follower pointed at the last index where its term is
           // <= m.logTerm; search our log for the last index whose term is <= that term,
@@ -718,6 +737,7 @@ export class Raft {
       }
       case MT.MSG_HEARTBEAT_RESP: {
         pr.recentActive = true;
+        pr.lastActiveTick = this.ticks;
         pr.probeSent = false;
         // Free one slot of a full window so replication can make progress.
         if (pr.state === ProgressStateType.Replicate && pr.inflights.full()) pr.inflights.freeFirstOne();
@@ -1021,6 +1041,10 @@ export class Raft {
   switchToConfig(res: { config: TrackerConfig; progress: ProgressMap }): raftpb.ConfState {
     this.prs.config = res.config;
     this.prs.progress = res.progress;
+    // A member new to the configuration gets a full election timeout before it counts as silent.
+    this.prs.visit((_id, p) => {
+      if (p.lastActiveTick < 0) p.lastActiveTick = this.ticks;
+    });
     this.logger.info(`raft: ${this.id.toString(16)} switched to configuration ${this.prs.config.toString()}`);
     const cs = this.prs.confState();
     const pr = this.prs.progress.get(this.id);
@@ -1066,6 +1090,27 @@ export class Raft {
   private resetRandomizedElectionTimeout(): void {
     const r = Math.floor(this.random() * this.electionTimeout);
     this.randomizedElectionTimeout = this.electionTimeout + Math.min(Math.max(r, 0), this.electionTimeout - 1);
+  }
+
+  /**
+   * successorOnStepDown is the voter a leader that lost its quorum asks to campaign: the one
+   * with the highest known match index, then the one heard from last, then the lowest ID;
+   * None when no other voter ever acknowledged an entry.
+   */
+  private successorOnStepDown(): bigint {
+    let best = None;
+    let bestMatch = 0n;
+    let bestTick = -1;
+    for (const id of this.prs.voterNodes()) {
+      const pr = this.prs.progress.get(id);
+      if (id === this.id || pr === undefined || pr.match === 0n) continue;
+      if (pr.match > bestMatch || (pr.match === bestMatch && pr.lastActiveTick > bestTick)) {
+        best = id;
+        bestMatch = pr.match;
+        bestTick = pr.lastActiveTick;
+      }
+    }
+    return best;
   }
 
   private sendTimeoutNow(to: bigint): void {

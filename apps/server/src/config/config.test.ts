@@ -31,6 +31,8 @@ describe("config", () => {
     expect(c.preVote).toBe(true);
     expect(c.maxTxnOps).toBe(3);
     expect(run(["--pre-vote=false"]).preVote).toBe(false);
+    // On by default, as in etcd 3.5 (a deaf member's campaigns then do not raise its term).
+    expect(run([]).preVote).toBe(true);
   });
 
   it("reads ETCD_* variables, and refuses one shadowed by a flag", () => {

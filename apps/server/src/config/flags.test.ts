@@ -72,7 +72,7 @@ const ACTED_ON: Record<string, ActedOn> = {
   "initial-cluster-token": { argv: ["--initial-cluster-token", "t"], seen: (c) => c.initialClusterToken, test: "apps/server/src/ids.test.ts", mentions: '"etcd-cluster"' },
   "advertise-client-urls": { argv: ["--advertise-client-urls", "http://127.0.0.1:1"], seen: (c) => hrefs(c.advertiseClientUrls), test: CLUSTER, mentions: '"--advertise-client-urls"' },
   "strict-reconfig-check": { argv: ["--strict-reconfig-check=false"], seen: (c) => c.strictReconfigCheck, test: "packages/client/src/cluster.test.ts", mentions: "strict-reconfig-check" },
-  "pre-vote": { argv: ["--pre-vote"], seen: (c) => c.preVote, test: "packages/raft/src/raft.test.ts", mentions: "preVote" },
+  "pre-vote": { argv: ["--pre-vote=false"], seen: (c) => c.preVote, test: "packages/raft/src/raft.test.ts", mentions: "preVote" },
   "cert-file": { argv: ["--cert-file", "c.pem"], seen: tls, test: TLS_E2E, mentions: "--cert-file" },
   "key-file": { argv: ["--key-file", "k.pem"], seen: tls, test: TLS_E2E, mentions: "--key-file" },
   "client-cert-auth": { argv: ["--auto-tls", "--client-cert-auth"], base: ["--auto-tls"], seen: tls, test: TLS_E2E, mentions: "--client-cert-auth" },

@@ -73,7 +73,7 @@ export const FLAGS: readonly FlagSpec[] = [
   f("discovery-srv", "string", "", "DNS srv domain used to bootstrap the cluster.", YET),
   f("discovery-srv-name", "string", "", "Suffix to the dns srv name queried when bootstrapping.", YET),
   f("strict-reconfig-check", "bool", "true", "Reject reconfiguration requests that would cause quorum loss."),
-  f("pre-vote", "bool", "false", "Enable to run an additional Raft election phase."),
+  f("pre-vote", "bool", "true", "Enable to run an additional Raft election phase (default true, as etcd 3.5; etcd 3.4 defaulted to false)."),
   f("auto-compaction-retention", "string", "0", "Auto compaction retention length. 0 means disable auto compaction.", YET),
   f("auto-compaction-mode", "string", "periodic", "Interpret 'auto-compaction-retention' one of: periodic|revision.", YET),
   f("enable-v2", "bool", "false", "Accept etcd V2 client requests.", "it serves only the v3 API"),

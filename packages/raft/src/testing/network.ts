@@ -164,6 +164,16 @@ export class Network {
     this.cut.add(`${b}-${a}`);
   }
 
+  /** cutOneWay drops messages from `from` to `to` only. */
+  cutOneWay(from: bigint, to: bigint): void {
+    this.cut.add(`${from}-${to}`);
+  }
+
+  /** deafen drops every message sent to id; id's own messages still arrive (a one-way cut). */
+  deafen(id: bigint): void {
+    for (const other of this.nodes.keys()) if (other !== id) this.cutOneWay(other, id);
+  }
+
   /** isolate cuts every link of id. */
   isolate(id: bigint): void {
     for (const other of this.nodes.keys()) if (other !== id) this.cutLink(id, other);

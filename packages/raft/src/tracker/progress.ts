@@ -24,6 +24,11 @@ export class Progress {
   pendingSnapshot = 0n;
   /** recentActive: heard from the follower since the last check-quorum round. */
   recentActive: boolean;
+  /**
+   * lastActiveTick is the leader's tick count (Raft's `ticks`) when it last heard from this
+   * follower (an append or heartbeat response); -1 until the leader starts counting for it.
+   */
+  lastActiveTick = -1;
   /** probeSent: in Probe state, one MsgApp was sent and is awaiting an answer. */
   probeSent = false;
   inflights: Inflights;
@@ -48,6 +53,7 @@ export class Progress {
     p.state = this.state;
     p.pendingSnapshot = this.pendingSnapshot;
     p.probeSent = this.probeSent;
+    p.lastActiveTick = this.lastActiveTick;
     p.inflights = this.inflights.clone();
     return p;
   }

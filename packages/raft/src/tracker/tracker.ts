@@ -112,6 +112,18 @@ export class ProgressTracker {
     return this.config.voters.voteResult(votes) === VoteResult.VoteWon;
   }
 
+  /**
+   * quorumHeardSince reports whether a quorum of voters was heard from after tick `since`
+   * (lastActiveTick > since); `self` counts as heard now.
+   */
+  quorumHeardSince(self: bigint, since: number): boolean {
+    const votes = new Map<bigint, boolean>();
+    for (const [id, pr] of this.progress) {
+      if (!pr.isLearner) votes.set(id, id === self || pr.lastActiveTick > since);
+    }
+    return this.config.voters.voteResult(votes) === VoteResult.VoteWon;
+  }
+
   voterNodes(): bigint[] {
     return sortIds(this.config.voters.ids());
   }
