@@ -1,6 +1,7 @@
 /**
  * Seeded random simulation of a raft cluster over the in-memory Network: message drop,
- * delay, reordering and duplication, partitions, crashes and restarts (rebuilding the
+ * delay, reordering and duplication, partitions and one-way cuts (a deaf node, a link cut in
+ * one direction), crashes and restarts (rebuilding the
  * RawNode from its MemoryStorage), clock skew, log compaction and snapshots, leadership
  * transfers, forced campaigns, ReadIndex requests, membership changes (voters, learners,
  * promotion, removal, joint consensus; removed members are shut down and ids never
@@ -431,9 +432,19 @@ export function runSimulation(opts: SimOptions): SimStats {
       case "partition": {
         // Faults heal by themselves after a while.
         const ids = created();
-        if (chance(0.5)) {
+        const r = rng();
+        if (r < 0.3) {
           const id = pick(ids);
           if (id !== undefined) net.isolate(id);
+        } else if (r < 0.45) {
+          // A one-way cut: the node hears nobody but is still heard (a deaf leader must step
+          // down and hand over; a deaf follower must not disrupt the others).
+          const id = pick(ids);
+          if (id !== undefined) net.deafen(id);
+        } else if (r < 0.55) {
+          const a = pick(ids);
+          const b = pick(ids);
+          if (a !== undefined && b !== undefined && a !== b) net.cutOneWay(a, b);
         } else {
           const shuffled = ids.slice().sort(() => rng() - 0.5);
           const cut = 1 + Math.floor(rng() * (shuffled.length - 1));
