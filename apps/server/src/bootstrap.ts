@@ -12,6 +12,7 @@ import type { ServerConfig } from "./config/config.js";
 import { EtcdServer, attachLeasedKeys } from "./etcd_server.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
 import type { Logger } from "./log.js";
+import { refuseInProduction, type DebugOptions } from "./debug_switches.js";
 import { AlarmStore } from "./alarm_store.js";
 import { Membership } from "./membership.js";
 import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
@@ -56,13 +57,16 @@ export function walOptions(cfg: ServerConfig): WalOptions {
  * openServer opens or creates the member's storage and returns a composed EtcdServer.
  * A data dir with a WAL restarts that member (flags about the initial cluster are ignored,
  * as in etcd); otherwise a new single cluster is bootstrapped from --initial-cluster.
+ * `debug` holds the debug-only switches (debug_switches.ts), refused with NODE_ENV=production.
  */
 export async function openServer(
   cfg: ServerConfig,
   logger: Logger,
   onFatal: (err: unknown) => void,
   peerTls?: ConnectionOptions,
+  debug: DebugOptions = {},
 ): Promise<EtcdServer> {
+  if (debug.unsafeStaleReads === true) refuseInProduction(process.env);
   const dirs = dataDirs(cfg);
   mkdirSync(dirs.snap, { recursive: true, mode: 0o700 });
   const haveWal = WAL.exists(dirs.wal);
@@ -222,6 +226,7 @@ export async function openServer(
     clientUrls: cfg.advertiseClientUrls.map((u) => u.href.replace(/\/$/, "")),
     strictReconfigCheck: cfg.strictReconfigCheck,
     onFatal,
+    ...(debug.unsafeStaleReads === true ? { unsafeStaleReads: true } : {}),
   });
 }
 

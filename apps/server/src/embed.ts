@@ -9,6 +9,7 @@ import { hexId } from "./ids.js";
 import { ClientListener, isTlsUrl } from "./listener.js";
 import { clientTlsOptions, prepareTls, serverTlsOptions, tlsInfoString, type TlsInfo } from "./tls/index.js";
 import type { Logger } from "./log.js";
+import type { DebugOptions } from "./debug_switches.js";
 import type { ConnectionOptions } from "node:tls";
 import { PeerListener } from "./peer/server.js";
 import { startPeer } from "./peer/start.js";
@@ -29,9 +30,10 @@ export class Etcd {
 
   /**
    * start opens the data dir, starts raft, and serves clients once a leader is known; the
-   * returned member is ready to answer.
+   * returned member is ready to answer. `debug` holds the debug-only switches (see
+   * debug_switches.ts; all off by default).
    */
-  static async start(cfg: ServerConfig, logger: Logger, onFatal: (err: unknown) => void): Promise<Etcd> {
+  static async start(cfg: ServerConfig, logger: Logger, onFatal: (err: unknown) => void, debug: DebugOptions = {}): Promise<Etcd> {
     logger.info("configuring client listeners", {
       "listen-client-urls": cfg.listenClientUrls.map((u) => u.href.replace(/\/$/, "")),
     });
@@ -57,7 +59,7 @@ export class Etcd {
     const peerClientTls: ConnectionOptions | undefined = peerTls === undefined ? undefined : clientTlsOptions(peerTls);
     const peerHttps = cfg.listenPeerUrls.some(isTlsUrl);
     const peerServerTls: TlsInfo | undefined = peerTls === undefined || !peerHttps ? undefined : peerTls;
-    const server = await openServer(cfg, logger, onFatal, peerClientTls);
+    const server = await openServer(cfg, logger, onFatal, peerClientTls, debug);
     const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls);
     // A restarting member compares its data with its peers' before it serves anything (a
     // new member has nothing to compare), as etcd does with --experimental-initial-corrupt-check.

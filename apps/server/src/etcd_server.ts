@@ -12,6 +12,8 @@ import { BaseApplier } from "./apply/base_applier.js";
 import { applierFor } from "./apply/alarm_appliers.js";
 import { AlarmStore, alarmString } from "./alarm_store.js";
 import { Errors, RpcError } from "./errors.js";
+import { FP } from "./failpoint.js";
+import { refuseInProduction, UNSAFE_STALE_READS_MESSAGE, UNSAFE_WARNING_INTERVAL_MS } from "./debug_switches.js";
 import type { Logger } from "./log.js";
 import { Membership, type Member } from "./membership.js";
 import { MembershipStore } from "./membership_store.js";
@@ -61,6 +63,13 @@ export interface EtcdServerParts {
    * (the process should then exit, as etcd does; see stopNotify).
    */
   onRemoved?: () => void;
+  /**
+   * unsafeStaleReads (debug only, ETCD_TS_UNSAFE_STALE_READS): linearizable KV reads skip the
+   * ReadIndex barrier and read local state like serializable ones, so they may be stale. It
+   * exists so the robustness checkers can show they catch stale reads. Refused with
+   * NODE_ENV=production.
+   */
+  unsafeStaleReads?: boolean;
 }
 
 /** PeerLink is the peer transport as the server drives it. */
@@ -162,9 +171,14 @@ export class EtcdServer {
   private leaseTimer: NodeJS.Timeout | undefined;
   /** leaseProposals counts the revokes and checkpoints the lease pass proposed that are not yet applied. */
   private leaseProposals = 0;
+  /** unsafeStaleReads: see EtcdServerParts.unsafeStaleReads (debug only). */
+  private readonly unsafeStaleReads: boolean;
+  private unsafeTimer: NodeJS.Timeout | undefined;
 
   constructor(p: EtcdServerParts) {
     this.p = p;
+    this.unsafeStaleReads = p.unsafeStaleReads === true;
+    if (this.unsafeStaleReads) refuseInProduction(process.env);
     this.memberId = p.memberId;
     this.memberStore = new MembershipStore(p.membership, p.tx, p.memberId, p.logger);
     this.memberStore.setListener({
@@ -249,6 +263,12 @@ export class EtcdServer {
     this.watchSyncTimer.unref();
     this.leaseTimer = setInterval(() => this.leasePass(), LEASE_EXPIRE_INTERVAL_MS);
     this.leaseTimer.unref();
+    if (this.unsafeStaleReads) {
+      const shout = (): void => this.p.logger.error(UNSAFE_STALE_READS_MESSAGE, { "local-member-id": hexId(this.memberId) });
+      shout();
+      this.unsafeTimer = setInterval(shout, UNSAFE_WARNING_INTERVAL_MS);
+      this.unsafeTimer.unref();
+    }
   }
 
   /**
@@ -580,7 +600,7 @@ export class EtcdServer {
 
   async range(req: etcdserverpb.RangeRequest): Promise<etcdserverpb.RangeResponse> {
     checkRange(req);
-    if (!req.serializable) await this.linearizableBarrier();
+    if (!req.serializable && !this.unsafeStaleReads) await this.linearizableBarrier();
     const r = await this.readLocal((ctx) => this.base.range(ctx, req));
     return { ...r.response, header: this.header(r.revision) };
   }
@@ -605,7 +625,7 @@ export class EtcdServer {
     checkTxn(req, this.p.maxTxnOps);
     if (isTxnReadOnly(req)) {
       // etcd serves a read-only txn like a range: no log entry, a read barrier unless serializable.
-      if (!isTxnSerializable(req)) await this.linearizableBarrier();
+      if (!isTxnSerializable(req) && !this.unsafeStaleReads) await this.linearizableBarrier();
       const r = await this.readLocal((ctx) => this.base.txn(ctx, req));
       return fillTxnHeaders(r.response, this.header(r.revision));
     }
@@ -748,6 +768,7 @@ export class EtcdServer {
     if (this.watchSyncTimer !== undefined) clearInterval(this.watchSyncTimer);
     if (this.resyncTimer !== undefined) clearTimeout(this.resyncTimer);
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
+    if (this.unsafeTimer !== undefined) clearInterval(this.unsafeTimer);
     this.raft.stop(Errors.stopped);
     this.transport?.stop();
     try {
@@ -999,6 +1020,7 @@ export class EtcdServer {
     const md = snap.metadata as raftpb.SnapshotMetadata;
     const path = snap.data.toString();
     const contents = await readSnapshotFile(path);
+    if (FP.raftBeforeApplySnap.armed) await FP.raftBeforeApplySnap.hit();
     await this.kv.close();
     // Every batch committed so far is written before the backend is rewritten under it.
     await this.p.tx.idle();
@@ -1027,9 +1049,11 @@ export class EtcdServer {
     // The member list arrives in the stream's first frame (and in the backend's pairs).
     this.memberStore.replace(Membership.decode(contents.membership));
     await this.p.tx.commit();
+    if (FP.raftBeforeSaveSnap.armed) await FP.raftBeforeSaveSnap.hit();
     await this.wal.saveSnapshot(
       walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }),
     );
+    if (FP.raftAfterSaveSnap.armed) await FP.raftAfterSaveSnap.hit();
     this.storage.applySnapshot({ data: Buffer.alloc(0), metadata: md });
     this.snapshotIndex = md.index;
     rmSync(path, { force: true });
@@ -1038,6 +1062,7 @@ export class EtcdServer {
       "snapshot-index": md.index,
       "consistent-index": ci,
     });
+    if (FP.raftAfterApplySnap.armed) await FP.raftAfterApplySnap.hit();
   }
 
   /** linearizableBarrier waits for a read index (bounded by the request timeout, see RaftNode.readIndex). */
@@ -1137,11 +1162,14 @@ export class EtcdServer {
       // Raft's configuration is the membership as of the last applied entry.
       const snap = this.storage.createSnapshot(applied, this.node.status().config, Buffer.alloc(0));
       const md = snap.metadata as raftpb.SnapshotMetadata;
+      if (FP.raftBeforeSaveSnap.armed) await FP.raftBeforeSaveSnap.hit();
       await this.wal.saveSnapshot(walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }));
+      if (FP.raftAfterSaveSnap.armed) await FP.raftAfterSaveSnap.hit();
       // Keep some entries before the snapshot so a slightly slow follower needs no snapshot.
       const keep = SNAPSHOT_CATCHUP_ENTRIES < BigInt(this.p.snapshotCount) ? SNAPSHOT_CATCHUP_ENTRIES : BigInt(this.p.snapshotCount);
       if (applied - keep > this.storage.firstIndex()) this.storage.compact(applied - keep);
       await this.wal.releaseTo(applied);
+      if (FP.raftAfterWALRelease.armed) await FP.raftAfterWALRelease.hit();
       this.snapshotIndex = applied;
       this.p.logger.info("saved snapshot", {
         "local-member-id": hexId(this.memberId),

@@ -3,6 +3,8 @@ import { loadConfig, usage } from "./config/config.js";
 import { Etcd } from "./embed.js";
 import { SERVER_VERSION } from "./etcd_server.js";
 import { Logger } from "./log.js";
+import { debugOptionsFromEnv, type DebugOptions } from "./debug_switches.js";
+import { setupFailpoints } from "./failpoint.js";
 
 /** ETCD_TS_VERSION is this program's own version. */
 const ETCD_TS_VERSION = "0.1.0";
@@ -36,6 +38,15 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   const cfg = loaded.config;
   const logger = new Logger(cfg.logLevel === "panic" || cfg.logLevel === "fatal" ? "error" : cfg.logLevel, cfg.logOutputs);
   for (const w of cfg.warnings) logger.warn(w);
+  // Fault injection and debug switches for tests: nothing happens unless their variables are set.
+  let debug: DebugOptions;
+  try {
+    await setupFailpoints(env, logger);
+    debug = debugOptionsFromEnv(env);
+  } catch (err) {
+    logger.error("failed to start etcd-ts", { error: (err as Error)?.message ?? String(err) });
+    process.exit(1);
+  }
 
   let etcd: Etcd | undefined;
   let stopping = false;
@@ -56,7 +67,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Pro
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   try {
-    etcd = await Etcd.start(cfg, logger, fatal);
+    etcd = await Etcd.start(cfg, logger, fatal, debug);
   } catch (err) {
     logger.error("failed to start etcd-ts", { error: (err as Error)?.message ?? String(err) });
     process.exit(1);

@@ -2,6 +2,7 @@ import { raftpb } from "@etcd-ts/proto";
 import { ErrProposalDropped, RawNode, StateType, type MemoryStorage, type Ready } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
 import { Errors } from "./errors.js";
+import { FP } from "./failpoint.js";
 import type { Logger } from "./log.js";
 import { hexId } from "./ids.js";
 
@@ -394,7 +395,10 @@ export class RaftNode {
     // The leader sends before its own WAL write (etcd's raft.go, raft thesis 10.2.1), so its
     // fsync overlaps the followers' network round trip and fsync. See sendsBeforeSave.
     const sentEarly = rd.messages.length > 0 && !hasSnapshot && this.sendsBeforeSave(rd);
-    if (sentEarly) this.o.transport.send(rd.messages);
+    if (sentEarly) {
+      if (FP.raftBeforeLeaderSend.armed) await FP.raftBeforeLeaderSend.hit();
+      this.o.transport.send(rd.messages);
+    }
     // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
     const mustSave = rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync);
     // Committed entries are applied only once durable here. Those saved by an earlier Ready
@@ -402,14 +406,19 @@ export class RaftNode {
     // this Ready's write is in flight, as etcd does (its shouldWaitWALSync); the others after.
     const applyDuringSave = mustSave && !hasSnapshot && this.committedAreDurable(rd);
     if (mustSave) {
+      if (FP.raftBeforeSave.armed) await FP.raftBeforeSave.hit();
       const saving = this.o.wal.save(rd.hardState, rd.entries);
       if (applyDuringSave) {
         saving.catch(() => undefined); // awaited below; this only keeps an apply error from orphaning it
         // One turn of the event loop lets the write reach the disk thread before the apply takes the CPU.
         await new Promise<void>((r) => setImmediate(r));
+        if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
         this.o.applier.applyEntries(rd.committedEntries);
+        if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
       }
       await saving;
+      // The write and its fdatasync are complete.
+      if (FP.raftAfterSave.armed) await FP.raftAfterSave.hit();
     }
     if (rd.hardState !== undefined) {
       this.o.storage.setHardState(rd.hardState);
@@ -418,9 +427,18 @@ export class RaftNode {
     }
     if (rd.entries.length > 0) this.o.storage.append(rd.entries);
     // A follower or candidate sends only now: its acks and votes promise what is durable.
-    if (!sentEarly && rd.messages.length > 0) this.o.transport.send(rd.messages);
+    if (!sentEarly && rd.messages.length > 0) {
+      if (this.state === StateType.Leader) {
+        if (FP.raftBeforeLeaderSend.armed) await FP.raftBeforeLeaderSend.hit();
+      } else if (FP.raftBeforeFollowerSend.armed) await FP.raftBeforeFollowerSend.hit();
+      this.o.transport.send(rd.messages);
+    }
     if (rd.committedEntries.length > 0) {
-      if (!applyDuringSave) this.o.applier.applyEntries(rd.committedEntries);
+      if (!applyDuringSave) {
+        if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
+        this.o.applier.applyEntries(rd.committedEntries);
+        if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+      }
       // A snapshot is taken only after the write (it may cover entries of this Ready's log).
       if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
     }

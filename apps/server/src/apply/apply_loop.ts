@@ -1,6 +1,7 @@
 import { raftpb, serverpb } from "@etcd-ts/proto";
 import { consistentIndexKey, type BatchTx } from "@etcd-ts/backend";
 import type { RawNode } from "@etcd-ts/raft";
+import { FP } from "../failpoint.js";
 import type { MembershipStore } from "../membership_store.js";
 import type { ApplyHandler } from "../raft_node.js";
 import type { Wait } from "../wait.js";
@@ -55,6 +56,7 @@ export class ApplyLoop implements ApplyHandler {
     let wrote = false;
     for (const e of entries) {
       if (e.type === raftpb.EntryType.ENTRY_CONF_CHANGE) {
+        if (FP.beforeApplyOneConfChange.armed && e.index > this.appliedIndex) FP.beforeApplyOneConfChange.hitSync();
         const cc = raftpb.ConfChange.decode(e.data);
         this.node().applyConfChange(cc);
         if (e.index > this.appliedIndex) {
@@ -63,9 +65,11 @@ export class ApplyLoop implements ApplyHandler {
           this.wait.trigger(ctx.requestId, { ok: true, applied: { response: undefined, revision: 0n } });
         }
       } else if (e.index > this.appliedIndex && e.type === raftpb.EntryType.ENTRY_NORMAL && e.data.length === 0) {
+        if (FP.beforeApplyOneEntryNormal.armed) FP.beforeApplyOneEntryNormal.hitSync();
         // The empty entry a new leader appends: everything of earlier terms is applied now.
         this.onEmptyEntry?.();
       } else if (e.index > this.appliedIndex && e.type === raftpb.EntryType.ENTRY_NORMAL) {
+        if (FP.beforeApplyOneEntryNormal.armed) FP.beforeApplyOneEntryNormal.hitSync();
         const local = this.proposed.get(e.data);
         const req = local ?? serverpb.InternalRaftRequest.decode(e.data);
         const h = req.header;
@@ -91,7 +95,10 @@ export class ApplyLoop implements ApplyHandler {
     if (wrote) {
       this.ciValue.writeBigUInt64BE(this.appliedIndex);
       this.tx.put(consistentIndexKey, Buffer.from(this.ciValue));
-      this.tx.commit().catch(this.onFatal);
+      if (FP.beforeCommit.armed) FP.beforeCommit.hitSync();
+      const written = this.tx.commit();
+      written.catch(this.onFatal);
+      if (FP.afterCommit.armed) written.then(() => FP.afterCommit.hitSync(), () => undefined);
     }
   }
 
