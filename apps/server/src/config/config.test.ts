@@ -41,6 +41,7 @@ describe("config", () => {
     const e = fails(["--name", "a"], { ETCD_NAME: "b" });
     expect(e.message).toContain('conflicting environment variable "ETCD_NAME" is shadowed');
     expect(run([], { ETCD_UNKNOWN_THING: "x" }).warnings[0]).toContain("unrecognized environment variable ETCD_UNKNOWN_THING");
+    expect(run([], { ETCD_TS_FAILPOINTS_HTTP: "127.0.0.1:1" }).warnings).toEqual([]);
   });
 
   it("refuses unknown flags and bad values with exit code 2", () => {

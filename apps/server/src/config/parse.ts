@@ -85,11 +85,13 @@ export function parseArgs(argv: readonly string[]): RawConfig {
 /**
  * applyEnv adds ETCD_* variables for flags not given on the command line. A variable that
  * shadows a command-line flag is an error, as in etcd 3.4; an empty variable is otherwise
- * ignored, as etcd ignores it; an ETCD_* variable that names no flag is reported as a warning.
+ * ignored, as etcd ignores it; an ETCD_* variable that names no flag is reported as a warning,
+ * except etcd-ts's own ETCD_TS_* testing switches (failpoints, the planted stale reads).
  */
 export function applyEnv(raw: RawConfig, env: NodeJS.ProcessEnv): void {
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith("ETCD_") || value === undefined) continue;
+    // ETCD_TS_* are etcd-ts's own testing switches (failpoints, ...), read where they act.
+    if (!key.startsWith("ETCD_") || key.startsWith("ETCD_TS_") || value === undefined) continue;
     const name = key.slice(5).toLowerCase().replace(/_/g, "-");
     if (name === "config-file") {
       if (raw.configFile === undefined) raw.configFile = value;
