@@ -74,7 +74,7 @@ export {
   type BudgetOptions,
   type PartitionedResult,
 } from "./search.js";
-export { minimize, type MinimizeOptions, type MinimizeResult } from "./minimize.js";
+export { minimize, formatWitness, type MinimizeOptions, type MinimizeResult } from "./minimize.js";
 export { formatHistory, formatOperation, formatRequest, formatResult } from "./format.js";
 export { checkWatch, type WatchCheckResult, type WatchViolation, type WatchViolationKind, type MergedEvent } from "./watch.js";
 export { patchHistory, type PatchedHistory, type PatchSummary } from "./patch_history.js";
