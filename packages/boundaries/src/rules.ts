@@ -80,6 +80,8 @@ export const RULES: readonly PackageRule[] = [
   },
   {
     packages: ["*"],
+    // robustness is a private test tool (npm run robustness), never packed or installed elsewhere.
+    exceptPackages: ["robustness"],
     scope: "source",
     reason: "DESIGN.md: test-kit is private, for test suites: shipped code that imports it would not install outside the workspace",
     forbiddenPackages: ["@etcd-ts/test-kit"],

@@ -1,0 +1,190 @@
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { etcdserverpb } from "@etcd-ts/proto";
+import { etcdFlags, freePort, isRunning, serverCommand, spawnServer, waitHealthy, type ServerKind } from "@etcd-ts/test-kit";
+import { FaultProxy } from "./proxy.js";
+
+/** ClusterOptions shape a robustness cluster. Times are milliseconds. */
+export interface ClusterOptions {
+  kind: ServerKind;
+  size: number;
+  /** dir holds every member's data directory and log; the caller removes it (or keeps it for a failed run). */
+  dir: string;
+  heartbeatMs: number;
+  electionMs: number;
+  extraArgs?: readonly string[];
+  /** env is added to every member's environment (failpoints, the planted stale-read switch). */
+  env?: NodeJS.ProcessEnv;
+  /** snapshotCount is --snapshot-count (small values make snapshots happen within a run). */
+  snapshotCount?: number;
+}
+
+/** Member is one member process: ports, the proxy in front of its peer port, files. */
+export interface Member {
+  index: number;
+  name: string;
+  clientPort: number;
+  peerPort: number;
+  proxy: FaultProxy;
+  /** failpointPort serves etcd-ts's failpoint HTTP API (ETCD_TS_FAILPOINTS_HTTP), 0 for etcd. */
+  failpointPort: number;
+  dataDir: string;
+  logFile: string;
+  proc: ChildProcess | undefined;
+  exited: Promise<number | null>;
+  paused: boolean;
+}
+
+/**
+ * Cluster runs N members of one kind (etcd-ts or the real etcd) on loopback; every member's
+ * advertised peer URL is a FaultProxy in front of its real peer port, so faults can be put on
+ * the traffic its peers send it. Processes can be killed, restarted, paused and resumed.
+ */
+export class Cluster {
+  readonly members: Member[] = [];
+  private readonly maint = new Map<number, etcdserverpb.MaintenanceClient>();
+
+  private constructor(readonly o: ClusterOptions) {}
+
+  static async start(o: ClusterOptions): Promise<Cluster> {
+    const c = new Cluster(o);
+    mkdirSync(o.dir, { recursive: true });
+    for (let i = 0; i < o.size; i++) {
+      const peerPort = await freePort();
+      const proxyPort = await freePort();
+      c.members.push({
+        index: i,
+        name: `m${i}`,
+        clientPort: await freePort(),
+        peerPort,
+        proxy: await FaultProxy.start(proxyPort, peerPort),
+        failpointPort: o.kind === "etcd-ts" ? await freePort() : 0,
+        dataDir: join(o.dir, `m${i}.etcd`),
+        logFile: join(o.dir, `m${i}.log`),
+        proc: undefined,
+        exited: Promise.resolve(null),
+        paused: false,
+      });
+    }
+    for (const m of c.members) c.spawn(m);
+    await Promise.all(c.members.map((m) => c.waitHealthy(m, 30_000)));
+    return c;
+  }
+
+  endpoint(m: Member): string {
+    return `127.0.0.1:${m.clientPort}`;
+  }
+
+  private args(m: Member): string[] {
+    const initial = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.proxy.port}`).join(",");
+    return etcdFlags({
+      name: m.name,
+      dataDir: m.dataDir,
+      clientUrl: `http://127.0.0.1:${m.clientPort}`,
+      listenPeerUrl: `http://127.0.0.1:${m.peerPort}`,
+      advertisePeerUrl: `http://127.0.0.1:${m.proxy.port}`,
+      initialCluster: initial,
+      initialClusterState: "new",
+      extraFlags: [
+        "--initial-cluster-token", "robustness",
+        "--heartbeat-interval", String(this.o.heartbeatMs),
+        "--election-timeout", String(this.o.electionMs),
+        ...(this.o.snapshotCount !== undefined ? ["--snapshot-count", String(this.o.snapshotCount)] : []),
+        ...(this.o.extraArgs ?? []),
+      ],
+    });
+  }
+
+  /** spawn starts (or restarts, on the same data directory) a member's process. */
+  spawn(m: Member): void {
+    const env: NodeJS.ProcessEnv = { ...this.o.env };
+    if (m.failpointPort !== 0) env["ETCD_TS_FAILPOINTS_HTTP"] = `127.0.0.1:${m.failpointPort}`;
+    const { proc, exited } = spawnServer(serverCommand(this.o.kind), this.args(m), { logFile: m.logFile, env });
+    m.proc = proc;
+    m.exited = exited;
+    m.paused = false;
+  }
+
+  running(m: Member): boolean {
+    return m.proc !== undefined && isRunning(m.proc);
+  }
+
+  async waitHealthy(m: Member, timeoutMs: number): Promise<void> {
+    const proc = m.proc;
+    await waitHealthy(`http://127.0.0.1:${m.clientPort}`, {
+      timeoutMs,
+      name: m.name,
+      exited: () => proc !== undefined && !isRunning(proc),
+      detail: () => (existsSync(m.logFile) ? readFileSync(m.logFile, "utf8").slice(-3000) : "(no log)"),
+    });
+  }
+
+  /** kill ends a member with a signal (SIGKILL: a crash) and waits for its exit. */
+  async kill(m: Member, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = m.proc;
+    if (p === undefined || !isRunning(p)) return;
+    if (m.paused) p.kill("SIGCONT");
+    p.kill(signal);
+    await m.exited;
+    m.paused = false;
+  }
+
+  /** pause stops a member's process (SIGSTOP): it keeps its sockets but answers nothing. */
+  pause(m: Member): void {
+    if (!this.running(m) || m.paused) return;
+    m.proc?.kill("SIGSTOP");
+    m.paused = true;
+  }
+
+  resume(m: Member): void {
+    if (!m.paused) return;
+    m.proc?.kill("SIGCONT");
+    m.paused = false;
+  }
+
+  private maintenance(m: Member): etcdserverpb.MaintenanceClient {
+    let c = this.maint.get(m.index);
+    if (c === undefined) {
+      c = new etcdserverpb.MaintenanceClient(`ipv4:${this.endpoint(m)}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+      this.maint.set(m.index, c);
+    }
+    return c;
+  }
+
+  /** status asks a member for its Status (raft term, leader, revision), or undefined when it does not answer within timeoutMs. */
+  status(m: Member, timeoutMs = 1000): Promise<etcdserverpb.StatusResponse | undefined> {
+    if (!this.running(m) || m.paused) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      this.maintenance(m).status({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => resolve(err ? undefined : res));
+    });
+  }
+
+  /** leader is the index of the member the answering members agree leads, if any. */
+  async leader(): Promise<number | undefined> {
+    const all = await Promise.all(this.members.map((m) => this.status(m)));
+    for (const s of all) {
+      if (s === undefined || s.leader === 0n) continue;
+      const i = all.findIndex((x) => x?.header?.memberId === s.leader);
+      if (i >= 0) return i;
+    }
+    return undefined;
+  }
+
+  /** failpoint sets (term) or clears (undefined) an etcd-ts failpoint on a member through its HTTP API. */
+  async failpoint(m: Member, name: string, term: string | undefined): Promise<void> {
+    if (m.failpointPort === 0) throw new Error(`robustness: ${this.o.kind} has no failpoints`);
+    const res = await fetch(`http://127.0.0.1:${m.failpointPort}/${name}`, term === undefined ? { method: "DELETE" } : { method: "PUT", body: term });
+    if (!res.ok) throw new Error(`robustness: failpoint ${name} on ${m.name}: HTTP ${res.status} ${await res.text()}`);
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.maint.values()) c.close();
+    this.maint.clear();
+    for (const m of this.members) {
+      await this.kill(m);
+      await m.proxy.close();
+    }
+  }
+}
