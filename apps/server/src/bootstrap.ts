@@ -7,7 +7,7 @@ import { KVStore } from "@etcd-ts/mvcc";
 import { Lessor } from "@etcd-ts/lease";
 import { performance } from "node:perf_hooks";
 import { MemoryStorage, RawNode } from "@etcd-ts/raft";
-import { WAL, type WalOptions } from "@etcd-ts/wal";
+import { WAL, type WalContents, type WalOptions } from "@etcd-ts/wal";
 import type { ServerConfig } from "./config/config.js";
 import { EtcdServer, attachLeasedKeys } from "./etcd_server.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
@@ -19,6 +19,7 @@ import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { PATH_MEMBERS } from "./peer/headers.js";
 import { peerRequest } from "./peer/request.js";
+import { recoverPendingSnapshot } from "./snapshot_install.js";
 
 /** FETCH_MEMBERS_TIMEOUT_MS bounds how long a joining member waits for a peer's member list. */
 const FETCH_MEMBERS_TIMEOUT_MS = 5000;
@@ -73,6 +74,46 @@ export async function openServer(
 
   const started = Date.now();
   const backend = await Backend.open(dirs.db);
+  // The WAL is read before anything is loaded from the backend: its latest snapshot says
+  // whether the backend is complete (a crash may have interrupted the install of a snapshot
+  // from the leader, see snapshot_install.ts).
+  let wal: WAL | undefined;
+  try {
+    const opened = haveWal ? await WAL.open(dirs.wal, walOptions(cfg)) : undefined;
+    wal = opened?.wal;
+    await recoverPendingSnapshot(backend, dirs.snap, opened?.contents.snapshot?.index ?? 0n, logger);
+    return await composeServer(cfg, logger, onFatal, peerTls, debug, { dirs, backend, started, wal: opened });
+  } catch (err) {
+    // Nothing stays locked behind a refused start (an embedding process may try again).
+    await wal?.close().catch(() => undefined);
+    await backend.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Opened is what openServer opened before the stores are loaded. */
+interface Opened {
+  dirs: DataDirs;
+  backend: Backend;
+  /** started is when the backend was opened (ms since the epoch), for the "opened backend db" log. */
+  started: number;
+  /** wal is the existing WAL and what it held; undefined for a new member. */
+  wal: { wal: WAL; contents: WalContents } | undefined;
+}
+
+/**
+ * composeServer loads the stores from the (complete) backend, restarts the member from the
+ * opened WAL or creates a new one, and composes the EtcdServer.
+ */
+async function composeServer(
+  cfg: ServerConfig,
+  logger: Logger,
+  onFatal: (err: unknown) => void,
+  peerTls: ConnectionOptions | undefined,
+  debug: DebugOptions,
+  o: Opened,
+): Promise<EtcdServer> {
+  const { dirs, backend, started, wal: opened } = o;
   const tx = new BatchTx(backend);
   const kv = await KVStore.open(backend, tx);
   const consistentIndex = decodeConsistentIndex(await backend.get(consistentIndexKey));
@@ -94,8 +135,7 @@ export async function openServer(
   let wal: WAL;
   let bootstrapPeers: { id: bigint }[] | undefined;
 
-  if (haveWal) {
-    const opened = await WAL.open(dirs.wal, walOptions(cfg));
+  if (opened !== undefined) {
     wal = opened.wal;
     const c = opened.contents;
     const meta = walpb.WalMetadata.decode(c.metadata);
@@ -115,8 +155,11 @@ export async function openServer(
     if (c.hardState !== undefined) {
       // The backend may have applied entries whose commit index the WAL had not synced yet:
       // an applied entry was committed, so the commit index is at least the consistent index.
+      // So is a snapshot's index: the hard state saved after a snapshot from the leader may
+      // not have reached the WAL before a crash.
       const hs = { ...c.hardState };
       if (consistentIndex > hs.commit && consistentIndex <= last) hs.commit = consistentIndex;
+      if (c.snapshot !== undefined && c.snapshot.index > hs.commit) hs.commit = c.snapshot.index;
       storage.setHardState(hs);
     }
     storage.append(c.entries);
@@ -126,7 +169,7 @@ export async function openServer(
     logger.info("restarting local member", {
       "cluster-id": hexId(membership.clusterId),
       "local-member-id": hexId(memberId),
-      "commit-index": c.hardState?.commit ?? 0n,
+      "commit-index": storage.initialState().hardState.commit,
     });
   } else if (cfg.initialClusterState === "existing") {
     // Joining: the member list (and so our ID and the cluster ID) comes from a running peer.
@@ -209,7 +252,7 @@ export async function openServer(
     kv,
     lessor,
     consistentIndex,
-    restarted: haveWal,
+    restarted: opened !== undefined,
     alarms,
     storage,
     wal,

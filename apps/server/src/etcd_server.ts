@@ -1,4 +1,3 @@
-import { rmSync } from "node:fs";
 import type { PassThrough } from "node:stream";
 import { etcdserverpb, serverpb, walpb, raftpb } from "@etcd-ts/proto";
 import { KVStore, MvccError, WatchableStore, type WatchStream } from "@etcd-ts/mvcc";
@@ -16,9 +15,10 @@ import { FP } from "./failpoint.js";
 import { refuseInProduction, UNSAFE_STALE_READS_MESSAGE, UNSAFE_WARNING_INTERVAL_MS } from "./debug_switches.js";
 import type { Logger } from "./log.js";
 import { Membership, type Member } from "./membership.js";
-import { MembershipStore } from "./membership_store.js";
+import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { RaftNode, type Transport } from "./raft_node.js";
-import { readSnapshotFile, writeFrame } from "./peer/snapshot_stream.js";
+import { SnapshotWriter } from "./peer/snapshot_stream.js";
+import { confStateOf, installSnapshotBackend, persistPendingSnapshot, removePendingSnapshots } from "./snapshot_install.js";
 import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { IdGenerator, Wait } from "./wait.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isTxnReadOnly, isTxnSerializable } from "./validate.js";
@@ -159,6 +159,8 @@ export class EtcdServer {
   private readonly p: EtcdServerParts;
   private snapshotIndex: bigint;
   private snapshotting = false;
+  /** inflightSnapshots counts the snapshot streams being written to followers (raft log compaction waits for them). */
+  private inflightSnapshots = 0;
   /** removing: this member knows it was removed and is stopping. */
   private removing = false;
   private stopped = false;
@@ -999,44 +1001,59 @@ export class EtcdServer {
 
   /**
    * writeSnapshot streams this member's membership and whole backend (a consistent RocksDB
-   * snapshot at some applied index >= the raft snapshot's) to a follower.
+   * snapshot at some applied index >= the raft snapshot's) to a follower, then the trailer:
+   * the snapshot metadata of exactly that data (its consistent index, the term of that entry,
+   * the configuration of its member list) and the stream's digest. The follower installs the
+   * snapshot at that index (as etcd sends its backend at the applied index), not at the raft
+   * snapshot's older one, so its WAL marker and its backend agree. Raft log compaction pauses
+   * while a stream is written (as etcd's does), so the term of that entry stays readable and
+   * the follower can catch up from the entries right after it.
    */
   async writeSnapshot(out: PassThrough): Promise<void> {
-    await writeFrame(out, this.membership.encode());
-    for await (const chunk of this.backend.scanChunks({})) {
-      for (let i = 0; i < chunk.keys.length; i++) {
-        await writeFrame(out, chunk.keys[i] as Buffer);
-        await writeFrame(out, chunk.values[i] as Buffer);
+    this.inflightSnapshots++;
+    try {
+      const w = new SnapshotWriter(out);
+      await w.membership(this.membership.encode());
+      let ci: bigint | undefined;
+      let members: Buffer | undefined;
+      for await (const chunk of this.backend.scanChunks({})) {
+        for (let i = 0; i < chunk.keys.length; i++) {
+          const key = chunk.keys[i] as Buffer;
+          const value = chunk.values[i] as Buffer;
+          if (key.equals(consistentIndexKey)) ci = decodeConsistentIndex(value);
+          else if (key.equals(MEMBERSHIP_KEY)) members = value;
+          await w.pair(key, value);
+        }
       }
+      if (ci === undefined || ci === 0n) throw new Error("etcdserver: the backend has no consistent index to send a snapshot of");
+      const membership = members !== undefined ? Membership.decode(members) : this.membership;
+      await w.finish(raftpb.SnapshotMetadata.fromPartial({ index: ci, term: this.storage.term(ci), confState: confStateOf(membership) }));
+    } finally {
+      this.inflightSnapshots--;
     }
   }
 
   /**
-   * installSnapshot replaces this member's state with a snapshot from the leader: the backend
-   * is rewritten from the stream and reopened, the membership replaced, the snapshot recorded
-   * in the WAL and handed to raft's storage.
+   * installSnapshot replaces this member's state with a snapshot from the leader, in a
+   * crash-safe order (see snapshot_install.ts): the received stream is kept durably under its
+   * index, the snapshot is recorded in the WAL, then the backend is rewritten from the stream
+   * and reopened, the membership replaced and the snapshot handed to raft's storage. A crash
+   * after the WAL marker is repaired at start from the kept stream.
    */
   private async installSnapshot(snap: raftpb.Snapshot): Promise<void> {
     const md = snap.metadata as raftpb.SnapshotMetadata;
-    const path = snap.data.toString();
-    const contents = await readSnapshotFile(path);
+    const received = snap.data.toString();
     if (FP.raftBeforeApplySnap.armed) await FP.raftBeforeApplySnap.hit();
+    const path = await persistPendingSnapshot(received, this.p.snapDir, md.index);
+    if (FP.raftBeforeSaveSnap.armed) await FP.raftBeforeSaveSnap.hit();
+    await this.wal.saveSnapshot(
+      walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }),
+    );
+    if (FP.raftAfterSaveSnap.armed) await FP.raftAfterSaveSnap.hit();
     await this.kv.close();
     // Every batch committed so far is written before the backend is rewritten under it.
     await this.p.tx.idle();
-    const dels: { type: "del"; key: Buffer }[] = [];
-    for await (const chunk of this.backend.scanChunks({})) for (const k of chunk.keys) dels.push({ type: "del", key: k });
-    for (let i = 0; i < dels.length; i += 1000) await this.backend.write(dels.slice(i, i + 1000));
-    let batch: { type: "put"; key: Buffer; value: Buffer }[] = [];
-    for await (const [key, value] of contents.pairs) {
-      batch.push({ type: "put", key, value });
-      if (batch.length >= 1000) {
-        await this.backend.write(batch);
-        batch = [];
-      }
-    }
-    await this.backend.write(batch);
-    await this.backend.sync();
+    const installed = await installSnapshotBackend(this.backend, path, md.index);
     this.kv = await KVStore.open(this.backend, this.p.tx);
     this.base.kv = this.kv;
     await this.lessor.reopen(this.backend, this.p.tx);
@@ -1044,23 +1061,16 @@ export class EtcdServer {
     this.watchable.setStore(this.kv);
     this.base.alarms = await AlarmStore.open(this.backend, this.p.tx);
     this.applyLoop.applier = applierFor(this.base, this.base.alarms);
-    const ci = decodeConsistentIndex(await this.backend.get(consistentIndexKey));
-    this.applyLoop.appliedIndex = ci;
-    // The member list arrives in the stream's first frame (and in the backend's pairs).
-    this.memberStore.replace(Membership.decode(contents.membership));
+    this.applyLoop.appliedIndex = md.index;
+    this.memberStore.replace(installed.membership);
     await this.p.tx.commit();
-    if (FP.raftBeforeSaveSnap.armed) await FP.raftBeforeSaveSnap.hit();
-    await this.wal.saveSnapshot(
-      walpb.SnapshotMarker.fromPartial({ index: md.index, term: md.term, confState: md.confState }),
-    );
-    if (FP.raftAfterSaveSnap.armed) await FP.raftAfterSaveSnap.hit();
     this.storage.applySnapshot({ data: Buffer.alloc(0), metadata: md });
     this.snapshotIndex = md.index;
-    rmSync(path, { force: true });
+    await removePendingSnapshots(this.p.snapDir, md.index);
     this.p.logger.info("applied snapshot", {
       "local-member-id": hexId(this.memberId),
       "snapshot-index": md.index,
-      "consistent-index": ci,
+      "consistent-index": md.index,
     });
     if (FP.raftAfterApplySnap.armed) await FP.raftAfterApplySnap.hit();
   }
@@ -1167,7 +1177,9 @@ export class EtcdServer {
       if (FP.raftAfterSaveSnap.armed) await FP.raftAfterSaveSnap.hit();
       // Keep some entries before the snapshot so a slightly slow follower needs no snapshot.
       const keep = SNAPSHOT_CATCHUP_ENTRIES < BigInt(this.p.snapshotCount) ? SNAPSHOT_CATCHUP_ENTRIES : BigInt(this.p.snapshotCount);
-      if (applied - keep > this.storage.firstIndex()) this.storage.compact(applied - keep);
+      // Not while a snapshot is streamed to a follower (etcd pauses compaction too): its
+      // trailer needs the term of the streamed index, and the follower the entries after it.
+      if (this.inflightSnapshots === 0 && applied - keep > this.storage.firstIndex()) this.storage.compact(applied - keep);
       await this.wal.releaseTo(applied);
       if (FP.raftAfterWALRelease.armed) await FP.raftAfterWALRelease.hit();
       this.snapshotIndex = applied;

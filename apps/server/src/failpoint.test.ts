@@ -205,6 +205,7 @@ describe("failpoint evaluation", () => {
         "raftBeforeLeaderSend",
         "raftBeforeSave",
         "raftBeforeSaveSnap",
+        "raftMidApplySnap",
       ].sort(),
     );
     expect(Object.values(FP).some((f) => f.armed)).toBe(false);

@@ -434,7 +434,7 @@ export const FP = {
   raftBeforeApply: a("raftBeforeApply"),
   /** raft_node: after a batch is applied and its backend batch committed (handed to the backend, maybe not yet written). */
   raftAfterApply: a("raftAfterApply"),
-  /** etcd_server: before a snapshot marker is written to the WAL (a local snapshot, after the backend sync; or a leader's snapshot, after the backend was rewritten from it). */
+  /** etcd_server: before a snapshot marker is written to the WAL (a local snapshot, after the backend sync; or a leader's snapshot, once its stream is kept durably and before the backend is rewritten from it). */
   raftBeforeSaveSnap: a("raftBeforeSaveSnap"),
   /** etcd_server: after that snapshot marker is durable in the WAL. */
   raftAfterSaveSnap: a("raftAfterSaveSnap"),
@@ -442,6 +442,8 @@ export const FP = {
   raftAfterWALRelease: a("raftAfterWALRelease"),
   /** etcd_server: before a snapshot received from the leader is installed (nothing local changed yet). */
   raftBeforeApplySnap: a("raftBeforeApplySnap"),
+  /** snapshot_install: while the backend is rewritten from a snapshot received from the leader, after every old key was deleted and before the snapshot's keys are written (at start, too, when a pending snapshot is installed). */
+  raftMidApplySnap: a("raftMidApplySnap"),
   /** etcd_server: after a snapshot received from the leader is installed (backend, WAL marker, raft storage). */
   raftAfterApplySnap: a("raftAfterApplySnap"),
   /** apply_loop (sync): before each normal entry above the consistent index is applied. */

@@ -25,8 +25,7 @@ import {
   PATH_SNAPSHOT,
   PATH_VERSION,
 } from "./headers.js";
-import { FrameReader, saveStream } from "./snapshot_stream.js";
-import { createReadStream } from "node:fs";
+import { saveStream, verifySnapshotFile } from "./snapshot_stream.js";
 
 /** PeerHandler is what the peer listener delivers to its member. */
 export interface PeerHandler {
@@ -140,14 +139,20 @@ export class PeerListener {
         const file = join(snapDir, `incoming-${process.pid}-${++seq}.snapstream`);
         void (async () => {
           await saveStream(req, file);
-          const first = await new FrameReader(createReadStream(file)).next();
-          if (first === undefined) throw new Error("empty snapshot stream");
-          const m = raftpb.Message.decode(first);
+          // A stream cut short or damaged is refused here (the leader retries), before raft sees it.
+          const v = await verifySnapshotFile(file);
+          const m = v.message;
+          const raftIndex = m.snapshot?.metadata?.index ?? 0n;
+          if (m.snapshot === undefined || v.metadata.index < raftIndex) {
+            throw new Error(`peer: snapshot file ${file} holds index ${v.metadata.index}, below the snapshot index ${raftIndex} it was sent for`);
+          }
           logger.info("receiving database snapshot", {
             "remote-snapshot-sender-id": hexId(m.from),
-            "incoming-snapshot-index": m.snapshot?.metadata?.index ?? 0n,
+            "incoming-snapshot-index": v.metadata.index,
           });
-          h.stepSnapshot(m, file);
+          // Raft installs the snapshot the data is: at the backend's consistent index (see
+          // EtcdServer.writeSnapshot), which is at or after the sender's raft snapshot.
+          h.stepSnapshot({ ...m, snapshot: { ...m.snapshot, metadata: v.metadata } }, file);
           res.writeHead(204).end();
         })().catch((err: unknown) => {
           rmSync(file, { force: true });
