@@ -65,6 +65,8 @@ export async function runSchedule(c: Cluster, rng: Rng, o: ScheduleOptions, unti
     await healAll(c);
     await sleep(rng.int(o.gapMin, o.gapMax));
   }
+  // A "none" run still lasts its whole duration (a baseline to compare the faulty runs with).
+  while (Date.now() < until) await sleep(Math.min(200, until - Date.now()));
   await healAll(c);
 }
 

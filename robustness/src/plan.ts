@@ -40,7 +40,7 @@ export function planRun(a: Args, i: number, kind: "etcd-ts" | "etcd"): RunOption
     keys: a.keys,
     leases: true,
     txn: true,
-    simple: false,
+    mix: "full",
     opTimeoutMs: a.opTimeoutMs,
     heartbeatMs: a.heartbeatMs,
     electionMs: a.electionMs,
@@ -68,7 +68,7 @@ export function planAvailability(a: Args, kind: "etcd-ts" | "etcd"): RunOptions 
     keys: a.keys,
     leases: false,
     txn: false,
-    simple: true,
+    mix: "simple",
     watchers: 0,
     check: true,
   };

@@ -18,7 +18,7 @@ export interface RunOptions {
   keys: number;
   leases: boolean;
   txn: boolean;
-  simple: boolean;
+  mix: "full" | "simple";
   opTimeoutMs: number;
   heartbeatMs: number;
   electionMs: number;
@@ -111,7 +111,7 @@ export async function runOnce(o: RunOptions, progress: (line: string) => void = 
     const terms0 = await Promise.all(cluster.members.map(async (m) => Number((await cluster.status(m))?.raftTerm ?? 0n)));
     const watchers = new Watchers({ endpoints, watchers: o.watchers, prefix, startRevision }, clock);
     watchers.start();
-    const workload = new Workload({ endpoints, clients: o.clients, keys: o.keys, prefix, opTimeoutMs: o.opTimeoutMs, leases: o.leases, txn: o.txn, simple: o.simple }, clock, rng.fork());
+    const workload = new Workload({ endpoints, clients: o.clients, keys: o.keys, prefix, opTimeoutMs: o.opTimeoutMs, leases: o.leases, txn: o.txn, mix: o.mix }, clock, rng.fork());
     const running = workload.run();
     const faultStart = clock.now();
     await runSchedule(cluster, rng.fork(), o.schedule, Date.now() + o.durationMs, report.faults);

@@ -3,6 +3,7 @@
  * per-call deadlines.
  */
 export { Client, DEFAULT_DIAL_TIMEOUT_MS } from "./client.js";
+export { channelCredentials } from "./credentials.js";
 export type { ClientOptions, CallOptions, TLSOptions } from "./options.js";
 export { EtcdError } from "./errors.js";
 export { parseEndpoint, type Endpoint, type EndpointScheme } from "./endpoint.js";

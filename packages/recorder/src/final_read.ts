@@ -3,7 +3,7 @@ import { etcdserverpb } from "@etcd-ts/proto";
 import type { Operation } from "@etcd-ts/linearizability";
 import type { Clock } from "./clock.js";
 import { rangeRequest, rangeResult } from "./convert.js";
-import { channelOptions, prefixEnd, target } from "./workload.js";
+import { channelOptions, endpointTarget, prefixEnd } from "./workload.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -24,10 +24,11 @@ export interface ReadOptions {
  * the history non-linearizable.
  */
 export async function recordPrefixRead(o: ReadOptions, clock: Clock): Promise<Operation> {
-  const kv = new etcdserverpb.KVClient(target(o.endpoints), o.credentials ?? grpc.credentials.createInsecure(), channelOptions());
+  const kvs = o.endpoints.map((e) => new etcdserverpb.KVClient(endpointTarget(e), o.credentials ?? grpc.credentials.createInsecure(), channelOptions()));
   const deadline = Date.now() + o.timeoutMs;
   try {
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
+      const kv = kvs[attempt % kvs.length] as etcdserverpb.KVClient;
       const input = { type: "range" as const, key: o.prefix, end: prefixEnd(o.prefix) };
       const call = clock.now();
       const res = await new Promise<etcdserverpb.RangeResponse | undefined>((resolve) =>
@@ -38,6 +39,6 @@ export async function recordPrefixRead(o: ReadOptions, clock: Clock): Promise<Op
       await sleep(200);
     }
   } finally {
-    kv.close();
+    for (const kv of kvs) kv.close();
   }
 }

@@ -6,7 +6,7 @@
  */
 export { Clock } from "./clock.js";
 export { Rng } from "./random.js";
-export { Workload, channelOptions, prefixEnd, target, type WorkloadOptions, type WorkloadStats } from "./workload.js";
+export { Workload, channelOptions, endpointTarget, prefixEnd, type WorkloadOptions, type WorkloadStats } from "./workload.js";
 export { Watchers, type WatcherOptions } from "./watchers.js";
 export { recordPrefixRead, type ReadOptions } from "./final_read.js";
 export { num, kvFrom, eventFrom } from "./convert.js";

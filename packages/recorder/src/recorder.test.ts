@@ -68,3 +68,15 @@ describe("recorder", () => {
     }
   });
 });
+
+describe("endpointTarget", () => {
+  it("takes etcdctl's endpoint forms apart for grpc-js", async () => {
+    const { endpointTarget } = await import("./workload.js");
+    expect(endpointTarget("127.0.0.1:2379")).toBe("ipv4:127.0.0.1:2379");
+    expect(endpointTarget("http://127.0.0.1:2379")).toBe("ipv4:127.0.0.1:2379");
+    expect(endpointTarget("https://etcd-0.example:2379/")).toBe("dns:etcd-0.example:2379");
+    expect(endpointTarget("localhost:2379")).toBe("dns:localhost:2379");
+    expect(endpointTarget("[::1]:2379")).toBe("ipv6:[::1]:2379");
+    expect(endpointTarget("unix://tmp/etcd.sock")).toBe("unix:tmp/etcd.sock");
+  });
+});

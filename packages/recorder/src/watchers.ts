@@ -3,7 +3,7 @@ import { etcdserverpb } from "@etcd-ts/proto";
 import type { WatchHistory } from "@etcd-ts/linearizability";
 import type { Clock } from "./clock.js";
 import { eventFrom, num } from "./convert.js";
-import { channelOptions, prefixEnd, target } from "./workload.js";
+import { channelOptions, endpointTarget, prefixEnd } from "./workload.js";
 
 /** WatcherOptions shape the recording watchers. */
 export interface WatcherOptions {
@@ -26,7 +26,9 @@ export interface WatcherOptions {
  */
 export class Watchers {
   readonly watches: WatchHistory[] = [];
-  private readonly client: etcdserverpb.WatchClient;
+  /** clients hold one connection per endpoint; each (re)opened watch takes the next. */
+  private readonly clients: etcdserverpb.WatchClient[];
+  private turn = 0;
   private stopped = false;
   private readonly streams = new Set<grpc.ClientDuplexStream<etcdserverpb.WatchRequest, etcdserverpb.WatchResponse>>();
   /** latest is the highest revision each watcher has seen (an event's or a progress notify's). */
@@ -37,7 +39,7 @@ export class Watchers {
     private readonly o: WatcherOptions,
     private readonly clock: Clock,
   ) {
-    this.client = new etcdserverpb.WatchClient(target(o.endpoints), o.credentials ?? grpc.credentials.createInsecure(), channelOptions());
+    this.clients = o.endpoints.map((e) => new etcdserverpb.WatchClient(endpointTarget(e), o.credentials ?? grpc.credentials.createInsecure(), channelOptions()));
   }
 
   start(): void {
@@ -55,14 +57,14 @@ export class Watchers {
   stop(): void {
     this.stopped = true;
     for (const s of this.streams) s.cancel();
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 
   private open(client: number, startRevision: number, resumeOf: number | undefined): void {
     if (this.stopped) return;
     const md = this.o.metadata?.() ?? new grpc.Metadata();
     md.set("hasleader", "true");
-    const stream = this.client.watch(md);
+    const stream = (this.clients[this.turn++ % this.clients.length] as etcdserverpb.WatchClient).watch(md);
     this.streams.add(stream);
     const h: WatchHistory = {
       watcher: this.nextId++,

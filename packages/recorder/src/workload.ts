@@ -21,8 +21,13 @@ export interface WorkloadOptions {
   /** leases and txn add those operations to the mix. */
   leases: boolean;
   txn: boolean;
-  /** readOnly makes the mix puts and linearizable gets only (the availability workload). */
-  simple?: boolean;
+  /**
+   * mix: "full" (every operation kind: puts, gets of a key and of the prefix, deletes,
+   * multi-key txns, leases if enabled), "single-key" (every operation touches one key, so
+   * histories can be checked key by key, which stays exact when other clients write other
+   * keys of the same cluster), "simple" (puts and linearizable gets: the availability workload).
+   */
+  mix?: "full" | "single-key" | "simple";
 }
 
 /** WorkloadStats count what the clients saw. */
@@ -34,20 +39,28 @@ export interface WorkloadStats {
   writeTimes: number[];
 }
 
-/** channelOptions spread calls over every endpoint, as clientv3's round-robin balancer does. */
+/** channelOptions: a connection of its own per client, no retries by grpc-js (a failed call is recorded as such), quick reconnects. */
 export function channelOptions(): grpc.ChannelOptions {
   return {
     "grpc.use_local_subchannel_pool": 1,
     "grpc.enable_retries": 0,
-    "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 1000,
   };
 }
 
-/** target is the grpc-js address of every endpoint. */
-export function target(endpoints: readonly string[]): string {
-  return `ipv4:${endpoints.join(",")}`;
+/**
+ * endpointTarget is the grpc-js address of one endpoint given as host:port or as a URL
+ * (http://, https://, unix:// are taken apart; a host name is resolved by DNS).
+ */
+export function endpointTarget(endpoint: string): string {
+  const m = /^(?:https?:\/\/)?([^/]+?)\/?$/.exec(endpoint);
+  if (endpoint.startsWith("unix:") || endpoint.startsWith("unixs:")) return `unix:${endpoint.replace(/^unixs?:(\/\/)?/, "")}`;
+  if (m === null || m[1] === undefined) throw new Error(`recorder: bad endpoint ${JSON.stringify(endpoint)}`);
+  const hostPort = m[1];
+  if (/^\d+\.\d+\.\d+\.\d+:\d+$/.test(hostPort)) return `ipv4:${hostPort}`;
+  if (hostPort.startsWith("[")) return `ipv6:${hostPort}`;
+  return `dns:${hostPort}`;
 }
 
 /** LEASE_NOT_FOUND and LEASE_EXISTS are etcd's messages for definite lease failures. */
@@ -63,8 +76,10 @@ export class Workload {
   readonly operations: Operation[] = [];
   readonly stats: WorkloadStats = { ok: 0, unknown: 0, failedReads: 0, writeTimes: [] };
   private stopped = false;
-  private readonly kv: etcdserverpb.KVClient;
-  private readonly lease: etcdserverpb.LeaseClient;
+  /** kvs and leases hold one connection per endpoint; calls take them in turn, as clientv3's round-robin balancer does. */
+  private readonly kvs: etcdserverpb.KVClient[];
+  private readonly leases: etcdserverpb.LeaseClient[];
+  private turn = 0;
 
   constructor(
     private readonly o: WorkloadOptions,
@@ -72,8 +87,8 @@ export class Workload {
     private readonly rng: Rng,
   ) {
     const creds = o.credentials ?? grpc.credentials.createInsecure();
-    this.kv = new etcdserverpb.KVClient(target(o.endpoints), creds, channelOptions());
-    this.lease = new etcdserverpb.LeaseClient(target(o.endpoints), creds, channelOptions());
+    this.kvs = o.endpoints.map((e) => new etcdserverpb.KVClient(endpointTarget(e), creds, channelOptions()));
+    this.leases = o.endpoints.map((e) => new etcdserverpb.LeaseClient(endpointTarget(e), creds, channelOptions()));
   }
 
   /** run drives every client until stop() and resolves when their last calls returned. */
@@ -85,9 +100,28 @@ export class Workload {
     this.stopped = true;
   }
 
+  /**
+   * lastWriteRevision is the highest revision at which an answered write of this workload
+   * changed a key (a put, a delete that deleted, a txn that wrote): watchers on the prefix
+   * have seen everything answered once they reach it, even when other clients' writes
+   * elsewhere moved the cluster's revision further.
+   */
+  get lastWriteRevision(): number {
+    return this.maxWrite;
+  }
+
+  private maxWrite = 0;
+
+  private noteWrite(res: Result): void {
+    let wrote = false;
+    if (res.type === "put") wrote = true;
+    else if (res.type === "delete") wrote = res.deleted > 0;
+    else if (res.type === "txn") wrote = res.results.some((r) => r.type === "put" || (r.type === "delete" && r.deleted > 0));
+    if (wrote && res.type !== "error" && "revision" in res && res.revision > this.maxWrite) this.maxWrite = res.revision;
+  }
+
   close(): void {
-    this.kv.close();
-    this.lease.close();
+    for (const c of [...this.kvs, ...this.leases]) c.close();
   }
 
   private key(rng: Rng): string {
@@ -114,6 +148,7 @@ export class Workload {
         continue;
       }
       this.stats.ok++;
+      this.noteWrite(res);
       if (!isRead(req) && res.type !== "error") this.stats.writeTimes.push(ret);
       this.operations.push({ client: id, call, return: ret, input: req, output: res });
       if (req.type === "leaseGrant" && res.type === "leaseGrant") leases.push(req.id);
@@ -125,7 +160,15 @@ export class Workload {
   private pick(rng: Rng, value: string, leases: number[], id: number, seq: number): Request {
     const key = this.key(rng);
     const r = rng.next();
-    if (this.o.simple === true) return r < 0.5 ? { type: "put", key, value } : { type: "range", key };
+    if (this.o.mix === "simple") return r < 0.5 ? { type: "put", key, value } : { type: "range", key };
+    if (this.o.mix === "single-key") {
+      if (r < 0.4) return { type: "put", key, value };
+      if (r < 0.75) return { type: "range", key };
+      if (r < 0.82) return { type: "delete", key };
+      const target = rng.pick(["mod", "version", "value"] as const);
+      const cmp = target === "value" ? { key, target, result: "=" as const, value: `c${rng.int(0, this.o.clients - 1)}-${rng.int(1, 50)}` } : { key, target, result: rng.pick(["=", "<", ">"] as const), value: rng.int(0, 20) };
+      return { type: "txn", compare: [cmp], success: [{ type: "put", key, value }], failure: [{ type: "range", key }] };
+    }
     if (r < 0.35) return { type: "put", key, value };
     if (r < 0.55) return { type: "range", key };
     if (r < 0.63) return { type: "range", key: this.o.prefix, end: prefixEnd(this.o.prefix) };
@@ -150,6 +193,9 @@ export class Workload {
   private call(req: Request): Promise<Result | "unknown"> {
     const deadline = Date.now() + this.o.opTimeoutMs;
     const md = this.o.metadata?.() ?? new grpc.Metadata();
+    const i = this.turn++ % this.kvs.length;
+    const kv = this.kvs[i] as etcdserverpb.KVClient;
+    const lease = this.leases[i] as etcdserverpb.LeaseClient;
     return new Promise((resolve) => {
       const fail = (err: grpc.ServiceError): void => {
         if (err.details === LEASE_NOT_FOUND) resolve({ type: "error", error: "lease not found" });
@@ -158,22 +204,22 @@ export class Workload {
       };
       switch (req.type) {
         case "put":
-          this.kv.put(putRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(putResult(r, req.prevKv === true))));
+          kv.put(putRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(putResult(r, req.prevKv === true))));
           return;
         case "range":
-          this.kv.range(rangeRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(rangeResult(r))));
+          kv.range(rangeRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(rangeResult(r))));
           return;
         case "delete":
-          this.kv.deleteRange(deleteRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(deleteResult(r, req.prevKv === true))));
+          kv.deleteRange(deleteRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(deleteResult(r, req.prevKv === true))));
           return;
         case "txn":
-          this.kv.txn(txnRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(txnResult(req, r))));
+          kv.txn(txnRequest(req), md, { deadline }, (err, r) => (err ? fail(err) : resolve(txnResult(req, r))));
           return;
         case "leaseGrant":
-          this.lease.leaseGrant({ ID: BigInt(req.id), TTL: BigInt(req.ttl) }, md, { deadline }, (err, r) => (err ? fail(err) : resolve({ type: "leaseGrant", revision: num(r.header?.revision ?? 0n) })));
+          lease.leaseGrant({ ID: BigInt(req.id), TTL: BigInt(req.ttl) }, md, { deadline }, (err, r) => (err ? fail(err) : resolve({ type: "leaseGrant", revision: num(r.header?.revision ?? 0n) })));
           return;
         case "leaseRevoke":
-          this.lease.leaseRevoke({ ID: BigInt(req.id) }, md, { deadline }, (err, r) => (err ? fail(err) : resolve({ type: "leaseRevoke", revision: num(r.header?.revision ?? 0n) })));
+          lease.leaseRevoke({ ID: BigInt(req.id) }, md, { deadline }, (err, r) => (err ? fail(err) : resolve({ type: "leaseRevoke", revision: num(r.header?.revision ?? 0n) })));
           return;
       }
     });

@@ -11,6 +11,7 @@ import { watchCommand } from "./watch.js";
 import { memberCommand } from "./member.js";
 import { moveLeaderCommand } from "./moveleader.js";
 import { txnCommand } from "./txn.js";
+import { checkLinearizabilityCommand } from "./check.js";
 
 /** NOT_IMPLEMENTED marks the etcdctl commands etcdctl-ts lists but cannot run yet. */
 export const NOT_IMPLEMENTED = Symbol("not implemented");
@@ -92,6 +93,7 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       group("check <subcommand>", "commands for checking properties of the etcd cluster", [
         pending("perf [options]", "Check the performance of the etcd cluster"),
         pending("datascale [options]", "Check the memory usage of holding data for different workloads on a given server endpoint."),
+        checkLinearizabilityCommand(io),
       ]),
       group("completion", "Generate the autocompletion script for the specified shell", [
         pending("bash", "Generate the autocompletion script for bash"),
