@@ -84,7 +84,7 @@ export async function runOnce(o: RunOptions, progress: (line: string) => void = 
     seed: o.seed,
     fault: o.schedule.kind,
     durationMs: o.durationMs,
-    stats: { ok: 0, unknown: 0, failedReads: 0 },
+    stats: { ok: 0, unknown: 0, failedReads: 0, notSent: 0 },
     longestWriteGapMs: 0,
     elections: [],
     faults: [],

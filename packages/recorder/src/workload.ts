@@ -35,6 +35,8 @@ export interface WorkloadStats {
   ok: number;
   unknown: number;
   failedReads: number;
+  /** notSent counts calls that failed before reaching any server (no connection). */
+  notSent: number;
   /** writeTimes are the return times (µs) of every successful write, in order, for the longest-gap measure. */
   writeTimes: number[];
 }
@@ -63,6 +65,17 @@ export function endpointTarget(endpoint: string): string {
   return `dns:${hostPort}`;
 }
 
+/**
+ * NOT_SENT starts grpc-js's error for a call it failed because no connection was up: the
+ * request was never written to any server.
+ */
+const NOT_SENT = "No connection established";
+
+/** FAILURE_BACKOFF_MS is how long a client pauses after a failed call, so a down cluster is not hammered. */
+const FAILURE_BACKOFF_MS = 100;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
 /** LEASE_NOT_FOUND and LEASE_EXISTS are etcd's messages for definite lease failures. */
 const LEASE_NOT_FOUND = "etcdserver: requested lease not found";
 const LEASE_EXISTS = "etcdserver: lease already exists";
@@ -74,7 +87,7 @@ const LEASE_EXISTS = "etcdserver: lease already exists";
  */
 export class Workload {
   readonly operations: Operation[] = [];
-  readonly stats: WorkloadStats = { ok: 0, unknown: 0, failedReads: 0, writeTimes: [] };
+  readonly stats: WorkloadStats = { ok: 0, unknown: 0, failedReads: 0, notSent: 0, writeTimes: [] };
   private stopped = false;
   /** kvs and leases hold one connection per endpoint; calls take them in turn, as clientv3's round-robin balancer does. */
   private readonly kvs: etcdserverpb.KVClient[];
@@ -138,7 +151,15 @@ export class Workload {
       const call = this.clock.now();
       const res = await this.call(req);
       const ret = this.clock.now();
+      if (res === "not-sent") {
+        // The request never left this client (no connection): it cannot have taken effect,
+        // so it is not part of the history. Back off instead of spinning.
+        this.stats.notSent++;
+        await sleep(FAILURE_BACKOFF_MS);
+        continue;
+      }
       if (res === "unknown") {
+        await sleep(FAILURE_BACKOFF_MS);
         if (isRead(req)) {
           this.stats.failedReads++;
           continue;
@@ -189,8 +210,11 @@ export class Workload {
     return { type: "txn", compare: [cmp], success: then, failure: [{ type: "range", key }] };
   }
 
-  /** call sends one request; "unknown" when it failed without a definite answer. */
-  private call(req: Request): Promise<Result | "unknown"> {
+  /**
+   * call sends one request; "unknown" when it failed without a definite answer, "not-sent"
+   * when grpc-js had no connection to send it on.
+   */
+  private call(req: Request): Promise<Result | "unknown" | "not-sent"> {
     const deadline = Date.now() + this.o.opTimeoutMs;
     const md = this.o.metadata?.() ?? new grpc.Metadata();
     const i = this.turn++ % this.kvs.length;
@@ -200,6 +224,7 @@ export class Workload {
       const fail = (err: grpc.ServiceError): void => {
         if (err.details === LEASE_NOT_FOUND) resolve({ type: "error", error: "lease not found" });
         else if (err.details === LEASE_EXISTS) resolve({ type: "error", error: "lease already exists" });
+        else if (err.code === grpc.status.UNAVAILABLE && err.details.startsWith(NOT_SENT)) resolve("not-sent");
         else resolve("unknown");
       };
       switch (req.type) {

@@ -81,7 +81,7 @@ export function checkLinearizabilityCommand(io: Io): CommandSpec {
       const kv = checkKv(patched.operations, { full: false, timeoutMs: 120_000 });
       const watch = checkWatch(patched);
       const s = workload.stats;
-      io.out(`operations: ${s.ok} ok, ${s.unknown} of unknown outcome, ${s.failedReads} failed reads\n`);
+      io.out(`operations: ${s.ok} ok, ${s.unknown} of unknown outcome, ${s.failedReads} failed reads, ${s.notSent} not sent (no connection)\n`);
       io.out(`linearizable: ${kv.verdict === "ok" ? "yes" : kv.verdict === "illegal" ? "NO" : "unknown (the check ran out of time)"}\n`);
       const watchOk = watch.ok && caughtUp;
       io.out(`watch guarantees: ${watchOk ? "kept" : "BROKEN"} (${w.watches.length} watches, ${watch.events.length} events)\n`);
