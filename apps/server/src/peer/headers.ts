@@ -4,6 +4,8 @@ export const H_FROM = "x-etcd-from";
 export const H_TO = "x-etcd-to";
 export const PATH_MESSAGES = "/raft/messages";
 export const PATH_SNAPSHOT = "/raft/snapshot";
+/** PATH_STREAM is the long-lived request on which a member receives a peer's messages (see stream.ts). */
+export const PATH_STREAM = "/raft/stream";
 export const PATH_MEMBERS = "/members";
 export const PATH_PROMOTE = "/members/promote/";
 /** PATH_VERSION answers a member's server and cluster versions as JSON (etcd's peer /version). */

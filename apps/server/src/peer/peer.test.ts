@@ -85,6 +85,7 @@ function transport(urls: string[], tls?: TlsInfo, clusterId = CLUSTER): PeerTran
     reportSnapshot: () => undefined,
     snapshotSource: async () => undefined,
     removed: () => undefined,
+    step: () => undefined,
   });
   t.setPeers([{ id: REMOTE, peerUrls: urls }]);
   cleanup.push(() => t.stop());

@@ -23,6 +23,7 @@ import {
   PATH_MESSAGES,
   PATH_PROMOTE,
   PATH_SNAPSHOT,
+  PATH_STREAM,
   PATH_VERSION,
 } from "./headers.js";
 import { saveStream, verifySnapshotFile } from "./snapshot_stream.js";
@@ -50,6 +51,11 @@ export interface PeerHandler {
   leaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest): etcdserverpb.LeaseTimeToLiveResponse;
   /** isLeaseNotFound tells the lease-not-found error apart from other refusals. */
   isLeaseNotFound(err: unknown): boolean;
+  /**
+   * attachStream serves a peer's message stream (POST /raft/stream, see stream.ts) once its
+   * cluster ID and membership were checked; without it the path answers 404.
+   */
+  attachStream?(req: Http2ServerRequest, res: Http2ServerResponse): void;
 }
 
 /** MAX_HASHKV_REQUEST_BYTES bounds a HashKV request's body (one varint field). */
@@ -133,6 +139,10 @@ export class PeerListener {
           for (const m of batch.messages) h.step(m);
           res.writeHead(204).end();
         });
+        return;
+      }
+      if (req.method === "POST" && path === PATH_STREAM && h.attachStream !== undefined) {
+        h.attachStream(req, res);
         return;
       }
       if (req.method === "POST" && path === PATH_SNAPSHOT) {

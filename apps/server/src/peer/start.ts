@@ -13,8 +13,9 @@ import { PeerTransport } from "./transport.js";
 import { LeaseForwarder } from "./lease_forward.js";
 
 /**
- * startPeer wires a member to its peers: the transport that sends its raft messages and the
- * listener on --listen-peer-urls that receives theirs. `clientTls` dials TLS peers;
+ * startPeer wires a member to its peers: the transport that sends its raft messages (and
+ * receives theirs on the streams it dials) and the listener on --listen-peer-urls that
+ * receives the rest and serves the streams peers dial. `clientTls` dials TLS peers;
  * `serverTls` (the prepared peer TLS settings) serves this member's https:// and unixs://
  * peer URLs. It must run before server.start().
  */
@@ -25,7 +26,7 @@ export async function startPeer(
   clientTls: ConnectionOptions | undefined,
   serverTls: TlsInfo | undefined,
 ): Promise<PeerListener> {
-  server.transport = new PeerTransport({
+  const transport = new PeerTransport({
     memberId: server.memberId,
     clusterId: () => server.membership.clusterId,
     logger,
@@ -34,7 +35,11 @@ export async function startPeer(
     reportSnapshot: (id, ok) => server.reportSnapshot(id, ok),
     snapshotSource: (out) => server.writeSnapshot(out),
     removed: () => server.stopRemovedByPeer(),
+    step: (m) => server.stepFromPeer(m),
+    heartbeatMs: cfg.heartbeatMs,
+    electionMs: cfg.electionMs,
   });
+  server.transport = transport;
   server.forwardPromote = (leader, id) => forwardPromote(server, leader, id, clientTls);
   const leases = new LeaseForwarder(
     (id) => server.membership.members.get(id)?.peerUrls ?? [],
@@ -57,6 +62,7 @@ export async function startPeer(
       leaseRenew: async (id) => ({ ttl: await server.localLeaseRenew(id), header: server.header(server.kv.currentRevision) }),
       leaseTimeToLive: (req) => server.localLeaseTimeToLive(req),
       isLeaseNotFound: (err) => err === Errors.leaseNotFound,
+      attachStream: (req, res) => transport.attachStream(req, res),
       promote: async (id) => {
         try {
           await server.memberPromote({ ID: id });

@@ -1,4 +1,4 @@
-import { constants as h2, type ClientHttp2Session } from "node:http2";
+import { constants as h2, type ClientHttp2Session, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import { PassThrough } from "node:stream";
 import type { ConnectionOptions } from "node:tls";
 import { raftpb } from "@etcd-ts/proto";
@@ -8,6 +8,7 @@ import type { Transport } from "../raft_node.js";
 import { H_CLUSTER_ID, H_FROM, H_TO, PATH_MESSAGES, PATH_SNAPSHOT } from "./headers.js";
 import { connectPeer } from "./dial.js";
 import { writeFrame } from "./snapshot_stream.js";
+import { encodeFrame, StreamReader, StreamWriter } from "./stream.js";
 
 /** MAX_INFLIGHT_BATCHES bounds unanswered batches per peer; beyond it messages are dropped (raft retries). */
 const MAX_INFLIGHT_BATCHES = 128;
@@ -20,8 +21,12 @@ const REQUEST_TIMEOUT_MS = 5000;
  * PROBE_INTERVAL_MS: a peer that answered nothing for this long is sent an empty batch, so
  * that the link to every peer is known to be up or down even when raft has nothing to send
  * it (a follower sends only to the leader), as etcd's rafthttp streams to every peer are.
+ * A peer whose streams bring frames or acknowledgements is not probed.
  */
 const PROBE_INTERVAL_MS = 1000;
+/** DEFAULT_HEARTBEAT_MS and DEFAULT_ELECTION_MS are etcd's defaults, for a transport given no raft timing. */
+const DEFAULT_HEARTBEAT_MS = 100;
+const DEFAULT_ELECTION_MS = 1000;
 
 /** SnapshotSource writes the backend and membership of this member into a snapshot stream. */
 export type SnapshotSource = (out: PassThrough) => Promise<void>;
@@ -37,6 +42,16 @@ export interface PeerTransportOptions {
   snapshotSource: SnapshotSource;
   /** removed runs when a peer answers 410 Gone: this member was removed from the cluster. */
   removed: () => void;
+  /** step hands a message received on a stream from a peer to raft (what the listener does with a POSTed batch). */
+  step: (m: raftpb.Message) => void;
+  /** heartbeatMs paces stream keepalives and acknowledgements (default 100). */
+  heartbeatMs?: number;
+  /**
+   * electionMs (default 1000): a stream whose acknowledgements stall for half of it is not
+   * written to (messages go by POST), and one that brings nothing for three times it is
+   * dialed again.
+   */
+  electionMs?: number;
 }
 
 /** Peer is one remote member: its URLs, its HTTP/2 session and its backoff state. */
@@ -51,11 +66,18 @@ interface Peer {
   retryAt: number;
   backoffMs: number;
   snapshotting: boolean;
+  /** reader keeps this member's stream from the peer (the peer's messages for this member). */
+  reader: StreamReader;
+  /** out is the stream the peer dialed to this member, on which this member writes its messages for the peer. */
+  out: StreamWriter | undefined;
 }
 
 /**
- * PeerTransport sends raft messages to the other members over HTTP/2: one request per batch
- * of messages for a peer (all messages of a Ready for that peer), snapshots as a stream.
+ * PeerTransport exchanges raft messages with the other members over HTTP/2, as etcd's
+ * rafthttp does. Each member dials a stream to every peer and receives that peer's messages
+ * on it (stream.ts); the messages of one send for a peer (all messages of a Ready for it) go
+ * as one frame on the stream the peer dialed, while that stream is confirmed and
+ * acknowledged, else as one POST (the pipeline); snapshots always go as a POSTed stream.
  * A peer that cannot be reached is reported to raft and retried with backoff; messages to it
  * meanwhile are dropped, which raft tolerates. It tracks since when the link to each peer
  * has been up (activeSince, etcd's Transporter.ActiveSince), probing idle peers.
@@ -65,11 +87,21 @@ export class PeerTransport implements Transport {
   /** since is when the link to each peer came up: its first answer after being down. */
   private readonly since = new Map<bigint, number>();
   private readonly probe: NodeJS.Timeout;
+  private readonly ticker: NodeJS.Timeout;
+  private readonly heartbeatMs: number;
+  private readonly stallMs: number;
+  private readonly deadMs: number;
   private stopped = false;
 
   constructor(private readonly o: PeerTransportOptions) {
+    this.heartbeatMs = Math.max(10, o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    const electionMs = o.electionMs ?? DEFAULT_ELECTION_MS;
+    this.stallMs = Math.max(electionMs / 2, 3 * this.heartbeatMs);
+    this.deadMs = Math.max(3 * electionMs, 3 * this.heartbeatMs);
     this.probe = setInterval(() => this.probeIdle(), PROBE_INTERVAL_MS);
     this.probe.unref();
+    this.ticker = setInterval(() => this.tick(), this.heartbeatMs);
+    this.ticker.unref();
   }
 
   /** setPeers makes the peer set equal to `members` (ID -> peer URLs), excluding this member. */
@@ -79,6 +111,8 @@ export class PeerTransport implements Transport {
     for (const [id, p] of this.peers) {
       if (!want.has(id)) {
         p.session?.destroy();
+        p.reader.close();
+        p.out?.close();
         this.peers.delete(id);
         this.since.delete(id);
       }
@@ -86,13 +120,70 @@ export class PeerTransport implements Transport {
     for (const [id, urls] of want) {
       const p = this.peers.get(id);
       if (p === undefined) {
-        this.peers.set(id, { id, urls, urlIndex: 0, session: undefined, inflight: 0, lastOk: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false });
+        const np: Peer = { id, urls, urlIndex: 0, session: undefined, inflight: 0, lastOk: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false, reader: this.reader(id, urls), out: undefined };
+        this.peers.set(id, np);
+        np.reader.tick(Date.now());
       } else if (p.urls.join(",") !== urls.join(",")) {
         p.urls = urls;
         p.session?.destroy();
         p.session = undefined;
+        p.reader.setUrls(urls);
       }
     }
+  }
+
+  /**
+   * attachStream serves a peer's POST /raft/stream (the listener has checked its cluster ID
+   * and that it was not removed): 412 unless it names this member as H_TO, 404 for a member
+   * this transport does not know; else the response becomes the stream this member writes
+   * its messages for that peer on, replacing any earlier one.
+   */
+  attachStream(req: Http2ServerRequest, res: Http2ServerResponse): void {
+    const from = parseMemberId(req.headers[H_FROM]);
+    const to = parseMemberId(req.headers[H_TO]);
+    if (to !== this.o.memberId) {
+      this.o.logger.warn("ignored streaming request; ID mismatch", {
+        "local-member-id": hexId(this.o.memberId),
+        "remote-peer-id-header": String(req.headers[H_TO]),
+        "remote-peer-id-from": String(req.headers[H_FROM]),
+      });
+      res.writeHead(412, { [H_CLUSTER_ID]: hexId(this.o.clusterId()) }).end("to field mismatch");
+      req.resume();
+      return;
+    }
+    const p = from === undefined || this.stopped ? undefined : this.peers.get(from);
+    if (p === undefined) {
+      this.o.logger.warn("failed to find remote peer in cluster", {
+        "local-member-id": hexId(this.o.memberId),
+        "remote-peer-id-from": String(req.headers[H_FROM]),
+        "cluster-id": hexId(this.o.clusterId()),
+      });
+      res.writeHead(404).end("error sender not found");
+      req.resume();
+      return;
+    }
+    const old = p.out;
+    const w: StreamWriter = new StreamWriter(res.stream, req, this.o.clusterId(), {
+      acked: () => {
+        if (p.out === w) this.up(p);
+      },
+      closed: () => {
+        if (p.out !== w) return;
+        p.out = undefined;
+        // What was written and not yet read may be lost: raft resends it after probing.
+        if (!this.stopped) this.o.reportUnreachable(p.id);
+      },
+    });
+    p.out = w;
+    old?.close();
+  }
+
+  /**
+   * streaming reports whether messages for peer `id` go on a stream now (the stream it dialed
+   * is attached, confirmed and acknowledged) rather than by POST.
+   */
+  streaming(id: bigint): boolean {
+    return this.peers.get(id)?.out?.usable(Date.now(), this.stallMs) ?? false;
   }
 
   send(messages: raftpb.Message[]): void {
@@ -107,7 +198,16 @@ export class PeerTransport implements Transport {
       if (list === undefined) byPeer.set(m.to, [m]);
       else list.push(m);
     }
-    for (const [to, list] of byPeer) this.sendBatch(to, list);
+    const now = Date.now();
+    for (const [to, list] of byPeer) {
+      const out = this.peers.get(to)?.out;
+      if (out === undefined || !out.usable(now, this.stallMs)) {
+        this.sendBatch(to, list);
+        continue;
+      }
+      // A stream that does not drain drops messages past its bound, as the inflight cap does.
+      if (!out.write(encodeFrame(raftpb.MessageBatch.encode({ messages: list }).finish()), now)) this.o.reportUnreachable(to);
+    }
   }
 
   /**
@@ -119,13 +219,63 @@ export class PeerTransport implements Transport {
     return this.since.get(id) ?? 0;
   }
 
-  /** stop closes every session. */
+  /** stop closes every session and stream. */
   stop(): void {
     this.stopped = true;
     clearInterval(this.probe);
-    for (const p of this.peers.values()) p.session?.destroy();
+    clearInterval(this.ticker);
+    for (const p of this.peers.values()) {
+      p.session?.destroy();
+      p.reader.close();
+      p.out?.close();
+    }
     this.peers.clear();
     this.since.clear();
+  }
+
+  /** reader is the stream reader for peer `id`: its frames' messages go to raft, its frames bring the link up. */
+  private reader(id: bigint, urls: string[]): StreamReader {
+    const peer = (): Peer | undefined => this.peers.get(id);
+    return new StreamReader({
+      localId: this.o.memberId,
+      peerId: id,
+      urls,
+      clusterId: this.o.clusterId,
+      tls: this.o.tls,
+      logger: this.o.logger,
+      deadMs: this.deadMs,
+      step: (m) => {
+        if (!this.stopped) this.o.step(m);
+      },
+      up: () => {
+        const p = peer();
+        if (p !== undefined) this.up(p);
+      },
+      alive: () => {
+        const p = peer();
+        if (p !== undefined) p.lastOk = Date.now();
+      },
+      down: () => {
+        if (peer() !== undefined) this.since.delete(id);
+      },
+      removed: () => this.o.removed(),
+    });
+  }
+
+  /** up records an answer from peer p: the link is up (since now, if it was down). */
+  private up(p: Peer): void {
+    p.lastOk = Date.now();
+    if (!this.since.has(p.id)) this.since.set(p.id, p.lastOk);
+  }
+
+  /** tick runs every heartbeat: stream readers dial, acknowledge and check for silence; idle streams get a keepalive. */
+  private tick(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      p.reader.tick(now);
+      if (p.out !== undefined && now - p.out.lastWrite >= this.heartbeatMs) p.out.keepalive(now);
+    }
   }
 
   /** probeIdle sends an empty batch to each peer that answered nothing for PROBE_INTERVAL_MS and has nothing in flight. */
@@ -201,8 +351,7 @@ export class PeerTransport implements Transport {
       done = true;
       p.inflight--;
       if (ok) {
-        p.lastOk = Date.now();
-        if (!this.since.has(to)) this.since.set(to, p.lastOk);
+        this.up(p);
       } else {
         this.fail(p, s);
       }
@@ -267,4 +416,10 @@ export class PeerTransport implements Transport {
       done(false);
     });
   }
+}
+
+/** parseMemberId reads a hex member ID header (undefined when absent or malformed). */
+function parseMemberId(v: string | string[] | undefined): bigint | undefined {
+  if (typeof v !== "string" || !/^[0-9a-f]{1,16}$/.test(v)) return undefined;
+  return BigInt(`0x${v}`);
 }
