@@ -41,7 +41,8 @@ for linearizability and etcd's watch guarantees. Every run prints its seed; --se
   --keys N              distinct keys (default 8)
   --op-timeout D        per-call deadline; a write past it has an unknown outcome (default 1s)
   --heartbeat-interval MS, --election-timeout MS   raft timing (default 100, 1000)
-  --snapshot-count N    --snapshot-count for the members (default: the server's)
+  --snapshot-count N    --snapshot-count for the members (default: drawn per run, the
+                        server's default or 100, so lagging members get snapshots)
   --availability        the availability comparison: etcd and etcd-ts in turn under one
                         schedule (default: blackhole-in, 4 s every 3-5 s, 45 s, 8 clients,
                         puts and linearizable gets on 4 keys); prints both and the ratio

@@ -175,8 +175,20 @@ export class Cluster {
   /** failpoint sets (term) or clears (undefined) an etcd-ts failpoint on a member through its HTTP API. */
   async failpoint(m: Member, name: string, term: string | undefined): Promise<void> {
     if (m.failpointPort === 0) throw new Error(`robustness: ${this.o.kind} has no failpoints`);
-    const res = await fetch(`http://127.0.0.1:${m.failpointPort}/${name}`, term === undefined ? { method: "DELETE" } : { method: "PUT", body: term });
-    if (!res.ok) throw new Error(`robustness: failpoint ${name} on ${m.name}: HTTP ${res.status} ${await res.text()}`);
+    // A member restarted a moment ago may not serve its failpoint endpoint yet: retry a while.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      let res: Response;
+      try {
+        res = await fetch(`http://127.0.0.1:${m.failpointPort}/${name}`, term === undefined ? { method: "DELETE" } : { method: "PUT", body: term });
+      } catch (err) {
+        if (Date.now() > deadline || !this.running(m)) throw new Error(`robustness: failpoint ${name} on ${m.name}: ${String(err)}`);
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (!res.ok) throw new Error(`robustness: failpoint ${name} on ${m.name}: HTTP ${res.status} ${await res.text()}`);
+      return;
+    }
   }
 
   async stop(): Promise<void> {

@@ -16,7 +16,7 @@ export type FaultKind = "none" | "kill" | "kill-leader" | "pause" | "pause-leade
 export const FAULT_KINDS: readonly FaultKind[] = ["none", "kill", "kill-leader", "pause", "pause-leader", "blackhole-in", "blackhole-out", "blackhole-both", "partition", "delay", "failpoint"];
 
 /** FAILPOINTS are the crash points a "failpoint" run arms (etcd-ts's names, see apps/server/src/failpoint.ts). */
-export const FAILPOINTS: readonly string[] = ["raftBeforeSave", "raftAfterSave", "beforeCommit", "afterCommit", "raftBeforeApply", "raftAfterApply", "raftBeforeLeaderSend", "raftBeforeFollowerSend", "raftBeforeSaveSnap", "raftAfterSaveSnap", "raftAfterWALRelease"];
+export const FAILPOINTS: readonly string[] = ["raftBeforeSave", "raftAfterSave", "beforeCommit", "afterCommit", "raftBeforeApply", "raftAfterApply", "raftBeforeLeaderSend", "raftBeforeFollowerSend", "raftBeforeSaveSnap", "raftAfterSaveSnap", "raftAfterWALRelease", "raftBeforeApplySnap", "raftMidApplySnap", "raftAfterApplySnap", "beforeApplyOneEntryNormal"];
 
 /** ScheduleOptions time a fault schedule, in milliseconds: each fault holds for [holdMin, holdMax], then [gapMin, gapMax] of calm. */
 export interface ScheduleOptions {
@@ -89,6 +89,7 @@ async function inject(c: Cluster, m: Member, kind: FaultKind, hold: number, rng:
     case "failpoint": {
       const name = rng.pick(FAILPOINTS);
       ev.detail = name;
+      if (!c.running(m)) return;
       await c.failpoint(m, name, "panic");
       // A failpoint fires only when its code path runs; give it the hold time, then disarm.
       const deadline = Date.now() + Math.max(hold, 3000);

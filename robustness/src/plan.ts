@@ -44,7 +44,9 @@ export function planRun(a: Args, i: number, kind: "etcd-ts" | "etcd"): RunOption
     opTimeoutMs: a.opTimeoutMs,
     heartbeatMs: a.heartbeatMs,
     electionMs: a.electionMs,
-    ...(a.snapshotCount !== undefined ? { snapshotCount: a.snapshotCount } : {}),
+    // Half the runs take snapshots every 100 entries, so members that fall behind are caught
+    // up by snapshot and the snapshot paths (and their failpoints) are exercised.
+    ...(a.snapshotCount !== undefined ? { snapshotCount: a.snapshotCount } : rng.next() < 0.5 ? { snapshotCount: 100 } : {}),
     dir: join(a.dir, `${kind}-seed-${seed}`),
     keep: a.keep,
     ...(a.staleReads ? { env: { ETCD_TS_UNSAFE_STALE_READS: "1" } } : {}),

@@ -92,6 +92,8 @@ export async function runOnce(o: RunOptions, progress: (line: string) => void = 
     watchViolations: [],
     dir: o.dir,
   };
+  // A directory left by an earlier run of the same seed would restart its members' old data.
+  rmSync(o.dir, { recursive: true, force: true });
   const cluster = await Cluster.start({
     kind: o.kind,
     size: o.size,
