@@ -22,5 +22,10 @@ export function connectPeer(url: string, tls: ConnectionOptions | undefined, opt
     if (isIP(host) === 0) opts.servername = host;
     return connect(`https://${u.host}`, { ...options, createConnection: () => tlsConnect(opts) });
   }
+  if (u.protocol === "http:") {
+    // Raft messages are small and latency-bound: no Nagle (Go, and so etcd, sets TCP_NODELAY too).
+    const host = u.hostname.replace(/^\[|\]$/g, "");
+    return connect(url, { ...options, createConnection: () => netConnect({ host, port: Number(u.port || 80), noDelay: true }) });
+  }
   return connect(url, { ...tls, ...options });
 }

@@ -340,6 +340,7 @@ function tlsServer(h2: Http2Server, options: TlsOptions, tls: PeerListenerTls, l
   };
   const s = createTlsServer(options, (socket: TLSSocket) => {
     socket.on("error", () => socket.destroy());
+    socket.setNoDelay(true);
     if (!needsClientCheck(tls.info, checkSan)) {
       h2.emit("connection", socket);
       return;
@@ -366,7 +367,8 @@ function tlsServer(h2: Http2Server, options: TlsOptions, tls: PeerListenerTls, l
 
 /** plainServer is a plaintext listening socket that hands its connections to `h2`. */
 function plainServer(h2: Http2Server): NetServer {
-  return createNetServer((socket) => h2.emit("connection", socket));
+  // Raft messages are small and latency-bound: no Nagle (Go, and so etcd, sets TCP_NODELAY too).
+  return createNetServer({ noDelay: true }, (socket) => h2.emit("connection", socket));
 }
 
 /** listenOn binds a server to a TCP address, or to a unix socket file after removing any file already there (etcd's NewUnixListener). */
