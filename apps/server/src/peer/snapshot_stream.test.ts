@@ -135,3 +135,18 @@ describe("writeFrame", () => {
     expect(v.metadata).toEqual(META);
   });
 });
+
+describe("writeFrame on a stream that goes away", () => {
+  it("fails instead of waiting forever for a drain that cannot come (a destroyed, full stream)", async () => {
+    const out = new PassThrough({ highWaterMark: 16 });
+    // Nobody reads `out`: the first frame fills it, the writer waits for "drain".
+    const writing = writeFrame(out, Buffer.alloc(1024));
+    let settled = false;
+    void writing.catch(() => undefined).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(settled).toBe(false);
+    out.destroy(); // the snapshot request ended early: the transport destroys the body
+    await expect(writing).rejects.toThrow(/closed/);
+    await expect(writeFrame(out, Buffer.alloc(1))).rejects.toThrow(/closed/);
+  });
+});

@@ -49,11 +49,34 @@ function hashFrame(h: Hash, data: Buffer): void {
  * the stream to drain if either write asked it to.
  */
 export async function writeFrame(out: Writable, data: Buffer): Promise<void> {
+  if (out.destroyed || out.writableEnded) throw new Error("peer: snapshot stream closed");
   const len = Buffer.alloc(4);
   len.writeUInt32BE(data.length);
   const roomAfterLen = out.write(len);
   const roomAfterData = out.write(data);
-  if (!roomAfterLen || !roomAfterData) await once(out, "drain");
+  if (!roomAfterLen || !roomAfterData) await drained(out);
+}
+
+/**
+ * drained waits until `out` can take more, and fails when it closes or errs first: a stream
+ * destroyed while full never drains, and a writer waiting on it alone would wait forever.
+ */
+function drained(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      out.off("drain", onDrain);
+      out.off("close", onClose);
+      out.off("error", onError);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onDrain = (): void => done();
+    const onClose = (): void => done(new Error("peer: snapshot stream closed"));
+    const onError = (err: Error): void => done(err);
+    out.on("drain", onDrain);
+    out.on("close", onClose);
+    out.on("error", onError);
+  });
 }
 
 /**
@@ -137,8 +160,14 @@ export class FrameReader {
 /** saveStream copies a received snapshot stream to a file (the receiver installs it later). */
 export async function saveStream(src: Readable, path: string): Promise<void> {
   const out = createWriteStream(path);
-  for await (const chunk of src) {
-    if (!out.write(chunk as Buffer)) await once(out, "drain");
+  try {
+    for await (const chunk of src) {
+      if (!out.write(chunk as Buffer)) await drained(out);
+    }
+  } catch (err) {
+    // A sender that went away must not leave the file open (its blocks stay used while it is).
+    out.destroy();
+    throw err;
   }
   out.end();
   await once(out, "close");

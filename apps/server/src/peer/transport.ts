@@ -391,6 +391,9 @@ export class PeerTransport implements Transport {
     const body = new PassThrough();
     const req = s.request(this.headers(PATH_SNAPSHOT, m.to), { endStream: false });
     const done = (ok: boolean): void => {
+      // A request that ended early leaves the body unread: end it, so the writer feeding it
+      // (EtcdServer.writeSnapshot, which holds log compaction while it runs) fails and stops.
+      if (!ok && !body.destroyed) body.destroy();
       if (!p.snapshotting) return;
       p.snapshotting = false;
       this.o.reportSnapshot(m.to, ok);
