@@ -1,5 +1,5 @@
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
@@ -35,6 +35,8 @@ export interface Member {
   proc: ChildProcess | undefined;
   exited: Promise<number | null>;
   paused: boolean;
+  /** clusterState is --initial-cluster-state: "existing" once the member was replaced (removed, then added back empty). */
+  clusterState: "new" | "existing";
 }
 
 /**
@@ -45,6 +47,7 @@ export interface Member {
 export class Cluster {
   readonly members: Member[] = [];
   private readonly maint = new Map<number, etcdserverpb.MaintenanceClient>();
+  private readonly clusterClients = new Map<number, etcdserverpb.ClusterClient>();
 
   private constructor(readonly o: ClusterOptions) {}
 
@@ -66,6 +69,7 @@ export class Cluster {
         proc: undefined,
         exited: Promise.resolve(null),
         paused: false,
+        clusterState: "new",
       });
     }
     for (const m of c.members) c.spawn(m);
@@ -86,7 +90,7 @@ export class Cluster {
       listenPeerUrl: `http://127.0.0.1:${m.peerPort}`,
       advertisePeerUrl: `http://127.0.0.1:${m.proxy.port}`,
       initialCluster: initial,
-      initialClusterState: "new",
+      initialClusterState: m.clusterState,
       extraFlags: [
         "--initial-cluster-token", "robustness",
         "--heartbeat-interval", String(this.o.heartbeatMs),
@@ -172,6 +176,54 @@ export class Cluster {
     return undefined;
   }
 
+  private clusterClient(m: Member): etcdserverpb.ClusterClient {
+    let c = this.clusterClients.get(m.index);
+    if (c === undefined) {
+      c = new etcdserverpb.ClusterClient(`ipv4:${this.endpoint(m)}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+      this.clusterClients.set(m.index, c);
+    }
+    return c;
+  }
+
+  /**
+   * replace removes member m from the cluster (MemberRemove through another member), stops it,
+   * wipes its data directory, adds it back as a new member with the same peer URL (MemberAdd)
+   * and starts it with --initial-cluster-state existing: etcd's member replacement. Returns
+   * false when no other member accepted the change in time (the cluster was not changed, or
+   * the removal happened and the add did not: then the member stays out).
+   */
+  async replace(m: Member, timeoutMs = 10_000): Promise<boolean> {
+    const st = await this.status(m);
+    const id = st?.header?.memberId;
+    if (id === undefined) return false;
+    const others = this.members.filter((x) => x !== m && this.running(x) && !x.paused);
+    const call = <T>(f: (c: etcdserverpb.ClusterClient, cb: (err: grpc.ServiceError | null, r: T) => void) => void): Promise<T | undefined> =>
+      new Promise((resolve) => {
+        const x = others[Math.floor(Math.random() * others.length)];
+        if (x === undefined) return resolve(undefined);
+        f(this.clusterClient(x), (err, r) => resolve(err ? undefined : r));
+      });
+    const deadline = Date.now() + timeoutMs;
+    const opts = (): { deadline: number } => ({ deadline: Math.min(deadline, Date.now() + 3000) });
+    let removed = false;
+    while (!removed && Date.now() < deadline) {
+      removed = (await call<etcdserverpb.MemberRemoveResponse>((c, cb) => c.memberRemove({ ID: id }, new grpc.Metadata(), opts(), cb))) !== undefined;
+      if (!removed) await new Promise((r) => setTimeout(r, 300));
+    }
+    if (!removed) return false;
+    await this.kill(m);
+    rmSync(m.dataDir, { recursive: true, force: true });
+    let added = false;
+    while (!added && Date.now() < deadline + timeoutMs) {
+      added = (await call<etcdserverpb.MemberAddResponse>((c, cb) => c.memberAdd({ peerURLs: [`http://127.0.0.1:${m.proxy.port}`], isLearner: false }, new grpc.Metadata(), opts(), cb))) !== undefined;
+      if (!added) await new Promise((r) => setTimeout(r, 300));
+    }
+    if (!added) throw new Error(`robustness: ${m.name} was removed but could not be added back`);
+    m.clusterState = "existing";
+    this.spawn(m);
+    return true;
+  }
+
   /** failpoint sets (term) or clears (undefined) an etcd-ts failpoint on a member through its HTTP API. */
   async failpoint(m: Member, name: string, term: string | undefined): Promise<void> {
     if (m.failpointPort === 0) throw new Error(`robustness: ${this.o.kind} has no failpoints`);
@@ -192,8 +244,9 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    for (const c of this.maint.values()) c.close();
+    for (const c of [...this.maint.values(), ...this.clusterClients.values()]) c.close();
     this.maint.clear();
+    this.clusterClients.clear();
     for (const m of this.members) {
       await this.kill(m);
       await m.proxy.close();

@@ -9,11 +9,13 @@ import type { Rng } from "@etcd-ts/recorder";
  * - "pause" / "pause-leader": SIGSTOP a member for a while, then SIGCONT;
  * - a LinkFault on one member's peer proxy ("blackhole-in" makes a member deaf to its peers);
  * - "failpoint": arm one of etcd-ts's crash failpoints on a member, wait for the crash, restart;
+ * - "replace": remove a member from the cluster, wipe it, add it back empty (MemberRemove,
+ *   MemberAdd, --initial-cluster-state existing), as an operator replaces a broken machine;
  * - "none": no fault (a baseline).
  */
-export type FaultKind = "none" | "kill" | "kill-leader" | "pause" | "pause-leader" | "failpoint" | Exclude<LinkFault, "none">;
+export type FaultKind = "none" | "kill" | "kill-leader" | "pause" | "pause-leader" | "failpoint" | "replace" | Exclude<LinkFault, "none">;
 
-export const FAULT_KINDS: readonly FaultKind[] = ["none", "kill", "kill-leader", "pause", "pause-leader", "blackhole-in", "blackhole-out", "blackhole-both", "partition", "delay", "failpoint"];
+export const FAULT_KINDS: readonly FaultKind[] = ["none", "kill", "kill-leader", "pause", "pause-leader", "blackhole-in", "blackhole-out", "blackhole-both", "partition", "delay", "failpoint", "replace"];
 
 /** FAILPOINTS are the crash points a "failpoint" run arms (etcd-ts's names, see apps/server/src/failpoint.ts). */
 export const FAILPOINTS: readonly string[] = ["raftBeforeSave", "raftAfterSave", "beforeCommit", "afterCommit", "raftBeforeApply", "raftAfterApply", "raftBeforeLeaderSend", "raftBeforeFollowerSend", "raftBeforeSaveSnap", "raftAfterSaveSnap", "raftAfterWALRelease", "raftBeforeApplySnap", "raftMidApplySnap", "raftAfterApplySnap", "beforeApplyOneEntryNormal"];
@@ -103,6 +105,10 @@ async function inject(c: Cluster, m: Member, kind: FaultKind, hold: number, rng:
       c.spawn(m);
       return;
     }
+    case "replace":
+      if (!(await c.replace(m))) ev.detail = "not replaced (the cluster did not accept the removal in time)";
+      await sleep(hold);
+      return;
     case "delay":
       m.proxy.inject("delay", rng.int(50, 300));
       ev.detail = "delay";

@@ -11,6 +11,8 @@ export function schedule(kind: FaultKind, electionMs: number): ScheduleOptions {
     case "kill-leader":
     case "failpoint":
       return { kind, holdMin: 200, holdMax: 2 * electionMs, gapMin: 1000, gapMax: 2000 };
+    case "replace":
+      return { kind, holdMin: 500, holdMax: 1500, gapMin: 1000, gapMax: 2000 };
     case "pause":
     case "pause-leader":
       return { kind, holdMin: electionMs / 2, holdMax: 3 * electionMs, gapMin: 1000, gapMax: 2000 };

@@ -23,7 +23,7 @@ function explain(r: RunReport): string {
 }
 
 describe("robustness: seeded fault runs on etcd-ts", () => {
-  const kinds: FaultKind[] = ["kill", "blackhole-in", "pause-leader", "partition", "failpoint"];
+  const kinds: FaultKind[] = ["kill", "blackhole-in", "pause-leader", "partition", "failpoint", "replace"];
   it.each(kinds.map((k, i) => [k, i] as const))("%s: the history is linearizable and the watches keep their guarantees", async (kind, i) => {
     const r = await runOnce(plan(kind, i));
     expect(r.failure, explain(r)).toBeUndefined();
