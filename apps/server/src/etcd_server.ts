@@ -18,7 +18,7 @@ import { Membership, type Member } from "./membership.js";
 import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { RaftNode, type Transport } from "./raft_node.js";
 import { SnapshotWriter } from "./peer/snapshot_stream.js";
-import { confStateOf, installSnapshotBackend, persistPendingSnapshot, removePendingSnapshots } from "./snapshot_install.js";
+import { confStateOf, discardReceivedSnapshot, installSnapshotBackend, persistPendingSnapshot, removePendingSnapshots } from "./snapshot_install.js";
 import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { IdGenerator, Wait } from "./wait.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isTxnReadOnly, isTxnSerializable } from "./validate.js";
@@ -161,6 +161,8 @@ export class EtcdServer {
   private snapshotting = false;
   /** inflightSnapshots counts the snapshot streams being written to followers (raft log compaction waits for them). */
   private inflightSnapshots = 0;
+  /** installingSnapshot is the received stream file installSnapshot is installing (see stepSnapshot). */
+  private installingSnapshot: string | undefined;
   /** removing: this member knows it was removed and is stopping. */
   private removing = false;
   private stopped = false;
@@ -985,10 +987,32 @@ export class EtcdServer {
     this.raft.step(m);
   }
 
-  /** stepSnapshot hands a received MsgSnap to raft; its data names the saved stream file. */
+  /**
+   * stepSnapshot hands a received MsgSnap to raft; its data names the saved stream file. Each
+   * such file is a full copy of the database, kept only while raft may install it: raft holds
+   * at most one snapshot to install (its log's unstable snapshot, whose data is the path), so
+   * a file raft did not take (a stale term, an index at or below its commit, a leader's retry,
+   * a deferral, a stopped member) or one it dropped for this one before a Ready took it, is
+   * removed at once. The file a Ready is installing stays (installSnapshot renames it).
+   */
   stepSnapshot(m: raftpb.Message, path: string): void {
-    if (m.snapshot === undefined) return;
+    if (m.snapshot === undefined) {
+      discardReceivedSnapshot(path, this.p.logger);
+      return;
+    }
+    const before = this.pendingSnapshotFile();
     this.raft.step({ ...m, snapshot: { ...m.snapshot, data: Buffer.from(path) } });
+    if (this.pendingSnapshotFile() !== path) {
+      discardReceivedSnapshot(path, this.p.logger);
+      return;
+    }
+    if (before !== undefined && before !== path && before !== this.installingSnapshot) discardReceivedSnapshot(before, this.p.logger);
+  }
+
+  /** pendingSnapshotFile is the received stream file of the snapshot raft holds to install next, if any. */
+  private pendingSnapshotFile(): string | undefined {
+    const snap = this.node.raft.raftLog.unstable.snapshot;
+    return snap === undefined || snap.data.length === 0 ? undefined : snap.data.toString();
   }
 
   reportUnreachable(id: bigint): void {
@@ -1043,6 +1067,16 @@ export class EtcdServer {
   private async installSnapshot(snap: raftpb.Snapshot): Promise<void> {
     const md = snap.metadata as raftpb.SnapshotMetadata;
     const received = snap.data.toString();
+    // Set before the first await: a MsgSnap stepped meanwhile must not remove this file.
+    this.installingSnapshot = received;
+    try {
+      await this.installReceivedSnapshot(md, received);
+    } finally {
+      this.installingSnapshot = undefined;
+    }
+  }
+
+  private async installReceivedSnapshot(md: raftpb.SnapshotMetadata, received: string): Promise<void> {
     if (FP.raftBeforeApplySnap.armed) await FP.raftBeforeApplySnap.hit();
     const path = await persistPendingSnapshot(received, this.p.snapDir, md.index);
     if (FP.raftBeforeSaveSnap.armed) await FP.raftBeforeSaveSnap.hit();

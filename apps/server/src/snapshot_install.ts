@@ -69,6 +69,14 @@ export async function persistPendingSnapshot(received: string, snapDir: string, 
   return path;
 }
 
+/**
+ * discardReceivedSnapshot removes a received stream raft will not install (see
+ * EtcdServer.stepSnapshot), in the background; a failure is logged (the start removes it).
+ */
+export function discardReceivedSnapshot(path: string, logger: Logger): void {
+  rm(path, { force: true }).catch((err: unknown) => logger.warn("failed to remove received snapshot", { path, error: String(err) }));
+}
+
 /** removePendingSnapshots removes the kept streams of snapshots at or below `index` (installed or superseded). */
 export async function removePendingSnapshots(snapDir: string, index: bigint): Promise<void> {
   for (const name of await readdir(snapDir)) {

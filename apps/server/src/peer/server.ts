@@ -79,7 +79,9 @@ export interface PeerListenerTls {
  * https://, unix:// or unixs:// (a unix socket file named host:port, replaced if it exists,
  * as etcd's NewUnixListener does). On TLS URLs, after the handshake, a peer's certificate
  * is checked as etcd's peer listener checks it (its SAN against the peer's address, the
- * CRL) before its connection is served.
+ * CRL) before its connection is served. A POSTed message batch longer than `maxBatchBytes`
+ * (peerBatchLimit(--max-request-bytes); the peers' transports send batches under it) is
+ * answered 413.
  */
 export class PeerListener {
   private constructor(
@@ -93,6 +95,7 @@ export class PeerListener {
     logger: Logger,
     snapDir: string,
     tls?: PeerListenerTls,
+    maxBatchBytes: number = MAX_BATCH_BYTES,
   ): Promise<PeerListener> {
     let seq = 0;
     const onRequest = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
@@ -128,7 +131,7 @@ export class PeerListener {
         return;
       }
       if (req.method === "POST" && path === PATH_MESSAGES) {
-        readBody(req, res, MAX_BATCH_BYTES, (body) => {
+        readBody(req, res, maxBatchBytes, (body) => {
           let batch: raftpb.MessageBatch;
           try {
             batch = raftpb.MessageBatch.decode(body);

@@ -6,7 +6,7 @@ import { hexId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { dataDirs } from "../bootstrap.js";
 import { peerRequest, type PeerResponse } from "./request.js";
-import { H_CLUSTER_ID, H_FROM, PATH_PROMOTE } from "./headers.js";
+import { H_CLUSTER_ID, H_FROM, PATH_PROMOTE, peerBatchLimit } from "./headers.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { PeerListener } from "./server.js";
 import { PeerTransport } from "./transport.js";
@@ -26,6 +26,7 @@ export async function startPeer(
   clientTls: ConnectionOptions | undefined,
   serverTls: TlsInfo | undefined,
 ): Promise<PeerListener> {
+  const maxBatchBytes = peerBatchLimit(cfg.maxRequestBytes);
   const transport = new PeerTransport({
     memberId: server.memberId,
     clusterId: () => server.membership.clusterId,
@@ -38,6 +39,7 @@ export async function startPeer(
     step: (m) => server.stepFromPeer(m),
     heartbeatMs: cfg.heartbeatMs,
     electionMs: cfg.electionMs,
+    maxBatchBytes,
   });
   server.transport = transport;
   server.forwardPromote = (leader, id) => forwardPromote(server, leader, id, clientTls);
@@ -75,6 +77,7 @@ export async function startPeer(
     logger,
     dataDirs(cfg).snap,
     serverTls === undefined ? undefined : { info: serverTls, skipClientSanVerify: cfg.peerSkipClientSanVerify },
+    maxBatchBytes,
   );
 }
 

@@ -16,7 +16,8 @@ import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_STREAM } from "./head
  * session of its own whose receive windows are STREAM_WINDOW. Y answers 200 (412 for another
  * cluster or another member than H_TO names, 410 for a removed member, 404 when it does not
  * know X) and keeps the response open: frames of [u32 big-endian length][raftpb.MessageBatch],
- * each holding the messages of one send for X, in order; an empty frame is a keepalive,
+ * each holding the messages of one send for X (several consecutive frames for a send over the
+ * batch bound, see encodeBatches), in order; an empty frame is a keepalive,
  * written when nothing else was for a heartbeat (the first frame is one). X keeps its request
  * body open and writes acknowledgements on it: the count of frames received so far (u32
  * big-endian, wrapping), at once for the first frame and then every heartbeat. Y uses the
@@ -44,6 +45,44 @@ export function encodeFrame(body: Uint8Array): Buffer {
   f.writeUInt32BE(body.length, 0);
   f.set(body, 4);
   return f;
+}
+
+/**
+ * encodeBatches encodes the messages of one send as MessageBatch bodies of at most maxBytes
+ * each, in order: one body when they fit (the usual case), else as many as needed, each
+ * holding consecutive messages. A single message longer than maxBytes gets a body of its own
+ * (it cannot be split; peerBatchLimit makes the bound hold the largest legal one).
+ */
+export function encodeBatches(messages: raftpb.Message[], maxBytes: number): Uint8Array[] {
+  const whole = raftpb.MessageBatch.encode({ messages }).finish();
+  if (whole.length <= maxBytes || messages.length <= 1) return [whole];
+  const out: Uint8Array[] = [];
+  let group: raftpb.Message[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const n = raftpb.Message.encode(m).finish().length;
+    // In a MessageBatch each message is field 1, length-delimited: a tag byte, the length varint, the message.
+    const field = 1 + varintSize(n) + n;
+    if (group.length > 0 && size + field > maxBytes) {
+      out.push(raftpb.MessageBatch.encode({ messages: group }).finish());
+      group = [];
+      size = 0;
+    }
+    group.push(m);
+    size += field;
+  }
+  out.push(raftpb.MessageBatch.encode({ messages: group }).finish());
+  return out;
+}
+
+/** varintSize is the length of n's protobuf varint encoding. */
+function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
 }
 
 /** FrameSplitter cuts received bytes into length-prefixed frames of at most `max` bytes. */
@@ -133,10 +172,20 @@ export class StreamWriter {
 
   /** write writes one frame; false (nothing written) when more than MAX_STREAM_BUFFERED waits to be sent. */
   write(frame: Buffer, now: number): boolean {
+    return this.writeFrames([frame], now);
+  }
+
+  /**
+   * writeFrames writes the frames of one send, all of them or (false) none: none when more
+   * than MAX_STREAM_BUFFERED waits to be sent, so a send is kept or dropped whole.
+   */
+  writeFrames(frames: readonly Buffer[], now: number): boolean {
     if (!this.open || this.stream.writableLength > MAX_STREAM_BUFFERED) return false;
-    this.stream.write(frame);
-    if (this.sent === this.acked) this.pendingSince = now;
-    this.sent = (this.sent + 1) >>> 0;
+    for (const frame of frames) {
+      this.stream.write(frame);
+      if (this.sent === this.acked) this.pendingSince = now;
+      this.sent = (this.sent + 1) >>> 0;
+    }
     this.lastWrite = now;
     return true;
   }
@@ -187,6 +236,8 @@ export interface StreamReaderOptions {
   down: () => void;
   /** removed runs when the peer answers 410 Gone: this member was removed from the cluster. */
   removed: () => void;
+  /** maxBatchBytes bounds one frame's batch (default MAX_BATCH_BYTES); a longer frame drops the stream. */
+  maxBatchBytes?: number;
 }
 
 /**
@@ -197,7 +248,7 @@ export interface StreamReaderOptions {
 export class StreamReader {
   private session: ClientHttp2Session | undefined;
   private req: ClientHttp2Stream | undefined;
-  private splitter = new FrameSplitter(MAX_BATCH_BYTES);
+  private splitter: FrameSplitter;
   /** answered: the current request was answered 200. */
   private answered = false;
   /** established: the current stream brought its first frame. */
@@ -211,7 +262,9 @@ export class StreamReader {
   private urlIndex = 0;
   private stopped = false;
 
-  constructor(private readonly o: StreamReaderOptions) {}
+  constructor(private readonly o: StreamReaderOptions) {
+    this.splitter = new FrameSplitter(o.maxBatchBytes ?? MAX_BATCH_BYTES);
+  }
 
   /** setUrls changes the peer's URLs; the current stream is dropped and the new URLs dialed. */
   setUrls(urls: string[]): void {
@@ -290,7 +343,7 @@ export class StreamReader {
     });
     this.session = s;
     this.req = req;
-    this.splitter = new FrameSplitter(MAX_BATCH_BYTES);
+    this.splitter = new FrameSplitter(this.o.maxBatchBytes ?? MAX_BATCH_BYTES);
     this.answered = false;
     this.established = false;
     this.last = now;

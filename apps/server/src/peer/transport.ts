@@ -5,10 +5,10 @@ import { raftpb } from "@etcd-ts/proto";
 import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
 import type { Transport } from "../raft_node.js";
-import { H_CLUSTER_ID, H_FROM, H_TO, PATH_MESSAGES, PATH_SNAPSHOT } from "./headers.js";
+import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_MESSAGES, PATH_SNAPSHOT } from "./headers.js";
 import { connectPeer } from "./dial.js";
 import { writeFrame } from "./snapshot_stream.js";
-import { encodeFrame, StreamReader, StreamWriter } from "./stream.js";
+import { encodeBatches, encodeFrame, StreamReader, StreamWriter } from "./stream.js";
 
 /** MAX_INFLIGHT_BATCHES bounds unanswered batches per peer; beyond it messages are dropped (raft retries). */
 const MAX_INFLIGHT_BATCHES = 128;
@@ -27,6 +27,9 @@ const PROBE_INTERVAL_MS = 1000;
 /** DEFAULT_HEARTBEAT_MS and DEFAULT_ELECTION_MS are etcd's defaults, for a transport given no raft timing. */
 const DEFAULT_HEARTBEAT_MS = 100;
 const DEFAULT_ELECTION_MS = 1000;
+
+/** EMPTY_BATCH is an encoded MessageBatch with no messages (an idle probe). */
+const EMPTY_BATCH = new Uint8Array(0);
 
 /** SnapshotSource writes the backend and membership of this member into a snapshot stream. */
 export type SnapshotSource = (out: PassThrough) => Promise<void>;
@@ -52,6 +55,12 @@ export interface PeerTransportOptions {
    * dialed again.
    */
   electionMs?: number;
+  /**
+   * maxBatchBytes bounds one batch this member sends (a stream frame or a POST body) and one
+   * it receives on the streams it dials: peerBatchLimit(--max-request-bytes), default
+   * MAX_BATCH_BYTES. The peers' listeners must accept as much (PeerListener.listen).
+   */
+  maxBatchBytes?: number;
 }
 
 /** Peer is one remote member: its URLs, its HTTP/2 session and its backoff state. */
@@ -77,7 +86,9 @@ interface Peer {
  * rafthttp does. Each member dials a stream to every peer and receives that peer's messages
  * on it (stream.ts); the messages of one send for a peer (all messages of a Ready for it) go
  * as one frame on the stream the peer dialed, while that stream is confirmed and
- * acknowledged, else as one POST (the pipeline); snapshots always go as a POSTed stream.
+ * acknowledged, else as one POST (the pipeline); messages over maxBatchBytes go as several
+ * frames (read in order) or POSTs (sent in order, possibly read out of order, which raft
+ * tolerates as it does reordering in the network); snapshots always go as a POSTed stream.
  * A peer that cannot be reached is reported to raft and retried with backoff; messages to it
  * meanwhile are dropped, which raft tolerates. It tracks since when the link to each peer
  * has been up (activeSince, etcd's Transporter.ActiveSince), probing idle peers.
@@ -91,6 +102,7 @@ export class PeerTransport implements Transport {
   private readonly heartbeatMs: number;
   private readonly stallMs: number;
   private readonly deadMs: number;
+  private readonly maxBatchBytes: number;
   private stopped = false;
 
   constructor(private readonly o: PeerTransportOptions) {
@@ -98,6 +110,7 @@ export class PeerTransport implements Transport {
     const electionMs = o.electionMs ?? DEFAULT_ELECTION_MS;
     this.stallMs = Math.max(electionMs / 2, 3 * this.heartbeatMs);
     this.deadMs = Math.max(3 * electionMs, 3 * this.heartbeatMs);
+    this.maxBatchBytes = o.maxBatchBytes ?? MAX_BATCH_BYTES;
     this.probe = setInterval(() => this.probeIdle(), PROBE_INTERVAL_MS);
     this.probe.unref();
     this.ticker = setInterval(() => this.tick(), this.heartbeatMs);
@@ -200,13 +213,15 @@ export class PeerTransport implements Transport {
     }
     const now = Date.now();
     for (const [to, list] of byPeer) {
+      // Batches the peer accepts: a longer frame would drop the stream, a longer POST get a 413.
+      const bodies = encodeBatches(list, this.maxBatchBytes);
       const out = this.peers.get(to)?.out;
       if (out === undefined || !out.usable(now, this.stallMs)) {
-        this.sendBatch(to, list);
+        for (const body of bodies) this.sendBatch(to, body);
         continue;
       }
-      // A stream that does not drain drops messages past its bound, as the inflight cap does.
-      if (!out.write(encodeFrame(raftpb.MessageBatch.encode({ messages: list }).finish()), now)) this.o.reportUnreachable(to);
+      // A stream that does not drain drops sends past its bound, as the inflight cap does.
+      if (!out.writeFrames(bodies.map(encodeFrame), now)) this.o.reportUnreachable(to);
     }
   }
 
@@ -244,6 +259,7 @@ export class PeerTransport implements Transport {
       tls: this.o.tls,
       logger: this.o.logger,
       deadMs: this.deadMs,
+      maxBatchBytes: this.maxBatchBytes,
       step: (m) => {
         if (!this.stopped) this.o.step(m);
       },
@@ -283,7 +299,7 @@ export class PeerTransport implements Transport {
     if (this.stopped) return;
     const now = Date.now();
     for (const p of this.peers.values()) {
-      if (p.inflight === 0 && now - p.lastOk >= PROBE_INTERVAL_MS) this.sendBatch(p.id, []);
+      if (p.inflight === 0 && now - p.lastOk >= PROBE_INTERVAL_MS) this.sendBatch(p.id, EMPTY_BATCH);
     }
   }
 
@@ -328,7 +344,8 @@ export class PeerTransport implements Transport {
     };
   }
 
-  private sendBatch(to: bigint, messages: raftpb.Message[]): void {
+  /** sendBatch POSTs one encoded MessageBatch (at most maxBatchBytes, see send) to peer `to`. */
+  private sendBatch(to: bigint, batch: Uint8Array): void {
     const p = this.peers.get(to);
     if (p === undefined) return;
     const s = this.session(p);
@@ -336,7 +353,7 @@ export class PeerTransport implements Transport {
       this.o.reportUnreachable(to);
       return;
     }
-    const body = Buffer.from(raftpb.MessageBatch.encode({ messages }).finish());
+    const body = Buffer.from(batch.buffer, batch.byteOffset, batch.byteLength);
     let req;
     try {
       req = s.request(this.headers(PATH_MESSAGES, to), { endStream: false });
