@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { etcdFlags, freePort, isRunning, serverCommand, spawnServer, waitHealthy, type ServerKind } from "@etcd-ts/test-kit";
+import { NetNs } from "./netns.js";
 import { FaultProxy } from "./proxy.js";
 
 /** ClusterOptions shape a robustness cluster. Times are milliseconds. */
@@ -19,15 +20,23 @@ export interface ClusterOptions {
   env?: NodeJS.ProcessEnv;
   /** snapshotCount is --snapshot-count (small values make snapshots happen within a run). */
   snapshotCount?: number;
+  /**
+   * netns puts every member in a network namespace of its own (see NetNs) instead of behind
+   * peer-port proxies, for the packet-level faults; it needs root.
+   */
+  netns?: boolean;
 }
 
 /** Member is one member process: ports, the proxy in front of its peer port, files. */
 export interface Member {
   index: number;
   name: string;
+  /** host is the address the member listens on: 127.0.0.1, or its namespace's address. */
+  host: string;
   clientPort: number;
   peerPort: number;
-  proxy: FaultProxy;
+  /** proxy is in front of its peer port (absent in netns mode). */
+  proxy: FaultProxy | undefined;
   /** failpointPort serves etcd-ts's failpoint HTTP API (ETCD_TS_FAILPOINTS_HTTP), 0 for etcd. */
   failpointPort: number;
   dataDir: string;
@@ -46,6 +55,8 @@ export interface Member {
  */
 export class Cluster {
   readonly members: Member[] = [];
+  /** net is the namespaces in netns mode. */
+  net: NetNs | undefined;
   private readonly maint = new Map<number, etcdserverpb.MaintenanceClient>();
   private readonly clusterClients = new Map<number, etcdserverpb.ClusterClient>();
 
@@ -54,15 +65,16 @@ export class Cluster {
   static async start(o: ClusterOptions): Promise<Cluster> {
     const c = new Cluster(o);
     mkdirSync(o.dir, { recursive: true });
+    if (o.netns === true) c.net = NetNs.create(o.size);
     for (let i = 0; i < o.size; i++) {
       const peerPort = await freePort();
-      const proxyPort = await freePort();
       c.members.push({
         index: i,
         name: `m${i}`,
+        host: c.net?.ip(i) ?? "127.0.0.1",
         clientPort: await freePort(),
         peerPort,
-        proxy: await FaultProxy.start(proxyPort, peerPort),
+        proxy: c.net === undefined ? await FaultProxy.start(await freePort(), peerPort) : undefined,
         failpointPort: o.kind === "etcd-ts" ? await freePort() : 0,
         dataDir: join(o.dir, `m${i}.etcd`),
         logFile: join(o.dir, `m${i}.log`),
@@ -78,17 +90,22 @@ export class Cluster {
   }
 
   endpoint(m: Member): string {
-    return `127.0.0.1:${m.clientPort}`;
+    return `${m.host}:${m.clientPort}`;
+  }
+
+  /** peerUrl is what a member advertises: its proxy, or its own address in netns mode. */
+  peerUrl(m: Member): string {
+    return m.proxy !== undefined ? `http://127.0.0.1:${m.proxy.port}` : `http://${m.host}:${m.peerPort}`;
   }
 
   private args(m: Member): string[] {
-    const initial = this.members.map((x) => `${x.name}=http://127.0.0.1:${x.proxy.port}`).join(",");
+    const initial = this.members.map((x) => `${x.name}=${this.peerUrl(x)}`).join(",");
     return etcdFlags({
       name: m.name,
       dataDir: m.dataDir,
-      clientUrl: `http://127.0.0.1:${m.clientPort}`,
-      listenPeerUrl: `http://127.0.0.1:${m.peerPort}`,
-      advertisePeerUrl: `http://127.0.0.1:${m.proxy.port}`,
+      clientUrl: `http://${m.host}:${m.clientPort}`,
+      listenPeerUrl: `http://${m.host}:${m.peerPort}`,
+      advertisePeerUrl: this.peerUrl(m),
       initialCluster: initial,
       initialClusterState: m.clusterState,
       extraFlags: [
@@ -104,8 +121,10 @@ export class Cluster {
   /** spawn starts (or restarts, on the same data directory) a member's process. */
   spawn(m: Member): void {
     const env: NodeJS.ProcessEnv = { ...this.o.env };
-    if (m.failpointPort !== 0) env["ETCD_TS_FAILPOINTS_HTTP"] = `127.0.0.1:${m.failpointPort}`;
-    const { proc, exited } = spawnServer(serverCommand(this.o.kind), this.args(m), { logFile: m.logFile, env });
+    if (m.failpointPort !== 0) env["ETCD_TS_FAILPOINTS_HTTP"] = `${m.host}:${m.failpointPort}`;
+    // `ip netns exec` execs the server in place: the child is the server (signals reach it).
+    const command = [...(this.net?.exec(m.index) ?? []), ...serverCommand(this.o.kind)];
+    const { proc, exited } = spawnServer(command, this.args(m), { logFile: m.logFile, env });
     m.proc = proc;
     m.exited = exited;
     m.paused = false;
@@ -117,7 +136,7 @@ export class Cluster {
 
   async waitHealthy(m: Member, timeoutMs: number): Promise<void> {
     const proc = m.proc;
-    await waitHealthy(`http://127.0.0.1:${m.clientPort}`, {
+    await waitHealthy(`http://${m.host}:${m.clientPort}`, {
       timeoutMs,
       name: m.name,
       exited: () => proc !== undefined && !isRunning(proc),
@@ -215,7 +234,7 @@ export class Cluster {
     rmSync(m.dataDir, { recursive: true, force: true });
     let added = false;
     while (!added && Date.now() < deadline + timeoutMs) {
-      added = (await call<etcdserverpb.MemberAddResponse>((c, cb) => c.memberAdd({ peerURLs: [`http://127.0.0.1:${m.proxy.port}`], isLearner: false }, new grpc.Metadata(), opts(), cb))) !== undefined;
+      added = (await call<etcdserverpb.MemberAddResponse>((c, cb) => c.memberAdd({ peerURLs: [this.peerUrl(m)], isLearner: false }, new grpc.Metadata(), opts(), cb))) !== undefined;
       if (!added) await new Promise((r) => setTimeout(r, 300));
     }
     if (!added) throw new Error(`robustness: ${m.name} was removed but could not be added back`);
@@ -232,7 +251,7 @@ export class Cluster {
     for (;;) {
       let res: Response;
       try {
-        res = await fetch(`http://127.0.0.1:${m.failpointPort}/${name}`, term === undefined ? { method: "DELETE" } : { method: "PUT", body: term });
+        res = await fetch(`http://${m.host}:${m.failpointPort}/${name}`, term === undefined ? { method: "DELETE" } : { method: "PUT", body: term });
       } catch (err) {
         if (Date.now() > deadline || !this.running(m)) throw new Error(`robustness: failpoint ${name} on ${m.name}: ${String(err)}`);
         await new Promise((r) => setTimeout(r, 100));
@@ -249,7 +268,9 @@ export class Cluster {
     this.clusterClients.clear();
     for (const m of this.members) {
       await this.kill(m);
-      await m.proxy.close();
+      await m.proxy?.close();
     }
+    this.net?.cleanup();
+    this.net = undefined;
   }
 }

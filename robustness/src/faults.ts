@@ -1,5 +1,6 @@
 import type { Cluster, Member } from "./cluster.js";
-import type { LinkFault } from "./proxy.js";
+import type { NetNs } from "./netns.js";
+import type { FaultProxy, LinkFault } from "./proxy.js";
 import type { Rng } from "@etcd-ts/recorder";
 
 /**
@@ -9,13 +10,28 @@ import type { Rng } from "@etcd-ts/recorder";
  * - "pause" / "pause-leader": SIGSTOP a member for a while, then SIGCONT;
  * - a LinkFault on one member's peer proxy ("blackhole-in" makes a member deaf to its peers);
  * - "failpoint": arm one of etcd-ts's crash failpoints on a member, wait for the crash, restart;
+ * - "net-partition" / "net-partition-leader": drop every packet between a member and its
+ *   peers, both ways (its clients still reach it), in network namespaces;
  * - "replace": remove a member from the cluster, wipe it, add it back empty (MemberRemove,
  *   MemberAdd, --initial-cluster-state existing), as an operator replaces a broken machine;
  * - "none": no fault (a baseline).
  */
-export type FaultKind = "none" | "kill" | "kill-leader" | "pause" | "pause-leader" | "failpoint" | "replace" | Exclude<LinkFault, "none">;
+export type FaultKind =
+  | "none"
+  | "kill"
+  | "kill-leader"
+  | "pause"
+  | "pause-leader"
+  | "failpoint"
+  | "replace"
+  | "net-partition"
+  | "net-partition-leader"
+  | Exclude<LinkFault, "none">;
 
-export const FAULT_KINDS: readonly FaultKind[] = ["none", "kill", "kill-leader", "pause", "pause-leader", "blackhole-in", "blackhole-out", "blackhole-both", "partition", "delay", "failpoint", "replace"];
+/** NET_FAULTS act on packets between network namespaces (root only); the cluster runs in namespaces for them. */
+export const NET_FAULTS: readonly FaultKind[] = ["net-partition", "net-partition-leader"];
+
+export const FAULT_KINDS: readonly FaultKind[] = ["none", "kill", "kill-leader", "pause", "pause-leader", "blackhole-in", "blackhole-out", "blackhole-both", "partition", "delay", "failpoint", "replace", "net-partition", "net-partition-leader"];
 
 /** FAILPOINTS are the crash points a "failpoint" run arms (etcd-ts's names, see apps/server/src/failpoint.ts). */
 export const FAILPOINTS: readonly string[] = ["raftBeforeSave", "raftAfterSave", "beforeCommit", "afterCommit", "raftBeforeApply", "raftAfterApply", "raftBeforeLeaderSend", "raftBeforeFollowerSend", "raftBeforeSaveSnap", "raftAfterSaveSnap", "raftAfterWALRelease", "raftBeforeApplySnap", "raftMidApplySnap", "raftAfterApplySnap", "beforeApplyOneEntryNormal"];
@@ -51,7 +67,7 @@ export async function runSchedule(c: Cluster, rng: Rng, o: ScheduleOptions, unti
   while (o.kind !== "none" && Date.now() < until) {
     const hold = rng.int(o.holdMin, o.holdMax);
     let m: Member | undefined;
-    if (o.kind === "kill-leader" || o.kind === "pause-leader") {
+    if (o.kind === "kill-leader" || o.kind === "pause-leader" || o.kind === "net-partition-leader") {
       const l = await c.leader();
       m = l === undefined ? undefined : c.members[l];
     } else {
@@ -109,23 +125,44 @@ async function inject(c: Cluster, m: Member, kind: FaultKind, hold: number, rng:
       if (!(await c.replace(m))) ev.detail = "not replaced (the cluster did not accept the removal in time)";
       await sleep(hold);
       return;
-    case "delay":
-      m.proxy.inject("delay", rng.int(50, 300));
+    case "net-partition":
+    case "net-partition-leader":
+      netOf(c, kind).isolate(m.index);
+      await sleep(hold);
+      netOf(c, kind).heal();
+      return;
+    case "delay": {
+      const p = proxyOf(m, kind);
+      p.inject("delay", rng.int(50, 300));
       ev.detail = "delay";
       await sleep(hold);
-      m.proxy.heal();
+      p.heal();
       return;
-    default:
-      m.proxy.inject(kind);
+    }
+    default: {
+      const p = proxyOf(m, kind);
+      p.inject(kind);
       await sleep(hold);
-      m.proxy.heal();
+      p.heal();
+    }
   }
 }
 
-/** healAll heals every proxy, resumes paused members and restarts dead ones. */
+function netOf(c: Cluster, kind: FaultKind): NetNs {
+  if (c.net === undefined) throw new Error(`robustness: fault ${kind} needs a cluster in network namespaces`);
+  return c.net;
+}
+
+function proxyOf(m: Member, kind: FaultKind): FaultProxy {
+  if (m.proxy === undefined) throw new Error(`robustness: fault ${kind} needs peer-port proxies (not available in network namespaces)`);
+  return m.proxy;
+}
+
+/** healAll heals every proxy and the network, resumes paused members and restarts dead ones. */
 export async function healAll(c: Cluster): Promise<void> {
+  c.net?.heal();
   for (const m of c.members) {
-    m.proxy.heal();
+    m.proxy?.heal();
     c.resume(m);
     if (!c.running(m)) c.spawn(m);
   }

@@ -1,8 +1,16 @@
 import { join } from "node:path";
 import type { Args } from "./args.js";
-import type { FaultKind, ScheduleOptions } from "./faults.js";
+import { NET_FAULTS, type FaultKind, type ScheduleOptions } from "./faults.js";
+import { NetNs } from "./netns.js";
 import { Rng } from "@etcd-ts/recorder";
 import type { RunOptions } from "./run.js";
+
+let netns: boolean | undefined;
+/** netnsAvailable asks once whether network namespaces can be made here. */
+function netnsAvailable(): boolean {
+  netns ??= NetNs.available();
+  return netns;
+}
 
 /** schedule is the timing of a fault kind: crashes and pauses hold long enough for an election, link faults vary more. */
 export function schedule(kind: FaultKind, electionMs: number): ScheduleOptions {
@@ -25,7 +33,12 @@ export function schedule(kind: FaultKind, electionMs: number): ScheduleOptions {
 export function planRun(a: Args, i: number, kind: "etcd-ts" | "etcd"): RunOptions {
   const seed = a.seed + i;
   const rng = new Rng(seed ^ 0x5eed);
-  const faults = kind === "etcd" ? a.faults.filter((f) => f !== "failpoint") : a.faults;
+  let faults = kind === "etcd" ? a.faults.filter((f) => f !== "failpoint") : a.faults;
+  if (!netnsAvailable()) {
+    const without = faults.filter((f) => !NET_FAULTS.includes(f));
+    if (without.length === 0 && faults.length > 0) throw new Error("robustness: the net-* faults need root and iproute2 (ip netns)");
+    faults = without;
+  }
   const fault = faults.length > 0 ? rng.pick(faults) : "none";
   let size = rng.pick(a.members);
   // Crashing the only member of a 1-member cluster stops the run; its faults are crashes and pauses.
@@ -43,6 +56,7 @@ export function planRun(a: Args, i: number, kind: "etcd-ts" | "etcd"): RunOption
     leases: true,
     txn: true,
     mix: "full",
+    netns: NET_FAULTS.includes(f),
     opTimeoutMs: a.opTimeoutMs,
     heartbeatMs: a.heartbeatMs,
     electionMs: a.electionMs,
@@ -73,6 +87,7 @@ export function planAvailability(a: Args, kind: "etcd-ts" | "etcd"): RunOptions 
     leases: false,
     txn: false,
     mix: "simple",
+    netns: NET_FAULTS.includes(fault),
     watchers: 0,
     check: true,
   };

@@ -19,6 +19,8 @@ export interface RunOptions {
   leases: boolean;
   txn: boolean;
   mix: "full" | "simple";
+  /** netns runs the members in network namespaces (the net-* faults). */
+  netns: boolean;
   opTimeoutMs: number;
   heartbeatMs: number;
   electionMs: number;
@@ -117,6 +119,7 @@ export async function runOnce(o: RunOptions, progress: (line: string) => void = 
     ...(o.snapshotCount !== undefined ? { snapshotCount: o.snapshotCount } : {}),
     ...(o.env !== undefined ? { env: o.env } : {}),
     ...(o.extraArgs !== undefined ? { extraArgs: o.extraArgs } : {}),
+    netns: o.netns,
   });
   let failed = false;
   try {
