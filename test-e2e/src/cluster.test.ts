@@ -112,22 +112,30 @@ describe("3-member etcd-ts cluster", () => {
     await until(async () => ((await hashes(c)).size === 1 ? true : undefined));
   });
 
-  it("a partitioned minority refuses writes and linearizable reads, serves serializable reads, and converges after healing", async () => {
+  // A member receives its peers' messages on streams it dials itself (as etcd does), so the
+  // proxy in front of its own peer port no longer cuts it off; packet-level partitions (with
+  // the majority serving meanwhile) are in the robustness suite's net-partition runs. Here the
+  // member is cut off by stopping (SIGSTOP) both of its peers.
+  it("a member cut off from its peers refuses writes and linearizable reads, serves serializable reads, and converges after", async () => {
     const leader = await leaderOf(c);
     const victim = c.members.find((m) => m !== leader) as ClusterMember;
+    const others = c.members.filter((m) => m !== victim);
     await ctl(c.endpoint(leader), "put", "before-partition", "1");
     await until(async () => ((await ctl(c.endpoint(victim), "get", "before-partition", "--consistency", "s")).stdout.includes("1") ? true : undefined));
-    victim.proxy?.partition();
-    await new Promise((r) => setTimeout(r, 1500)); // several election timeouts
-    const w = await ctl(c.endpoint(victim), "put", "in-partition", "x");
-    expect(w.code).not.toBe(0);
-    const lin = await ctl(c.endpoint(victim), "get", "before-partition");
-    expect(lin.code).not.toBe(0);
-    const ser = await ctl(c.endpoint(victim), "get", "before-partition", "--consistency", "s", "--print-value-only");
-    expect(ser.stdout).toBe("1\n");
-    // The majority keeps working.
-    expect((await ctl(c.endpoint(leader), "put", "during-partition", "2")).code).toBe(0);
-    victim.proxy?.heal();
+    for (const m of others) m.proc?.kill("SIGSTOP");
+    try {
+      await new Promise((r) => setTimeout(r, 1500)); // several election timeouts
+      const w = await ctl(c.endpoint(victim), "put", "in-partition", "x");
+      expect(w.code).not.toBe(0);
+      const lin = await ctl(c.endpoint(victim), "get", "before-partition");
+      expect(lin.code).not.toBe(0);
+      const ser = await ctl(c.endpoint(victim), "get", "before-partition", "--consistency", "s", "--print-value-only");
+      expect(ser.stdout).toBe("1\n");
+    } finally {
+      for (const m of others) m.proc?.kill("SIGCONT");
+    }
+    // The others lead and write again, and the member catches up.
+    await until(async () => ((await ctl(c.endpoint(leader), "put", "during-partition", "2")).code === 0 ? true : undefined));
     await until(async () => ((await ctl(c.endpoint(victim), "get", "during-partition", "--print-value-only")).stdout === "2\n" ? true : undefined));
     await until(async () => ((await hashes(c)).size === 1 ? true : undefined));
   });
