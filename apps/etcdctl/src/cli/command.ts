@@ -12,6 +12,11 @@ export interface CommandSpec {
   persistentFlags?: FlagDef[];
   run?: RunFn;
   children?: CommandSpec[];
+  /**
+   * extension marks a command etcdctl does not have (etcd-ts's own): the root's help leaves it
+   * out, so that it prints etcdctl 3.4's command list byte for byte; its group's help lists it.
+   */
+  extension?: boolean;
 }
 
 /**

@@ -48,7 +48,9 @@ export function renderUsage(cmd: Command, helpFlag = true): string {
   if (cmd.children.length > 0) {
     s += `\nAPI VERSION:\n\t${API_VERSION}\n`;
     s += "\n\nCOMMANDS:\n";
-    for (const sub of cmd.subCommandsDeep()) if (sub.runnable) s += `\t${cmdName(sub, cmd)}\t${sub.spec.short}\n`;
+    for (const sub of cmd.subCommandsDeep()) {
+      if (sub.runnable && !(cmd.parent === undefined && sub.spec.extension === true)) s += `\t${cmdName(sub, cmd)}\t${sub.spec.short}\n`;
+    }
   }
   if (cmd.spec.long !== undefined && cmd.spec.long !== "") {
     s += "\nDESCRIPTION:\n";

@@ -23,6 +23,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export function checkLinearizabilityCommand(io: Io): CommandSpec {
   return {
     use: "linearizability [options]",
+    extension: true,
     short: "Check that the cluster's answers to a mixed workload are linearizable and its watches keep their guarantees (etcd-ts)",
     flags: [
       { name: "duration", kind: "duration", def: 60_000_000_000, usage: "how long the workload runs" },
