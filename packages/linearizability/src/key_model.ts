@@ -34,6 +34,7 @@ import type {
   TxnRequestOp,
 } from "./history.js";
 import { isSingleKey } from "./keys.js";
+import { relationHolds } from "./model.js";
 
 /** UNKNOWN marks a createRevision or modRevision this model has not learnt yet. */
 const UNKNOWN = -1;
@@ -297,16 +298,7 @@ function compareFacts(kv: KeyFacts | null, c: Compare): boolean | undefined {
     if (have === UNKNOWN) return undefined;
     r = have < want ? -1 : have > want ? 1 : 0;
   }
-  switch (c.result) {
-    case "=":
-      return r === 0;
-    case "!=":
-      return r !== 0;
-    case "<":
-      return r < 0;
-    case ">":
-      return r > 0;
-  }
+  return relationHolds(c.result, r);
 }
 
 function branchHasLeasePut(ops: readonly TxnRequestOp[]): boolean {

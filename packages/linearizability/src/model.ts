@@ -219,7 +219,12 @@ export function compare(kv: KeyValue | undefined, c: Compare): boolean {
     }
     r = have < want ? -1 : have > want ? 1 : 0;
   }
-  switch (c.result) {
+  return relationHolds(c.result, r);
+}
+
+/** relationHolds tells whether an ordering r (negative, zero, positive: have vs want) satisfies a compare's result. */
+export function relationHolds(result: Compare["result"], r: number): boolean {
+  switch (result) {
     case "=":
       return r === 0;
     case "!=":
