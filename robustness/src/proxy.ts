@@ -37,7 +37,9 @@ export class FaultProxy {
     readonly port: number,
     private readonly target: number,
   ) {
-    this.server = createServer((client) => this.accept(client));
+    // noDelay on both sides: a proxy that adds Nagle's delay (40 ms against delayed ACKs)
+    // to small raft messages would measure itself, not the servers behind it.
+    this.server = createServer({ noDelay: true }, (client) => this.accept(client));
   }
 
   static async start(port: number, target: number): Promise<FaultProxy> {
@@ -86,7 +88,7 @@ export class FaultProxy {
       client.resetAndDestroy();
       return;
     }
-    const upstream = connect(this.target, "127.0.0.1");
+    const upstream = connect({ port: this.target, host: "127.0.0.1", noDelay: true });
     const link: Link = { client, upstream, held: { in: [], out: [] } };
     this.links.add(link);
     const end = (): void => {
