@@ -1,4 +1,4 @@
-import { readdirSync } from "node:fs";
+import { constants, readdirSync } from "node:fs";
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { WalCorruptError } from "./errors.js";
@@ -102,14 +102,23 @@ export async function writeAll(fh: FileHandle, buf: Buffer, position: number): P
 }
 
 /**
+ * SYNC_WRITE_FLAGS open a segment for appending with O_DSYNC: every write returns once its
+ * data (and the metadata needed to read it back, such as the file size) is on stable storage,
+ * as a write followed by fdatasync would, but in one system call and so in one trip through
+ * Node's thread pool instead of two. That trip is most of a single put's latency beyond the
+ * disk's own flush.
+ */
+export const SYNC_WRITE_FLAGS = constants.O_RDWR | constants.O_DSYNC;
+
+/**
  * createSegment durably creates segment file `name` in dir holding `head` and returns it open
- * for writing. The file is written and synced under a temporary name and then renamed, so a
- * crash never leaves a segment without its complete head records; the directory is synced
- * after the rename.
+ * for synchronous appends (SYNC_WRITE_FLAGS). The file is written under a temporary name and
+ * then renamed, so a crash never leaves a segment without its complete head records; the
+ * directory is synced after the rename.
  */
 export async function createSegment(dir: string, name: string, head: Buffer): Promise<FileHandle> {
   const tmp = join(dir, name + TMP_SUFFIX);
-  const fh = await open(tmp, "wx+");
+  const fh = await open(tmp, SYNC_WRITE_FLAGS | constants.O_CREAT | constants.O_EXCL, 0o666);
   try {
     await writeAll(fh, head, 0);
     await fh.sync();

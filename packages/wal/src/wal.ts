@@ -11,6 +11,7 @@ import {
   listSegmentsSync,
   scanSegment,
   segmentFileName,
+  SYNC_WRITE_FLAGS,
   syncDir,
   writeAll,
   type SegmentName,
@@ -76,7 +77,7 @@ function view(u: Uint8Array): Buffer {
  * of segment files. Every segment starts with the metadata record, then the latest snapshot
  * marker and hard state at the time it was started, so deleting older segments (releaseTo)
  * never loses them, and open reads no segment that only holds what the latest snapshot
- * marker already covers. Each save is one write and one fdatasync; it resolves once durable.
+ * marker already covers. Each save is one synchronous (O_DSYNC) write; it resolves once durable.
  * Operations run one at a time in call order. After a failed write or sync the WAL refuses
  * further writes (what reached the disk is unknown); reopen it to recover.
  */
@@ -175,7 +176,7 @@ export class WAL {
       for (const [type, body, offset] of lastRecords) {
         visit(type, body, offset);
       }
-      const tail = await open(lastPath, "r+");
+      const tail = await open(lastPath, SYNC_WRITE_FLAGS);
       try {
         if (validEnd < lastBuf.length) {
           await tail.truncate(validEnd);
@@ -214,8 +215,8 @@ export class WAL {
   }
 
   /**
-   * save appends entries and then hardState (either may be empty/undefined) with one write
-   * and one fdatasync, and resolves once they are durable. entries must be contiguous and
+   * save appends entries and then hardState (either may be empty/undefined) with one
+   * synchronous write, and resolves once they are durable. entries must be contiguous and
    * must not leave a gap after the log; an entry at or below the last index replaces the
    * log from its index on.
    */
@@ -345,12 +346,14 @@ export class WAL {
     }
   }
 
-  /** append writes batch at the end of the tail segment and fdatasyncs it. */
+  /**
+   * append writes batch at the end of the tail segment; the tail is open with O_DSYNC
+   * (SYNC_WRITE_FLAGS), so the write is durable when it returns.
+   */
   private async append(batch: RecordBatch): Promise<void> {
     const buf = batch.encode(this.offset);
     try {
       await writeAll(this.tail, buf, this.offset);
-      await this.tail.datasync();
     } catch (err) {
       this.failure = err as Error;
       throw err;
