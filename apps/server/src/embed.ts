@@ -4,7 +4,10 @@ import type { EtcdServer } from "./etcd_server.js";
 import { SERVER_VERSION } from "./etcd_server.js";
 import type { GrpcServer } from "@etcd-ts/grpc-server";
 import { clientGrpcServer } from "./grpc/server.js";
-import { httpHandler } from "./http/handler.js";
+import { httpHandler, metricsListenerHandler } from "./http/handler.js";
+import { MetricsListener } from "./metrics/listener.js";
+import { ServerMetrics } from "./metrics/server_metrics.js";
+import { DEFAULT_QUOTA_BYTES } from "./quota.js";
 import { hexId } from "./ids.js";
 import { ClientListener, isTlsUrl } from "./listener.js";
 import { clientTlsOptions, prepareTls, serverTlsOptions, tlsInfoString, type TlsInfo } from "./tls/index.js";
@@ -15,6 +18,7 @@ import { PeerListener } from "./peer/server.js";
 import { startPeer } from "./peer/start.js";
 import { checkInitialHashKV, CorruptionMonitor } from "./corrupt.js";
 import { VersionMonitor } from "./version_monitor.js";
+import { formatGoDuration } from "./compactor/go_duration.js";
 
 /** Etcd is a started member: its server and its client listeners. */
 export class Etcd {
@@ -26,6 +30,9 @@ export class Etcd {
     private readonly logger: Logger,
     private readonly monitor: CorruptionMonitor | undefined,
     private readonly versions: VersionMonitor,
+    /** metrics are this member's Prometheus metrics (served on /metrics; the quota code sets etcd_server_quota_backend_bytes there). */
+    readonly metrics: ServerMetrics,
+    private readonly metricsListeners: MetricsListener[],
   ) {}
 
   /**
@@ -50,6 +57,10 @@ export class Etcd {
       "initial-cluster-token": cfg.initialClusterToken,
       "max-request-bytes": cfg.maxRequestBytes,
       "max-txn-ops": cfg.maxTxnOps,
+      // etcd prints the retention as a Go duration in both modes (revision 10 is "10ns").
+      "auto-compaction-mode": cfg.autoCompactionMode,
+      "auto-compaction-retention": formatGoDuration(cfg.autoCompactionRetention),
+      "auto-compaction-interval": formatGoDuration(cfg.autoCompactionRetention),
     });
     // TLS is prepared (auto TLS certificates made, files read and checked) before the member
     // starts, so a bad certificate stops it early, as in etcd.
@@ -60,7 +71,11 @@ export class Etcd {
     const peerHttps = cfg.listenPeerUrls.some(isTlsUrl);
     const peerServerTls: TlsInfo | undefined = peerTls === undefined || !peerHttps ? undefined : peerTls;
     const server = await openServer(cfg, logger, onFatal, peerClientTls, debug);
-    const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls);
+    // The metrics see the member from before raft starts (its first leader is a change seen).
+    const metrics = new ServerMetrics(server, cfg.metrics);
+    // etcd sets the gauge to the flag's value, or to the default quota when the flag is 0.
+    metrics.setQuotaBackendBytes(cfg.quotaBackendBytes === 0 ? DEFAULT_QUOTA_BYTES : cfg.quotaBackendBytes);
+    const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls, metrics.peer);
     // A restarting member compares its data with its peers' before it serves anything (a
     // new member has nothing to compare), as etcd does with --experimental-initial-corrupt-check.
     if (cfg.initialCorruptCheck && server.restarted) {
@@ -95,18 +110,23 @@ export class Etcd {
         keepaliveMinTimeMs: cfg.grpcKeepaliveMinTimeMs,
         watchProgressNotifyMs: cfg.watchProgressNotifyMs,
         electionMs: cfg.electionMs,
+        observer: metrics.grpc,
       },
       logger,
     );
 
     await server.waitReady();
     const listeners: ClientListener[] = [];
-    const http = httpHandler(server, { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger });
+    const http = httpHandler(server, { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger }, metrics);
     for (const u of cfg.listenClientUrls) {
       listeners.push(await ClientListener.listenUrl(u, grpc, http, clientTls, logger));
     }
+    const metricsListeners: MetricsListener[] = [];
+    for (const u of cfg.listenMetricsUrls) {
+      metricsListeners.push(await MetricsListener.listen(u, metricsListenerHandler(server, metrics), logger));
+    }
     logger.info("ready to serve client requests");
-    return new Etcd(server, grpc, listeners, peer, logger, monitor, versions);
+    return new Etcd(server, grpc, listeners, peer, logger, monitor, versions, metrics, metricsListeners);
   }
 
   /** stop closes the listeners, drains gRPC and stops the member. */
@@ -115,6 +135,7 @@ export class Etcd {
     this.monitor?.stop();
     this.versions.stop();
     await Promise.all(this.listeners.map((l) => l.close()));
+    await Promise.all(this.metricsListeners.map((l) => l.close()));
     await this.peer.close();
     this.grpc.close();
     await this.server.stop();

@@ -5,10 +5,13 @@ import { LeaseError, type Lessor } from "@etcd-ts/lease";
 import { consistentIndexKey, type Backend, type BatchTx } from "@etcd-ts/backend";
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
-import { READ_CONTEXT, type Applied } from "./apply/applier.js";
+import { READ_CONTEXT, type Applied, type Applier } from "./apply/applier.js";
 import { ApplyLoop, type ApplyResult } from "./apply/apply_loop.js";
 import { BaseApplier } from "./apply/base_applier.js";
 import { applierFor } from "./apply/alarm_appliers.js";
+import { QuotaApplier } from "./apply/quota_applier.js";
+import { BackendSize } from "./backend_size.js";
+import { BackendQuota, MAX_QUOTA_BYTES, QuotaAlarmer, costLeaseGrant, costPut, costTxn, humanizeBytes, quotaBytes } from "./quota.js";
 import { AlarmStore, alarmString } from "./alarm_store.js";
 import { Errors, RpcError } from "./errors.js";
 import { FP } from "./failpoint.js";
@@ -23,6 +26,7 @@ import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { IdGenerator, Wait } from "./wait.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isTxnReadOnly, isTxnSerializable } from "./validate.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
+import { startAutoCompactor, type AutoCompaction, type Compactor, type CompactorOptions } from "./compactor/auto_compactor.js";
 
 /** SERVER_VERSION is the etcd API version etcd-ts implements and reports to clients. */
 export const SERVER_VERSION = "3.4.23";
@@ -50,6 +54,8 @@ export interface EtcdServerParts {
   snapshotCount: number;
   maxTxnOps: number;
   maxRequestBytes: number;
+  /** quotaBackendBytes is --quota-backend-bytes: 0 for etcd's default quota (2 GiB), negative for none. */
+  quotaBackendBytes?: number;
   logger: Logger;
   /** snapDir holds incoming snapshot streams. */
   snapDir: string;
@@ -70,6 +76,8 @@ export interface EtcdServerParts {
    * NODE_ENV=production.
    */
   unsafeStaleReads?: boolean;
+  /** autoCompaction is --auto-compaction-mode and --auto-compaction-retention (absent: off). */
+  autoCompaction?: AutoCompaction;
 }
 
 /** PeerLink is the peer transport as the server drives it. */
@@ -151,11 +159,22 @@ export class EtcdServer {
   private readonly raft: RaftNode;
   private readonly memberStore: MembershipStore;
   private readonly base: BaseApplier;
+  /** chain is what applies while no alarm is raised: the base applier behind the quota check. */
+  private readonly chain: Applier;
+  /** backendSize is the backend's size on disk, measured in the background for the quota. */
+  readonly backendSize: BackendSize;
+  private readonly quota: QuotaAlarmer;
   private readonly applyLoop: ApplyLoop;
   private readonly wait: Wait<ApplyResult>;
   private readonly ids: IdGenerator;
   /** requestTimeoutMs is etcd's request timeout: 5s plus two election timeouts. */
   readonly requestTimeoutMs: number;
+  /**
+   * proposalStats count client and lease proposals as etcd's metrics do: pending are those
+   * raft took that wait for their outcome now; failed (since start) are those raft refused
+   * or that timed out. The metrics read them (metrics/server_metrics.ts).
+   */
+  readonly proposalStats = { pending: 0, failed: 0 };
   private readonly p: EtcdServerParts;
   private snapshotIndex: bigint;
   private snapshotting = false;
@@ -178,6 +197,8 @@ export class EtcdServer {
   /** unsafeStaleReads: see EtcdServerParts.unsafeStaleReads (debug only). */
   private readonly unsafeStaleReads: boolean;
   private unsafeTimer: NodeJS.Timeout | undefined;
+  /** compactor is the auto-compactor (undefined when off); it compacts only while this member leads. */
+  private compactor: Compactor | undefined;
 
   constructor(p: EtcdServerParts) {
     this.p = p;
@@ -204,7 +225,20 @@ export class EtcdServer {
     this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, (id: bigint, start: number) => this.proposalTimeoutError(id, start));
     this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
     this.base = new BaseApplier(p.kv, p.alarms, p.lessor, (m, raised) => this.alarmsChanged(m, raised), p.onFatal);
-    this.applyLoop = new ApplyLoop(applierFor(this.base, p.alarms), p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
+    this.backendSize = new BackendSize(
+      () => this.backend.sizeBytes(),
+      100,
+      (err) => p.logger.warn("failed to measure the backend size", { error: String(err) }),
+    );
+    this.quota = new QuotaAlarmer(
+      new BackendQuota(quotaBytes(p.quotaBackendBytes ?? 0), () => this.backendSize.get()),
+      () => this.raiseNoSpaceAlarm(),
+      () => this.base.alarms.has(etcdserverpb.AlarmType.NOSPACE),
+      (msg, fields) => p.logger.warn(msg, fields),
+    );
+    logQuota(p.logger, p.quotaBackendBytes ?? 0);
+    this.chain = this.quota.quota.maxBytes === undefined ? this.base : new QuotaApplier(this.base, this.quota.quota, () => this.quota.exceeded());
+    this.applyLoop = new ApplyLoop(applierFor(this.chain, p.alarms), p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
     // etcd promotes its lessor whenever the leader applies its term's first (empty) entry:
     // every revoke and checkpoint of earlier terms is applied by then.
     this.applyLoop.onEmptyEntry = () => {
@@ -234,7 +268,16 @@ export class EtcdServer {
       alarm: etcdserverpb.AlarmType[m.alarm] ?? String(m.alarm),
       from: hexId(m.memberID),
     });
-    this.applyLoop.applier = applierFor(this.base, this.base.alarms);
+    this.applyLoop.applier = applierFor(this.chain, this.base.alarms);
+  }
+
+  /** raiseNoSpaceAlarm raises the NOSPACE alarm for this member through raft (etcd's quota alarmer). */
+  private async raiseNoSpaceAlarm(): Promise<void> {
+    await this.propose("alarm", {
+      action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE,
+      memberID: this.memberId,
+      alarm: etcdserverpb.AlarmType.NOSPACE,
+    });
   }
 
   /** alarmList lists the raised alarms as this member has applied them. */
@@ -253,12 +296,16 @@ export class EtcdServer {
     return this.memberStore.current;
   }
 
-  /** start begins the raft loop. */
-  start(): void {
+  /**
+   * start begins the raft loop and the background tasks. compactorOptions are for tests only
+   * (a fake clock or a shorter revision interval for the auto-compactor).
+   */
+  start(compactorOptions: CompactorOptions = {}): void {
     const voters = this.node.status().config.voters;
     this.transport?.setPeers(this.membership.members.values());
     const single = this.membership.members.size === 1 && this.membership.members.has(this.memberId);
     this.raft.start(single && voters.length <= 1);
+    void this.backendSize.start();
     this.raft.onLeaderChange(() => this.maybePublish());
     this.raft.onLeaderChange((lead) => {
       if (lead !== this.memberId && this.lessor.isPrimary) this.lessor.demote();
@@ -267,6 +314,7 @@ export class EtcdServer {
     this.watchSyncTimer.unref();
     this.leaseTimer = setInterval(() => this.leasePass(), LEASE_EXPIRE_INTERVAL_MS);
     this.leaseTimer.unref();
+    this.compactor = startAutoCompactor(this, this.p.autoCompaction, this.p.logger, compactorOptions);
     if (this.unsafeStaleReads) {
       const shout = (): void => this.p.logger.error(UNSAFE_STALE_READS_MESSAGE, { "local-member-id": hexId(this.memberId) });
       shout();
@@ -333,6 +381,7 @@ export class EtcdServer {
   /** leaseGrant creates a lease through raft; ID 0 asks the server to choose one (etcd: a request ID, positive). */
   async leaseGrant(req: etcdserverpb.LeaseGrantRequest): Promise<etcdserverpb.LeaseGrantResponse> {
     if (this.learner) this.checkLearner("LeaseGrant");
+    await this.quota.check(costLeaseGrant());
     let id = req.ID;
     while (id === 0n) id = this.ids.id() & 0x7fffffffffffffffn;
     const r = await this.propose("leaseGrant", { ID: id, TTL: req.TTL });
@@ -553,6 +602,8 @@ export class EtcdServer {
    * what it still waits for, and fails only when the member stops.
    */
   async waitReady(): Promise<void> {
+    // The quota checks need the backend's size before the first request.
+    await this.backendSize.refresh();
     for (;;) {
       if (this.stopped) throw Errors.stopped;
       if (!(await this.raft.waitLeader(this.requestTimeoutMs))) {
@@ -611,6 +662,7 @@ export class EtcdServer {
 
   async put(req: etcdserverpb.PutRequest): Promise<etcdserverpb.PutResponse> {
     if (this.learner) this.checkLearner("Put");
+    await this.quota.check(costPut(req));
     checkPut(req);
     const r = await this.propose("put", req);
     return { ...r.response, header: this.header(r.revision) };
@@ -626,6 +678,7 @@ export class EtcdServer {
   async txn(req: etcdserverpb.TxnRequest): Promise<etcdserverpb.TxnResponse> {
     // etcd's learner refuses every Txn, read-only ones included.
     if (this.learner) this.checkLearner("Txn");
+    await this.quota.check(costTxn(req));
     checkTxn(req, this.p.maxTxnOps);
     if (isTxnReadOnly(req)) {
       // etcd serves a read-only txn like a range: no log entry, a read barrier unless serializable.
@@ -744,6 +797,8 @@ export class EtcdServer {
   async defragment(): Promise<void> {
     if (this.learner) this.checkLearner("Defragment");
     await this.backend.compactRange();
+    // The quota checks see the space the compaction gave back at once.
+    await this.backendSize.refresh();
   }
 
   members(): Member[] {
@@ -758,6 +813,17 @@ export class EtcdServer {
     return this.applyLoop.appliedIndex;
   }
 
+  /** committedIndex is raft's commit index as of the last Ready (etcd's committed index). */
+  get committedIndex(): bigint {
+    return this.raft.committedIndex;
+  }
+
+  /** observeDisk hands each WAL fsync's and each backend batch write's duration (seconds) to the metrics. */
+  observeDisk(walSync: (seconds: number) => void, backendCommit: (seconds: number) => void): void {
+    this.wal.onSync = walSync;
+    this.p.tx.onWritten = backendCommit;
+  }
+
   /**
    * stop halts raft, fails waiters, and closes the WAL and the backend (after the last write).
    * Calls made while a stop is under way wait for it.
@@ -769,10 +835,12 @@ export class EtcdServer {
 
   private async doStop(): Promise<void> {
     this.stopped = true;
+    this.backendSize.stop();
     if (this.watchSyncTimer !== undefined) clearInterval(this.watchSyncTimer);
     if (this.resyncTimer !== undefined) clearTimeout(this.resyncTimer);
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     if (this.unsafeTimer !== undefined) clearInterval(this.unsafeTimer);
+    this.compactor?.stop();
     this.raft.stop(Errors.stopped);
     this.transport?.stop();
     try {
@@ -1094,7 +1162,7 @@ export class EtcdServer {
     attachLeasedKeys(this.kv, this.lessor, this.p.logger);
     this.watchable.setStore(this.kv);
     this.base.alarms = await AlarmStore.open(this.backend, this.p.tx);
-    this.applyLoop.applier = applierFor(this.base, this.base.alarms);
+    this.applyLoop.applier = applierFor(this.chain, this.base.alarms);
     this.applyLoop.appliedIndex = md.index;
     this.memberStore.replace(installed.membership);
     await this.p.tx.commit();
@@ -1160,8 +1228,22 @@ export class EtcdServer {
     this.applyLoop.proposed.set(data, ir);
     const result = this.wait.register(id);
     this.raft.propose(id, data, (err) => this.wait.fail(id, proposeError(err)));
-    const r = await result;
-    if (!r.ok) throw mapError(r.err);
+    this.proposalStats.pending++;
+    let r: Awaited<typeof result>;
+    try {
+      r = await result;
+    } catch (err) {
+      // Refused by raft or timed out (a stopping member's waiters are not failed proposals).
+      if (err !== Errors.stopped) this.proposalStats.failed++;
+      throw err;
+    } finally {
+      this.proposalStats.pending--;
+    }
+    if (!r.ok) {
+      // An answer of "database space exceeded" waits for the alarm it raised, as etcd's does.
+      if (r.err === Errors.noSpace) await this.quota.settled();
+      throw mapError(r.err);
+    }
     if (r.applied.done !== undefined) await r.applied.done;
     // The apply loop answers a request of kind K with the applier's Applied<ProposalResponses[K]>.
     return r.applied as Applied<ProposalResponses[K]>;
@@ -1310,4 +1392,28 @@ function normalizeUrl(s: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** logQuota logs the backend quota in force as etcd's NewBackendQuota does, once at start. */
+function logQuota(logger: Logger, flag: number): void {
+  const name = { "quota-name": "v3-applier" };
+  if (flag < 0) {
+    logger.info("disabled backend quota", { ...name, "quota-size-bytes": flag });
+    return;
+  }
+  const bytes = quotaBytes(flag) ?? 0;
+  if (flag === 0) {
+    logger.info("enabled backend quota with default value", { ...name, "quota-size-bytes": bytes, "quota-size": humanizeBytes(bytes) });
+    return;
+  }
+  if (flag > MAX_QUOTA_BYTES) {
+    logger.warn("quota exceeds the maximum value", {
+      ...name,
+      "quota-size-bytes": flag,
+      "quota-size": humanizeBytes(flag),
+      "quota-maximum-size-bytes": MAX_QUOTA_BYTES,
+      "quota-maximum-size": humanizeBytes(MAX_QUOTA_BYTES),
+    });
+  }
+  logger.info("enabled backend quota", { ...name, "quota-size-bytes": flag, "quota-size": humanizeBytes(flag) });
 }

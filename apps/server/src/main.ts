@@ -1,6 +1,7 @@
 import { ConfigError } from "./config/parse.js";
 import { loadConfig, usage } from "./config/config.js";
 import { Etcd } from "./embed.js";
+import { gatewayMain } from "./gateway/command.js";
 import { SERVER_VERSION } from "./etcd_server.js";
 import { Logger } from "./log.js";
 import { debugOptionsFromEnv, type DebugOptions } from "./debug_switches.js";
@@ -16,6 +17,8 @@ const ETCD_TS_VERSION = "0.1.0";
  * listeners and exits with code 0, as etcd 3.4 does.
  */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<void> {
+  // `etcd-ts gateway ...` is etcd's L4 gateway, a command of its own (as `etcd gateway`).
+  if (argv[0] === "gateway") process.exit(await gatewayMain(argv.slice(1)));
   let loaded;
   try {
     loaded = loadConfig(argv, env);

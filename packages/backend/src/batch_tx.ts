@@ -44,6 +44,11 @@ export class BatchTx {
   private tail: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
+  /**
+   * onWritten, when set, gets the duration in seconds of each batch write to the backend
+   * (a commit's or write()'s), measured around the write alone, not the wait before it.
+   */
+  onWritten: ((seconds: number) => void) | undefined;
 
   constructor(backend: Backend) {
     this.backend = backend;
@@ -143,7 +148,9 @@ export class BatchTx {
     this.tail = this.tail.then(async () => {
       try {
         if (this.failure !== undefined) throw this.failure;
+        const start = this.onWritten === undefined ? 0 : performance.now();
         await this.backend.write(batch.ops);
+        if (this.onWritten !== undefined) this.onWritten((performance.now() - start) / 1000);
       } catch (err) {
         this.failure ??= new Error(`backend: batch write failed: ${(err as Error).message}`, { cause: err });
         this.inflight.shift();

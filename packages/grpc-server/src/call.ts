@@ -3,6 +3,7 @@ import type { PeerCertificate } from "node:tls";
 import { frame, MessageDecoder } from "./decoder.js";
 import { Metadata } from "./metadata.js";
 import { cancelledError, GrpcError, percentEncode, Status } from "./status.js";
+import type { MethodObserver } from "./observer.js";
 import type { BidiStream, CallStatus, MethodDefinition } from "./types.js";
 
 /** ConnectionInfo is what a call knows of its connection. */
@@ -43,6 +44,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   request: unknown = undefined;
   /** onFirstMessage is set for unary and server-streaming calls: it receives the one request. */
   onFirstMessage: ((req: Req) => void) | undefined;
+  /** observer, when set before observeStart, is told of this call's messages and end. */
+  observer: MethodObserver | undefined;
 
   private readonly decoder: MessageDecoder;
   private finished = false;
@@ -58,6 +61,10 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   private paused = false;
   private drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] | undefined;
   private trailers: Record<string, string> = OK_TRAILERS;
+  /** observed: observeStart reported the start and handled is not reported yet. */
+  private observed = false;
+  /** startedAt is performance.now() at observeStart, in milliseconds. */
+  private startedAt = 0;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -100,6 +107,25 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
       return;
     }
     (this.cancelCallbacks ??= []).push(cb);
+  }
+
+  // ---- observing ----
+
+  /** observeStart reports that the call reaches its handler (with its one request, if unary or server-streaming). */
+  observeStart(): void {
+    const o = this.observer;
+    if (o === undefined || this.finished) return;
+    this.observed = true;
+    this.startedAt = performance.now();
+    o.started();
+    if (this.onFirstMessage !== undefined) o.received();
+  }
+
+  /** observeEnd reports, once, how an observed call ended. */
+  private observeEnd(code: number): void {
+    if (!this.observed) return;
+    this.observed = false;
+    (this.observer as MethodObserver).handled(code, (performance.now() - this.startedAt) / 1000);
   }
 
   // ---- receiving ----
@@ -151,6 +177,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     const r = this.reader;
     if (r !== undefined) {
       this.reader = undefined;
+      if (this.observed) this.observer?.received();
       r.resolve({ value: req, done: false });
       return;
     }
@@ -199,6 +226,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   private next(): Promise<IteratorResult<Req>> {
     if (this.queue.length > 0) {
       const value = this.queue.shift() as Req;
+      if (this.observed) this.observer?.received();
       if (this.paused && this.queue.length <= this.limits.maxQueuedMessages >> 1) {
         this.paused = false;
         this.stream.resume();
@@ -229,6 +257,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     }
     const s = this.stream;
     if (!s.headersSent) this.respondStreaming();
+    if (this.observed) this.observer?.sent();
     if (s.write(frame(payload))) return RESOLVED;
     return new Promise((resolve, reject) => {
       if (this.drainWaiters === undefined) {
@@ -272,6 +301,10 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
       return;
     }
     this.markFinished();
+    if (this.observed) {
+      this.observer?.sent();
+      this.observeEnd(Status.OK);
+    }
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     if (!s.headersSent) this.respondStreaming();
@@ -294,6 +327,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   end(st: CallStatus): void {
     if (this.finished) return;
     this.markFinished();
+    this.observeEnd(st.code);
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     if (!s.headersSent) {
@@ -329,6 +363,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     if (this.cancelReason !== undefined) return;
     this.cancelReason = reason;
     this.markFinished();
+    this.observeEnd(reason.code);
     this.inputError ??= reason;
     const r = this.reader;
     if (r !== undefined) {

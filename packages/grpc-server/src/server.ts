@@ -10,6 +10,7 @@ import type { Duplex } from "node:stream";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { Call, type CallLimits, type ConnectionInfo } from "./call.js";
 import { parseTimeout } from "./metadata.js";
+import type { CallObserver, MethodObserver } from "./observer.js";
 import { GrpcError, percentEncode, Status } from "./status.js";
 import type { CallContext, CallStatus, Interceptor, MethodDefinition, ServiceDefinition, ServiceImplementation } from "./types.js";
 
@@ -43,6 +44,11 @@ export interface GrpcServerOptions {
   errorToStatus?: (err: unknown) => CallStatus | undefined;
   /** onError reports an unexpected handler error (a bug of the handler). */
   onError?: (err: unknown, ctx: CallContext) => void;
+  /**
+   * observer is told of every call of every registered method (see observer.ts): asked once
+   * per method at addService, then called per call with no allocation of its own.
+   */
+  observer?: CallObserver;
 }
 
 type AnyDef = MethodDefinition<unknown, unknown>;
@@ -51,6 +57,7 @@ type AnyHandler = (a: unknown, b?: unknown) => Promise<unknown>;
 interface Route {
   def: AnyDef;
   handler: AnyHandler;
+  observer: MethodObserver | undefined;
 }
 
 /** MAX_PING_STRIKES is how many too-early pings grpc-go tolerates before GOAWAY. */
@@ -102,11 +109,18 @@ export class GrpcServer {
       if (typeof h !== "function") throw new Error(`grpc-server: the handler for "${name}" is not a function`);
     }
     for (const [name, def] of Object.entries(service)) {
-      this.services.add(def.path.split("/")[1] ?? "");
+      const [, serviceName = "", methodName = ""] = def.path.split("/");
+      this.services.add(serviceName);
       const handler = (impl as Record<string, AnyHandler | undefined>)[name];
       if (handler === undefined) continue;
       if (this.routes.has(def.path)) throw new Error(`grpc-server: ${def.path} is already registered`);
-      this.routes.set(def.path, { def: def as unknown as AnyDef, handler });
+      const observer = this.o.observer?.method({
+        service: serviceName,
+        method: methodName,
+        requestStream: def.requestStream,
+        responseStream: def.responseStream,
+      });
+      this.routes.set(def.path, { def: def as unknown as AnyDef, handler, observer });
     }
   }
 
@@ -192,6 +206,7 @@ export class GrpcServer {
       call.setDeadline(ms);
     }
     const { def, handler } = route;
+    call.observer = route.observer;
     if (!def.requestStream) {
       // Unary and server-streaming calls start once their one request message is complete.
       call.onFirstMessage = (req) => {
@@ -207,6 +222,7 @@ export class GrpcServer {
 
   /** run calls the handler through the interceptors and ends the call with its error, if any. */
   private run(call: Call<unknown, unknown>, invoke: () => Promise<void>): void {
+    call.observeStart();
     let p: Promise<void>;
     try {
       p = this.interceptors.length === 0 ? invoke() : this.intercept(call, 0, invoke);

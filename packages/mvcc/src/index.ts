@@ -5,7 +5,7 @@
  * request messages: the server's apply layer gives requests their meaning (txn compares,
  * prev_kv, sort and filters) and commits each applied batch with its raft index.
  */
-export { KVStore, type EventListener, type RangeOptions, type RangeResult, type WriteTxn } from "./kvstore.js";
+export { KVStore, type EventListener, type KVStats, type RangeOptions, type RangeResult, type WriteTxn } from "./kvstore.js";
 export { MvccError, ErrCompacted, ErrFutureRev, type MvccErrorCode } from "./errors.js";
 export {
   WatchableStore,

@@ -68,6 +68,18 @@ export interface WriteTxn {
   end(): { revision: bigint; events: mvccpb.Event[] };
 }
 
+/**
+ * KVStats counts the store's operations as etcd's mvcc metrics do (metrics_txn.go): every
+ * range, put and deleteRange call, whether on the store or in a write transaction, and as a
+ * txn every write transaction that made more than one of those calls. Totals since open.
+ */
+export interface KVStats {
+  ranges: number;
+  puts: number;
+  deletes: number;
+  txns: number;
+}
+
 /** compactBatchOps is how many old revisions one physical-compaction write deletes. */
 const compactBatchOps = 10_000;
 
@@ -107,6 +119,11 @@ export class KVStore {
   private txEvents: mvccpb.Event[] = [];
   /** txn is the one WriteTxn view of the open transaction, made once per store. */
   private readonly txn: WriteTxn;
+  /** txOps counts the range, put and deleteRange calls of the open transaction. */
+  private txOps = 0;
+  /** stats are the operation totals (see KVStats); read them, never write them. */
+  readonly stats: KVStats = { ranges: 0, puts: 0, deletes: 0, txns: 0 };
+  private live = 0;
 
   private constructor(backend: Backend, tx: BatchTx) {
     this.backend = backend;
@@ -121,6 +138,8 @@ export class KVStore {
       },
       range: (key, end, opts = {}) => {
         store.checkTx();
+        store.stats.ranges++;
+        store.txOps++;
         return store.rangeAt(key, end, opts, store.txRev());
       },
       put: (key, value, lease) => store.txPut(key, value, lease),
@@ -150,6 +169,11 @@ export class KVStore {
     return this.compactMainRev < 0n ? 0n : this.compactMainRev;
   }
 
+  /** liveKeys is the number of keys that exist at the current revision (etcd's keys_total). */
+  get liveKeys(): number {
+    return this.live;
+  }
+
   /** onEvents sets the listener that receives every revision's events (replacing any other). */
   onEvents(listener: EventListener): void {
     this.listener = listener;
@@ -163,6 +187,7 @@ export class KVStore {
    */
   range(key: Buffer, end: Buffer | undefined, opts: RangeOptions = {}): RangeResult | Promise<RangeResult> {
     this.checkOpen();
+    this.stats.ranges++;
     return this.rangeAt(key, end, opts, this.rev);
   }
 
@@ -176,6 +201,7 @@ export class KVStore {
     this.txOpen = true;
     this.txBeginRev = this.rev;
     this.txChanges = 0;
+    this.txOps = 0;
     this.txEvents = [];
     return this.txn;
   }
@@ -388,8 +414,11 @@ export class KVStore {
 
   private txPut(key: Buffer, value: Buffer, lease: bigint): mvccpb.KeyValue | undefined {
     this.checkTx();
+    this.stats.puts++;
+    this.txOps++;
     const ki = this.tree.getOrCreate(key);
     const prev = ki.live;
+    if (prev === undefined) this.live++;
     const rev: Revision = { main: this.txBeginRev + 1n, sub: this.txChanges };
     const kv: mvccpb.KeyValue = {
       key: ki.key,
@@ -410,6 +439,8 @@ export class KVStore {
 
   private txDeleteRange(key: Buffer, end: Buffer | undefined): mvccpb.KeyValue[] {
     this.checkTx();
+    this.stats.deletes++;
+    this.txOps++;
     const targets: KeyIndex[] = [];
     this.tree.forEachInRange(key, end, (ki) => {
       if (ki.live !== undefined) targets.push(ki);
@@ -430,6 +461,7 @@ export class KVStore {
       this.writer.put(revisionKey(rev, true), encodeKV(tomb));
       ki.tombstone(rev);
       ki.live = undefined;
+      this.live--;
       this.txChanges++;
       this.txEvents.push({ type: mvccpb.Event_EventType.DELETE, kv: { ...tomb, modRevision: rev.main }, prevKv: prev });
     }
@@ -439,6 +471,7 @@ export class KVStore {
   private txEnd(): { revision: bigint; events: mvccpb.Event[] } {
     this.checkTx();
     this.txOpen = false;
+    if (this.txOps > 1) this.stats.txns++;
     const revision = this.txRev();
     const events = this.txEvents;
     this.txEvents = [];
@@ -522,6 +555,7 @@ export class KVStore {
       kv.key = ki.key;
       ki.live = kv;
     }
+    this.live = lastPut.size;
     this.rev = maxMain > this.compactMainRev ? maxMain : this.compactMainRev;
 
     if (scheduledRev > finishedRev) {

@@ -91,6 +91,11 @@ export class WAL {
    * snapshot marker's index. Only these may be deleted (see purge).
    */
   private released = 0;
+  /**
+   * onSync, when set, gets the duration in seconds of each durable (O_DSYNC) write: the
+   * WAL's fsync latency (etcd's wal_fsync_duration_seconds), not counting the wait before it.
+   */
+  onSync: ((seconds: number) => void) | undefined;
 
   private constructor(
     private readonly dir: string,
@@ -352,8 +357,10 @@ export class WAL {
    */
   private async append(batch: RecordBatch): Promise<void> {
     const buf = batch.encode(this.offset);
+    const start = this.onSync === undefined ? 0 : performance.now();
     try {
       await writeAll(this.tail, buf, this.offset);
+      if (this.onSync !== undefined) this.onSync((performance.now() - start) / 1000);
     } catch (err) {
       this.failure = err as Error;
       throw err;

@@ -52,11 +52,15 @@ export class CorruptApplier extends ApplierDecorator {
   }
 }
 
-/** applierFor builds the chain the raised alarms call for on top of base. */
-export function applierFor(base: Applier, alarms: AlarmStore): Applier {
-  if (alarms.has(etcdserverpb.AlarmType.CORRUPT)) return new CorruptApplier(base);
-  if (alarms.has(etcdserverpb.AlarmType.NOSPACE)) return new CappedApplier(base);
-  return base;
+/**
+ * applierFor puts what the raised alarms call for (etcd's capped or corrupt applier) around
+ * chain, the applier that applies when no alarm is raised (the base applier, behind the quota
+ * check when there is one).
+ */
+export function applierFor(chain: Applier, alarms: AlarmStore): Applier {
+  if (alarms.has(etcdserverpb.AlarmType.CORRUPT)) return new CorruptApplier(chain);
+  if (alarms.has(etcdserverpb.AlarmType.NOSPACE)) return new CappedApplier(chain);
+  return chain;
 }
 
 /** txnHasPut reports whether either branch of a txn holds a put (etcd's quota cost > 0; puts in nested txns cost nothing there either). */

@@ -3,6 +3,7 @@ import { FLAGS, FLAG_BY_NAME, refusalMessage, type FlagSpec } from "./flags.js";
 import { tlsInfoEmpty, type TlsInfo } from "../tls/tls_info.js";
 import { unknownCipherSuite } from "../tls/cipher_suites.js";
 import { applyConfigFile, applyEnv, ConfigError, parseArgs, parseBool, parseDurationMs, type RawConfig } from "./parse.js";
+import { readAutoCompaction } from "../compactor/retention.js";
 
 /** ServerConfig is the typed configuration of one etcd-ts member. Times are milliseconds. */
 export interface ServerConfig {
@@ -24,12 +25,21 @@ export interface ServerConfig {
   initialClusterToken: string;
   maxTxnOps: number;
   maxRequestBytes: number;
+  /** quotaBackendBytes: --quota-backend-bytes (0: etcd's default 2 GiB quota; negative: no quota). */
+  quotaBackendBytes: number;
   maxConcurrentStreams: number;
   grpcKeepaliveMinTimeMs: number;
   grpcKeepaliveIntervalMs: number;
   grpcKeepaliveTimeoutMs: number;
   strictReconfigCheck: boolean;
   preVote: boolean;
+  /** autoCompactionMode: --auto-compaction-mode, "periodic" or "revision" ("" only with a zero retention). */
+  autoCompactionMode: string;
+  /**
+   * autoCompactionRetention: --auto-compaction-retention as etcd holds it (see
+   * compactor/retention.ts): nanoseconds in periodic mode, revisions in revision mode; 0: off.
+   */
+  autoCompactionRetention: bigint;
   logLevel: "debug" | "info" | "warn" | "error" | "panic" | "fatal";
   logOutputs: string[];
   /** cors: the origins --cors allows on the client HTTP endpoints ("*": all). */
@@ -52,6 +62,10 @@ export interface ServerConfig {
   corruptCheckTimeMs: number;
   /** watchProgressNotifyMs: --experimental-watch-progress-notify-interval, between progress notifications of progress_notify watchers. */
   watchProgressNotifyMs: number;
+  /** metrics is --metrics: "extensive" adds the gRPC handling-time histograms (any other value is etcd's basic). */
+  metrics: "basic" | "extensive";
+  /** listenMetricsUrls: --listen-metrics-urls, extra http:// listeners serving /metrics and /health. */
+  listenMetricsUrls: URL[];
   /** warnings found while reading the configuration, logged at start. */
   warnings: string[];
 }
@@ -140,6 +154,14 @@ function build(raw: RawConfig): ServerConfig {
   checkTlsUrls(clientTls, listenClientUrls, "client", raw.warnings);
   checkTlsUrls(peerTls, listenPeerUrls, "peer", raw.warnings);
 
+  const autoCompactionMode = get("auto-compaction-mode");
+  let autoCompactionRetention: bigint;
+  try {
+    autoCompactionRetention = readAutoCompaction(autoCompactionMode, get("auto-compaction-retention"));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+
   const level = get("log-level");
   const logLevel = bool("debug") ? "debug" : level;
   if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(logLevel)) {
@@ -162,12 +184,15 @@ function build(raw: RawConfig): ServerConfig {
     initialClusterToken: get("initial-cluster-token"),
     maxTxnOps: num("max-txn-ops"),
     maxRequestBytes: num("max-request-bytes"),
+    quotaBackendBytes: num("quota-backend-bytes"),
     maxConcurrentStreams: num("max-concurrent-streams"),
     grpcKeepaliveMinTimeMs: dur("grpc-keepalive-min-time"),
     grpcKeepaliveIntervalMs: dur("grpc-keepalive-interval"),
     grpcKeepaliveTimeoutMs: dur("grpc-keepalive-timeout"),
     strictReconfigCheck: bool("strict-reconfig-check"),
     preVote: bool("pre-vote"),
+    autoCompactionMode,
+    autoCompactionRetention,
     logLevel: logLevel as ServerConfig["logLevel"],
     logOutputs: get("log-outputs").split(",").filter((s) => s !== ""),
     cors: parseCors(get("cors")),
@@ -178,6 +203,8 @@ function build(raw: RawConfig): ServerConfig {
     initialCorruptCheck: bool("experimental-initial-corrupt-check"),
     corruptCheckTimeMs: dur("experimental-corrupt-check-time"),
     watchProgressNotifyMs: dur("experimental-watch-progress-notify-interval"),
+    metrics: get("metrics") === "extensive" ? "extensive" : "basic",
+    listenMetricsUrls: metricsUrls(get("listen-metrics-urls")),
     warnings: raw.warnings,
   };
 }
@@ -225,6 +252,15 @@ export function urls(text: string, flag: string): URL[] {
     }
     return u;
   });
+}
+
+/** metricsUrls parses --listen-metrics-urls: http:// URLs only (etcd-ts serves no TLS or unix socket metrics listener yet). */
+function metricsUrls(text: string): URL[] {
+  const list = urls(text, "listen-metrics-urls");
+  for (const u of list) {
+    if (u.protocol !== "http:") throw new ConfigError(`--listen-metrics-urls: ${u.protocol}// metrics URLs are not supported by etcd-ts yet (only http://): ${u.href}`);
+  }
+  return list;
 }
 
 /** tlsInfo returns the TLS settings of one side, or undefined when it has no certificate and no auto TLS. */

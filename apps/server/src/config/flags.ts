@@ -52,7 +52,7 @@ export const FLAGS: readonly FlagSpec[] = [
   f("listen-client-urls", "urls", "http://localhost:2379", "List of URLs to listen on for client traffic."),
   f("max-snapshots", "uint", "5", "Maximum number of snapshot files to retain (0 is unlimited).", "it writes no snapshot files (a raft snapshot is a backend checkpoint; see --max-wals)"),
   f("max-wals", "uint", "5", "Maximum number of wal files to retain (0 is unlimited)."),
-  f("quota-backend-bytes", "int", "0", "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota).", YET),
+  f("quota-backend-bytes", "int", "0", "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota)."),
   f("backend-batch-interval", "duration", "0s", "BackendBatchInterval is the maximum time before commit the backend transaction.", "the backend commits one write batch per applied raft batch, together with the consistent index"),
   f("backend-batch-limit", "uint", "0", "BackendBatchLimit is the maximum operations before commit the backend transaction.", "the backend commits one write batch per applied raft batch, together with the consistent index"),
   f("max-txn-ops", "uint", "128", "Maximum number of operations permitted in a transaction."),
@@ -74,8 +74,8 @@ export const FLAGS: readonly FlagSpec[] = [
   f("discovery-srv-name", "string", "", "Suffix to the dns srv name queried when bootstrapping.", YET),
   f("strict-reconfig-check", "bool", "true", "Reject reconfiguration requests that would cause quorum loss."),
   f("pre-vote", "bool", "true", "Enable to run an additional Raft election phase (default true, as etcd 3.5; etcd 3.4 defaulted to false)."),
-  f("auto-compaction-retention", "string", "0", "Auto compaction retention length. 0 means disable auto compaction.", YET),
-  f("auto-compaction-mode", "string", "periodic", "Interpret 'auto-compaction-retention' one of: periodic|revision.", YET),
+  f("auto-compaction-retention", "string", "0", "Auto compaction retention length. 0 means disable auto compaction."),
+  f("auto-compaction-mode", "string", "periodic", "Interpret 'auto-compaction-retention' one of: periodic|revision. 'periodic' for duration based retention, defaulting to hours if no time unit is provided (e.g. '5m'). 'revision' for revision number based retention."),
   f("enable-v2", "bool", "false", "Accept etcd V2 client requests.", "it serves only the v3 API"),
   // security
   f("cert-file", "string", "", "Path to the client server TLS cert file."),
@@ -102,8 +102,8 @@ export const FLAGS: readonly FlagSpec[] = [
   f("auth-token-ttl", "uint", "300", "The lifetime in seconds of the auth token.", YET),
   // profiling and monitoring
   f("enable-pprof", "bool", "false", "Enable runtime profiling data via HTTP server.", "it has no Go pprof endpoints"),
-  f("metrics", "string", "basic", "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics.", YET),
-  f("listen-metrics-urls", "urls", "", "List of URLs to listen on for the metrics and health endpoints.", YET),
+  f("metrics", "string", "basic", "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics."),
+  f("listen-metrics-urls", "urls", "", "List of URLs to listen on for the metrics and health endpoints."),
   // logging
   f("logger", "string", "capnslog", "Specify 'zap' for structured logging or 'capnslog'. etcd-ts logs zap-style JSON lines for both; any other value is refused."),
   f("log-outputs", "list", "default", "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd, or list of comma separated output targets."),

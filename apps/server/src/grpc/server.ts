@@ -1,5 +1,5 @@
 import { etcdserverpb } from "@etcd-ts/proto";
-import { GrpcServer, type CallStatus, type Interceptor } from "@etcd-ts/grpc-server";
+import { GrpcServer, type CallObserver, type CallStatus, type Interceptor } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
 import { mapError } from "../etcd_server.js";
 import { RpcError } from "../errors.js";
@@ -25,6 +25,8 @@ export interface ClientGrpcOptions {
   watchProgressNotifyMs: number;
   /** electionMs is --election-timeout (require-leader streams end after three without a leader). */
   electionMs: number;
+  /** observer counts every call (the grpc_server_* metrics; see metrics/grpc_metrics.ts). */
+  observer?: CallObserver;
 }
 
 /**
@@ -45,6 +47,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     interceptors: [learnerGate(s), requireLeader.interceptor()],
     errorToStatus,
     onError: (err, ctx) => logger.warn("request failed", { method: ctx.method, error: String(err) }),
+    ...(o.observer === undefined ? {} : { observer: o.observer }),
   });
   grpc.addService(etcdserverpb.KVService, kvService(s));
   grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));

@@ -21,14 +21,41 @@ export interface HttpAccess {
 /** ALLOW_ALL is etcd's default access: --cors='*' and --host-whitelist='*'. */
 export const ALLOW_ALL: HttpAccess = { cors: new Set(["*"]), hostWhitelist: new Set(["*"]) };
 
+/** MetricsText is what /metrics serves: the member's metrics in the Prometheus text format (metrics/server_metrics.ts). */
+export interface MetricsText {
+  readonly contentType: string;
+  text(): Promise<string>;
+}
+
 /**
- * httpHandler serves the HTTP/1.1 side of the client port: /version and /health, with
- * etcd's bodies, behind etcd's access controller (see accessControlled). /health fails, as
- * etcd 3.4's does, while an alarm is raised, while no leader is known, or when a
- * linearizable read does not complete within a second.
+ * httpHandler serves the HTTP/1.1 side of the client port: /version, /health and, given
+ * metrics, /metrics, with etcd's bodies, behind etcd's access controller (see
+ * accessControlled). /health fails, as etcd 3.4's does, while an alarm is raised, while no
+ * leader is known, or when a linearizable read does not complete within a second.
  */
-export function httpHandler(s: EtcdServer, access: HttpAccess = ALLOW_ALL): Handler {
-  return accessControlled(access, routes(s));
+export function httpHandler(s: EtcdServer, access: HttpAccess = ALLOW_ALL, metrics?: MetricsText): Handler {
+  return accessControlled(access, routes(s, metrics));
+}
+
+/**
+ * metricsListenerHandler serves a --listen-metrics-urls listener: /metrics and /health only
+ * (etcd's metrics mux), with no access controller; anything else is 404.
+ */
+export function metricsListenerHandler(s: EtcdServer, metrics: MetricsText): Handler {
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/metrics") serveMetrics(metrics, res);
+    else if (path === "/health") serveHealth(s, req, res);
+    else res.writeHead(404, PLAIN).end("404 page not found\n");
+  };
+}
+
+/** serveMetrics answers a scrape (any method, as Prometheus's promhttp handler does). */
+function serveMetrics(metrics: MetricsText, res: ServerResponse): void {
+  metrics.text().then(
+    (body) => res.writeHead(200, { "Content-Type": metrics.contentType }).end(body),
+    (err: unknown) => res.writeHead(500, PLAIN).end(`An error has occurred while serving metrics:\n\n${String(err)}\n`),
+  );
 }
 
 /**
@@ -90,8 +117,8 @@ This requirement has been added to help prevent "DNS Rebinding" attacks (CVE-201
 `;
 }
 
-/** routes serves /version and /health; anything else is 404. */
-function routes(s: EtcdServer): Handler {
+/** routes serves /version, /health and (given metrics) /metrics; anything else is 404. */
+function routes(s: EtcdServer, metrics: MetricsText | undefined): Handler {
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/version") {
@@ -103,16 +130,11 @@ function routes(s: EtcdServer): Handler {
       return;
     }
     if (path === "/health") {
-      if (req.method !== "GET") {
-        res.writeHead(405, { Allow: "GET", ...PLAIN }).end("Method Not Allowed\n");
-        return;
-      }
-      const excluded = new URL(req.url ?? "/", "http://h").searchParams.getAll("exclude");
-      void health(s, new Set(excluded)).then((ok) => {
-        // etcd writes the body as text (Go sniffs text/plain) and, failing, through http.Error.
-        if (ok) res.writeHead(200, PLAIN).end('{"health":"true"}');
-        else res.writeHead(503, { ...PLAIN, "X-Content-Type-Options": "nosniff" }).end('{"health":"false"}\n');
-      });
+      serveHealth(s, req, res);
+      return;
+    }
+    if (path === "/metrics" && metrics !== undefined) {
+      serveMetrics(metrics, res);
       return;
     }
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("404 page not found\n");
@@ -120,6 +142,20 @@ function routes(s: EtcdServer): Handler {
 }
 
 const PLAIN = { "Content-Type": "text/plain; charset=utf-8" };
+
+/** serveHealth answers /health (GET only) with etcd's bodies; ?exclude=ALARM ignores that alarm type. */
+function serveHealth(s: EtcdServer, req: IncomingMessage, res: ServerResponse): void {
+  if (req.method !== "GET") {
+    res.writeHead(405, { Allow: "GET", ...PLAIN }).end("Method Not Allowed\n");
+    return;
+  }
+  const excluded = new URL(req.url ?? "/", "http://h").searchParams.getAll("exclude");
+  void health(s, new Set(excluded)).then((ok) => {
+    // etcd writes the body as text (Go sniffs text/plain) and, failing, through http.Error.
+    if (ok) res.writeHead(200, PLAIN).end('{"health":"true"}');
+    else res.writeHead(503, { ...PLAIN, "X-Content-Type-Options": "nosniff" }).end('{"health":"false"}\n');
+  });
+}
 
 /** HEALTH_READ_TIMEOUT_MS bounds the linearizable read of a health check (etcd: 1 s). */
 const HEALTH_READ_TIMEOUT_MS = 1000;

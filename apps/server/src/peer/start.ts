@@ -9,6 +9,7 @@ import { peerRequest, type PeerResponse } from "./request.js";
 import { H_CLUSTER_ID, H_FROM, PATH_PROMOTE, peerBatchLimit } from "./headers.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { PeerListener } from "./server.js";
+import type { PeerObserver } from "./observer.js";
 import { PeerTransport } from "./transport.js";
 import { LeaseForwarder } from "./lease_forward.js";
 
@@ -25,6 +26,7 @@ export async function startPeer(
   logger: Logger,
   clientTls: ConnectionOptions | undefined,
   serverTls: TlsInfo | undefined,
+  observer?: PeerObserver,
 ): Promise<PeerListener> {
   const maxBatchBytes = peerBatchLimit(cfg.maxRequestBytes);
   const transport = new PeerTransport({
@@ -40,6 +42,7 @@ export async function startPeer(
     heartbeatMs: cfg.heartbeatMs,
     electionMs: cfg.electionMs,
     maxBatchBytes,
+    ...(observer === undefined ? {} : { observer }),
   });
   server.transport = transport;
   server.forwardPromote = (leader, id) => forwardPromote(server, leader, id, clientTls);

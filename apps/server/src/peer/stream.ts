@@ -238,6 +238,8 @@ export interface StreamReaderOptions {
   removed: () => void;
   /** maxBatchBytes bounds one frame's batch (default MAX_BATCH_BYTES); a longer frame drops the stream. */
   maxBatchBytes?: number;
+  /** received, when set, gets the size in bytes of each non-empty frame's batch (the metrics). */
+  received?: (bytes: number) => void;
 }
 
 /**
@@ -394,6 +396,7 @@ export class StreamReader {
         this.ack();
       }
       if (f.length === 0) continue;
+      this.o.received?.(f.length);
       let batch: raftpb.MessageBatch;
       try {
         batch = raftpb.MessageBatch.decode(f);

@@ -8,6 +8,7 @@ import type { Transport } from "../raft_node.js";
 import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_MESSAGES, PATH_SNAPSHOT } from "./headers.js";
 import { connectPeer } from "./dial.js";
 import { writeFrame } from "./snapshot_stream.js";
+import type { PeerObserver } from "./observer.js";
 import { encodeBatches, encodeFrame, StreamReader, StreamWriter } from "./stream.js";
 
 /** MAX_INFLIGHT_BATCHES bounds unanswered batches per peer; beyond it messages are dropped (raft retries). */
@@ -61,6 +62,11 @@ export interface PeerTransportOptions {
    * MAX_BATCH_BYTES. The peers' listeners must accept as much (PeerListener.listen).
    */
   maxBatchBytes?: number;
+  /**
+   * observer is told the bytes of each batch sent (stream frame or POST) and read from a
+   * stream, and the round trip of each POSTed batch (probes included) that a peer answered.
+   */
+  observer?: PeerObserver;
 }
 
 /** Peer is one remote member: its URLs, its HTTP/2 session and its backoff state. */
@@ -215,6 +221,7 @@ export class PeerTransport implements Transport {
     for (const [to, list] of byPeer) {
       // Batches the peer accepts: a longer frame would drop the stream, a longer POST get a 413.
       const bodies = encodeBatches(list, this.maxBatchBytes);
+      if (this.o.observer !== undefined) for (const b of bodies) this.o.observer.sent(to, b.length);
       const out = this.peers.get(to)?.out;
       if (out === undefined || !out.usable(now, this.stallMs)) {
         for (const body of bodies) this.sendBatch(to, body);
@@ -275,6 +282,7 @@ export class PeerTransport implements Transport {
         if (peer() !== undefined) this.since.delete(id);
       },
       removed: () => this.o.removed(),
+      ...(this.o.observer === undefined ? {} : { received: (n: number) => this.o.observer?.received(id, n) }),
     });
   }
 
@@ -362,6 +370,7 @@ export class PeerTransport implements Transport {
       return;
     }
     p.inflight++;
+    const sentAt = performance.now();
     let done = false;
     const finish = (ok: boolean): void => {
       if (done) return;
@@ -379,6 +388,7 @@ export class PeerTransport implements Transport {
     });
     req.on("response", (h) => {
       const status = Number(h[h2.HTTP2_HEADER_STATUS]);
+      if (status < 300) this.o.observer?.roundTrip(to, (performance.now() - sentAt) / 1000);
       if (status === 410) this.o.removed();
       if (status === 412) {
         this.o.logger.warn("request cluster ID mismatch", {

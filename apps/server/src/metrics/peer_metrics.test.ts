@@ -1,0 +1,28 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { hexId } from "../ids.js";
+import { leaderOf, startCluster, stopAll, until } from "../testing/cluster.js";
+
+/** samples returns the value of each `name{Label="id"} value` line of a scrape, by label value. */
+function samples(text: string, name: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(new RegExp(`^${name}\\{${label}="([0-9a-f]+)"\\} (\\S+)$`, "gm"))) out.set(m[1] as string, Number(m[2]));
+  return out;
+}
+
+describe("peer metrics of a 3-member cluster", () => {
+  afterAll(stopAll);
+
+  it("counts bytes sent to and received from each peer, labelled by peer ID", async () => {
+    const ms = await startCluster(3);
+    const lead = leaderOf(ms);
+    const peers = ms.filter((m) => m !== lead).map((m) => hexId(m.server.memberId));
+    await until(async () => {
+      const t = await lead.metrics.text();
+      const sent = samples(t, "etcd_network_peer_sent_bytes_total", "To");
+      const recv = samples(t, "etcd_network_peer_received_bytes_total", "From");
+      return peers.every((p) => (sent.get(p) ?? 0) > 0 && (recv.get(p) ?? 0) > 0);
+    });
+    const t = await lead.metrics.text();
+    expect([...samples(t, "etcd_network_peer_sent_bytes_total", "To").keys()].sort()).toEqual([...peers].sort());
+  }, 30_000);
+});
