@@ -88,6 +88,13 @@ describe("parseArgs", () => {
     for (const op of ["put", "range", "range-serializable", "lease-put-N", "watch-N", "--watch-writers"]) expect(USAGE).toContain(op);
   });
 
+  it("parses the defrag flags and documents the defrag workload", () => {
+    expect(parseArgs([])).toMatchObject({ defragMb: 256, defragValueSize: 1024 });
+    expect(parseArgs(["--defrag-mb", "64", "--defrag-value-size=512"])).toMatchObject({ defragMb: 64, defragValueSize: 512 });
+    expect(() => parseArgs(["--defrag-mb", "0"])).toThrow(/--defrag-mb/);
+    for (const s of ["defrag-N", "--defrag-mb", "--defrag-value-size"]) expect(USAGE).toContain(s);
+  });
+
   it("recognises --help", () => {
     expect(parseArgs(["-h"]).help).toBe(true);
     expect(parseArgs(["--help"]).help).toBe(true);

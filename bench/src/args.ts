@@ -1,3 +1,4 @@
+import { DEFAULT_DEFRAG_MB, DEFAULT_DEFRAG_VALUE_SIZE } from "./defrag.js";
 import type { Transport } from "./protocol.js";
 import type { ServerKind } from "./servers.js";
 import { DEFAULT_MAX_CONNS, DEFAULT_WATCH_WRITERS, DEFAULT_WORKLOADS, LEASE_TTL_SECONDS } from "./workload.js";
@@ -37,6 +38,10 @@ export interface BenchOptions {
   /** maxRequests bounds the requests one workload sends. */
   maxRequests: number;
   seed: number;
+  /** defragMb is how many MiB of values a defrag workload writes before its run (half are deleted). */
+  defragMb: number;
+  /** defragValueSize is the value size of a defrag workload's fill and load. */
+  defragValueSize: number;
 }
 
 /** DEFAULTS are the options used when a flag is not given (duration/warmup before --quick). */
@@ -65,6 +70,8 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   requestTimeout: 10,
   maxRequests: 5_000_000,
   seed: 42,
+  defragMb: DEFAULT_DEFRAG_MB,
+  defragValueSize: DEFAULT_DEFRAG_VALUE_SIZE,
 };
 
 /** QUICK_DURATION and QUICK_WARMUP replace the defaults under --quick. */
@@ -108,6 +115,10 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
                             streams, fed by --watch-writers put clients; measures events
                             received per second and put-sent -> event-received latency;
                             lost or duplicated events count as errors
+                          defrag-N: fills the store (--defrag-mb), deletes and compacts
+                            half, then N/2 put and N/2 linearizable range clients run
+                            while one Maintenance.Defragment runs (the measured window);
+                            reports its duration and the worst write pause
   --duration SEC        measured seconds per workload (default ${DEFAULTS.duration}; ${QUICK_DURATION} with --quick)
   --warmup SEC          unmeasured seconds before each workload (default ${DEFAULTS.warmup}; ${QUICK_WARMUP} with --quick)
   --quick               short run for a smoke test
@@ -128,6 +139,8 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
   --request-timeout SEC deadline of each request (default ${DEFAULTS.requestTimeout})
   --max-requests N      bound on the requests one workload sends (default ${DEFAULTS.maxRequests})
   --seed N              key-choice seed, the same for every server (default ${DEFAULTS.seed})
+  --defrag-mb N         MiB of values a defrag workload writes first (default ${DEFAULT_DEFRAG_MB})
+  --defrag-value-size N value bytes of a defrag workload (default ${DEFAULT_DEFRAG_VALUE_SIZE})
   -h, --help            this text
 `;
 
@@ -290,6 +303,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case "--seed":
         o.seed = number(flag, value, 0, 0xffffffff, true);
+        break;
+      case "--defrag-mb":
+        o.defragMb = number(flag, value, 1, 8192, true);
+        break;
+      case "--defrag-value-size":
+        o.defragValueSize = number(flag, value, 1, 1024 * 1024, true);
         break;
       default:
         throw new Error(`bench: unknown flag ${flag} (see --help)`);

@@ -2,8 +2,18 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchOptions } from "./args.js";
+import {
+  DEFRAG_CALL_TIMEOUT_MS,
+  DEFRAG_PREP_BUDGET_MS,
+  defragShape,
+  prepareDefrag,
+  runDefragment,
+  type DefragPrep,
+  type DefragWindow,
+} from "./defrag.js";
 import { drainBoundMs, fillKeyspace, runWorkload, type WorkloadRun } from "./generator.js";
-import { computeRatios, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
+import { openConnection, waitReady } from "./grpc-caller.js";
+import { computeRatios, fmtMs, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
 import type { RequestShape } from "./requests.js";
 import { ServerUnavailable, startCluster, type RunningCluster, type ServerKind, type ServerSpec } from "./servers.js";
 import { needsData, parseWorkload, type Workload } from "./workload.js";
@@ -51,7 +61,9 @@ export function planSeconds(o: BenchOptions): number {
   for (const name of o.workloads) {
     let drainSec = o.requestTimeout + 5;
     try {
-      drainSec = drainBoundMs(parseWorkload(name, o.conns, o.watchWriters), o.requestTimeout * 1000) / 1000;
+      const w = parseWorkload(name, o.conns, o.watchWriters);
+      drainSec = drainBoundMs(w, o.requestTimeout * 1000) / 1000;
+      if (w.op === "defrag") drainSec += (DEFRAG_PREP_BUDGET_MS + DEFRAG_CALL_TIMEOUT_MS) / 1000;
     } catch {
       // a bad name fails at its turn; count it as a KV workload
     }
@@ -161,6 +173,8 @@ export async function runBench(o: BenchOptions, progress: Progress): Promise<Ben
       order: o.order,
       maxConns: o.conns,
       watchWriters: o.watchWriters,
+      defragMb: o.defragMb,
+      defragValueSize: o.defragValueSize,
     },
     servers: results,
     ratios: computeRatios(results),
@@ -219,11 +233,25 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       }
       s.filled = true;
     }
+    let defragment: (() => Promise<DefragWindow>) | undefined;
+    let defragConn: ReturnType<typeof openConnection> | undefined;
+    if (w.op === "defrag") {
+      // The Defragment goes to the first member (etcd defragments the member it is sent to).
+      const ep = cluster.endpoints()[0]!;
+      progress(`${s.spec.label}: ${w.name}: writing ${o.defragMb} MiB of ${o.defragValueSize}-byte values, deleting and compacting half`);
+      const prep = await prepareDefrag(ep, o.defragMb, o.defragValueSize, o.keySize, o.requestTimeout * 1000);
+      progress(`${s.spec.label}: ${w.name}: ${describePrep(prep)}`);
+      const c = openConnection(ep);
+      defragConn = c;
+      await waitReady(c, o.requestTimeout * 1000);
+      defragment = () => runDefragment(c, prep, o.requestTimeout * 1000);
+    }
     progress(`${tag} (${describeLoad(w)})`);
     const run = await runWorkload({
       endpoints: cluster.endpoints(),
       workload: w,
-      shape,
+      shape: w.op === "defrag" ? defragShape(o.defragMb, o.defragValueSize, o.keySize) : shape,
+      defragment,
       warmupMs: o.warmup * 1000,
       durationMs: o.duration * 1000,
       workers: o.workers,
@@ -233,7 +261,7 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       maxRequests: o.maxRequests,
       seed: o.seed,
       serverCpuSeconds: () => cluster.cpuSeconds(),
-    });
+    }).finally(() => defragConn?.close());
     if (run.watch?.failure !== undefined) throw new Error(run.watch.failure);
     if (run.requests === 0) {
       const none = w.op === "watch" ? "no event received" : w.op === "lease-put" ? "no LeaseGrant+Put succeeded" : "no request succeeded";
@@ -258,6 +286,19 @@ export function describeLoad(w: Workload): string {
   return `${w.clients} clients, ${w.conns} conns`;
 }
 
+/** mb formats a byte count in MiB. */
+function mb(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+/** describePrep says what preparing a defrag workload did. */
+export function describePrep(p: DefragPrep): string {
+  return (
+    `${p.keys} keys written in ${(p.fillMs / 1000).toFixed(1)} s, ${p.keys - p.keptKeys} deleted in ` +
+    `${(p.deleteMs / 1000).toFixed(1)} s, compacted in ${(p.compactMs / 1000).toFixed(1)} s; db ${mb(p.dbSizeBefore)}`
+  );
+}
+
 /** describeRun is a run's progress line: its figure, latencies, errors, and what its op adds. */
 export function describeRun(w: Workload, run: WorkloadRun): string {
   const unit = w.op === "watch" ? "events/s" : w.op === "lease-put" ? "ops/s" : "req/s";
@@ -274,6 +315,13 @@ export function describeRun(w: Workload, run: WorkloadRun): string {
   if (l !== undefined) {
     line += ` (${l.granted} leases granted, ${l.revoked} revoked after the run in ${(l.revokeMs / 1000).toFixed(1)} s` +
       (l.revokeErrors > 0 ? `, ${l.revokeErrors} revocations failed` : "") + ")";
+  }
+  const f = run.defrag;
+  if (f !== undefined) {
+    line +=
+      ` (Defragment took ${(f.defragMs / 1000).toFixed(2)} s, db ${mb(f.dbSizeBefore)} -> ${mb(f.dbSizeAfter)}; ` +
+      `worst write pause ${fmtMs(f.worstWritePauseMs)} ms; ${f.putThroughput.toFixed(0)} puts/s, ` +
+      `${f.rangeThroughput.toFixed(0)} ranges/s; ${f.putsDuringDefrag} puts completed during it)`;
   }
   if (run.errors > 0) line += `, ${run.errors} errors (${run.firstError ?? ""})`;
   return line;

@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
+import { defragDetail, type DefragDetail, type DefragWindow } from "./defrag.js";
 import { LatencyHistogram } from "./histogram.js";
 import { hostBusySeconds } from "./procstat.js";
 import { LEASE_REVOKE_BUDGET_MS, type LeaseCounts } from "./lease-put.js";
@@ -122,6 +123,11 @@ export interface RunSpec {
   seed: number;
   /** serverCpuSeconds samples the CPU time the servers under test have used so far. */
   serverCpuSeconds: () => number;
+  /**
+   * defragment, when set, is run in place of the measured durationMs (the defrag
+   * workload): the measured window lasts as long as it does.
+   */
+  defragment?: (() => Promise<DefragWindow>) | undefined;
 }
 
 /**
@@ -180,6 +186,8 @@ export interface WorkloadRun {
   watch?: WatchDetail;
   /** lease holds a lease-put run's lease accounting (revocation after the run). */
   lease?: LeaseCounts;
+  /** defrag holds a defrag run's Defragment duration, worst write pause and preparation. */
+  defrag?: DefragDetail;
 }
 
 /** DRAIN_GRACE_MS is added to the request deadline when waiting for workers to finish. */
@@ -197,10 +205,11 @@ export function drainBoundMs(w: Workload, requestTimeoutMs: number): number {
 
 /**
  * sharesFor splits a workload over the generator threads. A watch workload stays in one
- * thread: its put clients and watchers must share a clock and the delivery ledger.
+ * thread: its put clients and watchers must share a clock and the delivery ledger; so
+ * does a defrag workload, whose put completions form one log.
  */
 export function sharesFor(w: Workload, workers: number): LoadShare[] {
-  if (w.op === "watch") return [{ conns: w.conns, clients: w.clients, connOffset: 0 }];
+  if (w.op === "watch" || w.op === "defrag") return [{ conns: w.conns, clients: w.clients, connOffset: 0 }];
   return splitLoad(w.clients, w.conns, workers);
 }
 
@@ -223,7 +232,9 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
     const srv0 = spec.serverCpuSeconds();
     const host0 = hostBusySeconds();
     const t0 = performance.now();
-    await sleep(spec.durationMs);
+    let window: DefragWindow | undefined;
+    if (spec.defragment !== undefined) window = await spec.defragment();
+    else await sleep(spec.durationMs);
     for (const t of threads) t.send({ type: "stop" });
     const wallSec = (performance.now() - t0) / 1000;
     const srv1 = spec.serverCpuSeconds();
@@ -236,7 +247,7 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
     const generatorCores = (cpu.user + cpu.system) / 1e6 / wallSec;
     const hostCores = host0 !== undefined && host1 !== undefined ? (host1 - host0) / wallSec : undefined;
     const run = summarize(
-      results.map((r) => r.result),
+      results.flatMap((r) => (r.defrag !== undefined ? [r.result, r.defrag.ranges] : [r.result])),
       serverCores,
       generatorCores,
       hostCores === undefined ? 0 : Math.max(0, hostCores - serverCores - generatorCores),
@@ -245,6 +256,12 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
     if (watch !== undefined) run.watch = watchDetail(watch);
     const leases = results.flatMap((r) => (r.lease !== undefined ? [r.lease] : []));
     if (leases.length > 0) run.lease = mergeLeaseCounts(leases);
+    const d = results.find((r) => r.defrag !== undefined);
+    if (window !== undefined && d?.defrag !== undefined) {
+      const puts = summarize([d.result], 0, 0, 0);
+      const ranges = summarize([d.defrag.ranges], 0, 0, 0);
+      run.defrag = defragDetail(window, d.defrag.putCompletions, puts, ranges);
+    }
     return run;
   } finally {
     await Promise.all(threads.map((t) => t.terminate()));

@@ -69,6 +69,39 @@ describe("ClosedLoop", () => {
     expect(r.totalOk).toBeLessThan(30);
   });
 
+  it("with countDrain also counts the requests outstanding at stop, but not in the window's length", async () => {
+    const clock = { t: 0 };
+    const held: (() => void)[] = [];
+    let sent = 0;
+    // every request after the 5th is held until released, as a server blocked by a defrag would
+    const caller: UnaryCaller = (_req, done) => {
+      sent++;
+      if (sent <= 5) setImmediate(() => done(null));
+      else held.push(() => done(null));
+    };
+    const loop = new ClosedLoop({
+      callers: [caller],
+      clients: 3,
+      source: new RandomSource(reqs(10), 1),
+      now: () => clock.t,
+      maxRequests: 1e6,
+      errorBackoffMs: 1,
+      countDrain: true,
+    });
+    loop.start();
+    loop.measure();
+    while (held.length < 3) await new Promise((r) => setImmediate(r));
+    clock.t = 100;
+    const done = loop.stop();
+    clock.t = 400;
+    for (const h of held.splice(0)) h();
+    const r = await done;
+    expect(r.ok).toBe(8);
+    expect(r.histogram.count).toBe(8);
+    expect(r.histogram.max).toBe(400_000);
+    expect(r.measuredMs).toBe(100);
+  });
+
   it("counts failures, keeps the first error and backs off instead of spinning", async () => {
     const clock = { t: 0 };
     const f = fakeCaller(clock, 1, (req) => req[0]! % 2 === 1);

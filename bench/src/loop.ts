@@ -77,6 +77,12 @@ export interface ClosedLoopOptions {
   maxRequests: number;
   /** errorBackoffMs is how long a client waits after a failed request before the next one. */
   errorBackoffMs: number;
+  /**
+   * countDrain also counts (and records the latency of) the requests still outstanding
+   * at stop(), when they complete; the window's length stays measure() -> stop(). The
+   * defrag workload uses it so requests a server holds until the window ends are counted.
+   */
+  countDrain?: boolean;
 }
 
 /**
@@ -96,6 +102,7 @@ export class ClosedLoop {
   private measuring = false;
   private measureStart = 0;
   private measuredMs = 0;
+  private windowClosed = false;
   private issued = 0;
   private finished = 0;
   private ok = 0;
@@ -126,14 +133,16 @@ export class ClosedLoop {
     this.ok = 0;
     this.errors = 0;
     this.measuring = true;
+    this.windowClosed = false;
     this.measureStart = this.opts.now();
   }
 
   /** stop closes the measured window and lets every client finish; returns `done`. */
   stop(): Promise<LoopResult> {
-    if (this.measuring) {
+    if (this.measuring && !this.windowClosed) {
       this.measuredMs = this.opts.now() - this.measureStart;
-      this.measuring = false;
+      this.windowClosed = true;
+      if (this.opts.countDrain !== true) this.measuring = false;
     }
     this.running = false;
     return this.done;
@@ -178,7 +187,7 @@ export class ClosedLoop {
     this.finished++;
     if (this.finished === this.opts.clients) {
       if (this.measuring) {
-        this.measuredMs = this.opts.now() - this.measureStart;
+        if (!this.windowClosed) this.measuredMs = this.opts.now() - this.measureStart;
         this.measuring = false;
       }
       this.running = false;

@@ -1,3 +1,4 @@
+import type { DefragCounts } from "./defrag.js";
 import type { LeaseCounts } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
 import type { RequestShape } from "./requests.js";
@@ -47,5 +48,5 @@ export type ToWorker = WorkerSetup | { type: "start" } | { type: "measure" } | {
 /** FromWorker is a message from a load-generator worker to the main thread. */
 export type FromWorker =
   | { type: "ready" }
-  | { type: "result"; result: LoopResult; watch?: WatchCounts; lease?: LeaseCounts }
+  | { type: "result"; result: LoopResult; watch?: WatchCounts; lease?: LeaseCounts; defrag?: DefragCounts }
   | { type: "error"; message: string };

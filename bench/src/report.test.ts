@@ -151,6 +151,39 @@ describe("formatting helpers", () => {
     expect(formatReport(report([server("etcd", [wl("put-1", run(1, 1, 1))])]))).not.toContain("watch errors");
   });
 
+  it("adds a defrag note per server and a ratio of Defragment duration and worst write pause", () => {
+    const detail = (defragMs: number, pauseMs: number) => ({
+      keys: 262144,
+      keptKeys: 131072,
+      valueSize: 1024,
+      fillMs: 20000,
+      deleteMs: 1000,
+      compactMs: 5000,
+      dbSizeBefore: 300 * 1024 * 1024,
+      dbSizeAfter: 150 * 1024 * 1024,
+      defragMs,
+      worstWritePauseMs: pauseMs,
+      putsDuringDefrag: 7,
+      putThroughput: 100,
+      putP99Ms: 900,
+      rangeThroughput: 200,
+      rangeP99Ms: 800,
+    });
+    const etcd = server("etcd", [{ ...wl("defrag-100", run(300, 2, 900)), defrag: detail(2000, 1990) }]);
+    const ts = server("etcd-ts", [{ ...wl("defrag-100", run(3000, 2, 20)), defrag: detail(1000, 199) }]);
+    const r = report([etcd, ts]);
+    r.ratios = computeRatios(r.servers);
+    expect(r.ratios[0]).toMatchObject({ throughput: 10, defragMs: 0.5, worstWritePause: 0.1 });
+    const text = formatReport(r);
+    expect(text).toContain(
+      "defrag-100 etcd: Defragment took 2000 ms (db 300 MiB -> 150 MiB); worst write pause 1990 ms; 7 puts completed during it; " +
+        "100 puts/s (p99 900 ms), 200 ranges/s (p99 800 ms); before it: 262144 keys of 1024 B written, 131072 deleted, compacted in 5.0 s",
+    );
+    expect(text).toContain("defrag-100 etcd-ts/etcd: Defragment duration 0.50x, worst write pause 0.10x");
+    expect(text).toContain("worst write pause: the longest time in it with no put completing");
+    expect(computeRatios([server("etcd", [wl("put-1", run(1, 1, 1))]), server("x", [wl("put-1", run(1, 1, 1))])])[0]).not.toHaveProperty("defragMs");
+  });
+
   it("alignColumns pads left or right per column", () => {
     expect(alignColumns([["a", "1"], ["bbb", "22"]], new Set([1]))).toBe("a     1\nbbb  22");
   });

@@ -39,6 +39,9 @@ export interface Ratio {
   throughput: number | null;
   p50: number | null;
   p99: number | null;
+  /** defragMs and worstWritePause compare a defrag run's Defragment duration and worst write pause. */
+  defragMs?: number | null;
+  worstWritePause?: number | null;
 }
 
 /** BenchReport is what `npm run bench` prints and writes as JSON. */
@@ -59,6 +62,9 @@ export interface BenchReport {
     order: string;
     maxConns: number;
     watchWriters: number;
+    /** defragMb and defragValueSize size a defrag workload's fill. */
+    defragMb?: number;
+    defragValueSize?: number;
   };
   servers: ServerResult[];
   ratios: Ratio[];
@@ -81,14 +87,19 @@ export function computeRatios(servers: readonly ServerResult[]): Ratio[] {
     for (const w of s.workloads) {
       const b = base.workloads.find((x) => x.workload === w.workload);
       if (b === undefined || !b.ok || !w.ok) continue;
-      out.push({
+      const q: Ratio = {
         workload: w.workload,
         server: s.label,
         baseline: base.label,
         throughput: ratio(w.throughput, b.throughput),
         p50: ratio(w.p50Ms, b.p50Ms),
         p99: ratio(w.p99Ms, b.p99Ms),
-      });
+      };
+      if (w.defrag !== undefined && b.defrag !== undefined) {
+        q.defragMs = ratio(w.defrag.defragMs, b.defrag.defragMs);
+        q.worstWritePause = ratio(w.defrag.worstWritePauseMs, b.defrag.worstWritePauseMs);
+      }
+      out.push(q);
     }
   }
   return out;
@@ -122,7 +133,11 @@ export function alignColumns(rows: readonly (readonly string[])[], rightAligned:
     .join("\n");
 }
 
-/** workloadNotes gives one line per watch or lease-put result (by workload, then server): what its op adds to the row. */
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
+}
+
+/** workloadNotes gives one line per watch, lease-put or defrag result (by workload, then server): what its op adds to the row; defrag adds a ratio line. */
 export function workloadNotes(r: BenchReport): string[] {
   const out: string[] = [];
   const names: string[] = [];
@@ -148,6 +163,23 @@ export function workloadNotes(r: BenchReport): string[] {
             `(${(l.revokeMs / 1000).toFixed(1)} s${l.revokeErrors > 0 ? `, ${l.revokeErrors} failed` : ""})`,
         );
       }
+      const f = w.defrag;
+      if (f !== undefined) {
+        out.push(
+          `${w.workload} ${sv.label}: Defragment took ${fmtMs(f.defragMs)} ms (db ${mib(f.dbSizeBefore)} -> ${mib(f.dbSizeAfter)}); ` +
+            `worst write pause ${fmtMs(f.worstWritePauseMs)} ms; ${f.putsDuringDefrag} puts completed during it; ` +
+            `${f.putThroughput.toFixed(0)} puts/s (p99 ${fmtMs(f.putP99Ms)} ms), ${f.rangeThroughput.toFixed(0)} ranges/s ` +
+            `(p99 ${fmtMs(f.rangeP99Ms)} ms); before it: ${f.keys} keys of ${f.valueSize} B written, ` +
+            `${f.keys - f.keptKeys} deleted, compacted in ${(f.compactMs / 1000).toFixed(1)} s`,
+        );
+      }
+    }
+    for (const q of r.ratios) {
+      if (q.workload !== name || (q.defragMs === undefined && q.worstWritePause === undefined)) continue;
+      out.push(
+        `${name} ${q.server}/${q.baseline}: Defragment duration ${fmtRatio(q.defragMs ?? null)}, ` +
+          `worst write pause ${fmtRatio(q.worstWritePause ?? null)}`,
+      );
     }
   }
   return out;
@@ -220,8 +252,14 @@ export function formatReport(r: BenchReport): string {
       "wall time (1.00 = one core busy) of the server (all members), the load generator (this process) and " +
       "everything else on the machine (high 'other' means the run was disturbed).",
   );
-  if (notes.length > 0) {
+  if (r.servers.some((sv) => sv.workloads.some((w) => w.watch !== undefined))) {
     lines.push("watch errors: failed puts plus every lost, duplicated or unexpected event of the run.");
+  }
+  if (r.servers.some((sv) => sv.workloads.some((w) => w.defrag !== undefined))) {
+    lines.push(
+      "defrag: the measured window is one Maintenance.Defragment call; ops/s and latency cover the puts and " +
+        "linearizable ranges sent until it returned; worst write pause: the longest time in it with no put completing.",
+    );
   }
   if (r.ratios.length > 0) {
     lines.push("ratio rows: server / baseline; above 1x is more throughput but more latency.");

@@ -177,3 +177,54 @@ export function encodeLeaseRevoke(id: Uint8Array, idStart: number, idEnd: number
   b.set(id.subarray(idStart, idEnd), off + 1);
   return b;
 }
+
+/** TXN_PATH and DELETE_RANGE_PATH are the KV methods the defrag workload's preparation calls. */
+export const TXN_PATH = "/etcdserverpb.KV/Txn";
+export const DELETE_RANGE_PATH = "/etcdserverpb.KV/DeleteRange";
+/** COMPACT_PATH is KV.Compact; DEFRAGMENT_PATH and STATUS_PATH are Maintenance methods. */
+export const COMPACT_PATH = "/etcdserverpb.KV/Compact";
+export const DEFRAGMENT_PATH = "/etcdserverpb.Maintenance/Defragment";
+export const STATUS_PATH = "/etcdserverpb.Maintenance/Status";
+
+/** DEFRAG_PREFIX starts the keys of the defrag workload (its fill and its load). */
+export const DEFRAG_PREFIX = "d";
+
+/**
+ * encodeFillTxn returns a TxnRequest (no compares) whose success branch puts keys
+ * prefixedKey(prefix, first) .. prefixedKey(prefix, first + count - 1), each with value
+ * benchValue(valueSize): one request writes many keys, so filling a large store takes
+ * few round trips.
+ */
+export function encodeFillTxn(prefix: string, first: number, count: number, keySize: number, valueSize: number): Buffer {
+  const value = benchValue(valueSize);
+  const success: etcdserverpb.RequestOp[] = [];
+  for (let i = first; i < first + count; i++) {
+    success.push(etcdserverpb.RequestOp.fromPartial({ requestPut: { key: prefixedKey(prefix, i, keySize), value } }));
+  }
+  return bytesOf(etcdserverpb.TxnRequest.encode(etcdserverpb.TxnRequest.fromPartial({ success })).finish());
+}
+
+/**
+ * encodePrefixedRanges returns one linearizable single-key RangeRequest per key of the
+ * prefix's keyspace (key i = prefixedKey(prefix, i)).
+ */
+export function encodePrefixedRanges(prefix: string, shape: RequestShape): Buffer[] {
+  const out: Buffer[] = new Array<Buffer>(shape.keySpace);
+  for (let i = 0; i < shape.keySpace; i++) {
+    const key = prefixedKey(prefix, i, shape.keySize);
+    out[i] = bytesOf(etcdserverpb.RangeRequest.encode(etcdserverpb.RangeRequest.fromPartial({ key })).finish());
+  }
+  return out;
+}
+
+/** encodeDeleteFrom returns a DeleteRangeRequest for every key under prefix from prefixedKey(prefix, first) on. */
+export function encodeDeleteFrom(prefix: string, first: number, keySize: number): Buffer {
+  const key = prefixedKey(prefix, first, keySize);
+  const rangeEnd = prefixEnd(Buffer.from(prefix, "latin1"));
+  return bytesOf(etcdserverpb.DeleteRangeRequest.encode(etcdserverpb.DeleteRangeRequest.fromPartial({ key, rangeEnd })).finish());
+}
+
+/** encodeCompact returns a CompactionRequest at revision; physical waits until the compaction is done. */
+export function encodeCompact(revision: number, physical: boolean): Buffer {
+  return bytesOf(etcdserverpb.CompactionRequest.encode({ revision: BigInt(revision), physical }).finish());
+}

@@ -8,19 +8,24 @@ import { performance } from "node:perf_hooks";
 import { parentPort } from "node:worker_threads";
 import { openChannel, toWire, type Channel } from "./channel.js";
 import { explainStream, openConnection, unaryCaller, unaryOnce, waitReady } from "./grpc-caller.js";
+import { CompletionLog, loggingCaller } from "./defrag.js";
 import { grpcFrame, H2Connection, requestHeaderBlock } from "./h2-client.js";
 import { LEASE_REVOKE_BUDGET_MS, LeaseIdLog, leasePutCaller, type LeaseCounts } from "./lease-put.js";
 import { ClosedLoop, RandomSource, SequentialSource, type LoopResult, type UnaryCaller } from "./loop.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./protocol.js";
 import {
+  DEFRAG_PREFIX,
   encodeLeaseGrant,
   encodePrefixedPuts,
+  encodePrefixedRanges,
   encodeRequests,
   encodeWatchCreate,
   LEASE_GRANT_PATH,
   LEASE_PREFIX,
   LEASE_REVOKE_PATH,
   methodPath,
+  PUT_PATH,
+  RANGE_PATH,
   WATCH_PATH,
   WATCH_PREFIX,
 } from "./requests.js";
@@ -199,7 +204,63 @@ async function setupWatch(s: WorkerSetup): Promise<void> {
   };
 }
 
+/**
+ * setupDefrag runs defrag: the first half of the clients (rounded up) put and the others
+ * read (linearizable), over the same connections, on the defrag keys the shape covers.
+ * Both loops count the requests still outstanding at stop; each successful put's
+ * completion time is logged from measure until the puts have drained.
+ */
+async function setupDefrag(s: WorkerSetup): Promise<void> {
+  const channels = await openChannels(s, s.conns, s.connOffset);
+  const ch0 = channels[0]!;
+  const puts = encodePrefixedPuts(DEFRAG_PREFIX, s.shape);
+  const ranges = encodePrefixedRanges(DEFRAG_PREFIX, s.shape);
+  const log = new CompletionLog();
+  const putClients = Math.ceil(s.clients / 2);
+  const common = {
+    now: () => performance.now(),
+    maxRequests: Math.max(1, Math.floor(s.maxRequests / 2)),
+    errorBackoffMs: ERROR_BACKOFF_MS,
+    countDrain: true,
+  };
+  const putLoop = new ClosedLoop({
+    ...common,
+    callers: channels.map((ch) => loggingCaller((req, done) => ch.unary(PUT_PATH, req, done), log)),
+    clients: putClients,
+    source: new RandomSource(puts.map((m) => toWire(ch0, m)), s.seed),
+  });
+  const rangeLoop = new ClosedLoop({
+    ...common,
+    callers: channels.map((ch): UnaryCaller => (req, done) => ch.unary(RANGE_PATH, req, done)),
+    clients: s.clients - putClients,
+    source: new RandomSource(ranges.map((m) => toWire(ch0, m)), (s.seed ^ 0x5bd1e995) >>> 0),
+  });
+  runner = {
+    start: () => {
+      putLoop.start();
+      rangeLoop.start();
+    },
+    measure: () => {
+      log.on = true;
+      putLoop.measure();
+      rangeLoop.measure();
+    },
+    stop: () => {
+      void Promise.all([putLoop.stop(), rangeLoop.stop()])
+        .then(async ([p, r]) => {
+          log.on = false;
+          closeAll();
+          const pe = await explain(s, PUT_PATH, puts[0]!, p, "one Put");
+          const re = await explain(s, RANGE_PATH, ranges[0]!, r, "one Range");
+          post({ type: "result", result: pe, defrag: { ranges: re, putCompletions: log.times() } });
+        })
+        .catch((err: unknown) => post({ type: "error", message: err instanceof Error ? err.message : String(err) }));
+    },
+  };
+}
+
 async function setup(s: WorkerSetup): Promise<void> {
+  if (s.op === "defrag") return setupDefrag(s);
   if (s.op === "lease-put") return setupLeasePut(s);
   if (s.op === "watch") return setupWatch(s);
   if (!isKvOp(s.op)) throw new Error(`bench: unknown op ${s.op}`);

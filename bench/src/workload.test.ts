@@ -29,6 +29,12 @@ describe("parseWorkload", () => {
     expect(() => parseWorkload("watch-5", 10, 0)).toThrow(/at least one writer/);
   });
 
+  it("parses defrag and wants a put and a range client at least", () => {
+    expect(parseWorkload("defrag-100", 10)).toEqual({ name: "defrag-100", op: "defrag", clients: 100, conns: 10 });
+    expect(() => parseWorkload("defrag-1", 10)).toThrow(/at least 2 clients/);
+    expect(needsData(parseWorkload("defrag-2", 10))).toBe(false);
+  });
+
   it("accepts every default workload", () => {
     for (const w of DEFAULT_WORKLOADS) expect(parseWorkload(w, 10).name).toBe(w);
   });

@@ -8,12 +8,14 @@ export type KvOp = "put" | "range" | "range-serializable";
 /**
  * Op is what a workload measures: a KV op (one request per operation); "lease-put", where
  * one operation is a LeaseGrant followed by a Put attached to the granted lease; or
- * "watch", where watchers on one prefix count the events a fixed put load produces.
+ * "watch", where watchers on one prefix count the events a fixed put load produces; or
+ * "defrag", where half the clients put and half read (linearizable) while one
+ * Maintenance.Defragment runs on a store filled beforehand (see defrag.ts).
  */
-export type Op = KvOp | "lease-put" | "watch";
+export type Op = KvOp | "lease-put" | "watch" | "defrag";
 
 /** OPS lists the ops in the order they are accepted on the command line. */
-export const OPS: readonly Op[] = ["put", "range", "range-serializable", "lease-put", "watch"];
+export const OPS: readonly Op[] = ["put", "range", "range-serializable", "lease-put", "watch", "defrag"];
 
 /** isKvOp tells the one-request ops apart. */
 export function isKvOp(op: Op): op is KvOp {
@@ -90,6 +92,9 @@ export function parseWorkload(name: string, maxConns: number, watchWriters = DEF
     }
     w.writers = watchWriters;
     w.writerConns = Math.min(watchWriters, maxConns);
+  }
+  if (op === "defrag" && clients < 2) {
+    throw new Error(`bench: workload "${name}": a defrag workload needs at least 2 clients (puts and ranges)`);
   }
   return w;
 }

@@ -184,6 +184,14 @@ export class Cluster {
     });
   }
 
+  /** defragment asks a member to defragment its backend; true when it answered OK within timeoutMs. */
+  defragment(m: Member, timeoutMs = 10_000): Promise<boolean> {
+    if (!this.running(m) || m.paused) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      this.maintenance(m).defragment({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err) => resolve(err === null));
+    });
+  }
+
   /** leader is the index of the member the answering members agree leads, if any. */
   async leader(): Promise<number | undefined> {
     const all = await Promise.all(this.members.map((m) => this.status(m)));

@@ -12,6 +12,8 @@ import type { Rng } from "@etcd-ts/recorder";
  * - "failpoint": arm one of etcd-ts's crash failpoints on a member, wait for the crash, restart;
  * - "net-partition" / "net-partition-leader": drop every packet between a member and its
  *   peers, both ways (its clients still reach it), in network namespaces;
+ * - "defrag": defragment a member's backend again and again while the clients run (etcd
+ *   blocks writes during a defrag; etcd-ts must neither block nor lose anything);
  * - "replace": remove a member from the cluster, wipe it, add it back empty (MemberRemove,
  *   MemberAdd, --initial-cluster-state existing), as an operator replaces a broken machine;
  * - "none": no fault (a baseline).
@@ -24,6 +26,7 @@ export type FaultKind =
   | "pause-leader"
   | "failpoint"
   | "replace"
+  | "defrag"
   | "net-partition"
   | "net-partition-leader"
   | Exclude<LinkFault, "none">;
@@ -31,7 +34,7 @@ export type FaultKind =
 /** NET_FAULTS act on packets between network namespaces (root only); the cluster runs in namespaces for them. */
 export const NET_FAULTS: readonly FaultKind[] = ["net-partition", "net-partition-leader"];
 
-export const FAULT_KINDS: readonly FaultKind[] = ["none", "kill", "kill-leader", "pause", "pause-leader", "blackhole-in", "blackhole-out", "blackhole-both", "partition", "delay", "failpoint", "replace", "net-partition", "net-partition-leader"];
+export const FAULT_KINDS: readonly FaultKind[] = ["none", "kill", "kill-leader", "pause", "pause-leader", "blackhole-in", "blackhole-out", "blackhole-both", "partition", "delay", "failpoint", "replace", "defrag", "net-partition", "net-partition-leader"];
 
 /** FAILPOINTS are the crash points a "failpoint" run arms (etcd-ts's names, see apps/server/src/failpoint.ts). */
 export const FAILPOINTS: readonly string[] = ["raftBeforeSave", "raftAfterSave", "beforeCommit", "afterCommit", "raftBeforeApply", "raftAfterApply", "raftBeforeLeaderSend", "raftBeforeFollowerSend", "raftBeforeSaveSnap", "raftAfterSaveSnap", "raftAfterWALRelease", "raftBeforeApplySnap", "raftMidApplySnap", "raftAfterApplySnap", "beforeApplyOneEntryNormal"];
@@ -125,6 +128,17 @@ async function inject(c: Cluster, m: Member, kind: FaultKind, hold: number, rng:
       if (!(await c.replace(m))) ev.detail = "not replaced (the cluster did not accept the removal in time)";
       await sleep(hold);
       return;
+    case "defrag": {
+      const deadline = Date.now() + hold;
+      let done = 0;
+      let failed = 0;
+      while (Date.now() < deadline) {
+        if (await c.defragment(m)) done++;
+        else failed++;
+      }
+      ev.detail = `${done} defragmentations${failed > 0 ? `, ${failed} failed` : ""}`;
+      return;
+    }
     case "net-partition":
     case "net-partition-leader":
       netOf(c, kind).isolate(m.index);

@@ -23,13 +23,14 @@ function explain(r: RunReport): string {
 }
 
 describe("robustness: seeded fault runs on etcd-ts", () => {
-  const kinds: FaultKind[] = ["kill", "blackhole-in", "pause-leader", "partition", "failpoint", "replace"];
+  const kinds: FaultKind[] = ["kill", "blackhole-in", "pause-leader", "partition", "failpoint", "replace", "defrag"];
   it.each(kinds.map((k, i) => [k, i] as const))("%s: the history is linearizable and the watches keep their guarantees", async (kind, i) => {
     const r = await runOnce(plan(kind, i));
     expect(r.failure, explain(r)).toBeUndefined();
     expect(r.kvVerdict).toBe("ok");
     expect(r.faults.length).toBeGreaterThan(0);
     expect(r.stats.ok).toBeGreaterThan(50);
+    if (kind === "defrag") expect(r.faults.map((f) => f.detail).join(" ")).toMatch(/(^| )[1-9]\d* defragmentations(?!, )/);
   }, 120_000);
 
   // A member restarted after a kill serves reads from its local state while it catches up:

@@ -43,6 +43,9 @@ describe("etcd-ts gateway start", () => {
   it("keeps serving new connections when a member is down", async () => {
     const down = c.members[2] as ClusterMember;
     await c.kill(down);
+    // Wait until the two live members serve writes (a new leader, if the killed one led).
+    const live = c.members.filter((m) => m !== down).map((m) => c.endpoint(m)).join(",");
+    await until(async () => ((await ctl(live, "put", "settled", "v")).code === 0 ? true : undefined));
     for (const { kind, addr } of gateways) {
       // Each etcdctl run is a new connection; whichever member it is given, a dead one is skipped.
       for (let i = 0; i < 4; i++) {

@@ -5,6 +5,8 @@ import { SERVER_VERSION } from "./etcd_server.js";
 import type { GrpcServer } from "@etcd-ts/grpc-server";
 import { clientGrpcServer } from "./grpc/server.js";
 import { httpHandler, metricsListenerHandler } from "./http/handler.js";
+import { PPROF_PREFIX, Pprof } from "./http/pprof.js";
+import { jsonGateway } from "./http/gateway.js";
 import { MetricsListener } from "./metrics/listener.js";
 import { ServerMetrics } from "./metrics/server_metrics.js";
 import { DEFAULT_QUOTA_BYTES } from "./quota.js";
@@ -117,7 +119,12 @@ export class Etcd {
 
     await server.waitReady();
     const listeners: ClientListener[] = [];
-    const http = httpHandler(server, { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger }, metrics);
+    if (cfg.enablePprof) logger.info("pprof is enabled", { path: PPROF_PREFIX });
+    const http = httpHandler(
+      server,
+      { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger },
+      { metrics, gateway: jsonGateway(grpc), ...(cfg.enablePprof ? { pprof: new Pprof() } : {}) },
+    );
     for (const u of cfg.listenClientUrls) {
       listeners.push(await ClientListener.listenUrl(u, grpc, http, clientTls, logger));
     }

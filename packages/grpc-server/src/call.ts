@@ -3,7 +3,7 @@ import type { PeerCertificate } from "node:tls";
 import { frame, MessageDecoder } from "./decoder.js";
 import { Metadata } from "./metadata.js";
 import { cancelledError, GrpcError, percentEncode, Status } from "./status.js";
-import type { MethodObserver } from "./observer.js";
+import type { ByteObserver, MethodObserver } from "./observer.js";
 import type { BidiStream, CallStatus, MethodDefinition } from "./types.js";
 
 /** ConnectionInfo is what a call knows of its connection. */
@@ -46,6 +46,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   onFirstMessage: ((req: Req) => void) | undefined;
   /** observer, when set before observeStart, is told of this call's messages and end. */
   observer: MethodObserver | undefined;
+  /** bytes, when set, counts the bytes of the messages this call decodes and encodes. */
+  bytes: ByteObserver | undefined;
 
   private readonly decoder: MessageDecoder;
   private finished = false;
@@ -169,6 +171,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     } catch (err) {
       throw new GrpcError(Status.INTERNAL, `grpc: error unmarshalling request: ${(err as Error).message}`);
     }
+    this.bytes?.received(msg.length);
     this.received++;
     if (first !== undefined) {
       first(req);
@@ -258,6 +261,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     const s = this.stream;
     if (!s.headersSent) this.respondStreaming();
     if (this.observed) this.observer?.sent();
+    this.bytes?.sent(payload.length);
     if (s.write(frame(payload))) return RESOLVED;
     return new Promise((resolve, reject) => {
       if (this.drainWaiters === undefined) {
@@ -301,6 +305,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
       return;
     }
     this.markFinished();
+    this.bytes?.sent(payload.length);
     if (this.observed) {
       this.observer?.sent();
       this.observeEnd(Status.OK);

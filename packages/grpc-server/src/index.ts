@@ -8,7 +8,8 @@ export { GrpcServer, type GrpcServerOptions } from "./server.js";
 export { GrpcError, Status, type StatusCode, percentEncode } from "./status.js";
 export { Metadata, parseTimeout } from "./metadata.js";
 export { MessageDecoder, frame } from "./decoder.js";
-export type { CallObserver, MethodInfo, MethodObserver } from "./observer.js";
+export type { InvokedCall, InvokeOptions } from "./local_call.js";
+export type { ByteObserver, CallObserver, MethodInfo, MethodObserver } from "./observer.js";
 export type {
   BidiStream,
   BidiStreamingHandler,

@@ -36,7 +36,18 @@ export interface MethodObserver {
   handled(code: number, seconds: number): void;
 }
 
+/**
+ * ByteObserver counts the bytes of messages (without gRPC framing) of every call, whatever
+ * becomes of the call: each request message decoded and each response message encoded.
+ */
+export interface ByteObserver {
+  received(bytes: number): void;
+  sent(bytes: number): void;
+}
+
 /** CallObserver hands out the MethodObserver of each method as the server registers it. */
 export interface CallObserver {
   method(info: MethodInfo): MethodObserver;
+  /** bytes, when present, counts message bytes (see ByteObserver). */
+  readonly bytes?: ByteObserver;
 }

@@ -9,6 +9,7 @@ import {
 import type { Duplex } from "node:stream";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { Call, type CallLimits, type ConnectionInfo } from "./call.js";
+import { LocalCall, type InvokedCall, type InvokeOptions } from "./local_call.js";
 import { parseTimeout } from "./metadata.js";
 import type { CallObserver, MethodObserver } from "./observer.js";
 import { GrpcError, percentEncode, Status } from "./status.js";
@@ -207,6 +208,7 @@ export class GrpcServer {
     }
     const { def, handler } = route;
     call.observer = route.observer;
+    call.bytes = this.o.observer?.bytes;
     if (!def.requestStream) {
       // Unary and server-streaming calls start once their one request message is complete.
       call.onFirstMessage = (req) => {
@@ -218,6 +220,52 @@ export class GrpcServer {
     }
     call.attach();
     this.run(call, def.responseStream ? () => handler(call).then(() => call.finishOk()) : () => handler(call).then((res) => call.reply(res)));
+  }
+
+  /**
+   * invoke makes a call in-process, through the same interceptors, error mapping and observer
+   * as a call over HTTP/2: `requests` are the serialized request messages (exactly one for
+   * unary and server-streaming methods; for the others the request side half-closes after
+   * them), responses go serialized to o.onMessage. An unknown path ends UNIMPLEMENTED with
+   * the texts a network call gets.
+   */
+  invoke(path: string, requests: readonly Buffer[], o: InvokeOptions): InvokedCall {
+    const route = this.routes.get(path);
+    if (route === undefined) {
+      const [, service = "", method = ""] = path.split("/");
+      const msg = this.services.has(service) ? `unknown method ${method} for service ${service}` : `unknown service ${service}`;
+      return endedCall(Status.UNIMPLEMENTED, msg);
+    }
+    const { def, handler } = route;
+    let reqs: unknown[];
+    try {
+      reqs = requests.map((b) => def.requestDeserialize(b));
+    } catch (err) {
+      return endedCall(Status.INTERNAL, `grpc: error unmarshalling request: ${(err as Error).message}`);
+    }
+    if (!def.requestStream && reqs.length !== 1) {
+      return endedCall(Status.INTERNAL, "grpc: a unary or server-streaming call takes exactly one request message");
+    }
+    const call = new LocalCall<unknown, unknown>(path, def, def.requestStream ? reqs : [], o);
+    call.observer = route.observer;
+    const req = reqs[0];
+    if (!def.requestStream) call.request = req;
+    const run: () => Promise<void> = !def.requestStream
+      ? def.responseStream
+        ? () => handler(req, call).then(() => call.finishOk())
+        : () => handler(req, call).then((res) => call.reply(res))
+      : def.responseStream
+        ? () => handler(call).then(() => call.finishOk())
+        : () => handler(call).then((res) => call.reply(res));
+    call.observeStart(!def.requestStream);
+    let p: Promise<void>;
+    try {
+      p = this.interceptors.length === 0 ? run() : this.intercept(call, 0, run);
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.catch((err: unknown) => call.fail(this.toGrpcError(err, call)));
+    return { done: call.done, cancel: () => call.cancelByCaller() };
   }
 
   /** run calls the handler through the interceptors and ends the call with its error, if any. */
@@ -246,6 +294,11 @@ export class GrpcServer {
     if (!ctx.cancelled) this.o.onError?.(err, ctx);
     return new GrpcError(Status.UNKNOWN, (err as Error)?.message ?? String(err));
   }
+}
+
+/** endedCall is an in-process call that ended before it started. */
+function endedCall(code: number, message: string): InvokedCall {
+  return { done: Promise.resolve({ code, message }), cancel: () => undefined };
 }
 
 const NO_CONNECTION: ConnectionInfo = { peer: "", peerCertificate: () => undefined };

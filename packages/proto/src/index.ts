@@ -12,3 +12,5 @@ export * as raftpb from "./gen/etcdts/raftpb/raft.js";
 export * as walpb from "./gen/etcdts/walpb/wal.js";
 export * as serverpb from "./gen/etcdts/serverpb/internal.js";
 export * as leasepb from "./gen/leasepb/lease.js";
+/** FILE_DESCRIPTOR_SET: the descriptors of every file above (base64 FileDescriptorSet), for JSON conversion. */
+export { FILE_DESCRIPTOR_SET } from "./gen/descriptors.js";

@@ -25,6 +25,8 @@ export interface ServerConfig {
   initialClusterToken: string;
   maxTxnOps: number;
   maxRequestBytes: number;
+  /** enablePprof: --enable-pprof or --debug (as etcd), /debug/pprof/ on the client URLs. */
+  enablePprof: boolean;
   /** quotaBackendBytes: --quota-backend-bytes (0: etcd's default 2 GiB quota; negative: no quota). */
   quotaBackendBytes: number;
   maxConcurrentStreams: number;
@@ -185,6 +187,7 @@ function build(raw: RawConfig): ServerConfig {
     maxTxnOps: num("max-txn-ops"),
     maxRequestBytes: num("max-request-bytes"),
     quotaBackendBytes: num("quota-backend-bytes"),
+    enablePprof: bool("enable-pprof") || bool("debug"),
     maxConcurrentStreams: num("max-concurrent-streams"),
     grpcKeepaliveMinTimeMs: dur("grpc-keepalive-min-time"),
     grpcKeepaliveIntervalMs: dur("grpc-keepalive-interval"),

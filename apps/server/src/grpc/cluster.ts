@@ -10,7 +10,8 @@ export function clusterService(s: EtcdServer): ServiceImplementation<typeof etcd
     memberUpdate: (r) => s.memberUpdate(r),
     memberPromote: (r) => s.memberPromote(r),
     memberList: async () => ({
-      header: s.header(s.kv.currentRevision),
+      // etcd's ClusterServer header carries no revision (cluster, member and term only).
+      header: s.header(0n),
       members: s.members().map((m) => ({
         ID: m.id,
         name: m.name,

@@ -3,7 +3,11 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { requestHostname } from "../config/access.js";
 import type { EtcdServer } from "../etcd_server.js";
+import type { Pprof } from "./pprof.js";
 import type { Logger } from "../log.js";
+import type { GatewayRequestHandler } from "./gateway.js";
+import { gatewayPath } from "./gateway_routes.js";
+import { serveProbe } from "./probes.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -31,10 +35,22 @@ export interface MetricsText {
  * httpHandler serves the HTTP/1.1 side of the client port: /version, /health and, given
  * metrics, /metrics, with etcd's bodies, behind etcd's access controller (see
  * accessControlled). /health fails, as etcd 3.4's does, while an alarm is raised, while no
- * leader is known, or when a linearizable read does not complete within a second.
+ * leader is known, or when a linearizable read does not complete within a second. Given
+ * `gateway`, /v3/ and /v3beta/ paths go to the JSON gateway (see gateway.ts); given `pprof`,
+ * /debug/pprof/ serves profiles (pprof.ts).
  */
-export function httpHandler(s: EtcdServer, access: HttpAccess = ALLOW_ALL, metrics?: MetricsText): Handler {
-  return accessControlled(access, routes(s, metrics));
+export function httpHandler(s: EtcdServer, access: HttpAccess = ALLOW_ALL, extras: HttpExtras = {}): Handler {
+  return accessControlled(access, routes(s, extras));
+}
+
+/** HttpExtras are the optional parts of the client port's HTTP side. */
+export interface HttpExtras {
+  /** metrics serves /metrics. */
+  metrics?: MetricsText;
+  /** gateway serves the JSON gateway's /v3/ and /v3beta/ paths. */
+  gateway?: GatewayRequestHandler;
+  /** pprof serves /debug/pprof/ (--enable-pprof or --debug). */
+  pprof?: Pprof;
 }
 
 /**
@@ -46,6 +62,7 @@ export function metricsListenerHandler(s: EtcdServer, metrics: MetricsText): Han
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") serveMetrics(metrics, res);
     else if (path === "/health") serveHealth(s, req, res);
+    else if (serveProbe(s, path ?? "", req, res)) return;
     else res.writeHead(404, PLAIN).end("404 page not found\n");
   };
 }
@@ -117,8 +134,8 @@ This requirement has been added to help prevent "DNS Rebinding" attacks (CVE-201
 `;
 }
 
-/** routes serves /version, /health and (given metrics) /metrics; anything else is 404. */
-function routes(s: EtcdServer, metrics: MetricsText | undefined): Handler {
+/** routes serves /version, /health, (given metrics) /metrics and (given gateway) /v3/; anything else is 404. */
+function routes(s: EtcdServer, { metrics, gateway, pprof }: HttpExtras): Handler {
   return (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/version") {
@@ -133,8 +150,16 @@ function routes(s: EtcdServer, metrics: MetricsText | undefined): Handler {
       serveHealth(s, req, res);
       return;
     }
+    // /livez and /readyz as etcd 3.5+/3.6 serve them (probes.ts).
+    if (serveProbe(s, path ?? "", req, res)) return;
     if (path === "/metrics" && metrics !== undefined) {
       serveMetrics(metrics, res);
+      return;
+    }
+    if (pprof?.handle(req, res) === true) return;
+    const v3 = gateway === undefined ? undefined : gatewayPath(path ?? "");
+    if (v3 !== undefined && gateway !== undefined) {
+      gateway(req, res, v3);
       return;
     }
     res.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" }).end("404 page not found\n");
@@ -146,7 +171,8 @@ const PLAIN = { "Content-Type": "text/plain; charset=utf-8" };
 /** serveHealth answers /health (GET only) with etcd's bodies; ?exclude=ALARM ignores that alarm type. */
 function serveHealth(s: EtcdServer, req: IncomingMessage, res: ServerResponse): void {
   if (req.method !== "GET") {
-    res.writeHead(405, { Allow: "GET", ...PLAIN }).end("Method Not Allowed\n");
+    // etcd answers through http.Error, which adds nosniff (checked with curl on 3.4.23).
+    res.writeHead(405, { Allow: "GET", ...PLAIN, "X-Content-Type-Options": "nosniff" }).end("Method Not Allowed\n");
     return;
   }
   const excluded = new URL(req.url ?? "/", "http://h").searchParams.getAll("exclude");

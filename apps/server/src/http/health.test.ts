@@ -35,6 +35,7 @@ describe("/health and /version", () => {
 
     expect(await get(port, "/health")).toEqual({ status: 200, type: "text/plain; charset=utf-8", body: '{"health":"true"}' });
     expect((await get(port, "/health", "POST")).status).toBe(405);
+    expect(await get(port, "/health", "HEAD")).toEqual({ status: 405, type: "text/plain; charset=utf-8", body: "" });
     expect((await get(port, "/version", "PUT")).status).toBe(405);
 
     await s.alarm({ action: etcdserverpb.AlarmRequest_AlarmAction.ACTIVATE, memberID: 1n, alarm: etcdserverpb.AlarmType.NOSPACE });

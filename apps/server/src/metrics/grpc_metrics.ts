@@ -1,4 +1,4 @@
-import type { CallObserver, MethodInfo, MethodObserver } from "@etcd-ts/grpc-server";
+import type { ByteObserver, CallObserver, MethodInfo, MethodObserver } from "@etcd-ts/grpc-server";
 import { Counter, Histogram, type Registry } from "prom-client";
 
 /**
@@ -51,9 +51,18 @@ export class GrpcMetrics implements CallObserver {
   private readonly receivedTotal: Counter<(typeof LABELS)[number]>;
   private readonly sentTotal: Counter<(typeof LABELS)[number]>;
   private readonly handlingSeconds: Histogram<(typeof LABELS)[number]> | undefined;
+  /** bytes counts message bytes as etcd's codec does: etcd_network_client_grpc_{sent,received}_bytes_total. */
+  readonly bytes: ByteObserver;
 
   constructor(registry: Registry, handlingHistogram: boolean) {
     const registers = [registry];
+    const sentBytes = new Counter({ name: "etcd_network_client_grpc_sent_bytes_total", help: "The total number of bytes sent to grpc clients.", registers });
+    const receivedBytes = new Counter({
+      name: "etcd_network_client_grpc_received_bytes_total",
+      help: "The total number of bytes received from grpc clients.",
+      registers,
+    });
+    this.bytes = { sent: (n) => sentBytes.inc(n), received: (n) => receivedBytes.inc(n) };
     this.startedTotal = new Counter({ name: "grpc_server_started_total", help: "Total number of RPCs started on the server.", labelNames: LABELS, registers });
     this.handledTotal = new Counter({
       name: "grpc_server_handled_total",

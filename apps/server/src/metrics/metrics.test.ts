@@ -87,6 +87,9 @@ const ETCD_TYPES: Record<string, string> = {
   etcd_network_peer_round_trip_time_seconds: "histogram",
   etcd_network_peer_sent_bytes_total: "counter",
   etcd_network_peer_received_bytes_total: "counter",
+  etcd_network_peer_sent_failures_total: "counter",
+  etcd_network_client_grpc_sent_bytes_total: "counter",
+  etcd_network_client_grpc_received_bytes_total: "counter",
   grpc_server_started_total: "counter",
   grpc_server_handled_total: "counter",
   grpc_server_msg_received_total: "counter",
@@ -188,6 +191,26 @@ describe("/metrics of a single member after a known workload", () => {
 
   it("declares every required series with etcd's type", () => {
     for (const [name, type] of Object.entries(ETCD_TYPES)) expect([name, scrape.types.get(name)]).toEqual([name, type]);
+  });
+
+  it("counts the bytes of the request messages received, as etcd's codec does", () => {
+    const pb = etcdserverpb;
+    const sizes = [
+      ...[0, 1, 2, 3, 4].map((i) => pb.PutRequest.encode(pb.PutRequest.fromPartial({ key: Buffer.from(`k${i}`), value: Buffer.from("v") })).finish().length),
+      pb.PutRequest.encode(pb.PutRequest.fromPartial({ key: Buffer.from("bad"), value: Buffer.from("v"), lease: 12345n })).finish().length,
+      pb.RangeRequest.encode(pb.RangeRequest.fromPartial({ key: Buffer.from("k0") })).finish().length,
+      pb.RangeRequest.encode(pb.RangeRequest.fromPartial({ key: Buffer.from("k"), rangeEnd: Buffer.from("l") })).finish().length,
+      pb.DeleteRangeRequest.encode(pb.DeleteRangeRequest.fromPartial({ key: Buffer.from("k0") })).finish().length,
+      pb.TxnRequest.encode(
+        pb.TxnRequest.fromPartial({
+          success: [{ requestPut: { key: Buffer.from("t1"), value: Buffer.from("v") } }, { requestPut: { key: Buffer.from("t2"), value: Buffer.from("v") } }],
+        }),
+      ).finish().length,
+      pb.WatchRequest.encode(pb.WatchRequest.fromPartial({ createRequest: { key: Buffer.from("w") } })).finish().length,
+    ];
+    expect(value(scrape, "etcd_network_client_grpc_received_bytes_total")).toBe(sizes.reduce((a, b) => a + b, 0));
+    // Every answer has a header at least: more than 20 bytes for each of the 10 answered calls.
+    expect(value(scrape, "etcd_network_client_grpc_sent_bytes_total")).toBeGreaterThan(200);
   });
 
   it("counts the mvcc operations done", () => {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { hexId } from "../ids.js";
-import { leaderOf, startCluster, stopAll, until } from "../testing/cluster.js";
+import { leaderOf, put, startCluster, stopAll, until } from "../testing/cluster.js";
 
 /** samples returns the value of each `name{Label="id"} value` line of a scrape, by label value. */
 function samples(text: string, name: string, label: string): Map<string, number> {
@@ -24,5 +24,14 @@ describe("peer metrics of a 3-member cluster", () => {
     });
     const t = await lead.metrics.text();
     expect([...samples(t, "etcd_network_peer_sent_bytes_total", "To").keys()].sort()).toEqual([...peers].sort());
+    expect(samples(t, "etcd_network_peer_sent_failures_total", "To").size).toBe(0);
+
+    // A stopped follower: what the leader sends it is dropped and counted as send failures.
+    const down = ms.find((m) => m !== lead) as (typeof ms)[number];
+    const downId = hexId(down.server.memberId);
+    await down.stop();
+    for (let i = 0; i < 20; i++) await put(lead, `k${i}`, "v");
+    await until(async () => (samples(await lead.metrics.text(), "etcd_network_peer_sent_failures_total", "To").get(downId) ?? 0) > 0);
+    expect([...samples(await lead.metrics.text(), "etcd_network_peer_sent_failures_total", "To").keys()]).toEqual([downId]);
   }, 30_000);
 });

@@ -13,6 +13,8 @@ export class PeerMetrics implements PeerObserver {
   private readonly sentBytes: Counter<"To">;
   private readonly receivedBytes: Counter<"From">;
   private readonly rttSeconds: Histogram<"To">;
+  private readonly sentFailures: Counter<"To">;
+  private readonly failuresTo = new Map<bigint, Counter.Internal>();
   private readonly sentTo = new Map<bigint, Counter.Internal>();
   private readonly receivedFrom = new Map<bigint, Counter.Internal>();
   private readonly rttTo = new Map<bigint, Histogram.Internal<"To">>();
@@ -24,6 +26,12 @@ export class PeerMetrics implements PeerObserver {
       name: "etcd_network_peer_received_bytes_total",
       help: "The total number of bytes received from peers.",
       labelNames: ["From"],
+      registers,
+    });
+    this.sentFailures = new Counter({
+      name: "etcd_network_peer_sent_failures_total",
+      help: "The total number of send failures from peers.",
+      labelNames: ["To"],
       registers,
     });
     this.rttSeconds = new Histogram({
@@ -45,6 +53,12 @@ export class PeerMetrics implements PeerObserver {
     let c = this.receivedFrom.get(from);
     if (c === undefined) this.receivedFrom.set(from, (c = this.receivedBytes.labels(hexId(from))));
     c.inc(bytes);
+  }
+
+  sendFailed(to: bigint): void {
+    let c = this.failuresTo.get(to);
+    if (c === undefined) this.failuresTo.set(to, (c = this.sentFailures.labels(hexId(to))));
+    c.inc();
   }
 
   roundTrip(to: bigint, seconds: number): void {

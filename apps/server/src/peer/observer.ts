@@ -7,6 +7,8 @@ export interface PeerObserver {
   sent(to: bigint, bytes: number): void;
   /** received: `bytes` of raft messages came from peer `from`. */
   received(from: bigint, bytes: number): void;
+  /** sendFailed: messages for peer `to` were dropped (no connection, or its buffer is full). */
+  sendFailed(to: bigint): void;
   /** roundTrip: a request to peer `to` was answered `seconds` after it was sent. */
   roundTrip(to: bigint, seconds: number): void;
 }

@@ -228,7 +228,10 @@ export class PeerTransport implements Transport {
         continue;
       }
       // A stream that does not drain drops sends past its bound, as the inflight cap does.
-      if (!out.writeFrames(bodies.map(encodeFrame), now)) this.o.reportUnreachable(to);
+      if (!out.writeFrames(bodies.map(encodeFrame), now)) {
+        this.o.observer?.sendFailed(to);
+        this.o.reportUnreachable(to);
+      }
     }
   }
 
@@ -358,6 +361,7 @@ export class PeerTransport implements Transport {
     if (p === undefined) return;
     const s = this.session(p);
     if (s === undefined || p.inflight >= MAX_INFLIGHT_BATCHES) {
+      this.o.observer?.sendFailed(to);
       this.o.reportUnreachable(to);
       return;
     }
