@@ -134,7 +134,10 @@ async function inject(c: Cluster, m: Member, kind: FaultKind, hold: number, rng:
       let failed = 0;
       while (Date.now() < deadline) {
         if (await c.defragment(m)) done++;
-        else failed++;
+        else {
+          failed++;
+          await sleep(100); // a paused or dead member answers at once: do not spin
+        }
       }
       ev.detail = `${done} defragmentations${failed > 0 ? `, ${failed} failed` : ""}`;
       return;

@@ -160,6 +160,14 @@ describe("JSON gateway: the same HTTP requests to etcd 3.4 and etcd-ts", () => {
     expect(bad).toEqual(await call(etcd.endpoint, "/v3/auth/user/add", "{bad"));
   });
 
+  it("refuses a malformed body on the streaming routes as etcd does (Unknown, not InvalidArgument)", async () => {
+    for (const path of ["/v3/watch", "/v3/lease/keepalive"]) {
+      const ours = await call(ts.endpoint, path, "{bad");
+      expect(ours.status).toBe(500);
+      expect(ours).toEqual(await call(etcd.endpoint, path, "{bad"));
+    }
+  });
+
   it("grants, lists, reads and revokes a lease the same", async () => {
     for (const m of [etcd, ts]) {
       const grant = await call(m.endpoint, "/v3/lease/grant", '{"TTL":"60","ID":"777"}');

@@ -10,6 +10,7 @@ export class BackendSize {
   private bytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private stopped = false;
 
   constructor(
     /** measure returns the size in bytes now (Backend.sizeBytes). */
@@ -22,12 +23,14 @@ export class BackendSize {
   /** start measures once and then every intervalMs until stop. */
   async start(): Promise<void> {
     await this.refresh();
+    if (this.stopped) return; // stopped while the first measurement ran
     this.timer ??= setInterval(() => {
       if (this.running === undefined) void this.measureOnce();
     }, this.intervalMs).unref();
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
   }

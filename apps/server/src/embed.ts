@@ -3,10 +3,9 @@ import { openServer } from "./bootstrap.js";
 import type { EtcdServer } from "./etcd_server.js";
 import { SERVER_VERSION } from "./etcd_server.js";
 import type { GrpcServer } from "@etcd-ts/grpc-server";
-import { clientGrpcServer } from "./grpc/server.js";
-import { httpHandler, metricsListenerHandler } from "./http/handler.js";
-import { PPROF_PREFIX, Pprof } from "./http/pprof.js";
-import { jsonGateway } from "./http/gateway.js";
+import { clientGrpcServer, GRPC_OVERHEAD_BYTES } from "./grpc/server.js";
+import { httpHandler, metricsListenerHandler, type HttpExtras } from "./http/handler.js";
+import { jsonGateway, maxGatewayBodyBytes } from "./http/gateway.js";
 import { MetricsListener } from "./metrics/listener.js";
 import { ServerMetrics } from "./metrics/server_metrics.js";
 import { DEFAULT_QUOTA_BYTES } from "./quota.js";
@@ -119,12 +118,15 @@ export class Etcd {
 
     await server.waitReady();
     const listeners: ClientListener[] = [];
-    if (cfg.enablePprof) logger.info("pprof is enabled", { path: PPROF_PREFIX });
-    const http = httpHandler(
-      server,
-      { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger },
-      { metrics, gateway: jsonGateway(grpc), ...(cfg.enablePprof ? { pprof: new Pprof() } : {}) },
-    );
+    const extras: HttpExtras = { metrics };
+    if (cfg.enableGrpcGateway) extras.gateway = jsonGateway(grpc, maxGatewayBodyBytes(cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES));
+    if (cfg.enablePprof) {
+      // Loaded only when asked for: the profiler is a native addon.
+      const { Pprof, PPROF_PREFIX } = await import("./http/pprof.js");
+      logger.info("pprof is enabled", { path: PPROF_PREFIX });
+      extras.pprof = new Pprof();
+    }
+    const http = httpHandler(server, { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger }, extras);
     for (const u of cfg.listenClientUrls) {
       listeners.push(await ClientListener.listenUrl(u, grpc, http, clientTls, logger));
     }

@@ -151,6 +151,25 @@ describe("BackendSize", () => {
     s.stop();
   });
 
+  it("starts no timer when stopped during its first measurement", async () => {
+    let measured = 0;
+    let release = (): void => undefined;
+    const s = new BackendSize(
+      () =>
+        new Promise<number>((r) => {
+          measured++;
+          release = () => r(1);
+        }),
+      5,
+    );
+    const started = s.start();
+    s.stop();
+    release();
+    await started;
+    await new Promise((r) => setTimeout(r, 40));
+    expect(measured).toBe(1);
+  });
+
   it("keeps the last size when a measurement fails", async () => {
     let fail = false;
     const errors: unknown[] = [];

@@ -237,6 +237,10 @@ export class GrpcServer {
       return endedCall(Status.UNIMPLEMENTED, msg);
     }
     const { def, handler } = route;
+    // The same receive limit as a network call's (the decoder's check).
+    const max = this.limits.maxReceiveMessageBytes;
+    const big = requests.find((b) => b.length > max);
+    if (big !== undefined) return endedCall(Status.RESOURCE_EXHAUSTED, `grpc: received message larger than max (${big.length} vs. ${max})`);
     let reqs: unknown[];
     try {
       reqs = requests.map((b) => def.requestDeserialize(b));
@@ -246,7 +250,20 @@ export class GrpcServer {
     if (!def.requestStream && reqs.length !== 1) {
       return endedCall(Status.INTERNAL, "grpc: a unary or server-streaming call takes exactly one request message");
     }
-    const call = new LocalCall<unknown, unknown>(path, def, def.requestStream ? reqs : [], o);
+    // Message bytes are counted as a network call's are (ByteObserver).
+    const bytes = this.o.observer?.bytes;
+    if (bytes !== undefined) for (const b of requests) bytes.received(b.length);
+    const counted: InvokeOptions =
+      bytes === undefined
+        ? o
+        : {
+            ...o,
+            onMessage: (p) => {
+              bytes.sent(p.length);
+              return o.onMessage(p);
+            },
+          };
+    const call = new LocalCall<unknown, unknown>(path, def, def.requestStream ? reqs : [], counted);
     call.observer = route.observer;
     const req = reqs[0];
     if (!def.requestStream) call.request = req;

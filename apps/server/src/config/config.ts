@@ -25,6 +25,8 @@ export interface ServerConfig {
   initialClusterToken: string;
   maxTxnOps: number;
   maxRequestBytes: number;
+  /** enableGrpcGateway: --enable-grpc-gateway, the JSON gateway (/v3/...) on the client URLs (default true). */
+  enableGrpcGateway: boolean;
   /** enablePprof: --enable-pprof or --debug (as etcd), /debug/pprof/ on the client URLs. */
   enablePprof: boolean;
   /** quotaBackendBytes: --quota-backend-bytes (0: etcd's default 2 GiB quota; negative: no quota). */
@@ -188,6 +190,7 @@ function build(raw: RawConfig): ServerConfig {
     maxRequestBytes: num("max-request-bytes"),
     quotaBackendBytes: num("quota-backend-bytes"),
     enablePprof: bool("enable-pprof") || bool("debug"),
+    enableGrpcGateway: bool("enable-grpc-gateway"),
     maxConcurrentStreams: num("max-concurrent-streams"),
     grpcKeepaliveMinTimeMs: dur("grpc-keepalive-min-time"),
     grpcKeepaliveIntervalMs: dur("grpc-keepalive-interval"),
@@ -334,6 +337,9 @@ export function usage(): string {
     "",
     "  etcd-ts -h | --help",
     "    Show the help information about etcd-ts.",
+    "",
+    "  etcd-ts gateway",
+    "    Run the stateless pass-through etcd TCP connection forwarding proxy.",
     "",
     "  etcd-ts --config-file",
     "    Path to the server configuration file. Note that if a configuration file is provided, other command line flags and environment variables will be ignored.",

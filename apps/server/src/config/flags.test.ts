@@ -62,6 +62,7 @@ const ACTED_ON: Record<string, ActedOn> = {
   "max-wals": { argv: ["--max-wals", "2"], seen: (c) => walOptions(c), test: "packages/wal/src/wal.test.ts", mentions: "maxSegments: 4" },
   "max-txn-ops": { argv: ["--max-txn-ops", "3"], seen: (c) => c.maxTxnOps, test: "apps/server/src/etcd_server.test.ts", mentions: "max-txn-ops" },
   "max-request-bytes": { argv: ["--max-request-bytes", "10"], seen: (c) => c.maxRequestBytes, test: "apps/server/src/etcd_server.test.ts", mentions: "max-request-bytes" },
+  "enable-grpc-gateway": { argv: ["--enable-grpc-gateway=false"], seen: (c) => c.enableGrpcGateway, test: "apps/server/src/http/gateway_flag.test.ts", mentions: "--enable-grpc-gateway" },
   "enable-pprof": { argv: ["--enable-pprof"], seen: (c) => c.enablePprof, test: "apps/server/src/http/pprof.test.ts", mentions: "--enable-pprof" },
   "quota-backend-bytes": {
     argv: ["--quota-backend-bytes", "4096"],

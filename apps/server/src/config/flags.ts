@@ -101,6 +101,7 @@ export const FLAGS: readonly FlagSpec[] = [
   f("bcrypt-cost", "uint", "10", "Specify the cost/strength of the bcrypt algorithm for hashing auth passwords.", YET),
   f("auth-token-ttl", "uint", "300", "The lifetime in seconds of the auth token.", YET),
   // profiling and monitoring
+  f("enable-grpc-gateway", "bool", "true", "Enable GRPC gateway."),
   f("enable-pprof", "bool", "false", "Enable runtime profiling data via HTTP server. Address is at client URL + \"/debug/pprof/\""),
   f("metrics", "string", "basic", "Set level of detail for exported metrics, specify 'extensive' to include server side grpc histogram metrics."),
   f("listen-metrics-urls", "urls", "", "List of URLs to listen on for the metrics and health endpoints."),

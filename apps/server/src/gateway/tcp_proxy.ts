@@ -53,6 +53,7 @@ export interface TcpProxyOptions {
 export class TcpProxy {
   private readonly remotes: Remote[];
   private pickCount = 0;
+  private stopped = false;
   private monitor: NodeJS.Timeout | undefined;
   private readonly conns = new Set<Socket>();
   private readonly dial: Dial;
@@ -73,6 +74,7 @@ export class TcpProxy {
 
   /** stop closes the listener and every proxied connection. */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.monitor !== undefined) clearInterval(this.monitor);
     for (const c of this.conns) c.destroy();
     await new Promise<void>((resolve) => this.o.listener.close(() => resolve()));
@@ -127,8 +129,15 @@ export class TcpProxy {
   }
 
   private async serve(client: Socket): Promise<void> {
+    if (this.stopped) {
+      client.destroy();
+      return;
+    }
     client.pause();
     client.on("error", () => client.destroy());
+    // Tracked from accept on, so stop also ends connections still waiting for their dial.
+    this.conns.add(client);
+    client.once("close", () => this.conns.delete(client));
     let upstream: Socket | undefined;
     for (let r = this.pick(); r !== undefined; r = this.pick()) {
       try {
@@ -139,7 +148,7 @@ export class TcpProxy {
         this.o.logger.warn("deactivated endpoint", { address: r.addr, interval: `${this.o.monitorIntervalMs}ms`, error: String(err) });
       }
     }
-    if (upstream === undefined || client.destroyed) {
+    if (upstream === undefined || client.destroyed || this.stopped) {
       client.destroy();
       upstream?.destroy();
       return;

@@ -12,7 +12,7 @@ import { WatchServiceDefinition, watchService } from "./watch.js";
 import { RequireLeader } from "./require_leader.js";
 
 /** GRPC_OVERHEAD_BYTES is what etcd allows on top of --max-request-bytes for gRPC framing. */
-const GRPC_OVERHEAD_BYTES = 512 * 1024;
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
 /** ClientGrpcOptions are the member's settings for its client-facing gRPC server. */
 export interface ClientGrpcOptions {

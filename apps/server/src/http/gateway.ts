@@ -69,14 +69,14 @@ export function streamErrorChunk(code: number, message: string): string {
  * marshaler) over in-process gRPC calls:
  *  - a path outside the route table answers 404 "Not Found", a method other than POST 405;
  *  - the body's first JSON value is the request (see gateway_json.ts); a malformed one is 400
- *    with the decoder's error and gRPC code 3;
+ *    with the decoder's error and gRPC code 3 (500 and code 2 on the streaming routes);
  *  - a unary answer is the response as JSON, with the Grpc-Metadata-Content-Type header the
  *    gateway copies from the gRPC response headers; a failed call is the error body with the
  *    HTTP status of its gRPC code and the Grpc-Trailer-Content-Type trailer;
  *  - a server stream (watch, lease keepalive, snapshot) is chunked: one {"result": ...} line
  *    per message until the call ends or the client disconnects (which cancels the call).
  */
-export function jsonGateway(grpc: GatewayInvoker): GatewayRequestHandler {
+export function jsonGateway(grpc: GatewayInvoker, maxBodyBytes = DEFAULT_MAX_BODY_BYTES): GatewayRequestHandler {
   const schemas = new Map<string, MethodSchemas>();
   for (const r of GATEWAY_ROUTES.values()) schemas.set(`${r.service}/${r.method}`, methodSchemas(r.service, r.method));
   return (req, res, path) => {
@@ -92,16 +92,36 @@ export function jsonGateway(grpc: GatewayInvoker): GatewayRequestHandler {
     const key = `${route.service}/${route.method}`;
     const schema = schemas.get(key) as MethodSchemas;
     const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
+    let size = 0;
+    let refused = false;
+    req.on("data", (c: Buffer) => {
+      if (refused) return;
+      size += c.length;
+      if (size <= maxBodyBytes) {
+        chunks.push(c);
+        return;
+      }
+      // Bounded memory: a body past the bound is refused as the message it holds would be.
+      refused = true;
+      chunks.length = 0;
+      const text = errorBody(8, `grpc: received message larger than max (${size} vs. ${maxBodyBytes})`);
+      res.writeHead(429, { "Content-Type": JSON_TYPE, "Content-Length": Buffer.byteLength(text), Connection: "close" }).end(text);
+      req.resume();
+      req.socket.destroySoon();
+    });
     req.on("end", () => {
+      if (refused) return;
       const body = Buffer.concat(chunks);
       let requests: Buffer[];
       try {
         requests = isClientStream(route.method) ? requestsFromJson(schema.input, body) : [requestFromJson(schema.input, body)];
       } catch (err) {
         const msg = err instanceof GoJsonError ? err.message : String(err);
-        const text = errorBody(3, msg);
-        res.writeHead(400, { "Content-Type": JSON_TYPE, "Content-Length": Buffer.byteLength(text) }).end(text);
+        // grpc-gateway wraps a unary body's decode error as InvalidArgument; a streaming
+        // route passes the raw error on, which gRPC reports as Unknown (etcd: 500, code 2).
+        const [status, code] = isClientStream(route.method) ? [500, 2] : [400, 3];
+        const text = errorBody(code, msg);
+        res.writeHead(status, { "Content-Type": JSON_TYPE, "Content-Length": Buffer.byteLength(text) }).end(text);
         return;
       }
       const o = { metadata: callMetadata(req), peer: `${req.socket.remoteAddress ?? ""}:${req.socket.remotePort ?? 0}` };
@@ -109,6 +129,18 @@ export function jsonGateway(grpc: GatewayInvoker): GatewayRequestHandler {
       else unaryCall(grpc, `/${key}`, requests, o, schema, res);
     });
   };
+}
+
+/**
+ * DEFAULT_MAX_BODY_BYTES bounds a request body when the embedder gives no bound: etcd's
+ * default --max-request-bytes (1.5 MiB) plus gRPC's allowance (512 KiB), as base64 in JSON
+ * (4/3), plus 64 KiB for the rest of the JSON.
+ */
+export const DEFAULT_MAX_BODY_BYTES = maxGatewayBodyBytes(1.5 * 1024 * 1024 + 512 * 1024);
+
+/** maxGatewayBodyBytes is the body bound for a gRPC receive limit of maxMessageBytes (see DEFAULT_MAX_BODY_BYTES). */
+export function maxGatewayBodyBytes(maxMessageBytes: number): number {
+  return Math.ceil((maxMessageBytes * 4) / 3) + 64 * 1024;
 }
 
 /** CLIENT_STREAMS: the gateway's methods whose request side is a stream (each JSON value one message). */

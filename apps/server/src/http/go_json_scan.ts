@@ -184,30 +184,49 @@ export function firstJsonValue(body: Uint8Array): FirstValue {
  * URL alphabet; CR and LF skipped), or undefined when s decodes.
  */
 export function goBase64Error(s: string): string | undefined {
-  const alphabet = /[A-Za-z0-9+/]/;
-  const chars: { c: string; at: number }[] = [];
+  // The usual case, a valid value without line breaks, in one linear scan and no allocation.
+  if (isStdBase64(s)) return undefined;
+  // at[k] is the index in s of the k-th character that is not CR or LF.
+  const at = new Uint32Array(s.length);
+  let n = 0;
   for (let k = 0; k < s.length; k++) {
-    const c = s[k] as string;
-    if (c !== "\r" && c !== "\n") chars.push({ c, at: k });
+    const c = s.charCodeAt(k);
+    if (c !== 13 && c !== 10) at[n++] = k;
   }
-  const fail = (at: number): string => `illegal base64 data at input byte ${at}`;
-  for (let q = 0; q < chars.length; q += 4) {
+  const fail = (pos: number): string => `illegal base64 data at input byte ${pos}`;
+  for (let q = 0; q < n; q += 4) {
     for (let j = 0; j < 4; j++) {
-      const ch = chars[q + j];
-      if (ch === undefined) return fail(chars[q]?.at ?? s.length);
-      if (ch.c === "=") {
-        if (j < 2) return fail(ch.at);
+      if (q + j >= n) return fail(q < n ? (at[q] as number) : s.length);
+      const pos = at[q + j] as number;
+      const c = s[pos] as string;
+      if (c === "=") {
+        if (j < 2) return fail(pos);
         if (j === 2) {
-          const next = chars[q + 3];
-          if (next === undefined) return fail(s.length);
-          if (next.c !== "=") return fail(next.at);
+          if (q + 3 >= n) return fail(s.length);
+          const next = at[q + 3] as number;
+          if (s[next] !== "=") return fail(next);
         }
-        const rest = chars[q + 4];
-        if (rest !== undefined) return fail(rest.at);
+        if (q + 4 < n) return fail(at[q + 4] as number);
         return undefined;
       }
-      if (!alphabet.test(ch.c)) return fail(ch.at);
+      if (!isBase64Char(s.charCodeAt(pos))) return fail(pos);
     }
   }
   return undefined;
+}
+
+/** isStdBase64: s is padded standard-alphabet base64 with no line breaks. */
+function isStdBase64(s: string): boolean {
+  const n = s.length;
+  if (n % 4 !== 0) return false;
+  let end = n;
+  if (n > 0 && s.charCodeAt(n - 1) === 61) end = s.charCodeAt(n - 2) === 61 ? n - 2 : n - 1;
+  for (let k = 0; k < end; k++) {
+    if (!isBase64Char(s.charCodeAt(k))) return false;
+  }
+  return true;
+}
+/** isBase64Char: UTF-16 code c is in the standard base64 alphabet. */
+function isBase64Char(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
 }

@@ -40,7 +40,22 @@ export interface MetricsText {
  * /debug/pprof/ serves profiles (pprof.ts).
  */
 export function httpHandler(s: EtcdServer, access: HttpAccess = ALLOW_ALL, extras: HttpExtras = {}): Handler {
-  return accessControlled(access, routes(s, extras));
+  return guarded(accessControlled(access, routes(s, extras)));
+}
+
+/**
+ * guarded answers 400 when a handler throws on a request it cannot make sense of (a path
+ * that is no URL, say) instead of letting the exception end the process.
+ */
+function guarded(next: Handler): Handler {
+  return (req, res) => {
+    try {
+      next(req, res);
+    } catch {
+      if (!res.headersSent) res.writeHead(400, { ...PLAIN, Connection: "close" }).end("400 Bad Request");
+      else res.destroy();
+    }
+  };
 }
 
 /** HttpExtras are the optional parts of the client port's HTTP side. */
@@ -58,13 +73,13 @@ export interface HttpExtras {
  * (etcd's metrics mux), with no access controller; anything else is 404.
  */
 export function metricsListenerHandler(s: EtcdServer, metrics: MetricsText): Handler {
-  return (req, res) => {
+  return guarded((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") serveMetrics(metrics, res);
     else if (path === "/health") serveHealth(s, req, res);
     else if (serveProbe(s, path ?? "", req, res)) return;
     else res.writeHead(404, PLAIN).end("404 page not found\n");
-  };
+  });
 }
 
 /** serveMetrics answers a scrape (any method, as Prometheus's promhttp handler does). */

@@ -57,6 +57,23 @@ describe("--enable-pprof", () => {
     expect((await first).status).toBe(200);
   }, 20_000);
 
+  it("survives request paths that are no URL (a crash would end the member)", async () => {
+    const [m] = await startCluster(1, ["--enable-pprof"]);
+    const u = new URL(specs.get(m as never)?.clientUrl ?? "");
+    for (const path of ["//", "///", "//a:b", "//%zz"]) {
+      const status = await new Promise<number>((resolve, reject) =>
+        request({ host: u.hostname, port: u.port, path }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on("error", reject)
+          .end(),
+      );
+      expect([path, status]).toEqual([path, 404]);
+    }
+    expect((await get(`${u.origin}/version`)).status).toBe(200);
+  }, 20_000);
+
   it("is off by default: /debug/pprof/ is 404", async () => {
     const [m] = await startCluster(1);
     expect((await get(`${specs.get(m as never)?.clientUrl}/debug/pprof/`)).status).toBe(404);

@@ -19,7 +19,8 @@ let heapSampling = false;
 /** PROFILES are the profiles Node.js can give, with the description Go's index shows. */
 const PROFILES: Record<string, string> = {
   heap: "A sampling of memory allocations of live objects. You can specify the gc GET parameter to run GC before taking the heap sample.",
-  profile: "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile.",
+  profile:
+    "CPU profile (Node.js: wall-clock samples of the JavaScript thread). You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile.",
 };
 
 /**
@@ -40,8 +41,9 @@ export class Pprof {
 
   /** handle serves req when its path is under /debug/pprof/ and returns true; false otherwise. */
   handle(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = new URL(req.url ?? "/", "http://h");
-    if (url.pathname !== PPROF_PREFIX && !url.pathname.startsWith(`${PPROF_PREFIX}/`)) return false;
+    const raw = req.url ?? "/";
+    if (raw !== PPROF_PREFIX && !raw.startsWith(`${PPROF_PREFIX}/`) && !raw.startsWith(`${PPROF_PREFIX}?`)) return false;
+    const url = new URL(raw, "http://h");
     const name = url.pathname.slice(PPROF_PREFIX.length + 1);
     switch (name) {
       case "":

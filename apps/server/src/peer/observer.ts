@@ -7,7 +7,7 @@ export interface PeerObserver {
   sent(to: bigint, bytes: number): void;
   /** received: `bytes` of raft messages came from peer `from`. */
   received(from: bigint, bytes: number): void;
-  /** sendFailed: messages for peer `to` were dropped (no connection, or its buffer is full). */
+  /** sendFailed: messages for peer `to` were dropped (no connection, its buffer full, or a POST that failed). */
   sendFailed(to: bigint): void;
   /** roundTrip: a request to peer `to` was answered `seconds` after it was sent. */
   roundTrip(to: bigint, seconds: number): void;

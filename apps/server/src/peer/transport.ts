@@ -370,6 +370,7 @@ export class PeerTransport implements Transport {
     try {
       req = s.request(this.headers(PATH_MESSAGES, to), { endStream: false });
     } catch {
+      this.o.observer?.sendFailed(to);
       this.fail(p, s);
       return;
     }
@@ -383,6 +384,7 @@ export class PeerTransport implements Transport {
       if (ok) {
         this.up(p);
       } else {
+        this.o.observer?.sendFailed(to);
         this.fail(p, s);
       }
     };
