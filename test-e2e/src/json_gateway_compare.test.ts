@@ -1,5 +1,5 @@
 import { request } from "node:http";
-import { until } from "@etcd-ts/test-kit";
+import { freePort, serverCommand, spawnServer, stopProcess, until, type Spawned } from "@etcd-ts/test-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Member } from "./harness/member.js";
 
@@ -147,6 +147,32 @@ describe("JSON gateway: the same HTTP requests to etcd 3.4 and etcd-ts", () => {
       });
     }
   });
+  it("answers every unary step the same through `etcd-ts gateway start` in front of each", async () => {
+    const gateways: { addr: string; g: Spawned }[] = [];
+    try {
+      for (const m of [etcd, ts]) {
+        const addr = `127.0.0.1:${await freePort()}`;
+        const g = spawnServer(serverCommand("etcd-ts"), ["gateway", "start", "--endpoints", m.endpoint, "--listen-addr", addr]);
+        gateways.push({ addr, g });
+        await until(async () => ((await call(addr, "/version", "", "GET").catch(() => undefined))?.status === 200 ? true : undefined));
+      }
+      const viaEtcd = gateways[0] as { addr: string };
+      const viaTs = gateways[1] as { addr: string };
+      // The servers saw the same requests so far: a second round answers alike too.
+      for (const [path, body, method] of STEPS) {
+        const a = await call(viaEtcd.addr, path, body, method);
+        const b = await call(viaTs.addr, path, body, method);
+        expect({ step: `${method ?? "POST"} ${path} ${body}`, ...b, body: mask(b.body) }).toEqual({
+          step: `${method ?? "POST"} ${path} ${body}`,
+          ...a,
+          body: mask(a.body),
+        });
+      }
+    } finally {
+      for (const { g } of gateways) await stopProcess(g.proc);
+    }
+  });
+
 
   it("answers /v3/auth/* as a gRPC call to an unregistered service (etcd-ts has no Auth service yet; etcd answers from its auth store)", async () => {
     expect(await call(ts.endpoint, "/v3/auth/enable", "{}")).toEqual({
