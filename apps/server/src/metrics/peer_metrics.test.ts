@@ -26,6 +26,12 @@ describe("peer metrics of a 3-member cluster", () => {
     expect([...samples(t, "etcd_network_peer_sent_bytes_total", "To").keys()].sort()).toEqual([...peers].sort());
     expect(samples(t, "etcd_network_peer_sent_failures_total", "To").size).toBe(0);
 
+    // The prober times a GET /raft/probing to each peer every 4 s (etcd's prober interval).
+    await until(async () => {
+      const counts = samples(await lead.metrics.text(), "etcd_network_peer_round_trip_time_seconds_count", "To");
+      return peers.every((p) => (counts.get(p) ?? 0) > 0);
+    }, 10_000);
+
     // A stopped follower: what the leader sends it is dropped and counted as send failures.
     const down = ms.find((m) => m !== lead) as (typeof ms)[number];
     const downId = hexId(down.server.memberId);

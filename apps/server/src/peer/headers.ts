@@ -6,6 +6,8 @@ export const PATH_MESSAGES = "/raft/messages";
 export const PATH_SNAPSHOT = "/raft/snapshot";
 /** PATH_STREAM is the long-lived request on which a member receives a peer's messages (see stream.ts). */
 export const PATH_STREAM = "/raft/stream";
+/** PATH_PROBING answers a health probe with the time (etcd's rafthttp prober, xiang90/probing's handler). */
+export const PATH_PROBING = "/raft/probing";
 export const PATH_MEMBERS = "/members";
 export const PATH_PROMOTE = "/members/promote/";
 /** PATH_VERSION answers a member's server and cluster versions as JSON (etcd's peer /version). */

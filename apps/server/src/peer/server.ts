@@ -23,6 +23,7 @@ import {
   PATH_MESSAGES,
   PATH_PROMOTE,
   PATH_SNAPSHOT,
+  PATH_PROBING,
   PATH_STREAM,
   PATH_VERSION,
 } from "./headers.js";
@@ -102,6 +103,12 @@ export class PeerListener {
       const path = req.url;
       if (req.method === "GET" && path === PATH_MEMBERS) {
         res.writeHead(200, { "content-type": "application/json" }).end(h.membersJson());
+        return;
+      }
+      if (req.method === "GET" && path === PATH_PROBING) {
+        // etcd's probing handler: no cluster check, the time as Go encodes a probing.Health.
+        res.writeHead(200, { "content-type": "application/json" }).end(`${JSON.stringify({ OK: true, Now: new Date().toISOString() })}\n`);
+        req.resume();
         return;
       }
       if (req.method === "GET" && path === PATH_VERSION) {

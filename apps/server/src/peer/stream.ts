@@ -264,7 +264,13 @@ export class StreamReader {
   private urlIndex = 0;
   private stopped = false;
 
-  constructor(private readonly o: StreamReaderOptions) {
+/** liveSession is the HTTP/2 session of the stream while it is connected (for probes that ride along). */
+  get liveSession(): ClientHttp2Session | undefined {
+    const s = this.session;
+    return s !== undefined && !s.closed && !s.destroyed && !s.connecting ? s : undefined;
+  }
+
+    constructor(private readonly o: StreamReaderOptions) {
     this.splitter = new FrameSplitter(o.maxBatchBytes ?? MAX_BATCH_BYTES);
   }
 

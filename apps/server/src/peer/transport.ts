@@ -5,7 +5,7 @@ import { raftpb } from "@etcd-ts/proto";
 import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
 import type { Transport } from "../raft_node.js";
-import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_MESSAGES, PATH_SNAPSHOT } from "./headers.js";
+import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_MESSAGES, PATH_PROBING, PATH_SNAPSHOT } from "./headers.js";
 import { connectPeer } from "./dial.js";
 import { writeFrame } from "./snapshot_stream.js";
 import type { PeerObserver } from "./observer.js";
@@ -25,6 +25,12 @@ const REQUEST_TIMEOUT_MS = 5000;
  * A peer whose streams bring frames or acknowledgements is not probed.
  */
 const PROBE_INTERVAL_MS = 1000;
+/**
+ * RTT_PROBE_INTERVAL_MS is how often each peer's round-trip time is probed (GET
+ * /raft/probing), as etcd's rafthttp prober does (its proberInterval, 4 s); the times feed
+ * etcd_network_peer_round_trip_time_seconds.
+ */
+const RTT_PROBE_INTERVAL_MS = 4000;
 /** DEFAULT_HEARTBEAT_MS and DEFAULT_ELECTION_MS are etcd's defaults, for a transport given no raft timing. */
 const DEFAULT_HEARTBEAT_MS = 100;
 const DEFAULT_ELECTION_MS = 1000;
@@ -85,6 +91,8 @@ interface Peer {
   reader: StreamReader;
   /** out is the stream the peer dialed to this member, on which this member writes its messages for the peer. */
   out: StreamWriter | undefined;
+  /** probing: a round-trip probe to the peer is in flight. */
+  probing: boolean;
 }
 
 /**
@@ -104,6 +112,7 @@ export class PeerTransport implements Transport {
   /** since is when the link to each peer came up: its first answer after being down. */
   private readonly since = new Map<bigint, number>();
   private readonly probe: NodeJS.Timeout;
+  private readonly rttProbe: NodeJS.Timeout | undefined;
   private readonly ticker: NodeJS.Timeout;
   private readonly heartbeatMs: number;
   private readonly stallMs: number;
@@ -119,6 +128,10 @@ export class PeerTransport implements Transport {
     this.maxBatchBytes = o.maxBatchBytes ?? MAX_BATCH_BYTES;
     this.probe = setInterval(() => this.probeIdle(), PROBE_INTERVAL_MS);
     this.probe.unref();
+    if (o.observer !== undefined) {
+      this.rttProbe = setInterval(() => this.probeRoundTrips(), RTT_PROBE_INTERVAL_MS);
+      this.rttProbe.unref();
+    }
     this.ticker = setInterval(() => this.tick(), this.heartbeatMs);
     this.ticker.unref();
   }
@@ -139,7 +152,7 @@ export class PeerTransport implements Transport {
     for (const [id, urls] of want) {
       const p = this.peers.get(id);
       if (p === undefined) {
-        const np: Peer = { id, urls, urlIndex: 0, session: undefined, inflight: 0, lastOk: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false, reader: this.reader(id, urls), out: undefined };
+        const np: Peer = { id, urls, urlIndex: 0, session: undefined, inflight: 0, lastOk: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false, reader: this.reader(id, urls), out: undefined, probing: false };
         this.peers.set(id, np);
         np.reader.tick(Date.now());
       } else if (p.urls.join(",") !== urls.join(",")) {
@@ -248,6 +261,7 @@ export class PeerTransport implements Transport {
   stop(): void {
     this.stopped = true;
     clearInterval(this.probe);
+    if (this.rttProbe !== undefined) clearInterval(this.rttProbe);
     clearInterval(this.ticker);
     for (const p of this.peers.values()) {
       p.session?.destroy();
@@ -311,6 +325,40 @@ export class PeerTransport implements Transport {
     const now = Date.now();
     for (const p of this.peers.values()) {
       if (p.inflight === 0 && now - p.lastOk >= PROBE_INTERVAL_MS) this.sendBatch(p.id, EMPTY_BATCH);
+    }
+  }
+
+  /**
+   * probeRoundTrips times a GET /raft/probing to each peer (at most one in flight per peer)
+   * and reports the round trip to the observer.
+   */
+  private probeRoundTrips(): void {
+    if (this.stopped) return;
+    for (const p of this.peers.values()) {
+      if (p.probing) continue;
+      // Probes ride on a connection already up (the stream this member dialed, else the POST
+      // session): a probe never dials, so its failures cannot disturb the message paths.
+      const post = p.session !== undefined && !p.session.closed && !p.session.destroyed && !p.session.connecting ? p.session : undefined;
+      const s = p.reader.liveSession ?? post;
+      if (s === undefined) continue;
+      let req;
+      try {
+        req = s.request({ [h2.HTTP2_HEADER_METHOD]: "GET", [h2.HTTP2_HEADER_PATH]: PATH_PROBING });
+      } catch {
+        continue;
+      }
+      p.probing = true;
+      const sentAt = performance.now();
+      const done = (): void => {
+        p.probing = false;
+      };
+      req.setTimeout(REQUEST_TIMEOUT_MS, () => req.close(h2.NGHTTP2_CANCEL));
+      req.on("response", (h) => {
+        if (Number(h[h2.HTTP2_HEADER_STATUS]) === 200) this.o.observer?.roundTrip(p.id, (performance.now() - sentAt) / 1000);
+      });
+      req.on("error", done);
+      req.on("close", done);
+      req.resume();
     }
   }
 
