@@ -122,6 +122,16 @@ const STEPS: [path: string, body: string, method?: string][] = [
   ["/v3/kv/range", ""],
 ];
 
+/** expectSameSteps sends every step to the etcd endpoint and the etcd-ts one, in turn, and expects the same masked answers. */
+async function expectSameSteps(etcdEndpoint: string, tsEndpoint: string): Promise<void> {
+  for (const [path, body, method] of STEPS) {
+    const step = `${method ?? "POST"} ${path} ${body}`;
+    const a = await call(etcdEndpoint, path, body, method);
+    const b = await call(tsEndpoint, path, body, method);
+    expect({ step, ...b, body: mask(b.body) }).toEqual({ step, ...a, body: mask(a.body) });
+  }
+}
+
 describe("JSON gateway: the same HTTP requests to etcd 3.4 and etcd-ts", () => {
   let etcd: Member;
   let ts: Member;
@@ -137,16 +147,9 @@ describe("JSON gateway: the same HTTP requests to etcd 3.4 and etcd-ts", () => {
   });
 
   it("answers every unary step the same", async () => {
-    for (const [path, body, method] of STEPS) {
-      const a = await call(etcd.endpoint, path, body, method);
-      const b = await call(ts.endpoint, path, body, method);
-      expect({ step: `${method ?? "POST"} ${path} ${body}`, ...b, body: mask(b.body) }).toEqual({
-        step: `${method ?? "POST"} ${path} ${body}`,
-        ...a,
-        body: mask(a.body),
-      });
-    }
+    await expectSameSteps(etcd.endpoint, ts.endpoint);
   });
+
   it("answers every unary step the same through `etcd-ts gateway start` in front of each", async () => {
     const gateways: { addr: string; g: Spawned }[] = [];
     try {
@@ -159,15 +162,7 @@ describe("JSON gateway: the same HTTP requests to etcd 3.4 and etcd-ts", () => {
       const viaEtcd = gateways[0] as { addr: string };
       const viaTs = gateways[1] as { addr: string };
       // The servers saw the same requests so far: a second round answers alike too.
-      for (const [path, body, method] of STEPS) {
-        const a = await call(viaEtcd.addr, path, body, method);
-        const b = await call(viaTs.addr, path, body, method);
-        expect({ step: `${method ?? "POST"} ${path} ${body}`, ...b, body: mask(b.body) }).toEqual({
-          step: `${method ?? "POST"} ${path} ${body}`,
-          ...a,
-          body: mask(a.body),
-        });
-      }
+      await expectSameSteps(viaEtcd.addr, viaTs.addr);
     } finally {
       for (const { g } of gateways) await stopProcess(g.proc);
     }
