@@ -1,4 +1,7 @@
 import { mkdirSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { AuthStore, SimpleTokens } from "@etcd-ts/auth";
+import { authBackend } from "./auth/auth_backend.js";
 import type { ConnectionOptions } from "node:tls";
 import { join } from "node:path";
 import { raftpb, walpb } from "@etcd-ts/proto";
@@ -126,6 +129,9 @@ async function composeServer(
     expiredRetryMs: 5000 + 2 * cfg.electionMs,
   });
   attachLeasedKeys(kv, lessor, logger);
+  const auth = await AuthStore.open(authBackend(backend, tx));
+  const tokens = new SimpleTokens(() => performance.now(), cfg.authTokenTtlMs, (n) => randomBytes(n));
+  auth.listen(tokens);
   const stored = await MembershipStore.load(backend, dirs.membership, logger);
   logger.info("opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });
 
@@ -271,6 +277,9 @@ async function composeServer(
     strictReconfigCheck: cfg.strictReconfigCheck,
     autoCompaction: { mode: cfg.autoCompactionMode, retention: cfg.autoCompactionRetention },
     onFatal,
+    auth,
+    tokens,
+    bcryptCost: cfg.bcryptCost,
     ...(debug.unsafeStaleReads === true ? { unsafeStaleReads: true } : {}),
   });
 }

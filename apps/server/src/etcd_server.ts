@@ -5,7 +5,11 @@ import { LeaseError, type Lessor } from "@etcd-ts/lease";
 import { consistentIndexKey, type Backend, type BatchTx } from "@etcd-ts/backend";
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
-import { READ_CONTEXT, type Applied, type Applier } from "./apply/applier.js";
+import { AuthError, ROOT, type AuthInfo, type AuthStore, type SimpleTokens } from "@etcd-ts/auth";
+import { readContext, type Applied, type Applier, type AuthRequestKind } from "./apply/applier.js";
+import { AuthApplier, checkTxn as checkTxnPermission } from "./apply/auth_applier.js";
+import { authError } from "./auth/auth_errors.js";
+import { authBackend } from "./auth/auth_backend.js";
 import { ApplyLoop, type ApplyResult } from "./apply/apply_loop.js";
 import { BaseApplier } from "./apply/base_applier.js";
 import { applierFor } from "./apply/alarm_appliers.js";
@@ -78,7 +82,16 @@ export interface EtcdServerParts {
   unsafeStaleReads?: boolean;
   /** autoCompaction is --auto-compaction-mode and --auto-compaction-retention (absent: off). */
   autoCompaction?: AutoCompaction;
+  /** auth is the auth store (opened on the same backend and batch transaction). */
+  auth: AuthStore;
+  /** tokens are the simple tokens Authenticate gives out (listening to the auth store). */
+  tokens: SimpleTokens;
+  /** bcryptCost is --bcrypt-cost, the cost of the password hashes UserAdd and UserChangePassword make. */
+  bcryptCost: number;
 }
+
+/** NO_AUTH is who a request runs as when it carries no credentials: no user, auth revision 0. */
+export const NO_AUTH: AuthInfo = { user: "", revision: 0n };
 
 /** PeerLink is the peer transport as the server drives it. */
 export interface PeerLink extends Transport {
@@ -159,8 +172,14 @@ export class EtcdServer {
   private readonly raft: RaftNode;
   private readonly memberStore: MembershipStore;
   private readonly base: BaseApplier;
-  /** chain is what applies while no alarm is raised: the base applier behind the quota check. */
+  /** chain is what applies while no alarm is raised: the auth checks, then the quota check, then the base applier. */
   private readonly chain: Applier;
+  /** auth is the auth store: users, roles, permissions, whether auth is on. */
+  readonly auth: AuthStore;
+  /** tokens are the simple tokens this member knows (every member records every Authenticate). */
+  readonly tokens: SimpleTokens;
+  /** bcryptCost is --bcrypt-cost, for the password hashes UserAdd and UserChangePassword make. */
+  readonly bcryptCost: number;
   /** backendSize is the backend's size on disk, measured in the background for the quota. */
   readonly backendSize: BackendSize;
   private readonly quota: QuotaAlarmer;
@@ -224,7 +243,10 @@ export class EtcdServer {
     this.requestTimeoutMs = 5000 + 2 * p.electionMs;
     this.wait = new Wait<ApplyResult>(this.requestTimeoutMs, (id: bigint, start: number) => this.proposalTimeoutError(id, start));
     this.learner = this.membership.members.get(this.memberId)?.isLearner ?? false;
-    this.base = new BaseApplier(p.kv, p.alarms, p.lessor, (m, raised) => this.alarmsChanged(m, raised), p.onFatal);
+    this.auth = p.auth;
+    this.tokens = p.tokens;
+    this.bcryptCost = p.bcryptCost;
+    this.base = new BaseApplier(p.kv, p.alarms, p.lessor, (m, raised) => this.alarmsChanged(m, raised), p.onFatal, p.auth, p.tokens);
     this.backendSize = new BackendSize(
       () => this.backend.sizeBytes(),
       100,
@@ -237,7 +259,8 @@ export class EtcdServer {
       (msg, fields) => p.logger.warn(msg, fields),
     );
     logQuota(p.logger, p.quotaBackendBytes ?? 0);
-    this.chain = this.quota.quota.maxBytes === undefined ? this.base : new QuotaApplier(this.base, this.quota.quota, () => this.quota.exceeded());
+    const quotaChecked = this.quota.quota.maxBytes === undefined ? this.base : new QuotaApplier(this.base, this.quota.quota, () => this.quota.exceeded());
+    this.chain = new AuthApplier(quotaChecked, () => this.auth, p.lessor);
     this.applyLoop = new ApplyLoop(applierFor(this.chain, p.alarms), p.consistentIndex, p.tx, this.memberStore, () => this.node, this.wait, p.onFatal);
     // etcd promotes its lessor whenever the leader applies its term's first (empty) entry:
     // every revoke and checkpoint of earlier terms is applied by then.
@@ -364,7 +387,8 @@ export class EtcdServer {
     // that does not land is reported again by expired() after the retry interval.
     const room = MAX_LEASE_PROPOSALS_IN_FLIGHT - this.leaseProposals;
     for (const id of this.lessor.expired(Math.min(LEASE_REVOKE_PER_PASS, room))) {
-      tracked(this.propose("leaseRevoke", { ID: id }), "failed to revoke lease", id);
+      // Expired leases are revoked as root, whoever holds their keys (etcd's WithRoot).
+      tracked(this.propose("leaseRevoke", { ID: id }, this.rootInfo()), "failed to revoke lease", id);
     }
     // As etcd, keep proposing batches while full ones come (bounded per pass).
     for (let i = 0; i < LEASE_CHECKPOINT_BATCHES_PER_PASS && this.leaseProposals < MAX_LEASE_PROPOSALS_IN_FLIGHT; i++) {
@@ -379,19 +403,19 @@ export class EtcdServer {
   // ---- leases (Lease service) ----
 
   /** leaseGrant creates a lease through raft; ID 0 asks the server to choose one (etcd: a request ID, positive). */
-  async leaseGrant(req: etcdserverpb.LeaseGrantRequest): Promise<etcdserverpb.LeaseGrantResponse> {
+  async leaseGrant(req: etcdserverpb.LeaseGrantRequest, ai: AuthInfo = NO_AUTH): Promise<etcdserverpb.LeaseGrantResponse> {
     if (this.learner) this.checkLearner("LeaseGrant");
     await this.quota.check(costLeaseGrant());
     let id = req.ID;
     while (id === 0n) id = this.ids.id() & 0x7fffffffffffffffn;
-    const r = await this.propose("leaseGrant", { ID: id, TTL: req.TTL });
+    const r = await this.propose("leaseGrant", { ID: id, TTL: req.TTL }, ai);
     return { ...r.response, header: this.header(r.revision) };
   }
 
   /** leaseRevoke revokes a lease through raft; its keys are deleted in the revoke's revision. */
-  async leaseRevoke(req: etcdserverpb.LeaseRevokeRequest): Promise<etcdserverpb.LeaseRevokeResponse> {
+  async leaseRevoke(req: etcdserverpb.LeaseRevokeRequest, ai: AuthInfo = NO_AUTH): Promise<etcdserverpb.LeaseRevokeResponse> {
     if (this.learner) this.checkLearner("LeaseRevoke");
-    const r = await this.propose("leaseRevoke", req);
+    const r = await this.propose("leaseRevoke", req, ai);
     return { header: this.header(r.revision) };
   }
 
@@ -653,29 +677,29 @@ export class EtcdServer {
     };
   }
 
-  async range(req: etcdserverpb.RangeRequest): Promise<etcdserverpb.RangeResponse> {
+  async range(req: etcdserverpb.RangeRequest, ai: AuthInfo = NO_AUTH): Promise<etcdserverpb.RangeResponse> {
     checkRange(req);
     if (!req.serializable && !this.unsafeStaleReads) await this.linearizableBarrier();
-    const r = await this.readLocal((ctx) => this.base.range(ctx, req));
+    const r = await this.readLocal(ai, () => this.auth.isRangePermitted(ai, Buffer.from(req.key), Buffer.from(req.rangeEnd)), (ctx) => this.base.range(ctx, req));
     return { ...r.response, header: this.header(r.revision) };
   }
 
-  async put(req: etcdserverpb.PutRequest): Promise<etcdserverpb.PutResponse> {
+  async put(req: etcdserverpb.PutRequest, ai: AuthInfo = NO_AUTH): Promise<etcdserverpb.PutResponse> {
     if (this.learner) this.checkLearner("Put");
     await this.quota.check(costPut(req));
     checkPut(req);
-    const r = await this.propose("put", req);
+    const r = await this.propose("put", req, ai);
     return { ...r.response, header: this.header(r.revision) };
   }
 
-  async deleteRange(req: etcdserverpb.DeleteRangeRequest): Promise<etcdserverpb.DeleteRangeResponse> {
+  async deleteRange(req: etcdserverpb.DeleteRangeRequest, ai: AuthInfo = NO_AUTH): Promise<etcdserverpb.DeleteRangeResponse> {
     if (this.learner) this.checkLearner("DeleteRange");
     checkDelete(req);
-    const r = await this.propose("deleteRange", req);
+    const r = await this.propose("deleteRange", req, ai);
     return { ...r.response, header: this.header(r.revision) };
   }
 
-  async txn(req: etcdserverpb.TxnRequest): Promise<etcdserverpb.TxnResponse> {
+  async txn(req: etcdserverpb.TxnRequest, ai: AuthInfo = NO_AUTH): Promise<etcdserverpb.TxnResponse> {
     // etcd's learner refuses every Txn, read-only ones included.
     if (this.learner) this.checkLearner("Txn");
     await this.quota.check(costTxn(req));
@@ -683,17 +707,27 @@ export class EtcdServer {
     if (isTxnReadOnly(req)) {
       // etcd serves a read-only txn like a range: no log entry, a read barrier unless serializable.
       if (!isTxnSerializable(req) && !this.unsafeStaleReads) await this.linearizableBarrier();
-      const r = await this.readLocal((ctx) => this.base.txn(ctx, req));
+      const r = await this.readLocal(ai, () => checkTxnPermission(this.auth, ai, req), (ctx) => this.base.txn(ctx, req));
       return fillTxnHeaders(r.response, this.header(r.revision));
     }
-    const r = await this.propose("txn", req);
+    const r = await this.propose("txn", req, ai);
     return fillTxnHeaders(r.response, this.header(r.revision));
   }
 
-  async compact(req: etcdserverpb.CompactionRequest): Promise<etcdserverpb.CompactionResponse> {
+  async compact(req: etcdserverpb.CompactionRequest, ai: AuthInfo = NO_AUTH): Promise<etcdserverpb.CompactionResponse> {
     if (this.learner) this.checkLearner("Compact");
-    const r = await this.propose("compaction", req);
+    const r = await this.propose("compaction", req, ai);
     return { header: this.header(r.revision) };
+  }
+
+  /**
+   * proposeAuth puts an auth request (user, role and permission changes and reads, enable,
+   * disable, authenticate) through raft as `ai` and answers its response with a header
+   * (the current revision), as etcd answers every Auth call.
+   */
+  async proposeAuth<K extends AuthRequestKind>(kind: K, req: NonNullable<serverpb.InternalRaftRequest[K]>, ai: AuthInfo): Promise<ProposalResponses[K]> {
+    const r = await this.propose(kind, req, ai);
+    return { ...(r.response as object), header: this.header(r.revision) } as ProposalResponses[K];
   }
 
   /**
@@ -1162,6 +1196,7 @@ export class EtcdServer {
     attachLeasedKeys(this.kv, this.lessor, this.p.logger);
     this.watchable.setStore(this.kv);
     this.base.alarms = await AlarmStore.open(this.backend, this.p.tx);
+    await this.auth.reopen(authBackend(this.backend, this.p.tx));
     this.applyLoop.applier = applierFor(this.chain, this.base.alarms);
     this.applyLoop.appliedIndex = md.index;
     this.memberStore.replace(installed.membership);
@@ -1186,15 +1221,23 @@ export class EtcdServer {
    * readLocal applies a read (range or read-only txn) to the local state without the log and
    * waits for any history it must read.
    */
-  private async readLocal<T>(read: (ctx: typeof READ_CONTEXT) => Applied<T>): Promise<Applied<T>> {
+  private async readLocal<T>(ai: AuthInfo, check: () => void, read: (ctx: ReturnType<typeof readContext>) => Applied<T>): Promise<Applied<T>> {
     let r: Applied<T>;
     try {
-      r = read(READ_CONTEXT);
+      check();
+      r = read(readContext(ai.user, ai.revision));
       if (r.done !== undefined) await r.done;
     } catch (err) {
       throw mapError(err);
     }
+    // etcd's doSerialize: the auth store changed while the read ran, so the check may be stale.
+    if (ai.revision !== 0n && ai.revision !== this.auth.revision) throw mapError(new AuthError("auth_old_revision"));
     return r;
+  }
+
+  /** rootInfo is the credentials of requests the member makes itself with auth on (etcd's WithRoot). */
+  private rootInfo(): AuthInfo {
+    return { user: ROOT, revision: this.auth.revision };
   }
 
   /**
@@ -1202,25 +1245,16 @@ export class EtcdServer {
    * member applied it (the response is complete), or fails with the error the apply or the
    * proposal produced.
    */
-  private async propose<K extends ProposalKind>(kind: K, req: NonNullable<serverpb.InternalRaftRequest[K]>): Promise<Applied<ProposalResponses[K]>> {
+  private async propose<K extends ProposalKind>(
+    kind: K,
+    req: NonNullable<serverpb.InternalRaftRequest[K]>,
+    ai: AuthInfo = NO_AUTH,
+  ): Promise<Applied<ProposalResponses[K]>> {
     if (this.stopped) throw Errors.stopped;
     // etcd refuses new proposals while the apply trails the commit by too much.
     if (this.raft.committedIndex > this.applyLoop.appliedIndex + MAX_GAP_BETWEEN_APPLY_AND_COMMIT) throw Errors.tooManyRequests;
     const id = this.ids.id();
-    const ir: serverpb.InternalRaftRequest = {
-      header: { id, username: "", authRevision: 0n },
-      range: undefined,
-      put: undefined,
-      deleteRange: undefined,
-      txn: undefined,
-      compaction: undefined,
-      leaseGrant: undefined,
-      leaseRevoke: undefined,
-      alarm: undefined,
-      leaseCheckpoint: undefined,
-      memberAttributes: undefined,
-      clusterVersionSet: undefined,
-    };
+    const ir = serverpb.InternalRaftRequest.create({ header: { id, username: ai.user, authRevision: ai.revision } });
     (ir as unknown as Record<K, unknown>)[kind] = req;
     const bytes = serverpb.InternalRaftRequest.encode(ir).finish();
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -1323,7 +1357,7 @@ export function attachLeasedKeys(kv: KVStore, lessor: Lessor, logger: Logger): v
 }
 
 /** ProposalResponses maps each kind of proposed request to the response its apply produces. */
-interface ProposalResponses {
+export interface ProposalResponses {
   put: etcdserverpb.PutResponse;
   deleteRange: etcdserverpb.DeleteRangeResponse;
   txn: etcdserverpb.TxnResponse;
@@ -1334,10 +1368,26 @@ interface ProposalResponses {
   leaseCheckpoint: etcdserverpb.LeaseCheckpointResponse;
   memberAttributes: undefined;
   clusterVersionSet: undefined;
+  authEnable: etcdserverpb.AuthEnableResponse;
+  authDisable: etcdserverpb.AuthDisableResponse;
+  authenticate: etcdserverpb.AuthenticateResponse;
+  authUserAdd: etcdserverpb.AuthUserAddResponse;
+  authUserDelete: etcdserverpb.AuthUserDeleteResponse;
+  authUserChangePassword: etcdserverpb.AuthUserChangePasswordResponse;
+  authUserGrantRole: etcdserverpb.AuthUserGrantRoleResponse;
+  authUserGet: etcdserverpb.AuthUserGetResponse;
+  authUserRevokeRole: etcdserverpb.AuthUserRevokeRoleResponse;
+  authRoleAdd: etcdserverpb.AuthRoleAddResponse;
+  authRoleGrantPermission: etcdserverpb.AuthRoleGrantPermissionResponse;
+  authRoleGet: etcdserverpb.AuthRoleGetResponse;
+  authRoleRevokePermission: etcdserverpb.AuthRoleRevokePermissionResponse;
+  authRoleDelete: etcdserverpb.AuthRoleDeleteResponse;
+  authUserList: etcdserverpb.AuthUserListResponse;
+  authRoleList: etcdserverpb.AuthRoleListResponse;
 }
 
 /** ProposalKind is a kind of request a client call proposes. */
-type ProposalKind = keyof ProposalResponses;
+export type ProposalKind = keyof ProposalResponses;
 
 /** fillTxnHeaders sets the txn's header; mvcc already gave nested responses etcd's partial headers. */
 function fillTxnHeaders(resp: etcdserverpb.TxnResponse, header: etcdserverpb.ResponseHeader): etcdserverpb.TxnResponse {
@@ -1347,6 +1397,7 @@ function fillTxnHeaders(resp: etcdserverpb.TxnResponse, header: etcdserverpb.Res
 
 /** mapError turns store errors into etcd's gRPC errors; anything else passes through. */
 export function mapError(err: unknown): unknown {
+  if (err instanceof AuthError) return authError(err);
   if (err instanceof RpcError) return err;
   if (err instanceof MvccError) {
     switch (err.code) {

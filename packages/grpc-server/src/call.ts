@@ -2,6 +2,7 @@ import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } fro
 import type { PeerCertificate } from "node:tls";
 import { frame, MessageDecoder } from "./decoder.js";
 import { Metadata } from "./metadata.js";
+import { CancelState, ObservedSpan } from "./call_state.js";
 import { cancelledError, GrpcError, percentEncode, Status } from "./status.js";
 import type { ByteObserver, MethodObserver } from "./observer.js";
 import type { BidiStream, CallStatus, MethodDefinition } from "./types.js";
@@ -51,9 +52,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
 
   private readonly decoder: MessageDecoder;
   private finished = false;
-  private cancelReason: GrpcError | undefined;
-  private abort: AbortController | undefined;
-  private cancelCallbacks: ((reason: Error) => void)[] | undefined;
+  private readonly cancelState = new CancelState();
+  private readonly span = new ObservedSpan();
   private deadlineTimer: NodeJS.Timeout | undefined;
   private received = 0;
   private readonly queue: Req[] = [];
@@ -63,10 +63,6 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   private paused = false;
   private drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] | undefined;
   private trailers: Record<string, string> = OK_TRAILERS;
-  /** observed: observeStart reported the start and handled is not reported yet. */
-  private observed = false;
-  /** startedAt is performance.now() at observeStart, in milliseconds. */
-  private startedAt = 0;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -92,42 +88,22 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   }
 
   get cancelled(): boolean {
-    return this.cancelReason !== undefined;
+    return this.cancelState.reason !== undefined;
   }
 
   get signal(): AbortSignal {
-    if (this.abort === undefined) {
-      this.abort = new AbortController();
-      if (this.cancelReason !== undefined) this.abort.abort(this.cancelReason);
-    }
-    return this.abort.signal;
+    return this.cancelState.signal;
   }
 
   onCancel(cb: (reason: Error) => void): void {
-    if (this.finished) {
-      if (this.cancelReason !== undefined) queueMicrotask(() => cb(this.cancelReason as GrpcError));
-      return;
-    }
-    (this.cancelCallbacks ??= []).push(cb);
+    this.cancelState.onCancel(cb, this.finished);
   }
 
   // ---- observing ----
 
   /** observeStart reports that the call reaches its handler (with its one request, if unary or server-streaming). */
   observeStart(): void {
-    const o = this.observer;
-    if (o === undefined || this.finished) return;
-    this.observed = true;
-    this.startedAt = performance.now();
-    o.started();
-    if (this.onFirstMessage !== undefined) o.received();
-  }
-
-  /** observeEnd reports, once, how an observed call ended. */
-  private observeEnd(code: number): void {
-    if (!this.observed) return;
-    this.observed = false;
-    (this.observer as MethodObserver).handled(code, (performance.now() - this.startedAt) / 1000);
+    if (!this.finished) this.span.start(this.observer, this.onFirstMessage !== undefined);
   }
 
   // ---- receiving ----
@@ -180,7 +156,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     const r = this.reader;
     if (r !== undefined) {
       this.reader = undefined;
-      if (this.observed) this.observer?.received();
+      this.span.received();
       r.resolve({ value: req, done: false });
       return;
     }
@@ -229,7 +205,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   private next(): Promise<IteratorResult<Req>> {
     if (this.queue.length > 0) {
       const value = this.queue.shift() as Req;
-      if (this.observed) this.observer?.received();
+      this.span.received();
       if (this.paused && this.queue.length <= this.limits.maxQueuedMessages >> 1) {
         this.paused = false;
         this.stream.resume();
@@ -237,7 +213,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
       return Promise.resolve({ value, done: false });
     }
     if (this.inputError !== undefined) return Promise.reject(this.inputError);
-    if (this.cancelReason !== undefined) return Promise.reject(this.cancelReason);
+    if (this.cancelState.reason !== undefined) return Promise.reject(this.cancelState.reason);
     if (this.inputEnded || this.finished) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
       this.reader = { resolve, reject };
@@ -251,7 +227,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   }
 
   send(res: Res): Promise<void> {
-    if (this.finished) return Promise.reject(this.cancelReason ?? new GrpcError(Status.INTERNAL, "grpc: the call has already ended"));
+    if (this.finished) return Promise.reject(this.cancelState.reason ?? new GrpcError(Status.INTERNAL, "grpc: the call has already ended"));
     const payload = this.def.responseSerialize(res);
     if (payload.length > this.limits.maxSendMessageBytes) {
       return Promise.reject(
@@ -260,7 +236,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     }
     const s = this.stream;
     if (!s.headersSent) this.respondStreaming();
-    if (this.observed) this.observer?.sent();
+    this.span.sent();
     this.bytes?.sent(payload.length);
     if (s.write(frame(payload))) return RESOLVED;
     return new Promise((resolve, reject) => {
@@ -306,10 +282,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     }
     this.markFinished();
     this.bytes?.sent(payload.length);
-    if (this.observed) {
-      this.observer?.sent();
-      this.observeEnd(Status.OK);
-    }
+    this.span.sent();
+    this.span.end(Status.OK);
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     if (!s.headersSent) this.respondStreaming();
@@ -325,14 +299,14 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   fail(err: GrpcError): void {
     if (this.finished) return;
     this.end({ code: err.code, message: err.message });
-    if (this.cancelReason === undefined) this.cancel(err);
+    if (this.cancelState.reason === undefined) this.cancel(err);
   }
 
   /** end sends the status (trailers-only when nothing was sent yet) and stops the call. */
   end(st: CallStatus): void {
     if (this.finished) return;
     this.markFinished();
-    this.observeEnd(st.code);
+    this.span.end(st.code);
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     if (!s.headersSent) {
@@ -365,10 +339,9 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
 
   /** cancel marks the call cancelled and settles everything waiting on it. */
   private cancel(reason: GrpcError): void {
-    if (this.cancelReason !== undefined) return;
-    this.cancelReason = reason;
+    if (this.cancelState.reason !== undefined) return;
     this.markFinished();
-    this.observeEnd(reason.code);
+    this.span.end(reason.code);
     this.inputError ??= reason;
     const r = this.reader;
     if (r !== undefined) {
@@ -380,9 +353,6 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
       this.drainWaiters = [];
       for (const w of ws) w.reject(reason);
     }
-    this.abort?.abort(reason);
-    const cbs = this.cancelCallbacks;
-    this.cancelCallbacks = undefined;
-    if (cbs !== undefined) for (const cb of cbs) cb(reason);
+    this.cancelState.cancel(reason);
   }
 }

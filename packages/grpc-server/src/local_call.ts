@@ -1,5 +1,6 @@
 import type { MethodObserver } from "./observer.js";
 import type { Metadata } from "./metadata.js";
+import { CancelState, ObservedSpan } from "./call_state.js";
 import { cancelledError, GrpcError, Status } from "./status.js";
 import type { BidiStream, CallStatus, MethodDefinition } from "./types.js";
 
@@ -45,13 +46,9 @@ export class LocalCall<Req, Res> implements BidiStream<Req, Res> {
   observer: MethodObserver | undefined;
 
   private finished = false;
-  private cancelReason: GrpcError | undefined;
-  private abort: AbortController | undefined;
-  private cancelCallbacks: ((reason: Error) => void)[] | undefined;
+  private readonly cancelState = new CancelState();
+  private readonly span = new ObservedSpan();
   private readonly queue: Req[];
-  private observed = false;
-  /** startedAt is performance.now() at observeStart, in milliseconds. */
-  private startedAt = 0;
   private settle!: (st: CallStatus) => void;
   readonly done: Promise<CallStatus>;
 
@@ -74,47 +71,28 @@ export class LocalCall<Req, Res> implements BidiStream<Req, Res> {
   }
 
   get cancelled(): boolean {
-    return this.cancelReason !== undefined;
+    return this.cancelState.reason !== undefined;
   }
 
   get signal(): AbortSignal {
-    if (this.abort === undefined) {
-      this.abort = new AbortController();
-      if (this.cancelReason !== undefined) this.abort.abort(this.cancelReason);
-    }
-    return this.abort.signal;
+    return this.cancelState.signal;
   }
 
   onCancel(cb: (reason: Error) => void): void {
-    if (this.finished) {
-      if (this.cancelReason !== undefined) queueMicrotask(() => cb(this.cancelReason as GrpcError));
-      return;
-    }
-    (this.cancelCallbacks ??= []).push(cb);
+    this.cancelState.onCancel(cb, this.finished);
   }
 
   /** observeStart reports that the call reaches its handler. */
   observeStart(withRequest: boolean): void {
-    const o = this.observer;
-    if (o === undefined || this.finished) return;
-    this.observed = true;
-    this.startedAt = performance.now();
-    o.started();
-    if (withRequest) o.received();
-  }
-
-  private observeEnd(code: number): void {
-    if (!this.observed) return;
-    this.observed = false;
-    (this.observer as MethodObserver).handled(code, (performance.now() - this.startedAt) / 1000);
+    if (!this.finished) this.span.start(this.observer, withRequest);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Req> {
     return {
       next: () => {
-        if (this.cancelReason !== undefined) return Promise.reject(this.cancelReason);
+        if (this.cancelState.reason !== undefined) return Promise.reject(this.cancelState.reason);
         if (this.queue.length === 0 || this.finished) return Promise.resolve({ value: undefined, done: true });
-        if (this.observed) this.observer?.received();
+        this.span.received();
         return Promise.resolve({ value: this.queue.shift() as Req, done: false });
       },
       return: () => {
@@ -125,9 +103,9 @@ export class LocalCall<Req, Res> implements BidiStream<Req, Res> {
   }
 
   send(res: Res): Promise<void> {
-    if (this.finished) return Promise.reject(this.cancelReason ?? new GrpcError(Status.INTERNAL, "grpc: the call has already ended"));
+    if (this.finished) return Promise.reject(this.cancelState.reason ?? new GrpcError(Status.INTERNAL, "grpc: the call has already ended"));
     const payload = this.def.responseSerialize(res);
-    if (this.observed) this.observer?.sent();
+    this.span.sent();
     return Promise.resolve(this.o.onMessage(payload));
   }
 
@@ -141,7 +119,7 @@ export class LocalCall<Req, Res> implements BidiStream<Req, Res> {
       this.fail(new GrpcError(Status.INTERNAL, `grpc: error while marshaling: ${(err as Error).message}`));
       return;
     }
-    if (this.observed) this.observer?.sent();
+    this.span.sent();
     void this.o.onMessage(payload);
     this.end({ code: Status.OK, message: "" });
   }
@@ -165,20 +143,16 @@ export class LocalCall<Req, Res> implements BidiStream<Req, Res> {
 
   /** cancel marks the call cancelled and settles everything waiting on it. */
   private cancel(reason: GrpcError): void {
-    if (this.cancelReason !== undefined) return;
+    if (this.cancelState.reason !== undefined) return;
     this.end({ code: reason.code, message: reason.message });
-    this.cancelReason = reason;
-    this.abort?.abort(reason);
-    const cbs = this.cancelCallbacks;
-    this.cancelCallbacks = undefined;
-    if (cbs !== undefined) for (const cb of cbs) cb(reason);
+    this.cancelState.cancel(reason);
   }
 
   private end(st: CallStatus): void {
     if (this.finished) return;
     this.finished = true;
     this.queue.length = 0;
-    this.observeEnd(st.code);
+    this.span.end(st.code);
     this.settle(st);
   }
 }

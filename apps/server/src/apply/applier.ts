@@ -1,4 +1,4 @@
-import type { etcdserverpb } from "@etcd-ts/proto";
+import type { etcdserverpb, serverpb } from "@etcd-ts/proto";
 
 /**
  * RequestOrigin tells where an applied request comes from: "local" when this member proposed
@@ -16,13 +16,45 @@ export type RequestOrigin = "local" | "log" | "read";
 export interface RequestContext {
   /** requestId is the proposal's ID; 0 for requests served without the log. */
   readonly requestId: bigint;
+  /** index is the raft index of the entry being applied; 0 for requests served without the log. */
+  readonly index: bigint;
   readonly user: string;
   readonly authRevision: bigint;
   readonly origin: RequestOrigin;
 }
 
 /** READ_CONTEXT is the context of a read served locally with no user (auth off). */
-export const READ_CONTEXT: RequestContext = { requestId: 0n, user: "", authRevision: 0n, origin: "read" };
+export const READ_CONTEXT: RequestContext = { requestId: 0n, index: 0n, user: "", authRevision: 0n, origin: "read" };
+
+/** readContext is the context of a read served locally as `user`, checked at auth revision `authRevision`. */
+export function readContext(user: string, authRevision: bigint): RequestContext {
+  return user === "" && authRevision === 0n ? READ_CONTEXT : { requestId: 0n, index: 0n, user, authRevision, origin: "read" };
+}
+
+/** AUTH_REQUEST_KINDS are the auth requests of the log: the InternalRaftRequest fields that hold them. */
+export const AUTH_REQUEST_KINDS = [
+  "authEnable",
+  "authDisable",
+  "authenticate",
+  "authUserAdd",
+  "authUserDelete",
+  "authUserChangePassword",
+  "authUserGrantRole",
+  "authUserGet",
+  "authUserRevokeRole",
+  "authRoleAdd",
+  "authRoleGrantPermission",
+  "authRoleGet",
+  "authRoleRevokePermission",
+  "authRoleDelete",
+  "authUserList",
+  "authRoleList",
+] as const;
+
+export type AuthRequestKind = (typeof AUTH_REQUEST_KINDS)[number];
+
+/** AuthRequest is one auth request from the log: which kind, and the request. */
+export type AuthRequest = { [K in AuthRequestKind]: { kind: K; req: NonNullable<serverpb.InternalRaftRequest[K]> } }[AuthRequestKind];
 
 /**
  * Applied is one applied request's outcome: the response without its header, the revision
@@ -54,6 +86,8 @@ export interface Applier {
   leaseRevoke(ctx: RequestContext, req: etcdserverpb.LeaseRevokeRequest): Applied<etcdserverpb.LeaseRevokeResponse>;
   /** leaseCheckpoint records the remaining TTLs the leader checkpointed. */
   leaseCheckpoint(ctx: RequestContext, req: etcdserverpb.LeaseCheckpointRequest): Applied<etcdserverpb.LeaseCheckpointResponse>;
+  /** auth applies an auth request (user, role, permission, enable/disable, authenticate); the response is the RPC's, header left out. */
+  auth(ctx: RequestContext, r: AuthRequest): Applied<unknown>;
 }
 
 /**
@@ -89,6 +123,9 @@ export class ApplierDecorator implements Applier {
   }
   leaseCheckpoint(ctx: RequestContext, req: etcdserverpb.LeaseCheckpointRequest): Applied<etcdserverpb.LeaseCheckpointResponse> {
     return this.next.leaseCheckpoint(ctx, req);
+  }
+  auth(ctx: RequestContext, r: AuthRequest): Applied<unknown> {
+    return this.next.auth(ctx, r);
   }
 }
 

@@ -5,7 +5,7 @@ import { FP } from "../failpoint.js";
 import type { MembershipStore } from "../membership_store.js";
 import type { ApplyHandler } from "../raft_node.js";
 import type { Wait } from "../wait.js";
-import type { Applied, Applier, RequestContext } from "./applier.js";
+import { AUTH_REQUEST_KINDS, type Applied, type Applier, type AuthRequest, type RequestContext } from "./applier.js";
 
 /**
  * ApplyResult is what a proposer receives once its entry is applied: the outcome, or the
@@ -75,6 +75,7 @@ export class ApplyLoop implements ApplyHandler {
         const h = req.header;
         const ctx: RequestContext = {
           requestId: h?.id ?? 0n,
+          index: e.index,
           user: h?.username ?? "",
           authRevision: h?.authRevision ?? 0n,
           origin: local !== undefined ? "local" : "log",
@@ -116,6 +117,10 @@ export class ApplyLoop implements ApplyHandler {
       const r = a.range(ctx, req.range);
       if (r.done !== undefined) throw new Error("apply: a range in the log must read the current revision");
       return r;
+    }
+    for (const kind of AUTH_REQUEST_KINDS) {
+      const r = req[kind];
+      if (r !== undefined) return a.auth(ctx, { kind, req: r } as AuthRequest);
     }
     if (req.clusterVersionSet !== undefined) {
       this.membership.applyClusterVersion(req.clusterVersionSet.ver);

@@ -2,7 +2,9 @@ import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 import type { KVStore, WriteTxn } from "@etcd-ts/mvcc";
 import type { AlarmStore } from "../alarm_store.js";
 import { Errors } from "../errors.js";
-import type { Applied, Applier, LeaseStore, RequestContext } from "./applier.js";
+import type { AuthStore } from "@etcd-ts/auth";
+import type { Applied, Applier, AuthRequest, LeaseStore, RequestContext } from "./applier.js";
+import { applyAuthRequest, type TokenAssigner } from "./auth_requests.js";
 import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from "./kv.js";
 
 /**
@@ -12,7 +14,8 @@ import { deleteRangeRequest, putRequest, rangeRequest, txnRequest } from "./kv.j
  * agrees on; lease requests to the lessor; alarm requests to the alarm store. Every write
  * transaction's events keep the lessor's key attachments current (a put attaches its key to
  * its lease and detaches it from the previous one, a delete detaches it), as etcd's mvcc
- * does. `kv` and `alarms` are replaced when a snapshot is installed.
+ * does; auth requests to the auth store (auth_requests.ts). `kv` and `alarms` are replaced
+ * when a snapshot is installed (the auth store reloads in place).
  */
 export class BaseApplier implements Applier {
   constructor(
@@ -22,7 +25,13 @@ export class BaseApplier implements Applier {
     /** alarmsChanged runs after an alarm was raised or cleared (the server rebuilds its applier chain). */
     private readonly alarmsChanged: (m: etcdserverpb.AlarmMember, raised: boolean) => void,
     private readonly onFatal: (err: unknown) => void,
+    private readonly authStore: AuthStore,
+    private readonly tokens: TokenAssigner,
   ) {}
+
+  auth(ctx: RequestContext, r: AuthRequest): Applied<unknown> {
+    return { response: applyAuthRequest(this.authStore, this.tokens, ctx, r), revision: this.kv.currentRevision };
+  }
 
   range(_ctx: RequestContext, req: etcdserverpb.RangeRequest): Applied<etcdserverpb.RangeResponse> {
     return rangeRequest(this.kv, req);

@@ -1,6 +1,7 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
 import { MvccError } from "@etcd-ts/mvcc";
 import { Errors } from "../errors.js";
+import type { Clock } from "./clock.js";
 
 /**
  * compactor.ts declares what etcd 3.4's auto-compactors (etcdserver/api/v3compactor) are and
@@ -19,6 +20,57 @@ export interface Compactor {
   stop(): void;
   pause(): void;
   resume(): void;
+}
+
+/**
+ * TimedCompactor is what both compactors share: stop, pause and resume, one pending timer,
+ * and a compaction whose ErrCompacted outcome counts as success.
+ */
+export abstract class TimedCompactor implements Compactor {
+  protected paused = false;
+  protected stopped = false;
+  private cancel: (() => void) | undefined;
+
+  constructor(
+    protected readonly clock: Clock,
+    private readonly c: Compactable,
+  ) {}
+
+  abstract run(): void;
+
+  stop(): void {
+    this.stopped = true;
+    this.cancel?.();
+    this.cancel = undefined;
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  /** after calls fn once, ms from now, unless the compactor stops first. */
+  protected after(ms: number, fn: () => void): void {
+    if (this.stopped) return;
+    this.cancel = this.clock.after(ms, () => {
+      this.cancel = undefined;
+      if (!this.stopped) fn();
+    });
+  }
+
+  /**
+   * compactTo compacts to `rev` (not physically, as etcd's compactors) and calls done(true)
+   * on success or ErrCompacted, done(false, err) on another failure.
+   */
+  protected compactTo(rev: bigint, done: (ok: boolean, err?: unknown) => void): void {
+    this.c.compact({ revision: rev, physical: false }).then(
+      () => done(true),
+      (err: unknown) => (isErrCompacted(err) ? done(true) : done(false, err)),
+    );
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import type { Clock } from "./clock.js";
-import { errorText, isErrCompacted, type Compactable, type Compactor, type RevGetter } from "./compactor.js";
+import { errorText, TimedCompactor, type Compactable, type RevGetter } from "./compactor.js";
 import { formatGoDuration } from "./go_duration.js";
 
 /** HOUR_NS is one hour in nanoseconds: the longest compaction interval. */
@@ -26,7 +26,7 @@ const nsToMs = (ns: bigint): number => Number(ns) / 1e6;
  * revision of about 5m before. Period 24h: sample every 6m, first compaction after 24h, then
  * every hour, each to the revision of about 24h before.
  */
-export class Periodic implements Compactor {
+export class Periodic extends TimedCompactor {
   /** compactIntervalMs is the time between successful compactions after the first period. */
   readonly compactIntervalMs: number;
   /** retryIntervalMs is the time between samples (and between a failure and its retry). */
@@ -40,17 +40,15 @@ export class Periodic implements Compactor {
   private revs: bigint[] = [];
   private lastSuccess = 0;
   private baseIntervalMs = 0;
-  private paused = false;
-  private stopped = false;
-  private cancel: (() => void) | undefined;
 
   constructor(
     private readonly logger: Logger,
-    private readonly clock: Clock,
+    clock: Clock,
     period: bigint,
     private readonly rg: RevGetter,
-    private readonly c: Compactable,
+    c: Compactable,
   ) {
+    super(clock, c);
     if (period <= 0n) throw new Error(`periodic compactor: period must be positive, got ${period}ns`);
     const capped = period > HOUR_NS ? HOUR_NS : period;
     const retry = capped / RETRY_DIVISOR;
@@ -70,32 +68,16 @@ export class Periodic implements Compactor {
     this.sample();
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.cancel?.();
-    this.cancel = undefined;
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-  }
-
   /** sample adds the current revision to the window and waits one retry interval. */
   private sample(): void {
     if (this.stopped) return;
     this.revs.push(this.rg.rev());
     // revs[0] stays the revision of about one period ago.
     if (this.revs.length > this.retentions) this.revs = this.revs.slice(1);
-    this.cancel = this.clock.after(this.retryIntervalMs, () => this.tick());
+    this.after(this.retryIntervalMs, () => this.tick());
   }
 
   private tick(): void {
-    this.cancel = undefined;
-    if (this.stopped) return;
     if (this.paused || this.clock.now() - this.lastSuccess < this.baseIntervalMs) {
       this.sample();
       return;
@@ -103,24 +85,21 @@ export class Periodic implements Compactor {
     if (this.baseIntervalMs === this.periodMs) this.baseIntervalMs = this.compactIntervalMs;
     const rev = this.revs[0] as bigint;
     this.logger.info("starting auto periodic compaction", { revision: rev, "compact-period": this.periodText });
-    this.c.compact({ revision: rev, physical: false }).then(
-      () => this.succeeded(rev),
-      (err: unknown) => {
-        if (isErrCompacted(err)) {
-          this.succeeded(rev);
-          return;
-        }
-        if (!this.stopped) {
-          this.logger.warn("failed auto periodic compaction", {
-            revision: rev,
-            "compact-period": this.periodText,
-            "retry-interval": this.retryText,
-            error: errorText(err),
-          });
-        }
-        this.sample();
-      },
-    );
+    this.compactTo(rev, (ok, err) => {
+      if (ok) {
+        this.succeeded(rev);
+        return;
+      }
+      if (!this.stopped) {
+        this.logger.warn("failed auto periodic compaction", {
+          revision: rev,
+          "compact-period": this.periodText,
+          "retry-interval": this.retryText,
+          error: errorText(err),
+        });
+      }
+      this.sample();
+    });
   }
 
   private succeeded(rev: bigint): void {

@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
 import type { Clock } from "./clock.js";
-import { errorText, isErrCompacted, type Compactable, type Compactor, type RevGetter } from "./compactor.js";
+import { errorText, TimedCompactor, type Compactable, type RevGetter } from "./compactor.js";
 import { formatGoDuration } from "./go_duration.js";
 
 /** REVISION_INTERVAL_MS is how often the revision compactor looks at the current revision (etcd: 5 minutes). */
@@ -13,23 +13,21 @@ export const REVISION_INTERVAL_MS = 5 * 60_000;
  * retried at the next interval; an ErrCompacted outcome counts as success. While paused it
  * does nothing.
  */
-export class Revision implements Compactor {
+export class Revision extends TimedCompactor {
   /** prev is the revision of the last successful compaction (0: none yet). */
   private prev = 0n;
-  private paused = false;
-  private stopped = false;
-  private cancel: (() => void) | undefined;
   private readonly intervalText: string;
 
   /** intervalMs is REVISION_INTERVAL_MS in a server; tests may shorten it. */
   constructor(
     private readonly logger: Logger,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly retention: bigint,
     private readonly rg: RevGetter,
-    private readonly c: Compactable,
+    c: Compactable,
     private readonly intervalMs: number = REVISION_INTERVAL_MS,
   ) {
+    super(clock, c);
     if (retention <= 0n) throw new Error(`revision compactor: retention must be positive, got ${retention}`);
     this.intervalText = formatGoDuration(BigInt(Math.round(intervalMs * 1e6)));
   }
@@ -38,28 +36,11 @@ export class Revision implements Compactor {
     this.wait();
   }
 
-  stop(): void {
-    this.stopped = true;
-    this.cancel?.();
-    this.cancel = undefined;
-  }
-
-  pause(): void {
-    this.paused = true;
-  }
-
-  resume(): void {
-    this.paused = false;
-  }
-
   private wait(): void {
-    if (this.stopped) return;
-    this.cancel = this.clock.after(this.intervalMs, () => this.tick());
+    this.after(this.intervalMs, () => this.tick());
   }
 
   private tick(): void {
-    this.cancel = undefined;
-    if (this.stopped) return;
     if (this.paused) {
       this.wait();
       return;
@@ -71,24 +52,21 @@ export class Revision implements Compactor {
     }
     const start = this.clock.now();
     this.logger.info("starting auto revision compaction", { revision: rev, "revision-compaction-retention": this.retention });
-    this.c.compact({ revision: rev, physical: false }).then(
-      () => this.succeeded(rev, start),
-      (err: unknown) => {
-        if (isErrCompacted(err)) {
-          this.succeeded(rev, start);
-          return;
-        }
-        if (!this.stopped) {
-          this.logger.warn("failed auto revision compaction", {
-            revision: rev,
-            "revision-compaction-retention": this.retention,
-            "retry-interval": this.intervalText,
-            error: errorText(err),
-          });
-        }
-        this.wait();
-      },
-    );
+    this.compactTo(rev, (ok, err) => {
+      if (ok) {
+        this.succeeded(rev, start);
+        return;
+      }
+      if (!this.stopped) {
+        this.logger.warn("failed auto revision compaction", {
+          revision: rev,
+          "revision-compaction-retention": this.retention,
+          "retry-interval": this.intervalText,
+          error: errorText(err),
+        });
+      }
+      this.wait();
+    });
   }
 
   private succeeded(rev: bigint, start: number): void {

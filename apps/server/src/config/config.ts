@@ -70,6 +70,12 @@ export interface ServerConfig {
   metrics: "basic" | "extensive";
   /** listenMetricsUrls: --listen-metrics-urls, extra http:// listeners serving /metrics and /health. */
   listenMetricsUrls: URL[];
+  /** authToken is --auth-token: "simple" (JWT is not built yet: other values are refused at start). */
+  authToken: "simple";
+  /** bcryptCost is --bcrypt-cost: bcrypt's cost for new password hashes (out of 4..31: etcd's default, 10, with a warning). */
+  bcryptCost: number;
+  /** authTokenTtlMs is --auth-token-ttl in milliseconds: a simple token lives this long after its last use. */
+  authTokenTtlMs: number;
   /** warnings found while reading the configuration, logged at start. */
   warnings: string[];
 }
@@ -166,6 +172,12 @@ function build(raw: RawConfig): ServerConfig {
     throw new ConfigError((err as Error).message);
   }
 
+  let bcryptCost = num("bcrypt-cost");
+  if (bcryptCost < 4 || bcryptCost > 31) {
+    raw.warnings.push(`use default bcrypt cost instead of the invalid given cost (min-cost 4, max-cost 31, default-cost 10, given-cost ${bcryptCost})`);
+    bcryptCost = 10;
+  }
+
   const level = get("log-level");
   const logLevel = bool("debug") ? "debug" : level;
   if (!["debug", "info", "warn", "error", "panic", "fatal"].includes(logLevel)) {
@@ -211,6 +223,9 @@ function build(raw: RawConfig): ServerConfig {
     watchProgressNotifyMs: dur("experimental-watch-progress-notify-interval"),
     metrics: get("metrics") === "extensive" ? "extensive" : "basic",
     listenMetricsUrls: metricsUrls(get("listen-metrics-urls")),
+    authToken: "simple",
+    bcryptCost,
+    authTokenTtlMs: num("auth-token-ttl") * 1000,
     warnings: raw.warnings,
   };
 }

@@ -1,6 +1,7 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
 import type { ServiceImplementation } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
+import { authOf } from "./auth.js";
 import { Errors } from "../errors.js";
 
 /**
@@ -11,8 +12,8 @@ import { Errors } from "../errors.js";
  */
 export function leaseService(s: EtcdServer): ServiceImplementation<typeof etcdserverpb.LeaseService> {
   return {
-    leaseGrant: (r) => s.leaseGrant(r),
-    leaseRevoke: (r) => s.leaseRevoke(r),
+    leaseGrant: (r, call) => s.leaseGrant(r, authOf(call)),
+    leaseRevoke: (r, call) => s.leaseRevoke(r, authOf(call)),
     leaseKeepAlive: async (call) => {
       for await (const req of call) {
         const header = s.header(s.kv.currentRevision);

@@ -1,6 +1,7 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
 import type { ServiceImplementation } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
+import { authOf } from "./auth.js";
 
 /**
  * maintenanceService implements the parts of etcdserverpb.Maintenance that etcd-ts has:
@@ -11,9 +12,16 @@ import type { EtcdServer } from "../etcd_server.js";
 export function maintenanceService(s: EtcdServer): ServiceImplementation<typeof etcdserverpb.MaintenanceService> {
   return {
     status: () => s.status(),
-    hash: () => s.hash(),
-    hashKv: (r) => s.hashKV(r),
-    defragment: async () => {
+    hash: async (_r, call) => {
+      s.auth.isAdminPermitted(authOf(call));
+      return s.hash();
+    },
+    hashKv: async (r, call) => {
+      s.auth.isAdminPermitted(authOf(call));
+      return s.hashKV(r);
+    },
+    defragment: async (_r, call) => {
+      s.auth.isAdminPermitted(authOf(call));
       await s.defragment();
       return { header: s.header(s.kv.currentRevision) };
     },

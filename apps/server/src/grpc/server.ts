@@ -4,6 +4,7 @@ import type { EtcdServer } from "../etcd_server.js";
 import { mapError } from "../etcd_server.js";
 import { RpcError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { authInterceptor, authService } from "./auth.js";
 import { clusterService } from "./cluster.js";
 import { kvService } from "./kv.js";
 import { leaseService } from "./lease.js";
@@ -44,7 +45,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     keepaliveIntervalMs: o.keepaliveIntervalMs,
     keepaliveTimeoutMs: o.keepaliveTimeoutMs,
     keepaliveMinTimeMs: o.keepaliveMinTimeMs,
-    interceptors: [learnerGate(s), requireLeader.interceptor()],
+    interceptors: [learnerGate(s), requireLeader.interceptor(), authInterceptor(s)],
     errorToStatus,
     onError: (err, ctx) => logger.warn("request failed", { method: ctx.method, error: String(err) }),
     ...(o.observer === undefined ? {} : { observer: o.observer }),
@@ -53,6 +54,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
   grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));
   grpc.addService(etcdserverpb.ClusterService, clusterService(s));
   grpc.addService(etcdserverpb.LeaseService, leaseService(s));
+  grpc.addService(etcdserverpb.AuthService, authService(s));
   grpc.addService(
     WatchServiceDefinition,
     watchService(s, { maxResponseBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES, progressNotifyMs: o.watchProgressNotifyMs }),

@@ -1,4 +1,5 @@
 import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
+import { AuthError } from "@etcd-ts/auth";
 import type { BidiStream, ServiceImplementation } from "@etcd-ts/grpc-server";
 import { WatchError, type WatchFilters, type WatchResponse as StoreResponse, type WatchStream } from "@etcd-ts/mvcc";
 import type { EtcdServer } from "../etcd_server.js";
@@ -242,6 +243,16 @@ class ServerWatchStream {
   private create(c: etcdserverpb.WatchCreateRequest): void {
     const key = c.key.length === 0 ? Buffer.from([0]) : c.key;
     const end = c.rangeEnd.length === 0 ? undefined : c.rangeEnd.length === 1 && c.rangeEnd[0] === 0 ? Buffer.alloc(0) : c.rangeEnd;
+    const refused = this.watchRefusal(key, c.rangeEnd);
+    if (refused !== undefined) {
+      // etcd answers a watch the user may not read with a created-and-canceled response.
+      const r = response(this.header(this.ws.rev), INVALID_WATCH_ID);
+      r.created = true;
+      r.canceled = true;
+      r.cancelReason = refused;
+      this.pushCtrl(r);
+      return;
+    }
     const filters: WatchFilters = {};
     for (const f of c.filters) {
       if (f === etcdserverpb.WatchCreateRequest_FilterType.NOPUT) filters.noPut = true;
@@ -278,6 +289,32 @@ class ServerWatchStream {
       if (startRev <= wsrev) this.s.kickWatchSync();
     }
     this.pushCtrl(r);
+  }
+
+  /**
+   * watchRefusal checks that the stream's user may read [key, rangeEnd), with its token
+   * looked up again (it may have been invalidated since the stream began) at the current auth
+   * revision, as etcd's isWatchPermitted does; it returns etcd's cancel reason, or undefined.
+   */
+  private watchRefusal(key: Buffer, rangeEnd: Uint8Array): string | undefined {
+    const auth = this.s.auth;
+    if (!auth.enabled) return undefined;
+    const token = this.call.metadata.get("token") ?? this.call.metadata.get("authorization");
+    let user = "";
+    if (token !== undefined) {
+      const u = this.s.tokens.user(token);
+      if (u === undefined) return "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token";
+      user = u;
+    }
+    try {
+      auth.isRangePermitted({ user, revision: user === "" ? 0n : auth.revision }, key, Buffer.from(rangeEnd));
+    } catch (err) {
+      if (!(err instanceof AuthError)) throw err;
+      if (err.code === "auth_old_revision") return "rpc error: code = InvalidArgument desc = etcdserver: revision of auth store is old";
+      if (err.code === "user_empty") return "rpc error: code = InvalidArgument desc = etcdserver: user name is empty";
+      return "rpc error: code = PermissionDenied desc = etcdserver: permission denied";
+    }
+    return undefined;
   }
 
   /** cancel removes a watcher and answers "canceled"; an unknown ID gets no answer (etcd 3.4). */

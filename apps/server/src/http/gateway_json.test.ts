@@ -2,7 +2,7 @@ import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 import { describe, expect, it } from "vitest";
 import { httpStatusFromCode, streamErrorChunk } from "./gateway.js";
 import { methodSchemas, requestFromJson, requestsFromJson, responseToJson } from "./gateway_json.js";
-import { firstJsonValue, goBase64Error } from "./go_json_scan.js";
+import { firstJsonValue, goBase64Error, quoteWideIntegers } from "./go_json_scan.js";
 
 const b = (s: string): Buffer => Buffer.from(s);
 const range = methodSchemas("etcdserverpb.KV", "Range");
@@ -19,6 +19,17 @@ describe("gateway JSON -> request message", () => {
     expect(r.limit).toBe(2n);
     expect(r.revision).toBe(7n);
     expect(r.sortOrder).toBe(etcdserverpb.RangeRequest_SortOrder.DESCEND);
+  });
+
+  it("keeps every digit of a bare 64-bit integer (a lease ID), as Go's jsonpb does", () => {
+    const put = methodSchemas("etcdserverpb.KV", "Put");
+    const p = etcdserverpb.PutRequest.decode(requestFromJson(put.input, b('{"key":"YQ==","value":"Yg==","lease":7587848943239472601}')));
+    expect(p.lease).toBe(7587848943239472601n);
+    const neg = etcdserverpb.RangeRequest.decode(requestFromJson(range.input, b('{"key":"a2V5IDEyMzQ1Njc4OTAxMjM0NTY3","revision":-1234567890123456789}')));
+    expect(neg.revision).toBe(-1234567890123456789n);
+    // Digits inside strings (here a base64 key "key 12345678901234567") are left alone.
+    expect(Buffer.from(neg.key).toString()).toBe("key 12345678901234567");
+    expect(quoteWideIntegers('{"a":"x\\\\"  ,"b":[12345678901234567,1.5e300,123456789012345]}')).toBe('{"a":"x\\\\"  ,"b":["12345678901234567",1.5e300,123456789012345]}');
   });
 
   it("reads nested messages and oneofs (txn compares and request_op)", () => {

@@ -1,7 +1,7 @@
 import { createFileRegistry, fromBinary, fromJson, toBinary, toJson, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { FILE_DESCRIPTOR_SET } from "@etcd-ts/proto";
-import { firstJsonValue, goBase64Error, GoJsonError, quoteChar } from "./go_json_scan.js";
+import { firstJsonValue, goBase64Error, GoJsonError, quoteChar, quoteWideIntegers } from "./go_json_scan.js";
 
 /**
  * gateway_json.ts converts between grpc-gateway v1's JSON (jsonpb with OrigName: proto3 JSON
@@ -62,7 +62,7 @@ export function requestsFromJson(schema: DescMessage, body: Uint8Array): Buffer[
 
 function messageFromJson(schema: DescMessage, text: string | undefined): Buffer {
   if (text === undefined) return Buffer.alloc(0);
-  const json = JSON.parse(text) as JsonValue;
+  const json = JSON.parse(quoteWideIntegers(text)) as JsonValue;
   if (json === null) return Buffer.alloc(0);
   if (typeof json !== "object" || Array.isArray(json)) {
     throw new GoJsonError(`json: cannot unmarshal ${jsonKind(json)} into Go value of type map[string]json.RawMessage`);

@@ -230,3 +230,39 @@ function isStdBase64(s: string): boolean {
 function isBase64Char(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
 }
+
+/**
+ * quoteWideIntegers puts quotes around each integer literal of a JSON text that a double
+ * cannot hold exactly (more than 15 digits), outside strings, so JSON.parse keeps its digits:
+ * Go's jsonpb reads a bare 64-bit integer from its text (a lease ID such as
+ * 7587848943239472601 stays exact), and the proto3 JSON reader takes quoted integers alike.
+ * The text must be one well-formed JSON value (firstJsonValue's).
+ */
+export function quoteWideIntegers(text: string): string {
+  let out = "";
+  let from = 0;
+  let i = 0;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      // Skip the string, its escapes included.
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c ? 2 : 1;
+      i++;
+      continue;
+    }
+    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      let j = i + 1;
+      while (j < text.length && /[0-9.eE+-]/.test(text[j] as string)) j++;
+      const lit = text.slice(i, j);
+      if (/^-?[0-9]{16,}$/.test(lit)) {
+        out += `${text.slice(from, i)}"${lit}"`;
+        from = j;
+      }
+      i = j;
+      continue;
+    }
+    i++;
+  }
+  return from === 0 ? text : out + text.slice(from);
+}

@@ -10,33 +10,7 @@ import { loadConfig } from "../config/config.js";
 import { Etcd } from "../embed.js";
 import { hexId } from "../ids.js";
 import { Logger } from "../log.js";
-
-/** Scrape is one parsed Prometheus text exposition: sample values and declared types. */
-interface Scrape {
-  types: Map<string, string>;
-  samples: { name: string; labels: Record<string, string>; value: number }[];
-}
-
-/** parse reads the Prometheus text format (HELP/TYPE comments and `name{l="v",...} value` lines). */
-function parse(text: string): Scrape {
-  const types = new Map<string, string>();
-  const samples: Scrape["samples"] = [];
-  for (const line of text.split("\n")) {
-    if (line === "") continue;
-    const t = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (t !== null) {
-      types.set(t[1] as string, t[2] as string);
-      continue;
-    }
-    if (line.startsWith("#")) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (m === null) throw new Error(`not a sample line: ${line}`);
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1] as string] = l[2] as string;
-    samples.push({ name: m[1] as string, labels, value: Number(m[3]) });
-  }
-  return { types, samples };
-}
+import { parseExposition as parse, type Scrape } from "../testing/exposition.js";
 
 /** value is the one sample of name whose labels are exactly `labels`; it fails when there is none. */
 function value(s: Scrape, name: string, labels: Record<string, string> = {}): number {

@@ -3,7 +3,7 @@
  * implement it): payload bytes sent and received per peer ID, and measured round trips.
  */
 export interface PeerObserver {
-  /** sent: `bytes` of raft messages went to peer `to` (a stream frame or a POSTed batch). */
+  /** sent: `bytes` of raft messages went to peer `to` (a frame queued on its stream, or a POSTed batch it accepted). */
   sent(to: bigint, bytes: number): void;
   /** received: `bytes` of raft messages came from peer `from`. */
   received(from: bigint, bytes: number): void;

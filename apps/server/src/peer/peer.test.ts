@@ -10,6 +10,7 @@ import { createCrl, crlToDer } from "../tls/testing/crl.js";
 import { makePki, type PkiFiles } from "../tls/testing/pki.js";
 import type { TlsInfo } from "../tls/tls_info.js";
 import { PeerListener, type PeerHandler, type PeerListenerTls } from "./server.js";
+import type { PeerObserver } from "./observer.js";
 import { PeerTransport } from "./transport.js";
 
 const CLUSTER = 0x5eedn;
@@ -38,14 +39,19 @@ afterAll(() => {
 /** Received collects what a PeerListener delivers to its member. */
 interface Received {
   messages: raftpb.Message[];
+  /** bytes is the batch bytes counted per sending peer (the metrics' received bytes). */
+  bytes: Map<bigint, number>;
   handler: PeerHandler;
 }
 
 function received(): Received {
   const messages: raftpb.Message[] = [];
+  const bytes = new Map<bigint, number>();
   return {
     messages,
+    bytes,
     handler: {
+      received: (from, n) => bytes.set(from, (bytes.get(from) ?? 0) + n),
       clusterId: () => CLUSTER,
       step: (m) => messages.push(m),
       stepSnapshot: () => undefined,
@@ -75,8 +81,9 @@ async function listen(urls: string[], r: Received, tls?: PeerListenerTls): Promi
   return { l, log };
 }
 
-function transport(urls: string[], tls?: TlsInfo, clusterId = CLUSTER): PeerTransport {
+function transport(urls: string[], tls?: TlsInfo, clusterId = CLUSTER, observer?: PeerObserver): PeerTransport {
   const t = new PeerTransport({
+    ...(observer === undefined ? {} : { observer }),
     memberId: LOCAL,
     clusterId: () => clusterId,
     logger: new Logger("error", ["stderr"]),
@@ -129,6 +136,24 @@ const serverInfo = (p: Partial<TlsInfo> = {}): TlsInfo => ({
   ...p,
 });
 const dialInfo = (certFile: string, keyFile: string): TlsInfo => ({ certFile, keyFile, trustedCaFile: pki.caFile, clientCertAuth: false, autoTls: false, cipherSuites: [] });
+
+describe("peer traffic by POST", () => {
+  it("counts each POSTed batch's bytes as received from its sender, and as sent once accepted", async () => {
+    const r = received();
+    const { l } = await listen(["http://127.0.0.1:0"], r);
+    let sent = 0;
+    const observer: PeerObserver = { sent: (_to, n) => (sent += n), received: () => undefined, sendFailed: () => undefined, roundTrip: () => undefined };
+    const t = transport([`http://127.0.0.1:${l.addresses[0]?.split(":")[1]}`], undefined, CLUSTER, observer);
+    await deliver(t, r);
+    for (let i = 0; i < 10; i++) t.send([heartbeat(8n)]);
+    await until(() => r.messages.length >= 11);
+    // Each POST carried one heartbeat (terms 7 and 8 encode to the same length); the sender
+    // counts the batches the listener accepted, no more (those sent before it was up failed).
+    const batch = raftpb.MessageBatch.encode({ messages: [heartbeat(8n)] }).finish().length;
+    expect(r.bytes.get(LOCAL)).toBe(r.messages.length * batch);
+    await until(() => sent === r.bytes.get(LOCAL));
+  });
+});
 
 describe("peer traffic over unix sockets", () => {
   it("listens on the socket file host:port in the working directory (replacing a stale file, as etcd) and takes raft messages", async () => {

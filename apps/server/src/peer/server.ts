@@ -57,6 +57,8 @@ export interface PeerHandler {
    * cluster ID and membership were checked; without it the path answers 404.
    */
   attachStream?(req: Http2ServerRequest, res: Http2ServerResponse): void;
+  /** received counts `bytes` of a raft message batch POSTed by peer `from` (the metrics' received bytes). */
+  received?(from: bigint, bytes: number): void;
 }
 
 /** MAX_HASHKV_REQUEST_BYTES bounds a HashKV request's body (one varint field). */
@@ -146,6 +148,7 @@ export class PeerListener {
             res.writeHead(400).end("bad message batch");
             return;
           }
+          if (from !== undefined) h.received?.(from, body.length);
           for (const m of batch.messages) h.step(m);
           res.writeHead(204).end();
         });

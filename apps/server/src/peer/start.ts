@@ -68,6 +68,7 @@ export async function startPeer(
       leaseTimeToLive: (req) => server.localLeaseTimeToLive(req),
       isLeaseNotFound: (err) => err === Errors.leaseNotFound,
       attachStream: (req, res) => transport.attachStream(req, res),
+      ...(observer === undefined ? {} : { received: (from: bigint, n: number) => observer.received(from, n) }),
       promote: async (id) => {
         try {
           await server.memberPromote({ ID: id });

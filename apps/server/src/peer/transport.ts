@@ -234,7 +234,6 @@ export class PeerTransport implements Transport {
     for (const [to, list] of byPeer) {
       // Batches the peer accepts: a longer frame would drop the stream, a longer POST get a 413.
       const bodies = encodeBatches(list, this.maxBatchBytes);
-      if (this.o.observer !== undefined) for (const b of bodies) this.o.observer.sent(to, b.length);
       const out = this.peers.get(to)?.out;
       if (out === undefined || !out.usable(now, this.stallMs)) {
         for (const body of bodies) this.sendBatch(to, body);
@@ -244,6 +243,8 @@ export class PeerTransport implements Transport {
       if (!out.writeFrames(bodies.map(encodeFrame), now)) {
         this.o.observer?.sendFailed(to);
         this.o.reportUnreachable(to);
+      } else if (this.o.observer !== undefined) {
+        for (const b of bodies) this.o.observer.sent(to, b.length);
       }
     }
   }
@@ -430,6 +431,7 @@ export class PeerTransport implements Transport {
       done = true;
       p.inflight--;
       if (ok) {
+        this.o.observer?.sent(to, batch.length);
         this.up(p);
       } else {
         this.o.observer?.sendFailed(to);

@@ -5,14 +5,16 @@ import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
 import { KVStore } from "@etcd-ts/mvcc";
 import { Lessor } from "@etcd-ts/lease";
 import { etcdserverpb, type mvccpb } from "@etcd-ts/proto";
+import { AuthStore, SimpleTokens } from "@etcd-ts/auth";
 import { AlarmStore } from "../../alarm_store.js";
+import { authBackend } from "../../auth/auth_backend.js";
 import { READ_CONTEXT, type Applied, type RequestContext } from "../applier.js";
 import { BaseApplier } from "../base_applier.js";
 
 /** b turns a string into a Buffer. */
 export const b = (s: string): Buffer => Buffer.from(s);
 
-const CTX: RequestContext = { requestId: 1n, user: "", authRevision: 0n, origin: "local" };
+const CTX: RequestContext = { requestId: 1n, index: 1n, user: "", authRevision: 0n, origin: "local" };
 
 /** Ranged is a range's answer as the KV tests read it. */
 export interface Ranged {
@@ -53,9 +55,19 @@ export class KvHarness {
     this.store.onEvents((evs) => this.events.push(...evs));
     const alarms = await AlarmStore.open(this.backend, this.tx);
     this.lessor = await Lessor.open(this.backend, this.tx, { minTtl: 1, clock: () => 0, checkpointIntervalMs: 0 });
-    this.base = new BaseApplier(this.store, alarms, this.lessor, () => undefined, (err) => {
-      throw err;
-    });
+    const auth = await AuthStore.open(authBackend(this.backend, this.tx));
+    const tokens = new SimpleTokens(() => 0, 300_000, (n) => new Uint8Array(n));
+    this.base = new BaseApplier(
+      this.store,
+      alarms,
+      this.lessor,
+      () => undefined,
+      (err) => {
+        throw err;
+      },
+      auth,
+      tokens,
+    );
   }
 
   /** grantLease creates lease id (TTL 60s) so puts may name it. */
