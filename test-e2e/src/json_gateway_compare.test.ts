@@ -33,6 +33,7 @@ const MASKED = new Set([
   "clientURLs",
   "name",
   "TTL",
+  "token",
 ]);
 
 function mask(v: unknown, parentKey = ""): unknown {
@@ -49,10 +50,10 @@ function mask(v: unknown, parentKey = ""): unknown {
 }
 
 /** call sends one HTTP request and reads the whole answer; JSON bodies are parsed (one per line for streams). */
-function call(endpoint: string, path: string, body: string, method = "POST"): Promise<Answer> {
+function call(endpoint: string, path: string, body: string, method = "POST", headers: Record<string, string> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // One connection per request: a refused request's unread body must not reach the next one.
-    const req = request(`http://${endpoint}${path}`, { method, agent: false }, (res) => {
+    const req = request(`http://${endpoint}${path}`, { method, agent: false, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
@@ -169,16 +170,57 @@ describe("JSON gateway: the same HTTP requests to etcd 3.4 and etcd-ts", () => {
   });
 
 
-  it("answers /v3/auth/* as a gRPC call to an unregistered service (etcd-ts has no Auth service yet; etcd answers from its auth store)", async () => {
-    expect(await call(ts.endpoint, "/v3/auth/enable", "{}")).toEqual({
-      status: 501,
-      type: "application/json",
-      body: { error: "unknown service etcdserverpb.Auth", message: "unknown service etcdserverpb.Auth", code: 12 },
-    });
-    expect((await call(etcd.endpoint, "/v3/auth/enable", "{}")).status).toBe(412);
-    // A malformed body is refused by the gateway before any call, on both.
-    const bad = await call(ts.endpoint, "/v3/auth/user/add", "{bad");
-    expect(bad).toEqual(await call(etcd.endpoint, "/v3/auth/user/add", "{bad"));
+  it("manages users and roles, enables auth, authenticates and checks permissions the same, with the token in Authorization", async () => {
+    const steps: [path: string, body: string][] = [
+      ["/v3/auth/enable", "{}"],
+      ["/v3/auth/user/add", `{"name":"root","password":"rootpw"}`],
+      ["/v3/auth/user/grant", `{"user":"root","role":"root"}`],
+      ["/v3/auth/role/add", `{"name":"r"}`],
+      ["/v3/auth/role/add", `{"name":"r"}`],
+      ["/v3/auth/role/grant", `{"name":"r","perm":{"permType":"READ","key":"${b64("a")}","range_end":"${b64("b")}"}}`],
+      ["/v3/auth/role/get", `{"role":"r"}`],
+      ["/v3/auth/role/get", `{"role":"nope"}`],
+      ["/v3/auth/user/add", `{"name":"u","password":"upw"}`],
+      ["/v3/auth/user/grant", `{"user":"u","role":"r"}`],
+      ["/v3/auth/user/get", `{"name":"u"}`],
+      ["/v3/auth/user/list", "{}"],
+      ["/v3/auth/role/list", "{}"],
+      ["/v3/auth/user/add", "{bad"],
+      ["/v3/auth/enable", "{}"],
+      ["/v3/kv/put", `{"key":"${b64("a1")}","value":"${b64("v")}"}`],
+      ["/v3/kv/range", `{"key":"${b64("a1")}"}`],
+      ["/v3/auth/authenticate", `{"name":"root","password":"wrong"}`],
+    ];
+    for (const [path, body] of steps) {
+      const a = await call(etcd.endpoint, path, body);
+      const t = await call(ts.endpoint, path, body);
+      expect({ step: `${path} ${body}`, ...t, body: mask(t.body) }).toEqual({ step: `${path} ${body}`, ...a, body: mask(a.body) });
+    }
+    const login = async (endpoint: string, name: string, password: string): Promise<string> => {
+      const r = await call(endpoint, "/v3/auth/authenticate", JSON.stringify({ name, password }));
+      expect(r.status).toBe(200);
+      return (r.body as { token: string }).token;
+    };
+    const tokens = {
+      etcd: { root: await login(etcd.endpoint, "root", "rootpw"), u: await login(etcd.endpoint, "u", "upw") },
+      ts: { root: await login(ts.endpoint, "root", "rootpw"), u: await login(ts.endpoint, "u", "upw") },
+    };
+    const asUser: [user: "root" | "u" | "bogus", path: string, body: string][] = [
+      ["root", "/v3/kv/put", `{"key":"${b64("a1")}","value":"${b64("v")}"}`],
+      ["u", "/v3/kv/range", `{"key":"${b64("a")}","range_end":"${b64("b")}"}`],
+      ["u", "/v3/kv/put", `{"key":"${b64("a1")}","value":"${b64("w")}"}`],
+      ["u", "/v3/kv/range", `{"key":"${b64("c")}"}`],
+      ["u", "/v3/auth/user/list", "{}"],
+      ["u", "/v3/auth/user/get", `{"name":"u"}`],
+      ["bogus", "/v3/kv/range", `{"key":"${b64("a1")}"}`],
+      ["root", "/v3/auth/user/delete", `{"name":"root"}`],
+      ["root", "/v3/auth/disable", "{}"],
+    ];
+    for (const [user, path, body] of asUser) {
+      const a = await call(etcd.endpoint, path, body, "POST", { Authorization: user === "bogus" ? "bogus.1" : tokens.etcd[user] });
+      const t = await call(ts.endpoint, path, body, "POST", { Authorization: user === "bogus" ? "bogus.1" : tokens.ts[user] });
+      expect({ step: `${user} ${path} ${body}`, ...t, body: mask(t.body) }).toEqual({ step: `${user} ${path} ${body}`, ...a, body: mask(a.body) });
+    }
   });
 
   it("refuses a malformed body on the streaming routes as etcd does (Unknown, not InvalidArgument)", async () => {
