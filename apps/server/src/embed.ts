@@ -112,6 +112,7 @@ export class Etcd {
         watchProgressNotifyMs: cfg.watchProgressNotifyMs,
         electionMs: cfg.electionMs,
         observer: metrics.grpc,
+        clientCertAuth: cfg.clientTls?.clientCertAuth === true,
       },
       logger,
     );

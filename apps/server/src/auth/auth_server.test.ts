@@ -30,17 +30,17 @@ let watch: etcdserverpb.WatchClient;
 const A = {
   enable: (t?: string) => call(auth.authEnable.bind(auth), {}, t),
   disable: (t?: string) => call(auth.authDisable.bind(auth), {}, t),
-  status: () => call(auth.authStatus.bind(auth), {}),
-  login: async (name: string, password: string) => (await call(auth.authenticate.bind(auth), { name, password })).token,
+  status: () => call<etcdserverpb.AuthStatusRequest, etcdserverpb.AuthStatusResponse>(auth.authStatus.bind(auth), {}),
+  login: async (name: string, password: string) => (await call<etcdserverpb.AuthenticateRequest, etcdserverpb.AuthenticateResponse>(auth.authenticate.bind(auth), { name, password })).token,
   userAdd: (name: string, password: string, t?: string, noPassword = false) => call(auth.userAdd.bind(auth), { name, password, options: { noPassword } }, t),
   userDelete: (name: string, t?: string) => call(auth.userDelete.bind(auth), { name }, t),
-  userGet: (name: string, t?: string) => call(auth.userGet.bind(auth), { name }, t),
-  userList: (t?: string) => call(auth.userList.bind(auth), {}, t),
+  userGet: (name: string, t?: string) => call<etcdserverpb.AuthUserGetRequest, etcdserverpb.AuthUserGetResponse>(auth.userGet.bind(auth), { name }, t),
+  userList: (t?: string) => call<etcdserverpb.AuthUserListRequest, etcdserverpb.AuthUserListResponse>(auth.userList.bind(auth), {}, t),
   passwd: (name: string, password: string, t?: string) => call(auth.userChangePassword.bind(auth), { name, password }, t),
   grant: (user: string, role: string, t?: string) => call(auth.userGrantRole.bind(auth), { user, role }, t),
   revoke: (name: string, role: string, t?: string) => call(auth.userRevokeRole.bind(auth), { name, role }, t),
   roleAdd: (name: string, t?: string) => call(auth.roleAdd.bind(auth), { name }, t),
-  roleGet: (role: string, t?: string) => call(auth.roleGet.bind(auth), { role }, t),
+  roleGet: (role: string, t?: string) => call<etcdserverpb.AuthRoleGetRequest, etcdserverpb.AuthRoleGetResponse>(auth.roleGet.bind(auth), { role }, t),
   roleDelete: (role: string, t?: string) => call(auth.roleDelete.bind(auth), { role }, t),
   perm: (name: string, permType: authpb.Permission_Type, key: string, rangeEnd: string, t?: string) =>
     call(auth.roleGrantPermission.bind(auth), { name, perm: { permType, key: b(key), rangeEnd: b(rangeEnd) } }, t),
@@ -48,8 +48,9 @@ const A = {
 };
 const put = (k: string, t?: string, extra: Partial<etcdserverpb.PutRequest> = {}) =>
   call(kv.put.bind(kv), etcdserverpb.PutRequest.fromPartial({ key: b(k), value: b("v"), ...extra }), t);
-const get = (k: string, end: string, t?: string) => call(kv.range.bind(kv), etcdserverpb.RangeRequest.fromPartial({ key: b(k), rangeEnd: b(end) }), t);
-const txn = (r: Partial<etcdserverpb.TxnRequest>, t?: string) => call(kv.txn.bind(kv), etcdserverpb.TxnRequest.fromPartial(r), t);
+const get = (k: string, end: string, t?: string) =>
+  call<etcdserverpb.RangeRequest, etcdserverpb.RangeResponse>(kv.range.bind(kv), etcdserverpb.RangeRequest.fromPartial({ key: b(k), rangeEnd: b(end) }), t);
+const txn = (r: Parameters<typeof etcdserverpb.TxnRequest.fromPartial>[0], t?: string) => call(kv.txn.bind(kv), etcdserverpb.TxnRequest.fromPartial(r), t);
 
 const denied = { code: 7, details: "etcdserver: permission denied" };
 const userEmpty = { code: 3, details: "etcdserver: user name is empty" };
@@ -170,7 +171,7 @@ describe("auth through gRPC", () => {
   });
 
   it("needs write permission on a lease's keys to revoke it or attach to it", async () => {
-    const l = await call(lease.leaseGrant.bind(lease), { ID: 0n, TTL: 60n }, root);
+    const l = await call<etcdserverpb.LeaseGrantRequest, etcdserverpb.LeaseGrantResponse>(lease.leaseGrant.bind(lease), { ID: 0n, TTL: 60n }, root);
     await put("k-leased", root, { lease: l.ID });
     await expect(put("w/3", alice, { lease: l.ID })).rejects.toMatchObject(denied);
     await expect(call(lease.leaseRevoke.bind(lease), { ID: l.ID }, alice)).rejects.toMatchObject(denied);

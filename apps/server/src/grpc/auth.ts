@@ -11,11 +11,22 @@ const AUTH_INFO = Symbol("etcd-ts.authInfo");
  * authInterceptor resolves, once per call, who the call runs as (see authInfoFromToken) from
  * its "token" metadata (or "authorization", which the JSON gateway sends), and keeps it for
  * the handlers (authOf). A bad token fails the call with "etcdserver: invalid auth token".
+ * Without a token, and with --client-cert-auth (`clientCertAuth`), the common name of the
+ * client's verified certificate is the user, as etcd's AuthInfoFromTLS makes it (not for
+ * calls the JSON gateway relays, which carry no client certificate).
  */
-export function authInterceptor(s: EtcdServer): Interceptor {
+export function authInterceptor(s: EtcdServer, clientCertAuth: boolean): Interceptor {
   return async (ctx, next) => {
     const token = ctx.metadata.get("token") ?? ctx.metadata.get("authorization");
-    if (token !== undefined) ctx.values.set(AUTH_INFO, await authInfoFromToken(s, token));
+    if (token !== undefined) {
+      ctx.values.set(AUTH_INFO, await authInfoFromToken(s, token));
+    } else if (clientCertAuth) {
+      const cn = ctx.peerCertificate?.subject?.CN;
+      const user = Array.isArray(cn) ? cn[0] : cn;
+      if (typeof user === "string" && user !== "" && ctx.metadata.get("grpcgateway-accept") === undefined) {
+        ctx.values.set(AUTH_INFO, { user, revision: s.auth.revision });
+      }
+    }
     await next();
   };
 }

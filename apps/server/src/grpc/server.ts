@@ -28,6 +28,8 @@ export interface ClientGrpcOptions {
   electionMs: number;
   /** observer counts every call (the grpc_server_* metrics; see metrics/grpc_metrics.ts). */
   observer?: CallObserver;
+  /** clientCertAuth is --client-cert-auth: a verified client certificate's common name authenticates its user. */
+  clientCertAuth?: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     keepaliveIntervalMs: o.keepaliveIntervalMs,
     keepaliveTimeoutMs: o.keepaliveTimeoutMs,
     keepaliveMinTimeMs: o.keepaliveMinTimeMs,
-    interceptors: [learnerGate(s), requireLeader.interceptor(), authInterceptor(s)],
+    interceptors: [learnerGate(s), requireLeader.interceptor(), authInterceptor(s, o.clientCertAuth === true)],
     errorToStatus,
     onError: (err, ctx) => logger.warn("request failed", { method: ctx.method, error: String(err) }),
     ...(o.observer === undefined ? {} : { observer: o.observer }),
