@@ -5,6 +5,7 @@ import type { BenchOptions } from "./args.js";
 import {
   DEFRAG_CALL_TIMEOUT_MS,
   DEFRAG_PREP_BUDGET_MS,
+  DEFRAG_SETUP_BUDGET_MS,
   defragShape,
   prepareDefrag,
   runDefragment,
@@ -63,7 +64,7 @@ export function planSeconds(o: BenchOptions): number {
     try {
       const w = parseWorkload(name, o.conns, o.watchWriters);
       drainSec = drainBoundMs(w, o.requestTimeout * 1000) / 1000;
-      if (w.op === "defrag") drainSec += (DEFRAG_PREP_BUDGET_MS + DEFRAG_CALL_TIMEOUT_MS) / 1000;
+      if (w.op === "defrag") drainSec += (DEFRAG_PREP_BUDGET_MS + DEFRAG_SETUP_BUDGET_MS + DEFRAG_CALL_TIMEOUT_MS) / 1000;
     } catch {
       // a bad name fails at its turn; count it as a KV workload
     }

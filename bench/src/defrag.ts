@@ -37,6 +37,12 @@ export const DEFRAG_TXN_OPS = 64;
 const DEFRAG_FILL_INFLIGHT = 8;
 /** DEFRAG_PREP_BUDGET_MS bounds the whole preparation (fill, delete, compact). */
 export const DEFRAG_PREP_BUDGET_MS = 240_000;
+/**
+ * DEFRAG_SETUP_BUDGET_MS is the extra time a defrag workload's generator thread may take to
+ * get ready: it pre-encodes a Put and a Range for every kept key (half a million each at
+ * 1024 MiB, about 30 s on a busy two-core machine) before it connects.
+ */
+export const DEFRAG_SETUP_BUDGET_MS = 120_000;
 /** DEFRAG_CALL_TIMEOUT_MS is the deadline of the Defragment call (and of delete and compact). */
 export const DEFRAG_CALL_TIMEOUT_MS = 120_000;
 

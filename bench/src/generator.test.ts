@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { drainBoundMs, mergeLeaseCounts, sharesFor, splitLoad, summarize, watchDetail } from "./generator.js";
+import { DEFRAG_SETUP_BUDGET_MS } from "./defrag.js";
+import { drainBoundMs, mergeLeaseCounts, setupBoundMs, sharesFor, splitLoad, summarize, watchDetail } from "./generator.js";
 import { LatencyHistogram } from "./histogram.js";
 import { LEASE_REVOKE_BUDGET_MS } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
@@ -93,6 +94,12 @@ describe("lease-put and watch plumbing", () => {
     const kv = drainBoundMs(parseWorkload("put-1", 10), 10_000);
     expect(drainBoundMs(parseWorkload("watch-10", 10), 10_000)).toBe(kv + 10_000);
     expect(drainBoundMs(parseWorkload("lease-put-10", 10), 10_000)).toBe(kv + LEASE_REVOKE_BUDGET_MS);
+  });
+
+  it("gives a defrag workload's thread time to encode a request per kept key before it must be ready", () => {
+    const kv = setupBoundMs(parseWorkload("put-100", 10), 30_000);
+    expect(kv).toBeGreaterThanOrEqual(30_000);
+    expect(setupBoundMs(parseWorkload("defrag-100", 10), 30_000)).toBe(kv + DEFRAG_SETUP_BUDGET_MS);
   });
 
   it("watchDetail reports the writers' rate and latencies and the delivery tally", () => {

@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
-import { defragDetail, type DefragDetail, type DefragWindow } from "./defrag.js";
+import { DEFRAG_SETUP_BUDGET_MS, defragDetail, type DefragDetail, type DefragWindow } from "./defrag.js";
 import { LatencyHistogram } from "./histogram.js";
 import { hostBusySeconds } from "./procstat.js";
 import { LEASE_REVOKE_BUDGET_MS, type LeaseCounts } from "./lease-put.js";
@@ -204,6 +204,15 @@ export function drainBoundMs(w: Workload, requestTimeoutMs: number): number {
 }
 
 /**
+ * setupBoundMs is how long a workload's generator threads may take to get ready (encode
+ * their requests and connect): the connect timeout, plus DEFRAG_SETUP_BUDGET_MS for defrag,
+ * whose requests cover every kept key of --defrag-mb.
+ */
+export function setupBoundMs(w: Workload, connectTimeoutMs: number): number {
+  return connectTimeoutMs + DRAIN_GRACE_MS + (w.op === "defrag" ? DEFRAG_SETUP_BUDGET_MS : 0);
+}
+
+/**
  * sharesFor splits a workload over the generator threads. A watch workload stays in one
  * thread: its put clients and watchers must share a clock and the delivery ledger; so
  * does a defrag workload, whose put completions form one log.
@@ -224,7 +233,7 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
   const threads = shares.map(() => new GeneratorThread());
   try {
     shares.forEach((s, k) => threads[k]!.send(setupFor(spec, s, k, "random")));
-    await Promise.all(threads.map((t) => t.next("ready", spec.connectTimeoutMs + DRAIN_GRACE_MS, "connecting")));
+    await Promise.all(threads.map((t) => t.next("ready", setupBoundMs(workload, spec.connectTimeoutMs), "connecting")));
     for (const t of threads) t.send({ type: "start" });
     await sleep(spec.warmupMs);
     for (const t of threads) t.send({ type: "measure" });

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { Worker } from "node:worker_threads";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openConnection, unaryCaller } from "./grpc-caller.js";
 import { grpcFrame, H2Connection, MessageReader, requestHeaderBlock, unframe, type H2StreamHandler } from "./h2-client.js";
@@ -147,6 +148,70 @@ describe("H2Connection", () => {
     const c = await H2Connection.connect("127.0.0.1", port, 5000);
     c.close();
     expect((await call(c, "/test.T/Echo", Buffer.alloc(1)))?.message).toMatch(/closed by client/);
+  });
+});
+
+/**
+ * STRICT_PEER is an HTTP/2 server in a thread of its own (so it runs while the test's thread
+ * is busy): after the client preface it sends an empty SETTINGS frame and drops the connection
+ * unless the client acknowledges it within workerData.ackWithinMs, as etcd-ts's client listener
+ * does (after 5 s). It posts its port, then "acked" or "dropped".
+ */
+const STRICT_PEER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const net = require("node:net");
+const srv = net.createServer((sock) => {
+  let buf = Buffer.alloc(0);
+  let timer;
+  let sent = false;
+  sock.on("error", () => undefined);
+  sock.on("data", (d) => {
+    buf = Buffer.concat([buf, d]);
+    if (!sent) {
+      if (buf.length < 24) return;
+      sent = true;
+      buf = buf.subarray(24);
+      sock.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+      timer = setTimeout(() => { parentPort.postMessage("dropped"); sock.destroy(); }, workerData.ackWithinMs);
+    }
+    while (buf.length >= 9) {
+      const len = buf.readUIntBE(0, 3);
+      if (buf.length < 9 + len) break;
+      const type = buf[3], flags = buf[4];
+      buf = buf.subarray(9 + len);
+      if (type === 4 && (flags & 1) !== 0) { clearTimeout(timer); parentPort.postMessage("acked"); }
+    }
+  });
+});
+srv.listen(0, "127.0.0.1", () => parentPort.postMessage(srv.address().port));
+`;
+
+describe("H2Connection handshake", () => {
+  it("acknowledges the server's SETTINGS before connect resolves, so work right after connecting cannot hold the ACK back", async () => {
+    const peer = new Worker(STRICT_PEER, { eval: true, workerData: { ackWithinMs: 500 } });
+    const inbox: unknown[] = [];
+    let wake: (() => void) | undefined;
+    peer.on("message", (m: unknown) => {
+      inbox.push(m);
+      wake?.();
+    });
+    const next = async (): Promise<unknown> => {
+      while (inbox.length === 0) await new Promise<void>((r) => (wake = r));
+      return inbox.shift();
+    };
+    try {
+      const peerPort = (await next()) as number;
+      const c = await H2Connection.connect("127.0.0.1", peerPort, 5000);
+      // Long synchronous work right after connecting, as the defrag workload's request encoding.
+      const t = Date.now();
+      while (Date.now() - t < 1500) {
+        /* busy */
+      }
+      expect(await next()).toBe("acked");
+      c.close();
+    } finally {
+      await peer.terminate();
+    }
   });
 });
 

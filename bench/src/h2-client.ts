@@ -671,7 +671,12 @@ export class H2Connection {
       case FRAME_SETTINGS:
         if (flags & FLAG_ACK) return;
         this.applySettings(b, p, len);
+        // The ACK goes out now, not at the end of the turn: the first SETTINGS resolves
+        // connect(), and a caller busy right after it (the defrag workload encodes its
+        // requests) would hold the ACK back; a server may drop a client that does not
+        // acknowledge in time (etcd-ts's client listener waits 5 s).
         this.write(frame(FRAME_SETTINGS, FLAG_ACK, 0, Buffer.alloc(0)));
+        this.flush();
         if (!this.gotSettings) {
           this.gotSettings = true;
           this.onSettings?.();

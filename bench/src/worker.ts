@@ -211,10 +211,15 @@ async function setupWatch(s: WorkerSetup): Promise<void> {
  * completion time is logged from measure until the puts have drained.
  */
 async function setupDefrag(s: WorkerSetup): Promise<void> {
-  const channels = await openChannels(s, s.conns, s.connOffset);
-  const ch0 = channels[0]!;
+  // Encode first: for a large --defrag-mb this takes tens of seconds of synchronous work,
+  // which must not sit between connecting and the first request (a connection's handshake
+  // would wait that long for this thread; etcd-ts drops a client silent for 5 s).
   const puts = encodePrefixedPuts(DEFRAG_PREFIX, s.shape);
   const ranges = encodePrefixedRanges(DEFRAG_PREFIX, s.shape);
+  const wire = { framed: s.transport === "h2" };
+  const putWire = puts.map((m) => toWire(wire, m));
+  const rangeWire = ranges.map((m) => toWire(wire, m));
+  const channels = await openChannels(s, s.conns, s.connOffset);
   const log = new CompletionLog();
   const putClients = Math.ceil(s.clients / 2);
   const common = {
@@ -227,13 +232,13 @@ async function setupDefrag(s: WorkerSetup): Promise<void> {
     ...common,
     callers: channels.map((ch) => loggingCaller((req, done) => ch.unary(PUT_PATH, req, done), log)),
     clients: putClients,
-    source: new RandomSource(puts.map((m) => toWire(ch0, m)), s.seed),
+    source: new RandomSource(putWire, s.seed),
   });
   const rangeLoop = new ClosedLoop({
     ...common,
     callers: channels.map((ch): UnaryCaller => (req, done) => ch.unary(RANGE_PATH, req, done)),
     clients: s.clients - putClients,
-    source: new RandomSource(ranges.map((m) => toWire(ch0, m)), (s.seed ^ 0x5bd1e995) >>> 0),
+    source: new RandomSource(rangeWire, (s.seed ^ 0x5bd1e995) >>> 0),
   });
   runner = {
     start: () => {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { credentials, Metadata, status as Status, type ChannelCredentials, type ServiceError } from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
@@ -74,6 +75,35 @@ function httpsGet(port: number, opts: { cert?: string; key?: string; alpn?: stri
 const tlsInfo = (p: Partial<TlsInfo>): TlsInfo => ({ certFile: pki.serverCert, keyFile: pki.serverKey, trustedCaFile: "", clientCertAuth: false, autoTls: false, cipherSuites: [], ...p });
 
 describe("ClientListener", () => {
+  it("keeps a client that acknowledges the server's SETTINGS only seconds after connecting (as grpc-go's server does)", async () => {
+    const port = await serve(undefined);
+    const sock = connect(port, "127.0.0.1");
+    const got: Buffer[] = [];
+    let closed = false;
+    sock.on("data", (d: Buffer) => got.push(d));
+    sock.on("close", () => (closed = true));
+    await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+    // The client preface and an empty SETTINGS frame, then nothing for 6 s.
+    sock.write(Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    await new Promise((r) => setTimeout(r, 6000));
+    expect(closed).toBe(false);
+    // Now the SETTINGS ACK and a PING: the HTTP/2 session that took over answers the PING.
+    sock.write(Buffer.concat([Buffer.from([0, 0, 0, 4, 1, 0, 0, 0, 0]), Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8])]));
+    const pingAck = (): boolean => {
+      const all = Buffer.concat(got);
+      for (let i = 0; i + 9 <= all.length; ) {
+        const len = all.readUIntBE(i, 3);
+        if (all[i + 3] === 6 && ((all[i + 4] as number) & 1) === 1) return true;
+        i += 9 + len;
+      }
+      return false;
+    };
+    const deadline = Date.now() + 5000;
+    while (!pingAck() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    sock.destroy();
+    expect(pingAck()).toBe(true);
+  }, 20_000);
+
   it("serves gRPC and HTTP/1.1 on one plaintext port", async () => {
     const port = await serve(undefined);
     expect(await range(port, credentials.createInsecure())).toBe(42n);

@@ -15,8 +15,14 @@ const FRAME_SETTINGS = 4;
 const FLAG_ACK = 0x1;
 /** SHIM_HEADERS_WAIT_MS: after the client acknowledged, how long to wait for its first request. */
 const SHIM_HEADERS_WAIT_MS = 20;
-/** SHIM_TIMEOUT_MS: a client that never acknowledges the shim's SETTINGS is dropped. */
-const SHIM_TIMEOUT_MS = 5000;
+/**
+ * SHIM_TIMEOUT_MS: a client that never acknowledges the shim's SETTINGS is dropped after
+ * grpc-go's handshake timeout (120 s; etcd's server never waits for the ACK at all). A
+ * client busy for a few seconds right after connecting must not lose its connection.
+ */
+const SHIM_TIMEOUT_MS = 120_000;
+/** GOAWAY_SETTINGS_TIMEOUT is GOAWAY, last stream 0, error SETTINGS_TIMEOUT (RFC 7540 6.5.3): why a silent client is dropped. */
+const GOAWAY_SETTINGS_TIMEOUT = Buffer.from([0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
 
 /**
  * prefaceShim lets the listener see (and fix) a client's first request before the HTTP/2
@@ -35,8 +41,9 @@ function prefaceShim(socket: Socket, head: Buffer, done: (bytes: Buffer) => void
   let wait: NodeJS.Timeout | undefined;
   const giveUp = setTimeout(() => {
     cleanup();
-    socket.destroy();
+    socket.write(GOAWAY_SETTINGS_TIMEOUT, () => socket.destroy());
   }, SHIM_TIMEOUT_MS);
+  giveUp.unref();
   const cleanup = (): void => {
     finished = true;
     clearTimeout(giveUp);

@@ -23,3 +23,14 @@ export class MvccError extends Error {
 /** ErrCompacted and ErrFutureRev build the two MvccErrors. */
 export const ErrCompacted = (): MvccError => new MvccError("compacted");
 export const ErrFutureRev = (): MvccError => new MvccError("future_rev");
+
+/**
+ * CompactionInterrupted reports a compaction whose deletions stopped because the store closed
+ * (a member stopping): not a failure, the compaction resumes when the store opens again.
+ */
+export class CompactionInterrupted extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CompactionInterrupted";
+  }
+}

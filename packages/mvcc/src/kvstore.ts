@@ -1,7 +1,7 @@
 import { consistentIndexKey, mergedScan, type Backend, type BatchTx, type WriteOp } from "@etcd-ts/backend";
 import { crc32c } from "@node-rs/crc32";
 import { mvccpb } from "@etcd-ts/proto";
-import { ErrCompacted, ErrFutureRev } from "./errors.js";
+import { CompactionInterrupted, ErrCompacted, ErrFutureRev } from "./errors.js";
 import type { KeyIndex } from "./key_index.js";
 import {
   decodeUint64,
@@ -331,7 +331,7 @@ export class KVStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.closedSignal.reject(new Error("mvcc: store closed before the batch holding the compaction was committed"));
+    this.closedSignal.reject(new CompactionInterrupted("mvcc: store closed before the batch holding the compaction was committed"));
     await this.exclusiveTail.catch(() => undefined);
   }
 
@@ -497,7 +497,7 @@ export class KVStore {
   /** deleteCompacted deletes from the backend the revisions <= rev that are not available. */
   private async deleteCompacted(rev: bigint, available: Set<string>): Promise<void> {
     let ops: WriteOp[] = [];
-    const stopped = (): Error => new Error(`mvcc: store closed before compaction at ${rev} finished (it resumes at the next open)`);
+    const stopped = (): Error => new CompactionInterrupted(`mvcc: store closed before compaction at ${rev} finished (it resumes at the next open)`);
     for await (const chunk of this.backend.scanChunks({ gte: keyPrefix, lt: revisionBound(rev + 1n) })) {
       if (this.closed) throw stopped();
       for (const k of chunk.keys) {

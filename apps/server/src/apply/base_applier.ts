@@ -1,5 +1,5 @@
 import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
-import type { KVStore, WriteTxn } from "@etcd-ts/mvcc";
+import { CompactionInterrupted, type KVStore, type WriteTxn } from "@etcd-ts/mvcc";
 import type { AlarmStore } from "../alarm_store.js";
 import { Errors } from "../errors.js";
 import type { AuthStore } from "@etcd-ts/auth";
@@ -126,7 +126,12 @@ export class BaseApplier implements Applier {
     };
     // Only a physical compaction makes the caller wait for the deletion to finish.
     if (req.physical) applied.done = c.done;
-    else c.done.catch(this.onFatal);
+    else {
+      c.done.catch((err: unknown) => {
+        // A member stopping interrupts the deletions; they resume when it starts again.
+        if (!(err instanceof CompactionInterrupted)) this.onFatal(err);
+      });
+    }
     return applied;
   }
 
