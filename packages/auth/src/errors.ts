@@ -17,9 +17,23 @@ export type AuthErrorCode =
   | "auth_old_revision"
   | "invalid_auth_token"
   | "invalid_auth_opts"
-  | "invalid_auth_mgmt";
+  | "invalid_auth_mgmt"
+  | "invalid_auth_method"
+  | "missing_key"
+  | "key_mismatch"
+  | "verify_only"
+  | "key_must_be_pem"
+  | "not_rsa_private_key"
+  | "not_rsa_public_key"
+  | "not_ec_private_key"
+  | "not_ec_public_key"
+  | "invalid_key";
 
-/** The messages of etcd's auth package (auth/store.go), for logs and for errors etcd passes through unmapped. */
+/**
+ * The messages of etcd's auth package (auth/store.go), for logs and for errors etcd passes
+ * through unmapped; the key errors (key_must_be_pem .. invalid_key) are those of golang-jwt,
+ * which etcd returns as they are when a JWT key file does not load.
+ */
 const messages: Record<AuthErrorCode, string> = {
   root_user_not_exist: "auth: root user does not exist",
   root_role_not_exist: "auth: root user does not have root role",
@@ -39,14 +53,28 @@ const messages: Record<AuthErrorCode, string> = {
   invalid_auth_token: "auth: invalid auth token",
   invalid_auth_opts: "auth: invalid auth options",
   invalid_auth_mgmt: "auth: invalid auth management",
+  invalid_auth_method: "auth: invalid auth signature method",
+  missing_key: "auth: missing key data",
+  key_mismatch: "auth: public and private keys don't match",
+  verify_only: "auth: token signing attempted with verify-only key",
+  key_must_be_pem: "invalid key: Key must be a PEM encoded PKCS1 or PKCS8 key",
+  not_rsa_private_key: "key is not a valid RSA private key",
+  not_rsa_public_key: "key is not a valid RSA public key",
+  not_ec_private_key: "key is not a valid ECDSA private key",
+  not_ec_public_key: "key is not a valid ECDSA public key",
+  invalid_key: "key is invalid",
 };
 
-/** AuthError is a refusal of the auth store: a request it cannot apply or a check that failed. */
+/**
+ * AuthError is a refusal of the auth store: a request it cannot apply or a check that failed.
+ * Its message is etcd's; `cause`, when set, says what underlies it (e.g. the file that could
+ * not be read behind "auth: invalid auth options"), for logs.
+ */
 export class AuthError extends Error {
   readonly code: AuthErrorCode;
 
-  constructor(code: AuthErrorCode) {
-    super(messages[code]);
+  constructor(code: AuthErrorCode, options?: { cause?: unknown }) {
+    super(messages[code], options);
     this.name = "AuthError";
     this.code = code;
   }
