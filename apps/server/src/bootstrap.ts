@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { AuthStore, SimpleTokens } from "@etcd-ts/auth";
+import { AuthStore } from "@etcd-ts/auth";
+import { ServerTokens } from "./auth/tokens.js";
 import { authBackend } from "./auth/auth_backend.js";
 import type { ConnectionOptions } from "node:tls";
 import { join } from "node:path";
@@ -130,7 +131,7 @@ async function composeServer(
   });
   attachLeasedKeys(kv, lessor, logger);
   const auth = await AuthStore.open(authBackend(backend, tx));
-  const tokens = new SimpleTokens(() => performance.now(), cfg.authTokenTtlMs, (n) => randomBytes(n));
+  const tokens = new ServerTokens(cfg.authToken, () => performance.now(), () => Date.now(), cfg.authTokenTtlMs, (n) => randomBytes(n));
   auth.listen(tokens);
   const stored = await MembershipStore.load(backend, dirs.membership, logger);
   logger.info("opened backend db", { path: dirs.db, took: `${Date.now() - started}ms` });

@@ -5,7 +5,8 @@ import { LeaseError, type Lessor } from "@etcd-ts/lease";
 import { consistentIndexKey, type Backend, type BatchTx } from "@etcd-ts/backend";
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
-import { AuthError, ROOT, type AuthInfo, type AuthStore, type SimpleTokens } from "@etcd-ts/auth";
+import { AuthError, ROOT, type AuthInfo, type AuthStore } from "@etcd-ts/auth";
+import type { ServerTokens } from "./auth/tokens.js";
 import { readContext, type Applied, type Applier, type AuthRequestKind } from "./apply/applier.js";
 import { AuthApplier, checkTxn as checkTxnPermission } from "./apply/auth_applier.js";
 import { authError } from "./auth/auth_errors.js";
@@ -84,8 +85,8 @@ export interface EtcdServerParts {
   autoCompaction?: AutoCompaction;
   /** auth is the auth store (opened on the same backend and batch transaction). */
   auth: AuthStore;
-  /** tokens are the simple tokens Authenticate gives out (listening to the auth store). */
-  tokens: SimpleTokens;
+  /** tokens are the tokens Authenticate gives out, as --auth-token chose (listening to the auth store). */
+  tokens: ServerTokens;
   /** bcryptCost is --bcrypt-cost, the cost of the password hashes UserAdd and UserChangePassword make. */
   bcryptCost: number;
 }
@@ -176,8 +177,8 @@ export class EtcdServer {
   private readonly chain: Applier;
   /** auth is the auth store: users, roles, permissions, whether auth is on. */
   readonly auth: AuthStore;
-  /** tokens are the simple tokens this member knows (every member records every Authenticate). */
-  readonly tokens: SimpleTokens;
+  /** tokens are the member's token provider (every member records every simple token Authenticate gives out). */
+  readonly tokens: ServerTokens;
   /** bcryptCost is --bcrypt-cost, for the password hashes UserAdd and UserChangePassword make. */
   readonly bcryptCost: number;
   /** backendSize is the backend's size on disk, measured in the background for the quota. */

@@ -3,11 +3,12 @@ import type { etcdserverpb } from "@etcd-ts/proto";
 import type { AuthRequest, RequestContext } from "./applier.js";
 
 /**
- * TokenAssigner gives out the token of an applied Authenticate (the simple tokens: the
- * proposer's random part and the entry's index make the token every member records).
+ * TokenAssigner gives out the token of an applied Authenticate: a simple token from the
+ * proposer's random part and the entry's index (every member records it), or a JWT for the
+ * user at the auth revision.
  */
 export interface TokenAssigner {
-  assign(user: string, prefix: string, index: bigint): string;
+  assign(user: string, prefix: string, index: bigint, revision: bigint): string;
 }
 
 /**
@@ -29,7 +30,7 @@ export function applyAuthRequest(store: AuthStore, tokens: TokenAssigner, ctx: R
       if (!store.enabled) throw new AuthError("auth_not_enabled");
       const u = store.user(r.req.name);
       if (u === undefined || u.noPassword) throw new AuthError("auth_failed");
-      return { header, token: tokens.assign(r.req.name, r.req.simpleToken, ctx.index) } satisfies etcdserverpb.AuthenticateResponse;
+      return { header, token: tokens.assign(r.req.name, r.req.simpleToken, ctx.index, store.revision) } satisfies etcdserverpb.AuthenticateResponse;
     }
     case "authUserAdd":
       store.userAdd(r.req.name, Buffer.from(r.req.hashedPassword), r.req.noPassword);

@@ -4,6 +4,7 @@ import { tlsInfoEmpty, type TlsInfo } from "../tls/tls_info.js";
 import { unknownCipherSuite } from "../tls/cipher_suites.js";
 import { applyConfigFile, applyEnv, ConfigError, parseArgs, parseBool, parseDurationMs, type RawConfig } from "./parse.js";
 import { readAutoCompaction } from "../compactor/retention.js";
+import { parseTokenOptions, type TokenOptions } from "@etcd-ts/auth";
 
 /** ServerConfig is the typed configuration of one etcd-ts member. Times are milliseconds. */
 export interface ServerConfig {
@@ -70,8 +71,8 @@ export interface ServerConfig {
   metrics: "basic" | "extensive";
   /** listenMetricsUrls: --listen-metrics-urls, extra http:// listeners serving /metrics and /health. */
   listenMetricsUrls: URL[];
-  /** authToken is --auth-token: "simple" (JWT is not built yet: other values are refused at start). */
-  authToken: "simple";
+  /** authToken is --auth-token, parsed: simple tokens, JWT (with its keys loaded), or none (an empty value). */
+  authToken: TokenOptions;
   /** bcryptCost is --bcrypt-cost: bcrypt's cost for new password hashes (out of 4..31: etcd's default, 10, with a warning). */
   bcryptCost: number;
   /** authTokenTtlMs is --auth-token-ttl in milliseconds: a simple token lives this long after its last use. */
@@ -172,6 +173,16 @@ function build(raw: RawConfig): ServerConfig {
     throw new ConfigError((err as Error).message);
   }
 
+  let authToken: TokenOptions;
+  try {
+    authToken = parseTokenOptions(get("auth-token"));
+  } catch (err) {
+    const cause = (err as { cause?: unknown }).cause;
+    throw new ConfigError(`failed to create token provider: ${(err as Error).message}${cause instanceof Error ? ` (${cause.message})` : ""}`);
+  }
+  if (authToken.type === "jwt" && authToken.unknownOptions.length > 0) {
+    raw.warnings.push(`unknown token specific option(s) ignored: ${authToken.unknownOptions.join(", ")}`);
+  }
   let bcryptCost = num("bcrypt-cost");
   if (bcryptCost < 4 || bcryptCost > 31) {
     raw.warnings.push(`use default bcrypt cost instead of the invalid given cost (min-cost 4, max-cost 31, default-cost 10, given-cost ${bcryptCost})`);
@@ -223,7 +234,7 @@ function build(raw: RawConfig): ServerConfig {
     watchProgressNotifyMs: dur("experimental-watch-progress-notify-interval"),
     metrics: get("metrics") === "extensive" ? "extensive" : "basic",
     listenMetricsUrls: metricsUrls(get("listen-metrics-urls")),
-    authToken: "simple",
+    authToken,
     bcryptCost,
     authTokenTtlMs: num("auth-token-ttl") * 1000,
     warnings: raw.warnings,

@@ -97,7 +97,7 @@ export const FLAGS: readonly FlagSpec[] = [
   f("cors", "origins", "*", "Comma-separated whitelist of origins for CORS, or cross-origin resource sharing ('*' allows all)."),
   f("host-whitelist", "list", "*", "Comma-separated acceptable hostnames from HTTP client requests, if server is not secure ('*' allows all)."),
   // auth
-  f("auth-token", "string", "simple", "Specify a v3 authentication token type and its options ('simple' or 'jwt').", "simple tokens only; JWT tokens are not built yet"),
+  f("auth-token", "string", "simple", "Specify a v3 authentication token type and its options ('simple' or 'jwt')."),
   f("bcrypt-cost", "uint", "10", "Specify the cost/strength of the bcrypt algorithm for hashing auth passwords. Valid values are between 4 and 31."),
   f("auth-token-ttl", "uint", "300", "The lifetime in seconds of the auth token."),
   // profiling and monitoring

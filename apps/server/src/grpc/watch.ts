@@ -300,14 +300,14 @@ class ServerWatchStream {
     const auth = this.s.auth;
     if (!auth.enabled) return undefined;
     const token = this.call.metadata.get("token") ?? this.call.metadata.get("authorization");
-    let user = "";
+    let info = { user: "", revision: 0n };
     if (token !== undefined) {
-      const u = this.s.tokens.user(token);
-      if (u === undefined) return "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token";
-      user = u;
+      const found = this.s.tokens.lookup(token, auth.revision);
+      if (found === undefined) return "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token";
+      info = found;
     }
     try {
-      auth.isRangePermitted({ user, revision: user === "" ? 0n : auth.revision }, key, Buffer.from(rangeEnd));
+      auth.isRangePermitted(info, key, Buffer.from(rangeEnd));
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
       if (err.code === "auth_old_revision") return "rpc error: code = InvalidArgument desc = etcdserver: revision of auth store is old";

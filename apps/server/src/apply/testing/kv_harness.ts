@@ -5,7 +5,8 @@ import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
 import { KVStore } from "@etcd-ts/mvcc";
 import { Lessor } from "@etcd-ts/lease";
 import { etcdserverpb, type mvccpb } from "@etcd-ts/proto";
-import { AuthStore, SimpleTokens } from "@etcd-ts/auth";
+import { AuthStore } from "@etcd-ts/auth";
+import { ServerTokens } from "../../auth/tokens.js";
 import { AlarmStore } from "../../alarm_store.js";
 import { authBackend } from "../../auth/auth_backend.js";
 import { READ_CONTEXT, type Applied, type RequestContext } from "../applier.js";
@@ -56,7 +57,7 @@ export class KvHarness {
     const alarms = await AlarmStore.open(this.backend, this.tx);
     this.lessor = await Lessor.open(this.backend, this.tx, { minTtl: 1, clock: () => 0, checkpointIntervalMs: 0 });
     const auth = await AuthStore.open(authBackend(this.backend, this.tx));
-    const tokens = new SimpleTokens(() => 0, 300_000, (n) => new Uint8Array(n));
+    const tokens = new ServerTokens({ type: "simple" }, () => 0, () => 0, 300_000, (n) => new Uint8Array(n));
     this.base = new BaseApplier(
       this.store,
       alarms,
