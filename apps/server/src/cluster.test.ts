@@ -3,6 +3,7 @@ import { connect } from "node:http2";
 import { etcdserverpb, raftpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Etcd } from "./embed.js";
+import { NO_AUTH } from "./etcd_server.js";
 import { count, dirs, freePort, hashOf, leaderOf, put, restart, running, specs, startCluster, startMember, stopAll, until, type Spec } from "./testing/cluster.js";
 
 const b = (s: string) => Buffer.from(s);
@@ -49,9 +50,16 @@ describe("3-member cluster (in process)", { timeout: 60_000 }, () => {
     await follower.stop();
     running.splice(running.indexOf(follower), 1);
     const live = ms.filter((m) => m !== follower);
+    // Auth state travels in the snapshot too.
+    const l0 = (live[0] as Etcd).server;
+    await l0.proposeAuth("authUserAdd", { name: "snapuser", hashedPassword: Buffer.from("$2a$04$x"), noPassword: false }, NO_AUTH);
+    await l0.proposeAuth("authRoleAdd", { name: "snaprole" }, NO_AUTH);
+    await l0.proposeAuth("authUserGrantRole", { user: "snapuser", role: "snaprole" }, NO_AUTH);
     for (let i = 0; i < 200; i++) await put(live[i % 2] as Etcd, `s${i}`, `v${i}`);
     const back = await startMember(spec);
     await until(async () => (await count(back, "s")) === 200n);
+    expect(back.server.auth.userGet("snapuser")).toEqual(["snaprole"]);
+    expect(back.server.auth.revision).toBe(l0.auth.revision);
     const all = [back, ...live];
     await until(async () => new Set(await Promise.all(all.map(hashOf))).size === 1);
     // And it keeps following after the snapshot.
