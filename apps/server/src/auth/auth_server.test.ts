@@ -1,7 +1,7 @@
 import { credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { authpb, etcdserverpb } from "@etcd-ts/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { specs, startCluster, stopAll, until } from "../testing/cluster.js";
+import { restart, specs, startCluster, stopAll, until } from "../testing/cluster.js";
 import type { Etcd } from "../embed.js";
 
 /**
@@ -202,6 +202,19 @@ describe("auth through gRPC", () => {
     await put("k", t);
     await new Promise((r) => setTimeout(r, 2300));
     await expect(put("k", t)).rejects.toMatchObject(badToken);
+  });
+
+  it("keeps users, roles and auth on across a restart, and forgets simple tokens, as etcd does", async () => {
+    const before = await A.login("root", "rootpw");
+    await put("k", before);
+    const rev = member.server.auth.revision;
+    member = await restart(member);
+    expect(member.server.auth.enabled).toBe(true);
+    expect(member.server.auth.revision).toBe(rev);
+    await until(async () => (await A.status().catch(() => undefined)) !== undefined);
+    await expect(put("k", before)).rejects.toMatchObject(badToken);
+    root = await A.login("root", "rootpw");
+    await put("k", root);
   });
 
   it("refuses a password login for a no-password user, and drops every token when auth is disabled", async () => {
