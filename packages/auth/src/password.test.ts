@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkPassword, hashPassword } from "./password.js";
+import { bcryptInFlight, checkPassword, hashPassword, MAX_CONCURRENT_BCRYPT } from "./password.js";
 
 describe("passwords", () => {
   it("hashes in Go bcrypt's $2a$ form at the given cost and checks against it", async () => {
@@ -19,5 +19,19 @@ describe("passwords", () => {
     expect(await checkPassword("allmine", goHash)).toBe(true);
     expect(await checkPassword("allmine2", goHash)).toBe(false);
     expect(await checkPassword("", Buffer.alloc(0))).toBe(false);
+  });
+});
+
+describe("bcrypt concurrency", () => {
+  it("runs at most MAX_CONCURRENT_BCRYPT hashes at once, leaving thread-pool threads for disk writes", async () => {
+    let most = 0;
+    const probe = setInterval(() => (most = Math.max(most, bcryptInFlight())), 1);
+    const all = Array.from({ length: 8 }, (_, i) => hashPassword(`p${i}`, 6));
+    const hashes = await Promise.all(all);
+    clearInterval(probe);
+    expect(hashes).toHaveLength(8);
+    expect(most).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(MAX_CONCURRENT_BCRYPT);
+    expect(await checkPassword("p3", hashes[3] as Buffer)).toBe(true);
   });
 });

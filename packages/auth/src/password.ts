@@ -6,15 +6,42 @@ export const BCRYPT_MAX_COST = 31;
 export const BCRYPT_DEFAULT_COST = 10;
 
 /**
+ * MAX_CONCURRENT_BCRYPT bounds the hashes and checks running at once. They run on the libuv
+ * thread pool (4 threads by default), which the WAL's and backend's disk writes share: a
+ * burst of logins must not take every thread and stall writes behind it.
+ */
+export const MAX_CONCURRENT_BCRYPT = 2;
+
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** limited runs fn when fewer than MAX_CONCURRENT_BCRYPT bcrypt operations are running. */
+async function limited<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT_BCRYPT) await new Promise<void>((resolve) => waiting.push(resolve));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+/**
  * hashPassword hashes a password with bcrypt at `cost`, in the "$2a$" form Go's bcrypt
  * writes, on the libuv thread pool (the event loop does not wait for it).
  */
 export async function hashPassword(password: string, cost: number): Promise<Buffer> {
-  return Buffer.from(await hash(password, { cost, version: "2a" }));
+  return Buffer.from(await limited(() => hash(password, { cost, version: "2a" })));
 }
 
 /** checkPassword reports whether password matches a bcrypt hash (any of Go's and bcrypt's prefixes), off the event loop. */
 export async function checkPassword(password: string, passwordHash: Buffer): Promise<boolean> {
   if (passwordHash.length === 0) return false;
-  return verify(password, passwordHash);
+  return limited(() => verify(password, passwordHash));
+}
+
+/** bcryptInFlight is how many bcrypt operations run now (for tests). */
+export function bcryptInFlight(): number {
+  return running;
 }

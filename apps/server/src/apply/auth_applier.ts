@@ -38,29 +38,31 @@ export class AuthApplier extends ApplierDecorator {
   }
 
   override range(ctx: RequestContext, req: etcdserverpb.RangeRequest): Applied<etcdserverpb.RangeResponse> {
-    this.store().isRangePermitted(info(ctx), Buffer.from(req.key), Buffer.from(req.rangeEnd));
+    if (this.store().enabled) this.store().isRangePermitted(info(ctx), buf(req.key), buf(req.rangeEnd));
     return this.next.range(ctx, req);
   }
 
   override put(ctx: RequestContext, req: etcdserverpb.PutRequest): Applied<etcdserverpb.PutResponse> {
     const s = this.store();
+    if (!s.enabled) return this.next.put(ctx, req);
     const ai = info(ctx);
-    s.isPutPermitted(ai, Buffer.from(req.key));
+    s.isPutPermitted(ai, buf(req.key));
     this.checkLeaseKeys(ai, req.lease);
-    if (req.prevKv) s.isRangePermitted(ai, Buffer.from(req.key), undefined);
+    if (req.prevKv) s.isRangePermitted(ai, buf(req.key), undefined);
     return this.next.put(ctx, req);
   }
 
   override deleteRange(ctx: RequestContext, req: etcdserverpb.DeleteRangeRequest): Applied<etcdserverpb.DeleteRangeResponse> {
     const s = this.store();
+    if (!s.enabled) return this.next.deleteRange(ctx, req);
     const ai = info(ctx);
-    s.isDeleteRangePermitted(ai, Buffer.from(req.key), Buffer.from(req.rangeEnd));
-    if (req.prevKv) s.isRangePermitted(ai, Buffer.from(req.key), Buffer.from(req.rangeEnd));
+    s.isDeleteRangePermitted(ai, buf(req.key), buf(req.rangeEnd));
+    if (req.prevKv) s.isRangePermitted(ai, buf(req.key), buf(req.rangeEnd));
     return this.next.deleteRange(ctx, req);
   }
 
   override txn(ctx: RequestContext, req: etcdserverpb.TxnRequest): Applied<etcdserverpb.TxnResponse> {
-    checkTxn(this.store(), info(ctx), req);
+    if (this.store().enabled) checkTxn(this.store(), info(ctx), req);
     return this.next.txn(ctx, req);
   }
 
@@ -85,23 +87,28 @@ export class AuthApplier extends ApplierDecorator {
   }
 }
 
+/** buf views a protobuf bytes field as a Buffer without copying it. */
+function buf(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+}
+
 function info(ctx: RequestContext): AuthInfo {
   return { user: ctx.user, revision: ctx.authRevision };
 }
 
 /** checkTxn checks every compare (read) and every operation of both branches, recursing into nested txns. */
 export function checkTxn(s: AuthStore, ai: AuthInfo, req: etcdserverpb.TxnRequest): void {
-  for (const c of req.compare) s.isRangePermitted(ai, Buffer.from(c.key), Buffer.from(c.rangeEnd));
+  for (const c of req.compare) s.isRangePermitted(ai, buf(c.key), buf(c.rangeEnd));
   for (const op of [...req.success, ...req.failure]) {
     if (op.requestRange !== undefined) {
-      s.isRangePermitted(ai, Buffer.from(op.requestRange.key), Buffer.from(op.requestRange.rangeEnd));
+      s.isRangePermitted(ai, buf(op.requestRange.key), buf(op.requestRange.rangeEnd));
     } else if (op.requestPut !== undefined) {
-      s.isPutPermitted(ai, Buffer.from(op.requestPut.key));
-      if (op.requestPut.prevKv) s.isRangePermitted(ai, Buffer.from(op.requestPut.key), undefined);
+      s.isPutPermitted(ai, buf(op.requestPut.key));
+      if (op.requestPut.prevKv) s.isRangePermitted(ai, buf(op.requestPut.key), undefined);
     } else if (op.requestDeleteRange !== undefined) {
       const d = op.requestDeleteRange;
-      if (d.prevKv) s.isRangePermitted(ai, Buffer.from(d.key), Buffer.from(d.rangeEnd));
-      s.isDeleteRangePermitted(ai, Buffer.from(d.key), Buffer.from(d.rangeEnd));
+      if (d.prevKv) s.isRangePermitted(ai, buf(d.key), buf(d.rangeEnd));
+      s.isDeleteRangePermitted(ai, buf(d.key), buf(d.rangeEnd));
     } else if (op.requestTxn !== undefined) {
       checkTxn(s, ai, op.requestTxn);
     }
