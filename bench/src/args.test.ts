@@ -95,6 +95,13 @@ describe("parseArgs", () => {
     for (const s of ["defrag-N", "--defrag-mb", "--defrag-value-size"]) expect(USAGE).toContain(s);
   });
 
+  it("--auth turns authentication on (off by default) and is documented", () => {
+    expect(parseArgs([]).auth).toBe(false);
+    expect(parseArgs(["--auth", "--quick"])).toMatchObject({ auth: true, quick: true });
+    expect(parseArgs(["--workloads", "put-100", "--auth"])).toMatchObject({ auth: true, workloads: ["put-100"] });
+    for (const s of ["--auth", "UserAdd root", "AuthEnable", "Authenticate", 'header "token"', "skips"]) expect(USAGE).toContain(s);
+  });
+
   it("recognises --help", () => {
     expect(parseArgs(["-h"]).help).toBe(true);
     expect(parseArgs(["--help"]).help).toBe(true);

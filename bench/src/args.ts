@@ -1,3 +1,4 @@
+import { AUTH_PASSWORD, AUTH_ROLE, AUTH_USER } from "./auth.js";
 import { DEFAULT_DEFRAG_MB, DEFAULT_DEFRAG_VALUE_SIZE } from "./defrag.js";
 import type { Transport } from "./protocol.js";
 import type { ServerKind } from "./servers.js";
@@ -42,6 +43,8 @@ export interface BenchOptions {
   defragMb: number;
   /** defragValueSize is the value size of a defrag workload's fill and load. */
   defragValueSize: number;
+  /** auth turns on authentication in every server and sends every request with a root token. */
+  auth: boolean;
 }
 
 /** DEFAULTS are the options used when a flag is not given (duration/warmup before --quick). */
@@ -72,6 +75,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   seed: 42,
   defragMb: DEFAULT_DEFRAG_MB,
   defragValueSize: DEFAULT_DEFRAG_VALUE_SIZE,
+  auth: false,
 };
 
 /** QUICK_DURATION and QUICK_WARMUP replace the defaults under --quick. */
@@ -141,6 +145,13 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
   --seed N              key-choice seed, the same for every server (default ${DEFAULTS.seed})
   --defrag-mb N         MiB of values a defrag workload writes first (default ${DEFAULT_DEFRAG_MB})
   --defrag-value-size N value bytes of a defrag workload (default ${DEFAULT_DEFRAG_VALUE_SIZE})
+  --auth                authentication on: once a server is up, through its first member:
+                        UserAdd ${AUTH_USER} (password "${AUTH_PASSWORD}"), UserGrantRole ${AUTH_USER} ${AUTH_ROLE},
+                        AuthEnable; before each workload (and its fill or preparation)
+                        Authenticate for a fresh simple token, which every request and
+                        Watch stream then carries (header "token"). User root skips
+                        etcd's key-range permission check (in both servers), so this
+                        measures the token lookup and auth check each request pays
   -h, --help            this text
 `;
 
@@ -207,6 +218,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     }
     if (arg === "--quick") {
       o.quick = true;
+      continue;
+    }
+    if (arg === "--auth") {
+      o.auth = true;
       continue;
     }
     if (!arg.startsWith("--")) throw new Error(`bench: unexpected argument "${arg}"`);

@@ -53,6 +53,7 @@ describe("planSeconds", () => {
     expect(planSeconds(base)).toBeGreaterThan(measured);
     expect(planSeconds(parseArgs(["--rounds", "3"]))).toBeGreaterThan(planSeconds(base));
     expect(planSeconds(parseArgs(["--servers", "etcd"]))).toBeLessThan(planSeconds(base));
+    expect(planSeconds(parseArgs(["--auth"]))).toBeGreaterThan(planSeconds(base));
   });
 
   it("leaves lease-put time to revoke its leases and watch time to catch up", () => {

@@ -2,6 +2,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BenchOptions } from "./args.js";
+import { authenticate, AUTH_USER, enableAuth } from "./auth.js";
 import {
   DEFRAG_CALL_TIMEOUT_MS,
   DEFRAG_PREP_BUDGET_MS,
@@ -68,10 +69,15 @@ export function planSeconds(o: BenchOptions): number {
     } catch {
       // a bad name fails at its turn; count it as a KV workload
     }
-    runs += o.rounds * (o.warmup + o.duration + drainSec + o.startTimeout + 10);
+    runs += o.rounds * (o.warmup + o.duration + drainSec + o.startTimeout + 10 + (o.auth ? authSeconds(o) : 0));
   }
-  const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + runs + 30;
+  const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + runs + 30 + (o.auth ? 3 * o.requestTimeout + authSeconds(o) : 0);
   return o.servers.length * perServer;
+}
+
+/** authSeconds bounds one Authenticate and the token check on every member (--auth). */
+function authSeconds(o: BenchOptions): number {
+  return o.requestTimeout * (1 + o.cluster) + 5 * o.cluster;
 }
 
 /**
@@ -95,6 +101,8 @@ interface ServerState {
   runs: Map<string, WorkloadRun[]>;
   /** failures holds each workload's last failure, by workload name. */
   failures: Map<string, string>;
+  /** token is the auth token of the current workload (--auth), fresh from Authenticate. */
+  token: string | undefined;
 }
 
 /** Bench holds what every step of one run needs. */
@@ -132,6 +140,7 @@ export async function runBench(o: BenchOptions, progress: Progress): Promise<Ben
     fillError: undefined,
     runs: new Map(),
     failures: new Map(),
+    token: undefined,
   }));
   try {
     if (o.order === "interleaved") {
@@ -176,6 +185,7 @@ export async function runBench(o: BenchOptions, progress: Progress): Promise<Ben
       watchWriters: o.watchWriters,
       defragMb: o.defragMb,
       defragValueSize: o.defragValueSize,
+      auth: o.auth,
     },
     servers: results,
     ratios: computeRatios(results),
@@ -196,6 +206,17 @@ async function start(b: Bench, s: ServerState): Promise<void> {
     s.result.reason = err instanceof ServerUnavailable ? err.reason : err instanceof Error ? err.message : String(err);
     progress(`${s.spec.label}: not available (${s.result.reason})`);
     return;
+  }
+  if (o.auth) {
+    try {
+      await enableAuth(s.cluster.endpoints(), o.requestTimeout * 1000);
+    } catch (err) {
+      s.result.reason = `authentication could not be enabled: ${err instanceof Error ? err.message : String(err)}`;
+      progress(`${s.spec.label}: not available (${s.result.reason})`);
+      await stop(b, s);
+      return;
+    }
+    progress(`${s.spec.label}: auth enabled (user ${AUTH_USER} with role root); every request carries its token`);
   }
   s.result.available = true;
   s.result.command = s.cluster.commandLine();
@@ -223,11 +244,16 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
     return;
   }
   try {
+    if (o.auth) {
+      // A fresh token per workload: a simple token lapses after 5 minutes unused.
+      s.token = await authenticate(cluster.endpoints(), o.requestTimeout * 1000);
+    }
+    const token = s.token;
     if (needsData(w) && !s.filled) {
       if (s.fillError !== undefined) throw new Error(s.fillError);
       progress(`${s.spec.label}: filling ${shape.keySpace} keys`);
       try {
-        await fillKeyspace(cluster.endpoints(), shape, o.transport, o.requestTimeout * 1000, FILL_TIMEOUT_MS);
+        await fillKeyspace(cluster.endpoints(), shape, o.transport, o.requestTimeout * 1000, FILL_TIMEOUT_MS, token);
       } catch (err) {
         s.fillError = err instanceof Error ? err.message : String(err);
         throw err;
@@ -240,12 +266,12 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       // The Defragment goes to the first member (etcd defragments the member it is sent to).
       const ep = cluster.endpoints()[0]!;
       progress(`${s.spec.label}: ${w.name}: writing ${o.defragMb} MiB of ${o.defragValueSize}-byte values, deleting and compacting half`);
-      const prep = await prepareDefrag(ep, o.defragMb, o.defragValueSize, o.keySize, o.requestTimeout * 1000);
+      const prep = await prepareDefrag(ep, o.defragMb, o.defragValueSize, o.keySize, o.requestTimeout * 1000, token);
       progress(`${s.spec.label}: ${w.name}: ${describePrep(prep)}`);
       const c = openConnection(ep);
       defragConn = c;
       await waitReady(c, o.requestTimeout * 1000);
-      defragment = () => runDefragment(c, prep, o.requestTimeout * 1000);
+      defragment = () => runDefragment(c, prep, o.requestTimeout * 1000, token);
     }
     progress(`${tag} (${describeLoad(w)})`);
     const run = await runWorkload({
@@ -262,6 +288,7 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       maxRequests: o.maxRequests,
       seed: o.seed,
       serverCpuSeconds: () => cluster.cpuSeconds(),
+      token,
     }).finally(() => defragConn?.close());
     if (run.watch?.failure !== undefined) throw new Error(run.watch.failure);
     if (run.requests === 0) {

@@ -5,7 +5,7 @@
  * the bare message for grpc-js), so per-operation requests are built once, in place.
  */
 import * as grpc from "@grpc/grpc-js";
-import { openConnection, waitReady } from "./grpc-caller.js";
+import { callMetadata, openConnection, waitReady } from "./grpc-caller.js";
 import { H2Connection, requestHeaderBlock } from "./h2-client.js";
 import type { Transport } from "./protocol.js";
 
@@ -55,12 +55,13 @@ class H2Channel implements Channel {
   constructor(
     private readonly conn: H2Connection,
     readonly target: string,
+    private readonly token: string | undefined,
   ) {}
 
   private headerBlock(method: string): Buffer {
     let h = this.headers.get(method);
     if (h === undefined) {
-      h = requestHeaderBlock(method, this.target);
+      h = requestHeaderBlock(method, this.target, this.token);
       this.headers.set(method, h);
     }
     return h;
@@ -92,6 +93,7 @@ class GrpcJsChannel implements Channel {
     private readonly client: grpc.Client,
     readonly target: string,
     private readonly timeoutMs: number,
+    private readonly token: string | undefined,
   ) {}
 
   call(method: string, request: Buffer, done: ResponseCallback): void {
@@ -100,6 +102,7 @@ class GrpcJsChannel implements Channel {
       identity,
       identity,
       request,
+      callMetadata(this.token),
       { deadline: Date.now() + this.timeoutMs },
       (err, res) => done(err ?? null, err ? undefined : res),
     );
@@ -110,7 +113,7 @@ class GrpcJsChannel implements Channel {
   }
 
   stream(method: string, handler: StreamHandler): StreamCall {
-    const s = this.client.makeBidiStreamRequest<Buffer, Buffer>(method, identity, identity);
+    const s = this.client.makeBidiStreamRequest<Buffer, Buffer>(method, identity, identity, callMetadata(this.token));
     let messages = 0;
     let over = false;
     const end = (err: Error): void => {
@@ -143,13 +146,14 @@ class GrpcJsChannel implements Channel {
 
 /**
  * openChannel connects to target ("host:port") over the transport; timeoutMs bounds the
- * connect and is each unary call's deadline.
+ * connect and is each unary call's deadline. With `token`, every call on the channel
+ * (unary and streaming) carries it as etcd's auth token (header / metadata "token").
  */
-export async function openChannel(transport: Transport, target: string, timeoutMs: number): Promise<Channel> {
+export async function openChannel(transport: Transport, target: string, timeoutMs: number, token?: string): Promise<Channel> {
   if (transport === "h2") {
     const colon = target.lastIndexOf(":");
     const conn = await H2Connection.connect(target.slice(0, colon), Number(target.slice(colon + 1)), timeoutMs);
-    return new H2Channel(conn, target);
+    return new H2Channel(conn, target, token);
   }
   const client = openConnection(target);
   try {
@@ -158,7 +162,7 @@ export async function openChannel(transport: Transport, target: string, timeoutM
     client.close();
     throw err;
   }
-  return new GrpcJsChannel(client, target, timeoutMs);
+  return new GrpcJsChannel(client, target, timeoutMs, token);
 }
 
 /** toWire returns a bare message in the channel's format. */

@@ -190,8 +190,8 @@ export function defragDetail(
   };
 }
 
-async function dbSize(c: grpc.Client, timeoutMs: number): Promise<number> {
-  const res = await unaryOnce(c, STATUS_PATH, Buffer.alloc(0), timeoutMs);
+async function dbSize(c: grpc.Client, timeoutMs: number, token: string | undefined): Promise<number> {
+  const res = await unaryOnce(c, STATUS_PATH, Buffer.alloc(0), timeoutMs, token);
   return Number(etcdserverpb.StatusResponse.decode(res).dbSize);
 }
 
@@ -203,7 +203,8 @@ function fail(step: string, err: unknown): Error {
  * prepareDefrag fills the store through `endpoint` with the keys of defragKeys(megabytes,
  * valueSize) (Txns of DEFRAG_TXN_OPS puts, DEFRAG_FILL_INFLIGHT at a time over two
  * connections), deletes the upper half with one DeleteRange, compacts physically at its
- * revision, and reads the db size. Rejects on any failure or after DEFRAG_PREP_BUDGET_MS.
+ * revision, and reads the db size; every call carries `token` when given (--auth).
+ * Rejects on any failure or after DEFRAG_PREP_BUDGET_MS.
  */
 export async function prepareDefrag(
   endpoint: string,
@@ -211,6 +212,7 @@ export async function prepareDefrag(
   valueSize: number,
   keySize: number,
   requestTimeoutMs: number,
+  token?: string,
 ): Promise<DefragPrep> {
   const { keys, kept } = defragKeys(megabytes, valueSize);
   const conns = [openConnection(endpoint), openConnection(endpoint)];
@@ -231,7 +233,7 @@ export async function prepareDefrag(
         const n = Math.min(DEFRAG_TXN_OPS, keys - first);
         next += n;
         try {
-          await unaryOnce(c, TXN_PATH, encodeFillTxn(DEFRAG_PREFIX, first, n, keySize, valueSize), Math.min(requestTimeoutMs, left()));
+          await unaryOnce(c, TXN_PATH, encodeFillTxn(DEFRAG_PREFIX, first, n, keySize, valueSize), Math.min(requestTimeoutMs, left()), token);
         } catch (err) {
           next = keys; // stop the other fillers
           throw fail(`filling (Txn of keys ${first}..${first + n - 1})`, err);
@@ -242,19 +244,19 @@ export async function prepareDefrag(
     const t1 = performance.now();
     let res: Buffer;
     try {
-      res = await unaryOnce(conns[0]!, DELETE_RANGE_PATH, encodeDeleteFrom(DEFRAG_PREFIX, kept, keySize), Math.min(DEFRAG_CALL_TIMEOUT_MS, left()));
+      res = await unaryOnce(conns[0]!, DELETE_RANGE_PATH, encodeDeleteFrom(DEFRAG_PREFIX, kept, keySize), Math.min(DEFRAG_CALL_TIMEOUT_MS, left()), token);
     } catch (err) {
       throw fail("deleting the upper half", err);
     }
     const rev = headerRevision(res, 0, res.length);
     const t2 = performance.now();
     try {
-      await unaryOnce(conns[0]!, COMPACT_PATH, encodeCompact(rev, true), Math.min(DEFRAG_CALL_TIMEOUT_MS, left()));
+      await unaryOnce(conns[0]!, COMPACT_PATH, encodeCompact(rev, true), Math.min(DEFRAG_CALL_TIMEOUT_MS, left()), token);
     } catch (err) {
       throw fail(`compacting at revision ${rev}`, err);
     }
     const t3 = performance.now();
-    const before = await dbSize(conns[0]!, requestTimeoutMs);
+    const before = await dbSize(conns[0]!, requestTimeoutMs, token);
     return { keys, keptKeys: kept, valueSize, fillMs: t1 - t0, deleteMs: t2 - t1, compactMs: t3 - t2, dbSizeBefore: before };
   } finally {
     for (const c of conns) c.close();
@@ -264,15 +266,15 @@ export async function prepareDefrag(
 /**
  * runDefragment sends one Maintenance.Defragment through c (a connection already up, so
  * connecting is not timed) and times it on the wallNow() clock, then reads the db size.
- * Rejects if the call fails.
+ * Both calls carry `token` when given (--auth). Rejects if the call fails.
  */
-export async function runDefragment(c: grpc.Client, prep: DefragPrep, requestTimeoutMs: number): Promise<DefragWindow> {
+export async function runDefragment(c: grpc.Client, prep: DefragPrep, requestTimeoutMs: number, token?: string): Promise<DefragWindow> {
   const startMs = wallNow();
   try {
-    await unaryOnce(c, DEFRAGMENT_PATH, Buffer.alloc(0), DEFRAG_CALL_TIMEOUT_MS);
+    await unaryOnce(c, DEFRAGMENT_PATH, Buffer.alloc(0), DEFRAG_CALL_TIMEOUT_MS, token);
   } catch (err) {
     throw new Error(`bench: Defragment failed: ${err instanceof Error ? err.message : String(err)}`);
   }
   const endMs = wallNow();
-  return { prep, startMs, endMs, dbSizeAfter: await dbSize(c, requestTimeoutMs) };
+  return { prep, startMs, endMs, dbSizeAfter: await dbSize(c, requestTimeoutMs, token) };
 }

@@ -123,6 +123,8 @@ export interface RunSpec {
   seed: number;
   /** serverCpuSeconds samples the CPU time the servers under test have used so far. */
   serverCpuSeconds: () => number;
+  /** token is the auth token every request carries (--auth); undefined sends none. */
+  token: string | undefined;
   /**
    * defragment, when set, is run in place of the measured durationMs (the defrag
    * workload): the measured window lasts as long as it does.
@@ -279,7 +281,8 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
 
 /**
  * fillKeyspace puts every key of the keyspace once (100 clients over 10 connections), so
- * range workloads read existing keys. Rejects if any put fails or it takes over timeoutMs.
+ * range workloads read existing keys; each put carries `token` when given (--auth).
+ * Rejects if any put fails or it takes over timeoutMs.
  */
 export async function fillKeyspace(
   endpoints: string[],
@@ -287,6 +290,7 @@ export async function fillKeyspace(
   transport: Transport,
   requestTimeoutMs: number,
   timeoutMs: number,
+  token?: string,
 ): Promise<void> {
   const t = new GeneratorThread();
   try {
@@ -306,6 +310,7 @@ export async function fillKeyspace(
       requestTimeoutMs,
       connectTimeoutMs: requestTimeoutMs,
       maxRequests: shape.keySpace,
+      token,
     };
     t.send(setup);
     await t.next("ready", requestTimeoutMs + DRAIN_GRACE_MS, "connecting to fill the keyspace");
@@ -339,6 +344,7 @@ function setupFor(spec: RunSpec, share: LoadShare, k: number, mode: "random" | "
     requestTimeoutMs: spec.requestTimeoutMs,
     connectTimeoutMs: spec.connectTimeoutMs,
     maxRequests: Math.max(1, Math.floor((spec.maxRequests * share.clients) / spec.workload.clients)),
+    token: spec.token,
   };
 }
 

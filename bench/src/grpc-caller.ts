@@ -30,30 +30,47 @@ export function waitReady(client: grpc.Client, timeoutMs: number): Promise<void>
 }
 
 /**
- * unaryCaller returns a caller that sends pre-encoded requests on `method` through client,
- * each with a deadline of timeoutMs. The response bytes are not decoded.
+ * callMetadata returns the metadata of one call: etcd's auth token under the key "token"
+ * (what clientv3 sends), or none. A fresh object per call, so nothing grpc-js may add to
+ * one call's metadata leaks into the next.
  */
-export function unaryCaller(client: grpc.Client, method: string, timeoutMs: number): UnaryCaller {
+export function callMetadata(token: string | undefined): grpc.Metadata {
+  const md = new grpc.Metadata();
+  if (token !== undefined) md.set("token", token);
+  return md;
+}
+
+/**
+ * unaryCaller returns a caller that sends pre-encoded requests on `method` through client,
+ * each with a deadline of timeoutMs and, when given, the auth token in its metadata. The
+ * response bytes are not decoded.
+ */
+export function unaryCaller(client: grpc.Client, method: string, timeoutMs: number, token?: string): UnaryCaller {
   return (request, done) => {
     client.makeUnaryRequest<Buffer, Buffer>(
       method,
       identity,
       identity,
       request,
+      callMetadata(token),
       { deadline: Date.now() + timeoutMs },
       (err) => done(err ?? null),
     );
   };
 }
 
-/** unaryOnce sends one pre-encoded request and resolves with the response bytes. */
-export function unaryOnce(client: grpc.Client, method: string, request: Buffer, timeoutMs: number): Promise<Buffer> {
+/**
+ * unaryOnce sends one pre-encoded request (with the auth token in its metadata, when
+ * given) and resolves with the response bytes.
+ */
+export function unaryOnce(client: grpc.Client, method: string, request: Buffer, timeoutMs: number, token?: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     client.makeUnaryRequest<Buffer, Buffer>(
       method,
       identity,
       identity,
       request,
+      callMetadata(token),
       { deadline: Date.now() + timeoutMs },
       (err, res) => {
         if (err) reject(err);
@@ -65,15 +82,15 @@ export function unaryOnce(client: grpc.Client, method: string, request: Buffer, 
 }
 
 /**
- * explainStream opens one bidi-streaming call on method through grpc-js, sends request,
- * and says what the server did within timeoutMs: answered, or refused with which gRPC
- * status (the text the h2 transport cannot decode).
+ * explainStream opens one bidi-streaming call on method through grpc-js (with the auth
+ * token, when given), sends request, and says what the server did within timeoutMs:
+ * answered, or refused with which gRPC status (the text the h2 transport cannot decode).
  */
-export function explainStream(target: string, method: string, request: Buffer, timeoutMs: number): Promise<string> {
+export function explainStream(target: string, method: string, request: Buffer, timeoutMs: number, token?: string): Promise<string> {
   const c = openConnection(target);
   const what = `a ${method} stream opened through grpc-js`;
   return new Promise<string>((resolve) => {
-    const stream = c.makeBidiStreamRequest<Buffer, Buffer>(method, identity, identity, new grpc.Metadata(), {
+    const stream = c.makeBidiStreamRequest<Buffer, Buffer>(method, identity, identity, callMetadata(token), {
       deadline: Date.now() + timeoutMs,
     });
     stream.on("data", () => {

@@ -33,6 +33,7 @@ beforeEach(async () => {
       Big: method("/test.T/Big"),
       Fail: method("/test.T/Fail"),
       Hang: method("/test.T/Hang"),
+      Headers: method("/test.T/Headers"),
       Chat: method("/test.T/Chat", true),
       Burst: method("/test.T/Burst", true),
       Refuse: method("/test.T/Refuse", true),
@@ -45,6 +46,9 @@ beforeEach(async () => {
       Hang: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         hung.push(cb);
       },
+      // Headers answers with the request's metadata (the custom headers node:http2 decoded), as JSON.
+      Headers: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
+        cb(null, Buffer.from(JSON.stringify(call.metadata.getMap()))),
       // Chat echoes every message twice, the second time reversed.
       Chat: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
         call.on("data", (b: Buffer) => {
@@ -365,6 +369,43 @@ describe("requestHeaderBlock and grpcFrame", () => {
     expect(long[2]).toBe(0x04); // :path literal, static name index 4
     expect(long[3]).toBe(0x7f); // 201-byte string: 7-bit prefix overflows
     expect(long[4]).toBe(201 - 127);
+  });
+
+  it("adds an auth token as a literal header without indexing, after the fixed headers", () => {
+    const plain = requestHeaderBlock("/etcdserverpb.KV/Put", "127.0.0.1:2379");
+    const token = "KJHqwErtyUIOpaSD.42";
+    const b = requestHeaderBlock("/etcdserverpb.KV/Put", "127.0.0.1:2379", token);
+    // The block without a token is unchanged and is the prefix of the one with it.
+    expect(b.subarray(0, plain.length).equals(plain)).toBe(true);
+    // 0x00: literal without indexing, new name; then name and value, each length-prefixed, no Huffman.
+    expect([...b.subarray(plain.length)]).toEqual([0x00, 5, ...Buffer.from("token"), token.length, ...Buffer.from(token)]);
+    // A long token overflows the 7-bit length prefix: 0x7f, then the rest as an HPACK varint.
+    const long = "t".repeat(300);
+    const lb = requestHeaderBlock("/p", "a", long);
+    const tail = lb.subarray(requestHeaderBlock("/p", "a").length);
+    // 300 - 127 = 173 = 0b1_0101101: low 7 bits with the continuation bit (0xad), then 1.
+    expect([...tail.subarray(0, 10)]).toEqual([0x00, 5, ...Buffer.from("token"), 0x7f, 0xad, 0x01]);
+    expect(tail.length).toBe(10 + 300);
+    expect(() => requestHeaderBlock("/p", "a", "bad token")).toThrow(/visible ASCII/);
+  });
+
+  it("a token header block decodes, in a real HPACK decoder (node:http2 under grpc-js), to the token metadata", async () => {
+    const c = await H2Connection.connect("127.0.0.1", port, 5000);
+    const headersOf = (token?: string): Promise<Record<string, unknown>> =>
+      new Promise((resolve, reject) =>
+        c.call(requestHeaderBlock("/test.T/Headers", `127.0.0.1:${port}`, token), grpcFrame(Buffer.alloc(0)), (err, r) =>
+          err || r === undefined ? reject(err ?? new Error("no response")) : resolve(JSON.parse(r.toString()) as Record<string, unknown>),
+        ),
+      );
+    try {
+      expect((await headersOf("abcDEF.7")).token).toBe("abcDEF.7");
+      // Reused on the same connection (no dynamic-table state), and without a token: none.
+      expect((await headersOf("abcDEF.7")).token).toBe("abcDEF.7");
+      expect((await headersOf("x".repeat(300))).token).toBe("x".repeat(300));
+      expect(await headersOf()).not.toHaveProperty("token");
+    } finally {
+      c.close();
+    }
   });
 
   it("grpcFrame writes the uncompressed flag and the big-endian length", () => {

@@ -114,9 +114,10 @@ function hpackString(out: number[], s: string): void {
 /**
  * requestHeaderBlock returns the HPACK block of a gRPC request's headers, using only the
  * static table and literals without indexing, so it is valid in any decoder state and can
- * be reused for every request.
+ * be reused for every request. With `token`, the block also carries etcd's auth token as
+ * the header `token` (a literal with a new name, not indexed), as clientv3 sends it.
  */
-export function requestHeaderBlock(path: string, authority: string): Buffer {
+export function requestHeaderBlock(path: string, authority: string, token?: string): Buffer {
   const out: number[] = [];
   out.push(0x83); // :method: POST (static 3)
   out.push(0x86); // :scheme: http (static 6)
@@ -129,6 +130,12 @@ export function requestHeaderBlock(path: string, authority: string): Buffer {
   out.push(0x00); // te: new name
   hpackString(out, "te");
   hpackString(out, "trailers");
+  if (token !== undefined) {
+    if (!/^[\x21-\x7e]*$/.test(token)) throw new Error("h2: an auth token must be visible ASCII");
+    out.push(0x00); // token: new name
+    hpackString(out, "token");
+    hpackString(out, token);
+  }
   return Buffer.from(out);
 }
 

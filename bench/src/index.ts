@@ -3,6 +3,7 @@
  * runs main.js. These exports are the pieces main.js is built from.
  */
 export { DEFAULTS, parseArgs, splitCommand, USAGE, type BenchOptions } from "./args.js";
+export { AUTH_PASSWORD, AUTH_ROLE, AUTH_USER, authenticate, enableAuth } from "./auth.js";
 export { defaultEtcdTsCmd, medianRun, planSeconds, runBench, serverSpecs, type Progress } from "./bench.js";
 export { openChannel, type Channel, type StreamCall, type StreamHandler } from "./channel.js";
 export {

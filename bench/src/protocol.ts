@@ -40,6 +40,11 @@ export interface WorkerSetup {
   /** connectTimeoutMs bounds waiting for the connections to become ready. */
   connectTimeoutMs: number;
   maxRequests: number;
+  /**
+   * token is etcd's auth token (from Auth.Authenticate) that every request and stream the
+   * worker opens carries (h2 header / grpc-js metadata "token"); undefined without --auth.
+   */
+  token: string | undefined;
 }
 
 /** ToWorker is a message from the main thread to a load-generator worker. */

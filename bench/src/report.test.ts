@@ -102,6 +102,15 @@ describe("formatReport", () => {
     expect(ratio?.trim().split(/\s+/)).toEqual(["etcd#2/etcd", "1.25x", "0.80x", "1.25x"]);
   });
 
+  it("says whether auth was on", () => {
+    const etcd = server("etcd", [wl("put-100", run(10000, 5, 20))]);
+    const off = report([etcd]);
+    expect(formatReport(off).split("\n")).toContain("auth: off");
+    const on = { ...off, settings: { ...off.settings, auth: true } };
+    expect(formatReport(on)).toMatch(/^auth: on \(--auth\): every request and Watch stream carried a simple token of user root/m);
+    expect(JSON.parse(JSON.stringify(on)).settings.auth).toBe(true);
+  });
+
   it("prints a failed workload with its reason", () => {
     const etcd = server("etcd", [wl("range-1", "no request succeeded: h2: connection closed")]);
     const text = formatReport(report([etcd]));

@@ -65,6 +65,11 @@ export interface BenchReport {
     /** defragMb and defragValueSize size a defrag workload's fill. */
     defragMb?: number;
     defragValueSize?: number;
+    /**
+     * auth is true when the run had authentication on (--auth): every request carried a
+     * simple token of user root. Absent in reports written before the flag existed.
+     */
+    auth?: boolean;
   };
   servers: ServerResult[];
   ratios: Ratio[];
@@ -202,6 +207,11 @@ export function formatReport(r: BenchReport): string {
     const what = sv.available ? `${sv.version !== "" ? `version ${sv.version}: ` : ""}${sv.command}` : `not available (${sv.reason ?? "unknown"})`;
     lines.push(`  ${sv.label}: ${what}`);
   }
+  lines.push(
+    s.auth === true
+      ? "auth: on (--auth): every request and Watch stream carried a simple token of user root (role root, so no key-range permission check)"
+      : "auth: off",
+  );
   lines.push("");
   const header = ["workload", "conns", "server", "ops/s", "p50 ms", "p99 ms", "errors", "srv cpu", "gen cpu", "other cpu"];
   const rows: string[][] = [header];

@@ -69,7 +69,7 @@ async function h2Callers(s: WorkerSetup, method: string): Promise<UnaryCaller[]>
     const colon = addr.lastIndexOf(":");
     const conn = await H2Connection.connect(addr.slice(0, colon), Number(addr.slice(colon + 1)), s.connectTimeoutMs);
     closers.push(() => conn.close());
-    const headers = requestHeaderBlock(method, addr);
+    const headers = requestHeaderBlock(method, addr, s.token);
     callers.push((req, done) => conn.unary(headers, req, done));
   }
   return callers;
@@ -79,7 +79,7 @@ async function grpcCallers(s: WorkerSetup, method: string): Promise<UnaryCaller[
   const clients = Array.from({ length: s.conns }, (_, j) => openConnection(target(s, j)));
   for (const c of clients) closers.push(() => c.close());
   await Promise.all(clients.map((c) => waitReady(c, s.connectTimeoutMs)));
-  return clients.map((c) => unaryCaller(c, method, s.requestTimeoutMs));
+  return clients.map((c) => unaryCaller(c, method, s.requestTimeoutMs, s.token));
 }
 
 /**
@@ -91,7 +91,7 @@ async function explain(s: WorkerSetup, method: string, request: Buffer, r: LoopR
   if (s.transport !== "h2" || r.firstError === undefined || !r.firstError.includes("without a message")) return r;
   const c = openConnection(target(s, 0));
   try {
-    await unaryOnce(c, method, request, 2000);
+    await unaryOnce(c, method, request, 2000, s.token);
     return { ...r, firstError: `${r.firstError}; ${what} re-sent through grpc-js succeeded` };
   } catch (err) {
     return { ...r, firstError: `${r.firstError}; ${what} re-sent through grpc-js got: ${err instanceof Error ? err.message : String(err)}` };
@@ -103,7 +103,7 @@ async function explain(s: WorkerSetup, method: string, request: Buffer, r: LoopR
 async function openChannels(s: WorkerSetup, n: number, offset: number): Promise<Channel[]> {
   const out: Channel[] = [];
   for (let j = 0; j < n; j++) {
-    const ch = await openChannel(s.transport, s.endpoints[(offset + j) % s.endpoints.length]!, s.connectTimeoutMs);
+    const ch = await openChannel(s.transport, s.endpoints[(offset + j) % s.endpoints.length]!, s.connectTimeoutMs, s.token);
     closers.push(() => ch.close());
     out.push(ch);
   }
@@ -186,7 +186,7 @@ async function setupWatch(s: WorkerSetup): Promise<void> {
     });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
-    throw new Error(s.transport === "h2" ? `${msg}; ${await explainStream(target(s, 0), WATCH_PATH, create, 2000)}` : msg);
+    throw new Error(s.transport === "h2" ? `${msg}; ${await explainStream(target(s, 0), WATCH_PATH, create, 2000, s.token)}` : msg);
   }
   closers.push(() => f.close());
   runner = {

@@ -4,6 +4,11 @@
  * etcd's messages and a single revision counter, so those workloads can be tested over
  * both transports without etcd. `fault` lets a test drop or duplicate an event on its
  * way to one watcher.
+ *
+ * It also plays etcd's auth for --auth (Auth.UserAdd, UserGrantRole, AuthEnable,
+ * Authenticate, and KV.Range to probe a token): once enabled, every other call needs a
+ * token it issued, in the metadata "token", refused with etcd's status and text otherwise.
+ * `calls` logs every call's method name and the token it carried.
  */
 import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
@@ -25,6 +30,20 @@ interface ToyWatcher {
   call: grpc.ServerDuplexStream<Buffer, Buffer>;
 }
 
+/** ToyCall is one call the toy received: its method name and the token it carried. */
+export interface ToyCall {
+  method: string;
+  token: string | undefined;
+}
+
+/** ToyUser is a user of the toy's auth store. */
+interface ToyUser {
+  password: string;
+  roles: Set<string>;
+}
+
+type ToyError = { code: grpc.status; details: string };
+
 /** Fault decides what happens to one event on its way to one watcher. */
 export type Fault = (watcherSeq: number, revision: number) => "drop" | "dup" | undefined;
 
@@ -37,8 +56,86 @@ export class ToyEtcd {
   /** refuseWatch makes every Watch call fail at once with UNIMPLEMENTED. */
   refuseWatch = false;
   port = 0;
+  /** authEnabled is set by a successful AuthEnable. */
+  authEnabled = false;
+  readonly users = new Map<string, ToyUser>();
+  /** tokens are the tokens Authenticate issued. */
+  readonly tokens = new Set<string>();
+  /** calls logs every call received, in order. */
+  readonly calls: ToyCall[] = [];
   private readonly server = new grpc.Server();
   private seq = 0;
+
+  /**
+   * admit logs a call and applies etcd's token check: with auth on, a call without a
+   * token fails InvalidArgument "user name is empty", one with an unknown token
+   * Unauthenticated "invalid auth token". Returns the error, or undefined to go on.
+   */
+  private admit(method: string, md: grpc.Metadata, needsToken = true): ToyError | undefined {
+    const v = md.get("token")[0];
+    const token = v === undefined ? undefined : String(v);
+    this.calls.push({ method, token });
+    if (!this.authEnabled || !needsToken) return undefined;
+    if (token === undefined) return { code: grpc.status.INVALID_ARGUMENT, details: "etcdserver: user name is empty" };
+    if (!this.tokens.has(token)) return { code: grpc.status.UNAUTHENTICATED, details: "etcdserver: invalid auth token" };
+    return undefined;
+  }
+
+  /** unary wraps a unary handler with admit(). */
+  private unary(
+    name: string,
+    f: (req: Buffer) => Buffer | ToyError,
+    needsToken = true,
+  ): (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => void {
+    return (call, cb) => {
+      const refused = this.admit(name, call.metadata, needsToken);
+      if (refused !== undefined) return cb(refused);
+      const r = f(call.request);
+      if (Buffer.isBuffer(r)) cb(null, r);
+      else cb(r);
+    };
+  }
+
+  private userAdd(request: Buffer): Buffer | ToyError {
+    const req = etcdserverpb.AuthUserAddRequest.decode(request);
+    if (req.name === "") return { code: grpc.status.INVALID_ARGUMENT, details: "etcdserver: user name is empty" };
+    if (this.users.has(req.name)) return { code: grpc.status.FAILED_PRECONDITION, details: "etcdserver: user name already exists" };
+    this.users.set(req.name, { password: req.password, roles: new Set() });
+    return bytes(etcdserverpb.AuthUserAddResponse.encode({ header: this.header() }).finish());
+  }
+
+  private grantRole(request: Buffer): Buffer | ToyError {
+    const req = etcdserverpb.AuthUserGrantRoleRequest.decode(request);
+    const u = this.users.get(req.user);
+    if (u === undefined) return { code: grpc.status.FAILED_PRECONDITION, details: "etcdserver: user name not found" };
+    if (req.role !== "root") return { code: grpc.status.FAILED_PRECONDITION, details: "etcdserver: role name not found" };
+    u.roles.add(req.role);
+    return bytes(etcdserverpb.AuthUserGrantRoleResponse.encode({ header: this.header() }).finish());
+  }
+
+  private authEnable(): Buffer | ToyError {
+    const root = this.users.get("root");
+    if (root === undefined) return { code: grpc.status.FAILED_PRECONDITION, details: "etcdserver: root user does not exist" };
+    if (!root.roles.has("root")) return { code: grpc.status.FAILED_PRECONDITION, details: "etcdserver: root user does not have root role" };
+    this.authEnabled = true;
+    return bytes(etcdserverpb.AuthEnableResponse.encode({ header: this.header() }).finish());
+  }
+
+  private authenticate(request: Buffer): Buffer | ToyError {
+    const req = etcdserverpb.AuthenticateRequest.decode(request);
+    if (!this.authEnabled) return { code: grpc.status.FAILED_PRECONDITION, details: "etcdserver: authentication is not enabled" };
+    const u = this.users.get(req.name);
+    if (u === undefined || u.password !== req.password) {
+      return { code: grpc.status.INVALID_ARGUMENT, details: "etcdserver: authentication failed, invalid user ID or password" };
+    }
+    const token = `toyToken${this.tokens.size}.${this.revision}`;
+    this.tokens.add(token);
+    return bytes(etcdserverpb.AuthenticateResponse.encode({ header: this.header(), token }).finish());
+  }
+
+  private range(): Buffer {
+    return bytes(etcdserverpb.RangeResponse.encode({ header: this.header(), kvs: [], more: false, count: 0n }).finish());
+  }
 
   private header(): etcdserverpb.ResponseHeader {
     return { clusterId: 1n, memberId: 2n, revision: BigInt(this.revision), raftTerm: 3n };
@@ -48,24 +145,35 @@ export class ToyEtcd {
     this.server.addService(
       {
         Put: method("/etcdserverpb.KV/Put", false, false),
+        Range: method("/etcdserverpb.KV/Range", false, false),
         LeaseGrant: method("/etcdserverpb.Lease/LeaseGrant", false, false),
         LeaseRevoke: method("/etcdserverpb.Lease/LeaseRevoke", false, false),
         Watch: method("/etcdserverpb.Watch/Watch", true, true),
+        UserAdd: method("/etcdserverpb.Auth/UserAdd", false, false),
+        UserGrantRole: method("/etcdserverpb.Auth/UserGrantRole", false, false),
+        AuthEnable: method("/etcdserverpb.Auth/AuthEnable", false, false),
+        Authenticate: method("/etcdserverpb.Auth/Authenticate", false, false),
       },
       {
-        Put: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, this.put(call.request)),
-        LeaseGrant: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-          const req = etcdserverpb.LeaseGrantRequest.decode(call.request);
+        Put: this.unary("Put", (req) => this.put(req)),
+        Range: this.unary("Range", () => this.range()),
+        LeaseGrant: this.unary("LeaseGrant", (request) => {
+          const req = etcdserverpb.LeaseGrantRequest.decode(request);
           const ID = this.nextLease++;
           this.leases.add(ID);
-          cb(null, bytes(etcdserverpb.LeaseGrantResponse.encode({ header: this.header(), ID, TTL: req.TTL, error: "" }).finish()));
-        },
-        LeaseRevoke: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-          const req = etcdserverpb.LeaseRevokeRequest.decode(call.request);
-          if (!this.leases.delete(req.ID)) return cb({ code: grpc.status.NOT_FOUND, details: "etcdserver: requested lease not found" });
-          cb(null, bytes(etcdserverpb.LeaseRevokeResponse.encode({ header: this.header() }).finish()));
-        },
+          return bytes(etcdserverpb.LeaseGrantResponse.encode({ header: this.header(), ID, TTL: req.TTL, error: "" }).finish());
+        }),
+        LeaseRevoke: this.unary("LeaseRevoke", (request) => {
+          const req = etcdserverpb.LeaseRevokeRequest.decode(request);
+          if (!this.leases.delete(req.ID)) return { code: grpc.status.NOT_FOUND, details: "etcdserver: requested lease not found" };
+          return bytes(etcdserverpb.LeaseRevokeResponse.encode({ header: this.header() }).finish());
+        }),
         Watch: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => this.watch(call),
+        // etcd checks admin permission on these once auth is on; the bench calls them before.
+        UserAdd: this.unary("UserAdd", (req) => this.userAdd(req)),
+        UserGrantRole: this.unary("UserGrantRole", (req) => this.grantRole(req)),
+        AuthEnable: this.unary("AuthEnable", () => this.authEnable()),
+        Authenticate: this.unary("Authenticate", (req) => this.authenticate(req), false),
       },
     );
     this.port = await new Promise<number>((resolve, reject) =>
@@ -111,6 +219,11 @@ export class ToyEtcd {
   }
 
   private watch(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
+    const refused = this.admit("Watch", call.metadata);
+    if (refused !== undefined) {
+      call.emit("error", refused);
+      return;
+    }
     if (this.refuseWatch) {
       call.emit("error", { code: grpc.status.UNIMPLEMENTED, details: "unknown service etcdserverpb.Watch" });
       return;
