@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { Command, find, stripFlags, suggestionsFor } from "./cli/command.js";
 import { FlagError, HelpRequested } from "./cli/flags.js";
 import { renderUsage } from "./cli/usage.js";
@@ -121,7 +122,22 @@ export function processIo(): Io {
         process.off("SIGTERM", handler);
       };
     },
+    setEcho: stty,
   };
+}
+
+/**
+ * stty runs /bin/stty echo or -echo on the process's own stdin, stdout and stderr, as
+ * etcdctl's password prompt does; it rejects with the errno text when stty cannot be started.
+ */
+function stty(on: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("/bin/stty", [on ? "echo" : "-echo"], { argv0: "stty", stdio: "inherit" });
+    child.on("error", (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === "ENOENT" ? "no such file or directory" : e.code === "EACCES" ? "permission denied" : e.message)),
+    );
+    child.on("close", () => resolve());
+  });
 }
 
 /** run is the etcdctl-ts entry point: it runs main on the process and exits with its code. */

@@ -1,9 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
+import { etcdserverpb } from "@etcd-ts/proto";
 import { EndpointConnection } from "./connection.js";
 import { channelCredentials } from "./credentials.js";
 import type { Endpoint } from "./endpoint.js";
 import { aborted, canceledError, closedError, deadlineError, EtcdError, fromServiceError } from "./errors.js";
-import type { CallOptions, TLSOptions } from "./options.js";
+import type { CallOptions, Credentials, TLSOptions } from "./options.js";
+import { TokenSource, type AuthState } from "./token.js";
 
 /**
  * RetryPolicy says whether a call may be sent again after UNAVAILABLE. "repeatable" calls
@@ -26,6 +28,8 @@ const ROUND_BACKOFF_MS: readonly [number, number] = [25, 500];
 /**
  * Balancer owns the connections and picks the endpoint for each call: endpoints are tried in
  * order, the one that last worked is tried first, and a failing one hands over to the next.
+ * With credentials it also owns the auth token every call carries (see TokenSource): a call
+ * refused for its token is sent once more with a new one.
  */
 export class Balancer {
   private readonly endpoints: readonly Endpoint[];
@@ -33,6 +37,7 @@ export class Balancer {
   private readonly dialTimeoutMs: number;
   private readonly tls: TLSOptions | undefined;
   private readonly conns = new Map<string, EndpointConnection>();
+  private readonly tokens: TokenSource | undefined;
   private current = 0;
   private closed = false;
 
@@ -41,12 +46,51 @@ export class Balancer {
     channelOptions: grpc.ChannelOptions,
     dialTimeoutMs: number,
     tls: TLSOptions | undefined,
+    credentials?: Credentials,
   ) {
     if (endpoints.length === 0) throw new Error("client: no endpoints given");
     this.endpoints = endpoints;
     this.channelOptions = channelOptions;
     this.dialTimeoutMs = dialTimeoutMs;
     this.tls = tls;
+    if (credentials !== undefined) {
+      this.tokens = new TokenSource(credentials.username, credentials.password, async (name, password, timeoutMs) => {
+        const resp = await this.run(
+          this.endpoints,
+          true,
+          (c) => c.auth.authenticate.bind(c.auth),
+          etcdserverpb.AuthenticateRequest.fromPartial({ name, password }),
+          "repeatable",
+          timeoutMs !== undefined ? { timeoutMs } : undefined,
+          false,
+        );
+        return resp.token;
+      });
+    }
+  }
+
+  /**
+   * authenticate fetches the auth token now unless the client has one (calls do it on their
+   * own before the first one); see AuthState.
+   */
+  authenticate(opts?: CallOptions): Promise<AuthState> {
+    if (this.tokens === undefined) return Promise.resolve("none");
+    return this.tokens.ensure(opts?.timeoutMs ?? this.dialTimeoutMs);
+  }
+
+  /** metadata is the metadata a stream opens with: the auth token, when the client has one. */
+  metadata(): grpc.Metadata {
+    return this.tokens?.metadata() ?? new grpc.Metadata();
+  }
+
+  /**
+   * tokenRejected tells whether a stream ended with e because of its auth token; the token is
+   * then dropped, so the stream opened again (after ready) carries a new one.
+   */
+  tokenRejected(e: EtcdError): boolean {
+    if (this.tokens === undefined || !this.tokens.shouldRefresh(e)) return false;
+    this.tokens.invalidate();
+    return true;
   }
 
   /** endpointList is the client's endpoints in the order they are tried. */
@@ -71,7 +115,7 @@ export class Balancer {
     policy: RetryPolicy,
     opts?: CallOptions,
   ): Promise<Res> {
-    return this.run(this.endpoints, true, pick, req, policy, opts);
+    return this.withToken(opts, (o) => this.run(this.endpoints, true, pick, req, policy, o));
   }
 
   /** unaryOn runs one call against ep only (e.g. Status of a given member). */
@@ -82,7 +126,7 @@ export class Balancer {
     policy: RetryPolicy,
     opts?: CallOptions,
   ): Promise<Res> {
-    return this.run([ep], false, pick, req, policy, opts);
+    return this.withToken(opts, (o) => this.run([ep], false, pick, req, policy, o));
   }
 
   /**
@@ -97,6 +141,7 @@ export class Balancer {
       this.current = (this.current + 1) % n;
     }
     const giveUp = opts.deadline ?? Date.now() + this.dialTimeoutMs;
+    if (this.tokens !== undefined) await this.tokens.ensure(Math.max(0, giveUp - Date.now()));
     let idx = this.current;
     let failedInRound = 0;
     let backoff = ROUND_BACKOFF_MS[0];
@@ -134,6 +179,32 @@ export class Balancer {
     this.conns.clear();
   }
 
+  /**
+   * withToken runs call with the auth token: fetched first when the client has none yet, and
+   * fetched again (once) when the server refuses the one the call carried. The second attempt
+   * gets what is left of the caller's deadline.
+   */
+  private async withToken<Res>(
+    opts: CallOptions | undefined,
+    call: (opts: CallOptions | undefined) => Promise<Res>,
+  ): Promise<Res> {
+    const ts = this.tokens;
+    if (ts === undefined) return call(opts);
+    const start = Date.now();
+    const left = (): CallOptions | undefined =>
+      opts?.timeoutMs === undefined ? opts : { ...opts, timeoutMs: Math.max(0, opts.timeoutMs - (Date.now() - start)) };
+    await withinCall(ts.ensure(opts?.timeoutMs ?? this.dialTimeoutMs), opts?.signal, left()?.timeoutMs);
+    const used = ts.current;
+    try {
+      return await call(left());
+    } catch (e) {
+      if (!ts.shouldRefresh(e) || this.closed || aborted(opts?.signal)) throw e;
+      const ms = left()?.timeoutMs;
+      await withinCall(ts.refresh(used, ms ?? this.dialTimeoutMs), opts?.signal, ms);
+      return call(left());
+    }
+  }
+
   private async run<Req, Res>(
     endpoints: readonly Endpoint[],
     sticky: boolean,
@@ -141,6 +212,7 @@ export class Balancer {
     req: Req,
     policy: RetryPolicy,
     opts: CallOptions | undefined,
+    withToken = true,
   ): Promise<Res> {
     const start = Date.now();
     const deadline = opts?.timeoutMs !== undefined ? start + opts.timeoutMs : undefined;
@@ -161,7 +233,8 @@ export class Balancer {
       if (aborted(signal)) throw canceledError();
       if (state === "ready") {
         try {
-          const res = await invoke(pick(conn), req, deadline, ep, signal);
+          const md = withToken ? this.metadata() : new grpc.Metadata();
+          const res = await invoke(pick(conn), req, md, deadline, ep, signal);
           if (sticky) this.current = idx % endpoints.length;
           return res;
         } catch (e) {
@@ -198,6 +271,7 @@ export class Balancer {
 function invoke<Req, Res>(
   method: UnaryMethod<Req, Res>,
   req: Req,
+  md: grpc.Metadata,
   deadline: number | undefined,
   ep: Endpoint,
   signal: AbortSignal | undefined,
@@ -205,7 +279,7 @@ function invoke<Req, Res>(
   return new Promise((resolve, reject) => {
     const callOpts: Partial<grpc.CallOptions> = deadline !== undefined ? { deadline } : {};
     const onAbort = (): void => call.cancel();
-    const call = method(req, new grpc.Metadata(), callOpts, (err, res) => {
+    const call = method(req, md, callOpts, (err, res) => {
       signal?.removeEventListener("abort", onAbort);
       if (err) {
         if (aborted(signal)) {
@@ -220,6 +294,30 @@ function invoke<Req, Res>(
       resolve(res as Res);
     });
     signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * withinCall waits for p (a token fetch other calls may share, so it is not cancelled
+ * itself), but rejects as soon as the caller's signal aborts (CANCELLED) or its timeoutMs
+ * passes (DEADLINE_EXCEEDED), as the call itself would.
+ */
+function withinCall<T>(p: Promise<T>, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<T> {
+  if (signal === undefined && timeoutMs === undefined) return p;
+  if (aborted(signal)) return Promise.reject(canceledError());
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => done(() => reject(canceledError()));
+    const timer = timeoutMs !== undefined ? setTimeout(() => done(() => reject(deadlineError())), timeoutMs) : undefined;
+    const done = (f: () => void): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+      f();
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => done(() => resolve(v)),
+      (e: unknown) => done(() => reject(e)),
+    );
   });
 }
 

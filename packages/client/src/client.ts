@@ -1,5 +1,6 @@
 import type * as grpc from "@grpc/grpc-js";
 import type { etcdserverpb } from "@etcd-ts/proto";
+import { Auth } from "./auth.js";
 import { Balancer } from "./balancer.js";
 import { Cluster } from "./cluster.js";
 import { validateTLS } from "./credentials.js";
@@ -8,7 +9,8 @@ import type { Bytes } from "./bytes.js";
 import { KV } from "./kv.js";
 import { Lease } from "./lease.js";
 import { Maintenance } from "./maintenance.js";
-import type { CallOptions, ClientOptions } from "./options.js";
+import type { CallOptions, ClientOptions, Credentials } from "./options.js";
+import type { AuthState } from "./token.js";
 import { Watcher, type Watch, type WatchOptions } from "./watch.js";
 
 type DeepPartial<T> = etcdserverpb.DeepPartial<T>;
@@ -18,10 +20,11 @@ export const DEFAULT_DIAL_TIMEOUT_MS = 2000;
 
 /**
  * Client is an etcd v3 client over gRPC. It connects lazily, on the first call. The service
- * wrappers (kv, lease, watcher, maintenance, cluster) are public; the common calls are also
- * methods here. Watches share one Watch stream and kept-alive leases one LeaseKeepAlive
+ * wrappers (kv, lease, watcher, maintenance, cluster, auth) are public; the common calls are
+ * also methods here. Watches share one Watch stream and kept-alive leases one LeaseKeepAlive
  * stream per client.
- * With `tls` set (or https:// endpoints) it connects over TLS.
+ * With `tls` set (or https:// endpoints) it connects over TLS. With `username` and `password`
+ * it authenticates before the first call and sends the token with every call.
  */
 export class Client {
   readonly kv: KV;
@@ -29,6 +32,7 @@ export class Client {
   readonly cluster: Cluster;
   readonly lease: Lease;
   readonly watcher: Watcher;
+  readonly auth: Auth;
   private readonly balancer: Balancer;
 
   constructor(opts: ClientOptions) {
@@ -46,12 +50,35 @@ export class Client {
       }
     }
     if (opts.tls !== undefined) validateTLS(opts.tls);
-    this.balancer = new Balancer(endpoints, channelOptions, opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS, opts.tls);
+    // As etcd's Go client: credentials count only when both parts are given.
+    const creds: Credentials | undefined =
+      (opts.username ?? "") !== "" && (opts.password ?? "") !== ""
+        ? { username: opts.username as string, password: opts.password as string }
+        : undefined;
+    this.balancer = new Balancer(
+      endpoints,
+      channelOptions,
+      opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+      opts.tls,
+      creds,
+    );
     this.kv = new KV(this.balancer);
     this.maintenance = new Maintenance(this.balancer);
     this.cluster = new Cluster(this.balancer);
     this.lease = new Lease(this.balancer, opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS);
     this.watcher = new Watcher(this.balancer);
+    this.auth = new Auth(this.balancer);
+  }
+
+  /**
+   * authenticate gets the auth token for the client's credentials now, unless it has one
+   * (calls otherwise do it before the first one). It resolves "token", "disabled" (the server
+   * has authentication disabled: calls carry no token) or "none" (no credentials), and
+   * rejects with the server's error, e.g. "etcdserver: authentication failed, invalid user
+   * ID or password". opts.timeoutMs defaults to the dial timeout.
+   */
+  authenticate(opts?: CallOptions): Promise<AuthState> {
+    return this.balancer.authenticate(opts);
   }
 
   /**

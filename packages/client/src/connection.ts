@@ -17,6 +17,7 @@ export class EndpointConnection {
   readonly cluster: etcdserverpb.ClusterClient;
   readonly watch: etcdserverpb.WatchClient;
   readonly lease: etcdserverpb.LeaseClient;
+  readonly auth: etcdserverpb.AuthClient;
   private readonly channel: grpc.Channel;
 
   constructor(endpoint: Endpoint, creds: grpc.ChannelCredentials, channelOptions: grpc.ChannelOptions) {
@@ -28,6 +29,7 @@ export class EndpointConnection {
     this.cluster = new etcdserverpb.ClusterClient(endpoint.address, creds, shared);
     this.watch = new etcdserverpb.WatchClient(endpoint.address, creds, shared);
     this.lease = new etcdserverpb.LeaseClient(endpoint.address, creds, shared);
+    this.auth = new etcdserverpb.AuthClient(endpoint.address, creds, shared);
   }
 
   /**

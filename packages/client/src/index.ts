@@ -4,7 +4,16 @@
  */
 export { Client, DEFAULT_DIAL_TIMEOUT_MS } from "./client.js";
 export { channelCredentials } from "./credentials.js";
-export type { ClientOptions, CallOptions, TLSOptions } from "./options.js";
+export type { ClientOptions, CallOptions, Credentials, TLSOptions } from "./options.js";
+export { Auth, permissionType, type Permission, type PermissionType } from "./auth.js";
+export {
+  ERR_AUTH_NOT_ENABLED,
+  ERR_AUTH_OLD_REVISION,
+  ERR_INVALID_AUTH_TOKEN,
+  ERR_USER_EMPTY,
+  TOKEN_METADATA_KEY,
+  type AuthState,
+} from "./token.js";
 export { EtcdError } from "./errors.js";
 export { parseEndpoint, type Endpoint, type EndpointScheme } from "./endpoint.js";
 export { KV, txnIsReadOnly } from "./kv.js";

@@ -216,10 +216,15 @@ class LeaseKeeper {
         if (this.leases.size === 0) return;
         this.start(conn);
       },
-      () => {
+      (e: unknown) => {
         this.opening = false;
         if (this.balancer.isClosed) {
           for (const set of [...this.leases.values()]) for (const l of [...set]) l.markLost(closedError());
+          return;
+        }
+        // A server refused the client's credentials: the leases cannot be kept alive.
+        if (e instanceof EtcdError && !e.local) {
+          for (const set of [...this.leases.values()]) for (const l of [...set]) l.markLost(e);
           return;
         }
         this.scheduleRetry();
@@ -236,7 +241,7 @@ class LeaseKeeper {
   }
 
   private start(conn: EndpointConnection): void {
-    const md = new grpc.Metadata();
+    const md = this.balancer.metadata();
     // As etcd's Go client: a member without a leader cannot renew leases; the stream fails
     // and is opened again, on the next endpoint first.
     md.set("hasleader", "true");
@@ -254,6 +259,8 @@ class LeaseKeeper {
       // given up when its deadline passes or the server says it is gone.
       this.dropCall();
       this.lastFailed = conn.endpoint;
+      // A stream refused for its auth token opens again with a new one.
+      if (st.code !== grpc.status.OK) this.balancer.tokenRejected(new EtcdError(st.code, st.details, false, conn.endpoint.raw));
       // Everything sent on the broken stream may be lost: send again at once on the new one.
       for (const set of this.leases.values()) for (const l of set) l.nextSendAt = 0;
       this.scheduleRetry();
@@ -345,11 +352,12 @@ export class Lease {
     for (;;) {
       const conn = await this.balancer.ready({ ...(deadline !== undefined ? { deadline } : {}), ...(failed !== undefined ? { failed } : {}) });
       try {
-        const r = await keepAliveOnceOn(conn, id, deadline);
+        const r = await keepAliveOnceOn(conn, this.balancer.metadata(), id, deadline);
         if (r.TTL <= 0n) throw leaseNotFound(conn.endpoint.raw);
         return r;
       } catch (e) {
-        if (!(e instanceof EtcdError) || !retryable(e, false) || e.local) throw e;
+        if (!(e instanceof EtcdError) || e.local) throw e;
+        if (!retryable(e, false) && !this.balancer.tokenRejected(e)) throw e;
         if (deadline !== undefined && Date.now() >= deadline) throw deadlineError(conn.endpoint.raw);
         failed = conn.endpoint;
       }
@@ -394,11 +402,12 @@ export class Lease {
 
 function keepAliveOnceOn(
   conn: EndpointConnection,
+  md: grpc.Metadata,
   id: bigint,
   deadline: number | undefined,
 ): Promise<etcdserverpb.LeaseKeepAliveResponse> {
   return new Promise((resolve, reject) => {
-    const call = conn.lease.leaseKeepAlive(new grpc.Metadata(), deadline !== undefined ? { deadline } : {});
+    const call = conn.lease.leaseKeepAlive(md, deadline !== undefined ? { deadline } : {});
     let settled = false;
     call.on("data", (r: etcdserverpb.LeaseKeepAliveResponse) => {
       if (settled) return;

@@ -16,6 +16,19 @@ export interface ClientOptions {
   keepAliveTimeoutMs?: number;
   /** tls configures TLS for https:// endpoints and, when set, for bare host:port ones. */
   tls?: TLSOptions;
+  /**
+   * username and password, when both are non-empty, are the credentials the client
+   * authenticates with before its first call; every call then carries the token etcd returns
+   * (gRPC metadata "token"). A server with authentication disabled is called without a token.
+   */
+  username?: string;
+  password?: string;
+}
+
+/** Credentials are a user name and password to authenticate with. */
+export interface Credentials {
+  username: string;
+  password: string;
 }
 
 /**

@@ -376,6 +376,11 @@ class WatchStream {
           this.close(e instanceof EtcdError ? e : closedError());
           return;
         }
+        // A server refused the client's credentials: the watches cannot be created.
+        if (e instanceof EtcdError && !e.local) {
+          this.close(e);
+          return;
+        }
         // No endpoint reachable yet: keep trying, as etcd's Go client does.
         this.scheduleRetry();
       },
@@ -393,7 +398,7 @@ class WatchStream {
   }
 
   private start(conn: EndpointConnection): void {
-    const md = new grpc.Metadata();
+    const md = this.balancer.metadata();
     if (this.requireLeader) md.set("hasleader", "true");
     const call = conn.watch.watch(md);
     this.call = call;
@@ -486,7 +491,8 @@ class WatchStream {
     if (call !== this.call || this.closed) return;
     this.dropCall();
     const err = st.code !== grpc.status.OK ? new EtcdError(st.code, st.details, false, this.endpointName()) : undefined;
-    if (err !== undefined && !retryable(err, this.requireLeader)) {
+    // A stream refused for its auth token is opened again with a new one.
+    if (err !== undefined && !retryable(err, this.requireLeader) && !this.balancer.tokenRejected(err)) {
       this.close(err);
       return;
     }

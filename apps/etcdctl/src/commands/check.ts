@@ -33,7 +33,10 @@ export function checkLinearizabilityCommand(io: Io): CommandSpec {
       { name: "prefix", kind: "string", def: "", usage: "key prefix the check uses and deletes afterwards (default: /etcdctl-check-linearizability/<random>/)" },
     ],
     run: async (cmd: Command) => {
-      const cfg = clientConfig(cmd, io);
+      const cfg = await clientConfig(cmd, io);
+      if (cfg.auth !== undefined) {
+        exitWithError(ExitCode.BadArgs, "etcdctl-ts: check linearizability does not support authentication (--user, --password)");
+      }
       const durationMs = (cmd.flag("duration").value as number) / 1e6;
       const clients = Number(cmd.flag("clients").value as bigint);
       const watchers = Number(cmd.flag("watchers").value as bigint);

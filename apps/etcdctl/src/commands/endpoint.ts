@@ -1,5 +1,5 @@
 import type { Command, CommandSpec } from "../cli/command.js";
-import { applyEnv, clientConfig, commandTimeout, initDisplay, newClient, secureCfg, type ClientConfig } from "../ctl/global.js";
+import { applyEnv, authCfg, clientConfig, commandTimeout, initDisplay, newClient, secureCfg, type ClientConfig } from "../ctl/global.js";
 import { errorText, logAttemptFailure } from "../ctl/grpcerr.js";
 import { ExitCode, ExitError, exitWithError, type Io } from "../ctl/io.js";
 import { formatDuration } from "../printer/goformat.js";
@@ -8,7 +8,8 @@ import type { EpHashKV, EpHealth, EpStatus } from "../printer/printer.js";
 /** endpointsFromCluster is the endpoint list: --endpoints, or with --cluster the members' client URLs. */
 async function endpointsFromCluster(cmd: Command, io: Io, cfg: ClientConfig): Promise<string[]> {
   if (cmd.flag("cluster").value !== true) return cmd.flag("endpoints").value as string[];
-  const c = newClient(cfg, cfg.endpoints, ExitCode.Error);
+  // As etcdctl: without credentials (MemberList needs none, so no password is asked for).
+  const c = await newClient(io, { ...cfg, auth: undefined }, cfg.endpoints, ExitCode.Error);
   try {
     const m = await c.memberList(commandTimeout(cmd)).catch((e: unknown) => {
       logAttemptFailure(io, { kind: "balanced", firstEndpoint: cfg.endpoints[0] ?? "" }, e);
@@ -28,8 +29,8 @@ function statusCommand(io: Io): CommandSpec {
 The items in the lists are endpoint, ID, version, db size, is leader, is learner, raft term, raft index, raft applied index, errors.
 `,
     run: async (cmd: Command) => {
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       const list: EpStatus[] = [];
       let failed = false;
       try {
@@ -60,8 +61,8 @@ function hashKVCommand(io: Io): CommandSpec {
       { name: "rev", kind: "int64", def: 0n, usage: "maximum revision to hash (default: all revisions)" },
     ],
     run: async (cmd: Command) => {
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       const list: EpHashKV[] = [];
       let lastErr: unknown;
       try {
@@ -92,6 +93,7 @@ function healthCommand(io: Io): CommandSpec {
       applyEnv(cmd, io);
       const printer = initDisplay(cmd, io);
       const secure = secureCfg(cmd);
+      const auth = await authCfg(cmd, io);
       const base: ClientConfig = {
         endpoints: cmd.flag("endpoints").value as string[],
         dialTimeoutMs: (cmd.flag("dial-timeout").value as number) / 1e6,
@@ -99,17 +101,18 @@ function healthCommand(io: Io): CommandSpec {
         keepAliveTimeMs: (cmd.flag("keepalive-time").value as number) / 1e6,
         keepAliveTimeoutMs: (cmd.flag("keepalive-timeout").value as number) / 1e6,
         secure,
+        auth,
         printer,
       };
       const eps = await endpointsFromCluster(cmd, io, base);
       // etcdctl builds every endpoint's config (loading the TLS files) before dialing any.
-      if (eps.length > 0) newClient(base, eps).close();
+      if (eps.length > 0) (await newClient(io, { ...base, auth: undefined }, eps)).close();
       const results: EpHealth[] = [];
       await Promise.all(
         eps.map(async (ep) => {
           let c;
           try {
-            c = newClient(base, [ep]);
+            c = await newClient(io, base, [ep]);
           } catch (e) {
             results.push({ ep, health: false, took: "", error: e instanceof ExitError ? e.message : String(e) });
             return;

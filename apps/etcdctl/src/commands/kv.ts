@@ -20,8 +20,8 @@ export function getCommand(io: Io): CommandSpec {
     flags: GET_FLAGS,
     run: async (cmd: Command, args: string[]) => {
       const req = getOp(cmd, args);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.range(req, commandTimeout(cmd)).catch((e: unknown) => callFailed(io, cfg.endpoints, e));
         if (cmd.flag("print-value-only").value === true) {
@@ -64,8 +64,8 @@ will store the content of the file to <key>.
     flags: PUT_FLAGS,
     run: async (cmd: Command, args: string[]) => {
       const req = await putOp(cmd, args, () => io.stdin.readAll());
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.put(req, commandTimeout(cmd)).catch((e: unknown) => callFailed(io, cfg.endpoints, e));
         cfg.printer.put(resp);
@@ -83,8 +83,8 @@ export function delCommand(io: Io): CommandSpec {
     flags: DEL_FLAGS,
     run: async (cmd: Command, args: string[]) => {
       const req = delOp(cmd, args);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c
           .deleteRange(req, commandTimeout(cmd))
@@ -115,8 +115,8 @@ export function compactionCommand(io: Io): CommandSpec {
       if (rev >= 1n << 63n || rev < -(1n << 63n)) {
         exitWithError(ExitCode.Error, `strconv.ParseInt: parsing ${goQuote(s)}: value out of range`);
       }
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         await c
           .compact({ revision: rev, physical: cmd.flag("physical").value === true }, commandTimeout(cmd))

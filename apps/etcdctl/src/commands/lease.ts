@@ -37,8 +37,8 @@ function grantCommand(io: Io): CommandSpec {
       } catch (e) {
         return exitWithError(ExitCode.BadArgs, `bad TTL (${(e as Error).message})`);
       }
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.lease
           .grant(ttl, commandTimeout(cmd))
@@ -58,8 +58,8 @@ function revokeCommand(io: Io): CommandSpec {
     run: async (cmd: Command, args: string[]) => {
       if (args.length !== 1) exitWithError(ExitCode.BadArgs, "lease revoke command needs 1 argument");
       const id = leaseFromArgs(args[0] as string);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.lease
           .revoke(id, commandTimeout(cmd))
@@ -81,8 +81,8 @@ function timeToLiveCommand(io: Io): CommandSpec {
       if (args.length !== 1) exitWithError(ExitCode.BadArgs, "lease timetolive command needs lease ID as argument");
       const keys = cmd.flag("keys").value === true;
       // Go evaluates mustClientFromCmd(cmd).TimeToLive before its argument leaseFromArgs(...).
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const id = leaseFromArgs(args[0] as string);
         // etcdctl asks without a deadline (context.TODO) and exits 2 on failure.
@@ -102,8 +102,8 @@ function listCommand(io: Io): CommandSpec {
     use: "list",
     short: "List all active leases",
     run: async (cmd: Command) => {
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.lease
           .leases()
@@ -129,8 +129,8 @@ function keepAliveCommand(io: Io): CommandSpec {
     run: async (cmd: Command, args: string[]) => {
       if (args.length !== 1) exitWithError(ExitCode.BadArgs, "lease keep-alive command needs lease ID as argument");
       const id = leaseFromArgs(args[0] as string);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         if (cmd.flag("once").value === true) {
           // A stream call: the Go client logs no retry warning for it.

@@ -92,8 +92,8 @@ export function lockCommand(io: Io): CommandSpec {
       if (args.length === 0) {
         exitWithError(ExitCode.BadArgs, "lock takes a lock name argument and an optional command to execute");
       }
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         await lockUntilSignal(io, c, cfg.endpoints, cfg.printer, Number(cmd.flag("ttl").value as bigint), args[0] as string, args.slice(1));
       } catch (e) {
@@ -146,8 +146,8 @@ export function electCommand(io: Io): CommandSpec {
         exitWithError(ExitCode.BadArgs, "elect takes one election name argument and an optional proposal argument");
       }
       const listen = cmd.flag("listen").value === true;
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         if (args.length === 1) {
           if (!listen) exitWithError(ExitCode.BadArgs, "no proposal argument but -l not set");

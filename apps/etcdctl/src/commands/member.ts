@@ -49,8 +49,8 @@ function addCommand(io: Io): CommandSpec {
       }
       const name = args[0] as string;
       const urls = peerURLsFlag(cmd);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c
           .memberAdd(urls, cmd.flag("learner").value === true, commandTimeout(cmd))
@@ -81,8 +81,8 @@ function removeCommand(io: Io): CommandSpec {
     short: "Removes a member from the cluster",
     run: async (cmd: Command, args: string[]) => {
       const id = memberIDArg(args);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.memberRemove(id, commandTimeout(cmd)).catch((e: unknown) => callFailed(io, cfg.endpoints, e));
         cfg.printer.memberRemove(id, resp);
@@ -101,8 +101,8 @@ function updateCommand(io: Io): CommandSpec {
     run: async (cmd: Command, args: string[]) => {
       const id = memberIDArg(args);
       const urls = peerURLsFlag(cmd);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c
           .memberUpdate(id, urls, commandTimeout(cmd))
@@ -123,8 +123,8 @@ function listCommand(io: Io): CommandSpec {
 The items in the lists are ID, Status, Name, Peer Addrs, Client Addrs, Is Learner.
 `,
     run: async (cmd: Command) => {
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.memberList(commandTimeout(cmd)).catch((e: unknown) => callFailed(io, cfg.endpoints, e));
         cfg.printer.memberList(resp);
@@ -143,8 +143,8 @@ function promoteCommand(io: Io): CommandSpec {
 `,
     run: async (cmd: Command, args: string[]) => {
       const id = memberIDArg(args);
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         const resp = await c.memberPromote(id, commandTimeout(cmd)).catch((e: unknown) => callFailed(io, cfg.endpoints, e));
         cfg.printer.memberPromote(id, resp);

@@ -176,11 +176,11 @@ export function makeMirrorCommand(io: Io): CommandSpec {
           insecureSkipVerify: false,
         },
       };
-      const dc = newClient(destCfg);
+      const dc = await newClient(io, destCfg);
       let c: Client | undefined;
       try {
-        const cfg = clientConfig(cmd, io);
-        c = newClient(cfg);
+        const cfg = await clientConfig(cmd, io);
+        c = await newClient(io, cfg);
         let err: unknown;
         try {
           err = await makeMirror(io, c, dc, { src: cfg.endpoints, dest: args[0] as string }, {

@@ -23,14 +23,14 @@ export function moveLeaderCommand(io: Io): CommandSpec {
       } catch (e) {
         return exitWithError(ExitCode.BadArgs, (e as Error).message);
       }
-      const cfg = clientConfig(cmd, io);
-      newClient(cfg).close();
+      const cfg = await clientConfig(cmd, io);
+      (await newClient(io, cfg)).close();
       const deadline = Date.now() + cfg.commandTimeoutMs;
       const left = (): { timeoutMs: number } => ({ timeoutMs: Math.max(deadline - Date.now(), 1) });
       let leaderEp: string | undefined;
       let leaderID = 0n;
       for (const ep of cfg.endpoints) {
-        const c = newClient(cfg, [ep]);
+        const c = await newClient(io, cfg, [ep]);
         let st: etcdserverpb.StatusResponse;
         try {
           st = await c.status(ep, left());
@@ -50,7 +50,7 @@ export function moveLeaderCommand(io: Io): CommandSpec {
       if (leaderEp === undefined) {
         return exitWithError(ExitCode.BadArgs, `no leader endpoint given at [${cfg.endpoints.join(" ")}]`);
       }
-      const c = newClient(cfg, [leaderEp]);
+      const c = await newClient(io, cfg, [leaderEp]);
       try {
         const resp = await c.maintenance
           .moveLeader(target, left(), leaderEp)

@@ -12,6 +12,9 @@ import { memberCommand } from "./member.js";
 import { moveLeaderCommand } from "./moveleader.js";
 import { txnCommand } from "./txn.js";
 import { checkLinearizabilityCommand } from "./check.js";
+import { authCommand } from "./auth.js";
+import { roleCommand } from "./role.js";
+import { userCommand } from "./user.js";
 
 /** NOT_IMPLEMENTED marks the etcdctl commands etcdctl-ts lists but cannot run yet. */
 export const NOT_IMPLEMENTED = Symbol("not implemented");
@@ -69,27 +72,9 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       pending("migrate", "Migrates keys in a v2 store to a mvcc store"),
       lockCommand(io),
       electCommand(io),
-      group("auth <enable or disable>", "Enable or disable authentication", [
-        pending("enable", "Enables authentication"),
-        pending("disable", "Disables authentication"),
-      ]),
-      group("user <subcommand>", "User related commands", [
-        pending("add <user name or user:password> [options]", "Adds a new user"),
-        pending("delete <user name>", "Deletes a user"),
-        pending("get <user name> [options]", "Gets detailed information of a user"),
-        pending("list", "Lists all users"),
-        pending("passwd <user name> [options]", "Changes password of user"),
-        pending("grant-role <user name> <role name>", "Grants a role to a user"),
-        pending("revoke-role <user name> <role name>", "Revokes a role from a user"),
-      ]),
-      group("role <subcommand>", "Role related commands", [
-        pending("add <role name>", "Adds a new role"),
-        pending("delete <role name>", "Deletes a role"),
-        pending("get <role name>", "Gets detailed information of a role"),
-        pending("list", "Lists all roles"),
-        pending("grant-permission [options] <role name> <permission type> <key> [endkey]", "Grants a key to a role"),
-        pending("revoke-permission <role name> <key> [endkey]", "Revokes a key from a role"),
-      ]),
+      authCommand(io),
+      userCommand(io),
+      roleCommand(io),
       group("check <subcommand>", "commands for checking properties of the etcd cluster", [
         pending("perf [options]", "Check the performance of the etcd cluster"),
         pending("datascale [options]", "Check the memory usage of holding data for different workloads on a given server endpoint."),

@@ -86,8 +86,8 @@ export function txnCommand(io: Io): CommandSpec {
       const prompt = (s: string): void => {
         if (interactive) io.out(s + "\n");
       };
-      const cfg = clientConfig(cmd, io);
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io);
+      const c = await newClient(io, cfg);
       try {
         prompt("compares:");
         const compare = await readBlock(io.stdin, compareLine);

@@ -245,8 +245,8 @@ function flagsOf(cmd: Command): WatchFlags {
 }
 
 async function interactiveWatch(cmd: Command, io: Io, osArgs: string[], envKey: string, envRange: string): Promise<void> {
-  const cfg = clientConfig(cmd, io, { discardEnvFlags: DISCARD_ENV_FLAGS });
-  const c = newClient(cfg);
+  const cfg = await clientConfig(cmd, io, { discardEnvFlags: DISCARD_ENV_FLAGS });
+  const c = await newClient(io, cfg);
   const flags = flagsOf(cmd);
   // A watcher's fatal error (a failing exec command, an unsupported format) ends the process.
   const exiting = { done: false };
@@ -328,8 +328,8 @@ export function watchCommand(io: Io): CommandSpec {
         if (e instanceof WatchArgsError) exitWithError(ExitCode.BadArgs, e.message);
         throw e;
       }
-      const cfg = clientConfig(cmd, io, { discardEnvFlags: DISCARD_ENV_FLAGS });
-      const c = newClient(cfg);
+      const cfg = await clientConfig(cmd, io, { discardEnvFlags: DISCARD_ENV_FLAGS });
+      const c = await newClient(io, cfg);
       try {
         let w: ReturnType<Client["watch"]>;
         try {

@@ -1,9 +1,12 @@
-import { Client, type CallOptions, type ClientOptions } from "@etcd-ts/client";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { Client, ERR_AUTH_NOT_ENABLED, EtcdError, type CallOptions, type ClientOptions } from "@etcd-ts/client";
 import type { Command } from "../cli/command.js";
 import type { FlagDef } from "../cli/flags.js";
 import { goQuote } from "../printer/goformat.js";
 import { newPrinter, type Printer } from "../printer/printer.js";
+import { errorText, logAttemptFailure } from "./grpcerr.js";
 import { ExitCode, ExitError, exitWithError, type Io } from "./io.js";
+import { askPassword } from "./password.js";
 import { clientTLS, TLSConfigError, type SecureCfg } from "./tls.js";
 
 const SECOND = 1e9;
@@ -109,6 +112,12 @@ export function applyEnv(cmd: Command, io: Io, discard: readonly string[] = []):
   }
 }
 
+/** AuthCfg is what --user and --password resolve to (etcdctl's authCfg). */
+export interface AuthCfg {
+  username: string;
+  password: string;
+}
+
 /** ClientConfig is what the global flags resolve to for a command that talks to etcd. */
 export interface ClientConfig {
   endpoints: string[];
@@ -117,6 +126,8 @@ export interface ClientConfig {
   keepAliveTimeMs: number;
   keepAliveTimeoutMs: number;
   secure: SecureCfg;
+  /** auth is set when --user is given. */
+  auth?: AuthCfg | undefined;
   printer: Printer;
 }
 
@@ -138,15 +149,12 @@ export function initDisplay(cmd: Command, io: Io): Printer {
 
 /**
  * secureCfg is etcdctl's secureCfgFromCmd (an empty --cert, --key or --cacert exits 128);
- * it also rejects the auth and discovery settings etcdctl-ts cannot honour yet.
+ * it also rejects the discovery settings etcdctl-ts cannot honour yet.
  */
 export function secureCfg(cmd: Command): SecureCfg {
   for (const name of ["cert", "key", "cacert"]) {
     const f = cmd.flag(name);
     if (f.changed && f.value === "") exitWithError(ExitCode.BadArgs, `empty string is passed to --${name} option`);
-  }
-  if (stringFlag(cmd, "user") !== "") {
-    exitWithError(ExitCode.BadArgs, "etcdctl-ts: authentication (--user, --password) is not supported yet");
   }
   if (stringFlag(cmd, "discovery-srv") !== "") {
     exitWithError(ExitCode.BadArgs, "etcdctl-ts: DNS discovery (--discovery-srv) is not supported yet");
@@ -161,10 +169,35 @@ export function secureCfg(cmd: Command): SecureCfg {
 }
 
 /**
- * clientConfig is etcdctl's clientConfigFromCmd: apply ETCDCTL_* variables, print them with
- * --debug, resolve endpoints and timeouts, and pick the printer.
+ * authCfg is etcdctl's authCfgFromCmd: nothing without --user; else --user "name:password",
+ * or --user name with --password. A name alone makes etcdctl ask for the password
+ * ("Password: ", on stdin with echo off).
  */
-export function clientConfig(cmd: Command, io: Io, opts: { discardEnvFlags?: readonly string[] } = {}): ClientConfig {
+export async function authCfg(cmd: Command, io: Io): Promise<AuthCfg | undefined> {
+  const user = stringFlag(cmd, "user");
+  const password = stringFlag(cmd, "password");
+  if (user === "") return undefined;
+  if (password !== "") return { username: user, password };
+  const i = user.indexOf(":");
+  if (i >= 0) return { username: user.slice(0, i), password: user.slice(i + 1) };
+  try {
+    return { username: user, password: await askPassword(io, "Password: ") };
+  } catch (e) {
+    if (e instanceof ExitError) throw e;
+    return exitWithError(ExitCode.Error, (e as Error).message);
+  }
+}
+
+/**
+ * clientConfig is etcdctl's clientConfigFromCmd: apply ETCDCTL_* variables, print them with
+ * --debug, resolve endpoints, timeouts and credentials (asking for a password), and pick the
+ * printer.
+ */
+export async function clientConfig(
+  cmd: Command,
+  io: Io,
+  opts: { discardEnvFlags?: readonly string[] } = {},
+): Promise<ClientConfig> {
   const discard = opts.discardEnvFlags ?? [];
   applyEnv(cmd, io, discard);
   if (boolFlag(cmd, "debug")) {
@@ -175,6 +208,7 @@ export function clientConfig(cmd: Command, io: Io, opts: { discardEnvFlags?: rea
   }
   const endpoints = (cmd.flag("endpoints").value as string[]).map((e) => e.trim());
   const secure = secureCfg(cmd);
+  const auth = await authCfg(cmd, io);
   const printer = initDisplay(cmd, io);
   return {
     endpoints,
@@ -183,6 +217,7 @@ export function clientConfig(cmd: Command, io: Io, opts: { discardEnvFlags?: rea
     keepAliveTimeMs: nsFlag(cmd, "keepalive-time") / 1e6,
     keepAliveTimeoutMs: nsFlag(cmd, "keepalive-timeout") / 1e6,
     secure,
+    auth,
     printer,
   };
 }
@@ -190,13 +225,17 @@ export function clientConfig(cmd: Command, io: Io, opts: { discardEnvFlags?: rea
 /**
  * newClient connects like etcdctl's mustClient (newClientCfg + clientv3.New): TLS files that
  * cannot be used exit with tlsErrorCode (128, as mustClient does), bad endpoints exit 2.
- * It does not block, so an unreachable endpoint surfaces as the command deadline passing.
+ * With credentials it authenticates within the dial timeout, as clientv3.New does: a refusal
+ * (or no answer) exits 2 after the Go client's warning; a server with authentication
+ * disabled is only warned about. Otherwise it does not block, so an unreachable endpoint
+ * surfaces as the command deadline passing.
  */
-export function newClient(
+export async function newClient(
+  io: Io,
   cfg: Omit<ClientConfig, "printer">,
   endpoints: string[] = cfg.endpoints,
   tlsErrorCode: number = ExitCode.BadArgs,
-): Client {
+): Promise<Client> {
   const opts: ClientOptions = {
     endpoints,
     // clientv3 3.4 keeps trying to connect until the call's deadline.
@@ -212,9 +251,26 @@ export function newClient(
     if (e instanceof TLSConfigError) exitWithError(tlsErrorCode, e.message);
     throw e;
   }
+  if (cfg.auth !== undefined) {
+    opts.username = cfg.auth.username;
+    opts.password = cfg.auth.password;
+  }
+  let c: Client;
   try {
-    return new Client(opts);
+    c = new Client(opts);
   } catch (e) {
     return exitWithError(ExitCode.BadConnection, (e as Error).message);
   }
+  const target = { kind: "balanced", firstEndpoint: endpoints[0] ?? "" } as const;
+  try {
+    const state = await c.authenticate({ timeoutMs: cfg.dialTimeoutMs });
+    if (state === "disabled") {
+      logAttemptFailure(io, target, new EtcdError(GrpcStatus.FAILED_PRECONDITION, ERR_AUTH_NOT_ENABLED, false));
+    }
+  } catch (e) {
+    c.close();
+    logAttemptFailure(io, target, e);
+    return exitWithError(ExitCode.BadConnection, errorText(e));
+  }
+  return c;
 }

@@ -36,6 +36,8 @@ export interface LineReader {
   readLine(): Promise<{ line: string; eof: boolean }>;
   /** readAll resolves everything not yet read. */
   readAll(): Promise<Buffer>;
+  /** readByte resolves the next byte, or undefined at EOF (Go's byte-at-a-time reads of os.Stdin). */
+  readByte(): Promise<number | undefined>;
 }
 
 /** Io is the process boundary of a command run: output streams, stdin, environment, clock. */
@@ -62,6 +64,13 @@ export interface Io {
    * that removes it. Without it, commands wait for no signal.
    */
   onSignal?: (handler: () => void) => () => void;
+  /**
+   * setEcho turns the terminal's echo off or on around a password prompt the way etcdctl does
+   * (running `stty -echo` / `stty echo` on the process's stdin, stdout and stderr, so stty's
+   * complaint about a stdin that is no terminal reaches stderr). It rejects with Go's error
+   * text when stty cannot be started. Without it, echo is left alone.
+   */
+  setEcho?: (on: boolean) => Promise<void>;
 }
 
 /** streamLineReader adapts an async byte stream (process.stdin) to a LineReader. */
@@ -103,6 +112,13 @@ export function streamLineReader(stream: AsyncIterable<Buffer | string>): LineRe
       const all = buf;
       buf = Buffer.alloc(0);
       return all;
+    },
+    async readByte() {
+      while (buf.length === 0 && !ended) await more();
+      if (buf.length === 0) return undefined;
+      const b = buf[0] as number;
+      buf = buf.subarray(1);
+      return b;
     },
   };
 }
