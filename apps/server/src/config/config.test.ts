@@ -128,9 +128,24 @@ describe("config", () => {
     expect(fails(["--cipher-suites", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_FOO"]).message).toBe('unexpected TLS cipher suite "TLS_FOO"');
   });
 
-  it("refuses the peer allowed CN and hostname, which the peer listener does not check yet", () => {
-    expect(fails(["--peer-cert-allowed-cn", "a"]).message).toBe("--peer-cert-allowed-cn is not supported by etcd-ts yet");
-    expect(fails(["--peer-cert-allowed-hostname", "b"]).message).toBe("--peer-cert-allowed-hostname is not supported by etcd-ts yet");
+  it("reads --peer-cert-allowed-cn and --peer-cert-allowed-hostname from flags, ETCD_ variables and the config file", () => {
+    const peer = ["--listen-peer-urls", "https://127.0.0.1:2380", "--peer-cert-file", "p.pem", "--peer-key-file", "p-key.pem"];
+    expect(run([...peer, "--peer-cert-allowed-cn", "etcd-peer"]).peerTls).toMatchObject({ certFile: "p.pem", allowedCn: "etcd-peer" });
+    expect(run([...peer, "--peer-cert-allowed-hostname", "peer.example.com"]).peerTls?.allowedHostname).toBe("peer.example.com");
+    const env = run(peer, { ETCD_PEER_CERT_ALLOWED_CN: "env-cn", ETCD_PEER_CERT_ALLOWED_HOSTNAME: "env.example.com" });
+    expect(env.peerTls).toMatchObject({ allowedCn: "env-cn", allowedHostname: "env.example.com" });
+    // Unset, they are absent; they belong to the peer side only.
+    expect(run(peer).peerTls).not.toHaveProperty("allowedCn");
+    expect(run(peer).peerTls).not.toHaveProperty("allowedHostname");
+    expect(run([...peer, "--cert-file", "c.pem", "--key-file", "k.pem", "--peer-cert-allowed-cn", "x"]).clientTls).not.toHaveProperty("allowedCn");
+    // etcd 3.4's YAML has no field for them in peer-transport-security; etcd-ts takes the flag names as keys.
+    const file = join(mkdtempSync(join(tmpdir(), "etcd-ts-cfg-")), "etcd.yaml");
+    writeFileSync(file, ["listen-peer-urls: https://127.0.0.1:2380", "peer-transport-security:", "  cert-file: p.pem", "  key-file: p-key.pem", "peer-cert-allowed-cn: file-cn", ""].join("\n"));
+    expect(run(["--config-file", file]).peerTls).toMatchObject({ certFile: "p.pem", allowedCn: "file-cn" });
+    writeFileSync(file, "peer-transport-security:\n  allowed-cn: x\n");
+    expect(fails(["--config-file", file]).message).toContain('unknown field "peer-transport-security.allowed-cn"');
+    // Both at once is an error only where etcd's is: when the TLS configuration is built at start (see tls/allowed_names.test.ts).
+    expect(run([...peer, "--peer-cert-allowed-cn", "a", "--peer-cert-allowed-hostname", "b"]).peerTls).toMatchObject({ allowedCn: "a", allowedHostname: "b" });
   });
 
   it("warns that TLS files on an http-only side are ignored", () => {

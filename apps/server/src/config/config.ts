@@ -57,7 +57,10 @@ export interface ServerConfig {
    * is given. It applies to the https:// client URLs only.
    */
   clientTls: TlsInfo | undefined;
-  /** peerTls is the same for the peer side (--peer-cert-file, ...); it applies to https:// peer URLs. */
+  /**
+   * peerTls is the same for the peer side (--peer-cert-file, ..., --peer-cert-allowed-cn,
+   * --peer-cert-allowed-hostname); it applies to https:// peer URLs and to dialing peers.
+   */
   peerTls: TlsInfo | undefined;
   /** peerSkipClientSanVerify: --experimental-peer-skip-client-san-verification. */
   peerSkipClientSanVerify: boolean;
@@ -161,6 +164,8 @@ function build(raw: RawConfig): ServerConfig {
     autoTls: bool("peer-auto-tls"),
     cipherSuites,
     crlFile: get("peer-crl-file"),
+    allowedCn: get("peer-cert-allowed-cn"),
+    allowedHostname: get("peer-cert-allowed-hostname"),
   });
   checkTlsUrls(clientTls, listenClientUrls, "client", raw.warnings);
   checkTlsUrls(peerTls, listenPeerUrls, "peer", raw.warnings);

@@ -10,6 +10,7 @@ import { hexId } from "../ids.js";
 import { isTlsUrl, listenTarget, remoteAddress, targetAddress, type ListenTarget } from "../listener.js";
 import { serverTlsOptions } from "../tls/server_options.js";
 import type { TlsInfo } from "../tls/tls_info.js";
+import { CERT_NOT_ALLOWED, certificateNames } from "../tls/allowed_names.js";
 import { checkClientCertificate, needsClientCheck } from "../tls/verify.js";
 import {
   H_CLUSTER_ID,
@@ -66,7 +67,8 @@ const MAX_HASHKV_REQUEST_BYTES = 64;
 
 /**
  * PeerListenerTls is the peer side's TLS for https:// and unixs:// peer URLs: the prepared
- * settings (certificate, trusted CA, client certificate auth, CRL) and whether to skip
+ * settings (certificate, trusted CA, client certificate auth, CRL, allowed CN or hostname)
+ * and whether to skip
  * etcd's check that a peer's certificate names its address
  * (--experimental-peer-skip-client-san-verification).
  */
@@ -81,8 +83,9 @@ export interface PeerListenerTls {
  * (cluster ID header mismatch) is refused with 412, as etcd refuses it. URLs are http://,
  * https://, unix:// or unixs:// (a unix socket file named host:port, replaced if it exists,
  * as etcd's NewUnixListener does). On TLS URLs, after the handshake, a peer's certificate
- * is checked as etcd's peer listener checks it (its SAN against the peer's address, the
- * CRL) before its connection is served. A POSTed message batch longer than `maxBatchBytes`
+ * is checked as etcd's peer listener checks it (--peer-cert-allowed-cn or
+ * --peer-cert-allowed-hostname, its SAN against the peer's address, the CRL) before its
+ * connection is served. A POSTed message batch longer than `maxBatchBytes`
  * (peerBatchLimit(--max-request-bytes); the peers' transports send batches under it) is
  * answered 413.
  */
@@ -342,12 +345,32 @@ function serveLease(req: Http2ServerRequest, res: Http2ServerResponse, h: PeerHa
 
 /**
  * tlsServer accepts TLS connections for the peer HTTP/2 server `h2`: after the handshake the
- * peer's certificate gets etcd's checks (SAN unless skipped, CRL); a connection that fails
- * them is logged and closed, one that passes is handed to `h2`.
+ * peer's certificate gets etcd's checks (allowed CN or hostname, SAN unless skipped, CRL); a
+ * connection that fails them is logged and closed, one that passes is handed to `h2`.
+ *
+ * etcd checks the allowed CN and hostname in the handshake, so the peer it refuses gets a
+ * "bad certificate" alert and knows why. Node has no hook there, and no way to send an alert
+ * once the handshake is done; the listener tells the peer instead in HTTP/2, the protocol it
+ * expects: an HTTP/2 GOAWAY with INADEQUATE_SECURITY and etcd's error as its debug data
+ * (refuseWithReason), which the peer's transport logs. A SAN or CRL refusal is a plain close,
+ * as in etcd, which checks those after the handshake too.
  */
 function tlsServer(h2: Http2Server, options: TlsOptions, tls: PeerListenerTls, logger: Logger): NetServer {
   const checkSan = !tls.skipClientSanVerify;
   const reject = (socket: TLSSocket, why: string): void => {
+    if (why === CERT_NOT_ALLOWED) {
+      // etcd's logTLSHandshakeFailure fields, the certificate's names included.
+      const cert = socket.getPeerCertificate();
+      const names = cert !== null && typeof cert === "object" && cert.raw !== undefined ? certificateNames(cert) : undefined;
+      logger.warn("rejected connection", {
+        "remote-addr": remoteAddress(socket),
+        "server-name": typeof socket.servername === "string" ? socket.servername : "",
+        ...(names === undefined ? {} : { "ip-addresses": names.ips, "dns-names": names.dns }),
+        error: why,
+      });
+      refuseWithReason(socket, why);
+      return;
+    }
     logger.warn("rejected connection", { "remote-addr": remoteAddress(socket), error: why });
     socket.destroy();
   };
@@ -376,6 +399,34 @@ function tlsServer(h2: Http2Server, options: TlsOptions, tls: PeerListenerTls, l
     logger.warn("rejected connection", { "remote-addr": remoteAddress(socket), error: reason !== undefined ? `tls: ${reason}` : err.message });
   });
   return s;
+}
+
+/** H2_INADEQUATE_SECURITY is HTTP/2's error code 0xc, "the transport does not meet minimum security requirements" (RFC 9113). */
+const H2_INADEQUATE_SECURITY = 0xc;
+/** REFUSAL_LINGER_MS bounds how long a refused connection stays open for the peer to read the refusal. */
+const REFUSAL_LINGER_MS = 1000;
+
+/**
+ * refuseWithReason ends a connection this listener will not serve by writing, in place of
+ * HTTP/2 service, the server's connection preface (an empty SETTINGS frame) and a GOAWAY
+ * frame (last stream 0, INADEQUATE_SECURITY) whose debug data is `why`. Nothing the peer
+ * sent is parsed: its bytes are read and dropped so that the close is orderly and the peer
+ * gets the frames before the connection ends.
+ */
+function refuseWithReason(socket: TLSSocket, why: string): void {
+  const debug = Buffer.from(why, "utf8");
+  const frames = Buffer.alloc(9 + 9 + 8 + debug.length);
+  // SETTINGS: length 0, type 0x4, no flags, stream 0.
+  frames[3] = 0x4;
+  // GOAWAY: length 8 + debug, type 0x7, no flags, stream 0; last stream ID 0, the error code, the debug data.
+  frames.writeUIntBE(8 + debug.length, 9, 3);
+  frames[12] = 0x7;
+  frames.writeUInt32BE(0, 18);
+  frames.writeUInt32BE(H2_INADEQUATE_SECURITY, 22);
+  debug.copy(frames, 26);
+  socket.resume();
+  socket.end(frames);
+  setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
 }
 
 /** plainServer is a plaintext listening socket that hands its connections to `h2`. */

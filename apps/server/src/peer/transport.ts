@@ -93,6 +93,8 @@ interface Peer {
   out: StreamWriter | undefined;
   /** probing: a round-trip probe to the peer is in flight. */
   probing: boolean;
+  /** refusal is why the peer last refused this member's connection (logged once until it answers again). */
+  refusal: string | undefined;
 }
 
 /**
@@ -152,7 +154,7 @@ export class PeerTransport implements Transport {
     for (const [id, urls] of want) {
       const p = this.peers.get(id);
       if (p === undefined) {
-        const np: Peer = { id, urls, urlIndex: 0, session: undefined, inflight: 0, lastOk: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false, reader: this.reader(id, urls), out: undefined, probing: false };
+        const np: Peer = { id, urls, urlIndex: 0, session: undefined, inflight: 0, lastOk: 0, retryAt: 0, backoffMs: RETRY_MIN_MS, snapshotting: false, reader: this.reader(id, urls), out: undefined, probing: false, refusal: undefined };
         this.peers.set(id, np);
         np.reader.tick(Date.now());
       } else if (p.urls.join(",") !== urls.join(",")) {
@@ -306,6 +308,7 @@ export class PeerTransport implements Transport {
 
   /** up records an answer from peer p: the link is up (since now, if it was down). */
   private up(p: Peer): void {
+    p.refusal = undefined;
     p.lastOk = Date.now();
     if (!this.since.has(p.id)) this.since.set(p.id, p.lastOk);
   }
@@ -369,6 +372,7 @@ export class PeerTransport implements Transport {
     const url = p.urls[p.urlIndex % p.urls.length];
     if (url === undefined) return undefined;
     const s = connectPeer(url, this.o.tls);
+    s.on("goaway", (code: number, _lastStreamId: number, data?: Buffer) => this.refused(p, url, code, data));
     s.on("error", () => this.fail(p, s));
     s.on("close", () => {
       if (p.session !== s) return;
@@ -381,6 +385,25 @@ export class PeerTransport implements Transport {
     s.unref();
     p.session = s;
     return s;
+  }
+
+  /**
+   * refused logs a peer listener's refusal of this member's connection: a GOAWAY with an
+   * error code and a reason, as a listener sends when this member's certificate is not the
+   * one its --peer-cert-allowed-cn or --peer-cert-allowed-hostname allows (etcd's peer gets a
+   * "bad certificate" alert instead). Logged once per reason until the peer answers.
+   */
+  private refused(p: Peer, url: string, code: number, data: Buffer | undefined): void {
+    if (code === h2.NGHTTP2_NO_ERROR || data === undefined || data.length === 0) return;
+    const why = data.subarray(0, 256).toString("utf8");
+    if (p.refusal === why) return;
+    p.refusal = why;
+    this.o.logger.warn("remote peer rejected connection", {
+      "local-member-id": hexId(this.o.memberId),
+      "remote-peer-id": hexId(p.id),
+      "remote-peer-url": url,
+      error: why,
+    });
   }
 
   private fail(p: Peer, s?: ClientHttp2Session): void {

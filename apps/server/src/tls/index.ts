@@ -7,4 +7,5 @@ export { opensslCiphers, unknownCipherSuite, TLS13_SUITES } from "./cipher_suite
 export { createCertificate, selfCert, hostOf, ONE_YEAR_MS, type CertificateRequest, type PemPair } from "./self_signed.js";
 export { serverTlsOptions, clientTlsOptions, requiresClientCert, readPem } from "./server_options.js";
 export { checkClientCertificate, checkCertSan } from "./verify.js";
+export { CERT_NOT_ALLOWED, certificateAllowed, certificateNames, verifyHostname } from "./allowed_names.js";
 export { prepareTls } from "./prepare.js";

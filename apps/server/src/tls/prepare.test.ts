@@ -16,9 +16,9 @@ describe("prepareTls", () => {
     expect(await prepareTls(info, dataDir, "client", ["127.0.0.1:2379"])).toBe(info);
   });
 
-  it("ignores auto TLS when a certificate is given", async () => {
-    const info = { ...base, certFile: "c.pem", keyFile: "k.pem", autoTls: true, clientCertAuth: true };
-    expect(await prepareTls(info, dataDir, "peer", ["127.0.0.1:2380"])).toBe(info);
+  it("ignores auto TLS when a certificate is given: the certificates are used and peers verified, as etcd", async () => {
+    const info = { ...base, certFile: "c.pem", keyFile: "k.pem", autoTls: true, clientCertAuth: true, allowedCn: "etcd-peer" };
+    expect(await prepareTls(info, dataDir, "peer", ["127.0.0.1:2380"])).toEqual({ ...info, autoTls: false });
     expect(existsSync(join(dataDir, "fixtures", "peer"))).toBe(false);
   });
 

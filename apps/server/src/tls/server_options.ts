@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { createSecureContext, type ConnectionOptions, type TlsOptions } from "node:tls";
+import { checkServerIdentity, createSecureContext, type ConnectionOptions, type PeerCertificate, type TlsOptions } from "node:tls";
+import { CERT_NOT_ALLOWED, certificateAllowed, checkAllowedNamesExclusive, hasAllowedNames } from "./allowed_names.js";
 import { opensslCiphers } from "./cipher_suites.js";
 import { tlsInfoEmpty, type TlsInfo } from "./tls_info.js";
 
@@ -30,13 +31,16 @@ export function requiresClientCert(info: TlsInfo): boolean {
  * TLSInfo.ServerConfig): our certificate and key; TLS 1.2 or newer; the cipher suites from
  * --cipher-suites; ALPN h2 then http/1.1; a client certificate signed by the trusted CA
  * required at the handshake when --client-cert-auth or a trusted CA is set. The CRL is not
- * part of the handshake: as in etcd, listeners check it after the handshake (see checkCrl).
- * Files are read now; a bad file, or a key that does not match the certificate, throws.
+ * part of the handshake: as in etcd, listeners check it after the handshake (see checkCrl);
+ * so are the allowed CN and hostname (checkClientCertificate), which Node's TLS server has
+ * no hook for during the handshake. Files are read now; a bad file, a key that does not match
+ * the certificate, or both an allowed CN and an allowed hostname (etcd's error) throws.
  */
 export function serverTlsOptions(info: TlsInfo): TlsOptions {
   if (info.certFile === "" || info.keyFile === "") {
     throw new Error(`KeyFile and CertFile must both be present[key: ${info.keyFile}, cert: ${info.certFile}]`);
   }
+  checkAllowedNamesExclusive(info);
   const opts: TlsOptions = {
     cert: readPem(info.certFile),
     key: readPem(info.keyFile),
@@ -62,7 +66,10 @@ export function serverTlsOptions(info: TlsInfo): TlsOptions {
  * TLSInfo.ClientConfig), as a member dialing its peers does: our certificate and key when
  * given (the peer may require them), the server verified against the trusted CA (or Node's
  * default roots without one), TLS 1.2 or newer, ALPN h2. With auto TLS the server's
- * certificate is self-signed and is not verified, as in etcd.
+ * certificate is self-signed and is not verified, as in etcd. With a certificate of our own,
+ * the allowed CN or hostname (--peer-cert-allowed-cn, --peer-cert-allowed-hostname) applies
+ * to the server's certificate too, as etcd's client configuration checks it: a server whose
+ * verified certificate does not match is refused with etcd's error (see allowedServerIdentity).
  */
 export function clientTlsOptions(info: TlsInfo): ConnectionOptions {
   const opts: ConnectionOptions = {
@@ -74,14 +81,31 @@ export function clientTlsOptions(info: TlsInfo): ConnectionOptions {
     if (info.certFile === "" || info.keyFile === "") {
       throw new Error(`KeyFile and CertFile must both be present[key: ${info.keyFile}, cert: ${info.certFile}]`);
     }
+    checkAllowedNamesExclusive(info);
     opts.cert = readPem(info.certFile);
     opts.key = readPem(info.keyFile);
+    if (hasAllowedNames(info)) opts.checkServerIdentity = allowedServerIdentity(info);
   }
   if (info.trustedCaFile !== "") opts.ca = readPem(info.trustedCaFile);
   const ciphers = opensslCiphers(info.cipherSuites);
   if (ciphers !== undefined) opts.ciphers = ciphers;
   checkContext(opts);
   return opts;
+}
+
+/**
+ * allowedServerIdentity is the server check of a dialer with an allowed CN or hostname: Node's
+ * usual check of the server's certificate against the host dialed, then etcd's check of the
+ * allowed name on that certificate. Node runs it once the chain is verified; the error it
+ * returns fails the connection (ERR_TLS_CERT_NOT_ALLOWED, etcd's message).
+ */
+function allowedServerIdentity(info: TlsInfo): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (host, cert) => {
+    const err = checkServerIdentity(host, cert);
+    if (err !== undefined) return err;
+    if (certificateAllowed(info, cert)) return undefined;
+    return Object.assign(new Error(CERT_NOT_ALLOWED), { code: "ERR_TLS_CERT_NOT_ALLOWED" });
+  };
 }
 
 /** checkContext builds a secure context once so a bad key pair, CA or cipher list fails at start, not at the first connection. */

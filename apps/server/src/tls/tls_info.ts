@@ -19,9 +19,17 @@ export interface TlsInfo {
    * clients present, after the handshake and re-read for each connection (see checkCrl).
    */
   crlFile?: string;
-  /** allowedCn, when set, is the CN a client certificate must carry (peer side only in etcd). */
+  /**
+   * allowedCn (--peer-cert-allowed-cn; peer side only in etcd), when set, is the CN the
+   * certificate of the other end must carry: a client's on our listener (when it asks for
+   * client certificates), and the server's when we dial with a certificate of our own.
+   */
   allowedCn?: string;
-  /** allowedHostname, when set, is a host name or IP a client certificate must be valid for. */
+  /**
+   * allowedHostname (--peer-cert-allowed-hostname, --client-cert-allowed-hostname), when set,
+   * is a host name or IP the other end's certificate must be valid for, checked where
+   * allowedCn is. etcd refuses both at once (checkAllowedNamesExclusive).
+   */
   allowedHostname?: string;
 }
 

@@ -23,6 +23,9 @@ describe("checkCertSan", () => {
 
   it("matches the remote address against IP SANs, IPv4-mapped addresses included", async () => {
     expect(await checkCertSan(san("IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1"), "::ffff:127.0.0.1")).toBeUndefined();
+    // IPv6 compares as an address: Node writes the SAN in full, the remote address compressed.
+    expect(await checkCertSan(san("IP Address:0:0:0:0:0:0:0:1"), "::1")).toBeUndefined();
+    expect(await checkCertSan(san("IP Address:0:0:0:0:0:0:0:1"), "::2")).toBe("x509: certificate is valid for ::1, not ::2");
     expect(await checkCertSan(san("IP Address:127.0.0.1"), "127.0.0.2")).toBe("x509: certificate is valid for 127.0.0.1, not 127.0.0.2");
   });
 
@@ -69,9 +72,22 @@ describe("checkClientCertificate", () => {
     expect(await verdict({ ...info, allowedHostname: "example.com" }, server, "client")).toBe("client certificate authentication failed");
   });
 
-  it("fails a connection without a certificate when a CN is required", async () => {
+  it("checks no CN or hostname on a listener that asks for no client certificate, as etcd (Go runs VerifyPeerCertificate only then)", async () => {
     const info = { ...base, certFile: "x", allowedCn: "client" };
-    expect(await verdict(info, undefined, "client")).toBe("client certificate authentication failed");
+    expect(await verdict(info, undefined, "client")).toBeUndefined();
+    expect(await verdict({ ...base, certFile: "x", allowedHostname: "localhost" }, undefined, "client")).toBeUndefined();
+  });
+
+  it("checks the allowed hostname as Go does: never against the CN", async () => {
+    const info = { ...base, trustedCaFile: pki.caFile, clientCertAuth: true, allowedHostname: "localhost" };
+    const cnOnly = await createCertificate({ commonName: "localhost", clientAuth: true, validForMs: 60_000, issuer: pki.pems.ca });
+    expect(await verdict(info, { cert: cnOnly.certPem, key: cnOnly.keyPem }, "client")).toBe("client certificate authentication failed");
+  });
+
+  it("checks the allowed CN before the SAN, as etcd's handshake does", async () => {
+    const info = { ...base, trustedCaFile: pki.caFile, clientCertAuth: true, allowedCn: "peer" };
+    const elsewhere = await createCertificate({ commonName: "intruder", hosts: ["10.1.2.3"], clientAuth: true, validForMs: 60_000, issuer: pki.pems.ca });
+    expect(await verdict(info, { cert: elsewhere.certPem, key: elsewhere.keyPem }, "peer")).toBe("client certificate authentication failed");
   });
 
   it("on peer listeners checks the certificate's SANs against the remote address", async () => {

@@ -1,6 +1,8 @@
 import { lookup } from "node:dns/promises";
-import { checkServerIdentity, type PeerCertificate, type TLSSocket } from "node:tls";
+import type { PeerCertificate, TLSSocket } from "node:tls";
+import { CERT_NOT_ALLOWED, certificateAllowed, formatIp, hasAllowedNames, parseIp, subjectAltNames } from "./allowed_names.js";
 import { checkCrl } from "./crl.js";
+import { requiresClientCert } from "./server_options.js";
 import type { TlsInfo } from "./tls_info.js";
 
 /**
@@ -9,25 +11,23 @@ import type { TlsInfo } from "./tls_info.js";
  * or undefined to accept it:
  *  - allowedCn (--peer-cert-allowed-cn): the certificate's CN must equal it;
  *  - allowedHostname (--peer-cert-allowed-hostname, --client-cert-allowed-hostname): the
- *    certificate must be valid for that host;
+ *    certificate must be valid for that host (Go's VerifyHostname, see allowed_names.ts);
+ *    both fail with CERT_NOT_ALLOWED, etcd's "client certificate authentication failed";
  *  - checkSan (peer listeners, unless --experimental-peer-skip-client-san-verification): a
  *    certificate naming IPs or DNS names must name the connection's remote address;
  *  - crlFile (--client-crl-file, --peer-crl-file): no certificate the client presented may
  *    be revoked by it (checkCrl).
- * A connection without a verified certificate fails the CN and hostname checks, as in etcd.
+ * In etcd the CN and hostname are checked by the handshake's VerifyPeerCertificate, which Go
+ * runs only when the server asks for a client certificate (a trusted CA or client cert auth,
+ * requiresClientCert): without that they check nothing on the listener, here as in etcd.
  */
 export async function checkClientCertificate(info: TlsInfo, socket: TLSSocket, checkSan: boolean): Promise<string | undefined> {
-  const cn = info.allowedCn ?? "";
-  const hostname = info.allowedHostname ?? "";
+  const names = checksAllowedNames(info);
   const crl = info.crlFile ?? "";
-  if (cn === "" && hostname === "" && !checkSan && crl === "") return undefined;
+  if (!names && !checkSan && crl === "") return undefined;
   const cert = socket.getPeerCertificate();
   const present = cert !== null && typeof cert === "object" && cert.raw !== undefined;
-  if (cn !== "" || hostname !== "") {
-    if (!present || !socket.authorized) return "client certificate authentication failed";
-    if (cn !== "" && !commonNames(cert).includes(cn)) return "client certificate authentication failed";
-    if (hostname !== "" && checkServerIdentity(hostname, cert) !== undefined) return "client certificate authentication failed";
-  }
+  if (names && (!present || !socket.authorized || !certificateAllowed(info, cert))) return CERT_NOT_ALLOWED;
   if (checkSan && present) {
     const why = await checkCertSan(cert, socket.remoteAddress ?? "");
     if (why !== undefined) return why;
@@ -38,24 +38,18 @@ export async function checkClientCertificate(info: TlsInfo, socket: TLSSocket, c
 
 /** needsClientCheck reports whether checkClientCertificate has anything to check for `info`. */
 export function needsClientCheck(info: TlsInfo, checkSan: boolean): boolean {
-  return checkSan || (info.allowedCn ?? "") !== "" || (info.allowedHostname ?? "") !== "" || (info.crlFile ?? "") !== "";
+  return checkSan || checksAllowedNames(info) || (info.crlFile ?? "") !== "";
 }
 
-function commonNames(cert: PeerCertificate): string[] {
-  const cn = (cert.subject as unknown as Record<string, string | string[] | undefined> | undefined)?.CN;
-  if (cn === undefined) return [];
-  return Array.isArray(cn) ? cn : [cn];
+/** checksAllowedNames reports whether a listener with `info` checks an allowed CN or hostname (only when it asks for client certificates, as Go). */
+function checksAllowedNames(info: TlsInfo): boolean {
+  return hasAllowedNames(info) && requiresClientCert(info);
 }
 
-/** sanEntries splits Node's subjectaltname text ("DNS:a, IP Address:1.2.3.4") into IPs and DNS names. */
+/** sanEntries splits Node's subjectaltname text ("DNS:a, IP Address:1.2.3.4") into IPs (lower case) and DNS names. */
 export function sanEntries(cert: PeerCertificate): { ips: string[]; dns: string[] } {
-  const ips: string[] = [];
-  const dns: string[] = [];
-  for (const part of (cert.subjectaltname ?? "").split(", ")) {
-    if (part.startsWith("IP Address:")) ips.push(part.slice(11).toLowerCase());
-    else if (part.startsWith("DNS:")) dns.push(part.slice(4));
-  }
-  return { ips, dns };
+  const { ips, dns } = subjectAltNames(cert);
+  return { ips: ips.map((ip) => ip.toLowerCase()), dns };
 }
 
 /** plainIp drops the IPv4-mapped IPv6 prefix Node gives IPv4 peers of a dual-stack socket. */
@@ -76,8 +70,11 @@ export async function checkCertSan(cert: PeerCertificate, remoteAddress: string)
   if (remoteAddress === "" || remoteAddress === "@") return "address @: missing port in address";
   const host = plainIp(remoteAddress);
   if (ips.length > 0) {
-    if (ips.some((ip) => plainIp(ip) === host)) return undefined;
-    if (dns.length === 0) return `x509: certificate is valid for ${ips.join(", ")}, not ${host}`;
+    // Go's VerifyHostname on the remote IP: IPs compare as addresses ("::1" is "0:0:0:0:0:0:0:1").
+    const remote = parseIp(host);
+    const valid = ips.map((ip) => ({ text: ip, addr: parseIp(ip) }));
+    if (remote !== undefined && valid.some((v) => v.addr !== undefined && formatIp(v.addr) === formatIp(remote))) return undefined;
+    if (dns.length === 0) return `x509: certificate is valid for ${valid.map((v) => (v.addr === undefined ? v.text : formatIp(v.addr))).join(", ")}, not ${host}`;
   }
   for (const name of dns) {
     try {
