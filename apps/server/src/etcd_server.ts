@@ -5,7 +5,7 @@ import { LeaseError, type Lessor } from "@etcd-ts/lease";
 import { consistentIndexKey, type Backend, type BatchTx } from "@etcd-ts/backend";
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
-import { AuthError, ROOT, type AuthInfo, type AuthStore } from "@etcd-ts/auth";
+import { AuthError, PasswordBusy, ROOT, type AuthInfo, type AuthStore } from "@etcd-ts/auth";
 import type { ServerTokens } from "./auth/tokens.js";
 import { readContext, type Applied, type Applier, type AuthRequestKind } from "./apply/applier.js";
 import { AuthApplier, checkTxn as checkTxnPermission } from "./apply/auth_applier.js";
@@ -389,7 +389,7 @@ export class EtcdServer {
     const room = MAX_LEASE_PROPOSALS_IN_FLIGHT - this.leaseProposals;
     for (const id of this.lessor.expired(Math.min(LEASE_REVOKE_PER_PASS, room))) {
       // Expired leases are revoked as root, whoever holds their keys (etcd's WithRoot).
-      tracked(this.propose("leaseRevoke", { ID: id }, this.rootInfo()), "failed to revoke lease", id);
+      tracked(this.propose("leaseRevoke", { ID: id }, this.asRoot()), "failed to revoke lease", id);
     }
     // As etcd, keep proposing batches while full ones come (bounded per pass).
     for (let i = 0; i < LEASE_CHECKPOINT_BATCHES_PER_PASS && this.leaseProposals < MAX_LEASE_PROPOSALS_IN_FLIGHT; i++) {
@@ -491,7 +491,12 @@ export class EtcdServer {
   private clearing: { ids: Set<bigint>; done: Promise<void> } | undefined;
 
   /** leaseTimeToLive answers a lease's remaining and granted TTL (and keys), from the leader as etcd does. */
-  async leaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest): Promise<etcdserverpb.LeaseTimeToLiveResponse> {
+  /**
+   * leaseTimeToLive answers a lease's TTL (and attached keys, with `keys`). With auth on, the
+   * keys are answered only to a caller who may read every one of them (etcd 3.4.26's fix of
+   * CVE-2023-32082; 3.4.23 answered them to anyone).
+   */
+  async leaseTimeToLive(req: etcdserverpb.LeaseTimeToLiveRequest, ai: () => Promise<AuthInfo> = async () => NO_AUTH): Promise<etcdserverpb.LeaseTimeToLiveResponse> {
     const r = await this.toLeader(
       () => {
         const t = this.lessor.timeToLive(req.ID, req.keys);
@@ -500,6 +505,14 @@ export class EtcdServer {
       },
       (lead) => this.forwardLease?.timeToLive(lead, req),
     );
+    if (req.keys && this.auth.enabled) {
+      const who = await ai();
+      try {
+        for (const k of r.keys) this.auth.isRangePermitted(who, Buffer.from(k), undefined);
+      } catch (err) {
+        throw mapError(err);
+      }
+    }
     return { ...r, header: this.header(this.kv.currentRevision) };
   }
 
@@ -1236,8 +1249,8 @@ export class EtcdServer {
     return r;
   }
 
-  /** rootInfo is the credentials of requests the member makes itself with auth on (etcd's WithRoot). */
-  private rootInfo(): AuthInfo {
+  /** asRoot is the credentials of requests the member makes itself with auth on (etcd's WithRoot): lease revokes, health reads. */
+  asRoot(): AuthInfo {
     return { user: ROOT, revision: this.auth.revision };
   }
 
@@ -1399,6 +1412,7 @@ function fillTxnHeaders(resp: etcdserverpb.TxnResponse, header: etcdserverpb.Res
 /** mapError turns store errors into etcd's gRPC errors; anything else passes through. */
 export function mapError(err: unknown): unknown {
   if (err instanceof AuthError) return authError(err);
+  if (err instanceof PasswordBusy) return Errors.tooManyRequests;
   if (err instanceof RpcError) return err;
   if (err instanceof MvccError) {
     switch (err.code) {

@@ -8,7 +8,7 @@
 export { AuthStore, ROOT, AUTH_PREFIX, AUTH_USERS_PREFIX, AUTH_ROLES_PREFIX, type AuthBackend, type AuthInfo, type AuthListener, type UserRecord } from "./store.js";
 export { AuthError, type AuthErrorCode } from "./errors.js";
 export { RangeSet } from "./range_set.js";
-export { hashPassword, checkPassword, BCRYPT_MIN_COST, BCRYPT_MAX_COST, BCRYPT_DEFAULT_COST, MAX_CONCURRENT_BCRYPT } from "./password.js";
+export { hashPassword, checkPassword, BCRYPT_MIN_COST, BCRYPT_MAX_COST, BCRYPT_DEFAULT_COST, MAX_CONCURRENT_BCRYPT, MAX_QUEUED_BCRYPT, PasswordBusy } from "./password.js";
 export { SimpleTokens, DEFAULT_TOKEN_TTL_MS, SIMPLE_TOKEN_PREFIX_LENGTH } from "./simple_token.js";
 export { JwtTokens, DEFAULT_JWT_CACHE_SIZE } from "./jwt_token.js";
 export {

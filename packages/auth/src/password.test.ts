@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bcryptInFlight, checkPassword, hashPassword, MAX_CONCURRENT_BCRYPT } from "./password.js";
+import { bcryptInFlight, checkPassword, hashPassword, MAX_CONCURRENT_BCRYPT, MAX_QUEUED_BCRYPT, PasswordBusy } from "./password.js";
 
 describe("passwords", () => {
   it("hashes in Go bcrypt's $2a$ form at the given cost and checks against it", async () => {
@@ -33,5 +33,17 @@ describe("bcrypt concurrency", () => {
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(MAX_CONCURRENT_BCRYPT);
     expect(await checkPassword("p3", hashes[3] as Buffer)).toBe(true);
+  });
+});
+
+describe("bcrypt queue", () => {
+  it("refuses work past MAX_QUEUED_BCRYPT waiting, and serves the rest", async () => {
+    const all = Array.from({ length: MAX_CONCURRENT_BCRYPT + MAX_QUEUED_BCRYPT + 5 }, (_, i) => hashPassword(`q${i}`, 4).then(
+      () => "ok",
+      (err: unknown) => (err instanceof PasswordBusy ? "busy" : "other"),
+    ));
+    const outcomes = await Promise.all(all);
+    expect(outcomes.filter((o) => o === "busy")).toHaveLength(5);
+    expect(outcomes.filter((o) => o === "ok")).toHaveLength(MAX_CONCURRENT_BCRYPT + MAX_QUEUED_BCRYPT);
   });
 });

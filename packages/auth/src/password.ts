@@ -12,12 +12,26 @@ export const BCRYPT_DEFAULT_COST = 10;
  */
 export const MAX_CONCURRENT_BCRYPT = 2;
 
+/** MAX_QUEUED_BCRYPT bounds the hashes and checks waiting for a slot; past it they are refused (PasswordBusy). */
+export const MAX_QUEUED_BCRYPT = 64;
+
+/** PasswordBusy refuses a hash or check when MAX_QUEUED_BCRYPT are waiting already (the server answers "too many requests"). */
+export class PasswordBusy extends Error {
+  constructor() {
+    super("auth: too many password checks waiting");
+    this.name = "PasswordBusy";
+  }
+}
+
 let running = 0;
 const waiting: (() => void)[] = [];
 
-/** limited runs fn when fewer than MAX_CONCURRENT_BCRYPT bcrypt operations are running. */
+/** limited runs fn when fewer than MAX_CONCURRENT_BCRYPT bcrypt operations are running; it throws PasswordBusy when the queue is full. */
 async function limited<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT_BCRYPT) await new Promise<void>((resolve) => waiting.push(resolve));
+  if (running >= MAX_CONCURRENT_BCRYPT) {
+    if (waiting.length >= MAX_QUEUED_BCRYPT) throw new PasswordBusy();
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  }
   running++;
   try {
     return await fn();

@@ -243,3 +243,39 @@ describe("AuthStore permission checks", () => {
     fails("permission_denied", () => s.isRangePermitted(as(s, "u"), b("k"), undefined));
   });
 });
+
+describe("AuthStore reload", () => {
+  it("keeps checking against the previous state while a reload reads the backend, never a half-loaded one", async () => {
+    const { s, be } = await enabledStore();
+    s.userAdd("bob", b("h"), false);
+    const slow = {
+      scan: async function* (gte: Buffer, lt: Buffer): AsyncIterable<[Buffer, Buffer]> {
+        for await (const kv of be.scan(gte, lt)) {
+          await new Promise((r) => setImmediate(r));
+          yield kv;
+        }
+      },
+      put: (k: Buffer, v: Buffer) => be.put(k, v),
+      del: (k: Buffer) => be.del(k),
+    };
+    const reloading = s.reopen(slow);
+    let checks = 0;
+    while (checks < 50) {
+      fails("permission_denied", () => s.isAdminPermitted(as(s, "bob")));
+      fails("user_empty", () => s.isRangePermitted({ user: "", revision: 0n }, b("k"), undefined));
+      checks++;
+      await new Promise((r) => setImmediate(r));
+    }
+    await reloading;
+    expect(s.enabled).toBe(true);
+    fails("permission_denied", () => s.isAdminPermitted(as(s, "bob")));
+  });
+
+  it("drops every token on a reload (the snapshot may hold deleted users or new passwords)", async () => {
+    const { s, be } = await enabledStore();
+    const events: string[] = [];
+    s.listen({ enabled: () => events.push("on"), disabled: () => events.push("off"), userInvalidated: (u) => events.push(`-${u}`) });
+    await s.reopen(be);
+    expect(events).toEqual(["on", "off", "on"]);
+  });
+});

@@ -94,15 +94,14 @@ export class AuthStore {
     return s;
   }
 
-  /** reopen reloads everything from another backend (after a snapshot was installed). */
+  /** reopen reloads everything from another backend (after a snapshot was installed); every token is dropped. */
   async reopen(be: AuthBackend): Promise<void> {
-    const was = this.enabledFlag;
     this.be = be;
     await this.load();
-    if (was !== this.enabledFlag) {
-      if (this.enabledFlag) this.listener?.enabled();
-      else this.listener?.disabled();
-    }
+    // Users may have been deleted or given new passwords in what the snapshot skipped: the
+    // tokens issued before it are dropped.
+    this.listener?.disabled();
+    if (this.enabledFlag) this.listener?.enabled();
   }
 
   /** listen sets who hears about enable, disable and invalidated users (the token provider). */
@@ -325,25 +324,35 @@ export class AuthStore {
 
   // ---- internals ----
 
+  /**
+   * load reads the whole auth state from the backend, then puts it in place at once: checks
+   * made while it reads (it awaits the backend) still see the previous state, never a
+   * half-loaded one.
+   */
   private async load(): Promise<void> {
-    this.users = new Map();
-    this.roles = new Map();
-    this.enabledFlag = false;
-    this.rev = 0n;
+    const users = new Map<string, UserRecord>();
+    const roles = new Map<string, authpb.Permission[]>();
+    let enabled = false;
+    let rev = 0n;
     for await (const [k, v] of this.be.scan(AUTH_PREFIX, prefixEnd(AUTH_PREFIX))) {
-      if (k.equals(ENABLED_KEY)) this.enabledFlag = v.length === 1 && v[0] === 1;
-      else if (k.equals(REVISION_KEY) && v.length === 8) this.rev = v.readBigUInt64BE(0);
+      if (k.equals(ENABLED_KEY)) enabled = v.length === 1 && v[0] === 1;
+      else if (k.equals(REVISION_KEY) && v.length === 8) rev = v.readBigUInt64BE(0);
     }
     for await (const [k, v] of this.be.scan(AUTH_USERS_PREFIX, prefixEnd(AUTH_USERS_PREFIX))) {
       const u = authpb.User.decode(v);
       const name = Buffer.from(u.name).toString();
       if (name !== k.subarray(AUTH_USERS_PREFIX.length).toString()) throw new Error(`auth: user record ${k.toString()} names ${name}`);
-      this.users.set(name, { name, passwordHash: Buffer.from(u.password), noPassword: u.options?.noPassword ?? false, roles: [...u.roles] });
+      users.set(name, { name, passwordHash: Buffer.from(u.password), noPassword: u.options?.noPassword ?? false, roles: [...u.roles] });
     }
     for await (const [, v] of this.be.scan(AUTH_ROLES_PREFIX, prefixEnd(AUTH_ROLES_PREFIX))) {
       const r = authpb.Role.decode(v);
-      this.roles.set(Buffer.from(r.name).toString(), r.keyPermission);
+      roles.set(Buffer.from(r.name).toString(), r.keyPermission);
     }
+    // Nothing awaits from here on: the new state replaces the old in one step.
+    this.users = users;
+    this.roles = roles;
+    this.enabledFlag = enabled;
+    this.rev = rev;
     // A store never written starts at revision 1 (etcd's NewAuthStore commits one).
     if (this.rev === 0n) this.commitRevision();
     this.refreshPerms();

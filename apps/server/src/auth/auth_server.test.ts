@@ -178,6 +178,34 @@ describe("auth through gRPC", () => {
     await call(lease.leaseRevoke.bind(lease), { ID: l.ID }, root);
   });
 
+  it("answers lease keys only to a caller who may read them (CVE-2023-32082), and serves calls etcd leaves unchecked despite a stale token", async () => {
+    const l = await call<etcdserverpb.LeaseGrantRequest, etcdserverpb.LeaseGrantResponse>(lease.leaseGrant.bind(lease), { ID: 0n, TTL: 60n }, root);
+    await put("k-ttl", root, { lease: l.ID });
+    const ttl = (t?: string, keys = true) =>
+      call<etcdserverpb.LeaseTimeToLiveRequest, etcdserverpb.LeaseTimeToLiveResponse>(lease.leaseTimeToLive.bind(lease), { ID: l.ID, keys }, t);
+    expect((await ttl(root)).keys.map((k) => Buffer.from(k).toString())).toEqual(["k-ttl"]);
+    await expect(ttl(alice)).rejects.toMatchObject(denied);
+    await expect(ttl()).rejects.toMatchObject(userEmpty);
+    expect((await ttl(undefined, false)).grantedTTL).toBe(60n);
+    // A stale token does not stop a login, a status read or a member list (etcd checks none of them).
+    expect(await call<etcdserverpb.AuthenticateRequest, etcdserverpb.AuthenticateResponse>(auth.authenticate.bind(auth), { name: "root", password: "rootpw" }, "stale.1")).toMatchObject({});
+    await call(maint.status.bind(maint), {}, "stale.1");
+    // A watch with a stale token opens, and each create is canceled with etcd's reason.
+    const md = new Metadata();
+    md.set("token", "stale.1");
+    const stream = watch.watch(md);
+    stream.on("error", () => undefined);
+    const answer = new Promise<etcdserverpb.WatchResponse>((resolve) => stream.once("data", resolve));
+    stream.write(etcdserverpb.WatchRequest.fromPartial({ createRequest: { key: b("r/") } }));
+    expect(await answer).toMatchObject({ created: true, canceled: true, cancelReason: "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token" });
+    stream.cancel();
+  });
+
+  it("stays healthy on /health while auth is on (the health read is the member's own)", async () => {
+    const res = await fetch(`${specs.get(member)?.clientUrl}/health`);
+    expect([res.status, await res.text()]).toEqual([200, '{"health":"true"}']);
+  });
+
   it("fails a held token at once when its user loses a role, changes password or is deleted", async () => {
     await A.revoke("alice", "reader", root);
     await expect(get("r/", "r0", alice)).rejects.toMatchObject(denied);

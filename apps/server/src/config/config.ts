@@ -241,7 +241,8 @@ function build(raw: RawConfig): ServerConfig {
     listenMetricsUrls: metricsUrls(get("listen-metrics-urls")),
     authToken,
     bcryptCost,
-    authTokenTtlMs: num("auth-token-ttl") * 1000,
+    // etcd: a TTL of 0 is its default, 300 s.
+    authTokenTtlMs: (num("auth-token-ttl") || 300) * 1000,
     warnings: raw.warnings,
   };
 }

@@ -4,6 +4,7 @@ import type { CallContext, Interceptor, ServiceImplementation } from "@etcd-ts/g
 import { authInfoFromToken } from "../auth/credentials.js";
 import type { EtcdServer } from "../etcd_server.js";
 import { NO_AUTH } from "../etcd_server.js";
+import { Errors } from "../errors.js";
 
 const AUTH_INFO = Symbol("etcd-ts.authInfo");
 
@@ -17,18 +18,64 @@ const AUTH_INFO = Symbol("etcd-ts.authInfo");
  */
 export function authInterceptor(s: EtcdServer, clientCertAuth: boolean): Interceptor {
   return async (ctx, next) => {
-    const token = ctx.metadata.get("token") ?? ctx.metadata.get("authorization");
+    if (UNCHECKED.has(ctx.method)) {
+      await next();
+      return;
+    }
+    const token = tokenOf(ctx);
     if (token !== undefined) {
       ctx.values.set(AUTH_INFO, await authInfoFromToken(s, token));
-    } else if (clientCertAuth) {
-      const cn = ctx.peerCertificate?.subject?.CN;
-      const user = Array.isArray(cn) ? cn[0] : cn;
-      if (typeof user === "string" && user !== "" && ctx.metadata.get("grpcgateway-accept") === undefined) {
-        ctx.values.set(AUTH_INFO, { user, revision: s.auth.revision });
-      }
+    } else {
+      const user = certUser(ctx, clientCertAuth);
+      if (user !== undefined) ctx.values.set(AUTH_INFO, { user, revision: s.auth.revision });
     }
     await next();
   };
+}
+
+/**
+ * UNCHECKED are the calls etcd 3.4 serves without looking at their credentials: a stale
+ * token must not stop a client from logging in again, reading the status or keeping its
+ * leases alive. Watch resolves its credentials at each create (see the watch service), and
+ * LeaseTimeToLive only when it answers keys (see credentialsOf).
+ */
+const UNCHECKED = new Set([
+  "/etcdserverpb.Auth/Authenticate",
+  "/etcdserverpb.Auth/AuthStatus",
+  "/etcdserverpb.Maintenance/Status",
+  "/etcdserverpb.Maintenance/MoveLeader",
+  "/etcdserverpb.Cluster/MemberList",
+  "/etcdserverpb.Lease/LeaseKeepAlive",
+  "/etcdserverpb.Lease/LeaseLeases",
+  "/etcdserverpb.Lease/LeaseTimeToLive",
+  "/etcdserverpb.Watch/Watch",
+]);
+
+/** tokenOf is the token a call carries: gRPC metadata "token", or "authorization" (the JSON gateway's). */
+export function tokenOf(ctx: CallContext): string | undefined {
+  return ctx.metadata.get("token") ?? ctx.metadata.get("authorization");
+}
+
+/**
+ * certUser is the user a call's verified client certificate names with --client-cert-auth
+ * (its common name), or undefined.
+ */
+function certUser(ctx: CallContext, clientCertAuth: boolean): string | undefined {
+  if (!clientCertAuth || ctx.metadata.get("grpcgateway-accept") !== undefined) return undefined;
+  const cn = ctx.peerCertificate?.subject?.CN;
+  const user = Array.isArray(cn) ? cn[cn.length - 1] : cn;
+  return typeof user === "string" && user !== "" ? user : undefined;
+}
+
+/**
+ * credentialsOf resolves, now, who a call runs as (for the calls UNCHECKED leaves alone):
+ * its token, else its certificate's user, else no user. A bad token throws.
+ */
+export async function credentialsOf(s: EtcdServer, ctx: CallContext, clientCertAuth: boolean): Promise<AuthInfo> {
+  const token = tokenOf(ctx);
+  if (token !== undefined) return authInfoFromToken(s, token);
+  const user = certUser(ctx, clientCertAuth);
+  return user === undefined ? NO_AUTH : { user, revision: s.auth.revision };
 }
 
 /** authOf is who a call runs as (no user when it carried no credentials). */
@@ -85,7 +132,8 @@ export function authService(s: EtcdServer): ServiceImplementation<typeof etcdser
  * password may have changed), it checks again, as etcd does.
  */
 async function authenticate(s: EtcdServer, r: etcdserverpb.AuthenticateRequest): Promise<etcdserverpb.AuthenticateResponse> {
-  let resp: etcdserverpb.AuthenticateResponse | undefined;
+  // As etcd: the user, its hash and whether auth is on are read after a linearizable barrier.
+  await s.readBarrier();
   for (let i = 0; i < AUTHENTICATE_ATTEMPTS; i++) {
     if (!s.auth.enabled) throw new AuthError("auth_not_enabled");
     const u = s.auth.user(r.name);
@@ -93,8 +141,10 @@ async function authenticate(s: EtcdServer, r: etcdserverpb.AuthenticateRequest):
     if (u.noPassword) throw new AuthError("no_password_user");
     const checked = s.auth.revision;
     if (!(await checkPassword(r.password, u.passwordHash))) throw new AuthError("auth_failed");
-    resp = await s.proposeAuth("authenticate", { name: r.name, simpleToken: s.tokens.prefix() }, NO_AUTH);
+    const resp = await s.proposeAuth("authenticate", { name: r.name, simpleToken: s.tokens.prefix() }, NO_AUTH);
     if (checked === s.auth.revision) return resp;
   }
-  return resp as etcdserverpb.AuthenticateResponse;
+  // The auth store kept changing while the password was checked: no token checked against a
+  // past state is handed out.
+  throw Errors.timeout;
 }

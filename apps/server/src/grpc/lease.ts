@@ -1,7 +1,7 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
 import type { ServiceImplementation } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
-import { authOf } from "./auth.js";
+import { authOf, credentialsOf } from "./auth.js";
 import { Errors } from "../errors.js";
 
 /**
@@ -10,7 +10,7 @@ import { Errors } from "../errors.js";
  * unknown lease answers TTL -1. Keep-alives of one stream are handled in order, one at a
  * time (a follower forwards each to the leader).
  */
-export function leaseService(s: EtcdServer): ServiceImplementation<typeof etcdserverpb.LeaseService> {
+export function leaseService(s: EtcdServer, clientCertAuth = false): ServiceImplementation<typeof etcdserverpb.LeaseService> {
   return {
     leaseGrant: (r, call) => s.leaseGrant(r, authOf(call)),
     leaseRevoke: (r, call) => s.leaseRevoke(r, authOf(call)),
@@ -27,9 +27,10 @@ export function leaseService(s: EtcdServer): ServiceImplementation<typeof etcdse
         await call.send({ header, ID: req.ID, TTL: ttl });
       }
     },
-    leaseTimeToLive: async (r) => {
+    leaseTimeToLive: async (r, call) => {
       try {
-        return await s.leaseTimeToLive(r);
+        // Credentials matter only for the keys (and are resolved only then, as etcd does).
+        return await s.leaseTimeToLive(r, () => credentialsOf(s, call, clientCertAuth));
       } catch (err) {
         if (err !== Errors.leaseNotFound) throw err;
         return { header: s.header(s.kv.currentRevision), ID: r.ID, TTL: -1n, grantedTTL: 0n, keys: [] };

@@ -55,11 +55,11 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
   grpc.addService(etcdserverpb.KVService, kvService(s));
   grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));
   grpc.addService(etcdserverpb.ClusterService, clusterService(s));
-  grpc.addService(etcdserverpb.LeaseService, leaseService(s));
+  grpc.addService(etcdserverpb.LeaseService, leaseService(s, o.clientCertAuth === true));
   grpc.addService(etcdserverpb.AuthService, authService(s));
   grpc.addService(
     WatchServiceDefinition,
-    watchService(s, { maxResponseBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES, progressNotifyMs: o.watchProgressNotifyMs }),
+    watchService(s, { maxResponseBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES, progressNotifyMs: o.watchProgressNotifyMs, clientCertAuth: o.clientCertAuth === true }),
   );
   return grpc;
 }

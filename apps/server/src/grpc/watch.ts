@@ -3,6 +3,7 @@ import { AuthError } from "@etcd-ts/auth";
 import type { BidiStream, ServiceImplementation } from "@etcd-ts/grpc-server";
 import { WatchError, type WatchFilters, type WatchResponse as StoreResponse, type WatchStream } from "@etcd-ts/mvcc";
 import type { EtcdServer } from "../etcd_server.js";
+import { credentialsOf } from "./auth.js";
 
 /** MIN_PROGRESS_NOTIFY_MS is the shortest progress notification interval etcd allows (minWatchProgressInterval). */
 export const MIN_PROGRESS_NOTIFY_MS = 100;
@@ -29,6 +30,8 @@ export interface WatchServiceOptions {
   maxResponseBytes: number;
   /** progressNotifyMs is --experimental-watch-progress-notify-interval (at least MIN_PROGRESS_NOTIFY_MS). */
   progressNotifyMs: number;
+  /** clientCertAuth is --client-cert-auth: a verified client certificate's common name is the stream's user when it sends no token. */
+  clientCertAuth?: boolean;
 }
 
 /**
@@ -226,7 +229,11 @@ class ServerWatchStream {
         if (this.closed) return;
         if (this.ctrl.length >= MAX_CTRL_QUEUED) await new Promise<void>((resolve) => (this.ctrlRoom = resolve));
         if (this.closed) return;
-        if (req.createRequest !== undefined) this.create(req.createRequest);
+        if (req.createRequest !== undefined) {
+          const refused = this.s.auth.enabled ? await this.watchRefusal(req.createRequest) : undefined;
+          if (this.closed) return;
+          this.create(req.createRequest, refused);
+        }
         else if (req.cancelRequest !== undefined) this.cancel(req.cancelRequest.watchId);
         else if (req.progressRequest !== undefined) {
           // Not tied to a watcher: clients deliver it to every watcher of the stream. It is
@@ -240,10 +247,10 @@ class ServerWatchStream {
     }
   }
 
-  private create(c: etcdserverpb.WatchCreateRequest): void {
+  /** create starts a watcher, or answers etcd's created-and-canceled response with `refused`, the reason auth refused it. */
+  private create(c: etcdserverpb.WatchCreateRequest, refused: string | undefined): void {
     const key = c.key.length === 0 ? Buffer.from([0]) : c.key;
     const end = c.rangeEnd.length === 0 ? undefined : c.rangeEnd.length === 1 && c.rangeEnd[0] === 0 ? Buffer.alloc(0) : c.rangeEnd;
-    const refused = this.watchRefusal(key, c.rangeEnd);
     if (refused !== undefined) {
       // etcd answers a watch the user may not read with a created-and-canceled response.
       const r = response(this.header(this.ws.rev), INVALID_WATCH_ID);
@@ -292,24 +299,19 @@ class ServerWatchStream {
   }
 
   /**
-   * watchRefusal checks that the stream's user may read [key, rangeEnd), with its token
-   * looked up again (it may have been invalidated since the stream began) at the current auth
-   * revision, as etcd's isWatchPermitted does; it returns etcd's cancel reason, or undefined.
+   * watchRefusal checks that the stream's user may read the watched range, with its
+   * credentials resolved again (a token may have been invalidated since the stream began,
+   * or made on another member moments ago) at the current auth revision, as etcd's
+   * isWatchPermitted does; it returns etcd's cancel reason, or undefined.
    */
-  private watchRefusal(key: Buffer, rangeEnd: Uint8Array): string | undefined {
-    const auth = this.s.auth;
-    if (!auth.enabled) return undefined;
-    const token = this.call.metadata.get("token") ?? this.call.metadata.get("authorization");
-    let info = { user: "", revision: 0n };
-    if (token !== undefined) {
-      const found = this.s.tokens.lookup(token, auth.revision);
-      if (found === undefined) return "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token";
-      info = found;
-    }
+  private async watchRefusal(c: etcdserverpb.WatchCreateRequest): Promise<string | undefined> {
+    const key = c.key.length === 0 ? Buffer.from([0]) : c.key;
     try {
-      auth.isRangePermitted(info, key, Buffer.from(rangeEnd));
+      const info = await credentialsOf(this.s, this.call, this.o.clientCertAuth === true);
+      this.s.auth.isRangePermitted(info, key, Buffer.from(c.rangeEnd));
     } catch (err) {
       if (!(err instanceof AuthError)) throw err;
+      if (err.code === "invalid_auth_token") return "rpc error: code = Unauthenticated desc = etcdserver: invalid auth token";
       if (err.code === "auth_old_revision") return "rpc error: code = InvalidArgument desc = etcdserver: revision of auth store is old";
       if (err.code === "user_empty") return "rpc error: code = InvalidArgument desc = etcdserver: user name is empty";
       return "rpc error: code = PermissionDenied desc = etcdserver: permission denied";

@@ -56,6 +56,7 @@ function fake(o: { alarms?: etcdserverpb.AlarmType[]; linearizable?: Error; seri
       return etcdserverpb.RangeResponse.fromPartial({});
     },
     isLearner: o.learner ?? false,
+    asRoot: () => ({ user: "root", revision: 1n }),
   } as ProbeServer;
 }
 

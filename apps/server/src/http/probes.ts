@@ -21,7 +21,7 @@ import type { EtcdServer } from "../etcd_server.js";
  */
 
 /** ProbeServer is what the checks read from the member. */
-export type ProbeServer = Pick<EtcdServer, "alarmList" | "range" | "isLearner">;
+export type ProbeServer = Pick<EtcdServer, "alarmList" | "range" | "isLearner" | "asRoot">;
 
 /** ProbeCheck resolves when the check passes and rejects with the reason when it fails. */
 type ProbeCheck = (s: ProbeServer) => Promise<void>;
@@ -33,7 +33,7 @@ async function readCheck(s: ProbeServer, serializable: boolean): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      s.range(etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from([0]), keysOnly: true, limit: 1n, serializable })),
+      s.range(etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from([0]), keysOnly: true, limit: 1n, serializable }), s.asRoot()),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error("etcdserver: request timed out")), PROBE_READ_TIMEOUT_MS);
       }),
