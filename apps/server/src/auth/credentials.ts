@@ -12,9 +12,15 @@ import { NO_AUTH } from "../etcd_server.js";
  */
 export async function authInfoFromToken(s: EtcdServer, token: string | undefined): Promise<AuthInfo> {
   if (token === undefined) return NO_AUTH;
-  const index = s.tokens.waitIndex(token);
-  if (index !== undefined && index > s.appliedIndex) await s.readBarrier();
-  const info = s.tokens.lookup(token, s.auth.revision);
+  // A known token needs no wait (the common case: no parsing on the request path).
+  let info = s.tokens.lookup(token, s.auth.revision);
+  if (info === undefined) {
+    const index = s.tokens.waitIndex(token);
+    if (index !== undefined && index > s.appliedIndex) {
+      await s.readBarrier();
+      info = s.tokens.lookup(token, s.auth.revision);
+    }
+  }
   if (info === undefined) throw new AuthError("invalid_auth_token");
   return info;
 }

@@ -76,6 +76,22 @@ describe("JWT tokens", () => {
     }
   }, 30_000);
 
+  it("(simple tokens, for comparison) made on one member work on every other member at once", async () => {
+    const ms = await startCluster(3, ["--bcrypt-cost", "4"]);
+    const cs = ms.map(clients);
+    try {
+      await enableAuth(cs[0] as ReturnType<typeof clients>);
+      for (let i = 0; i < 20; i++) {
+        const from = cs[i % 3] as ReturnType<typeof clients>;
+        const to = cs[(i + 1) % 3] as ReturnType<typeof clients>;
+        // Every member records every simple token when it applies the Authenticate.
+        await put(to, await login(from));
+      }
+    } finally {
+      for (const c of cs) c.close();
+    }
+  }, 30_000);
+
   it("are not given at all with an empty --auth-token", async () => {
     const [m] = (await startCluster(1, ["--auth-token", "", "--bcrypt-cost", "4"])) as [Etcd];
     const c = clients(m);
