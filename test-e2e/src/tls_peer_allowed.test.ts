@@ -175,6 +175,7 @@ describe("--peer-cert-allowed-cn in a 3-member TLS cluster", () => {
     // It cannot fetch the membership from any peer: it stops at start.
     expect(await s.exited).toBe(1);
     expect(log(m3)).toMatch(/"msg":"failed to start etcd-ts","error":"cannot fetch cluster info from peer urls: /);
+    expect(log(m3)).toContain("refused the connection: client certificate authentication failed");
     expect(log(m0).split('"msg":"rejected connection"').length).toBeGreaterThan(rejectedBefore);
     if (added !== undefined) expect((await ctl(m0, ["member", "remove", added])).code).toBe(0);
   });

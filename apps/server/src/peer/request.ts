@@ -31,6 +31,10 @@ export function peerRequest(
     };
     const timer = setTimeout(() => fail(new Error(`peer ${url} did not answer ${req.path} within ${timeoutMs}ms`)), timeoutMs);
     s.on("error", fail);
+    // A peer listener that refuses this member (its certificate) says why in a GOAWAY.
+    s.on("goaway", (code: number, _last: number, data?: Buffer) => {
+      if (code !== 0 && data !== undefined && data.length > 0) fail(new Error(`peer ${url} refused the connection: ${data.toString()}`));
+    });
     const stream = s.request({ ":method": req.method, ":path": req.path, ...req.headers });
     let status = 0;
     let size = 0;
