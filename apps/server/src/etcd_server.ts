@@ -1085,6 +1085,7 @@ export class EtcdServer {
    */
   private stopRemoved(): void {
     this.removing = true;
+    this.p.logger.info("this member was removed from the cluster; stopping", { "local-member-id": hexId(this.memberId) });
     setTimeout(() => {
       if (this.stopped) return;
       this.p.logger.warn("server error", { error: ERR_REMOVED });
