@@ -7,6 +7,9 @@ import type { Logger } from "./log.js";
 import { hexId } from "./ids.js";
 
 /** Transport sends raft messages to peers. A single-member cluster has nothing to send. */
+
+/** MAX_READYS_PER_TURN bounds the Readys one turn of the raft loop handles before it yields to the event loop. */
+const MAX_READYS_PER_TURN = 64;
 export interface Transport {
   send(messages: raftpb.Message[]): void;
 }
@@ -364,8 +367,12 @@ export class RaftNode {
         this.sendReadIndex(pr, Date.now());
       }
       if (this.held.size > 0) this.flushHeld();
+      // Readys handled in this turn: after MAX_READYS_PER_TURN the loop yields to the event
+      // loop (timers, sockets) and goes on in the next turn, so a node that keeps producing
+      // Readys that need no disk write cannot starve the rest of the member.
+      let handled = 0;
       for (;;) {
-        while (!this.stopped && this.o.node.hasReady()) {
+        while (!this.stopped && handled++ < MAX_READYS_PER_TURN && this.o.node.hasReady()) {
           const rd = this.o.node.ready();
           await this.handle(rd);
           this.o.node.advance(rd);
