@@ -8,7 +8,8 @@ import { clientTlsOptions } from "../tls/server_options.js";
 import { createCertificate } from "../tls/self_signed.js";
 import { makePki, type PkiFiles } from "../tls/testing/pki.js";
 import type { TlsInfo } from "../tls/tls_info.js";
-import { PeerListener, type PeerHandler, type PeerListenerTls } from "./server.js";
+import { recordingHandler } from "./testing/recording_handler.js";
+import { PeerListener, type PeerListenerTls } from "./server.js";
 import { PeerTransport } from "./transport.js";
 
 /**
@@ -50,27 +51,6 @@ async function issue(cn: string, hosts: string[]): Promise<Files> {
   return { cert: `${base}.pem`, key: `${base}-key.pem` };
 }
 
-function handler(messages: raftpb.Message[]): PeerHandler {
-  const none = async (): Promise<never> => {
-    throw new Error("not here");
-  };
-  return {
-    clusterId: () => CLUSTER,
-    step: (m) => messages.push(m),
-    stepSnapshot: () => undefined,
-    membersJson: () => "[]",
-    versionJson: () => "{}",
-    promote: async () => ({ status: 500, body: "" }),
-    isRemoved: () => false,
-    hashKV: none,
-    leaseRenew: none,
-    leaseTimeToLive: () => {
-      throw new Error("not here");
-    },
-    isLeaseNotFound: () => false,
-  };
-}
-
 /** Listening is a TLS PeerListener, what it delivered, and its log file. */
 interface Listening {
   url: string;
@@ -86,7 +66,7 @@ async function listen(own: Files, info: Partial<TlsInfo>): Promise<Listening> {
     info: { certFile: own.cert, keyFile: own.key, trustedCaFile: pki.caFile, clientCertAuth: true, autoTls: false, cipherSuites: [], ...info },
     skipClientSanVerify: false,
   };
-  const l = await PeerListener.listen([new URL("https://127.0.0.1:0")], handler(messages), new Logger("warn", [log]), dir, tls);
+  const l = await PeerListener.listen([new URL("https://127.0.0.1:0")], recordingHandler(CLUSTER, messages), new Logger("warn", [log]), dir, tls);
   cleanup.push(() => l.close());
   return { url: `https://127.0.0.1:${l.addresses[0]?.split(":")[1]}`, messages, log };
 }

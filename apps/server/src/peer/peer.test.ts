@@ -9,6 +9,7 @@ import { createCertificate } from "../tls/self_signed.js";
 import { createCrl, crlToDer } from "../tls/testing/crl.js";
 import { makePki, type PkiFiles } from "../tls/testing/pki.js";
 import type { TlsInfo } from "../tls/tls_info.js";
+import { recordingHandler } from "./testing/recording_handler.js";
 import { PeerListener, type PeerHandler, type PeerListenerTls } from "./server.js";
 import type { PeerObserver } from "./observer.js";
 import { PeerTransport } from "./transport.js";
@@ -47,30 +48,7 @@ interface Received {
 function received(): Received {
   const messages: raftpb.Message[] = [];
   const bytes = new Map<bigint, number>();
-  return {
-    messages,
-    bytes,
-    handler: {
-      received: (from, n) => bytes.set(from, (bytes.get(from) ?? 0) + n),
-      clusterId: () => CLUSTER,
-      step: (m) => messages.push(m),
-      stepSnapshot: () => undefined,
-      membersJson: () => "[]",
-      versionJson: () => "{}",
-      promote: async () => ({ status: 500, body: "" }),
-      isRemoved: () => false,
-      hashKV: async () => {
-        throw new Error("no store");
-      },
-      leaseRenew: async () => {
-        throw new Error("no lessor");
-      },
-      leaseTimeToLive: () => {
-        throw new Error("no lessor");
-      },
-      isLeaseNotFound: () => false,
-    },
-  };
+  return { messages, bytes, handler: recordingHandler(CLUSTER, messages, bytes) };
 }
 
 /** listen starts a PeerListener whose log goes to a file (read by logOf). */
