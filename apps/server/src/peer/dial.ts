@@ -1,4 +1,4 @@
-import { connect, type ClientHttp2Session, type ClientSessionOptions } from "node:http2";
+import { connect, type ClientHttp2Session, type ClientSessionOptions, type Http2Session } from "node:http2";
 import { connect as netConnect, isIP } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions } from "node:tls";
 
@@ -28,4 +28,20 @@ export function connectPeer(url: string, tls: ConnectionOptions | undefined, opt
     return connect(url, { ...options, createConnection: () => netConnect({ host, port: Number(u.port || 80), noDelay: true }) });
   }
   return connect(url, { ...tls, ...options });
+}
+
+/**
+ * destroySoon destroys an HTTP/2 session on the next turn of the event loop, never at once.
+ * Node 20 (seen on 20.20.2; its http2 runs JavaScript callbacks, and the ticks after them,
+ * while nghttp2 is still inside its receive call) can spin forever, its memory growing
+ * without bound, when a session that still has other open streams is destroyed from such a
+ * callback: the destroy resets each stream, and the reset flushes mid-receive. A member whose
+ * stream was reset while a probe rode on the same session hung that way. Every session the
+ * peer layer drops in reaction to one of its own events goes through here.
+ */
+export function destroySoon(s: Http2Session): void {
+  if (s.destroyed) return;
+  setImmediate(() => {
+    if (!s.destroyed) s.destroy();
+  });
 }

@@ -2,7 +2,7 @@ import type { ClientHttp2Session } from "node:http2";
 import type { ConnectionOptions } from "node:tls";
 import { etcdserverpb, leasepb } from "@etcd-ts/proto";
 import { Errors } from "../errors.js";
-import { connectPeer } from "./dial.js";
+import { connectPeer, destroySoon } from "./dial.js";
 import { PATH_LEASES, PATH_LEASES_INTERNAL } from "./headers.js";
 
 /** MAX_LEASE_RESPONSE_BYTES bounds the leader's answer (a TimeToLive with keys can be large). */
@@ -90,7 +90,7 @@ export class LeaseForwarder {
       const timer = setTimeout(() => {
         stream.close();
         // A peer that does not answer may hold a dead connection: start over next time.
-        s.destroy();
+        destroySoon(s);
         reject(new Error(`peer ${url} did not answer ${path} within ${this.timeoutMs}ms`));
       }, this.timeoutMs);
       stream.on("response", (h) => (status = Number(h[":status"])));

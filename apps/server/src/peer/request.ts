@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders } from "node:http2";
 import type { ConnectionOptions } from "node:tls";
-import { connectPeer } from "./dial.js";
+import { connectPeer, destroySoon } from "./dial.js";
 
 /** PeerResponse is a peer's answer to one request: the HTTP status and the whole body. */
 export interface PeerResponse {
@@ -26,7 +26,7 @@ export function peerRequest(
     const s = connectPeer(url, tls);
     const fail = (err: Error): void => {
       clearTimeout(timer);
-      s.destroy();
+      destroySoon(s);
       reject(err);
     };
     const timer = setTimeout(() => fail(new Error(`peer ${url} did not answer ${req.path} within ${timeoutMs}ms`)), timeoutMs);

@@ -4,7 +4,7 @@ import type { ConnectionOptions } from "node:tls";
 import { raftpb } from "@etcd-ts/proto";
 import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
-import { connectPeer } from "./dial.js";
+import { connectPeer, destroySoon } from "./dial.js";
 import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_STREAM } from "./headers.js";
 
 /*
@@ -453,7 +453,7 @@ export class StreamReader {
     this.answered = false;
     this.established = false;
     this.retryAt = Date.now() + retryMs;
-    s?.destroy();
+    if (s !== undefined) destroySoon(s);
     if (down && !this.stopped) this.o.down();
   }
 }

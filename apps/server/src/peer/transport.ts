@@ -6,7 +6,7 @@ import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
 import type { Transport } from "../raft_node.js";
 import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_MESSAGES, PATH_PROBING, PATH_SNAPSHOT } from "./headers.js";
-import { connectPeer } from "./dial.js";
+import { connectPeer, destroySoon } from "./dial.js";
 import { writeFrame } from "./snapshot_stream.js";
 import type { PeerObserver } from "./observer.js";
 import { encodeBatches, encodeFrame, StreamReader, StreamWriter } from "./stream.js";
@@ -144,7 +144,7 @@ export class PeerTransport implements Transport {
     for (const m of members) if (m.id !== this.o.memberId) want.set(m.id, m.peerUrls);
     for (const [id, p] of this.peers) {
       if (!want.has(id)) {
-        p.session?.destroy();
+        if (p.session !== undefined) destroySoon(p.session);
         p.reader.close();
         p.out?.close();
         this.peers.delete(id);
@@ -159,7 +159,7 @@ export class PeerTransport implements Transport {
         np.reader.tick(Date.now());
       } else if (p.urls.join(",") !== urls.join(",")) {
         p.urls = urls;
-        p.session?.destroy();
+        if (p.session !== undefined) destroySoon(p.session);
         p.session = undefined;
         p.reader.setUrls(urls);
       }
@@ -408,7 +408,7 @@ export class PeerTransport implements Transport {
 
   private fail(p: Peer, s?: ClientHttp2Session): void {
     if (s !== undefined && p.session !== s) return;
-    s?.destroy();
+    if (s !== undefined) destroySoon(s);
     p.session = undefined;
     this.since.delete(p.id);
     p.urlIndex++;
