@@ -1,11 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULTS, parseArgs, QUICK_DURATION, QUICK_WARMUP, splitCommand, USAGE, wrapList } from "./args.js";
+import { DEFAULTS, parseArgs, parseServer, QUICK_DURATION, QUICK_WARMUP, splitCommand, USAGE, wrapList } from "./args.js";
 
 describe("parseArgs", () => {
   it("returns the defaults for no flags", () => {
     const o = parseArgs([]);
     expect(o).toEqual(DEFAULTS);
-    expect(o.servers).toEqual(["etcd", "etcd-ts"]);
+    expect(o.servers).toEqual([
+      { kind: "etcd", auth: false },
+      { kind: "etcd-ts", auth: false },
+    ]);
+    // The defaults are copied, not shared.
+    o.servers[0]!.auth = true;
+    expect(DEFAULTS.servers[0]!.auth).toBe(false);
     expect(o.transport).toBe("h2");
   });
 
@@ -54,7 +60,10 @@ describe("parseArgs", () => {
       "9",
     ]);
     expect(o).toMatchObject({
-      servers: ["etcd", "etcd"],
+      servers: [
+        { kind: "etcd", auth: false },
+        { kind: "etcd", auth: false },
+      ],
       etcdBin: "/opt/etcd",
       etcdTsCmd: ["node", "/x/etcd-ts.js", "--foo"],
       workloads: ["put-1", "range-serializable-50"],
@@ -100,6 +109,39 @@ describe("parseArgs", () => {
     expect(parseArgs(["--auth", "--quick"])).toMatchObject({ auth: true, quick: true });
     expect(parseArgs(["--workloads", "put-100", "--auth"])).toMatchObject({ auth: true, workloads: ["put-100"] });
     for (const s of ["--auth", "UserAdd root", "AuthEnable", "Authenticate", 'header "token"', "skips"]) expect(USAGE).toContain(s);
+  });
+
+  it("--servers takes a +auth suffix per entry; --auth puts it on every entry", () => {
+    expect(parseArgs(["--servers", "etcd,etcd+auth,etcd-ts, etcd-ts+auth"]).servers).toEqual([
+      { kind: "etcd", auth: false },
+      { kind: "etcd", auth: true },
+      { kind: "etcd-ts", auth: false },
+      { kind: "etcd-ts", auth: true },
+    ]);
+    expect(parseArgs(["--servers=etcd-ts+auth"])).toMatchObject({ auth: false, servers: [{ kind: "etcd-ts", auth: true }] });
+    const all = [
+      { kind: "etcd", auth: true },
+      { kind: "etcd-ts", auth: true },
+    ];
+    expect(parseArgs(["--auth"])).toMatchObject({ auth: true, servers: all });
+    expect(parseArgs(["--auth", "--servers", "etcd,etcd-ts+auth"]).servers).toEqual(all);
+    expect(parseArgs(["--servers", "etcd+auth,etcd-ts", "--auth"]).servers).toEqual(all);
+    expect(parseServer("etcd")).toEqual({ kind: "etcd", auth: false });
+    expect(parseServer("etcd-ts+auth")).toEqual({ kind: "etcd-ts", auth: true });
+    for (const s of ["+auth", "etcd,etcd+auth,etcd-ts,etcd-ts+auth", "auth cost"]) expect(USAGE).toContain(s);
+  });
+
+  it.each([
+    ["etcd+foo", /^bench: unknown suffix "\+foo" in server "etcd\+foo" \(the only one is \+auth, as in etcd\+auth\)$/],
+    ["etcd+", /unknown suffix "\+" in server "etcd\+"/],
+    ["etcd-ts+auth+auth", /unknown suffix "\+auth\+auth"/],
+    ["etcd+AUTH", /unknown suffix "\+AUTH"/],
+    ["etcdauth", /unknown server "etcdauth"/],
+    ["consul+auth", /^bench: unknown server "consul" in "consul\+auth" \(want etcd or etcd-ts\)$/],
+    ["+auth", /unknown server "" in "\+auth"/],
+  ])("refuses the server entry %j", (entry, msg) => {
+    expect(() => parseServer(entry)).toThrow(msg);
+    expect(() => parseArgs(["--servers", `etcd,${entry}`])).toThrow(msg);
   });
 
   it("recognises --help", () => {

@@ -1,14 +1,17 @@
 import { AUTH_PASSWORD, AUTH_ROLE, AUTH_USER } from "./auth.js";
 import { DEFAULT_DEFRAG_MB, DEFAULT_DEFRAG_VALUE_SIZE } from "./defrag.js";
 import type { Transport } from "./protocol.js";
-import type { ServerKind } from "./servers.js";
+import type { ServerEntry, ServerKind } from "./servers.js";
 import { DEFAULT_MAX_CONNS, DEFAULT_WATCH_WRITERS, DEFAULT_WORKLOADS, LEASE_TTL_SECONDS } from "./workload.js";
 
 /** BenchOptions is the parsed command line. Times are in seconds. */
 export interface BenchOptions {
   help: boolean;
-  /** servers lists the servers to run, in order; the first is the baseline of the ratios. */
-  servers: ServerKind[];
+  /**
+   * servers lists the servers to run, in order, each with or without authentication
+   * ("etcd+auth"); the first of each auth setting is the baseline of the ratios.
+   */
+  servers: ServerEntry[];
   etcdBin: string;
   /** etcdTsCmd is the etcd-ts command (argv); undefined means node apps/server/bin/etcd-ts.js. */
   etcdTsCmd: string[] | undefined;
@@ -43,14 +46,20 @@ export interface BenchOptions {
   defragMb: number;
   /** defragValueSize is the value size of a defrag workload's fill and load. */
   defragValueSize: number;
-  /** auth turns on authentication in every server and sends every request with a root token. */
+  /**
+   * auth turns on authentication in every server (as if each --servers entry had "+auth")
+   * and sends every request with a root token.
+   */
   auth: boolean;
 }
 
 /** DEFAULTS are the options used when a flag is not given (duration/warmup before --quick). */
 export const DEFAULTS: Readonly<BenchOptions> = {
   help: false,
-  servers: ["etcd", "etcd-ts"],
+  servers: [
+    { kind: "etcd", auth: false },
+    { kind: "etcd-ts", auth: false },
+  ],
   etcdBin: "/usr/bin/etcd",
   etcdTsCmd: undefined,
   workloads: [...DEFAULT_WORKLOADS],
@@ -78,6 +87,9 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   auth: false,
 };
 
+/** AUTH_SUFFIX marks a --servers entry that runs with authentication on ("etcd+auth"). */
+export const AUTH_SUFFIX = "+auth";
+
 /** QUICK_DURATION and QUICK_WARMUP replace the defaults under --quick. */
 export const QUICK_DURATION = 2;
 export const QUICK_WARMUP = 0.5;
@@ -104,8 +116,12 @@ export const USAGE = `usage: npm run bench -- [flags]
 Benchmarks etcd-ts against the real etcd on this machine, side by side.
 
   --servers LIST        servers to run, in order: etcd, etcd-ts (default etcd,etcd-ts);
-                        the first is the baseline of the ratio column; a kind may repeat
-                        (etcd,etcd measures run-to-run noise)
+                        a kind may repeat (etcd,etcd measures run-to-run noise); with
+                        the suffix ${AUTH_SUFFIX} a server runs with authentication on (as
+                        under --auth, for that entry only): etcd,etcd+auth,etcd-ts,etcd-ts+auth
+                        gives each kind's auth cost (throughput lost with auth on) in one
+                        run; the first entry of each auth setting is the baseline of the
+                        ratio rows of that setting (etcd-ts+auth/etcd+auth)
   --etcd-bin PATH       real etcd binary (default /usr/bin/etcd)
   --etcd-ts-cmd CMD     etcd-ts command, split on spaces
                         (default: node <repo>/apps/server/bin/etcd-ts.js)
@@ -145,7 +161,8 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
   --seed N              key-choice seed, the same for every server (default ${DEFAULTS.seed})
   --defrag-mb N         MiB of values a defrag workload writes first (default ${DEFAULT_DEFRAG_MB})
   --defrag-value-size N value bytes of a defrag workload (default ${DEFAULT_DEFRAG_VALUE_SIZE})
-  --auth                authentication on: once a server is up, through its first member:
+  --auth                authentication on in every server (a ${AUTH_SUFFIX} on every --servers
+                        entry): once a server is up, through its first member:
                         UserAdd ${AUTH_USER} (password "${AUTH_PASSWORD}"), UserGrantRole ${AUTH_USER} ${AUTH_ROLE},
                         AuthEnable; before each workload (and its fill or preparation)
                         Authenticate for a fresh simple token, which every request and
@@ -156,6 +173,22 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
 `;
 
 const SERVER_KINDS: readonly ServerKind[] = ["etcd", "etcd-ts"];
+
+/**
+ * parseServer parses one --servers entry: a kind, optionally followed by AUTH_SUFFIX.
+ * Throws "bench: ..." on an unknown kind or suffix.
+ */
+export function parseServer(entry: string): ServerEntry {
+  const plus = entry.indexOf("+");
+  const name = plus >= 0 ? entry.slice(0, plus) : entry;
+  const suffix = plus >= 0 ? entry.slice(plus) : "";
+  const kind = SERVER_KINDS.find((k) => k === name);
+  if (kind === undefined) throw new Error(`bench: unknown server "${name}" in "${entry}" (want ${SERVER_KINDS.join(" or ")})`);
+  if (suffix !== "" && suffix !== AUTH_SUFFIX) {
+    throw new Error(`bench: unknown suffix "${suffix}" in server "${entry}" (the only one is ${AUTH_SUFFIX}, as in ${kind}${AUTH_SUFFIX})`);
+  }
+  return { kind, auth: suffix === AUTH_SUFFIX };
+}
 
 /**
  * splitCommand splits a command line on whitespace; single or double quotes keep spaces
@@ -207,7 +240,7 @@ function number(flag: string, v: string, min: number, max: number, integer: bool
  * Throws "bench: ..." on an unknown flag or a bad value.
  */
 export function parseArgs(argv: readonly string[]): BenchOptions {
-  const o: BenchOptions = { ...DEFAULTS, servers: [...DEFAULTS.servers], workloads: [...DEFAULTS.workloads] };
+  const o: BenchOptions = { ...DEFAULTS, servers: DEFAULTS.servers.map((e) => ({ ...e })), workloads: [...DEFAULTS.workloads] };
   let duration: number | undefined;
   let warmup: number | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -238,13 +271,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     }
     switch (flag) {
       case "--servers": {
-        const kinds = list(value);
-        if (kinds.length === 0) throw new Error("bench: --servers needs at least one server");
-        o.servers = kinds.map((k) => {
-          const kind = SERVER_KINDS.find((s) => s === k);
-          if (kind === undefined) throw new Error(`bench: unknown server "${k}" (want ${SERVER_KINDS.join(" or ")})`);
-          return kind;
-        });
+        const entries = list(value);
+        if (entries.length === 0) throw new Error("bench: --servers needs at least one server");
+        o.servers = entries.map(parseServer);
         break;
       }
       case "--etcd-bin":
@@ -332,6 +361,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   if (String(o.keySpace - 1).length > o.keySize) {
     throw new Error(`bench: --key-size ${o.keySize} is too small for --key-space ${o.keySpace}`);
   }
+  if (o.auth) o.servers = o.servers.map((e) => ({ ...e, auth: true }));
   o.duration = duration ?? (o.quick ? QUICK_DURATION : DEFAULTS.duration);
   o.warmup = warmup ?? (o.quick ? QUICK_WARMUP : DEFAULTS.warmup);
   return o;

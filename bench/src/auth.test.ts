@@ -197,7 +197,7 @@ describe.skipIf(!existsSync(ETCD))("enableAuth against the real etcd", () => {
   it("turns auth on; the token is required afterwards and accepted on unary calls and Watch streams over h2", async () => {
     const root = mkdtempSync(join(tmpdir(), "bench-auth-test-"));
     const cluster = await startCluster(
-      { label: "etcd", kind: "etcd", argv: [ETCD] },
+      { label: "etcd+auth", kind: "etcd", auth: true, argv: [ETCD] },
       { size: 1, dataRoot: root, logDir: root, startTimeoutMs: 30_000 },
     );
     const chans: Channel[] = [];

@@ -1,8 +1,27 @@
-import { describe, expect, it } from "vitest";
-import { parseArgs } from "./args.js";
-import { defaultEtcdTsCmd, describeLoad, describeRun, medianRun, planSeconds, REPO_ROOT, serverSpecs } from "./bench.js";
-import type { WorkloadRun } from "./generator.js";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { parseArgs, type BenchOptions } from "./args.js";
+import {
+  defaultEtcdTsCmd,
+  describeLoad,
+  describeRun,
+  medianRun,
+  planSeconds,
+  REPO_ROOT,
+  runBench,
+  serverEntries,
+  serverSpecs,
+  type BenchDeps,
+  type Cluster,
+} from "./bench.js";
+import type { RunSpec, WorkloadRun } from "./generator.js";
+import { openConnection, unaryOnce, waitReady } from "./grpc-caller.js";
 import { LEASE_REVOKE_BUDGET_MS } from "./lease-put.js";
+import { encodeRequests, PUT_PATH } from "./requests.js";
+import { startCluster } from "./servers.js";
+import { ToyEtcd } from "./testing/toy-etcd.js";
 import { parseWorkload } from "./workload.js";
 
 function run(throughput: number): WorkloadRun {
@@ -25,10 +44,37 @@ function run(throughput: number): WorkloadRun {
 
 describe("serverSpecs", () => {
   it("labels repeats and uses the configured commands", () => {
-    expect(serverSpecs(["etcd", "etcd-ts", "etcd"], "/usr/bin/etcd", ["node", "x.js"])).toEqual([
-      { label: "etcd", kind: "etcd", argv: ["/usr/bin/etcd"] },
-      { label: "etcd-ts", kind: "etcd-ts", argv: ["node", "x.js"] },
-      { label: "etcd#2", kind: "etcd", argv: ["/usr/bin/etcd"] },
+    expect(serverSpecs(parseArgs(["--servers", "etcd,etcd-ts,etcd"]).servers, "/usr/bin/etcd", ["node", "x.js"])).toEqual([
+      { label: "etcd", kind: "etcd", auth: false, argv: ["/usr/bin/etcd"] },
+      { label: "etcd-ts", kind: "etcd-ts", auth: false, argv: ["node", "x.js"] },
+      { label: "etcd#2", kind: "etcd", auth: false, argv: ["/usr/bin/etcd"] },
+    ]);
+  });
+
+  it("labels +auth entries and numbers repeats per label", () => {
+    const entries = parseArgs(["--servers", "etcd,etcd+auth,etcd-ts,etcd-ts+auth,etcd+auth,etcd,etcd-ts+auth"]).servers;
+    const specs = serverSpecs(entries, "/usr/bin/etcd", ["node", "x.js"]);
+    expect(specs.map((s) => [s.label, s.kind, s.auth])).toEqual([
+      ["etcd", "etcd", false],
+      ["etcd+auth", "etcd", true],
+      ["etcd-ts", "etcd-ts", false],
+      ["etcd-ts+auth", "etcd-ts", true],
+      ["etcd+auth#2", "etcd", true],
+      ["etcd#2", "etcd", false],
+      ["etcd-ts+auth#2", "etcd-ts", true],
+    ]);
+    expect(specs[3]!.argv).toEqual(["node", "x.js"]);
+  });
+
+  it("serverEntries applies --auth to every entry, even to options not built by parseArgs", () => {
+    const o = parseArgs(["--servers", "etcd,etcd-ts+auth"]);
+    expect(serverEntries(o)).toEqual([
+      { kind: "etcd", auth: false },
+      { kind: "etcd-ts", auth: true },
+    ]);
+    expect(serverEntries({ ...o, auth: true })).toEqual([
+      { kind: "etcd", auth: true },
+      { kind: "etcd-ts", auth: true },
     ]);
   });
 
@@ -54,6 +100,22 @@ describe("planSeconds", () => {
     expect(planSeconds(parseArgs(["--rounds", "3"]))).toBeGreaterThan(planSeconds(base));
     expect(planSeconds(parseArgs(["--servers", "etcd"]))).toBeLessThan(planSeconds(base));
     expect(planSeconds(parseArgs(["--auth"]))).toBeGreaterThan(planSeconds(base));
+  });
+
+  it("counts auth time for the +auth servers only", () => {
+    const plain = planSeconds(parseArgs(["--servers", "etcd,etcd-ts"]));
+    const one = planSeconds(parseArgs(["--servers", "etcd,etcd-ts+auth"]));
+    const all = planSeconds(parseArgs(["--servers", "etcd,etcd-ts", "--auth"]));
+    expect(one).toBeGreaterThan(plain);
+    expect(all).toBeGreaterThan(one);
+    expect(all - plain).toBeCloseTo(2 * (one - plain), 6);
+    expect(planSeconds(parseArgs(["--servers", "etcd+auth,etcd-ts+auth"]))).toBe(all);
+    // Four servers, two with auth: twice the plain pair plus the auth of two servers.
+    const four = planSeconds(parseArgs(["--servers", "etcd,etcd+auth,etcd-ts,etcd-ts+auth"]));
+    expect(four).toBeCloseTo(plain + all, 6);
+    // The auth share grows with the rounds (a fresh token per workload and round).
+    const r3 = (servers: string) => planSeconds(parseArgs(["--servers", servers, "--rounds", "3"]));
+    expect(r3("etcd+auth") - r3("etcd")).toBeGreaterThan(one - plain);
   });
 
   it("leaves lease-put time to revoke its leases and watch time to catch up", () => {
@@ -96,4 +158,196 @@ describe("progress lines", () => {
     const l = describeRun(parseWorkload("lease-put-100", 10), { ...run(500), lease: { granted: 10, revoked: 10, revokeErrors: 0, revokeMs: 1500 } });
     expect(l).toMatch(/^500 ops\/s.*10 leases granted, 10 revoked after the run in 1\.5 s/);
   });
+});
+
+/** putWith sends one Put to endpoint (grpc-js), with token if given; resolves "ok" or the error's message. */
+async function putWith(endpoint: string, token: string | undefined): Promise<string> {
+  const c = openConnection(endpoint);
+  try {
+    await waitReady(c, 5000);
+    await unaryOnce(c, PUT_PATH, encodeRequests("put", { keySpace: 1, keySize: 8, valueSize: 8 })[0]!, 5000, token);
+    return "ok";
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    c.close();
+  }
+}
+
+/** WorkloadCall is what a stand-in runWorkload saw: whose endpoint, which token, and how Puts fared. */
+interface WorkloadCall {
+  label: string;
+  workload: string;
+  token: string | undefined;
+  /** withToken and bare are how a Put with the run's token and one without any fared ("ok" or the error). */
+  withToken: string;
+  bare: string;
+}
+
+/** quickOptions are options for a runBench with stand-ins: no warm-up, short timeouts. */
+function quickOptions(argv: string[]): BenchOptions {
+  return parseArgs([...argv, "--duration", "0.1", "--warmup", "0", "--start-timeout", "20", "--request-timeout", "5"]);
+}
+
+/**
+ * standInWorkload is a runWorkload that sends no load: it records the run's token and how
+ * a Put with and without it fares, and reports the throughput `throughput` gives for the
+ * server and round.
+ */
+function standInWorkload(labelOf: (endpoint: string) => string, calls: WorkloadCall[], throughput: (label: string, n: number) => number) {
+  return async (spec: RunSpec): Promise<WorkloadRun> => {
+    const ep = spec.endpoints[0]!;
+    const label = labelOf(ep);
+    const n = calls.filter((c) => c.label === label && c.workload === spec.workload.name).length;
+    calls.push({ label, workload: spec.workload.name, token: spec.token, withToken: await putWith(ep, spec.token), bare: await putWith(ep, undefined) });
+    return { ...run(throughput(label, n)), p50Ms: 1, p99Ms: 2 };
+  };
+}
+
+describe("runBench with toy servers", () => {
+  const toys = new Map<string, ToyEtcd>();
+
+  afterEach(() => {
+    for (const t of toys.values()) t.stop();
+    toys.clear();
+  });
+
+  /** toyDeps start a ToyEtcd per server (by label) and run workloads with standInWorkload. */
+  function toyDeps(calls: WorkloadCall[], throughput: (label: string, n: number) => number): BenchDeps {
+    return {
+      startCluster: async (spec): Promise<Cluster> => {
+        const toy = new ToyEtcd();
+        await toy.start();
+        toys.set(spec.label, toy);
+        return {
+          endpoints: () => [`127.0.0.1:${toy.port}`],
+          commandLine: () => `toy ${spec.label}`,
+          exitedMember: () => undefined,
+          cpuSeconds: () => 0,
+          version: async () => "toy",
+          stop: async () => toy.stop(),
+        };
+      },
+      runWorkload: standInWorkload(
+        (ep) => [...toys].find(([, t]) => ep === `127.0.0.1:${t.port}`)![0],
+        calls,
+        throughput,
+      ),
+    };
+  }
+
+  it("enables auth only on the +auth servers, sends their requests with a fresh token, and reports the auth cost", async () => {
+    const o = quickOptions(["--servers", "etcd,etcd+auth,etcd-ts,etcd-ts+auth", "--workloads", "put-1,put-10", "--rounds", "3"]);
+    const calls: WorkloadCall[] = [];
+    // Round n of a workload: the median (round 1) is 1000 without auth; with auth 800 on etcd, 900 on etcd-ts.
+    const base: Record<string, number> = { etcd: 1000, "etcd+auth": 800, "etcd-ts": 1000, "etcd-ts+auth": 900 };
+    const lines: string[] = [];
+    const r = await runBench(o, (l) => lines.push(l), toyDeps(calls, (label, n) => base[label]! * [0.5, 1, 3][n]!));
+
+    const toy = (label: string): ToyEtcd => toys.get(label)!;
+    expect([...toys.keys()]).toEqual(["etcd", "etcd+auth", "etcd-ts", "etcd-ts+auth"]);
+    expect(toy("etcd").authEnabled).toBe(false);
+    expect(toy("etcd-ts").authEnabled).toBe(false);
+    expect(toy("etcd+auth").authEnabled).toBe(true);
+    expect(toy("etcd-ts+auth").authEnabled).toBe(true);
+    for (const label of ["etcd", "etcd-ts"]) {
+      expect(toy(label).calls.filter((c) => c.method !== "Put" || c.token !== undefined)).toEqual([]);
+      expect(toy(label).users.size).toBe(0);
+    }
+    for (const label of ["etcd+auth", "etcd-ts+auth"]) {
+      // Set up once, then one Authenticate per workload and round.
+      const methods = toy(label).calls.map((c) => c.method).filter((m) => m !== "Put" && m !== "Range");
+      expect(methods).toEqual(["UserAdd", "UserGrantRole", "AuthEnable", ...Array<string>(1 + 6).fill("Authenticate")]);
+    }
+
+    // Interleaved: each round visits every server in turn.
+    expect(calls.map((c) => c.label).slice(0, 8)).toEqual([
+      ...["etcd", "etcd+auth", "etcd-ts", "etcd-ts+auth"],
+      ...["etcd", "etcd+auth", "etcd-ts", "etcd-ts+auth"],
+    ]);
+    expect(calls).toHaveLength(2 * 3 * 4);
+    for (const c of calls) {
+      if (c.label.endsWith("+auth")) {
+        expect(c.token).toBeDefined();
+        expect(toy(c.label).tokens.has(c.token!)).toBe(true);
+        expect(c.withToken).toBe("ok");
+        expect(c.bare).toMatch(/user name is empty/);
+      } else {
+        expect(c.token).toBeUndefined();
+        expect(c.bare).toBe("ok");
+      }
+    }
+    const authTokens = calls.filter((c) => c.label === "etcd+auth").map((c) => c.token);
+    expect(new Set(authTokens).size).toBe(6); // a fresh token per workload run
+
+    expect(lines.filter((l) => l.includes("auth enabled"))).toEqual([
+      "etcd+auth: auth enabled (user root with role root); every request carries its token",
+      "etcd-ts+auth: auth enabled (user root with role root); every request carries its token",
+    ]);
+    expect(r.servers.map((s) => [s.label, s.kind, s.auth, s.available])).toEqual([
+      ["etcd", "etcd", false, true],
+      ["etcd+auth", "etcd", true, true],
+      ["etcd-ts", "etcd-ts", false, true],
+      ["etcd-ts+auth", "etcd-ts", true, true],
+    ]);
+    expect(r.settings.auth).toBe(false);
+    expect(r.servers[1]!.workloads[0]).toMatchObject({ ok: true, throughput: 800 });
+    expect(r.ratios.map((q) => `${q.workload} ${q.server}/${q.baseline} ${q.throughput}`)).toEqual([
+      "put-1 etcd-ts/etcd 1",
+      "put-10 etcd-ts/etcd 1",
+      "put-1 etcd-ts+auth/etcd+auth 1.125",
+      "put-10 etcd-ts+auth/etcd+auth 1.125",
+    ]);
+    expect(r.authCosts.map((c) => `${c.workload} ${c.kind} ${c.throughputLost?.toFixed(3)}`)).toEqual([
+      "put-1 etcd 0.200",
+      "put-1 etcd-ts 0.100",
+      "put-10 etcd 0.200",
+      "put-10 etcd-ts 0.100",
+    ]);
+  });
+
+  it("enables auth on every server under --auth", async () => {
+    const calls: WorkloadCall[] = [];
+    const r = await runBench(quickOptions(["--servers", "etcd,etcd-ts", "--workloads", "put-1", "--auth"]), () => {}, toyDeps(calls, () => 100));
+    expect([...toys.values()].map((t) => t.authEnabled)).toEqual([true, true]);
+    expect(calls.every((c) => c.token !== undefined && c.withToken === "ok")).toBe(true);
+    expect(r.servers.map((s) => [s.label, s.auth])).toEqual([
+      ["etcd+auth", true],
+      ["etcd-ts+auth", true],
+    ]);
+    expect(r.settings.auth).toBe(true);
+    expect(r.authCosts).toEqual([]);
+  });
+});
+
+const ETCD = "/usr/bin/etcd";
+
+describe.skipIf(!existsSync(ETCD))("runBench against the real etcd", () => {
+  it("etcd+auth refuses a request without a token, etcd takes it; both run in one interleaved run", async () => {
+    const root = mkdtempSync(join(tmpdir(), "bench-runbench-test-"));
+    const labels = new Map<string, string>();
+    const calls: WorkloadCall[] = [];
+    const deps: BenchDeps = {
+      startCluster: async (spec, opts) => {
+        const c = await startCluster(spec, { ...opts, dataRoot: root, logDir: root });
+        labels.set(c.endpoints()[0]!, spec.label);
+        return c;
+      },
+      runWorkload: standInWorkload((ep) => labels.get(ep)!, calls, (label) => (label === "etcd" ? 1000 : 750)),
+    };
+    try {
+      const r = await runBench(quickOptions(["--servers", "etcd,etcd+auth", "--workloads", "put-1", "--etcd-bin", ETCD]), () => {}, deps);
+      expect(r.servers.map((s) => [s.label, s.available, s.reason])).toEqual([
+        ["etcd", true, undefined],
+        ["etcd+auth", true, undefined],
+      ]);
+      expect(calls.map((c) => [c.label, c.token === undefined, c.withToken, c.bare.replace(/^.*user name is empty.*$/, "refused")])).toEqual([
+        ["etcd", true, "ok", "ok"],
+        ["etcd+auth", false, "ok", "refused"],
+      ]);
+      expect(r.authCosts).toEqual([{ workload: "put-1", kind: "etcd", server: "etcd", withAuth: "etcd+auth", throughputLost: 0.25 }]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

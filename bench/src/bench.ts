@@ -1,7 +1,7 @@
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BenchOptions } from "./args.js";
+import { AUTH_SUFFIX, type BenchOptions } from "./args.js";
 import { authenticate, AUTH_USER, enableAuth } from "./auth.js";
 import {
   DEFRAG_CALL_TIMEOUT_MS,
@@ -13,11 +13,18 @@ import {
   type DefragPrep,
   type DefragWindow,
 } from "./defrag.js";
-import { drainBoundMs, fillKeyspace, runWorkload, type WorkloadRun } from "./generator.js";
+import { drainBoundMs, fillKeyspace, runWorkload, type RunSpec, type WorkloadRun } from "./generator.js";
 import { openConnection, waitReady } from "./grpc-caller.js";
-import { computeRatios, fmtMs, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
+import { computeAuthCosts, computeRatios, fmtMs, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
 import type { RequestShape } from "./requests.js";
-import { ServerUnavailable, startCluster, type RunningCluster, type ServerKind, type ServerSpec } from "./servers.js";
+import {
+  ServerUnavailable,
+  startCluster,
+  type RunningCluster,
+  type ServerEntry,
+  type ServerSpec,
+  type StartOptions,
+} from "./servers.js";
 import { needsData, parseWorkload, type Workload } from "./workload.js";
 
 /** REPO_ROOT is the repository root (this file lives in bench/src or bench/dist). */
@@ -35,20 +42,31 @@ export function defaultEtcdTsCmd(): string[] {
 }
 
 /**
- * serverSpecs turns the --servers list into labelled commands; a kind listed again gets
- * "#2", "#3" so the report can tell the runs apart.
+ * serverSpecs turns the --servers list into labelled commands: the label is the kind, with
+ * "+auth" for an entry with authentication on; a label seen again gets "#2", "#3" so the
+ * report can tell the runs apart.
  */
-export function serverSpecs(kinds: readonly ServerKind[], etcdBin: string, etcdTsCmd: readonly string[]): ServerSpec[] {
-  const seen = new Map<ServerKind, number>();
-  return kinds.map((kind) => {
-    const n = (seen.get(kind) ?? 0) + 1;
-    seen.set(kind, n);
+export function serverSpecs(entries: readonly ServerEntry[], etcdBin: string, etcdTsCmd: readonly string[]): ServerSpec[] {
+  const seen = new Map<string, number>();
+  return entries.map(({ kind, auth }) => {
+    const base = auth ? `${kind}${AUTH_SUFFIX}` : kind;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
     return {
-      label: n === 1 ? kind : `${kind}#${n}`,
+      label: n === 1 ? base : `${base}#${n}`,
       kind,
+      auth,
       argv: kind === "etcd" ? [etcdBin] : [...etcdTsCmd],
     };
   });
+}
+
+/**
+ * serverEntries is the run's --servers list with --auth applied: under --auth every entry
+ * has authentication on.
+ */
+export function serverEntries(o: BenchOptions): ServerEntry[] {
+  return o.servers.map((e) => ({ kind: e.kind, auth: e.auth || o.auth }));
 }
 
 /** Progress receives one line per step, for the operator watching the run. */
@@ -56,10 +74,12 @@ export type Progress = (line: string) => void;
 
 /**
  * planSeconds estimates how long runBench takes in the worst case, for a watchdog: every
- * server start times out and every workload drains to its request deadline.
+ * server start times out, every workload drains to its request deadline, and a server
+ * with authentication on also spends every auth step's deadline.
  */
 export function planSeconds(o: BenchOptions): number {
   let runs = 0;
+  let authRuns = 0;
   for (const name of o.workloads) {
     let drainSec = o.requestTimeout + 5;
     try {
@@ -69,13 +89,18 @@ export function planSeconds(o: BenchOptions): number {
     } catch {
       // a bad name fails at its turn; count it as a KV workload
     }
-    runs += o.rounds * (o.warmup + o.duration + drainSec + o.startTimeout + 10 + (o.auth ? authSeconds(o) : 0));
+    runs += o.rounds * (o.warmup + o.duration + drainSec + o.startTimeout + 10);
+    authRuns += o.rounds * authSeconds(o);
   }
-  const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + runs + 30 + (o.auth ? 3 * o.requestTimeout + authSeconds(o) : 0);
-  return o.servers.length * perServer;
+  const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + runs + 30;
+  // Enabling auth: UserAdd, UserGrantRole, AuthEnable, then a first Authenticate.
+  const authSetup = 3 * o.requestTimeout + authSeconds(o);
+  let total = 0;
+  for (const e of serverEntries(o)) total += perServer + (e.auth ? authSetup + authRuns : 0);
+  return total;
 }
 
-/** authSeconds bounds one Authenticate and the token check on every member (--auth). */
+/** authSeconds bounds one Authenticate and the token check on every member (auth servers). */
 function authSeconds(o: BenchOptions): number {
   return o.requestTimeout * (1 + o.cluster) + 5 * o.cluster;
 }
@@ -90,18 +115,36 @@ export function medianRun(runs: readonly WorkloadRun[]): WorkloadRun {
   return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
+/**
+ * Cluster is what runBench uses of a started server: a RunningCluster, or a test's
+ * stand-in.
+ */
+export type Cluster = Pick<RunningCluster, "endpoints" | "commandLine" | "exitedMember" | "cpuSeconds" | "version" | "stop">;
+
+/**
+ * BenchDeps are how runBench starts a server and runs a workload: real processes and
+ * generator threads (REAL_DEPS) unless a test passes stand-ins.
+ */
+export interface BenchDeps {
+  startCluster: (spec: ServerSpec, opts: StartOptions) => Promise<Cluster>;
+  runWorkload: (spec: RunSpec) => Promise<WorkloadRun>;
+}
+
+/** REAL_DEPS start server processes (startCluster) and load them from worker threads (runWorkload). */
+export const REAL_DEPS: Readonly<BenchDeps> = { startCluster, runWorkload };
+
 /** ServerState is one server entry during the run. */
 interface ServerState {
   spec: ServerSpec;
   result: ServerResult;
-  cluster: RunningCluster | undefined;
+  cluster: Cluster | undefined;
   filled: boolean;
   fillError: string | undefined;
   /** runs collects each workload's successful rounds, by workload name. */
   runs: Map<string, WorkloadRun[]>;
   /** failures holds each workload's last failure, by workload name. */
   failures: Map<string, string>;
-  /** token is the auth token of the current workload (--auth), fresh from Authenticate. */
+  /** token is the auth token of the current workload (spec.auth), fresh from Authenticate. */
   token: string | undefined;
 }
 
@@ -110,6 +153,7 @@ interface Bench {
   o: BenchOptions;
   shape: RequestShape;
   progress: Progress;
+  deps: Readonly<BenchDeps>;
 }
 
 /**
@@ -117,17 +161,20 @@ interface Bench {
  * alternating per workload under --order interleaved, one server at a time under
  * sequential), stops them, and returns the report. A server that cannot start is
  * reported as not available; a workload that fails is reported as failed; neither stops
- * the run.
+ * the run. Authentication is turned on only in the servers whose entry says so (+auth, or
+ * all under --auth), and only their requests carry a token.
  */
-export async function runBench(o: BenchOptions, progress: Progress): Promise<BenchReport> {
+export async function runBench(o: BenchOptions, progress: Progress, deps: Readonly<BenchDeps> = REAL_DEPS): Promise<BenchReport> {
   const startedAt = new Date().toISOString();
   const workloads = o.workloads.map((w) => parseWorkload(w, o.conns, o.watchWriters));
-  const b: Bench = { o, shape: { keySpace: o.keySpace, keySize: o.keySize, valueSize: o.valueSize }, progress };
-  const states: ServerState[] = serverSpecs(o.servers, o.etcdBin, o.etcdTsCmd ?? defaultEtcdTsCmd()).map((spec) => ({
+  const b: Bench = { o, shape: { keySpace: o.keySpace, keySize: o.keySize, valueSize: o.valueSize }, progress, deps };
+  const specs = serverSpecs(serverEntries(o), o.etcdBin, o.etcdTsCmd ?? defaultEtcdTsCmd());
+  const states: ServerState[] = specs.map((spec) => ({
     spec,
     result: {
       label: spec.label,
       kind: spec.kind,
+      auth: spec.auth,
       command: spec.argv.join(" "),
       members: o.cluster,
       available: false,
@@ -185,10 +232,11 @@ export async function runBench(o: BenchOptions, progress: Progress): Promise<Ben
       watchWriters: o.watchWriters,
       defragMb: o.defragMb,
       defragValueSize: o.defragValueSize,
-      auth: o.auth,
+      auth: specs.length > 0 && specs.every((spec) => spec.auth),
     },
     servers: results,
     ratios: computeRatios(results),
+    authCosts: computeAuthCosts(results),
   };
 }
 
@@ -196,7 +244,7 @@ async function start(b: Bench, s: ServerState): Promise<void> {
   const { o, progress } = b;
   progress(`${s.spec.label}: starting ${o.cluster} member${o.cluster === 1 ? "" : "s"}`);
   try {
-    s.cluster = await startCluster(s.spec, {
+    s.cluster = await b.deps.startCluster(s.spec, {
       size: o.cluster,
       dataRoot: o.dataRoot ?? tmpdir(),
       logDir: join(BENCH_DIR, "results", "logs"),
@@ -207,7 +255,7 @@ async function start(b: Bench, s: ServerState): Promise<void> {
     progress(`${s.spec.label}: not available (${s.result.reason})`);
     return;
   }
-  if (o.auth) {
+  if (s.spec.auth) {
     try {
       await enableAuth(s.cluster.endpoints(), o.requestTimeout * 1000);
     } catch (err) {
@@ -244,7 +292,7 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
     return;
   }
   try {
-    if (o.auth) {
+    if (s.spec.auth) {
       // A fresh token per workload: a simple token lapses after 5 minutes unused.
       s.token = await authenticate(cluster.endpoints(), o.requestTimeout * 1000);
     }
@@ -274,7 +322,7 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       defragment = () => runDefragment(c, prep, o.requestTimeout * 1000, token);
     }
     progress(`${tag} (${describeLoad(w)})`);
-    const run = await runWorkload({
+    const run = await b.deps.runWorkload({
       endpoints: cluster.endpoints(),
       workload: w,
       shape: w.op === "defrag" ? defragShape(o.defragMb, o.defragValueSize, o.keySize) : shape,

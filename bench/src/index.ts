@@ -2,9 +2,20 @@
  * @etcd-ts/bench benchmarks etcd-ts against the real etcd, side by side; `npm run bench`
  * runs main.js. These exports are the pieces main.js is built from.
  */
-export { DEFAULTS, parseArgs, splitCommand, USAGE, type BenchOptions } from "./args.js";
+export { AUTH_SUFFIX, DEFAULTS, parseArgs, parseServer, splitCommand, USAGE, type BenchOptions } from "./args.js";
 export { AUTH_PASSWORD, AUTH_ROLE, AUTH_USER, authenticate, enableAuth } from "./auth.js";
-export { defaultEtcdTsCmd, medianRun, planSeconds, runBench, serverSpecs, type Progress } from "./bench.js";
+export {
+  defaultEtcdTsCmd,
+  medianRun,
+  planSeconds,
+  REAL_DEPS,
+  runBench,
+  serverEntries,
+  serverSpecs,
+  type BenchDeps,
+  type Cluster,
+  type Progress,
+} from "./bench.js";
 export { openChannel, type Channel, type StreamCall, type StreamHandler } from "./channel.js";
 export {
   drainBoundMs,
@@ -31,7 +42,16 @@ export {
 export { grantedLease, LeaseIdLog, leasePutCaller, type LeaseCounts } from "./lease-put.js";
 export { LatencyHistogram, type HistogramSnapshot } from "./histogram.js";
 export { ClosedLoop, RandomSource, SequentialSource, type LoopResult, type RequestSource, type UnaryCaller } from "./loop.js";
-export { computeRatios, formatReport, type BenchReport, type Ratio, type ServerResult, type WorkloadResult } from "./report.js";
+export {
+  computeAuthCosts,
+  computeRatios,
+  formatReport,
+  type AuthCost,
+  type BenchReport,
+  type Ratio,
+  type ServerResult,
+  type WorkloadResult,
+} from "./report.js";
 export type { Transport } from "./protocol.js";
 export {
   benchKey,
@@ -51,6 +71,7 @@ export {
   ServerUnavailable,
   startCluster,
   type MemberAddr,
+  type ServerEntry,
   type ServerKind,
   type ServerSpec,
 } from "./servers.js";

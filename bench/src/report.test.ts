@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { WorkloadRun } from "./generator.js";
-import { alignColumns, computeRatios, fmtMs, formatReport, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
+import {
+  alignColumns,
+  authCostLines,
+  computeAuthCosts,
+  computeRatios,
+  fmtMs,
+  fmtPercent,
+  formatReport,
+  type BenchReport,
+  type ServerResult,
+  type WorkloadResult,
+} from "./report.js";
 
 function run(throughput: number, p50Ms: number, p99Ms: number): WorkloadRun {
   return {
@@ -26,10 +37,12 @@ function wl(name: string, r: WorkloadRun | string): WorkloadResult {
   return { ...base, ok: true, error: undefined, rounds: [r], ...r };
 }
 
+/** server is a result labelled like the bench labels it: "<kind>[+auth][#n]". */
 function server(label: string, workloads: WorkloadResult[], available = true): ServerResult {
   return {
     label,
-    kind: label,
+    kind: label.replace(/#\d+$/, "").replace(/\+auth$/, ""),
+    auth: /\+auth(#\d+)?$/.test(label),
     command: `/usr/bin/${label}`,
     members: 1,
     available,
@@ -60,6 +73,7 @@ function report(servers: ServerResult[]): BenchReport {
     },
     servers,
     ratios: computeRatios(servers),
+    authCosts: computeAuthCosts(servers),
   };
 }
 
@@ -78,6 +92,22 @@ describe("computeRatios", () => {
     expect(computeRatios([etcd, server("etcd-ts", [], false)])).toEqual([]);
     expect(computeRatios([server("etcd", [], false), etcd])).toEqual([]);
     expect(computeRatios([])).toEqual([]);
+  });
+
+  it("compares like with like: each server with the first of the same auth setting", () => {
+    const etcd = server("etcd", [wl("put-100", run(10000, 5, 20))]);
+    const etcdAuth = server("etcd+auth", [wl("put-100", run(8000, 6, 24))]);
+    const ts = server("etcd-ts", [wl("put-100", run(5000, 10, 30))]);
+    const tsAuth = server("etcd-ts+auth", [wl("put-100", run(2000, 12, 48))]);
+    const etcd2 = server("etcd#2", [wl("put-100", run(12500, 4, 25))]);
+    expect(computeRatios([etcd, etcdAuth, ts, tsAuth, etcd2])).toEqual([
+      { workload: "put-100", server: "etcd-ts", baseline: "etcd", throughput: 0.5, p50: 2, p99: 1.5 },
+      { workload: "put-100", server: "etcd-ts+auth", baseline: "etcd+auth", throughput: 0.25, p50: 2, p99: 2 },
+      { workload: "put-100", server: "etcd#2", baseline: "etcd", throughput: 1.25, p50: 0.8, p99: 1.25 },
+    ]);
+    // Without a baseline of the same auth setting there is nothing to compare with.
+    expect(computeRatios([etcdAuth, ts])).toEqual([]);
+    expect(computeRatios([server("etcd+auth", [], false), ts, tsAuth])).toEqual([]);
   });
 
   it("reports null instead of dividing by zero", () => {
@@ -102,19 +132,91 @@ describe("formatReport", () => {
     expect(ratio?.trim().split(/\s+/)).toEqual(["etcd#2/etcd", "1.25x", "0.80x", "1.25x"]);
   });
 
-  it("says whether auth was on", () => {
+  it("says which servers had auth on", () => {
     const etcd = server("etcd", [wl("put-100", run(10000, 5, 20))]);
+    const etcdAuth = server("etcd+auth", [wl("put-100", run(8000, 5, 20))]);
+    const tsAuth = server("etcd-ts+auth", [wl("put-100", run(8000, 5, 20))]);
     const off = report([etcd]);
     expect(formatReport(off).split("\n")).toContain("auth: off");
-    const on = { ...off, settings: { ...off.settings, auth: true } };
-    expect(formatReport(on)).toMatch(/^auth: on \(--auth\): every request and Watch stream carried a simple token of user root/m);
+    const on = { ...report([etcdAuth, tsAuth]), settings: { ...off.settings, auth: true } };
+    expect(formatReport(on)).toMatch(/^auth: on in every server: every request and Watch stream carried a simple token of user root/m);
     expect(JSON.parse(JSON.stringify(on)).settings.auth).toBe(true);
+    const mixed = formatReport(report([etcd, etcdAuth, tsAuth]));
+    expect(mixed).toMatch(/^auth: on in etcd\+auth, etcd-ts\+auth: every request and Watch stream to them carried .*; off in etcd$/m);
   });
 
   it("prints a failed workload with its reason", () => {
     const etcd = server("etcd", [wl("range-1", "no request succeeded: h2: connection closed")]);
     const text = formatReport(report([etcd]));
     expect(text).toMatch(/range-1\s+10\s+etcd\s+failed: no request succeeded: h2: connection closed/);
+  });
+});
+
+describe("auth cost", () => {
+  const etcd = server("etcd", [wl("put-100", run(10000, 5, 20)), wl("range-1", run(4000, 0.25, 1)), wl("put-1", run(500, 2, 3))]);
+  const etcdAuth = server("etcd+auth", [wl("put-100", run(7870, 6, 24)), wl("range-1", run(4100, 0.25, 1)), wl("put-1", "boom")]);
+  const ts = server("etcd-ts", [wl("put-100", run(5000, 10, 30)), wl("range-1", run(2000, 0.5, 2)), wl("put-1", run(400, 2, 3))]);
+  const tsAuth = server("etcd-ts+auth", [wl("put-100", run(4510, 11, 33)), wl("range-1", run(1000, 1, 4)), wl("put-1", run(300, 3, 4))]);
+
+  it("is 1 - throughput with auth / throughput without, per workload and kind that ran both ways", () => {
+    const costs = computeAuthCosts([etcd, etcdAuth, ts, tsAuth]);
+    expect(costs.map((c) => [c.workload, c.kind, c.server, c.withAuth])).toEqual([
+      ["put-100", "etcd", "etcd", "etcd+auth"],
+      ["put-100", "etcd-ts", "etcd-ts", "etcd-ts+auth"],
+      ["range-1", "etcd", "etcd", "etcd+auth"],
+      ["range-1", "etcd-ts", "etcd-ts", "etcd-ts+auth"],
+      // put-1 failed on etcd+auth: no figure for etcd
+      ["put-1", "etcd-ts", "etcd-ts", "etcd-ts+auth"],
+    ]);
+    expect(costs.map((c) => c.throughputLost)).toEqual([
+      expect.closeTo(0.213, 9),
+      expect.closeTo(0.098, 9),
+      expect.closeTo(-0.025, 9),
+      expect.closeTo(0.5, 9),
+      expect.closeTo(0.25, 9),
+    ]);
+  });
+
+  it("uses the reported (median) round, not the others", () => {
+    const median = { ...wl("put-100", run(1000, 1, 1)), rounds: [run(1000, 1, 1), run(10, 1, 1), run(5000, 1, 1)] };
+    const costs = computeAuthCosts([server("etcd", [wl("put-100", run(2000, 1, 1))]), server("etcd+auth", [median])]);
+    expect(costs).toEqual([{ workload: "put-100", kind: "etcd", server: "etcd", withAuth: "etcd+auth", throughputLost: 0.5 }]);
+  });
+
+  it("needs both sides available; pairs the first entry of each; null on a zero throughput", () => {
+    expect(computeAuthCosts([etcd, ts])).toEqual([]);
+    expect(computeAuthCosts([etcdAuth, tsAuth])).toEqual([]);
+    expect(computeAuthCosts([etcd, server("etcd+auth", [], false)])).toEqual([]);
+    const etcd2 = server("etcd#2", [wl("put-100", run(1, 1, 1))]);
+    const etcdAuth2 = server("etcd+auth#2", [wl("put-100", run(1, 1, 1))]);
+    expect(computeAuthCosts([etcd, etcd2, etcdAuth, etcdAuth2]).map((c) => [c.server, c.withAuth])).toEqual([
+      ["etcd", "etcd+auth"],
+      ["etcd", "etcd+auth"],
+    ]);
+    const zero = server("etcd-ts", [wl("put-1", run(0, 1, 1))]);
+    expect(computeAuthCosts([zero, server("etcd-ts+auth", [wl("put-1", run(5, 1, 1))])])[0]?.throughputLost).toBeNull();
+  });
+
+  it("is printed as a percentage after the ratio rows and kept in the JSON", () => {
+    expect(fmtPercent(0.2134)).toBe("21.3%");
+    expect(fmtPercent(-0.025)).toBe("-2.5%");
+    expect(fmtPercent(null)).toBe("-");
+    expect(authCostLines([])).toEqual([]);
+    const r = report([etcd, etcdAuth, ts, tsAuth]);
+    const lines = formatReport(r).split("\n");
+    const at = lines.indexOf("auth cost (throughput lost with auth on):");
+    expect(at).toBeGreaterThan(lines.findIndex((l) => l.includes("etcd-ts+auth/etcd+auth")));
+    expect(lines.slice(at, at + 4)).toEqual([
+      "auth cost (throughput lost with auth on):",
+      "  put-100: etcd 21.3%, etcd-ts 9.8%",
+      "  range-1: etcd -2.5%, etcd-ts 50.0%",
+      "  put-1: etcd-ts 25.0%",
+    ]);
+    expect(lines.some((l) => l.startsWith("auth cost: 1 - ops/s of <kind>+auth / ops/s of <kind>"))).toBe(true);
+    const json = JSON.parse(JSON.stringify(r)) as BenchReport;
+    expect(json.authCosts[0]).toEqual({ workload: "put-100", kind: "etcd", server: "etcd", withAuth: "etcd+auth", throughputLost: expect.closeTo(0.213, 9) });
+    const plain = formatReport(report([etcd, ts]));
+    expect(plain).not.toContain("auth cost");
   });
 });
 

@@ -17,6 +17,8 @@ export interface WorkloadResult extends WorkloadRun {
 export interface ServerResult {
   label: string;
   kind: string;
+  /** auth is true when the server ran with authentication on (a +auth entry, or --auth). */
+  auth: boolean;
   /** command is member 0's full command line (or the configured command if it never started). */
   command: string;
   members: number;
@@ -29,8 +31,9 @@ export interface ServerResult {
 }
 
 /**
- * Ratio compares one server with the baseline (the first server) on one workload:
- * server value / baseline value, so throughput > 1 is faster and latency > 1 is slower.
+ * Ratio compares one server with its baseline (the first server with the same auth
+ * setting) on one workload: server value / baseline value, so throughput > 1 is faster and
+ * latency > 1 is slower.
  */
 export interface Ratio {
   workload: string;
@@ -66,13 +69,35 @@ export interface BenchReport {
     defragMb?: number;
     defragValueSize?: number;
     /**
-     * auth is true when the run had authentication on (--auth): every request carried a
-     * simple token of user root. Absent in reports written before the flag existed.
+     * auth is true when every server had authentication on (--auth, or +auth on every
+     * entry): every request carried a simple token of user root; each server's own auth
+     * says which had it. Absent in reports written before the flag existed.
      */
     auth?: boolean;
   };
   servers: ServerResult[];
   ratios: Ratio[];
+  /** authCosts holds one entry per workload and kind that ran both with and without auth. */
+  authCosts: AuthCost[];
+}
+
+/**
+ * AuthCost is what authentication cost one server kind on one workload: the first server
+ * of that kind without auth ("etcd") against the first with it ("etcd+auth"), each at its
+ * reported (median-throughput) round.
+ */
+export interface AuthCost {
+  workload: string;
+  kind: string;
+  /** server and withAuth are the labels of the two servers compared. */
+  server: string;
+  withAuth: string;
+  /**
+   * throughputLost is 1 - throughput(withAuth) / throughput(server): 0.2 means 20% fewer
+   * ops/s with auth on; below 0 the run with auth was faster (noise). null when server's
+   * throughput is 0.
+   */
+  throughputLost: number | null;
 }
 
 function ratio(a: number, b: number): number | null {
@@ -80,15 +105,15 @@ function ratio(a: number, b: number): number | null {
 }
 
 /**
- * computeRatios compares every server after the first with the first, on each workload
- * that succeeded on both.
+ * computeRatios compares like with like: every server with the first server of the same
+ * auth setting (etcd-ts with etcd, etcd-ts+auth with etcd+auth), on each workload that
+ * succeeded on both. A server whose baseline is not available gets no ratios.
  */
 export function computeRatios(servers: readonly ServerResult[]): Ratio[] {
-  const base = servers[0];
-  if (base === undefined || !base.available) return [];
   const out: Ratio[] = [];
-  for (const s of servers.slice(1)) {
-    if (!s.available) continue;
+  for (const s of servers) {
+    const base = servers.find((x) => x.auth === s.auth);
+    if (base === undefined || base === s || !base.available || !s.available) continue;
     for (const w of s.workloads) {
       const b = base.workloads.find((x) => x.workload === w.workload);
       if (b === undefined || !b.ok || !w.ok) continue;
@@ -122,6 +147,71 @@ function fmtRatio(r: number | null): string {
 }
 
 /**
+ * computeAuthCosts gives, for each server kind run both without and with auth, and each
+ * workload that succeeded on both, the throughput lost with auth on (see AuthCost), by
+ * workload and then kind in the order they were run.
+ */
+export function computeAuthCosts(servers: readonly ServerResult[]): AuthCost[] {
+  const pairs: { kind: string; plain: ServerResult; authed: ServerResult }[] = [];
+  for (const s of servers) {
+    if (pairs.some((p) => p.kind === s.kind)) continue;
+    const plain = servers.find((x) => x.kind === s.kind && !x.auth);
+    const authed = servers.find((x) => x.kind === s.kind && x.auth);
+    if (plain === undefined || authed === undefined || !plain.available || !authed.available) continue;
+    pairs.push({ kind: s.kind, plain, authed });
+  }
+  const out: AuthCost[] = [];
+  for (const name of workloadNames(servers)) {
+    for (const { kind, plain, authed } of pairs) {
+      const p = plain.workloads.find((x) => x.workload === name);
+      const a = authed.workloads.find((x) => x.workload === name);
+      if (p === undefined || a === undefined || !p.ok || !a.ok) continue;
+      const r = ratio(a.throughput, p.throughput);
+      out.push({ workload: name, kind, server: plain.label, withAuth: authed.label, throughputLost: r === null ? null : 1 - r });
+    }
+  }
+  return out;
+}
+
+/** fmtPercent formats a fraction as a percentage with one decimal ("21.3%"); null is "-". */
+export function fmtPercent(f: number | null): string {
+  return f === null ? "-" : `${(f * 100).toFixed(1)}%`;
+}
+
+/**
+ * authCostLines is the auth cost section of the table output: a heading, then one line
+ * per workload with each kind's throughput lost with auth on; nothing without auth costs.
+ */
+export function authCostLines(costs: readonly AuthCost[]): string[] {
+  if (costs.length === 0) return [];
+  const out = ["auth cost (throughput lost with auth on):"];
+  const names: string[] = [];
+  for (const c of costs) if (!names.includes(c.workload)) names.push(c.workload);
+  for (const name of names) {
+    const parts = costs.filter((c) => c.workload === name).map((c) => `${c.kind} ${fmtPercent(c.throughputLost)}`);
+    out.push(`  ${name}: ${parts.join(", ")}`);
+  }
+  return out;
+}
+
+/** workloadNames lists the workloads of the servers' results, in the order they first appear. */
+function workloadNames(servers: readonly ServerResult[]): string[] {
+  const names: string[] = [];
+  for (const sv of servers) for (const w of sv.workloads) if (!names.includes(w.workload)) names.push(w.workload);
+  return names;
+}
+
+/** authLine says which servers ran with authentication on. */
+function authLine(servers: readonly ServerResult[]): string {
+  const on = servers.filter((sv) => sv.auth).map((sv) => sv.label);
+  const off = servers.filter((sv) => !sv.auth).map((sv) => sv.label);
+  const what = "carried a simple token of user root (role root, so no key-range permission check)";
+  if (on.length === 0) return "auth: off";
+  if (off.length === 0) return `auth: on in every server: every request and Watch stream ${what}`;
+  return `auth: on in ${on.join(", ")}: every request and Watch stream to them ${what}; off in ${off.join(", ")}`;
+}
+
+/**
  * alignColumns renders rows as a plain-text table: columns separated by two spaces, the
  * columns listed in rightAligned padded on the left, the others on the right.
  */
@@ -145,9 +235,7 @@ function mib(bytes: number): string {
 /** workloadNotes gives one line per watch, lease-put or defrag result (by workload, then server): what its op adds to the row; defrag adds a ratio line. */
 export function workloadNotes(r: BenchReport): string[] {
   const out: string[] = [];
-  const names: string[] = [];
-  for (const sv of r.servers) for (const w of sv.workloads) if (!names.includes(w.workload)) names.push(w.workload);
-  for (const name of names) {
+  for (const name of workloadNames(r.servers)) {
     for (const sv of r.servers) {
       const w = sv.workloads.find((x) => x.workload === name);
       if (w === undefined || !w.ok) continue;
@@ -192,7 +280,8 @@ export function workloadNotes(r: BenchReport): string[] {
 
 /**
  * formatReport renders the report as the plain-text table `npm run bench` prints: one row
- * per workload and server, then one ratio row per non-baseline server.
+ * per workload and server, then one ratio row per non-baseline server; then, when a kind
+ * ran both with and without auth, the auth cost section.
  */
 export function formatReport(r: BenchReport): string {
   const s = r.settings;
@@ -207,17 +296,11 @@ export function formatReport(r: BenchReport): string {
     const what = sv.available ? `${sv.version !== "" ? `version ${sv.version}: ` : ""}${sv.command}` : `not available (${sv.reason ?? "unknown"})`;
     lines.push(`  ${sv.label}: ${what}`);
   }
-  lines.push(
-    s.auth === true
-      ? "auth: on (--auth): every request and Watch stream carried a simple token of user root (role root, so no key-range permission check)"
-      : "auth: off",
-  );
+  lines.push(authLine(r.servers));
   lines.push("");
   const header = ["workload", "conns", "server", "ops/s", "p50 ms", "p99 ms", "errors", "srv cpu", "gen cpu", "other cpu"];
   const rows: string[][] = [header];
-  const names: string[] = [];
-  for (const sv of r.servers) for (const w of sv.workloads) if (!names.includes(w.workload)) names.push(w.workload);
-  for (const name of names) {
+  for (const name of workloadNames(r.servers)) {
     let first = true;
     for (const sv of r.servers) {
       const w = sv.workloads.find((x) => x.workload === name);
@@ -253,6 +336,8 @@ export function formatReport(r: BenchReport): string {
     if (row[3]?.startsWith("failed: ") === true) table[i] = `${table[i]}  ${row[3]}`;
   });
   lines.push(...table);
+  const costs = authCostLines(r.authCosts);
+  if (costs.length > 0) lines.push("", ...costs);
   const notes = workloadNotes(r);
   if (notes.length > 0) lines.push("", ...notes);
   lines.push("");
@@ -272,7 +357,14 @@ export function formatReport(r: BenchReport): string {
     );
   }
   if (r.ratios.length > 0) {
-    lines.push("ratio rows: server / baseline; above 1x is more throughput but more latency.");
+    lines.push(
+      "ratio rows: server / baseline (the first server with the same auth setting); above 1x is more throughput but more latency.",
+    );
+  }
+  if (r.authCosts.length > 0) {
+    lines.push(
+      "auth cost: 1 - ops/s of <kind>+auth / ops/s of <kind>, the reported (median) rounds; below 0% the run with auth was faster (noise).",
+    );
   }
   return lines.join("\n");
 }

@@ -13,11 +13,19 @@ import { RANGE_PATH } from "./requests.js";
 /** ServerKind is which implementation a server entry runs. */
 export type ServerKind = "etcd" | "etcd-ts";
 
-/** ServerSpec is one server to benchmark: a label for the table and the command to run. */
-export interface ServerSpec {
-  /** label names the server in the report ("etcd", "etcd-ts", "etcd#2" for a repeat). */
-  label: string;
+/**
+ * ServerEntry is one entry of --servers: which implementation, and whether the bench turns
+ * authentication on in it ("etcd+auth", or every entry under --auth).
+ */
+export interface ServerEntry {
   kind: ServerKind;
+  auth: boolean;
+}
+
+/** ServerSpec is one server to benchmark: a label for the table and the command to run. */
+export interface ServerSpec extends ServerEntry {
+  /** label names the server in the report ("etcd", "etcd-ts+auth", "etcd#2" for a repeat). */
+  label: string;
   /** argv is the command and its leading arguments; etcd's flags are appended. */
   argv: string[];
 }
