@@ -2,7 +2,7 @@ import { etcdserverpb } from "@etcd-ts/proto";
 import type { Backend, BatchTx } from "@etcd-ts/backend";
 
 /** ALARM_PREFIX starts the backend key of every raised alarm (etcd's "alarm" bucket). */
-const ALARM_PREFIX = Buffer.from("alarm/");
+export const ALARM_PREFIX = Buffer.from("alarm/");
 const ALARM_PREFIX_END = Buffer.from("alarm0");
 
 const { AlarmType } = etcdserverpb;
@@ -22,7 +22,7 @@ export class AlarmStore {
     const s = new AlarmStore(tx);
     for await (const chunk of backend.scanChunks({ gte: ALARM_PREFIX, lt: ALARM_PREFIX_END })) {
       for (const k of chunk.keys) {
-        const m = decodeKey(k);
+        const m = decodeAlarmKey(k);
         s.alarms.set(k.toString("latin1"), m);
       }
     }
@@ -68,7 +68,8 @@ export class AlarmStore {
   }
 }
 
-function alarmKey(memberID: bigint, alarm: etcdserverpb.AlarmType): Buffer {
+/** alarmKey is the backend key of an alarm: ALARM_PREFIX, the member ID (8 bytes BE), the alarm type (4 bytes BE). */
+export function alarmKey(memberID: bigint, alarm: etcdserverpb.AlarmType): Buffer {
   const k = Buffer.alloc(ALARM_PREFIX.length + 12);
   ALARM_PREFIX.copy(k);
   k.writeBigUInt64BE(memberID, ALARM_PREFIX.length);
@@ -76,7 +77,8 @@ function alarmKey(memberID: bigint, alarm: etcdserverpb.AlarmType): Buffer {
   return k;
 }
 
-function decodeKey(k: Buffer): etcdserverpb.AlarmMember {
+/** decodeAlarmKey reads an alarm's backend key; it throws on a malformed key. */
+export function decodeAlarmKey(k: Buffer): etcdserverpb.AlarmMember {
   if (k.length !== ALARM_PREFIX.length + 12) throw new Error(`alarm: malformed backend key ${k.toString("hex")}`);
   return { memberID: k.readBigUInt64BE(ALARM_PREFIX.length), alarm: k.readInt32BE(ALARM_PREFIX.length + 8) };
 }

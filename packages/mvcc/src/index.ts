@@ -26,3 +26,13 @@ export {
   type WatchResponse,
   type WatchStreamOptions,
 } from "./watch_stream.js";
+export {
+  ETCD_KEY_BUCKET,
+  ETCD_META_BUCKET,
+  KEY_PREFIX,
+  META_PREFIX,
+  toEtcdRevisionKey,
+  fromEtcdRevisionKey,
+  toEtcdMeta,
+  fromEtcdMeta,
+} from "./etcd_format.js";
