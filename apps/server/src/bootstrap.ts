@@ -24,6 +24,7 @@ import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { PATH_MEMBERS } from "./peer/headers.js";
 import { peerRequest } from "./peer/request.js";
 import { recoverPendingSnapshot } from "./snapshot_install.js";
+import { removeStaleClientSnapshots } from "./etcd_format/client_snapshot.js";
 
 /** FETCH_MEMBERS_TIMEOUT_MS bounds how long a joining member waits for a peer's member list. */
 const FETCH_MEMBERS_TIMEOUT_MS = 5000;
@@ -86,6 +87,7 @@ export async function openServer(
     const opened = haveWal ? await WAL.open(dirs.wal, walOptions(cfg)) : undefined;
     wal = opened?.wal;
     await recoverPendingSnapshot(backend, dirs.snap, opened?.contents.snapshot?.index ?? 0n, logger);
+    await removeStaleClientSnapshots(dirs.snap, logger);
     return await composeServer(cfg, logger, onFatal, peerTls, debug, { dirs, backend, started, wal: opened });
   } catch (err) {
     // Nothing stays locked behind a refused start (an embedding process may try again).

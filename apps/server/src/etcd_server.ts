@@ -22,6 +22,7 @@ import { Errors, RpcError } from "./errors.js";
 import { FP } from "./failpoint.js";
 import { refuseInProduction, UNSAFE_STALE_READS_MESSAGE, UNSAFE_WARNING_INTERVAL_MS } from "./debug_switches.js";
 import type { Logger } from "./log.js";
+import { makeClientSnapshot, type ClientSnapshot } from "./etcd_format/client_snapshot.js";
 import { Membership, type Member } from "./membership.js";
 import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { RaftNode, type Transport } from "./raft_node.js";
@@ -839,6 +840,21 @@ export class EtcdServer {
   /** isLeader: this member is the raft leader. */
   get isLeader(): boolean {
     return this.raft.isLeader;
+  }
+
+  /**
+   * clientSnapshot writes the backend as etcd's bbolt file for one Maintenance.Snapshot call,
+   * after every batch applied so far is written (etcd commits its batch first too).
+   */
+  async clientSnapshot(): Promise<ClientSnapshot> {
+    if (this.stopped) throw Errors.stopped;
+    await this.p.tx.idle();
+    return makeClientSnapshot(this.backend, this.p.snapDir);
+  }
+
+  /** logger is the member's logger (for the API layer's log lines). */
+  get logger(): Logger {
+    return this.p.logger;
   }
 
   /** defragment compacts the backend's files (RocksDB's equivalent of bbolt defrag). */

@@ -39,6 +39,10 @@ describe("quota costs (etcd's quota.go)", () => {
     expect(humanizeBytes(16 * 1024 * 1024)).toBe("17 MB");
     expect(humanizeBytes(DEFAULT_QUOTA_BYTES)).toBe("2.1 GB");
     expect(humanizeBytes(8 * 1024 * 1024 * 1024)).toBe("8.6 GB");
+    // %.0f rounds an exact half to even, as Go's fmt does (etcdctl snapshot status: 20480 -> "20 kB").
+    expect(humanizeBytes(20480)).toBe("20 kB");
+    expect(humanizeBytes(21500)).toBe("22 kB");
+    expect(humanizeBytes(20600)).toBe("21 kB");
   });
 });
 

@@ -71,8 +71,12 @@ export function humanizeBytes(n: number): string {
   if (n < 10) return `${n} B`;
   const sizes = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
   const e = Math.min(Math.floor(Math.log(n) / Math.log(1000)), sizes.length - 1);
-  const val = Math.floor((n / 1000 ** e) * 10 + 0.5) / 10;
-  return `${val < 10 ? val.toFixed(1) : val.toFixed(0)} ${sizes[e] ?? "B"}`;
+  const tenths = Math.floor((n / 1000 ** e) * 10 + 0.5);
+  const val = tenths / 10;
+  // Go's %.0f rounds an exact half to even (20.5 -> "20"); toFixed would round it up.
+  const lo = Math.floor(tenths / 10);
+  const whole = tenths % 10 === 5 ? (lo % 2 === 0 ? lo : lo + 1) : Math.round(val);
+  return `${val < 10 ? val.toFixed(1) : String(whole)} ${sizes[e] ?? "B"}`;
 }
 
 /**

@@ -2,12 +2,12 @@ import type { etcdserverpb } from "@etcd-ts/proto";
 import type { ServiceImplementation } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
 import { authOf } from "./auth.js";
+import { sendSnapshot } from "./snapshot.js";
 
 /**
  * maintenanceService implements the parts of etcdserverpb.Maintenance that etcd-ts has:
- * Status, Hash, HashKV, Defragment, MoveLeader and Alarm (raise, clear and list, through
- * raft). Snapshot is not offered yet and answers Unimplemented, as grpc does for a method a
- * server lacks.
+ * Status, Hash, HashKV, Defragment, Snapshot (etcd's bbolt file with its SHA-256, see
+ * sendSnapshot), MoveLeader and Alarm (raise, clear and list, through raft).
  */
 export function maintenanceService(s: EtcdServer): ServiceImplementation<typeof etcdserverpb.MaintenanceService> {
   return {
@@ -24,6 +24,10 @@ export function maintenanceService(s: EtcdServer): ServiceImplementation<typeof 
       s.auth.isAdminPermitted(authOf(call));
       await s.defragment();
       return { header: s.header(s.kv.currentRevision) };
+    },
+    snapshot: async (_r, call) => {
+      s.auth.isAdminPermitted(authOf(call));
+      await sendSnapshot(s, call);
     },
     alarm: (r) => s.alarm(r),
     moveLeader: async (r) => {

@@ -1,0 +1,39 @@
+import type { Backend } from "@etcd-ts/backend";
+import { writeBboltFile, type BboltBucketInput, type BboltLayout } from "@etcd-ts/bbolt";
+import { ETCD_BUCKETS, toEtcdEntries, type EtcdEntry } from "./layout.js";
+
+/**
+ * etcdBuckets groups entries ordered by bucket then key (toEtcdEntries' order) into bbolt
+ * bucket inputs, one per name of ETCD_BUCKETS in order, empty buckets included (etcd 3.4
+ * creates all of them). The buckets share one iterator: each must be read to its end before
+ * the next is asked for (bbolt's writer does). An entry of a bucket out of order is an error,
+ * never dropped.
+ */
+export async function* etcdBuckets(entries: AsyncIterable<EtcdEntry>): AsyncGenerator<BboltBucketInput, void, undefined> {
+  const it = entries[Symbol.asyncIterator]();
+  let next = await it.next();
+  for (const name of ETCD_BUCKETS) {
+    let open = true;
+    const inner = async function* (): AsyncGenerator<readonly [Buffer, Buffer]> {
+      while (!next.done && next.value.bucket === name) {
+        const e = next.value;
+        next = await it.next();
+        yield [e.key, e.value] as const;
+      }
+      open = false;
+    };
+    yield { name: Buffer.from(name), entries: inner() };
+    if (open) throw new Error(`etcd format: bucket ${name} was not read to its end before the next one`);
+  }
+  if (!next.done) throw new Error(`etcd format: entry of bucket ${next.value.bucket} out of bucket order`);
+}
+
+/**
+ * writeEtcdSnapshotFile writes the backend's data, as of one consistent point (a single
+ * ordered scan), as an etcd 3.4 backend file (bbolt, 4 KiB pages) at path, fsync'ed; it
+ * returns the file's layout (its size is highWaterPgid * pageSize bytes). The partial file is
+ * removed on failure.
+ */
+export async function writeEtcdSnapshotFile(backend: Backend, path: string): Promise<BboltLayout> {
+  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks())));
+}
