@@ -30,10 +30,10 @@ export async function* etcdBuckets(entries: AsyncIterable<EtcdEntry>): AsyncGene
 
 /**
  * writeEtcdSnapshotFile writes the backend's data, as of one consistent point (a single
- * ordered scan), as an etcd 3.4 backend file (bbolt, 4 KiB pages) at path, fsync'ed; it
- * returns the file's layout (its size is highWaterPgid * pageSize bytes). The partial file is
- * removed on failure.
+ * ordered scan), as an etcd 3.4 backend file (bbolt, 4 KiB pages) at path; it returns the
+ * file's layout (its size is highWaterPgid * pageSize bytes). It is fsync'ed unless opts.sync
+ * is false; the partial file is removed on failure.
  */
-export async function writeEtcdSnapshotFile(backend: Backend, path: string): Promise<BboltLayout> {
-  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks())));
+export async function writeEtcdSnapshotFile(backend: Backend, path: string, opts: { sync?: boolean } = {}): Promise<BboltLayout> {
+  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks())), { sync: opts.sync ?? true });
 }
