@@ -1,18 +1,42 @@
 // generate.mjs runs buf with the ts-proto plugin over ../../proto into src/gen, then writes
 // the same files' FileDescriptorSet (base64) into src/gen/descriptors.ts for the JSON gateway.
 // buf ships as an npm package with its own binary, so no protoc install is needed.
+// proto3 files go through buf.gen.yaml; proto2 files (Go etcd's on-disk formats) through
+// buf.gen.proto2.yaml, which keeps proto2's field presence (see that file).
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = dirname(dirname(fileURLToPath(import.meta.url)));
+const protoRoot = join(here, "../../proto");
+
+/** protoFiles lists the .proto files under dir, as paths relative to protoRoot with "/" separators. */
+function protoFiles(dir) {
+  const out = [];
+  for (const ent of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, ent.name);
+    if (ent.isDirectory()) out.push(...protoFiles(p));
+    else if (ent.name.endsWith(".proto")) out.push(relative(protoRoot, p).split("\\").join("/"));
+  }
+  return out.sort();
+}
+const proto2 = protoFiles(protoRoot).filter((f) => /^\s*syntax\s*=\s*"proto2"\s*;/m.test(readFileSync(join(protoRoot, f), "utf8")));
+
 rmSync(join(here, "src/gen"), { recursive: true, force: true });
-execFileSync(join(here, "../../node_modules/.bin/buf"), ["generate", "../../proto", "--template", "buf.gen.yaml"], {
-  cwd: here,
-  stdio: "inherit",
-});
+execFileSync(
+  join(here, "../../node_modules/.bin/buf"),
+  ["generate", "../../proto", "--template", "buf.gen.yaml", ...proto2.flatMap((f) => ["--exclude-path", `../../proto/${f}`])],
+  { cwd: here, stdio: "inherit" },
+);
+if (proto2.length > 0) {
+  execFileSync(
+    join(here, "../../node_modules/.bin/buf"),
+    ["generate", "../../proto", "--template", "buf.gen.proto2.yaml", ...proto2.flatMap((f) => ["--path", `../../proto/${f}`])],
+    { cwd: here, stdio: "inherit" },
+  );
+}
 
 const tmp = mkdtempSync(join(tmpdir(), "etcd-ts-proto-"));
 const setFile = join(tmp, "descriptors.binpb");
