@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { Balancer } from "./balancer.js";
 import { parseEndpoint } from "./endpoint.js";
-import { EtcdError } from "./errors.js";
+import { aborted, canceledError, EtcdError, fromServiceError } from "./errors.js";
 import type { CallOptions } from "./options.js";
 
 /** LeaderEndpoint is the client endpoint of the leader and the status it answered. */
@@ -91,5 +91,31 @@ export class Maintenance {
       "nonRepeatable",
       opts,
     );
+  }
+
+  /**
+   * snapshot streams member `endpoint`'s backend as etcd's snapshot file: the bbolt image,
+   * then its 32-byte SHA-256 (what clientv3's Snapshot reader yields; write the chunks to a
+   * file in order). opts.timeoutMs bounds the whole transfer (no deadline when unset, as
+   * etcdctl without --command-timeout); opts.signal cancels it. Reading slowly slows the
+   * member down (flow control), nothing is buffered without bound.
+   */
+  async *snapshot(endpoint: string, opts?: CallOptions): AsyncGenerator<Buffer, void, undefined> {
+    await this.balancer.authenticate(opts);
+    const ep = parseEndpoint(endpoint);
+    const conn = this.balancer.connection(ep);
+    const callOpts: grpc.CallOptions = opts?.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};
+    const call = conn.maintenance.snapshot(etcdserverpb.SnapshotRequest.create(), this.balancer.metadata(), callOpts);
+    const onAbort = (): void => call.cancel();
+    opts?.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for await (const r of call as AsyncIterable<etcdserverpb.SnapshotResponse>) yield r.blob;
+    } catch (e) {
+      if (aborted(opts?.signal)) throw canceledError();
+      throw fromServiceError(e as grpc.ServiceError, ep.raw);
+    } finally {
+      opts?.signal?.removeEventListener("abort", onAbort);
+      call.cancel();
+    }
   }
 }

@@ -15,6 +15,7 @@ import { checkLinearizabilityCommand } from "./check.js";
 import { authCommand } from "./auth.js";
 import { roleCommand } from "./role.js";
 import { userCommand } from "./user.js";
+import { snapshotSaveCommand, snapshotStatusCommand } from "./snapshot.js";
 
 /** NOT_IMPLEMENTED marks the etcdctl commands etcdctl-ts lists but cannot run yet. */
 export const NOT_IMPLEMENTED = Symbol("not implemented");
@@ -64,9 +65,9 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       leaseCommand(io),
       memberCommand(io),
       group("snapshot <subcommand>", "Manages etcd node snapshots", [
-        pending("save <filename>", "Stores an etcd node backend snapshot to a given file"),
+        snapshotSaveCommand(io),
         pending("restore <filename> [options]", "Restores an etcd member snapshot to an etcd directory"),
-        pending("status <filename>", "Gets backend snapshot status of a given file"),
+        snapshotStatusCommand(io),
       ]),
       makeMirrorCommand(io),
       pending("migrate", "Migrates keys in a v2 store to a mvcc store"),

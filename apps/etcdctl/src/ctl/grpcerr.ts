@@ -127,7 +127,7 @@ function stripScheme(ep: string): string {
 }
 
 /** zapString is zap's JSON string encoding (no HTML escaping). */
-function zapString(s: string): string {
+export function zapString(s: string): string {
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0) as number;

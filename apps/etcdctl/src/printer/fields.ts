@@ -2,6 +2,7 @@ import { mvccpb, type etcdserverpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
 import { goQuote } from "./goformat.js";
 import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
+import type { DBStatus } from "../ctl/snapshot_status.js";
 
 /** FieldsPrinter is `-w fields`: one `"Name" : value` line per field, strings Go-quoted. */
 export class FieldsPrinter implements Printer {
@@ -84,6 +85,13 @@ export class FieldsPrinter implements Printer {
       this.line(`"Error" : ${h.error}`);
       this.line("");
     }
+  }
+
+  dbStatus(s: DBStatus): void {
+    this.line(`"Hash" : ${s.hash}`);
+    this.line(`"Revision" : ${s.revision}`);
+    this.line(`"Keys" : ${s.totalKey}`);
+    this.line(`"Size" : ${s.totalSize}`);
   }
 
   endpointHashKV(list: EpHashKV[]): void {

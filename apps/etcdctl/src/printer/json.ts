@@ -2,6 +2,7 @@ import type { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
 import { goJSONString } from "./goformat.js";
 import { nilPrinterPanic, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
+import type { DBStatus } from "../ctl/snapshot_status.js";
 
 /**
  * JSON encoders reproducing Go's encoding/json of etcd's gogo-generated structs: snake_case
@@ -224,6 +225,10 @@ export class JSONPrinter implements Printer {
       (h.error === "" ? "" : `,"error":${goJSONString(h.error)}`) +
       "}";
     this.print(`[${list.map(one).join(",")}]`);
+  }
+
+  dbStatus(s: DBStatus): void {
+    this.print(`{"hash":${s.hash},"revision":${s.revision},"totalKey":${s.totalKey},"totalSize":${s.totalSize}}`);
   }
 
   endpointHashKV(list: EpHashKV[]): void {

@@ -7,6 +7,7 @@ import { JSONPrinter } from "./json.js";
 import { ProtobufPrinter } from "./protobuf.js";
 import { SimplePrinter } from "./simple.js";
 import { TablePrinter } from "./table.js";
+import type { DBStatus } from "../ctl/snapshot_status.js";
 
 /** EpStatus is one answered `endpoint status` (etcdctl's epStatus). */
 export interface EpStatus {
@@ -50,6 +51,8 @@ export interface Printer {
   keepAlive(r: etcdserverpb.LeaseKeepAliveResponse): void;
   timeToLive(r: etcdserverpb.LeaseTimeToLiveResponse, keys: boolean): void;
   leases(r: etcdserverpb.LeaseLeasesResponse): void;
+  /** dbStatus prints `snapshot status`. */
+  dbStatus(s: DBStatus): void;
 }
 
 /** unsupported is what a format does for a result it cannot print (exit 4, like etcdctl). */

@@ -1,6 +1,7 @@
 import { etcdserverpb } from "@etcd-ts/proto";
 import { ExitCode, exitWithError, type Io } from "../ctl/io.js";
 import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
+import type { DBStatus } from "../ctl/snapshot_status.js";
 
 /** ProtobufPrinter is `-w protobuf`: the response's wire encoding, raw, with no newline. */
 export class ProtobufPrinter implements Printer {
@@ -31,6 +32,10 @@ export class ProtobufPrinter implements Printer {
   }
 
   endpointHealth(_list: EpHealth[]): void {
+    unsupported("protobuf");
+  }
+
+  dbStatus(_s: DBStatus): void {
     unsupported("protobuf");
   }
 

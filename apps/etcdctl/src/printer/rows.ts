@@ -1,5 +1,6 @@
 import type { etcdserverpb } from "@etcd-ts/proto";
 import { humanizeBytes } from "./goformat.js";
+import type { DBStatus } from "../ctl/snapshot_status.js";
 import type { EpHashKV, EpHealth, EpStatus } from "./printer.js";
 
 /** ENDPOINT_STATUS_HEADER is the column list of `endpoint status` (simple and table). */
@@ -51,4 +52,12 @@ export function memberListRows(r: etcdserverpb.MemberListResponse): string[][] {
     m.clientURLs.join(","),
     String(m.isLearner),
   ]);
+}
+
+/** DB_STATUS_HEADER is `snapshot status`'s table header (etcdctl's makeDBStatusTable). */
+export const DB_STATUS_HEADER = ["hash", "revision", "total keys", "total size"];
+
+/** dbStatusRow is `snapshot status`'s one row: hash in hex, revision, keys, size as go-humanize prints it. */
+export function dbStatusRow(s: DBStatus): string[] {
+  return [s.hash.toString(16), String(s.revision), String(s.totalKey), humanizeBytes(s.totalSize)];
 }

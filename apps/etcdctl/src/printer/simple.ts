@@ -3,6 +3,8 @@ import { goHex016 } from "./goformat.js";
 import type { Io } from "../ctl/io.js";
 import { endpointStatusRows, endpointHashKVRows, memberListRows } from "./rows.js";
 import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
+import type { DBStatus } from "../ctl/snapshot_status.js";
+import { dbStatusRow } from "./rows.js";
 
 /** hexEscaped renders bytes as "\x66\x6f\x6f" (etcdctl's --hex). */
 export function hexEscaped(b: Uint8Array): string {
@@ -72,6 +74,10 @@ export class SimplePrinter implements Printer {
       if (h.error === "") this.io.err(`${h.ep} is healthy: successfully committed proposal: took = ${h.took}\n`);
       else this.io.err(`${h.ep} is unhealthy: failed to commit proposal: ${h.error}\n`);
     }
+  }
+
+  dbStatus(s: DBStatus): void {
+    this.io.out(dbStatusRow(s).join(", ") + "\n");
   }
 
   endpointHashKV(list: EpHashKV[]): void {

@@ -11,6 +11,8 @@ import {
   memberListRows,
 } from "./rows.js";
 import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
+import type { DBStatus } from "../ctl/snapshot_status.js";
+import { DB_STATUS_HEADER, dbStatusRow } from "./rows.js";
 
 /** tableHeader is tablewriter's header formatting: "_" to space, trimmed, upper case. */
 function tableHeader(h: string): string {
@@ -72,6 +74,10 @@ export class TablePrinter implements Printer {
 
   endpointHealth(list: EpHealth[]): void {
     this.io.out(renderTable(ENDPOINT_HEALTH_HEADER, endpointHealthRows(list)));
+  }
+
+  dbStatus(s: DBStatus): void {
+    this.io.out(renderTable(DB_STATUS_HEADER, [dbStatusRow(s)]));
   }
 
   endpointHashKV(list: EpHashKV[]): void {
