@@ -16,6 +16,7 @@ import { authCommand } from "./auth.js";
 import { roleCommand } from "./role.js";
 import { userCommand } from "./user.js";
 import { snapshotSaveCommand, snapshotStatusCommand } from "./snapshot.js";
+import { snapshotRestoreCommand } from "./snapshot_restore.js";
 
 /** NOT_IMPLEMENTED marks the etcdctl commands etcdctl-ts lists but cannot run yet. */
 export const NOT_IMPLEMENTED = Symbol("not implemented");
@@ -66,7 +67,7 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       memberCommand(io),
       group("snapshot <subcommand>", "Manages etcd node snapshots", [
         snapshotSaveCommand(io),
-        pending("restore <filename> [options]", "Restores an etcd member snapshot to an etcd directory"),
+        snapshotRestoreCommand(io),
         snapshotStatusCommand(io),
       ]),
       makeMirrorCommand(io),

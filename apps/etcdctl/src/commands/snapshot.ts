@@ -7,10 +7,10 @@ import { goPathError, snapshotStatus } from "../ctl/snapshot_status.js";
 import { humanizeBytes } from "../printer/goformat.js";
 
 /** SHA256_SIZE is the size of the digest Maintenance.Snapshot sends after the image. */
-const SHA256_SIZE = 32;
+export const SHA256_SIZE = 32;
 
 /** hasChecksum tells, as etcd does, whether a file of `size` bytes ends with the SHA-256 trailer (bbolt files are multiples of 512). */
-function hasChecksum(size: number): boolean {
+export function hasChecksum(size: number): boolean {
   return size % 512 === SHA256_SIZE;
 }
 
@@ -19,11 +19,14 @@ function hasChecksum(size: number): boolean {
  * float) on stderr; `iso` uses clientv3's logger instead (ISO time), as the lines
  * `snapshot save` prints come from both.
  */
-function zapLine(io: Io, caller: string, msg: string, fields: Record<string, string | number>, iso = false): void {
+export function zapLine(io: Io, caller: string, msg: string, fields: Record<string, string | number | readonly string[]>, iso = false): void {
   const now = io.now();
   const ts = iso ? `"${zapTime(now)}"` : String(now.getTime() / 1000);
   let line = `{"level":"info","ts":${ts},"caller":"${caller}","msg":${zapString(msg)}`;
-  for (const [k, v] of Object.entries(fields)) line += `,"${k}":${typeof v === "number" ? String(v) : zapString(v)}`;
+  for (const [k, v] of Object.entries(fields)) {
+    const text = typeof v === "number" ? String(v) : typeof v === "string" ? zapString(v) : `[${v.map(zapString).join(",")}]`;
+    line += `,"${k}":${text}`;
+  }
   io.err(`${line}}\n`);
 }
 
