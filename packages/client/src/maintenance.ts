@@ -101,7 +101,9 @@ export class Maintenance {
    * member down (flow control), nothing is buffered without bound.
    */
   async *snapshot(endpoint: string, opts?: CallOptions): AsyncGenerator<Buffer, void, undefined> {
+    if (aborted(opts?.signal)) throw canceledError();
     await this.balancer.authenticate(opts);
+    if (aborted(opts?.signal)) throw canceledError();
     const ep = parseEndpoint(endpoint);
     const conn = this.balancer.connection(ep);
     const callOpts: grpc.CallOptions = opts?.timeoutMs !== undefined ? { deadline: Date.now() + opts.timeoutMs } : {};

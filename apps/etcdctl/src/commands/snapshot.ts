@@ -49,22 +49,28 @@ export function snapshotSaveCommand(io: Io): CommandSpec {
       }
       const ep = cfg.endpoints[0] as string;
       const timeout = cmd.flag("command-timeout").changed ? { timeoutMs: cfg.commandTimeoutMs } : {};
+      // As etcdctl, the client is made before the part file, so a client that cannot be made
+      // leaves no file behind.
+      const c = await newClient(io, cfg, [ep]);
       const part = `${path}.part`;
       let fh;
       try {
         fh = await open(part, "w", 0o600);
       } catch (e) {
+        c.close();
         return exitWithError(ExitCode.Interrupted, `could not open ${part} (${goPathError("open", part, e)})`);
       }
       zapLine(io, "snapshot/v3_snapshot.go:119", "created temporary db file", { path: part });
-      const c = await newClient(io, cfg, [ep]);
       const start = Date.now();
       let size = 0;
       try {
         zapLine(io, "clientv3/maintenance.go:200", "opened snapshot stream; downloading", {}, true);
         zapLine(io, "snapshot/v3_snapshot.go:127", "fetching snapshot", { endpoint: ep });
         for await (const chunk of c.maintenance.snapshot(ep, timeout)) {
-          await fh.write(chunk, 0, chunk.length, size);
+          for (let off = 0; off < chunk.length; ) {
+            const { bytesWritten } = await fh.write(chunk, off, chunk.length - off, size + off);
+            off += bytesWritten;
+          }
           size += chunk.length;
         }
         zapLine(io, "clientv3/maintenance.go:208", "completed snapshot read; closing", {}, true);

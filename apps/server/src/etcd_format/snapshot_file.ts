@@ -11,6 +11,16 @@ import { ETCD_BUCKETS, toEtcdEntries, type EtcdEntry } from "./layout.js";
  */
 export async function* etcdBuckets(entries: AsyncIterable<EtcdEntry>): AsyncGenerator<BboltBucketInput, void, undefined> {
   const it = entries[Symbol.asyncIterator]();
+  try {
+    yield* grouped(it);
+  } finally {
+    // However the consumer stopped (a write error, an abandoned bucket), the scan below is
+    // closed, so its native iterator and the snapshot it pins are released at once.
+    await it.return?.();
+  }
+}
+
+async function* grouped(it: AsyncIterator<EtcdEntry>): AsyncGenerator<BboltBucketInput, void, undefined> {
   let next = await it.next();
   for (const name of ETCD_BUCKETS) {
     let open = true;

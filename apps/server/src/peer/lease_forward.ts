@@ -89,7 +89,9 @@ export class LeaseForwarder {
       const chunks: Buffer[] = [];
       const timer = setTimeout(() => {
         stream.close();
-        // A peer that does not answer may hold a dead connection: start over next time.
+        // A peer that does not answer may hold a dead connection: start over next time (a new
+        // session at once, since this one is only destroyed on the next event-loop turn).
+        if (this.sessions.get(url) === s) this.sessions.delete(url);
         destroySoon(s);
         reject(new Error(`peer ${url} did not answer ${path} within ${this.timeoutMs}ms`));
       }, this.timeoutMs);
