@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
-import { AuthStore } from "@etcd-ts/auth";
+import { AuthStore, hashPassword } from "@etcd-ts/auth";
 import { ServerTokens } from "./auth/tokens.js";
 import { authBackend } from "./auth/auth_backend.js";
 import type { ConnectionOptions } from "node:tls";
@@ -25,6 +25,7 @@ import { PATH_MEMBERS } from "./peer/headers.js";
 import { peerRequest } from "./peer/request.js";
 import { recoverPendingSnapshot } from "./snapshot_install.js";
 import { removeStaleClientSnapshots } from "./etcd_format/client_snapshot.js";
+import { convertGoDataDir, isGoDataDir } from "./etcd_format/go_data_dir.js";
 
 /** FETCH_MEMBERS_TIMEOUT_MS bounds how long a joining member waits for a peer's member list. */
 const FETCH_MEMBERS_TIMEOUT_MS = 5000;
@@ -74,6 +75,10 @@ export async function openServer(
 ): Promise<EtcdServer> {
   if (debug.unsafeStaleReads === true) refuseInProduction(process.env);
   const dirs = dataDirs(cfg);
+  const goPaths = { member: dirs.member, wal: dirs.wal };
+  if (await isGoDataDir(goPaths)) {
+    await convertGoDataDir(goPaths, { hashPassword: (pw) => hashPassword(pw, cfg.bcryptCost) }, logger);
+  }
   mkdirSync(dirs.snap, { recursive: true, mode: 0o700 });
   const haveWal = WAL.exists(dirs.wal);
 
