@@ -41,7 +41,8 @@ export interface ClusterMember {
 export class TestCluster {
   readonly members: ClusterMember[] = [];
   private constructor(
-    readonly kind: Kind,
+    /** kind is the server the members run; a test may change it between stop and start (a binary swap). */
+    public kind: Kind,
     private readonly base: string,
     private readonly o: ClusterOptions,
   ) {}

@@ -41,12 +41,22 @@ export class Member {
   readonly logFile: string;
   private readonly opts: MemberOptions;
 
+
   private constructor(opts: MemberOptions, clientPort: number, peerPort: number, dataDir: string) {
-    this.opts = opts;
+    this.opts = { ...opts };
     this.clientPort = clientPort;
     this.peerPort = peerPort;
     this.dataDir = dataDir;
     this.logFile = `${dataDir}.log`;
+  }
+
+  /** kind is the server the member runs now; switchKind changes it for the next start (a binary swap on the same data dir and flags). */
+  get kind(): Kind {
+    return this.opts.kind;
+  }
+
+  switchKind(kind: Kind): void {
+    this.opts.kind = kind;
   }
 
   static async create(opts: MemberOptions): Promise<Member> {

@@ -103,6 +103,8 @@ export interface GoConversion {
   consistentIndex: bigint;
   snapshotIndex: bigint;
   entries: number;
+  /** entriesToApply are the entries after the consistent index: etcd-ts's apply loop applies them at start. */
+  entriesToApply: number;
   backendRecords: number;
   members: number;
   v2Dropped: number;
@@ -135,119 +137,131 @@ export async function convertGoDataDir(p: GoDataDirPaths, opts: GoConversionOpti
   await rm(building, { recursive: true, force: true });
   if (separateWal(p)) await rm(buildingWal, { recursive: true, force: true });
 
-  await refuseIfLocked(p.wal);
-  const started = Date.now();
-  const snapDir = join(p.member, "snap");
-  // 1. The Go state, as etcd 3.4's NewServer reads it.
-  const walSnaps = await readGoWalSnapshots(p.wal);
-  const snap = await readGoSnap(snapDir, { matching: walSnaps });
-  for (const b of snap.broken) logger.warn("failed to read a snapshot file; skipped", { path: join(snapDir, b.file), error: b.reason });
-  const snapMeta = snap.snapshot?.metadata;
-  const snapIndex = snapMeta?.index ?? 0n;
-  const snapTerm = snapMeta?.term ?? 0n;
-  let contents: GoWalContents;
   try {
-    contents = await readGoWal(p.wal, { fromSnapshot: { index: snapIndex, term: snapTerm } });
-  } catch (err) {
-    throw new Error(`etcdserver: failed to read WAL, cannot be repaired: ${(err as Error).message}`);
-  }
-  if (contents.tornTail !== undefined) {
-    // Go etcd truncates the last file here (wal.Repair) and reads again; the original stays
-    // untouched here and the converted log simply ends before the torn record.
-    logger.info("repaired WAL", { file: contents.tornTail.file, offset: contents.tornTail.offset, error: contents.tornTail.reason });
-  }
-  if (contents.metadata === undefined) throw new Error(`etcdserver: the Go etcd WAL in ${p.wal} holds no metadata record`);
-  const meta = etcdserverpb.Metadata.decode(contents.metadata);
-  const memberId = meta.NodeID ?? 0n;
-  const clusterId = meta.ClusterID ?? 0n;
-  if (memberId === 0n || clusterId === 0n) throw new Error(`etcdserver: the Go etcd WAL metadata names no member or cluster ID`);
-
-  // 2a. The backend: member/snap/db, unless Go etcd stopped after saving a snapshot from the
-  // leader but before installing the backend received with it (recoverSnapshotBackend).
-  let dbPath = join(snapDir, "db");
-  if (snapIndex > (await bboltConsistentIndex(dbPath))) {
-    dbPath = join(snapDir, `${snapIndex.toString(16).padStart(16, "0")}.snap.db`);
-    if (!(await isFile(dbPath))) {
-      throw new Error(`etcdserver: failed to recover v3 backend from snapshot: failed to find database snapshot file (snap: snapshot file doesn't exist)`);
-    }
-  }
-  await mkdir(join(building, "snap"), { recursive: true, mode: 0o700 });
-  const imp = new EtcdImport();
-  const backend = await Backend.open(join(building, "snap", "db"));
-  let records = 0;
-  try {
-    const consistentIndex = await importBbolt(dbPath, imp, backend, (n) => (records += n));
-    const membership = imp.membership(clusterId);
-    if (membership.members.size === 0) throw new Error(`etcdserver: the Go etcd backend ${dbPath} holds no members`);
-    await backend.write([{ type: "put", key: MEMBERSHIP_KEY, value: membership.encode() }], { sync: true });
-    await backend.sync();
-
-    // 2b. The WAL.
-    const converter = new GoEntryConverter(opts.hashPassword);
-    const wal = await WAL.create(buildingWal, Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId }).finish()));
+    await refuseIfLocked(p.wal);
+    const started = Date.now();
+    const snapDir = join(p.member, "snap");
+    // 1. The Go state, as etcd 3.4's NewServer reads it.
+    const walSnaps = await readGoWalSnapshots(p.wal);
+    const snap = await readGoSnap(snapDir, { matching: walSnaps });
+    for (const b of snap.broken) logger.warn("failed to read a snapshot file; skipped", { path: join(snapDir, b.file), error: b.reason });
+    const snapMeta = snap.snapshot?.metadata;
+    const snapIndex = snapMeta?.index ?? 0n;
+    const snapTerm = snapMeta?.term ?? 0n;
+    let contents: GoWalContents;
     try {
-      if (snapMeta !== undefined) {
-        await wal.saveSnapshot({ index: snapIndex, term: snapTerm, confState: confState(snapMeta.confState) });
+      contents = await readGoWal(p.wal, { fromSnapshot: { index: snapIndex, term: snapTerm } });
+    } catch (err) {
+      throw new Error(`etcdserver: failed to read WAL, cannot be repaired: ${(err as Error).message}`);
+    }
+    if (contents.tornTail !== undefined) {
+      // Go etcd truncates the last file here (wal.Repair) and reads again; the original stays
+      // untouched here and the converted log simply ends before the torn record.
+      logger.info("repaired WAL", { file: contents.tornTail.file, offset: contents.tornTail.offset, error: contents.tornTail.reason });
+    }
+    if (contents.metadata === undefined) throw new Error(`etcdserver: the Go etcd WAL in ${p.wal} holds no metadata record`);
+    const meta = etcdserverpb.Metadata.decode(contents.metadata);
+    const memberId = meta.NodeID ?? 0n;
+    const clusterId = meta.ClusterID ?? 0n;
+    if (memberId === 0n || clusterId === 0n) throw new Error(`etcdserver: the Go etcd WAL metadata names no member or cluster ID`);
+
+    // 2a. The backend: member/snap/db, unless Go etcd stopped after saving a snapshot from the
+    // leader but before installing the backend received with it (recoverSnapshotBackend).
+    let dbPath = join(snapDir, "db");
+    if (snapIndex > (await bboltConsistentIndex(dbPath))) {
+      dbPath = join(snapDir, `${snapIndex.toString(16).padStart(16, "0")}.snap.db`);
+      if (!(await isFile(dbPath))) {
+        throw new Error(`etcdserver: failed to recover v3 backend from snapshot: failed to find database snapshot file (snap: snapshot file doesn't exist)`);
       }
-      let batch: raftpb.Entry[] = [];
-      for (const e of contents.entries) {
-        batch.push(await converter.convert(e));
-        if (batch.length >= WAL_BATCH_ENTRIES) {
-          await wal.save(undefined, batch);
-          batch = [];
+    }
+    await mkdir(join(building, "snap"), { recursive: true, mode: 0o700 });
+    const imp = new EtcdImport();
+    const backend = await Backend.open(join(building, "snap", "db"));
+    let records = 0;
+    try {
+      const consistentIndex = await importBbolt(dbPath, imp, backend, (n) => (records += n));
+      const membership = imp.membership(clusterId);
+      if (membership.members.size === 0) throw new Error(`etcdserver: the Go etcd backend ${dbPath} holds no members`);
+      await backend.write([{ type: "put", key: MEMBERSHIP_KEY, value: membership.encode() }], { sync: true });
+      await backend.sync();
+
+      // 2b. The WAL.
+      const converter = new GoEntryConverter(opts.hashPassword);
+      const wal = await WAL.create(buildingWal, Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId }).finish()));
+      try {
+        if (snapMeta !== undefined) {
+          await wal.saveSnapshot({ index: snapIndex, term: snapTerm, confState: confState(snapMeta.confState) });
         }
+        let batch: raftpb.Entry[] = [];
+        for (const e of contents.entries) {
+          batch.push(await converter.convert(e));
+          if (batch.length >= WAL_BATCH_ENTRIES) {
+            await wal.save(undefined, batch);
+            batch = [];
+          }
+        }
+        const hs = contents.hardState;
+        await wal.save({ term: hs.term ?? 0n, vote: hs.vote ?? 0n, commit: hs.commit ?? 0n }, batch);
+      } finally {
+        await wal.close();
       }
-      const hs = contents.hardState;
-      await wal.save({ term: hs.term ?? 0n, vote: hs.vote ?? 0n, commit: hs.commit ?? 0n }, batch);
-    } finally {
-      await wal.close();
-    }
-    await backend.close();
+      await backend.close();
 
-    // 3. Mark complete, then swap.
-    await writeFile(join(building, CONVERTED_MARKER), `converted from ${p.member} at ${new Date().toISOString()}\n`, { flag: "wx" });
-    const fh = await open(join(building, CONVERTED_MARKER), "r");
-    await fh.sync().finally(() => fh.close());
-    await syncDir(building);
-    if (separateWal(p)) await syncDir(buildingWal);
-    await syncDir(dirname(resolve(building)));
-    await swapIn(p, building, buildingWal);
+      // 3. Mark complete, then swap.
+      await writeFile(join(building, CONVERTED_MARKER), `converted from ${p.member} at ${new Date().toISOString()}\n`, { flag: "wx" });
+      const fh = await open(join(building, CONVERTED_MARKER), "r");
+      await fh.sync().finally(() => fh.close());
+      await syncDir(building);
+      if (separateWal(p)) await syncDir(buildingWal);
+      await syncDir(dirname(resolve(building)));
+      await swapIn(p, building, buildingWal);
 
-    const result: GoConversion = {
-      memberId,
-      clusterId,
-      consistentIndex,
-      snapshotIndex: snapIndex,
-      entries: contents.entries.length,
-      backendRecords: records,
-      members: membership.members.size,
-      v2Dropped: converter.stats.v2Dropped,
-      tornTail: contents.tornTail !== undefined,
-      asideMember,
-      asideWal,
-    };
-    logger.info("converted a Go etcd data directory to etcd-ts", {
-      "local-member-id": hexId(memberId),
-      "cluster-id": hexId(clusterId),
-      "consistent-index": consistentIndex.toString(),
-      "snapshot-index": snapIndex.toString(),
-      "wal-entries": contents.entries.length,
-      "backend-records": records,
-      members: membership.members.size,
-      "v2-requests-dropped": converter.stats.v2Dropped,
-      "originals-kept-in": asideWal === undefined ? asideMember : `${asideMember}, ${asideWal}`,
-      took: `${Date.now() - started}ms`,
-    });
-    if (imp.skipped.length > 0) logger.warn("skipped etcd backend entries etcd-ts keeps no record of", { entries: imp.skipped.slice(0, 20) });
-    if (converter.stats.v2Dropped > 0) {
-      logger.warn("dropped v2 requests from the Go etcd log: etcd-ts keeps no v2 store", { count: converter.stats.v2Dropped });
+      const toApply = contents.entries.filter((e) => (e.Index ?? 0n) > consistentIndex).length;
+      const result: GoConversion = {
+        memberId,
+        clusterId,
+        consistentIndex,
+        snapshotIndex: snapIndex,
+        entries: contents.entries.length,
+        entriesToApply: toApply,
+        backendRecords: records,
+        members: membership.members.size,
+        v2Dropped: converter.stats.v2Dropped,
+        tornTail: contents.tornTail !== undefined,
+        asideMember,
+        asideWal,
+      };
+      logger.info("converted a Go etcd data directory to etcd-ts", {
+        "local-member-id": hexId(memberId),
+        "cluster-id": hexId(clusterId),
+        "consistent-index": consistentIndex.toString(),
+        "snapshot-index": snapIndex.toString(),
+        "wal-entries": contents.entries.length,
+      "entries-to-apply": toApply,
+        "backend-records": records,
+        members: membership.members.size,
+        "v2-requests-dropped": converter.stats.v2Dropped,
+        "originals-kept-in": asideWal === undefined ? asideMember : `${asideMember}, ${asideWal}`,
+        took: `${Date.now() - started}ms`,
+      });
+      if (imp.skipped.length > 0) logger.warn("skipped etcd backend entries etcd-ts keeps no record of", { entries: imp.skipped.slice(0, 20) });
+      if (converter.stats.v2Dropped > 0) {
+        logger.warn("dropped v2 requests from the Go etcd log: etcd-ts keeps no v2 store", { count: converter.stats.v2Dropped });
+      }
+      return result;
+    } catch (err) {
+      await backend.close().catch(() => undefined);
+      throw err;
     }
-    return result;
+
   } catch (err) {
-    await backend.close().catch(() => undefined);
+    // A conversion that did not complete leaves nothing behind: the Go files were not touched.
+    if (!(await isFile(join(building, CONVERTED_MARKER)))) {
+      await rm(building, { recursive: true, force: true }).catch(() => undefined);
+      if (separateWal(p)) await rm(buildingWal, { recursive: true, force: true }).catch(() => undefined);
+    }
     throw err;
   }
-
 }
 
 /** confState maps Go's ConfState to etcd-ts's. */
