@@ -245,6 +245,43 @@ describe("a Go etcd data directory under etcd-ts", () => {
     expect(await ok(ts.endpoint, "--user", "carol:carolpw", "put", "w1", "ok")).toContain("OK");
   });
 
+  it("with --wal-dir: a conversion that crashed is begun again, or finished, at the next start", async () => {
+    const base = mkdtempSync(join(tmpdir(), "e2e-go-waldir-"));
+    cleanups.push(async () => rmSync(base, { recursive: true, force: true }));
+    const walDir = join(base, "wal");
+    const go = await Member.create({ kind: "etcd", extraArgs: ["--wal-dir", walDir] });
+    cleanups.push(() => go.destroy());
+    await go.start();
+    for (let i = 0; i < 10; i++) await ok(go.endpoint, "put", `k${i}`, `v${i}`);
+    const before = await ok(go.endpoint, "get", "k", "--prefix", "-w", "json").then((o) => (JSON.parse(o) as { kvs: unknown }).kvs);
+    await go.kill();
+    const originals = { member: sha256s(join(go.dataDir, "member")), wal: sha256s(walDir) };
+
+    const crashAt = async (failpoint: string): Promise<void> => {
+      const m = await Member.create({ kind: "etcd-ts", dataDir: go.dataDir, extraArgs: ["--wal-dir", walDir], env: { ETCD_TS_FAILPOINTS: `${failpoint}=panic` } });
+      await expect(m.start()).rejects.toThrow();
+      expect(m.logTail()).toContain(failpoint);
+    };
+    // Before the built member is marked complete: the Go files stay where they were.
+    await crashAt("goConvertBeforeMark");
+    expect(sha256s(join(go.dataDir, "member"))).toEqual(originals.member);
+    expect(sha256s(walDir)).toEqual(originals.wal);
+    expect(existsSync(join(go.dataDir, "member.converting"))).toBe(true);
+    // Between the renames: the next start must finish them.
+    await crashAt("goConvertMidSwap");
+    expect(existsSync(join(go.dataDir, "member"))).toBe(false);
+    expect(sha256s(`${walDir}.go-etcd`)).toEqual(originals.wal);
+    expect(sha256s(join(go.dataDir, "member.go-etcd"))).toEqual(originals.member);
+
+    const ts = await Member.create({ kind: "etcd-ts", dataDir: go.dataDir, extraArgs: ["--wal-dir", walDir] });
+    await ts.start();
+    cleanups.push(async () => void (await ts.kill("SIGKILL")));
+    expect(ts.logTail()).toContain("finishing an interrupted conversion");
+    expect(await ok(ts.endpoint, "get", "k", "--prefix", "-w", "json").then((o) => (JSON.parse(o) as { kvs: unknown }).kvs)).toEqual(before);
+    expect(readdirSync(walDir).some((n) => n.endsWith(".wal"))).toBe(true);
+    expect(existsSync(join(go.dataDir, "member", "snap", "db", "CURRENT")), "the backend is RocksDB now").toBe(true);
+  });
+
   describe("a damaged WAL, as the real etcd treats it", () => {
     /** goDataDir runs a real etcd single member with some keys and stops it; the data dir is then copied for each server. */
     async function goDataDir(): Promise<{ member: Member; walFile: string }> {

@@ -194,6 +194,8 @@ describe("failpoint evaluation", () => {
         "beforeApplyOneConfChange",
         "beforeApplyOneEntryNormal",
         "beforeCommit",
+        "goConvertBeforeMark",
+        "goConvertMidSwap",
         "raftAfterApply",
         "raftAfterApplySnap",
         "raftAfterSave",

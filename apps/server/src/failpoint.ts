@@ -446,6 +446,10 @@ export const FP = {
   raftMidApplySnap: a("raftMidApplySnap"),
   /** etcd_server: after a snapshot received from the leader is installed (backend, WAL marker, raft storage). */
   raftAfterApplySnap: a("raftAfterApplySnap"),
+  /** go_data_dir: converting a Go etcd data dir, once the etcd-ts member is built and before the marker saying it is complete. */
+  goConvertBeforeMark: a("goConvertBeforeMark"),
+  /** go_data_dir: converting a Go etcd data dir, after the Go originals were renamed aside and before the built member took their place. */
+  goConvertMidSwap: a("goConvertMidSwap"),
   /** apply_loop (sync): before each normal entry above the consistent index is applied. */
   beforeApplyOneEntryNormal: s("beforeApplyOneEntryNormal"),
   /** apply_loop (sync): before each conf change above the consistent index is applied. */

@@ -4,6 +4,7 @@ import { Backend, consistentIndexKey, type WriteOp } from "@etcd-ts/backend";
 import { BboltReader } from "@etcd-ts/bbolt";
 import { etcdraftpb, etcdserverpb, raftpb, walpb } from "@etcd-ts/proto";
 import { readGoSnap, readGoWal, readGoWalSnapshots, WAL, type GoWalContents } from "@etcd-ts/wal";
+import { FP } from "../failpoint.js";
 import { hexId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { MEMBERSHIP_KEY } from "../membership_store.js";
@@ -208,6 +209,7 @@ export async function convertGoDataDir(p: GoDataDirPaths, opts: GoConversionOpti
       await backend.close();
 
       // 3. Mark complete, then swap.
+      if (FP.goConvertBeforeMark.armed) await FP.goConvertBeforeMark.hit();
       await writeFile(join(building, CONVERTED_MARKER), `converted from ${p.member} at ${new Date().toISOString()}\n`, { flag: "wx" });
       const fh = await open(join(building, CONVERTED_MARKER), "r");
       await fh.sync().finally(() => fh.close());
@@ -328,6 +330,7 @@ async function swapIn(p: GoDataDirPaths, building: string, buildingWal: string):
   }
   if (await exists(building)) {
     await moveAside(p.member, `${p.member}${GO_ASIDE_SUFFIX}`);
+    if (FP.goConvertMidSwap.armed) await FP.goConvertMidSwap.hit();
     await rename(building, p.member);
     await syncDir(dirname(resolve(p.member)));
   }
