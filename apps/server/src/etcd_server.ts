@@ -130,6 +130,12 @@ const LEASE_CHECKPOINT_BATCH = 1000;
 /** MAX_LEASE_PROPOSALS_IN_FLIGHT bounds the lease pass's proposals waiting to be applied. */
 const MAX_LEASE_PROPOSALS_IN_FLIGHT = 1000;
 
+/**
+ * MAX_CLIENT_SNAPSHOTS bounds the Maintenance.Snapshot calls served at once: each keeps an
+ * image of the whole backend in member/snap until its client has read it.
+ */
+export const MAX_CLIENT_SNAPSHOTS = 4;
+
 /** LEASE_CHECKPOINT_BATCHES_PER_PASS bounds the checkpoint proposals of one pass (20,000 leases a second at most). */
 const LEASE_CHECKPOINT_BATCHES_PER_PASS = 10;
 
@@ -844,13 +850,36 @@ export class EtcdServer {
 
   /**
    * clientSnapshot writes the backend as etcd's bbolt file for one Maintenance.Snapshot call,
-   * after every batch applied so far is written (etcd commits its batch first too).
+   * after every batch applied so far is written (etcd commits its batch first too). At most
+   * MAX_CLIENT_SNAPSHOTS images exist at once (each is as large as the data): another call
+   * gets "etcdserver: too many requests". signal stops the write (the client went away).
    */
-  async clientSnapshot(): Promise<ClientSnapshot> {
+  async clientSnapshot(signal?: AbortSignal): Promise<ClientSnapshot> {
     if (this.stopped) throw Errors.stopped;
-    await this.p.tx.idle();
-    return makeClientSnapshot(this.backend, this.p.snapDir);
+    if (this.clientSnapshots >= MAX_CLIENT_SNAPSHOTS) throw Errors.tooManyRequests;
+    this.clientSnapshots++;
+    let snap: ClientSnapshot;
+    try {
+      await this.p.tx.idle();
+      snap = await makeClientSnapshot(this.backend, this.p.snapDir, signal);
+    } catch (err) {
+      this.clientSnapshots--;
+      throw err;
+    }
+    let released = false;
+    return {
+      ...snap,
+      release: async () => {
+        if (released) return;
+        released = true;
+        this.clientSnapshots--;
+        await snap.release();
+      },
+    };
   }
+
+  /** clientSnapshots counts the Maintenance.Snapshot images that exist now. */
+  private clientSnapshots = 0;
 
   /** logger is the member's logger (for the API layer's log lines). */
   get logger(): Logger {

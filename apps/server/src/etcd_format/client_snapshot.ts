@@ -22,12 +22,13 @@ export interface ClientSnapshot {
  * makeClientSnapshot writes the backend's data as of now as an etcd 3.4 bbolt file in dir
  * (the member's snap directory), for one Maintenance.Snapshot call. Each call has its own
  * file, so snapshots may run side by side; files left by a crash are removed at start
- * (removeStaleClientSnapshots).
+ * (removeStaleClientSnapshots). An abort of signal (the client went away) stops the write and
+ * removes the partial file.
  */
-export async function makeClientSnapshot(backend: Backend, dir: string): Promise<ClientSnapshot> {
+export async function makeClientSnapshot(backend: Backend, dir: string, signal?: AbortSignal): Promise<ClientSnapshot> {
   const path = join(dir, `${CLIENT_SNAPSHOT_PREFIX}${randomBytes(6).toString("hex")}${CLIENT_SNAPSHOT_SUFFIX}`);
   // Not fsync'ed: the file is read back at once by this process and never outlives it.
-  const layout = await writeEtcdSnapshotFile(backend, path, { sync: false });
+  const layout = await writeEtcdSnapshotFile(backend, path, { sync: false, ...(signal !== undefined ? { signal } : {}) });
   return { path, sizeBytes: layout.highWaterPgid * layout.pageSize, release: () => rm(path, { force: true }) };
 }
 

@@ -9,10 +9,10 @@ import { ETCD_BUCKETS, toEtcdEntries, type EtcdEntry } from "./layout.js";
  * the next is asked for (bbolt's writer does). An entry of a bucket out of order is an error,
  * never dropped.
  */
-export async function* etcdBuckets(entries: AsyncIterable<EtcdEntry>): AsyncGenerator<BboltBucketInput, void, undefined> {
+export async function* etcdBuckets(entries: AsyncIterable<EtcdEntry>, signal?: AbortSignal): AsyncGenerator<BboltBucketInput, void, undefined> {
   const it = entries[Symbol.asyncIterator]();
   try {
-    yield* grouped(it);
+    yield* grouped(it, signal);
   } finally {
     // However the consumer stopped (a write error, an abandoned bucket), the scan below is
     // closed, so its native iterator and the snapshot it pins are released at once.
@@ -20,13 +20,14 @@ export async function* etcdBuckets(entries: AsyncIterable<EtcdEntry>): AsyncGene
   }
 }
 
-async function* grouped(it: AsyncIterator<EtcdEntry>): AsyncGenerator<BboltBucketInput, void, undefined> {
+async function* grouped(it: AsyncIterator<EtcdEntry>, signal: AbortSignal | undefined): AsyncGenerator<BboltBucketInput, void, undefined> {
   let next = await it.next();
   for (const name of ETCD_BUCKETS) {
     let open = true;
     const inner = async function* (): AsyncGenerator<readonly [Buffer, Buffer]> {
       while (!next.done && next.value.bucket === name) {
         const e = next.value;
+        signal?.throwIfAborted();
         next = await it.next();
         yield [e.key, e.value] as const;
       }
@@ -42,8 +43,9 @@ async function* grouped(it: AsyncIterator<EtcdEntry>): AsyncGenerator<BboltBucke
  * writeEtcdSnapshotFile writes the backend's data, as of one consistent point (a single
  * ordered scan), as an etcd 3.4 backend file (bbolt, 4 KiB pages) at path; it returns the
  * file's layout (its size is highWaterPgid * pageSize bytes). It is fsync'ed unless opts.sync
- * is false; the partial file is removed on failure.
+ * is false; the partial file is removed on failure, and when opts.signal aborts (the write
+ * stops at the next entry and rejects with the signal's reason).
  */
-export async function writeEtcdSnapshotFile(backend: Backend, path: string, opts: { sync?: boolean } = {}): Promise<BboltLayout> {
-  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks())), { sync: opts.sync ?? true });
+export async function writeEtcdSnapshotFile(backend: Backend, path: string, opts: { sync?: boolean; signal?: AbortSignal } = {}): Promise<BboltLayout> {
+  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks()), opts.signal), { sync: opts.sync ?? true });
 }

@@ -21,7 +21,7 @@ export const SNAPSHOT_SEND_BYTES = 1024 * 1024;
  * keeps serving meanwhile (the image is a file of its own, removed when the call ends).
  */
 export async function sendSnapshot(s: EtcdServer, call: ServerStream<etcdserverpb.SnapshotResponse>): Promise<void> {
-  const snap = await s.clientSnapshot();
+  const snap = await s.clientSnapshot(call.signal);
   const log = s.logger;
   try {
     const total = snap.sizeBytes;
