@@ -282,6 +282,19 @@ describe("a Go etcd data directory under etcd-ts", () => {
     expect(existsSync(join(go.dataDir, "member", "snap", "db", "CURRENT")), "the backend is RocksDB now").toBe(true);
   });
 
+  it("is refused while the Go etcd still runs on the data directory (its WAL lock)", async () => {
+    const go = await Member.create({ kind: "etcd" });
+    cleanups.push(() => go.destroy());
+    await go.start();
+    await ok(go.endpoint, "put", "k", "v");
+    const ts = await Member.create({ kind: "etcd-ts", dataDir: go.dataDir });
+    await expect(ts.start()).rejects.toThrow();
+    expect(ts.logTail()).toContain("is locked by");
+    expect(existsSync(join(go.dataDir, "member.go-etcd"))).toBe(false);
+    expect(existsSync(join(go.dataDir, "member.converting"))).toBe(false);
+    expect(await ok(go.endpoint, "get", "k")).toContain("v");
+  });
+
   describe("a damaged WAL, as the real etcd treats it", () => {
     /** goDataDir runs a real etcd single member with some keys and stops it; the data dir is then copied for each server. */
     async function goDataDir(): Promise<{ member: Member; walFile: string }> {

@@ -139,6 +139,10 @@ export async function convertGoDataDir(p: GoDataDirPaths, opts: GoConversionOpti
   if (separateWal(p)) await rm(buildingWal, { recursive: true, force: true });
 
   try {
+    const walFiles = await readdir(p.wal).then((ns) => ns.filter((n) => n.endsWith(".wal")), () => []);
+    if (walFiles.length === 0) {
+      throw new Error(`etcdserver: ${join(p.member, "snap", "db")} is a Go etcd backend, but ${p.wal} holds no WAL files to start it from`);
+    }
     await refuseIfLocked(p.wal);
     const started = Date.now();
     const snapDir = join(p.member, "snap");
@@ -350,8 +354,8 @@ async function bboltConsistentIndex(path: string): Promise<bigint> {
 
 /**
  * refuseIfLocked refuses to convert while a Go etcd still runs on the WAL: Go etcd holds an
- * exclusive flock on its last WAL file, which Linux lists in /proc/locks (elsewhere the check
- * is skipped).
+ * exclusive lock on its WAL files (an open file description lock on Linux, flock elsewhere),
+ * which Linux lists in /proc/locks (where there is no /proc/locks the check is skipped).
  */
 async function refuseIfLocked(walDir: string): Promise<void> {
   let locks: string;
@@ -360,17 +364,21 @@ async function refuseIfLocked(walDir: string): Promise<void> {
   } catch {
     return;
   }
-  const names = (await readdir(walDir)).filter((n) => n.endsWith(".wal")).sort();
+  const held = new Map<string, string>();
+  for (const line of locks.split("\n")) {
+    // "1: OFDLCK ADVISORY  WRITE -1 fe:00:2326612 0 EOF" (blocked waiters have "->" and are skipped).
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 6 && f[1] !== "->" && f[5] !== undefined) held.set(f[5], f[4] ?? "-1");
+  }
+  const names = (await readdir(walDir)).filter((n) => n.endsWith(".wal"));
   for (const name of names) {
     const st = await stat(join(walDir, name), { bigint: true });
     const major = (st.dev >> 8n) & 0xfffn;
     const minor = (st.dev & 0xffn) | ((st.dev >> 12n) & 0xfff00n);
-    const dev = `${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino}`;
-    for (const line of locks.split("\n")) {
-      const f = line.trim().split(/\s+/);
-      if (f[1] === "FLOCK" && f[5] === dev) {
-        throw new Error(`etcdserver: the Go etcd WAL file ${join(walDir, name)} is locked by process ${f[4]}: stop that etcd before starting etcd-ts on its data directory`);
-      }
+    const pid = held.get(`${major.toString(16).padStart(2, "0")}:${minor.toString(16).padStart(2, "0")}:${st.ino}`);
+    if (pid !== undefined) {
+      const by = pid === "-1" ? "another process" : `process ${pid}`;
+      throw new Error(`etcdserver: the Go etcd WAL file ${join(walDir, name)} is locked by ${by}: stop that etcd before starting etcd-ts on its data directory`);
     }
   }
 }
