@@ -2,12 +2,13 @@ import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ETCDCTL_TS_BIN, REAL_ETCDCTL, run, type RunResult } from "@etcd-ts/test-kit";
+import { ETCDCTL_TS_BIN, run } from "@etcd-ts/test-kit";
 import { Client } from "@etcd-ts/client";
 import { Etcd3 } from "etcd3";
 import { afterAll, describe, expect, it } from "vitest";
 import { TestCluster } from "./harness/cluster.js";
 import { Member } from "./harness/member.js";
+import { ctl, ok } from "./harness/etcdctl.js";
 
 /**
  * Go etcd data directories under etcd-ts (issue 11): a 3-member real etcd 3.4.23 cluster
@@ -17,16 +18,6 @@ import { Member } from "./harness/member.js";
  */
 
 const ROOT = ["--user", "root:rootpw"];
-
-async function ctl(endpoint: string, ...args: string[]): Promise<RunResult> {
-  return run(REAL_ETCDCTL, ["--endpoints", endpoint, "--command-timeout", "20s", ...args]);
-}
-
-async function ok(endpoint: string, ...args: string[]): Promise<string> {
-  const r = await ctl(endpoint, ...args);
-  expect(r.code, `etcdctl ${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0);
-  return r.stdout;
-}
 
 interface Status {
   Status: { header: { revision: number; member_id: string | number }; leader: string | number; raftIndex: number };

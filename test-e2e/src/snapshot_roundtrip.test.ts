@@ -1,10 +1,11 @@
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REAL_ETCDCTL, run, type RunResult } from "@etcd-ts/test-kit";
+import { REAL_ETCDCTL, run } from "@etcd-ts/test-kit";
 import { Etcd3 } from "etcd3";
 import { afterAll, describe, expect, it } from "vitest";
 import { Member } from "./harness/member.js";
+import { ctl, ok } from "./harness/etcdctl.js";
 
 /**
  * etcd-ts -> `etcdctl snapshot save` (the real etcdctl 3.4) -> `etcdctl snapshot restore` ->
@@ -12,16 +13,6 @@ import { Member } from "./harness/member.js";
  * same HashKV at the same revision, leases with their keys, users and roles. The real
  * `etcdctl snapshot status` reads the file. Snapshot is an admin call once auth is on.
  */
-
-async function ctl(endpoint: string, ...args: string[]): Promise<RunResult> {
-  return run(REAL_ETCDCTL, ["--endpoints", endpoint, "--command-timeout", "20s", ...args]);
-}
-
-async function ok(endpoint: string, ...args: string[]): Promise<string> {
-  const r = await ctl(endpoint, ...args);
-  expect(r.code, `etcdctl ${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0);
-  return r.stdout;
-}
 
 interface Kv {
   key: string;

@@ -9,6 +9,7 @@ import type { Logger } from "./log.js";
 import { Membership } from "./membership.js";
 import { MEMBERSHIP_KEY } from "./membership_store.js";
 import { readSnapshotFile } from "./peer/snapshot_stream.js";
+import { syncDir } from "./fs_sync.js";
 
 /**
  * Installing a snapshot received from the leader, crash-safely. The order is etcd's (raft.go
@@ -40,16 +41,6 @@ const BATCH_OPS = 1000;
 /** pendingSnapshotName is the file name a received snapshot at `index` is kept under until installed. */
 export function pendingSnapshotName(index: bigint): string {
   return `${index.toString(16).padStart(16, "0")}${SNAPSTREAM_SUFFIX}`;
-}
-
-/** syncDir fsyncs a directory so that a rename or removal in it is durable. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 /**

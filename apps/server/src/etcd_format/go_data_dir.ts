@@ -11,6 +11,7 @@ import { MEMBERSHIP_KEY } from "../membership_store.js";
 import { decodeConsistentIndex } from "../apply/apply_loop.js";
 import { GoEntryConverter } from "./go_entries.js";
 import { EtcdImport } from "./layout.js";
+import { syncDir } from "../fs_sync.js";
 
 /**
  * Starting etcd-ts on a data directory Go etcd 3.4 wrote (a stopped member, or the output of
@@ -75,15 +76,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 
