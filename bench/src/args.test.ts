@@ -104,6 +104,21 @@ describe("parseArgs", () => {
     for (const s of ["defrag-N", "--defrag-mb", "--defrag-value-size"]) expect(USAGE).toContain(s);
   });
 
+  it("parses the snapshot flags and documents the snapshot workload", () => {
+    expect(parseArgs([])).toMatchObject({ snapshotMb: 1024, snapshotValueSize: 1024 });
+    expect(parseArgs(["--workloads", "snapshot", "--snapshot-mb", "32", "--snapshot-value-size=4096"])).toMatchObject({
+      workloads: ["snapshot"],
+      snapshotMb: 32,
+      snapshotValueSize: 4096,
+    });
+    expect(parseArgs(["--snapshot-mb=2048"]).snapshotMb).toBe(2048);
+    for (const bad of ["0", "1.5", "x", "20000"]) expect(() => parseArgs(["--snapshot-mb", bad])).toThrow(/--snapshot-mb wants an integer/);
+    expect(() => parseArgs(["--snapshot-value-size", "0"])).toThrow(/--snapshot-value-size/);
+    expect(() => parseArgs(["--snapshot-mb"])).toThrow(/--snapshot-mb needs a value/);
+    expect(parseArgs([]).workloads).not.toContain("snapshot");
+    for (const s of ["snapshot (or snapshot-1)", "Maintenance.Snapshot", "MiB/s", "--snapshot-mb", "--snapshot-value-size"]) expect(USAGE).toContain(s);
+  });
+
   it("--auth turns authentication on (off by default) and is documented", () => {
     expect(parseArgs([]).auth).toBe(false);
     expect(parseArgs(["--auth", "--quick"])).toMatchObject({ auth: true, quick: true });

@@ -1,6 +1,7 @@
 import { AUTH_PASSWORD, AUTH_ROLE, AUTH_USER } from "./auth.js";
 import { DEFAULT_DEFRAG_MB, DEFAULT_DEFRAG_VALUE_SIZE } from "./defrag.js";
 import type { Transport } from "./protocol.js";
+import { DEFAULT_SNAPSHOT_MB, DEFAULT_SNAPSHOT_VALUE_SIZE } from "./snapshot.js";
 import type { ServerEntry, ServerKind } from "./servers.js";
 import { DEFAULT_MAX_CONNS, DEFAULT_WATCH_WRITERS, DEFAULT_WORKLOADS, LEASE_TTL_SECONDS } from "./workload.js";
 
@@ -46,6 +47,10 @@ export interface BenchOptions {
   defragMb: number;
   /** defragValueSize is the value size of a defrag workload's fill and load. */
   defragValueSize: number;
+  /** snapshotMb is how many MiB of values a snapshot workload writes before its run (all kept). */
+  snapshotMb: number;
+  /** snapshotValueSize is the value size of a snapshot workload's fill. */
+  snapshotValueSize: number;
   /**
    * auth turns on authentication in every server (as if each --servers entry had "+auth")
    * and sends every request with a root token.
@@ -84,6 +89,8 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   seed: 42,
   defragMb: DEFAULT_DEFRAG_MB,
   defragValueSize: DEFAULT_DEFRAG_VALUE_SIZE,
+  snapshotMb: DEFAULT_SNAPSHOT_MB,
+  snapshotValueSize: DEFAULT_SNAPSHOT_VALUE_SIZE,
   auth: false,
 };
 
@@ -126,7 +133,7 @@ Benchmarks etcd-ts against the real etcd on this machine, side by side.
   --etcd-ts-cmd CMD     etcd-ts command, split on spaces
                         (default: node <repo>/apps/server/bin/etcd-ts.js)
   --workloads LIST      <op>-<clients>, op one of put, range, range-serializable,
-                        lease-put, watch; default:
+                        lease-put, watch, defrag; or snapshot; default:
 ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
                           put-N, range-N, range-serializable-N: N clients, one request each
                           lease-put-N: N clients; one op = LeaseGrant (TTL ${LEASE_TTL_SECONDS} s) then
@@ -139,6 +146,11 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
                             half, then N/2 put and N/2 linearizable range clients run
                             while one Maintenance.Defragment runs (the measured window);
                             reports its duration and the worst write pause
+                          snapshot (or snapshot-1): fills the store (--snapshot-mb, all
+                            kept), then reads one Maintenance.Snapshot stream from the
+                            first member (the measured part, no warm-up); ops/s is its
+                            MiB/s (2^20 bytes), p50/p99 its duration; reports time to
+                            the first message, duration, bytes and MiB/s
   --duration SEC        measured seconds per workload (default ${DEFAULTS.duration}; ${QUICK_DURATION} with --quick)
   --warmup SEC          unmeasured seconds before each workload (default ${DEFAULTS.warmup}; ${QUICK_WARMUP} with --quick)
   --quick               short run for a smoke test
@@ -161,6 +173,10 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
   --seed N              key-choice seed, the same for every server (default ${DEFAULTS.seed})
   --defrag-mb N         MiB of values a defrag workload writes first (default ${DEFAULT_DEFRAG_MB})
   --defrag-value-size N value bytes of a defrag workload (default ${DEFAULT_DEFRAG_VALUE_SIZE})
+  --snapshot-mb N       MiB of values a snapshot workload writes first, distinct keys,
+                        none deleted (default ${DEFAULT_SNAPSHOT_MB}); once per server
+  --snapshot-value-size N
+                        value bytes of a snapshot workload's fill (default ${DEFAULT_SNAPSHOT_VALUE_SIZE})
   --auth                authentication on in every server (a ${AUTH_SUFFIX} on every --servers
                         entry): once a server is up, through its first member:
                         UserAdd ${AUTH_USER} (password "${AUTH_PASSWORD}"), UserGrantRole ${AUTH_USER} ${AUTH_ROLE},
@@ -353,6 +369,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case "--defrag-value-size":
         o.defragValueSize = number(flag, value, 1, 1024 * 1024, true);
+        break;
+      case "--snapshot-mb":
+        o.snapshotMb = number(flag, value, 1, 16384, true);
+        break;
+      case "--snapshot-value-size":
+        o.snapshotValueSize = number(flag, value, 1, 1024 * 1024, true);
         break;
       default:
         throw new Error(`bench: unknown flag ${flag} (see --help)`);

@@ -21,6 +21,7 @@ import { openConnection, unaryOnce, waitReady } from "./grpc-caller.js";
 import { LEASE_REVOKE_BUDGET_MS } from "./lease-put.js";
 import { encodeRequests, PUT_PATH } from "./requests.js";
 import { startCluster } from "./servers.js";
+import { snapshotCallTimeoutMs, snapshotPrepBudgetMs } from "./snapshot.js";
 import { ToyEtcd } from "./testing/toy-etcd.js";
 import { parseWorkload } from "./workload.js";
 
@@ -122,6 +123,14 @@ describe("planSeconds", () => {
     const put = planSeconds(parseArgs(["--workloads", "put-100"]));
     expect(planSeconds(parseArgs(["--workloads", "lease-put-100"]))).toBe(put + (2 * LEASE_REVOKE_BUDGET_MS) / 1000);
     expect(planSeconds(parseArgs(["--workloads", "watch-100"]))).toBeGreaterThan(put);
+  });
+
+  it("leaves a snapshot workload its fill budget and call deadline, growing with --snapshot-mb", () => {
+    const put = planSeconds(parseArgs(["--workloads", "put-1"]));
+    const small = planSeconds(parseArgs(["--workloads", "snapshot", "--snapshot-mb", "32"]));
+    const big = planSeconds(parseArgs(["--workloads", "snapshot"]));
+    expect(small - put).toBeCloseTo((2 * (snapshotPrepBudgetMs(32) + snapshotCallTimeoutMs(32))) / 1000, 6);
+    expect(big).toBeGreaterThan(small);
   });
 });
 
@@ -304,6 +313,56 @@ describe("runBench with toy servers", () => {
       "put-10 etcd 0.200",
       "put-10 etcd-ts 0.100",
     ]);
+  });
+
+  it("runs the snapshot workload: fills each server once, then reads one whole Snapshot per round, with the token", async () => {
+    const calls: WorkloadCall[] = [];
+    const o = quickOptions(["--servers", "etcd,etcd-ts+auth", "--workloads", "snapshot", "--snapshot-mb", "1", "--rounds", "2"]);
+    const lines: string[] = [];
+    const r = await runBench(o, (l) => lines.push(l), {
+      ...toyDeps(calls, () => 1),
+      startCluster: async (spec, opts) => {
+        const c = await toyDeps(calls, () => 1).startCluster(spec, opts);
+        const toy = toys.get(spec.label)!;
+        toy.snapshotSize = spec.kind === "etcd" ? 300_000 : 200_000;
+        return c;
+      },
+    });
+    expect(calls).toEqual([]); // no generator threads
+    for (const [label, toy] of toys) {
+      // 1 MiB of 1024-byte values, written once for both rounds.
+      expect(toy.txnPuts).toBe(1024);
+      const snaps = toy.calls.filter((c) => c.method === "Snapshot");
+      expect(snaps).toHaveLength(2);
+      if (label === "etcd-ts+auth") expect(snaps.every((c) => c.token !== undefined && toy.tokens.has(c.token))).toBe(true);
+      else expect(snaps.every((c) => c.token === undefined)).toBe(true);
+    }
+    const [etcd, ts] = r.servers.map((s) => s.workloads[0]!);
+    expect(etcd).toMatchObject({ workload: "snapshot", op: "snapshot", ok: true, requests: 1 });
+    expect(etcd!.rounds).toHaveLength(2);
+    expect(etcd!.snapshot).toMatchObject({ keys: 1024, valueSize: 1024, bytes: 300_032, snapshotBytes: 300_000, dbSize: 300_000 });
+    expect(ts!.snapshot).toMatchObject({ bytes: 200_032 });
+    expect(etcd!.throughput).toBeCloseTo(etcd!.snapshot!.mibPerSec, 9);
+    expect(r.settings).toMatchObject({ snapshotMb: 1, snapshotValueSize: 1024 });
+    expect(lines.filter((l) => l.includes("writing 1 MiB"))).toHaveLength(2);
+    expect(lines.some((l) => /^etcd: snapshot round 2\/2: [\d.]+ MiB\/s: 300032 bytes in 11 messages/.test(l))).toBe(true);
+  });
+
+  it("fails the snapshot workload with the reason when the stream is cut short", async () => {
+    const calls: WorkloadCall[] = [];
+    const deps = toyDeps(calls, () => 1);
+    const r = await runBench(quickOptions(["--servers", "etcd", "--workloads", "snapshot", "--snapshot-mb", "1"]), () => {}, {
+      ...deps,
+      startCluster: async (spec, opts) => {
+        const c = await deps.startCluster(spec, opts);
+        toys.get(spec.label)!.snapshotFault = "truncate";
+        return c;
+      },
+    });
+    expect(r.servers[0]!.workloads[0]).toMatchObject({
+      ok: false,
+      error: "bench: Snapshot stream incomplete: the stream ended after 32768 of the 100000 bytes announced (1 messages, 32768 bytes received)",
+    });
   });
 
   it("enables auth on every server under --auth", async () => {

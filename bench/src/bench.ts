@@ -18,6 +18,15 @@ import { openConnection, waitReady } from "./grpc-caller.js";
 import { computeAuthCosts, computeRatios, fmtMs, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
 import type { RequestShape } from "./requests.js";
 import {
+  describeSnapshotPrep,
+  prepareSnapshot,
+  runSnapshotWorkload,
+  snapshotCallTimeoutMs,
+  snapshotKeys,
+  snapshotPrepBudgetMs,
+  type SnapshotPrep,
+} from "./snapshot.js";
+import {
   ServerUnavailable,
   startCluster,
   type RunningCluster,
@@ -86,6 +95,7 @@ export function planSeconds(o: BenchOptions): number {
       const w = parseWorkload(name, o.conns, o.watchWriters);
       drainSec = drainBoundMs(w, o.requestTimeout * 1000) / 1000;
       if (w.op === "defrag") drainSec += (DEFRAG_PREP_BUDGET_MS + DEFRAG_SETUP_BUDGET_MS + DEFRAG_CALL_TIMEOUT_MS) / 1000;
+      if (w.op === "snapshot") drainSec += (snapshotPrepBudgetMs(o.snapshotMb) + snapshotCallTimeoutMs(o.snapshotMb)) / 1000;
     } catch {
       // a bad name fails at its turn; count it as a KV workload
     }
@@ -146,6 +156,9 @@ interface ServerState {
   failures: Map<string, string>;
   /** token is the auth token of the current workload (spec.auth), fresh from Authenticate. */
   token: string | undefined;
+  /** snapshotPrep is the snapshot workload's fill, done before its first round; snapshotPrepError why it failed. */
+  snapshotPrep: SnapshotPrep | undefined;
+  snapshotPrepError: string | undefined;
 }
 
 /** Bench holds what every step of one run needs. */
@@ -188,6 +201,8 @@ export async function runBench(o: BenchOptions, progress: Progress, deps: Readon
     runs: new Map(),
     failures: new Map(),
     token: undefined,
+    snapshotPrep: undefined,
+    snapshotPrepError: undefined,
   }));
   try {
     if (o.order === "interleaved") {
@@ -232,6 +247,8 @@ export async function runBench(o: BenchOptions, progress: Progress, deps: Readon
       watchWriters: o.watchWriters,
       defragMb: o.defragMb,
       defragValueSize: o.defragValueSize,
+      snapshotMb: o.snapshotMb,
+      snapshotValueSize: o.snapshotValueSize,
       auth: specs.length > 0 && specs.every((spec) => spec.auth),
     },
     servers: results,
@@ -308,6 +325,12 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       }
       s.filled = true;
     }
+    if (w.op === "snapshot") {
+      const run = await runSnapshotOne(b, s, tag, token);
+      recordRun(s, w, run);
+      progress(`${tag}: ${describeRun(w, run)}`);
+      return;
+    }
     let defragment: (() => Promise<DefragWindow>) | undefined;
     let defragConn: ReturnType<typeof openConnection> | undefined;
     if (w.op === "defrag") {
@@ -343,9 +366,7 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       const none = w.op === "watch" ? "no event received" : w.op === "lease-put" ? "no LeaseGrant+Put succeeded" : "no request succeeded";
       throw new Error(`${none}${run.firstError !== undefined ? `: ${run.firstError}` : ""}`);
     }
-    const list = s.runs.get(w.name) ?? [];
-    list.push(run);
-    s.runs.set(w.name, list);
+    recordRun(s, w, run);
     progress(`${tag}: ${describeRun(w, run)}`);
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
@@ -354,8 +375,50 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
   }
 }
 
+/** recordRun adds a successful round to the server's runs of workload w. */
+function recordRun(s: ServerState, w: Workload, run: WorkloadRun): void {
+  const list = s.runs.get(w.name) ?? [];
+  list.push(run);
+  s.runs.set(w.name, list);
+}
+
+/**
+ * runSnapshotOne runs one round of the snapshot workload: before the first round it fills
+ * the store through the first member (once per server: later rounds snapshot the same
+ * data; a failed fill fails every round), then measures one Snapshot call to that member.
+ */
+async function runSnapshotOne(b: Bench, s: ServerState, tag: string, token: string | undefined): Promise<WorkloadRun> {
+  const { o, progress } = b;
+  const cluster = s.cluster!;
+  const ep = cluster.endpoints()[0]!;
+  let prep = s.snapshotPrep;
+  if (prep === undefined) {
+    if (s.snapshotPrepError !== undefined) throw new Error(s.snapshotPrepError);
+    const keys = snapshotKeys(o.snapshotMb, o.snapshotValueSize);
+    progress(`${s.spec.label}: snapshot: writing ${o.snapshotMb} MiB of ${o.snapshotValueSize}-byte values (${keys} keys)`);
+    try {
+      prep = await prepareSnapshot(ep, o.snapshotMb, o.snapshotValueSize, o.keySize, o.requestTimeout * 1000, token);
+    } catch (err) {
+      s.snapshotPrepError = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+    s.snapshotPrep = prep;
+    progress(`${s.spec.label}: snapshot: ${describeSnapshotPrep(prep)}`);
+  }
+  progress(`${tag} (one Maintenance.Snapshot stream from ${ep})`);
+  return runSnapshotWorkload({
+    endpoint: ep,
+    prep,
+    requestTimeoutMs: o.requestTimeout * 1000,
+    callTimeoutMs: snapshotCallTimeoutMs(o.snapshotMb),
+    token,
+    serverCpuSeconds: () => cluster.cpuSeconds(),
+  });
+}
+
 /** describeLoad says how a workload's load is made, for the progress line. */
 export function describeLoad(w: Workload): string {
+  if (w.op === "snapshot") return "one Maintenance.Snapshot stream";
   if (w.op === "watch") {
     return `${w.clients} watchers on ${w.conns} streams, ${w.writers ?? 0} put clients on ${w.writerConns ?? 0} conns`;
   }
@@ -377,6 +440,13 @@ export function describePrep(p: DefragPrep): string {
 
 /** describeRun is a run's progress line: its figure, latencies, errors, and what its op adds. */
 export function describeRun(w: Workload, run: WorkloadRun): string {
+  const sn = run.snapshot;
+  if (sn !== undefined) {
+    return (
+      `${sn.mibPerSec.toFixed(1)} MiB/s: ${sn.bytes} bytes in ${sn.messages} messages in ${(sn.durationMs / 1000).toFixed(2)} s, ` +
+      `first message after ${fmtMs(sn.firstByteMs)} ms (db ${mb(sn.dbSize)})`
+    );
+  }
   const unit = w.op === "watch" ? "events/s" : w.op === "lease-put" ? "ops/s" : "req/s";
   let line = `${run.throughput.toFixed(0)} ${unit}, p50 ${run.p50Ms.toFixed(3)} ms, p99 ${run.p99Ms.toFixed(3)} ms`;
   const d = run.watch;

@@ -190,13 +190,50 @@ export function defragDetail(
   };
 }
 
-async function dbSize(c: grpc.Client, timeoutMs: number, token: string | undefined): Promise<number> {
+/** dbSize reads the member's Status.dbSize (bytes) through c. */
+export async function dbSize(c: grpc.Client, timeoutMs: number, token: string | undefined): Promise<number> {
   const res = await unaryOnce(c, STATUS_PATH, Buffer.alloc(0), timeoutMs, token);
   return Number(etcdserverpb.StatusResponse.decode(res).dbSize);
 }
 
 function fail(step: string, err: unknown): Error {
   return new Error(`bench: defrag preparation: ${step}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+/**
+ * fillPrefix writes keys prefixedKey(prefix, 0) .. prefixedKey(prefix, keys - 1), each with
+ * a valueSize-byte value, by Txns of DEFRAG_TXN_OPS puts, DEFRAG_FILL_INFLIGHT at a time
+ * spread over conns (already up); every call carries `token` when given (--auth) and has
+ * a deadline of min(requestTimeoutMs, left()), left() throwing once the caller's budget is
+ * spent. The first failure stops the other fillers and rejects with fail(step, err).
+ */
+export async function fillPrefix(
+  conns: readonly grpc.Client[],
+  prefix: string,
+  keys: number,
+  keySize: number,
+  valueSize: number,
+  requestTimeoutMs: number,
+  left: () => number,
+  token: string | undefined,
+  fail: (step: string, err: unknown) => Error,
+): Promise<void> {
+  let next = 0;
+  const filler = async (k: number): Promise<void> => {
+    const c = conns[k % conns.length]!;
+    while (next < keys) {
+      const first = next;
+      const n = Math.min(DEFRAG_TXN_OPS, keys - first);
+      next += n;
+      try {
+        await unaryOnce(c, TXN_PATH, encodeFillTxn(prefix, first, n, keySize, valueSize), Math.min(requestTimeoutMs, left()), token);
+      } catch (err) {
+        next = keys; // stop the other fillers
+        throw fail(`filling (Txn of keys ${first}..${first + n - 1})`, err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: DEFRAG_FILL_INFLIGHT }, (_, k) => filler(k)));
 }
 
 /**
@@ -225,22 +262,7 @@ export async function prepareDefrag(
   try {
     await Promise.all(conns.map((c) => waitReady(c, requestTimeoutMs)));
     const t0 = performance.now();
-    let next = 0;
-    const filler = async (k: number): Promise<void> => {
-      const c = conns[k % conns.length]!;
-      while (next < keys) {
-        const first = next;
-        const n = Math.min(DEFRAG_TXN_OPS, keys - first);
-        next += n;
-        try {
-          await unaryOnce(c, TXN_PATH, encodeFillTxn(DEFRAG_PREFIX, first, n, keySize, valueSize), Math.min(requestTimeoutMs, left()), token);
-        } catch (err) {
-          next = keys; // stop the other fillers
-          throw fail(`filling (Txn of keys ${first}..${first + n - 1})`, err);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: DEFRAG_FILL_INFLIGHT }, (_, k) => filler(k)));
+    await fillPrefix(conns, DEFRAG_PREFIX, keys, keySize, valueSize, requestTimeoutMs, left, token, fail);
     const t1 = performance.now();
     let res: Buffer;
     try {

@@ -8,6 +8,7 @@ import { LEASE_REVOKE_BUDGET_MS, type LeaseCounts } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
 import type { FromWorker, ToWorker, Transport, WorkerSetup } from "./protocol.js";
 import type { RequestShape } from "./requests.js";
+import type { SnapshotDetail } from "./snapshot.js";
 import type { WatchCounts } from "./watch.js";
 import type { Workload } from "./workload.js";
 
@@ -190,6 +191,8 @@ export interface WorkloadRun {
   lease?: LeaseCounts;
   /** defrag holds a defrag run's Defragment duration, worst write pause and preparation. */
   defrag?: DefragDetail;
+  /** snapshot holds a snapshot run's bytes, durations and fill (its throughput is MiB/s). */
+  snapshot?: SnapshotDetail;
 }
 
 /** DRAIN_GRACE_MS is added to the request deadline when waiting for workers to finish. */

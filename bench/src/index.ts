@@ -75,5 +75,15 @@ export {
   type ServerKind,
   type ServerSpec,
 } from "./servers.js";
+export {
+  DEFAULT_SNAPSHOT_MB,
+  DEFAULT_SNAPSHOT_VALUE_SIZE,
+  prepareSnapshot,
+  runSnapshotWorkload,
+  snapshotCall,
+  SnapshotScan,
+  type SnapshotDetail,
+  type SnapshotPrep,
+} from "./snapshot.js";
 export { DeliveryLedger, WatchFanout, WatchResponseScan, type DeliveryTally, type WatchCounts } from "./watch.js";
 export { DEFAULT_WORKLOADS, parseWorkload, type KvOp, type Op, type Workload } from "./workload.js";

@@ -295,6 +295,43 @@ describe("formatting helpers", () => {
     expect(computeRatios([server("etcd", [wl("put-1", run(1, 1, 1))]), server("x", [wl("put-1", run(1, 1, 1))])])[0]).not.toHaveProperty("defragMs");
   });
 
+  it("adds a snapshot note per server and a ratio line of throughput, duration and first message", () => {
+    const MiB = 1024 * 1024;
+    const detail = (durationMs: number, firstByteMs: number, bytes: number) => ({
+      keys: 32768,
+      valueSize: 1024,
+      fillMs: 4000,
+      dbSize: 40 * MiB,
+      firstByteMs,
+      durationMs,
+      bytes,
+      snapshotBytes: bytes - 32,
+      messages: 100,
+      mibPerSec: bytes / MiB / (durationMs / 1000),
+    });
+    const snap = (durationMs: number, firstByteMs: number, bytes: number): WorkloadResult => {
+      const d = detail(durationMs, firstByteMs, bytes);
+      return { ...wl("snapshot", run(d.mibPerSec, durationMs, durationMs)), op: "snapshot", clients: 1, conns: 1, snapshot: d };
+    };
+    const etcd = server("etcd", [snap(2000, 10, 40 * MiB)]);
+    const ts = server("etcd-ts", [snap(500, 40, 40 * MiB)]);
+    const r = report([etcd, ts]);
+    r.ratios = computeRatios(r.servers);
+    expect(r.ratios[0]).toMatchObject({ throughput: 4, snapshotThroughput: 4, snapshotDuration: 0.25, snapshotFirstByte: 4 });
+    const text = formatReport(r);
+    expect(text).toMatch(/^snapshot\s+1\s+etcd\s+20\.0\s+2000\s+2000\s+0 /m);
+    expect(text).toMatch(/^\s+etcd-ts\s+80\.0\s+500\s+500\s/m);
+    expect(text).toContain(
+      "snapshot etcd: 40.0 MiB (41943040 B in 100 messages) in 2.00 s, 20.0 MiB/s; first message after 10.0 ms; " +
+        "db 40.0 MiB (Status); before it: 32768 keys of 1024 B written in 4.0 s",
+    );
+    expect(text).toContain("snapshot etcd-ts: 40.0 MiB (41943040 B in 100 messages) in 500 ms, 80.0 MiB/s; first message after 40.0 ms;");
+    expect(text).toContain("snapshot etcd-ts/etcd: throughput 4.00x (MiB/s, >1x faster), duration 0.25x, first message 4.00x");
+    expect(text).toContain("snapshot: one Maintenance.Snapshot stream read whole from the first member; ops/s is its throughput in MiB/s");
+    expect(formatReport(report([server("etcd", [wl("put-1", run(1, 1, 1))])]))).not.toContain("Maintenance.Snapshot");
+    expect(computeRatios([server("etcd", [wl("put-1", run(1, 1, 1))]), server("x", [wl("put-1", run(1, 1, 1))])])[0]).not.toHaveProperty("snapshotThroughput");
+  });
+
   it("alignColumns pads left or right per column", () => {
     expect(alignColumns([["a", "1"], ["bbb", "22"]], new Set([1]))).toBe("a     1\nbbb  22");
   });

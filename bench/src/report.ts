@@ -1,4 +1,5 @@
 import type { WorkloadRun } from "./generator.js";
+import { snapshotNote } from "./snapshot.js";
 import type { Op } from "./workload.js";
 
 /** WorkloadResult is one workload's outcome on one server; when ok is false only error is meaningful. */
@@ -45,6 +46,13 @@ export interface Ratio {
   /** defragMs and worstWritePause compare a defrag run's Defragment duration and worst write pause. */
   defragMs?: number | null;
   worstWritePause?: number | null;
+  /**
+   * snapshotThroughput, snapshotDuration and snapshotFirstByte compare a snapshot run's
+   * MiB/s (above 1x faster), call duration and time to the first message (above 1x slower).
+   */
+  snapshotThroughput?: number | null;
+  snapshotDuration?: number | null;
+  snapshotFirstByte?: number | null;
 }
 
 /** BenchReport is what `npm run bench` prints and writes as JSON. */
@@ -68,6 +76,9 @@ export interface BenchReport {
     /** defragMb and defragValueSize size a defrag workload's fill. */
     defragMb?: number;
     defragValueSize?: number;
+    /** snapshotMb and snapshotValueSize size a snapshot workload's fill. */
+    snapshotMb?: number;
+    snapshotValueSize?: number;
     /**
      * auth is true when every server had authentication on (--auth, or +auth on every
      * entry): every request carried a simple token of user root; each server's own auth
@@ -128,6 +139,11 @@ export function computeRatios(servers: readonly ServerResult[]): Ratio[] {
       if (w.defrag !== undefined && b.defrag !== undefined) {
         q.defragMs = ratio(w.defrag.defragMs, b.defrag.defragMs);
         q.worstWritePause = ratio(w.defrag.worstWritePauseMs, b.defrag.worstWritePauseMs);
+      }
+      if (w.snapshot !== undefined && b.snapshot !== undefined) {
+        q.snapshotThroughput = ratio(w.snapshot.mibPerSec, b.snapshot.mibPerSec);
+        q.snapshotDuration = ratio(w.snapshot.durationMs, b.snapshot.durationMs);
+        q.snapshotFirstByte = ratio(w.snapshot.firstByteMs, b.snapshot.firstByteMs);
       }
       out.push(q);
     }
@@ -232,7 +248,10 @@ function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 }
 
-/** workloadNotes gives one line per watch, lease-put or defrag result (by workload, then server): what its op adds to the row; defrag adds a ratio line. */
+/**
+ * workloadNotes gives one line per watch, lease-put, defrag or snapshot result (by
+ * workload, then server): what its op adds to the row; defrag and snapshot add a ratio line.
+ */
 export function workloadNotes(r: BenchReport): string[] {
   const out: string[] = [];
   for (const name of workloadNames(r.servers)) {
@@ -266,6 +285,7 @@ export function workloadNotes(r: BenchReport): string[] {
             `${f.keys - f.keptKeys} deleted, compacted in ${(f.compactMs / 1000).toFixed(1)} s`,
         );
       }
+      if (w.snapshot !== undefined) out.push(snapshotNote(w.workload, sv.label, w.snapshot));
     }
     for (const q of r.ratios) {
       if (q.workload !== name || (q.defragMs === undefined && q.worstWritePause === undefined)) continue;
@@ -274,8 +294,23 @@ export function workloadNotes(r: BenchReport): string[] {
           `worst write pause ${fmtRatio(q.worstWritePause ?? null)}`,
       );
     }
+    for (const q of r.ratios) {
+      if (q.workload !== name || q.snapshotThroughput === undefined) continue;
+      out.push(snapshotRatioLine(name, q));
+    }
   }
   return out;
+}
+
+/**
+ * snapshotRatioLine is a snapshot workload's ratio line: throughput (MiB/s, above 1x the
+ * server is faster), call duration and time to the first message (above 1x slower).
+ */
+export function snapshotRatioLine(name: string, q: Ratio): string {
+  return (
+    `${name} ${q.server}/${q.baseline}: throughput ${fmtRatio(q.snapshotThroughput ?? null)} (MiB/s, >1x faster), ` +
+    `duration ${fmtRatio(q.snapshotDuration ?? null)}, first message ${fmtRatio(q.snapshotFirstByte ?? null)}`
+  );
 }
 
 /**
@@ -314,7 +349,7 @@ export function formatReport(r: BenchReport): string {
       rows.push([
         ...lead,
         sv.label,
-        w.throughput.toFixed(0),
+        w.snapshot !== undefined ? w.throughput.toFixed(1) : w.throughput.toFixed(0),
         fmtMs(w.p50Ms),
         fmtMs(w.p99Ms),
         String(w.errors),
@@ -354,6 +389,12 @@ export function formatReport(r: BenchReport): string {
     lines.push(
       "defrag: the measured window is one Maintenance.Defragment call; ops/s and latency cover the puts and " +
         "linearizable ranges sent until it returned; worst write pause: the longest time in it with no put completing.",
+    );
+  }
+  if (r.servers.some((sv) => sv.workloads.some((w) => w.snapshot !== undefined))) {
+    lines.push(
+      "snapshot: one Maintenance.Snapshot stream read whole from the first member; ops/s is its throughput in MiB/s " +
+        "(blob bytes received / call duration, MiB = 2^20 bytes), p50/p99 the call's duration.",
     );
   }
   if (r.ratios.length > 0) {

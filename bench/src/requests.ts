@@ -185,9 +185,13 @@ export const DELETE_RANGE_PATH = "/etcdserverpb.KV/DeleteRange";
 export const COMPACT_PATH = "/etcdserverpb.KV/Compact";
 export const DEFRAGMENT_PATH = "/etcdserverpb.Maintenance/Defragment";
 export const STATUS_PATH = "/etcdserverpb.Maintenance/Status";
+/** SNAPSHOT_PATH is Maintenance.Snapshot, server-streaming (an empty SnapshotRequest, then SnapshotResponses). */
+export const SNAPSHOT_PATH = "/etcdserverpb.Maintenance/Snapshot";
 
 /** DEFRAG_PREFIX starts the keys of the defrag workload (its fill and its load). */
 export const DEFRAG_PREFIX = "d";
+/** SNAPSHOT_PREFIX starts the keys the snapshot workload's fill writes. */
+export const SNAPSHOT_PREFIX = "s";
 
 /**
  * encodeFillTxn returns a TxnRequest (no compares) whose success branch puts keys

@@ -35,6 +35,15 @@ describe("parseWorkload", () => {
     expect(needsData(parseWorkload("defrag-2", 10))).toBe(false);
   });
 
+  it("parses snapshot and snapshot-1 as the one-call snapshot workload, nothing else", () => {
+    const w = { name: "snapshot", op: "snapshot", clients: 1, conns: 1 };
+    expect(parseWorkload("snapshot", 10)).toEqual(w);
+    expect(parseWorkload(" snapshot-1", 10)).toEqual(w);
+    expect(() => parseWorkload("snapshot-2", 10)).toThrow(/snapshot is one call/);
+    expect(needsData(parseWorkload("snapshot", 10))).toBe(false);
+    expect(DEFAULT_WORKLOADS).not.toContain("snapshot");
+  });
+
   it("accepts every default workload", () => {
     for (const w of DEFAULT_WORKLOADS) expect(parseWorkload(w, 10).name).toBe(w);
   });

@@ -10,12 +10,17 @@ export type KvOp = "put" | "range" | "range-serializable";
  * one operation is a LeaseGrant followed by a Put attached to the granted lease; or
  * "watch", where watchers on one prefix count the events a fixed put load produces; or
  * "defrag", where half the clients put and half read (linearizable) while one
- * Maintenance.Defragment runs on a store filled beforehand (see defrag.ts).
+ * Maintenance.Defragment runs on a store filled beforehand (see defrag.ts); or "snapshot",
+ * one Maintenance.Snapshot stream read whole from a store filled beforehand (see
+ * snapshot.ts).
  */
-export type Op = KvOp | "lease-put" | "watch" | "defrag";
+export type Op = KvOp | "lease-put" | "watch" | "defrag" | "snapshot";
 
 /** OPS lists the ops in the order they are accepted on the command line. */
-export const OPS: readonly Op[] = ["put", "range", "range-serializable", "lease-put", "watch", "defrag"];
+export const OPS: readonly Op[] = ["put", "range", "range-serializable", "lease-put", "watch", "defrag", "snapshot"];
+
+/** SNAPSHOT_WORKLOAD is the snapshot workload's name: one call, so no client count ("snapshot-1" is accepted too). */
+export const SNAPSHOT_WORKLOAD = "snapshot";
 
 /** isKvOp tells the one-request ops apart. */
 export function isKvOp(op: Op): op is KvOp {
@@ -66,9 +71,11 @@ export const LEASE_TTL_SECONDS = 60;
 /**
  * parseWorkload parses "<op>-<clients>" (e.g. "range-serializable-100"). The workload gets
  * min(clients, maxConns) connections; a watch workload gets `watchWriters` put clients.
+ * "snapshot" (or "snapshot-1") is one Snapshot call on one connection, named "snapshot".
  * Throws "bench: ..." on a malformed name.
  */
 export function parseWorkload(name: string, maxConns: number, watchWriters = DEFAULT_WATCH_WRITERS): Workload {
+  if (name.trim() === SNAPSHOT_WORKLOAD) return { name: SNAPSHOT_WORKLOAD, op: "snapshot", clients: 1, conns: 1 };
   const m = /^([a-z-]+)-(\d+)$/.exec(name.trim());
   if (m === null) {
     throw new Error(`bench: bad workload "${name}" (want <op>-<clients>, op one of ${OPS.join(", ")})`);
@@ -92,6 +99,10 @@ export function parseWorkload(name: string, maxConns: number, watchWriters = DEF
     }
     w.writers = watchWriters;
     w.writerConns = Math.min(watchWriters, maxConns);
+  }
+  if (op === "snapshot") {
+    if (clients !== 1) throw new Error(`bench: workload "${name}": snapshot is one call, so "${SNAPSHOT_WORKLOAD}" or "${SNAPSHOT_WORKLOAD}-1"`);
+    return { name: SNAPSHOT_WORKLOAD, op, clients: 1, conns: 1 };
   }
   if (op === "defrag" && clients < 2) {
     throw new Error(`bench: workload "${name}": a defrag workload needs at least 2 clients (puts and ranges)`);

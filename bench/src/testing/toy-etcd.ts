@@ -9,7 +9,13 @@
  * Authenticate, and KV.Range to probe a token): once enabled, every other call needs a
  * token it issued, in the metadata "token", refused with etcd's status and text otherwise.
  * `calls` logs every call's method name and the token it carried.
+ *
+ * For the snapshot workload it answers KV.Txn (counting the puts), Maintenance.Status
+ * (dbSize: snapshotSize) and Maintenance.Snapshot: snapshotSize bytes in blobs of
+ * snapshotChunk bytes, each with the bytes still to come, then a 32-byte SHA-256 blob, as
+ * etcd does; `snapshotFault` makes it end the stream early (OK status) or fail it.
  */
+import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb, mvccpb } from "@etcd-ts/proto";
 
@@ -63,6 +69,13 @@ export class ToyEtcd {
   readonly tokens = new Set<string>();
   /** calls logs every call received, in order. */
   readonly calls: ToyCall[] = [];
+  /** txnPuts counts the puts of every Txn received. */
+  txnPuts = 0;
+  /** snapshotSize and snapshotChunk shape the Snapshot stream (file bytes, blob size). */
+  snapshotSize = 100_000;
+  snapshotChunk = 32 * 1024;
+  /** snapshotFault: "truncate" ends the stream OK after the first blob, "fail" fails it there. */
+  snapshotFault: "truncate" | "fail" | undefined;
   private readonly server = new grpc.Server();
   private seq = 0;
 
@@ -153,6 +166,9 @@ export class ToyEtcd {
         UserGrantRole: method("/etcdserverpb.Auth/UserGrantRole", false, false),
         AuthEnable: method("/etcdserverpb.Auth/AuthEnable", false, false),
         Authenticate: method("/etcdserverpb.Auth/Authenticate", false, false),
+        Txn: method("/etcdserverpb.KV/Txn", false, false),
+        Status: method("/etcdserverpb.Maintenance/Status", false, false),
+        Snapshot: method("/etcdserverpb.Maintenance/Snapshot", false, true),
       },
       {
         Put: this.unary("Put", (req) => this.put(req)),
@@ -174,6 +190,11 @@ export class ToyEtcd {
         UserGrantRole: this.unary("UserGrantRole", (req) => this.grantRole(req)),
         AuthEnable: this.unary("AuthEnable", () => this.authEnable()),
         Authenticate: this.unary("Authenticate", (req) => this.authenticate(req), false),
+        Txn: this.unary("Txn", (req) => this.txn(req)),
+        Status: this.unary("Status", () =>
+          bytes(etcdserverpb.StatusResponse.encode(etcdserverpb.StatusResponse.fromPartial({ header: this.header(), dbSize: BigInt(this.snapshotSize) })).finish()),
+        ),
+        Snapshot: (call: grpc.ServerWritableStream<Buffer, Buffer>) => this.snapshot(call),
       },
     );
     this.port = await new Promise<number>((resolve, reject) =>
@@ -216,6 +237,38 @@ export class ToyEtcd {
       if (f === "dup") w.call.write(msg);
     }
     return bytes(etcdserverpb.PutResponse.encode({ header: this.header(), prevKv: undefined }).finish());
+  }
+
+  private txn(request: Buffer): Buffer {
+    const req = etcdserverpb.TxnRequest.decode(request);
+    this.revision++;
+    this.txnPuts += req.success.filter((op) => op.requestPut !== undefined).length;
+    return bytes(etcdserverpb.TxnResponse.encode(etcdserverpb.TxnResponse.fromPartial({ header: this.header(), succeeded: true })).finish());
+  }
+
+  private snapshot(call: grpc.ServerWritableStream<Buffer, Buffer>): void {
+    const refused = this.admit("Snapshot", call.metadata);
+    if (refused !== undefined) {
+      call.emit("error", refused);
+      return;
+    }
+    const msg = (remaining: number, blob: Buffer): Buffer =>
+      bytes(etcdserverpb.SnapshotResponse.encode({ header: this.header(), remainingBytes: BigInt(remaining), blob }).finish());
+    const h = createHash("sha256");
+    let sent = 0;
+    while (sent < this.snapshotSize) {
+      const blob = Buffer.alloc(Math.min(this.snapshotChunk, this.snapshotSize - sent), sent & 0xff);
+      sent += blob.length;
+      h.update(blob);
+      call.write(msg(this.snapshotSize - sent, blob));
+      if (this.snapshotFault === "truncate") return void call.end();
+      if (this.snapshotFault === "fail") {
+        call.emit("error", { code: grpc.status.UNAVAILABLE, details: "etcdserver: toy snapshot failed" });
+        return;
+      }
+    }
+    call.write(msg(0, h.digest()));
+    call.end();
   }
 
   private watch(call: grpc.ServerDuplexStream<Buffer, Buffer>): void {
