@@ -30,7 +30,7 @@ export class MembershipStore {
 
   constructor(
     public current: Membership,
-    private readonly tx: BatchTx,
+    private readonly tx: Pick<BatchTx, "put">,
     private readonly memberId: bigint,
     private readonly logger: Logger,
   ) {}

@@ -1,16 +1,19 @@
-import { lstat, mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { constants } from "node:fs";
+import { access, lstat, mkdir, open, readFile, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
 import { Backend, consistentIndexKey, type WriteOp } from "@etcd-ts/backend";
 import { BboltReader } from "@etcd-ts/bbolt";
-import { etcdraftpb, etcdserverpb, raftpb, walpb } from "@etcd-ts/proto";
+import { etcdraftpb, etcdserverpb, raftpb, serverpb, walpb } from "@etcd-ts/proto";
 import { readGoSnap, readGoWal, readGoWalSnapshots, WAL, type GoWalContents } from "@etcd-ts/wal";
 import { FP } from "../failpoint.js";
 import { hexId } from "../ids.js";
 import type { Logger } from "../log.js";
-import { MEMBERSHIP_KEY } from "../membership_store.js";
+import { Membership } from "../membership.js";
+import { MEMBERSHIP_KEY, MembershipStore } from "../membership_store.js";
 import { decodeConsistentIndex } from "../apply/apply_loop.js";
 import { GoEntryConverter } from "./go_entries.js";
 import { EtcdImport } from "./layout.js";
+import { membersFromV2Store } from "./v2_store_members.js";
 import { syncDir } from "../fs_sync.js";
 
 /**
@@ -58,24 +61,61 @@ export interface GoConversionOptions {
   hashPassword: (password: string) => Promise<Buffer>;
 }
 
+/** separateWal tells by name whether the WAL directory is not <member>/wal (enough to find an interrupted conversion's directories). */
 function separateWal(p: GoDataDirPaths): boolean {
   return resolve(p.wal) !== resolve(join(p.member, "wal"));
 }
 
+/**
+ * walIsSeparate tells, by real path, whether the WAL directory is not <member>/wal, and refuses
+ * placements the conversion cannot handle: a WAL directory elsewhere inside the member
+ * directory (it would be moved aside with it), or one that cannot be renamed aside (a mount
+ * point, or a parent directory this process cannot write).
+ */
+async function walIsSeparate(p: GoDataDirPaths): Promise<boolean> {
+  const real = (x: string): Promise<string> => realpath(x).catch(() => resolve(x));
+  const wal = await real(p.wal);
+  const member = await real(p.member);
+  if (wal === join(member, "wal")) return false;
+  if (wal.startsWith(member + sep)) {
+    throw new Error(`etcdserver: cannot convert the Go etcd data directory: the WAL directory ${p.wal} is inside ${p.member} but is not its wal directory`);
+  }
+  const [st, parent] = await Promise.all([stat(wal), stat(dirname(wal))]);
+  if (st.dev !== parent.dev) {
+    throw new Error(
+      `etcdserver: cannot convert the Go etcd data directory: the WAL directory ${p.wal} is a mount point, and the conversion renames it aside; move the WAL files into a directory below the mount point and pass that as --wal-dir`,
+    );
+  }
+  try {
+    await access(dirname(wal), constants.W_OK);
+  } catch {
+    throw new Error(`etcdserver: cannot convert the Go etcd data directory: ${dirname(wal)} is not writable (the conversion renames ${p.wal} aside)`);
+  }
+  return true;
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
+/** isFile tells whether path is a regular file; a path that does not exist is not, any other error is thrown. */
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await lstat(path)).isFile();
-  } catch {
-    return false;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
   }
 }
 
+/** exists tells whether path exists; an error other than "does not exist" is thrown. */
 async function exists(path: string): Promise<boolean> {
   try {
     await lstat(path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
   }
 }
 
@@ -114,24 +154,32 @@ export interface GoConversion {
  */
 export async function convertGoDataDir(p: GoDataDirPaths, opts: GoConversionOptions, logger: Logger): Promise<GoConversion | undefined> {
   const building = `${p.member}${CONVERTING_SUFFIX}`;
-  const buildingWal = separateWal(p) ? `${p.wal}${CONVERTING_SUFFIX}` : join(building, "wal");
+  let buildingWal = separateWal(p) ? `${p.wal}${CONVERTING_SUFFIX}` : join(building, "wal");
   if (await isFile(join(building, CONVERTED_MARKER))) {
     logger.info("finishing an interrupted conversion of a Go etcd data directory", { "member-dir": p.member });
-    await swapIn(p, building, buildingWal);
+    await swapIn(p, building, separateWal(p) ? buildingWal : undefined);
     return undefined;
   }
+  const separate = await walIsSeparate(p);
   const asideMember = `${p.member}${GO_ASIDE_SUFFIX}`;
-  const asideWal = separateWal(p) ? `${p.wal}${GO_ASIDE_SUFFIX}` : undefined;
+  const asideWal = separate ? `${p.wal}${GO_ASIDE_SUFFIX}` : undefined;
   for (const a of [asideMember, asideWal]) {
     if (a !== undefined && (await exists(a))) {
       throw new Error(`etcdserver: cannot convert the Go etcd data directory: ${a} already exists (originals of an earlier conversion?)`);
     }
   }
+  if (separate !== separateWal(p)) buildingWal = join(building, "wal");
   await rm(building, { recursive: true, force: true });
-  if (separateWal(p)) await rm(buildingWal, { recursive: true, force: true });
+  if (separate) await rm(buildingWal, { recursive: true, force: true });
 
   try {
-    const walFiles = await readdir(p.wal).then((ns) => ns.filter((n) => n.endsWith(".wal")), () => []);
+    const walFiles = await readdir(p.wal).then(
+      (ns) => ns.filter((n) => n.endsWith(".wal")),
+      (err: unknown) => {
+        if (isNotFound(err)) return [];
+        throw err;
+      },
+    );
     if (walFiles.length === 0) {
       throw new Error(`etcdserver: ${join(p.member, "snap", "db")} is a Go etcd backend, but ${p.wal} holds no WAL files to start it from`);
     }
@@ -177,28 +225,36 @@ export async function convertGoDataDir(p: GoDataDirPaths, opts: GoConversionOpti
     let records = 0;
     try {
       const consistentIndex = await importBbolt(dbPath, imp, backend, (n) => (records += n));
-      const membership = imp.membership(clusterId);
-      if (membership.members.size === 0) throw new Error(`etcdserver: the Go etcd backend ${dbPath} holds no members`);
+      refuseNewerEtcd(imp, dbPath);
+
+      // 2b. The log, converted, and the member list as of the consistent index: Go etcd 3.4's
+      // record of the members is its v2 store (the snapshot's data), changed by every
+      // membership entry after the snapshot; the entries after the consistent index are left
+      // to etcd-ts's apply loop.
+      const converter = new GoEntryConverter(opts.hashPassword);
+      const entries: raftpb.Entry[] = [];
+      for (const e of contents.entries) entries.push(await converter.convert(e));
+      const membership = replayMembership(
+        snap.snapshot?.data !== undefined ? membersFromV2Store(snap.snapshot.data, clusterId) : new Membership(clusterId, new Map()),
+        entries.filter((e) => e.index <= consistentIndex),
+        memberId,
+        logger,
+      );
+      if (membership.members.size === 0) throw new Error(`etcdserver: the Go etcd data directory ${p.member} names no members (no snapshot and no conf change in its WAL)`);
       await backend.write([{ type: "put", key: MEMBERSHIP_KEY, value: membership.encode() }], { sync: true });
       await backend.sync();
 
-      // 2b. The WAL.
-      const converter = new GoEntryConverter(opts.hashPassword);
+      await mkdir(buildingWal, { recursive: true, mode: 0o700 });
       const wal = await WAL.create(buildingWal, Buffer.from(walpb.WalMetadata.encode({ memberId, clusterId }).finish()));
       try {
         if (snapMeta !== undefined) {
           await wal.saveSnapshot({ index: snapIndex, term: snapTerm, confState: confState(snapMeta.confState) });
         }
-        let batch: raftpb.Entry[] = [];
-        for (const e of contents.entries) {
-          batch.push(await converter.convert(e));
-          if (batch.length >= WAL_BATCH_ENTRIES) {
-            await wal.save(undefined, batch);
-            batch = [];
-          }
+        for (let i = 0; i < entries.length; i += WAL_BATCH_ENTRIES) {
+          await wal.save(undefined, entries.slice(i, i + WAL_BATCH_ENTRIES));
         }
         const hs = contents.hardState;
-        await wal.save({ term: hs.term ?? 0n, vote: hs.vote ?? 0n, commit: hs.commit ?? 0n }, batch);
+        await wal.save({ term: hs.term ?? 0n, vote: hs.vote ?? 0n, commit: hs.commit ?? 0n }, []);
       } finally {
         await wal.close();
       }
@@ -210,9 +266,9 @@ export async function convertGoDataDir(p: GoDataDirPaths, opts: GoConversionOpti
       const fh = await open(join(building, CONVERTED_MARKER), "r");
       await fh.sync().finally(() => fh.close());
       await syncDir(building);
-      if (separateWal(p)) await syncDir(buildingWal);
+      if (separate) await syncDir(buildingWal);
       await syncDir(dirname(resolve(building)));
-      await swapIn(p, building, buildingWal);
+      await swapIn(p, building, separate ? buildingWal : undefined);
 
       const toApply = contents.entries.filter((e) => (e.Index ?? 0n) > consistentIndex).length;
       const result: GoConversion = {
@@ -256,9 +312,41 @@ export async function convertGoDataDir(p: GoDataDirPaths, opts: GoConversionOpti
     // A conversion that did not complete leaves nothing behind: the Go files were not touched.
     if (!(await isFile(join(building, CONVERTED_MARKER)))) {
       await rm(building, { recursive: true, force: true }).catch(() => undefined);
-      if (separateWal(p)) await rm(buildingWal, { recursive: true, force: true }).catch(() => undefined);
+      if (separate) await rm(buildingWal, { recursive: true, force: true }).catch(() => undefined);
     }
     throw err;
+  }
+}
+
+/**
+ * replayMembership applies the membership entries (conf changes, member attributes, cluster
+ * version) among the converted entries to ms, as etcd-ts's apply loop would, and returns it.
+ */
+function replayMembership(ms: Membership, entries: readonly raftpb.Entry[], memberId: bigint, logger: Logger): Membership {
+  const store = new MembershipStore(ms, { put: () => undefined }, memberId, logger);
+  for (const e of entries) {
+    if (e.type === raftpb.EntryType.ENTRY_CONF_CHANGE) {
+      const cc = raftpb.ConfChange.decode(e.data);
+      store.applyConfChange(cc, serverpb.ConfChangeContext.decode(cc.context));
+    } else if (e.data.length > 0) {
+      const req = serverpb.InternalRaftRequest.decode(e.data);
+      if (req.memberAttributes !== undefined) store.applyMemberAttributes(req.memberAttributes);
+      if (req.clusterVersionSet !== undefined) store.applyClusterVersion(req.clusterVersionSet.ver);
+    }
+  }
+  return store.current;
+}
+
+/**
+ * refuseNewerEtcd refuses a backend written by etcd 3.5 or later, whose log and backend hold
+ * records etcd 3.4 does not have (its `meta` bucket has `term` and `confState`).
+ */
+function refuseNewerEtcd(imp: EtcdImport, dbPath: string): void {
+  const newer = imp.skipped.filter((k) => k === "meta/term" || k === "meta/confState");
+  if (newer.length > 0) {
+    throw new Error(
+      `etcdserver: ${dbPath} was written by etcd 3.5 or later (its meta bucket has ${newer.join(", ")}); etcd-ts converts etcd 3.4 data directories only: restore an etcdctl snapshot instead`,
+    );
   }
 }
 
@@ -312,14 +400,16 @@ async function importBbolt(path: string, imp: EtcdImport, backend: Backend, coun
 /**
  * swapIn renames the Go directories aside and the built ones into their places; each step
  * checks what is already done, so an interrupted swap is finished by running it again.
+ * buildingWal is the WAL built in a directory of its own (a separate --wal-dir), undefined
+ * when it was built inside the member directory.
  */
-async function swapIn(p: GoDataDirPaths, building: string, buildingWal: string): Promise<void> {
+async function swapIn(p: GoDataDirPaths, building: string, buildingWal: string | undefined): Promise<void> {
   const moveAside = async (from: string, aside: string): Promise<void> => {
     if (!(await exists(from))) return;
     if (await exists(aside)) throw new Error(`etcdserver: cannot keep the Go etcd originals of ${from}: ${aside} already exists`);
     await rename(from, aside);
   };
-  if (separateWal(p) && (await exists(buildingWal))) {
+  if (buildingWal !== undefined && (await exists(buildingWal))) {
     await moveAside(p.wal, `${p.wal}${GO_ASIDE_SUFFIX}`);
     await rename(buildingWal, p.wal);
     await syncDir(dirname(resolve(p.wal)));
