@@ -24,6 +24,12 @@ export interface ScanOptions {
   reverse?: boolean;
   /** limit caps the number of entries returned; absent or negative means no cap. */
   limit?: number;
+  /**
+   * readAhead asks the native iterator for the next chunk while the caller handles the one
+   * just yielded, so reading overlaps the caller's work (for whole-store scans; a caller that
+   * stops early has read at most one chunk more).
+   */
+  readAhead?: boolean;
 }
 
 /** ScanChunk holds consecutive entries of a scan: keys[i] maps to values[i]. */
@@ -139,14 +145,23 @@ export class Backend {
     if (opts.lt !== undefined) native.lt = opts.lt;
     if (opts.limit === 0) return;
     const it = binding.iterator_init(this.db.context, native);
+    const next = (): Promise<{ array: Buffer[]; finished: boolean }> =>
+      new Promise((resolve, reject) => {
+        binding.iterator_next(it, (err, array, finished) => {
+          if (err) reject(wrap("scan", err));
+          else resolve({ array, finished });
+        });
+      });
+    let pending: Promise<{ array: Buffer[]; finished: boolean }> | undefined = next();
     try {
       for (;;) {
-        const { array, finished } = await new Promise<{ array: Buffer[]; finished: boolean }>((resolve, reject) => {
-          binding.iterator_next(it, (err, array, finished) => {
-            if (err) reject(wrap("scan", err));
-            else resolve({ array, finished });
-          });
-        });
+        const { array, finished } = await (pending as Promise<{ array: Buffer[]; finished: boolean }>);
+        pending = undefined;
+        if (!finished && opts.readAhead === true) {
+          pending = next();
+          // Handled here; the loop awaits it again and sees its error there.
+          pending.catch(() => undefined);
+        }
         const n = array.length >> 1;
         if (n > 0) {
           const keys = new Array<Buffer>(n);
@@ -159,8 +174,11 @@ export class Backend {
         }
         if (finished) break;
         this.checkOpen();
+        pending ??= next();
       }
     } finally {
+      // A read still in flight finishes before the iterator ends (one next() at a time).
+      if (pending !== undefined) await pending.catch(() => undefined);
       // close() ends the native iterators of a closed database itself.
       if (!this.closed) {
         await new Promise<void>((resolve) => binding.iterator_end(it, () => resolve()));

@@ -242,10 +242,19 @@ export async function writeBboltFile(path: string, source: BboltSource, options:
   try {
     const a = new Assembly(s, false);
     let pos = 2 * s.pageSize;
-    for await (const chunk of gather(a.run(source), s.chunkBytes)) {
-      await writeAll(fh, chunk, pos);
-      pos += chunk.length;
+    // One write in flight while the next chunk is built (chunks are fresh buffers).
+    let writing: Promise<void> | undefined;
+    try {
+      for await (const chunk of gather(a.run(source), s.chunkBytes)) {
+        if (writing !== undefined) await writing;
+        writing = writeAll(fh, chunk, pos);
+        writing.catch(() => undefined);
+        pos += chunk.length;
+      }
+    } finally {
+      if (writing !== undefined) await writing.catch(() => undefined);
     }
+    if (writing !== undefined) await writing;
     const layout = a.layout!;
     if (options.sync !== false) await fh.datasync();
     const [m0, m1] = metaPages(layout);

@@ -47,5 +47,5 @@ async function* grouped(it: AsyncIterator<EtcdEntry>, signal: AbortSignal | unde
  * stops at the next entry and rejects with the signal's reason).
  */
 export async function writeEtcdSnapshotFile(backend: Backend, path: string, opts: { sync?: boolean; signal?: AbortSignal } = {}): Promise<BboltLayout> {
-  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks()), opts.signal), { sync: opts.sync ?? true });
+  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks({ readAhead: true })), opts.signal), { sync: opts.sync ?? true });
 }

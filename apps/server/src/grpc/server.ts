@@ -8,7 +8,7 @@ import { authInterceptor, authService } from "./auth.js";
 import { clusterService } from "./cluster.js";
 import { kvService } from "./kv.js";
 import { leaseService } from "./lease.js";
-import { maintenanceService } from "./maintenance.js";
+import { MaintenanceServiceDefinition, maintenanceService } from "./maintenance.js";
 import { WatchServiceDefinition, watchService } from "./watch.js";
 import { RequireLeader } from "./require_leader.js";
 
@@ -53,7 +53,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     ...(o.observer === undefined ? {} : { observer: o.observer }),
   });
   grpc.addService(etcdserverpb.KVService, kvService(s));
-  grpc.addService(etcdserverpb.MaintenanceService, maintenanceService(s));
+  grpc.addService(MaintenanceServiceDefinition, maintenanceService(s));
   grpc.addService(etcdserverpb.ClusterService, clusterService(s));
   grpc.addService(etcdserverpb.LeaseService, leaseService(s, o.clientCertAuth === true));
   grpc.addService(etcdserverpb.AuthService, authService(s));

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Backend } from "@etcd-ts/backend";
 import { BboltReader } from "@etcd-ts/bbolt";
-import type { etcdserverpb } from "@etcd-ts/proto";
+import { etcdserverpb } from "@etcd-ts/proto";
 import type { ServerStream } from "@etcd-ts/grpc-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeClientSnapshot, removeStaleClientSnapshots } from "../etcd_format/client_snapshot.js";
@@ -13,7 +13,7 @@ import type { EtcdServer } from "../etcd_server.js";
 import { Logger } from "../log.js";
 import { Membership } from "../membership.js";
 import { MEMBERSHIP_KEY } from "../membership_store.js";
-import { sendSnapshot, SNAPSHOT_SEND_BYTES } from "./snapshot.js";
+import { sendSnapshot, SNAPSHOT_SEND_BYTES, snapshotResponseBuffer } from "./snapshot.js";
 
 /**
  * Maintenance.Snapshot as the API layer sends it: the etcd-format image of the backend in
@@ -53,15 +53,16 @@ function fakeServer(snapDir: string): EtcdServer {
   return { clientSnapshot: () => makeClientSnapshot(backend, snapDir), logger: new Logger("error") } as unknown as EtcdServer;
 }
 
-function recorder(failAfter = Infinity): { call: ServerStream<etcdserverpb.SnapshotResponse>; sent: etcdserverpb.SnapshotResponse[] } {
+/** recorder keeps what was sent, decoded (blobs come already encoded, the trailer as a message). */
+function recorder(failAfter = Infinity): { call: ServerStream<etcdserverpb.SnapshotResponse | Buffer>; sent: etcdserverpb.SnapshotResponse[] } {
   const sent: etcdserverpb.SnapshotResponse[] = [];
   const call = {
-    send: async (r: etcdserverpb.SnapshotResponse) => {
+    send: async (r: etcdserverpb.SnapshotResponse | Buffer) => {
       if (sent.length >= failAfter) throw new Error("client went away");
-      sent.push(r);
+      sent.push(Buffer.isBuffer(r) ? etcdserverpb.SnapshotResponse.decode(r) : r);
     },
     bufferedBytes: 0,
-  } as unknown as ServerStream<etcdserverpb.SnapshotResponse>;
+  } as unknown as ServerStream<etcdserverpb.SnapshotResponse | Buffer>;
   return { call, sent };
 }
 
@@ -115,6 +116,15 @@ describe("Maintenance.Snapshot", () => {
     await expect(sendSnapshot(fakeServer(snapDir), call)).rejects.toThrow(/client went away/);
     expect(sent.length).toBe(2);
     expect(readdirSync(snapDir)).toEqual([]);
+  });
+
+  it("encodes a blob's message as the generated encoder does", () => {
+    for (const [remaining, size] of [[0, 32], [5, 1], [127, 128], [128, 16384], [2 ** 40, SNAPSHOT_SEND_BYTES]] as const) {
+      const { message, blob } = snapshotResponseBuffer(remaining, size);
+      blob.fill(0xab);
+      const want = etcdserverpb.SnapshotResponse.encode({ header: undefined, remainingBytes: BigInt(remaining), blob: Buffer.alloc(size, 0xab) }).finish();
+      expect(message.equals(Buffer.from(want))).toBe(true);
+    }
   });
 
   it("removes files a stopped member left, and nothing else", async () => {

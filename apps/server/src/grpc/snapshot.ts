@@ -12,6 +12,44 @@ import { humanizeBytes } from "../quota.js";
  */
 export const SNAPSHOT_SEND_BYTES = 1024 * 1024;
 
+/** varintBytes is the size of v as a protobuf varint. */
+function varintBytes(v: number): number {
+  let n = 1;
+  while (v >= 0x80) {
+    v = Math.floor(v / 128);
+    n++;
+  }
+  return n;
+}
+
+function putVarint(buf: Buffer, at: number, v: number): number {
+  while (v >= 0x80) {
+    buf[at++] = (v % 128) | 0x80;
+    v = Math.floor(v / 128);
+  }
+  buf[at++] = v;
+  return at;
+}
+
+/**
+ * snapshotResponseBuffer allocates an encoded SnapshotResponse {remaining_bytes, blob} whose
+ * blob (size bytes) is left to fill: `blob` is the view of it inside `message`. Fields in
+ * number order as Go marshals them; remaining_bytes 0 is left out (proto3 default); size is at
+ * least 1 (an empty blob would be left out too).
+ */
+export function snapshotResponseBuffer(remaining: number, size: number): { message: Buffer; blob: Buffer } {
+  const head = (remaining > 0 ? 1 + varintBytes(remaining) : 0) + 1 + varintBytes(size);
+  const message = Buffer.allocUnsafe(head + size);
+  let at = 0;
+  if (remaining > 0) {
+    message[at++] = (2 << 3) | 0; // remaining_bytes, varint
+    at = putVarint(message, at, remaining);
+  }
+  message[at++] = (3 << 3) | 2; // blob, length-delimited
+  at = putVarint(message, at, size);
+  return { message, blob: message.subarray(at) };
+}
+
 /**
  * sendSnapshot answers Maintenance.Snapshot as etcd does: the backend as an etcd 3.4 bbolt
  * file, as of one consistent point, in SNAPSHOT_SEND_BYTES blobs with the bytes still to come
@@ -20,7 +58,7 @@ export const SNAPSHOT_SEND_BYTES = 1024 * 1024;
  * client's flow control, so a slow client holds one blob in memory, not the file; the member
  * keeps serving meanwhile (the image is a file of its own, removed when the call ends).
  */
-export async function sendSnapshot(s: EtcdServer, call: ServerStream<etcdserverpb.SnapshotResponse>): Promise<void> {
+export async function sendSnapshot(s: EtcdServer, call: ServerStream<etcdserverpb.SnapshotResponse | Buffer>): Promise<void> {
   const snap = await s.clientSnapshot(call.signal);
   const log = s.logger;
   try {
@@ -29,21 +67,40 @@ export async function sendSnapshot(s: EtcdServer, call: ServerStream<etcdserverp
     log.info("sending database snapshot to client", { "total-bytes": total, size: humanizeBytes(total) });
     const h = createHash("sha256");
     const fh = await open(snap.path, "r");
+    /**
+     * read reads the blob at offset `at` (SNAPSHOT_SEND_BYTES, or what is left) straight into
+     * an encoded SnapshotResponse, which is sent as it is (no copy but the gRPC framing's).
+     */
+    const read = async (at: number): Promise<{ message: Buffer; blob: Buffer }> => {
+      const size = Math.min(SNAPSHOT_SEND_BYTES, total - at);
+      const { message, blob } = snapshotResponseBuffer(total - at - size, size);
+      let got = 0;
+      while (got < size) {
+        const { bytesRead } = await fh.read(blob, got, size - got, at + got);
+        if (bytesRead === 0) throw new Error(`snapshot: ${snap.path} ended at ${at + got} of ${total} bytes`);
+        got += bytesRead;
+      }
+      return { message, blob };
+    };
+    // The next blob is read while the current one is hashed and sent.
+    let next: Promise<{ message: Buffer; blob: Buffer }> | undefined;
     try {
       let sent = 0;
-      while (sent < total) {
-        const blob = Buffer.allocUnsafe(Math.min(SNAPSHOT_SEND_BYTES, total - sent));
-        let got = 0;
-        while (got < blob.length) {
-          const { bytesRead } = await fh.read(blob, got, blob.length - got, sent + got);
-          if (bytesRead === 0) throw new Error(`snapshot: ${snap.path} ended at ${sent + got} of ${total} bytes`);
-          got += bytesRead;
+      if (total > 0) next = read(0);
+      while (next !== undefined) {
+        const { message, blob } = await next;
+        next = undefined;
+        const after = sent + blob.length;
+        if (after < total) {
+          next = read(after);
+          next.catch(() => undefined);
         }
-        sent += blob.length;
         h.update(blob);
-        await call.send({ header: undefined, remainingBytes: BigInt(total - sent), blob });
+        await call.send(message);
+        sent = after;
       }
     } finally {
+      if (next !== undefined) await next.catch(() => undefined);
       await fh.close();
     }
     const sha = h.digest();
