@@ -37,7 +37,9 @@ export function authInterceptor(s: EtcdServer, clientCertAuth: boolean): Interce
  * UNCHECKED are the calls etcd 3.4 serves without looking at their credentials: a stale
  * token must not stop a client from logging in again, reading the status or keeping its
  * leases alive. Watch resolves its credentials at each create (see the watch service), and
- * LeaseTimeToLive only when it answers keys (see credentialsOf).
+ * LeaseTimeToLive only when it answers keys (see credentialsOf). Lock and Election resolve
+ * them at each of their operations, as etcd's in-process client does (so a bad token is
+ * reported as those services report every error; see grpc/recipe.ts).
  */
 const UNCHECKED = new Set([
   "/etcdserverpb.Auth/Authenticate",
@@ -49,6 +51,13 @@ const UNCHECKED = new Set([
   "/etcdserverpb.Lease/LeaseLeases",
   "/etcdserverpb.Lease/LeaseTimeToLive",
   "/etcdserverpb.Watch/Watch",
+  "/v3lockpb.Lock/Lock",
+  "/v3lockpb.Lock/Unlock",
+  "/v3electionpb.Election/Campaign",
+  "/v3electionpb.Election/Proclaim",
+  "/v3electionpb.Election/Leader",
+  "/v3electionpb.Election/Observe",
+  "/v3electionpb.Election/Resign",
 ]);
 
 /** tokenOf is the token a call carries: gRPC metadata "token", or "authorization" (the JSON gateway's). */

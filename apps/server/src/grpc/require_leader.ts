@@ -5,11 +5,12 @@ import { Errors } from "../errors.js";
 /** REQUIRE_LEADER_KEY is the metadata a client sets to "true" to require a leader (clientv3.WithRequireLeader). */
 const REQUIRE_LEADER_KEY = "hasleader";
 
-/** STREAM_METHODS are the streaming methods etcd's stream interceptor watches for leader loss. */
+/** STREAM_METHODS are the streaming methods etcd's stream interceptor watches for leader loss (every stream of its client server). */
 const STREAM_METHODS = new Set([
   "/etcdserverpb.Watch/Watch",
   "/etcdserverpb.Lease/LeaseKeepAlive",
   "/etcdserverpb.Maintenance/Snapshot",
+  "/v3electionpb.Election/Observe",
 ]);
 
 /** MAX_NO_LEADER_CHECKS is how many election timeouts without a leader end require-leader streams (etcd's maxNoLeaderCnt). */

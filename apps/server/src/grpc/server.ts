@@ -1,4 +1,4 @@
-import { etcdserverpb } from "@etcd-ts/proto";
+import { etcdserverpb, v3electionpb, v3lockpb } from "@etcd-ts/proto";
 import { GrpcServer, type CallObserver, type CallStatus, type Interceptor } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
 import { mapError } from "../etcd_server.js";
@@ -6,8 +6,10 @@ import { RpcError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { authInterceptor, authService } from "./auth.js";
 import { clusterService } from "./cluster.js";
+import { electionService } from "./election.js";
 import { kvService } from "./kv.js";
 import { leaseService } from "./lease.js";
+import { lockService } from "./lock.js";
 import { MaintenanceServiceDefinition, maintenanceService } from "./maintenance.js";
 import { WatchServiceDefinition, watchService } from "./watch.js";
 import { RequireLeader } from "./require_leader.js";
@@ -61,6 +63,9 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     WatchServiceDefinition,
     watchService(s, { maxResponseBytes: o.maxRequestBytes + GRPC_OVERHEAD_BYTES, progressNotifyMs: o.watchProgressNotifyMs, clientCertAuth: o.clientCertAuth === true }),
   );
+  // etcd registers v3lock and v3election on the same server (embed's serve), behind the same interceptors.
+  grpc.addService(v3lockpb.LockService, lockService(s, o.clientCertAuth === true));
+  grpc.addService(v3electionpb.ElectionService, electionService(s, o.clientCertAuth === true));
   return grpc;
 }
 
