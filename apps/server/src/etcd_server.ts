@@ -209,6 +209,8 @@ export class EtcdServer {
   private inflightSnapshots = 0;
   /** installingSnapshot is the received stream file installSnapshot is installing (see stepSnapshot). */
   private installingSnapshot: string | undefined;
+  /** installDone settles when the snapshot being installed is (client snapshots wait for it). */
+  private installDone: Promise<void> | undefined;
   /** removing: this member knows it was removed and is stopping. */
   private removing = false;
   private stopped = false;
@@ -849,10 +851,12 @@ export class EtcdServer {
   }
 
   /**
-   * clientSnapshot writes the backend as etcd's bbolt file for one Maintenance.Snapshot call,
-   * after every batch applied so far is written (etcd commits its batch first too). At most
-   * MAX_CLIENT_SNAPSHOTS images exist at once (each is as large as the data): another call
-   * gets "etcdserver: too many requests". signal stops the write (the client went away).
+   * clientSnapshot makes an image of the backend as etcd's bbolt file for one
+   * Maintenance.Snapshot call, after every batch applied so far is written (etcd commits its
+   * batch first too) and no snapshot from the leader is being installed (the image must not
+   * see a backend half rewritten). At most MAX_CLIENT_SNAPSHOTS images are read at once (each
+   * keeps a RocksDB snapshot until released): another call gets "etcdserver: too many
+   * requests". signal stops the image (the client went away).
    */
   async clientSnapshot(signal?: AbortSignal): Promise<ClientSnapshot> {
     if (this.stopped) throw Errors.stopped;
@@ -860,8 +864,9 @@ export class EtcdServer {
     this.clientSnapshots++;
     let snap: ClientSnapshot;
     try {
+      while (this.installDone !== undefined) await this.installDone;
       await this.p.tx.idle();
-      snap = await makeClientSnapshot(this.backend, this.p.snapDir, signal);
+      snap = await makeClientSnapshot(this.backend, signal);
     } catch (err) {
       this.clientSnapshots--;
       throw err;
@@ -1231,10 +1236,16 @@ export class EtcdServer {
     const received = snap.data.toString();
     // Set before the first await: a MsgSnap stepped meanwhile must not remove this file.
     this.installingSnapshot = received;
+    const done = this.installReceivedSnapshot(md, received);
+    this.installDone = done.then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      await this.installReceivedSnapshot(md, received);
+      await done;
     } finally {
       this.installingSnapshot = undefined;
+      this.installDone = undefined;
     }
   }
 

@@ -127,6 +127,28 @@ describe("Backend", () => {
     expect(seen).toEqual(["a", "b"]);
   });
 
+  it("opens scans that all read the state after the writes in flight, whenever they are read", async () => {
+    await putAll(["a", "b"]);
+    // A write handed to RocksDB, not yet done: the scans wait for it, then see it.
+    const inFlight = be.write([{ type: "put", key: b("c"), value: b("C") }]);
+    const [one, two, three] = await be.openScans(3, { readAhead: true });
+    await inFlight;
+    await putAll(["d"]);
+    await be.write([{ type: "del", key: b("a") }]);
+    const keys = async (scan: typeof one): Promise<string[]> => {
+      const out: string[] = [];
+      for await (const chunk of scan!.chunks()) for (const k of chunk.keys) out.push(k.toString());
+      return out;
+    };
+    expect(await keys(one)).toEqual(["a", "b", "c"]);
+    expect(await keys(two)).toEqual(["a", "b", "c"]);
+    expect(() => one!.chunks()).toThrow(/read once/);
+    // A scan never read is released by end(); ending twice is once.
+    await three!.end();
+    await three!.end();
+    expect(await collect({})).toEqual(["b=B", "c=C", "d=D"]);
+  });
+
   it("syncs completed writes without storing anything", async () => {
     await putAll(["a"]);
     await be.sync();

@@ -32,6 +32,12 @@ export interface ScanOptions {
   readAhead?: boolean;
 }
 
+/** BackendScan is one of the scans openScans made: read it once with chunks(), release it with end(). */
+export interface BackendScan {
+  chunks(): AsyncGenerator<ScanChunk, void, undefined>;
+  end(): Promise<void>;
+}
+
 /** ScanChunk holds consecutive entries of a scan: keys[i] maps to values[i]. */
 export interface ScanChunk {
   keys: Buffer[];
@@ -54,6 +60,9 @@ export class Backend {
   private readonly db: LevelDown;
   private closed = false;
   private closing: Promise<void> | undefined;
+  /** writing counts the batches handed to RocksDB and not yet done; quiet waits for 0. */
+  private writing = 0;
+  private quietWaiters: Array<() => void> = [];
 
   private constructor(dir: string, db: LevelDown) {
     this.dir = dir;
@@ -110,12 +119,46 @@ export class Backend {
   write(batch: readonly WriteOp[], opts: { sync?: boolean } = {}): Promise<void> {
     this.checkOpen();
     if (batch.length === 0) return Promise.resolve();
+    this.writing++;
     return new Promise((resolve, reject) => {
       binding.batch_do(this.db.context, batch, { sync: opts.sync ?? false }, (err) => {
+        if (--this.writing === 0) for (const w of this.quietWaiters.splice(0)) w();
         if (err) reject(wrap("write", err));
         else resolve();
       });
     });
+  }
+
+  /**
+   * openScans opens `count` scans of the same range that all read one consistent state: once
+   * no write is in flight, their native iterators (each takes a RocksDB snapshot when made)
+   * are made in one synchronous step, so no write can land between them. Each scan is read at
+   * most once; `end` releases its iterator (and snapshot) whether it was read or not.
+   */
+  async openScans(count: number, opts: ScanOptions = {}): Promise<BackendScan[]> {
+    this.checkOpen();
+    while (this.writing > 0) await new Promise<void>((resolve) => this.quietWaiters.push(resolve));
+    this.checkOpen();
+    const scans: BackendScan[] = [];
+    for (let i = 0; i < count; i++) {
+      const it = binding.iterator_init(this.db.context, this.nativeOptions(opts));
+      let ended = false;
+      const end = async (): Promise<void> => {
+        if (ended) return;
+        ended = true;
+        if (!this.closed) await new Promise<void>((resolve) => binding.iterator_end(it, () => resolve()));
+      };
+      let used = false;
+      scans.push({
+        chunks: () => {
+          if (used) throw new Error("backend: a scan from openScans is read once");
+          used = true;
+          return this.iterate(it, opts, end);
+        },
+        end,
+      });
+    }
+    return scans;
   }
 
   /**
@@ -133,6 +176,15 @@ export class Backend {
    */
   async *scanChunks(opts: ScanOptions = {}): AsyncGenerator<ScanChunk, void, undefined> {
     this.checkOpen();
+    if (opts.limit === 0) return;
+    const it = binding.iterator_init(this.db.context, this.nativeOptions(opts));
+    yield* this.iterate(it, opts, async () => {
+      // close() ends the native iterators of a closed database itself.
+      if (!this.closed) await new Promise<void>((resolve) => binding.iterator_end(it, () => resolve()));
+    });
+  }
+
+  private nativeOptions(opts: ScanOptions): NativeIteratorOptions {
     const native: NativeIteratorOptions = {
       reverse: opts.reverse ?? false,
       limit: opts.limit ?? -1,
@@ -143,8 +195,11 @@ export class Backend {
     };
     if (opts.gte !== undefined) native.gte = opts.gte;
     if (opts.lt !== undefined) native.lt = opts.lt;
-    if (opts.limit === 0) return;
-    const it = binding.iterator_init(this.db.context, native);
+    return native;
+  }
+
+  /** iterate yields the chunks of native iterator `it` and calls end once it is done with it. */
+  private async *iterate(it: unknown, opts: ScanOptions, end: () => Promise<void>): AsyncGenerator<ScanChunk, void, undefined> {
     const next = (): Promise<{ array: Buffer[]; finished: boolean }> =>
       new Promise((resolve, reject) => {
         binding.iterator_next(it, (err, array, finished) => {
@@ -152,8 +207,10 @@ export class Backend {
           else resolve({ array, finished });
         });
       });
-    let pending: Promise<{ array: Buffer[]; finished: boolean }> | undefined = next();
+    let pending: Promise<{ array: Buffer[]; finished: boolean }> | undefined;
     try {
+      if (opts.limit === 0) return;
+      pending = next();
       for (;;) {
         const { array, finished } = await (pending as Promise<{ array: Buffer[]; finished: boolean }>);
         pending = undefined;
@@ -179,10 +236,7 @@ export class Backend {
     } finally {
       // A read still in flight finishes before the iterator ends (one next() at a time).
       if (pending !== undefined) await pending.catch(() => undefined);
-      // close() ends the native iterators of a closed database itself.
-      if (!this.closed) {
-        await new Promise<void>((resolve) => binding.iterator_end(it, () => resolve()));
-      }
+      await end();
     }
   }
 

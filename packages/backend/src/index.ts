@@ -3,7 +3,7 @@
  * write batches and range scans, and the one batch transaction (BatchTx) every store of a
  * member writes into. It is the only package that imports the RocksDB binding.
  */
-export { Backend, type BackendOptions, type ScanChunk, type ScanOptions, type WriteOp } from "./backend.js";
+export { Backend, type BackendOptions, type BackendScan, type ScanChunk, type ScanOptions, type WriteOp } from "./backend.js";
 export { BatchTx } from "./batch_tx.js";
 export { mergedScan } from "./merged_scan.js";
 export { consistentIndexKey } from "./meta.js";

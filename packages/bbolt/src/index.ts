@@ -7,6 +7,7 @@
 export { BboltReader, BboltBucket, type BboltEntry, type BboltKeyValue, type BboltSubBucket } from "./reader.js";
 export {
   bboltChunks,
+  bboltChunksPlanned,
   planBbolt,
   writeBboltFile,
   type BboltBucketInput,

@@ -193,18 +193,27 @@ async function* gather(src: AsyncIterable<Buffer>, bytes: number): AsyncGenerato
  * `stream.Readable.from(bboltChunks(...))` honours backpressure).
  */
 export async function* bboltChunks(source: () => BboltSource, options: BboltWriteOptions = {}): AsyncGenerator<Buffer> {
+  const planned = await planBbolt(source(), options);
+  yield* bboltChunksPlanned(source(), planned, options);
+}
+
+/**
+ * bboltChunksPlanned is bboltChunks' second pass: it yields the file of source in file order,
+ * metas first, given the layout planBbolt computed for the same buckets and keys (with the
+ * same options). A source that turns out to differ from the planned one makes it throw a
+ * BboltInputError after the bytes already yielded; the consumer must discard the output.
+ */
+export async function* bboltChunksPlanned(source: BboltSource, planned: BboltLayout, options: BboltWriteOptions = {}): AsyncGenerator<Buffer> {
   const s = settings(options);
-  const dry = new Assembly(s, true);
-  for await (const _ of dry.run(source())) {
-    // A dry run yields nothing; it only advances page ids.
+  if (planned.pageSize !== s.pageSize || planned.txid !== s.txid) {
+    throw new BboltInputError(`the planned layout (page size ${planned.pageSize}, txid ${planned.txid}) was made with other options`);
   }
-  const planned = dry.layout!;
   const [m0, m1] = metaPages(planned);
   const real = new Assembly(s, false);
   async function* all(): AsyncGenerator<Buffer> {
     yield m0;
     yield m1;
-    yield* real.run(source());
+    yield* real.run(source);
     const got = real.layout!;
     if (got.rootPgid !== planned.rootPgid || got.highWaterPgid !== planned.highWaterPgid || got.freelistPgid !== planned.freelistPgid) {
       throw new BboltInputError(

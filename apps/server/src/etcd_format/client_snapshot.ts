@@ -1,38 +1,72 @@
-import { randomBytes } from "node:crypto";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend } from "@etcd-ts/backend";
+import { bboltChunksPlanned, planBbolt } from "@etcd-ts/bbolt";
 import type { Logger } from "../log.js";
-import { writeEtcdSnapshotFile } from "./snapshot_file.js";
+import { toEtcdEntries } from "./layout.js";
+import { etcdBuckets } from "./snapshot_file.js";
 
-/** CLIENT_SNAPSHOT_PREFIX starts the name of the temporary file behind a Maintenance.Snapshot call. */
+/**
+ * CLIENT_SNAPSHOT_PREFIX and _SUFFIX name the temporary files earlier versions of etcd-ts
+ * wrote behind a Maintenance.Snapshot call (removeStaleClientSnapshots still removes them).
+ */
 const CLIENT_SNAPSHOT_PREFIX = "client-snapshot-";
 const CLIENT_SNAPSHOT_SUFFIX = ".db.tmp";
 
-/** ClientSnapshot is one consistent image of the backend in etcd's format, in a file of its own until released. */
+/** CLIENT_SNAPSHOT_CHUNK_BYTES is the size of the pieces the image is produced in. */
+const CLIENT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * ClientSnapshot is one consistent image of the backend in etcd's format (a bbolt file),
+ * produced as it is read: nothing is written to disk.
+ */
 export interface ClientSnapshot {
-  path: string;
-  /** sizeBytes is the file's size (a multiple of the page size). */
+  /** sizeBytes is the image's size (a multiple of the page size). */
   sizeBytes: number;
-  /** release removes the file. */
+  /** chunks yields the image in file order, in pieces; read it once. */
+  chunks: AsyncGenerator<Buffer, void, undefined>;
+  /** release stops the image and lets go of the backend state it reads (call it however the call ends). */
   release(): Promise<void>;
 }
 
 /**
- * makeClientSnapshot writes the backend's data as of now as an etcd 3.4 bbolt file in dir
- * (the member's snap directory), for one Maintenance.Snapshot call. Each call has its own
- * file, so snapshots may run side by side; files left by a crash are removed at start
- * (removeStaleClientSnapshots). An abort of signal (the client went away) stops the write and
- * removes the partial file.
+ * makeClientSnapshot makes the image of the backend as of now for one Maintenance.Snapshot
+ * call. bbolt's meta pages, which come first, name the root page and the page count, known
+ * only once every key was seen, so the backend is read twice, from two scans of one RocksDB
+ * state (Backend.openScans): the first plans the layout (sizeBytes), the second produces the
+ * pages as `chunks` is read, at the reader's pace. An abort of signal (the client went away)
+ * stops either pass.
  */
-export async function makeClientSnapshot(backend: Backend, dir: string, signal?: AbortSignal): Promise<ClientSnapshot> {
-  const path = join(dir, `${CLIENT_SNAPSHOT_PREFIX}${randomBytes(6).toString("hex")}${CLIENT_SNAPSHOT_SUFFIX}`);
-  // Not fsync'ed: the file is read back at once by this process and never outlives it.
-  const layout = await writeEtcdSnapshotFile(backend, path, { sync: false, ...(signal !== undefined ? { signal } : {}) });
-  return { path, sizeBytes: layout.highWaterPgid * layout.pageSize, release: () => rm(path, { force: true }) };
+export async function makeClientSnapshot(backend: Backend, signal?: AbortSignal): Promise<ClientSnapshot> {
+  const [plan, emit] = await backend.openScans(2, { readAhead: true });
+  if (plan === undefined || emit === undefined) throw new Error("snapshot: the backend opened no scans");
+  const endAll = async (): Promise<void> => {
+    await plan.end();
+    await emit.end();
+  };
+  try {
+    const layout = await planBbolt(etcdBuckets(toEtcdEntries(plan.chunks()), signal));
+    await plan.end();
+    const chunks = bboltChunksPlanned(etcdBuckets(toEtcdEntries(emit.chunks()), signal), layout, { chunkBytes: CLIENT_SNAPSHOT_CHUNK_BYTES });
+    let released = false;
+    return {
+      sizeBytes: layout.highWaterPgid * layout.pageSize,
+      chunks,
+      release: async () => {
+        if (released) return;
+        released = true;
+        // Ends the passes' generators (and so the scan) if the image was not read to its end.
+        await chunks.return(undefined).catch(() => undefined);
+        await endAll();
+      },
+    };
+  } catch (err) {
+    await endAll();
+    throw err;
+  }
 }
 
-/** removeStaleClientSnapshots removes the temporary snapshot files a stopped member left in dir. */
+/** removeStaleClientSnapshots removes the temporary snapshot files an earlier version of etcd-ts left in dir. */
 export async function removeStaleClientSnapshots(dir: string, logger: Logger): Promise<void> {
   for (const name of await readdir(dir)) {
     if (!name.startsWith(CLIENT_SNAPSHOT_PREFIX) || !name.endsWith(CLIENT_SNAPSHOT_SUFFIX)) continue;

@@ -1,6 +1,5 @@
-import type { Backend } from "@etcd-ts/backend";
-import { writeBboltFile, type BboltBucketInput, type BboltLayout } from "@etcd-ts/bbolt";
-import { ETCD_BUCKETS, toEtcdEntries, type EtcdEntry } from "./layout.js";
+import type { BboltBucketInput } from "@etcd-ts/bbolt";
+import { ETCD_BUCKETS, type EtcdEntry } from "./layout.js";
 
 /**
  * etcdBuckets groups entries ordered by bucket then key (toEtcdEntries' order) into bbolt
@@ -37,15 +36,4 @@ async function* grouped(it: AsyncIterator<EtcdEntry>, signal: AbortSignal | unde
     if (open) throw new Error(`etcd format: bucket ${name} was not read to its end before the next one`);
   }
   if (!next.done) throw new Error(`etcd format: entry of bucket ${next.value.bucket} out of bucket order`);
-}
-
-/**
- * writeEtcdSnapshotFile writes the backend's data, as of one consistent point (a single
- * ordered scan), as an etcd 3.4 backend file (bbolt, 4 KiB pages) at path; it returns the
- * file's layout (its size is highWaterPgid * pageSize bytes). It is fsync'ed unless opts.sync
- * is false; the partial file is removed on failure, and when opts.signal aborts (the write
- * stops at the next entry and rejects with the signal's reason).
- */
-export async function writeEtcdSnapshotFile(backend: Backend, path: string, opts: { sync?: boolean; signal?: AbortSignal } = {}): Promise<BboltLayout> {
-  return writeBboltFile(path, etcdBuckets(toEtcdEntries(backend.scanChunks({ readAhead: true })), opts.signal), { sync: opts.sync ?? true });
 }

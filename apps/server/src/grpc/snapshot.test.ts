@@ -13,7 +13,7 @@ import type { EtcdServer } from "../etcd_server.js";
 import { Logger } from "../log.js";
 import { Membership } from "../membership.js";
 import { MEMBERSHIP_KEY } from "../membership_store.js";
-import { sendSnapshot, SNAPSHOT_SEND_BYTES, snapshotResponseBuffer } from "./snapshot.js";
+import { messagesOf, sendSnapshot, SNAPSHOT_SEND_BYTES, snapshotResponseBuffer } from "./snapshot.js";
 
 /**
  * Maintenance.Snapshot as the API layer sends it: the etcd-format image of the backend in
@@ -49,8 +49,8 @@ afterAll(async () => {
 });
 
 /** fakeServer is what sendSnapshot needs of the member. */
-function fakeServer(snapDir: string): EtcdServer {
-  return { clientSnapshot: () => makeClientSnapshot(backend, snapDir), logger: new Logger("error") } as unknown as EtcdServer;
+function fakeServer(): EtcdServer {
+  return { clientSnapshot: (signal?: AbortSignal) => makeClientSnapshot(backend, signal), logger: new Logger("error") } as unknown as EtcdServer;
 }
 
 /** recorder keeps what was sent, decoded (blobs come already encoded, the trailer as a message). */
@@ -67,10 +67,9 @@ function recorder(failAfter = Infinity): { call: ServerStream<etcdserverpb.Snaps
 }
 
 describe("Maintenance.Snapshot", () => {
-  it("sends the etcd-format image in 1 MiB blobs, then its SHA-256, and removes its file", async () => {
-    const snapDir = mkdtempSync(join(dir, "snap-"));
+  it("sends the etcd-format image in 1 MiB blobs, then its SHA-256", async () => {
     const { call, sent } = recorder();
-    await sendSnapshot(fakeServer(snapDir), call);
+    await sendSnapshot(fakeServer(), call);
     const last = sent.pop() as etcdserverpb.SnapshotResponse;
     const image = Buffer.concat(sent.map((r) => r.blob));
     expect(image.length % 4096).toBe(0);
@@ -84,7 +83,6 @@ describe("Maintenance.Snapshot", () => {
     }
     expect(last.remainingBytes).toBe(0n);
     expect(last.blob.equals(createHash("sha256").update(image).digest())).toBe(true);
-    expect(readdirSync(snapDir)).toEqual([]);
 
     // The image is etcd's layout of the backend.
     const reader = await BboltReader.fromBuffer(image);
@@ -101,21 +99,17 @@ describe("Maintenance.Snapshot", () => {
     }
   });
 
-  it("serves snapshots side by side, each from a file of its own", async () => {
-    const snapDir = mkdtempSync(join(dir, "snap-"));
+  it("serves snapshots side by side, each from a scan of its own", async () => {
     const a = recorder();
     const b = recorder();
-    await Promise.all([sendSnapshot(fakeServer(snapDir), a.call), sendSnapshot(fakeServer(snapDir), b.call)]);
+    await Promise.all([sendSnapshot(fakeServer(), a.call), sendSnapshot(fakeServer(), b.call)]);
     expect(Buffer.concat(a.sent.map((r) => r.blob)).equals(Buffer.concat(b.sent.map((r) => r.blob)))).toBe(true);
-    expect(readdirSync(snapDir)).toEqual([]);
   });
 
-  it("removes its file when the client goes away in the middle", async () => {
-    const snapDir = mkdtempSync(join(dir, "snap-"));
+  it("stops when the client goes away in the middle", async () => {
     const { call, sent } = recorder(2);
-    await expect(sendSnapshot(fakeServer(snapDir), call)).rejects.toThrow(/client went away/);
+    await expect(sendSnapshot(fakeServer(), call)).rejects.toThrow(/client went away/);
     expect(sent.length).toBe(2);
-    expect(readdirSync(snapDir)).toEqual([]);
   });
 
   it("encodes a blob's message as the generated encoder does", () => {
@@ -125,6 +119,31 @@ describe("Maintenance.Snapshot", () => {
       const want = etcdserverpb.SnapshotResponse.encode({ header: undefined, remainingBytes: BigInt(remaining), blob: Buffer.alloc(size, 0xab) }).finish();
       expect(message.equals(Buffer.from(want))).toBe(true);
     }
+  });
+
+  it("cuts an image produced in pieces of any size into whole messages, and refuses one of another size than planned", async () => {
+    const image = Buffer.alloc(2 * SNAPSHOT_SEND_BYTES + 12345);
+    for (let i = 0; i < image.length; i++) image[i] = i % 251;
+    async function* pieces(sizes: number[], of = image): AsyncGenerator<Buffer> {
+      let at = 0;
+      for (let i = 0; at < of.length; i++) {
+        const n = sizes[i % sizes.length]!;
+        yield of.subarray(at, at + n);
+        at += n;
+      }
+    }
+    for (const sizes of [[1], [4096], [SNAPSHOT_SEND_BYTES], [3 * SNAPSHOT_SEND_BYTES], [7, 300_001, 1]]) {
+      const got: etcdserverpb.SnapshotResponse[] = [];
+      for await (const m of messagesOf(pieces(sizes.map((n) => Math.min(n, image.length))), image.length)) got.push(etcdserverpb.SnapshotResponse.decode(m.message));
+      expect(got.map((r) => r.blob.length)).toEqual([SNAPSHOT_SEND_BYTES, SNAPSHOT_SEND_BYTES, 12345]);
+      expect(got.map((r) => r.remainingBytes)).toEqual([BigInt(SNAPSHOT_SEND_BYTES + 12345), 12345n, 0n]);
+      expect(Buffer.concat(got.map((r) => r.blob)).equals(image)).toBe(true);
+    }
+    const drain = async (it: AsyncIterable<unknown>): Promise<void> => {
+      for await (const _ of it) void _;
+    };
+    await expect(drain(messagesOf(pieces([4096]), image.length - 1))).rejects.toThrow(/longer than its planned/);
+    await expect(drain(messagesOf(pieces([4096]), image.length + 1))).rejects.toThrow(/ended at \d+ of its planned/);
   });
 
   it("removes files a stopped member left, and nothing else", async () => {

@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
 import type { etcdserverpb } from "@etcd-ts/proto";
 import type { ServerStream } from "@etcd-ts/grpc-server";
 import type { EtcdServer } from "../etcd_server.js";
@@ -50,64 +49,82 @@ export function snapshotResponseBuffer(remaining: number, size: number): { messa
   return { message, blob: message.subarray(at) };
 }
 
+/** SnapshotMessage is one encoded SnapshotResponse and the view of its blob. */
+interface SnapshotMessage {
+  message: Buffer;
+  blob: Buffer;
+}
+
+/**
+ * messagesOf cuts an image of `total` bytes, produced in pieces of any size, into encoded
+ * SnapshotResponses of SNAPSHOT_SEND_BYTES blobs (the last one smaller), each piece copied
+ * once, straight into its message. It throws when the image is longer or shorter than total.
+ */
+export async function* messagesOf(chunks: AsyncIterable<Buffer>, total: number): AsyncGenerator<SnapshotMessage, void, undefined> {
+  let offset = 0;
+  let cur: SnapshotMessage | undefined;
+  let filled = 0;
+  for await (const c of chunks) {
+    let at = 0;
+    while (at < c.length) {
+      if (cur === undefined) {
+        const size = Math.min(SNAPSHOT_SEND_BYTES, total - offset);
+        if (size <= 0) throw new Error(`snapshot: the image is longer than its planned ${total} bytes`);
+        cur = snapshotResponseBuffer(total - offset - size, size);
+        filled = 0;
+      }
+      const n = Math.min(c.length - at, cur.blob.length - filled);
+      c.copy(cur.blob, filled, at, at + n);
+      filled += n;
+      at += n;
+      if (filled === cur.blob.length) {
+        offset += filled;
+        const done = cur;
+        cur = undefined;
+        yield done;
+      }
+    }
+  }
+  if (cur !== undefined || offset !== total) throw new Error(`snapshot: the image ended at ${offset + (cur === undefined ? 0 : filled)} of its planned ${total} bytes`);
+}
+
 /**
  * sendSnapshot answers Maintenance.Snapshot as etcd does: the backend as an etcd 3.4 bbolt
  * file, as of one consistent point, in SNAPSHOT_SEND_BYTES blobs with the bytes still to come
  * in remaining_bytes, then one last message whose blob is the SHA-256 of everything sent
- * (remaining_bytes 0), which `etcdctl snapshot restore` checks. Each send waits for the
- * client's flow control, so a slow client holds one blob in memory, not the file; the member
- * keeps serving meanwhile (the image is a file of its own, removed when the call ends).
+ * (remaining_bytes 0), which `etcdctl snapshot restore` checks. The image is produced as it is
+ * sent (see makeClientSnapshot): the next message is made while the current one waits for the
+ * client's flow control, so a slow client holds a message or two in memory, not the image,
+ * and the member keeps serving meanwhile.
  */
 export async function sendSnapshot(s: EtcdServer, call: ServerStream<etcdserverpb.SnapshotResponse | Buffer>): Promise<void> {
   const snap = await s.clientSnapshot(call.signal);
   const log = s.logger;
+  const total = snap.sizeBytes;
+  const msgs = messagesOf(snap.chunks, total);
+  let next: Promise<IteratorResult<SnapshotMessage, void>> | undefined;
   try {
-    const total = snap.sizeBytes;
     const start = Date.now();
     log.info("sending database snapshot to client", { "total-bytes": total, size: humanizeBytes(total) });
     const h = createHash("sha256");
-    const fh = await open(snap.path, "r");
-    /**
-     * read reads the blob at offset `at` (SNAPSHOT_SEND_BYTES, or what is left) straight into
-     * an encoded SnapshotResponse, which is sent as it is (no copy but the gRPC framing's).
-     */
-    const read = async (at: number): Promise<{ message: Buffer; blob: Buffer }> => {
-      const size = Math.min(SNAPSHOT_SEND_BYTES, total - at);
-      const { message, blob } = snapshotResponseBuffer(total - at - size, size);
-      let got = 0;
-      while (got < size) {
-        const { bytesRead } = await fh.read(blob, got, size - got, at + got);
-        if (bytesRead === 0) throw new Error(`snapshot: ${snap.path} ended at ${at + got} of ${total} bytes`);
-        got += bytesRead;
-      }
-      return { message, blob };
-    };
-    // The next blob is read while the current one is hashed and sent.
-    let next: Promise<{ message: Buffer; blob: Buffer }> | undefined;
-    try {
-      let sent = 0;
-      if (total > 0) next = read(0);
-      while (next !== undefined) {
-        const { message, blob } = await next;
-        next = undefined;
-        const after = sent + blob.length;
-        if (after < total) {
-          next = read(after);
-          next.catch(() => undefined);
-        }
-        h.update(blob);
-        await call.send(message);
-        sent = after;
-      }
-    } finally {
-      if (next !== undefined) await next.catch(() => undefined);
-      await fh.close();
+    next = msgs.next();
+    for (;;) {
+      const r = await next;
+      next = undefined;
+      if (r.done === true) break;
+      next = msgs.next();
+      next.catch(() => undefined);
+      h.update(r.value.blob);
+      await call.send(r.value.message);
     }
     const sha = h.digest();
     log.info("sending database sha256 checksum to client", { "total-bytes": total, "checksum-size": sha.length });
     await call.send({ header: undefined, remainingBytes: 0n, blob: sha });
     log.info("successfully sent database snapshot to client", { "total-bytes": total, size: humanizeBytes(total), took: `${((Date.now() - start) / 1000).toFixed(3)}s` });
   } finally {
+    // A message being made finishes before the image is stopped.
+    if (next !== undefined) await next.catch(() => undefined);
+    await msgs.return(undefined).catch(() => undefined);
     await snap.release();
   }
 }
