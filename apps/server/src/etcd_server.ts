@@ -2,7 +2,7 @@ import type { PassThrough } from "node:stream";
 import { etcdserverpb, serverpb, walpb, raftpb } from "@etcd-ts/proto";
 import { KVStore, MvccError, WatchableStore, type WatchStream } from "@etcd-ts/mvcc";
 import { LeaseError, type Lessor } from "@etcd-ts/lease";
-import { consistentIndexKey, type Backend, type BatchTx } from "@etcd-ts/backend";
+import { consistentIndexKey, type Backend, type BackendScan, type BatchTx } from "@etcd-ts/backend";
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
 import { AuthError, PasswordBusy, ROOT, type AuthInfo, type AuthStore } from "@etcd-ts/auth";
@@ -22,7 +22,7 @@ import { Errors, RpcError } from "./errors.js";
 import { FP } from "./failpoint.js";
 import { refuseInProduction, UNSAFE_STALE_READS_MESSAGE, UNSAFE_WARNING_INTERVAL_MS } from "./debug_switches.js";
 import type { Logger } from "./log.js";
-import { makeClientSnapshot, type ClientSnapshot } from "./etcd_format/client_snapshot.js";
+import { makeClientSnapshot, openClientSnapshotScans, type ClientSnapshot } from "./etcd_format/client_snapshot.js";
 import { Membership, type Member } from "./membership.js";
 import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { RaftNode, type Transport } from "./raft_node.js";
@@ -130,6 +130,26 @@ const LEASE_CHECKPOINT_BATCH = 1000;
 /** MAX_LEASE_PROPOSALS_IN_FLIGHT bounds the lease pass's proposals waiting to be applied. */
 const MAX_LEASE_PROPOSALS_IN_FLIGHT = 1000;
 
+/** abortable waits for p, or rejects with signal's reason as soon as it aborts. */
+function abortable(p: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) return p;
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      () => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 /**
  * MAX_CLIENT_SNAPSHOTS bounds the Maintenance.Snapshot calls served at once: each keeps an
  * image of the whole backend in member/snap until its client has read it.
@@ -211,6 +231,8 @@ export class EtcdServer {
   private installingSnapshot: string | undefined;
   /** installDone settles when the snapshot being installed is (client snapshots wait for it). */
   private installDone: Promise<void> | undefined;
+  /** installFailed: an install failed midway, the backend may be half rewritten (the member stops). */
+  private installFailed = false;
   /** removing: this member knows it was removed and is stopping. */
   private removing = false;
   private stopped = false;
@@ -864,9 +886,19 @@ export class EtcdServer {
     this.clientSnapshots++;
     let snap: ClientSnapshot;
     try {
-      while (this.installDone !== undefined) await this.installDone;
-      await this.p.tx.idle();
-      snap = await makeClientSnapshot(this.backend, signal);
+      let scans: BackendScan[] | undefined;
+      // The install check is made again in the step that makes the scans: an install may
+      // start while the batches are written.
+      const ready = (): boolean => this.installDone === undefined && !this.installFailed;
+      while (scans === undefined) {
+        // A failed install leaves the backend half rewritten, and the member is stopping.
+        if (this.installFailed) throw Errors.stopped;
+        if (this.installDone !== undefined) await abortable(this.installDone, signal);
+        await this.p.tx.idle();
+        signal?.throwIfAborted();
+        scans = await openClientSnapshotScans(this.backend, ready);
+      }
+      snap = await makeClientSnapshot(scans, signal);
     } catch (err) {
       this.clientSnapshots--;
       throw err;
@@ -1243,6 +1275,10 @@ export class EtcdServer {
     );
     try {
       await done;
+    } catch (err) {
+      // The backend may be half rewritten: no client snapshot may image it.
+      this.installFailed = true;
+      throw err;
     } finally {
       this.installingSnapshot = undefined;
       this.installDone = undefined;

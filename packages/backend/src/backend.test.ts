@@ -131,7 +131,7 @@ describe("Backend", () => {
     await putAll(["a", "b"]);
     // A write handed to RocksDB, not yet done: the scans wait for it, then see it.
     const inFlight = be.write([{ type: "put", key: b("c"), value: b("C") }]);
-    const [one, two, three] = await be.openScans(3, { readAhead: true });
+    const [one, two, three] = (await be.openScans(3, { readAhead: true })) ?? [];
     await inFlight;
     await putAll(["d"]);
     await be.write([{ type: "del", key: b("a") }]);
@@ -147,6 +147,16 @@ describe("Backend", () => {
     await three!.end();
     await three!.end();
     expect(await collect({})).toEqual(["b=B", "c=C", "d=D"]);
+  });
+
+  it("opens no scan when the caller's readiness check, asked in the step that would make them, says no", async () => {
+    await putAll(["a"]);
+    let ready = false;
+    expect(await be.openScans(2, {}, () => ready)).toBeUndefined();
+    ready = true;
+    const scans = await be.openScans(2, {}, () => ready);
+    expect(scans).toHaveLength(2);
+    for (const s of scans ?? []) await s.end();
   });
 
   it("syncs completed writes without storing anything", async () => {

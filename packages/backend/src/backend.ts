@@ -132,16 +132,25 @@ export class Backend {
   /**
    * openScans opens `count` scans of the same range that all read one consistent state: once
    * no write is in flight, their native iterators (each takes a RocksDB snapshot when made)
-   * are made in one synchronous step, so no write can land between them. Each scan is read at
-   * most once; `end` releases its iterator (and snapshot) whether it was read or not.
+   * are made in one synchronous step, so no write can land between them. `ready`, when given,
+   * is asked in that same step: if it says no, nothing is opened and undefined is returned (the
+   * caller's own writers, such as a rewrite of the whole store, are not done). Each scan is
+   * read at most once; `end` releases its iterator (and snapshot) whether it was read or not.
    */
-  async openScans(count: number, opts: ScanOptions = {}): Promise<BackendScan[]> {
+  async openScans(count: number, opts: ScanOptions = {}, ready?: () => boolean): Promise<BackendScan[] | undefined> {
     this.checkOpen();
     while (this.writing > 0) await new Promise<void>((resolve) => this.quietWaiters.push(resolve));
     this.checkOpen();
+    if (ready !== undefined && !ready()) return undefined;
     const scans: BackendScan[] = [];
-    for (let i = 0; i < count; i++) {
-      const it = binding.iterator_init(this.db.context, this.nativeOptions(opts));
+    const made: unknown[] = [];
+    try {
+      for (let i = 0; i < count; i++) made.push(binding.iterator_init(this.db.context, this.nativeOptions(opts)));
+    } catch (err) {
+      for (const it of made) binding.iterator_end(it, () => undefined);
+      throw wrap("scan", err as Error);
+    }
+    for (const it of made) {
       let ended = false;
       const end = async (): Promise<void> => {
         if (ended) return;

@@ -1,6 +1,6 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Backend } from "@etcd-ts/backend";
+import type { Backend, BackendScan } from "@etcd-ts/backend";
 import { bboltChunksPlanned, planBbolt } from "@etcd-ts/bbolt";
 import type { Logger } from "../log.js";
 import { toEtcdEntries } from "./layout.js";
@@ -29,17 +29,29 @@ export interface ClientSnapshot {
   release(): Promise<void>;
 }
 
+/** CLIENT_SNAPSHOT_SCAN is how the image reads the backend: everything, a chunk ahead. */
+const CLIENT_SNAPSHOT_SCAN = { readAhead: true };
+
 /**
- * makeClientSnapshot makes the image of the backend as of now for one Maintenance.Snapshot
- * call. bbolt's meta pages, which come first, name the root page and the page count, known
- * only once every key was seen, so the backend is read twice, from two scans of one RocksDB
- * state (Backend.openScans): the first plans the layout (sizeBytes), the second produces the
- * pages as `chunks` is read, at the reader's pace. An abort of signal (the client went away)
- * stops either pass.
+ * openClientSnapshotScans opens the two scans of one backend state an image reads (see
+ * makeClientSnapshot), or undefined when `ready` says the backend is not in a state to image
+ * (it is asked in the same step the scans are made).
  */
-export async function makeClientSnapshot(backend: Backend, signal?: AbortSignal): Promise<ClientSnapshot> {
-  const [plan, emit] = await backend.openScans(2, { readAhead: true });
-  if (plan === undefined || emit === undefined) throw new Error("snapshot: the backend opened no scans");
+export function openClientSnapshotScans(backend: Backend, ready?: () => boolean): Promise<BackendScan[] | undefined> {
+  return backend.openScans(2, CLIENT_SNAPSHOT_SCAN, ready);
+}
+
+/**
+ * makeClientSnapshot makes the image of a backend state for one Maintenance.Snapshot call
+ * from two scans of it (openClientSnapshotScans). bbolt's meta pages, which come first, name
+ * the root page and the page count, known only once every key was seen, so the state is read
+ * twice: the first scan plans the layout (sizeBytes), the second produces the pages as
+ * `chunks` is read, at the reader's pace. An abort of signal (the client went away) stops
+ * either pass. The scans are ended when the image is released (or fails).
+ */
+export async function makeClientSnapshot(scans: readonly BackendScan[], signal?: AbortSignal): Promise<ClientSnapshot> {
+  const [plan, emit] = scans;
+  if (plan === undefined || emit === undefined) throw new Error("snapshot: an image needs two scans of the backend");
   const endAll = async (): Promise<void> => {
     await plan.end();
     await emit.end();

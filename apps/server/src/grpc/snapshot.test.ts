@@ -7,7 +7,7 @@ import { BboltReader } from "@etcd-ts/bbolt";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { ServerStream } from "@etcd-ts/grpc-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeClientSnapshot, removeStaleClientSnapshots } from "../etcd_format/client_snapshot.js";
+import { makeClientSnapshot, openClientSnapshotScans, removeStaleClientSnapshots } from "../etcd_format/client_snapshot.js";
 import { ETCD_BUCKETS } from "../etcd_format/layout.js";
 import type { EtcdServer } from "../etcd_server.js";
 import { Logger } from "../log.js";
@@ -50,7 +50,8 @@ afterAll(async () => {
 
 /** fakeServer is what sendSnapshot needs of the member. */
 function fakeServer(): EtcdServer {
-  return { clientSnapshot: (signal?: AbortSignal) => makeClientSnapshot(backend, signal), logger: new Logger("error") } as unknown as EtcdServer;
+  const clientSnapshot = async (signal?: AbortSignal) => makeClientSnapshot((await openClientSnapshotScans(backend)) ?? [], signal);
+  return { clientSnapshot, logger: new Logger("error") } as unknown as EtcdServer;
 }
 
 /** recorder keeps what was sent, decoded (blobs come already encoded, the trailer as a message). */
