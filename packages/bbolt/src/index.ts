@@ -8,6 +8,7 @@ export { BboltReader, BboltBucket, type BboltEntry, type BboltKeyValue, type Bbo
 export {
   bboltChunks,
   bboltChunksPlanned,
+  metaPages,
   planBbolt,
   writeBboltFile,
   type BboltBucketInput,
@@ -16,6 +17,7 @@ export {
   type BboltSource,
   type BboltWriteOptions,
 } from "./writer.js";
+export { BboltPushWriter } from "./push_writer.js";
 export { BboltCorruptError, BboltInputError } from "./errors.js";
 export { BufferSource, FileSource, type ByteSource } from "./source.js";
 export { MAX_KEY_SIZE, MAX_VALUE_SIZE } from "./page.js";

@@ -75,6 +75,8 @@ class NodeBuffer {
   constructor(
     readonly leaf: boolean,
     private readonly pageSize: number,
+    /** storeValues is false in a dry run: values are counted, not copied (keys still are, for branch keys and order checks). */
+    private readonly storeValues: boolean,
   ) {
     this.data = Buffer.alloc(pageSize);
   }
@@ -85,7 +87,8 @@ class NodeBuffer {
 
   /** add appends an element; value is empty for a branch element. */
   add(key: Uint8Array, value: Uint8Array, flags: number, pgid: number): void {
-    const need = this.dataLen + key.length + value.length;
+    const stored = this.storeValues ? value.length : 0;
+    const need = this.dataLen + key.length + stored;
     if (need > this.data.length) {
       let cap = this.data.length * 2;
       while (cap < need) cap *= 2;
@@ -95,7 +98,7 @@ class NodeBuffer {
     }
     this.offs.push(this.dataLen);
     this.data.set(key, this.dataLen);
-    this.data.set(value, this.dataLen + key.length);
+    if (stored > 0) this.data.set(value, this.dataLen + key.length);
     this.dataLen = need;
     this.ksizes.push(key.length);
     this.vsizes.push(value.length);
@@ -135,6 +138,7 @@ class NodeBuffer {
 
   /** serialize writes the node as a page image into page (zero-filled, at least size bytes). */
   serialize(page: Buffer, id: number, overflow: number): void {
+    if (!this.storeValues) throw new Error("bbolt writer: a dry run's node cannot be serialized");
     writePageHeader(page, id, this.leaf ? LEAF_PAGE_FLAG : BRANCH_PAGE_FLAG, this.count, overflow);
     const dataStart = PAGE_HEADER_SIZE + this.count * this.elementSize;
     for (let i = 0; i < this.count; i++) {
@@ -199,7 +203,7 @@ export class TreeBuilder {
     /** label names the bucket in error messages. */
     private readonly label: string,
   ) {
-    this.levels = [{ cur: new NodeBuffer(true, alloc.pageSize), held: undefined, wrote: false }];
+    this.levels = [{ cur: new NodeBuffer(true, alloc.pageSize, !alloc.dry), held: undefined, wrote: false }];
     this.lastKey = Buffer.alloc(64);
   }
 
@@ -233,7 +237,8 @@ export class TreeBuilder {
     const leaf = leafLevel.cur;
     if (this.levels.length === 1 && !leafLevel.wrote && !leaf.hasBucket && leaf.size <= this.inlineMax) {
       const image = Buffer.alloc(leaf.size);
-      leaf.serialize(image, 0, 0);
+      // A dry run only needs the image's size (its parent counts it, never reads it).
+      if (!this.alloc.dry) leaf.serialize(image, 0, 0);
       return { inline: image };
     }
     for (let l = 0; ; l++) {
@@ -278,7 +283,7 @@ export class TreeBuilder {
   private addBranch(l: number, key: Buffer, pgid: number): void {
     let level = this.levels[l];
     if (level === undefined) {
-      level = { cur: new NodeBuffer(false, this.alloc.pageSize), held: undefined, wrote: false };
+      level = { cur: new NodeBuffer(false, this.alloc.pageSize, !this.alloc.dry), held: undefined, wrote: false };
       this.levels.push(level);
     }
     const cur = level.cur;
@@ -286,7 +291,7 @@ export class TreeBuilder {
       const spare = level.held;
       if (spare !== undefined) this.writeNode(l, spare);
       level.held = cur;
-      level.cur = spare ?? new NodeBuffer(false, this.alloc.pageSize);
+      level.cur = spare ?? new NodeBuffer(false, this.alloc.pageSize, !this.alloc.dry);
     }
     level.cur.add(key, new Uint8Array(0), 0, pgid);
   }

@@ -1,8 +1,9 @@
 import { open, unlink, type FileHandle } from "node:fs/promises";
-import { BboltInputError, showBytes } from "./errors.js";
-import { encodeMetaPage, isPageSize } from "./meta.js";
-import { BUCKET_HEADER_SIZE, BUCKET_LEAF_FLAG, FREELIST_PAGE_FLAG, writePageHeader } from "./page.js";
-import { PageAllocator, TreeBuilder } from "./tree_builder.js";
+import { BboltInputError } from "./errors.js";
+import { encodeMetaPage } from "./meta.js";
+import { BboltPushWriter, bucketLabel, writeSettings, type BboltLayout, type BboltWriteOptions } from "./push_writer.js";
+
+export type { BboltLayout, BboltWriteOptions } from "./push_writer.js";
 
 /** BboltEntryInput is one element of a bucket to write: a [key, value] pair or a nested bucket. */
 export type BboltEntryInput = readonly [key: Uint8Array, value: Uint8Array] | BboltBucketInput;
@@ -20,129 +21,49 @@ export interface BboltBucketInput {
 /** BboltSource is the top-level buckets to write, in strictly increasing byte order of their names. */
 export type BboltSource = Iterable<BboltBucketInput> | AsyncIterable<BboltBucketInput>;
 
-/** BboltWriteOptions shape the file written. */
-export interface BboltWriteOptions {
-  /** pageSize in bytes: a power of two in 1024..65536 (default 4096, bbolt's on amd64). */
-  pageSize?: number;
-  /**
-   * txid is the transaction id of the newer meta page (default 2). It sits in meta page
-   * txid % 2; the other meta page gets txid - 1 and describes the same tree, so a later bbolt
-   * commit (txid + 1) overwrites the older one first. Must be 1 .. 2^64-1.
-   */
-  txid?: bigint;
-  /**
-   * inlineBuckets stores a bucket inside its parent's value, as bbolt does, when it has no
-   * nested bucket and its leaf page image is at most pageSize / 4 bytes (default true). When
-   * false every bucket gets pages of its own.
-   */
-  inlineBuckets?: boolean;
-  /** chunkBytes is the size bboltChunks and writeBboltFile gather pages into before yielding or writing (default 256 KiB); a larger single page goes alone. */
-  chunkBytes?: number;
-}
-
-/** BboltLayout is what the meta pages say about a written file. */
-export interface BboltLayout {
-  /** pageSize in bytes. */
-  pageSize: number;
-  /** rootPgid is the root bucket's root page. */
-  rootPgid: number;
-  /** freelistPgid is the (empty) freelist page, the last page of the file. */
-  freelistPgid: number;
-  /** highWaterPgid is the number of pages; the file is highWaterPgid * pageSize bytes. */
-  highWaterPgid: number;
-  /** txid is the newer meta page's transaction id. */
-  txid: bigint;
-}
-
-interface Settings {
-  pageSize: number;
-  txid: bigint;
-  inlineMax: number;
-  chunkBytes: number;
-}
-
-function settings(o: BboltWriteOptions): Settings {
-  const pageSize = o.pageSize ?? 4096;
-  if (!isPageSize(pageSize) || pageSize < 1024 || pageSize > 65536) throw new BboltInputError(`page size ${pageSize} is not a power of two in 1024..65536`);
-  const txid = o.txid ?? 2n;
-  if (txid < 1n || txid > 0xffffffffffffffffn) throw new BboltInputError(`txid ${txid} outside 1..2^64-1`);
-  const chunkBytes = o.chunkBytes ?? 256 * 1024;
-  if (!Number.isInteger(chunkBytes) || chunkBytes < 1) throw new BboltInputError(`chunkBytes ${chunkBytes} is not a positive integer`);
-  return { pageSize, txid, inlineMax: o.inlineBuckets === false ? -1 : pageSize / 4, chunkBytes };
-}
-
-function label(path: readonly Uint8Array[]): string {
-  return path.length === 0 ? "root bucket" : `bucket ${path.map(showBytes).join("/")}`;
-}
-
 /**
- * Assembly runs the input through the tree builders once, yielding the data pages (ids 2 on)
+ * Assembly runs the input through a BboltPushWriter once, yielding the data pages (ids 2 on)
  * in file order as they are written; `layout` is set when the run is over.
  */
 class Assembly {
-  readonly alloc: PageAllocator;
+  private readonly w: BboltPushWriter;
   layout: BboltLayout | undefined;
 
-  constructor(
-    private readonly s: Settings,
-    dry: boolean,
-  ) {
-    this.alloc = new PageAllocator(s.pageSize, dry);
+  constructor(options: BboltWriteOptions, dry: boolean) {
+    this.w = new BboltPushWriter(options, dry);
   }
 
   async *run(source: BboltSource): AsyncGenerator<Buffer> {
-    const root = new TreeBuilder(this.alloc, -1, "root bucket");
     for await (const b of source) {
       if (Array.isArray(b) || typeof b !== "object" || b === null || !(b.name instanceof Uint8Array)) {
         throw new BboltInputError("root bucket: every top-level element must be a bucket ({ name, entries })");
       }
-      yield* this.bucket(b, root, [b.name]);
+      yield* this.bucket(b, [b.name]);
     }
-    const res = root.finish();
-    yield* this.alloc.take();
-    if (res.root === undefined) throw new Error("bbolt writer: root bucket came out inline");
-    const freelistPgid = this.alloc.write(this.s.pageSize, (page, id) => writePageHeader(page, id, FREELIST_PAGE_FLAG, 0, 0));
-    yield* this.alloc.take();
-    this.layout = { pageSize: this.s.pageSize, rootPgid: res.root, freelistPgid, highWaterPgid: this.alloc.nextPgid, txid: this.s.txid };
+    this.layout = this.w.finish();
+    yield* this.w.take();
   }
 
-  /** bucket writes bucket b (whose path is `path`) and puts its value into parent. */
-  private async *bucket(b: BboltBucketInput, parent: TreeBuilder, path: Uint8Array[]): AsyncGenerator<Buffer> {
-    parent.checkNext(b.name);
-    const sequence = b.sequence ?? 0n;
-    if (typeof sequence !== "bigint" || sequence < 0n || sequence > 0xffffffffffffffffn) {
-      throw new BboltInputError(`${label(path)}: sequence ${String(sequence)} is not a bigint in 0..2^64-1`);
-    }
-    const tree = new TreeBuilder(this.alloc, this.s.inlineMax, label(path));
-    const out = this.alloc;
+  /** bucket writes bucket b (whose path is `path`) into the bucket open around it. */
+  private async *bucket(b: BboltBucketInput, path: Uint8Array[]): AsyncGenerator<Buffer> {
+    const w = this.w;
+    w.openBucket(b.name, b.sequence ?? 0n);
     for await (const e of b.entries) {
       if (Array.isArray(e)) {
         const [k, v] = e as readonly [Uint8Array, Uint8Array];
-        if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array)) throw new BboltInputError(`${label(path)}: an entry is not a [Uint8Array, Uint8Array] pair`);
-        tree.put(k, v, 0);
-        if (out.out.length > 0) yield* out.take();
+        if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array)) throw new BboltInputError(`${bucketLabel(path)}: an entry is not a [Uint8Array, Uint8Array] pair`);
+        w.put(k, v);
+        if (w.pending) yield* w.take();
       } else {
         const child = e as BboltBucketInput;
         if (typeof child !== "object" || child === null || !(child.name instanceof Uint8Array)) {
-          throw new BboltInputError(`${label(path)}: an entry is neither a [key, value] pair nor a bucket`);
+          throw new BboltInputError(`${bucketLabel(path)}: an entry is neither a [key, value] pair nor a bucket`);
         }
-        yield* this.bucket(child, tree, [...path, child.name]);
+        yield* this.bucket(child, [...path, child.name]);
       }
     }
-    const res = tree.finish();
-    yield* out.take();
-    let value: Buffer;
-    if (res.inline !== undefined) {
-      value = Buffer.alloc(BUCKET_HEADER_SIZE + res.inline.length);
-      value.writeBigUInt64LE(sequence, 8);
-      res.inline.copy(value, BUCKET_HEADER_SIZE);
-    } else {
-      value = Buffer.alloc(BUCKET_HEADER_SIZE);
-      value.writeBigUInt64LE(BigInt(res.root), 0);
-      value.writeBigUInt64LE(sequence, 8);
-    }
-    parent.put(b.name, value, BUCKET_LEAF_FLAG);
-    yield* out.take();
+    w.closeBucket();
+    yield* w.take();
   }
 }
 
@@ -204,12 +125,12 @@ export async function* bboltChunks(source: () => BboltSource, options: BboltWrit
  * BboltInputError after the bytes already yielded; the consumer must discard the output.
  */
 export async function* bboltChunksPlanned(source: BboltSource, planned: BboltLayout, options: BboltWriteOptions = {}): AsyncGenerator<Buffer> {
-  const s = settings(options);
+  const s = writeSettings(options);
   if (planned.pageSize !== s.pageSize || planned.txid !== s.txid) {
     throw new BboltInputError(`the planned layout (page size ${planned.pageSize}, txid ${planned.txid}) was made with other options`);
   }
   const [m0, m1] = metaPages(planned);
-  const real = new Assembly(s, false);
+  const real = new Assembly(options, false);
   async function* all(): AsyncGenerator<Buffer> {
     yield m0;
     yield m1;
@@ -229,7 +150,7 @@ export async function* bboltChunksPlanned(source: BboltSource, planned: BboltLay
  * the file would have (its size is highWaterPgid * pageSize bytes). It validates the input.
  */
 export async function planBbolt(source: BboltSource, options: BboltWriteOptions = {}): Promise<BboltLayout> {
-  const a = new Assembly(settings(options), true);
+  const a = new Assembly(options, true);
   for await (const _ of a.run(source)) {
     // Nothing is yielded in a dry run.
   }
@@ -245,11 +166,11 @@ export async function planBbolt(source: BboltSource, options: BboltWriteOptions 
  * removed.
  */
 export async function writeBboltFile(path: string, source: BboltSource, options: BboltWriteOptions & { sync?: boolean } = {}): Promise<BboltLayout> {
-  const s = settings(options);
+  const s = writeSettings(options);
   const fh = await open(path, "w");
   let ok = false;
   try {
-    const a = new Assembly(s, false);
+    const a = new Assembly(options, false);
     let pos = 2 * s.pageSize;
     // One write in flight while the next chunk is built (chunks are fresh buffers).
     let writing: Promise<void> | undefined;

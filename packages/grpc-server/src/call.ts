@@ -1,6 +1,6 @@
 import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { PeerCertificate } from "node:tls";
-import { frame, MessageDecoder } from "./decoder.js";
+import { frame, frameHeader, MessageDecoder } from "./decoder.js";
 import { Metadata } from "./metadata.js";
 import { CancelState, ObservedSpan } from "./call_state.js";
 import { cancelledError, GrpcError, percentEncode, Status } from "./status.js";
@@ -25,6 +25,8 @@ export interface CallLimits {
 const RESPONSE_HEADERS = { [h2.HTTP2_HEADER_STATUS]: 200, [h2.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc" };
 const OK_TRAILERS = { "grpc-status": "0" };
 const RESOLVED = Promise.resolve();
+/** SEPARATE_HEADER_BYTES is the message size from which send writes the length prefix and the message separately instead of copying both into one buffer. */
+const SEPARATE_HEADER_BYTES = 64 * 1024;
 
 interface Reader<Req> {
   resolve: (r: IteratorResult<Req>) => void;
@@ -238,7 +240,13 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     if (!s.headersSent) this.respondStreaming();
     this.span.sent();
     this.bytes?.sent(payload.length);
-    if (s.write(frame(payload))) return RESOLVED;
+    let ready: boolean;
+    if (payload.length >= SEPARATE_HEADER_BYTES) {
+      // A large message goes out after its prefix as it is (the stream writes both at once), not copied behind it.
+      s.write(frameHeader(payload.length));
+      ready = s.write(payload);
+    } else ready = s.write(frame(payload));
+    if (ready) return RESOLVED;
     return new Promise((resolve, reject) => {
       if (this.drainWaiters === undefined) {
         this.drainWaiters = [];

@@ -101,6 +101,14 @@ export class MessageDecoder {
   }
 }
 
+/** frameHeader is gRPC's uncompressed length prefix for a message of length bytes. */
+export function frameHeader(length: number): Buffer {
+  const out = Buffer.allocUnsafe(HEADER_BYTES);
+  out[0] = 0;
+  out.writeUInt32BE(length, 1);
+  return out;
+}
+
 /** frame prefixes an encoded message with gRPC's uncompressed length prefix. */
 export function frame(payload: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(HEADER_BYTES + payload.length);

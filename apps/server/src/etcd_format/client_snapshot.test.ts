@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_CLIENT_SNAPSHOTS } from "../etcd_server.js";
@@ -5,11 +6,11 @@ import { openMember, removeDataDirs, tmpDataDir } from "../testing/member.js";
 
 const b = (s: string): Buffer => Buffer.from(s);
 
-/** drain reads an image to its end and returns its size. */
-async function drain(chunks: AsyncIterable<Buffer>): Promise<number> {
-  let n = 0;
-  for await (const c of chunks) n += c.length;
-  return n;
+/** drain reads an image's messages to their end and returns the image. */
+async function drain(messages: AsyncIterable<Buffer>): Promise<Buffer> {
+  const blobs: Buffer[] = [];
+  for await (const m of messages) blobs.push(Buffer.from(etcdserverpb.SnapshotResponse.decode(m).blob));
+  return Buffer.concat(blobs);
 }
 
 describe("client snapshots (Maintenance.Snapshot images)", () => {
@@ -28,7 +29,7 @@ describe("client snapshots (Maintenance.Snapshot images)", () => {
       const again = await s.clientSnapshot();
       await expect(s.clientSnapshot()).rejects.toThrow("etcdserver: too many requests");
       // A released image that was read only in part, and ones never read, let go of everything.
-      const first = held[1]!.chunks;
+      const first = held[1]!.messages;
       await first.next();
       for (const h of [...held.slice(1), again]) await h.release();
       const last = await s.clientSnapshot();
@@ -50,7 +51,9 @@ describe("client snapshots (Maintenance.Snapshot images)", () => {
       const held = [];
       for (let i = 0; i < MAX_CLIENT_SNAPSHOTS; i++) held.push(await s.clientSnapshot());
       for (const h of held) {
-        expect(await drain(h.chunks)).toBe(h.sizeBytes);
+        const image = await drain(h.messages);
+        expect(image.length).toBe(h.sizeBytes);
+        expect(h.sha256().equals(createHash("sha256").update(image).digest())).toBe(true);
         await h.release();
       }
     } finally {

@@ -1,10 +1,8 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend, BackendScan } from "@etcd-ts/backend";
-import { bboltChunksPlanned, planBbolt } from "@etcd-ts/bbolt";
 import type { Logger } from "../log.js";
-import { toEtcdEntries } from "./layout.js";
-import { etcdBuckets } from "./snapshot_file.js";
+import { ImageWorker } from "./image_worker.js";
 
 /**
  * CLIENT_SNAPSHOT_PREFIX and _SUFFIX name the temporary files earlier versions of etcd-ts
@@ -13,18 +11,20 @@ import { etcdBuckets } from "./snapshot_file.js";
 const CLIENT_SNAPSHOT_PREFIX = "client-snapshot-";
 const CLIENT_SNAPSHOT_SUFFIX = ".db.tmp";
 
-/** CLIENT_SNAPSHOT_CHUNK_BYTES is the size of the pieces the image is produced in. */
-const CLIENT_SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
-
 /**
- * ClientSnapshot is one consistent image of the backend in etcd's format (a bbolt file),
- * produced as it is read: nothing is written to disk.
+ * ClientSnapshot is one consistent image of the backend in etcd's format (a bbolt file) for a
+ * Maintenance.Snapshot call, produced as it is read: nothing is written to disk.
  */
 export interface ClientSnapshot {
   /** sizeBytes is the image's size (a multiple of the page size). */
   sizeBytes: number;
-  /** chunks yields the image in file order, in pieces; read it once. */
-  chunks: AsyncGenerator<Buffer, void, undefined>;
+  /**
+   * messages yields the image as encoded SnapshotResponses, in order: 1 MiB blobs with the
+   * bytes still to come in remaining_bytes (the SHA-256 trailer is not among them). Read it once.
+   */
+  messages: AsyncGenerator<Buffer, void, undefined>;
+  /** sha256 is the image's SHA-256, once messages has been read to its end. */
+  sha256(): Buffer;
   /** release stops the image and lets go of the backend state it reads (call it however the call ends). */
   release(): Promise<void>;
 }
@@ -45,35 +45,43 @@ export function openClientSnapshotScans(backend: Backend, ready?: () => boolean)
  * makeClientSnapshot makes the image of a backend state for one Maintenance.Snapshot call
  * from two scans of it (openClientSnapshotScans). bbolt's meta pages, which come first, name
  * the root page and the page count, known only once every key was seen, so the state is read
- * twice: the first scan plans the layout (sizeBytes), the second produces the pages as
- * `chunks` is read, at the reader's pace. An abort of signal (the client went away) stops
- * either pass. The scans are ended when the image is released (or fails).
+ * twice: the first scan plans the layout (sizeBytes, known when this returns), the second
+ * produces the pages as `messages` is read, at the reader's pace. The conversion runs on a
+ * worker thread (ImageWorker); this thread reads the scans and hands the messages on. An
+ * abort of signal (the client went away) stops either pass. The scans and the worker are
+ * ended when the image is released (or fails).
  */
 export async function makeClientSnapshot(scans: readonly BackendScan[], signal?: AbortSignal): Promise<ClientSnapshot> {
   const [plan, emit] = scans;
   if (plan === undefined || emit === undefined) throw new Error("snapshot: an image needs two scans of the backend");
-  const endAll = async (): Promise<void> => {
+  const worker = new ImageWorker();
+  let released = false;
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    await worker.terminate();
     await plan.end();
     await emit.end();
   };
   try {
-    const layout = await planBbolt(etcdBuckets(toEtcdEntries(plan.chunks()), signal));
+    const sizeBytes = await worker.plan(plan.chunks(), signal);
     await plan.end();
-    const chunks = bboltChunksPlanned(etcdBuckets(toEtcdEntries(emit.chunks()), signal), layout, { chunkBytes: CLIENT_SNAPSHOT_CHUNK_BYTES });
-    let released = false;
+    const messages = worker.emit(emit.chunks(), signal);
     return {
-      sizeBytes: layout.highWaterPgid * layout.pageSize,
-      chunks,
+      sizeBytes,
+      messages,
+      sha256: () => {
+        if (worker.sha256 === undefined) throw new Error("snapshot: the image's digest is known once every message was read");
+        return worker.sha256;
+      },
       release: async () => {
-        if (released) return;
-        released = true;
-        // Ends the passes' generators (and so the scan) if the image was not read to its end.
-        await chunks.return(undefined).catch(() => undefined);
-        await endAll();
+        // Ends the pass's generator (and so its scan) if the image was not read to its end.
+        await messages.return(undefined).catch(() => undefined);
+        await release();
       },
     };
   } catch (err) {
-    await endAll();
+    await release();
     throw err;
   }
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { alarmKey } from "../alarm_store.js";
 import { Membership } from "../membership.js";
 import { MEMBERSHIP_KEY } from "../membership_store.js";
-import { ETCD_BUCKETS, EtcdImport, toEtcdEntries, type EtcdEntry } from "./layout.js";
+import { ETCD_BUCKETS, EtcdBucketsWriter, EtcdImport, type EtcdBucket, type EtcdEntry } from "./layout.js";
 import { memberJson, parseMemberJson } from "./members_json.js";
 
 function u64(n: bigint): Buffer {
@@ -49,17 +49,43 @@ function backendRecords(): [Buffer, Buffer][] {
   return recs;
 }
 
-async function* chunks(recs: [Buffer, Buffer][], per = 3): AsyncGenerator<ScanChunk> {
+function chunks(recs: [Buffer, Buffer][], per = 3): ScanChunk[] {
+  const out: ScanChunk[] = [];
   for (let i = 0; i < recs.length; i += per) {
     const part = recs.slice(i, i + per);
-    yield { keys: part.map((r) => r[0]), values: part.map((r) => r[1]) } as ScanChunk;
+    out.push({ keys: part.map((r) => r[0]), values: part.map((r) => r[1]) });
   }
+  return out;
+}
+
+/** written maps recs through EtcdBucketsWriter into a sink that records the buckets opened and their entries. */
+function written(recs: [Buffer, Buffer][], per = 3): { buckets: string[]; entries: EtcdEntry[] } {
+  const buckets: string[] = [];
+  const entries: EtcdEntry[] = [];
+  let open: string | undefined;
+  const w = new EtcdBucketsWriter({
+    openBucket: (name) => {
+      expect(open).toBeUndefined();
+      open = Buffer.from(name).toString();
+      buckets.push(open);
+    },
+    put: (key, value) => {
+      expect(open).toBeDefined();
+      entries.push({ bucket: open as EtcdBucket, key: Buffer.from(key), value: Buffer.from(value) });
+    },
+    closeBucket: () => {
+      expect(open).toBeDefined();
+      open = undefined;
+    },
+  });
+  for (const c of chunks(recs, per)) w.add(c);
+  w.finish();
+  expect(open).toBeUndefined();
+  return { buckets, entries };
 }
 
 async function all(recs: [Buffer, Buffer][]): Promise<EtcdEntry[]> {
-  const out: EtcdEntry[] = [];
-  for await (const e of toEtcdEntries(chunks(recs))) out.push(e);
-  return out;
+  return written(recs).entries;
 }
 
 describe("the backend in etcd's bbolt layout", () => {
@@ -92,6 +118,24 @@ describe("the backend in etcd's bbolt layout", () => {
     expect(by("members_removed").map((e) => [e.key.toString(), e.value.toString()])).toEqual([["abc", "removed"]]);
     expect(by("lease")[0]?.key.toString("hex")).toBe("694d7a2dfc0a1e05");
     expect(by("authUsers")[0]?.key.toString()).toBe("root");
+  });
+
+  it("writes every etcd bucket once, in order, empty ones included, however the scan is chunked", () => {
+    for (const per of [1, 2, 5, 100]) {
+      expect(written(backendRecords(), per).buckets).toEqual([...ETCD_BUCKETS]);
+      expect(written(backendRecords(), per).entries).toEqual(written(backendRecords(), 3).entries);
+    }
+    expect(written([]).buckets).toEqual([...ETCD_BUCKETS]);
+    expect(written([]).entries).toEqual([]);
+  });
+
+  it("refuses a scan out of bucket order, and a collected bucket's key after that bucket was written", () => {
+    const recs = backendRecords();
+    const lease = recs.find(([k]) => k.toString().startsWith("lease/"))!;
+    const key = recs.find(([k]) => k.toString().startsWith("key/"))!;
+    expect(() => written([lease, key])).toThrow(/backend scan out of order/);
+    const alarm = recs.find(([k]) => k.toString().startsWith("alarm"))!;
+    expect(() => written([key, alarm])).toThrow(/backend key for bucket alarm after that bucket was written/);
   });
 
   it("refuses a backend key that has no place in etcd's buckets", async () => {

@@ -42,60 +42,105 @@ const CLUSTER_VERSION_KEY = Buffer.from("clusterVersion");
 const CONSISTENT_INDEX = Buffer.from("consistent_index");
 const REMOVED = Buffer.from("removed");
 const AUTH_KEYS = new Set(["authEnabled", "authRevision"]);
+const BUCKET_NAMES: ReadonlyMap<EtcdBucket, Buffer> = new Map(ETCD_BUCKETS.map((b) => [b, Buffer.from(b)]));
 
 function startsWith(k: Buffer, prefix: Buffer): boolean {
   return k.length >= prefix.length && k.compare(prefix, 0, prefix.length, 0, prefix.length) === 0;
 }
 
+/** EtcdBucketSink takes etcd's buckets in bbolt's order (a BboltPushWriter is one). */
+export interface EtcdBucketSink {
+  openBucket(name: Uint8Array): void;
+  put(key: Uint8Array, value: Uint8Array): void;
+  closeBucket(): void;
+}
+
 /**
- * toEtcdEntries maps one consistent, ordered scan of the whole backend to etcd's buckets,
- * yielding entries ordered by bucket, then key (bbolt's order). It throws on a backend key it
- * does not know, so a snapshot never leaves data out silently.
+ * EtcdBucketsWriter maps one consistent, ordered scan of the whole backend, chunk by chunk,
+ * to etcd's buckets and pushes them to a sink in bbolt's order: every bucket of ETCD_BUCKETS,
+ * empty ones included, each with its keys in order. The large buckets (STREAMED) pass
+ * through as the scan yields them; the few entries of the others are collected and written
+ * sorted when their turn comes. It throws on a backend key it does not know, and on one that
+ * comes after its bucket was written, so a snapshot never leaves data out silently (the
+ * sink checks the key order within a bucket). It keeps no view into a chunk once add returns
+ * (what it keeps is copied), so the caller may reuse the chunk's buffers; a sink must copy
+ * what it keeps too.
  */
-export async function* toEtcdEntries(chunks: AsyncIterable<ScanChunk>): AsyncGenerator<EtcdEntry, void, undefined> {
-  const small = new Map<EtcdBucket, EtcdEntry[]>();
-  const flushed = new Set<EtcdBucket>();
-  const collect = (e: EtcdEntry): void => {
-    if (flushed.has(e.bucket)) throw new Error(`etcd format: backend key for bucket ${e.bucket} after that bucket was written`);
-    let list = small.get(e.bucket);
-    if (list === undefined) small.set(e.bucket, (list = []));
-    list.push(e);
-  };
-  /** flushBefore yields the collected buckets that sort before `bucket` (all of them when undefined). */
-  function* flushBefore(bucket: EtcdBucket | undefined): Generator<EtcdEntry> {
-    for (const name of ETCD_BUCKETS) {
-      if (bucket !== undefined && name >= bucket) break;
-      if (STREAMED.has(name) || flushed.has(name)) continue;
-      flushed.add(name);
-      const list = small.get(name) ?? [];
-      list.sort((a, b) => Buffer.compare(a.key, b.key));
-      for (let i = 1; i < list.length; i++) {
-        if ((list[i - 1] as EtcdEntry).key.equals((list[i] as EtcdEntry).key)) throw new Error(`etcd format: duplicate key ${(list[i] as EtcdEntry).key.toString("hex")} in bucket ${name}`);
+export class EtcdBucketsWriter {
+  /** next is the index in ETCD_BUCKETS of the first bucket not yet opened. */
+  private next = 0;
+  private open: EtcdBucket | undefined;
+  private readonly small = new Map<EtcdBucket, EtcdEntry[]>();
+
+  constructor(private readonly sink: EtcdBucketSink) {}
+
+  /** add maps the entries of one scan chunk. */
+  add(chunk: ScanChunk): void {
+    const { keys, values } = chunk;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = values[i]!;
+      if (startsWith(k, KEY_PREFIX)) {
+        // The bulk of every backend: no entry object on this path.
+        if (this.open !== "key") this.moveTo("key", k);
+        this.sink.put(toEtcdRevisionKey(k), v);
+        continue;
       }
-      yield* list;
-    }
-  }
-  let lastStreamed: EtcdEntry | undefined;
-  for await (const chunk of chunks) {
-    for (let i = 0; i < chunk.keys.length; i++) {
-      const k = chunk.keys[i] as Buffer;
-      const v = chunk.values[i] as Buffer;
       for (const e of mapBackendEntry(k, v)) {
-        if (!STREAMED.has(e.bucket)) {
-          collect(e);
+        if (STREAMED.has(e.bucket)) {
+          if (this.open !== e.bucket) this.moveTo(e.bucket, k);
+          this.sink.put(e.key, e.value);
           continue;
         }
-        if (lastStreamed !== undefined) {
-          const order = e.bucket === lastStreamed.bucket ? Buffer.compare(lastStreamed.key, e.key) : lastStreamed.bucket < e.bucket ? -1 : 1;
-          if (order >= 0) throw new Error(`etcd format: backend scan out of order at ${k.toString("hex")}`);
-        }
-        yield* flushBefore(e.bucket);
-        lastStreamed = e;
-        yield e;
+        if (ETCD_BUCKETS.indexOf(e.bucket) < this.next) throw new Error(`etcd format: backend key for bucket ${e.bucket} after that bucket was written`);
+        let list = this.small.get(e.bucket);
+        if (list === undefined) this.small.set(e.bucket, (list = []));
+        // Kept past this chunk, whose buffers the caller may reuse: copied.
+        list.push({ bucket: e.bucket, key: Buffer.from(e.key), value: Buffer.from(e.value) });
       }
     }
   }
-  yield* flushBefore(undefined);
+
+  /** finish writes the buckets still to come (every one is then written and closed). */
+  finish(): void {
+    this.closeOpen();
+    while (this.next < ETCD_BUCKETS.length) this.writeSmall(ETCD_BUCKETS[this.next++]!);
+  }
+
+  /** moveTo makes streamed bucket the open one, writing the buckets before it. */
+  private moveTo(bucket: EtcdBucket, at: Buffer): void {
+    this.closeOpen();
+    for (;;) {
+      const name = ETCD_BUCKETS[this.next];
+      if (name === undefined || name > bucket) throw new Error(`etcd format: backend scan out of order at ${at.toString("hex")} (bucket ${bucket} was written already)`);
+      this.next++;
+      if (name === bucket) {
+        this.sink.openBucket(BUCKET_NAMES.get(name)!);
+        this.open = name;
+        return;
+      }
+      this.writeSmall(name);
+    }
+  }
+
+  private closeOpen(): void {
+    if (this.open === undefined) return;
+    this.sink.closeBucket();
+    this.open = undefined;
+  }
+
+  /** writeSmall writes a bucket whole: a collected one sorted, a streamed one that got no entry empty. */
+  private writeSmall(name: EtcdBucket): void {
+    const list = this.small.get(name) ?? [];
+    this.small.delete(name);
+    list.sort((a, b) => Buffer.compare(a.key, b.key));
+    for (let i = 1; i < list.length; i++) {
+      if (list[i - 1]!.key.equals(list[i]!.key)) throw new Error(`etcd format: duplicate key ${list[i]!.key.toString("hex")} in bucket ${name}`);
+    }
+    this.sink.openBucket(BUCKET_NAMES.get(name)!);
+    for (const e of list) this.sink.put(e.key, e.value);
+    this.sink.closeBucket();
+  }
 }
 
 /** mapBackendEntry maps one backend record to etcd's entries (the member list to several). */

@@ -1,0 +1,83 @@
+import type { ScanChunk } from "@etcd-ts/backend";
+
+/**
+ * The messages between a member's main thread and the worker that turns backend scans into a
+ * Maintenance.Snapshot image (image_worker.ts, image_worker_main.ts). In order, the main
+ * thread sends: "plan", the first scan's chunks ("data") and "end"; then, once the worker
+ * answered "planned", "emit", the second scan's chunks and "end". The worker acknowledges
+ * every chunk it took up ("ack"), sends the image as encoded SnapshotResponses ("messages")
+ * during "emit", and ends with "done" (the image's SHA-256) or "error".
+ */
+export type ImageRequest =
+  | { t: "plan" }
+  | { t: "emit" }
+  /** data is one scan chunk packed by packScanChunk into buf's first len bytes (transferred; "ack" hands it back). */
+  | { t: "data"; buf: ArrayBuffer; len: number }
+  | { t: "end" };
+
+export type ImageReply =
+  /** ack: a data message was handled; buf is its ArrayBuffer, handed back to be filled again (transferred). */
+  | { t: "ack"; buf: ArrayBuffer }
+  /** planned: the image will be sizeBytes long. */
+  | { t: "planned"; sizeBytes: number }
+  /** messages are encoded SnapshotResponses, in order, each owning its ArrayBuffer (transferred). */
+  | { t: "messages"; bufs: ArrayBuffer[] }
+  /** done: every message was sent; sha256 is the digest of the image. */
+  | { t: "done"; sha256: ArrayBuffer }
+  | { t: "error"; message: string };
+
+/** PACK_BUFFER_BYTES is the least size of a buffer packScanChunk allocates (a scan chunk is about 1 MiB). */
+const PACK_BUFFER_BYTES = 2 * 1024 * 1024;
+
+/**
+ * packScanChunk copies a scan chunk into an ArrayBuffer that can be transferred to another
+ * thread: the entry count (u32), each entry's key and value lengths (u32 pairs), then each key
+ * followed by its value, all in the platform's byte order (both threads share it). It fills
+ * `reuse` when that is large enough (a buffer the other thread handed back: filling memory
+ * already mapped costs a fraction of fresh memory), else a new buffer. It returns the buffer
+ * and the bytes used.
+ */
+export function packScanChunk(c: ScanChunk, reuse?: ArrayBuffer): { buf: ArrayBuffer; len: number } {
+  const { keys, values } = c;
+  const n = keys.length;
+  let len = 4 + 8 * n;
+  for (let i = 0; i < n; i++) len += keys[i]!.length + values[i]!.length;
+  const buf = reuse !== undefined && reuse.byteLength >= len ? reuse : new ArrayBuffer(Math.max(len, PACK_BUFFER_BYTES));
+  const bytes = new Uint8Array(buf);
+  const lens = new Uint32Array(buf, 0, 1 + 2 * n);
+  lens[0] = n;
+  let at = 4 + 8 * n;
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    const v = values[i]!;
+    lens[1 + 2 * i] = k.length;
+    lens[2 + 2 * i] = v.length;
+    bytes.set(k, at);
+    at += k.length;
+    bytes.set(v, at);
+    at += v.length;
+  }
+  return { buf, len };
+}
+
+/** unpackScanChunk is packScanChunk's inverse over buf's first len bytes; keys and values are views into buf. */
+export function unpackScanChunk(buf: ArrayBuffer, len: number): ScanChunk {
+  if (len < 4 || len > buf.byteLength) throw new Error(`snapshot: a packed scan chunk of ${len} bytes in a buffer of ${buf.byteLength}`);
+  const n = new Uint32Array(buf, 0, 1)[0]!;
+  if (4 + 8 * n > len) throw new Error(`snapshot: a packed scan chunk of ${len} bytes cannot hold ${n} entries`);
+  const lens = new Uint32Array(buf, 0, 1 + 2 * n);
+  const keys = new Array<Buffer>(n);
+  const values = new Array<Buffer>(n);
+  let at = 4 + 8 * n;
+  for (let i = 0; i < n; i++) {
+    const kl = lens[1 + 2 * i]!;
+    const vl = lens[2 + 2 * i]!;
+    if (at + kl + vl > len) throw new Error(`snapshot: a packed scan chunk's entry ${i} runs past its end`);
+    keys[i] = Buffer.from(buf, at, kl);
+    at += kl;
+    values[i] = Buffer.from(buf, at, vl);
+    at += vl;
+  }
+  if (at !== len) throw new Error(`snapshot: a packed scan chunk has ${len - at} bytes after its entries`);
+  return { keys, values };
+}
