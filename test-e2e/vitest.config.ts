@@ -1,11 +1,13 @@
 import { defineConfig } from "vitest/config";
+import { E2E_TIMEOUTS, PARALLEL_FILES } from "./vitest.shared.js";
 
-// End-to-end tests spawn real processes: run files one at a time, with generous timeouts.
+// End-to-end tests spawn real processes: these files run one at a time; PARALLEL_FILES run
+// two at a time after them (vitest.parallel.config.ts).
 export default defineConfig({
   test: {
     fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 60_000,
+    ...E2E_TIMEOUTS,
     include: ["src/**/*.test.ts"],
+    exclude: ["**/node_modules/**", ...PARALLEL_FILES],
   },
 });
