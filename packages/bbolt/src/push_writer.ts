@@ -105,7 +105,8 @@ export class BboltPushWriter {
     if (typeof sequence !== "bigint" || sequence < 0n || sequence > 0xffffffffffffffffn) {
       throw new BboltInputError(`${bucketLabel(path)}: sequence ${String(sequence)} is not a bigint in 0..2^64-1`);
     }
-    this.open.push({ name, sequence, tree: new TreeBuilder(this.alloc, this.s.inlineMax, bucketLabel(path)) });
+    // The name is kept until closeBucket puts it into the parent: copied, the caller may reuse its buffer.
+    this.open.push({ name: Uint8Array.from(name), sequence, tree: new TreeBuilder(this.alloc, this.s.inlineMax, bucketLabel(path)) });
   }
 
   /** put appends key and value to the open bucket. */

@@ -242,9 +242,12 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     this.bytes?.sent(payload.length);
     let ready: boolean;
     if (payload.length >= SEPARATE_HEADER_BYTES) {
-      // A large message goes out after its prefix as it is (the stream writes both at once), not copied behind it.
+      // A large message goes out after its prefix as it is, not copied behind it; corked, both
+      // leave in one write.
+      s.cork();
       s.write(frameHeader(payload.length));
       ready = s.write(payload);
+      process.nextTick(() => s.uncork());
     } else ready = s.write(frame(payload));
     if (ready) return RESOLVED;
     return new Promise((resolve, reject) => {

@@ -8,11 +8,11 @@ export {
   MAX_LEASE_TTL,
   DEFAULT_EXPIRED_RETRY_MS,
   DEFAULT_REVOKE_RATE,
-  LEASE_PREFIX,
   leaseKey,
   type Lease,
   type LeaseCheckpoint,
   type LeaseTimeToLive,
   type LessorOptions,
 } from "./lessor.js";
+export { LEASE_PREFIX } from "./keys.js";
 export { LeaseError, type LeaseErrorCode } from "./errors.js";

@@ -2,6 +2,7 @@ import { mergedScan, type Backend, type BatchTx } from "@etcd-ts/backend";
 import { leasepb } from "@etcd-ts/proto";
 import { LeaseError } from "./errors.js";
 import { TimeQueue } from "./time_queue.js";
+import { LEASE_PREFIX } from "./keys.js";
 
 /** MAX_LEASE_TTL is the largest TTL (seconds) a grant may ask for (etcd's MaxLeaseTTL). */
 export const MAX_LEASE_TTL = 9_000_000_000n;
@@ -12,8 +13,6 @@ export const DEFAULT_EXPIRED_RETRY_MS = 3000;
 /** DEFAULT_REVOKE_RATE is etcd's leaseRevokeRate (leases per second), which promote's spreading of expiries aims below. */
 export const DEFAULT_REVOKE_RATE = 1000;
 
-/** LEASE_PREFIX starts the backend key of every lease record (etcd's "lease" bucket); the 8-byte big-endian ID follows. */
-export const LEASE_PREFIX = Buffer.from("lease/");
 const LEASE_PREFIX_END = Buffer.from("lease0");
 
 /** leaseKey is the backend key of lease id's record: `lease/` + the ID as 8 bytes, big-endian two's complement. */

@@ -54,25 +54,29 @@ export function openClientSnapshotScans(backend: Backend, ready?: () => boolean)
 export async function makeClientSnapshot(scans: readonly BackendScan[], signal?: AbortSignal): Promise<ClientSnapshot> {
   const [plan, emit] = scans;
   if (plan === undefined || emit === undefined) throw new Error("snapshot: an image needs two scans of the backend");
-  const worker = new ImageWorker();
+  let worker: ImageWorker | undefined;
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;
     released = true;
-    await worker.terminate();
-    await plan.end();
-    await emit.end();
+    try {
+      await worker?.terminate();
+    } finally {
+      await plan.end();
+      await emit.end();
+    }
   };
   try {
-    const sizeBytes = await worker.plan(plan.chunks(), signal);
+    const w = (worker = new ImageWorker());
+    const sizeBytes = await w.plan(plan.chunks(), signal);
     await plan.end();
-    const messages = worker.emit(emit.chunks(), signal);
+    const messages = w.emit(emit.chunks(), signal);
     return {
       sizeBytes,
       messages,
       sha256: () => {
-        if (worker.sha256 === undefined) throw new Error("snapshot: the image's digest is known once every message was read");
-        return worker.sha256;
+        if (w.sha256 === undefined) throw new Error("snapshot: the image's digest is known once every message was read");
+        return w.sha256;
       },
       release: async () => {
         // Ends the pass's generator (and so its scan) if the image was not read to its end.

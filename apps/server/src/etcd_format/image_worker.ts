@@ -16,7 +16,9 @@ const IMAGE_WORKER_HEAP_MB = 256;
  * ahead, and hands on the encoded SnapshotResponses it returns, at the reader's pace. Memory
  * stays bounded by IMAGE_WORKER_INFLIGHT chunks and IMAGE_WORKER_QUEUED messages. Every
  * failure (the worker's error, its exit, an abort of the call's signal) is thrown by the
- * pass that is running; terminate() ends the worker however the call ended.
+ * pass that is running: an abort is seen while waiting for the worker, or once the chunk of
+ * the scan being read arrives (a backend scan's next chunk always comes); terminate() ends
+ * the worker however the call ended.
  */
 export class ImageWorker {
   private readonly worker: Worker;

@@ -1,7 +1,8 @@
 import { AUTH_PREFIX, AUTH_ROLES_PREFIX, AUTH_USERS_PREFIX } from "@etcd-ts/auth";
-import { consistentIndexKey, type ScanChunk, type WriteOp } from "@etcd-ts/backend";
-import { LEASE_PREFIX } from "@etcd-ts/lease";
-import { fromEtcdMeta, fromEtcdRevisionKey, KEY_PREFIX, toEtcdMeta, toEtcdRevisionKey } from "@etcd-ts/mvcc";
+import type { ScanChunk, WriteOp } from "@etcd-ts/backend";
+import { consistentIndexKey } from "@etcd-ts/backend/meta";
+import { LEASE_PREFIX } from "@etcd-ts/lease/keys";
+import { fromEtcdMeta, fromEtcdRevisionKey, KEY_PREFIX, toEtcdMeta, toEtcdRevisionKey } from "@etcd-ts/mvcc/etcd-format";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { ALARM_PREFIX, alarmKey, decodeAlarmKey } from "../alarm_store.js";
 import { Membership, type Member } from "../membership.js";
@@ -9,7 +10,10 @@ import { MEMBERSHIP_KEY } from "../membership_store.js";
 import { memberJson, memberKey, parseMemberJson } from "./members_json.js";
 
 /**
- * The backend in etcd 3.4's bbolt layout, both ways. etcd keeps one bucket per store; the
+ * The backend in etcd 3.4's bbolt layout, both ways. This module runs in the snapshot image
+ * worker too: it imports the stores' key layouts from their side-effect-free entries
+ * (@etcd-ts/backend/meta, @etcd-ts/lease/keys, @etcd-ts/mvcc/etcd-format), never the stores,
+ * whose RocksDB binding cannot be loaded in a second thread. etcd keeps one bucket per store; the
  * backend keeps one key prefix per store, and the prefixes sort in the same order as the
  * bucket names ('/' sorts before every letter), so one ordered scan of the backend yields
  * etcd's buckets in order, with these exceptions handled here:
