@@ -22,10 +22,10 @@ function push(db: ModelBucket[], w: BboltPushWriter): Buffer[] {
         const k = Buffer.from(e.key);
         w.put(k, reused(e.value));
       }
-      pages.push(...w.take());
+      pages.push(...w.take().map((p) => Buffer.from(p)));
     }
     w.closeBucket();
-    pages.push(...w.take());
+    pages.push(...w.take().map((p) => Buffer.from(p)));
   };
   for (const b of db) bucket(b);
   return pages;
@@ -48,14 +48,17 @@ describe("BboltPushWriter", () => {
       expect(push(db, dry)).toEqual([]);
       const planned = dry.finish();
 
-      const w = new BboltPushWriter({ pageSize });
-      const pages = push(db, w);
-      const layout = w.finish();
-      pages.push(...w.take());
-      expect(layout).toEqual(planned);
-      const got = Buffer.concat([...metaPages(layout), ...pages]);
-      expect(got.length).toBe(layout.highWaterPgid * pageSize);
-      expect(got.equals(want)).toBe(true);
+      // Pages in buffers of their own, and pages written into one reused buffer (copied at once).
+      for (const reuse of [false, true]) {
+        const w = new BboltPushWriter({ pageSize }, false, reuse);
+        const pages = push(db, w);
+        const layout = w.finish();
+        pages.push(...w.take().map((p) => Buffer.from(p)));
+        expect(layout).toEqual(planned);
+        const got = Buffer.concat([...metaPages(layout), ...pages]);
+        expect(got.length).toBe(layout.highWaterPgid * pageSize);
+        expect(got.equals(want), `reusePages ${reuse}`).toBe(true);
+      }
     });
   }
 

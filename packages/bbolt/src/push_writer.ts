@@ -76,8 +76,10 @@ interface OpenBucket {
  * page, whose page take() then returns, and gives the layout the meta pages describe. In a
  * dry run (dry true) pages are only counted: take() returns nothing, and finish() gives the
  * layout a real run of the same input gives. Memory stays bounded by a few pages per tree
- * level and nesting depth plus what take() has not handed out. Errors are BboltInputErrors
- * naming the bucket.
+ * level and nesting depth plus what take() has not handed out. With reusePages the pages
+ * are written into one buffer that take() starts over: the pages take() returns are views,
+ * valid until the next call that writes (put, closeBucket, finish), so the caller copies them
+ * out at once; no memory is allocated per page. Errors are BboltInputErrors naming the bucket.
  */
 export class BboltPushWriter {
   private readonly s: WriteSettings;
@@ -86,9 +88,9 @@ export class BboltPushWriter {
   private readonly open: OpenBucket[] = [];
   private done: BboltLayout | undefined;
 
-  constructor(options: BboltWriteOptions = {}, dry = false) {
+  constructor(options: BboltWriteOptions = {}, dry = false, reusePages = false) {
     this.s = writeSettings(options);
-    this.alloc = new PageAllocator(this.s.pageSize, dry);
+    this.alloc = new PageAllocator(this.s.pageSize, dry, reusePages);
     this.root = new TreeBuilder(this.alloc, -1, bucketLabel([]));
   }
 
@@ -145,7 +147,7 @@ export class BboltPushWriter {
     return this.done;
   }
 
-  /** take returns the pages written since the last call, in file order (none in a dry run), and forgets them. */
+  /** take returns the pages written since the last call, in file order (none in a dry run), and forgets them (see reusePages). */
   take(): Buffer[] {
     return this.alloc.take();
   }

@@ -15,28 +15,38 @@ import {
 /** MAX_COUNT is the most elements a page holds: its header's count is a u16 and bbolt refuses 0xFFFF. */
 const MAX_COUNT = 0xfffe;
 
+/** ARENA_BYTES is the least size of the buffer a reusing PageAllocator writes pages into. */
+const ARENA_BYTES = 2 * 1024 * 1024;
+
 /**
  * PageAllocator hands out page ids in file order and collects the pages written since the
  * last drain. Page ids start at 2 (0 and 1 are the meta pages). In a dry run it only counts:
- * ids advance exactly as in a real run, but no page is serialized.
+ * ids advance exactly as in a real run, but no page is serialized. With reuse, pages are
+ * written into one buffer that take() starts over: the pages it returns are views, valid
+ * until the next page is written (no memory is allocated per page).
  */
 export class PageAllocator {
   /** nextPgid is the id the next page gets; at the end it is the high-water mark. */
   nextPgid = 2;
   /** out holds the pages written since the last drain, in file order (always empty in a dry run). */
   out: Buffer[] = [];
+  private arena: Buffer | undefined;
+  private used = 0;
 
   constructor(
     /** pageSize is the page size in bytes. */
     readonly pageSize: number,
     /** dry is true when pages are only counted. */
     readonly dry: boolean,
+    /** reuse writes pages into a buffer take() starts over (see the class comment). */
+    private readonly reuse = false,
   ) {}
 
   /** take returns the pages written since the last call and forgets them. */
   take(): Buffer[] {
     const o = this.out;
     this.out = [];
+    this.used = 0;
     return o;
   }
 
@@ -46,11 +56,23 @@ export class PageAllocator {
     const n = pagesFor(bytes, this.pageSize);
     this.nextPgid += n;
     if (!this.dry) {
-      const page = Buffer.alloc(n * this.pageSize);
+      const page = this.reuse ? this.slot(n * this.pageSize) : Buffer.alloc(n * this.pageSize);
       fill(page, id, n - 1);
       this.out.push(page);
     }
     return id;
+  }
+
+  /** slot is a zeroed view of size bytes in the arena; a full arena is left to the views already out and a larger one started. */
+  private slot(size: number): Buffer {
+    if (this.arena === undefined || this.used + size > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, size));
+      this.used = 0;
+    }
+    const page = this.arena.subarray(this.used, this.used + size);
+    page.fill(0);
+    this.used += size;
+    return page;
   }
 }
 

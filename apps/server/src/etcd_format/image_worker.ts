@@ -27,7 +27,8 @@ export class ImageWorker {
   /** spare are buffers the worker handed back, to pack the next chunks into. */
   private readonly spare: ArrayBuffer[] = [];
   private failure: Error | undefined;
-  private wake: (() => void) | undefined;
+  /** waiters are woken at the worker's next reply or failure (a consumer and a pump may wait at once). */
+  private waiters: Array<() => void> = [];
   private terminated = false;
   /** sha256 is the image's digest, set once emit() has yielded the last message. */
   sha256: Buffer | undefined;
@@ -77,28 +78,43 @@ export class ImageWorker {
     }
   }
 
-  /** emit feeds the second scan and yields the image's encoded SnapshotResponses in order; sha256 is set at the end. */
+  /**
+   * emit feeds the second scan and yields the image's encoded SnapshotResponses in order;
+   * sha256 is set at the end. The scan is fed by a pump of its own, paced by the worker's
+   * acknowledgements and by the messages not yet taken, so reading and converting go on
+   * while the consumer waits for its client.
+   */
   async *emit(chunks: AsyncIterable<ScanChunk>, signal?: AbortSignal): AsyncGenerator<Buffer, void, undefined> {
     this.post({ t: "emit" });
     const it = chunks[Symbol.asyncIterator]();
+    let stop = false;
     let fed = false;
+    const pump = (async () => {
+      while (!stop && !fed && this.failure === undefined) {
+        if (this.inflight >= IMAGE_WORKER_INFLIGHT || this.queuedMessages() >= IMAGE_WORKER_QUEUED) {
+          await this.changed();
+          continue;
+        }
+        const r = await it.next();
+        if (stop) return;
+        if (r.done === true) {
+          fed = true;
+          this.post({ t: "end" });
+        } else this.feed(r.value);
+      }
+    })().catch((err: unknown) => {
+      this.failure ??= err instanceof Error ? err : new Error(String(err));
+      this.poke();
+    });
     try {
       for (;;) {
-        this.check(signal);
-        while (!fed && this.inflight < IMAGE_WORKER_INFLIGHT && this.queuedMessages() < IMAGE_WORKER_QUEUED) {
-          const r = await it.next();
-          this.check(signal);
-          if (r.done === true) {
-            fed = true;
-            this.post({ t: "end" });
-          } else this.feed(r.value);
-        }
         const m = this.replies.shift();
         if (m === undefined) {
           await this.wait(signal);
           continue;
         }
         if (m.t === "messages") {
+          this.poke(); // room in the queue: the pump may read on
           for (const b of m.bufs) yield Buffer.from(b);
         } else if (m.t === "done") {
           if (!fed) throw new Error("snapshot: the image worker finished before the scan did");
@@ -107,6 +123,9 @@ export class ImageWorker {
         } else throw new Error(`snapshot: the image worker answered ${m.t} while making the image`);
       }
     } finally {
+      stop = true;
+      this.poke();
+      await pump;
       await it.return?.();
     }
   }
@@ -140,9 +159,14 @@ export class ImageWorker {
   }
 
   private poke(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
+    const ws = this.waiters;
+    this.waiters = [];
+    for (const w of ws) w();
+  }
+
+  /** changed resolves at the next reply, acknowledgement, failure or poke. */
+  private changed(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiters.push(resolve));
   }
 
   /** wait returns at the worker's next reply or failure, or throws the signal's abort. */
@@ -151,10 +175,10 @@ export class ImageWorker {
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => reject(signal?.reason as Error);
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.wake = () => {
+      this.waiters.push(() => {
         signal?.removeEventListener("abort", onAbort);
         resolve();
-      };
+      });
     });
     this.check(signal);
   }

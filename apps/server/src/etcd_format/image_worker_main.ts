@@ -34,7 +34,8 @@ let planned: BboltLayout | undefined;
 let failed = false;
 
 function startPass(dry: boolean): Pass {
-  const writer = new BboltPushWriter({ chunkBytes: SNAPSHOT_SEND_BYTES }, dry);
+  // Pages are written into one reused buffer: flush copies them into messages at once.
+  const writer = new BboltPushWriter({ chunkBytes: SNAPSHOT_SEND_BYTES }, dry, true);
   return { writer, buckets: new EtcdBucketsWriter(writer) };
 }
 
