@@ -206,13 +206,27 @@ describe("a Go etcd data directory under etcd-ts", () => {
     }
     const burst = new Client({ endpoints: [go.url] });
     const abort = new AbortController();
+    // etcd is killed right when a put is acknowledged, 200 puts into the burst, with the other
+    // writers' puts in flight: the acknowledged one was applied but not yet in the backend's
+    // next commit, and the ones in flight are in the WAL only. (A kill after a fixed sleep
+    // found the burst stalled on a loaded machine, with nothing left to apply.)
+    let acked = 0;
+    let killed = false;
     const writers = Array.from({ length: 16 }, async (_, w) => {
       for (let i = 0; !abort.signal.aborted; i++) {
-        await burst.put({ key: Buffer.from(`burst${w}-${i % 20}`), value: Buffer.from(`b${i}`) }, { signal: abort.signal, timeoutMs: 5000 }).catch(() => undefined);
+        await burst
+          .put({ key: Buffer.from(`burst${w}-${i % 20}`), value: Buffer.from(`b${i}`) }, { signal: abort.signal, timeoutMs: 5000 })
+          .then(() => {
+            if (++acked >= 200 && !killed) {
+              killed = true;
+              go.proc?.kill("SIGKILL");
+            }
+          })
+          .catch(() => undefined);
       }
     });
-    await new Promise((r) => setTimeout(r, 400));
-    go.proc?.kill("SIGKILL");
+    for (const end = Date.now() + 30_000; !killed && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+    expect(killed, `the burst reached ${acked} acknowledged puts in 30 s`).toBe(true);
     await go.exited;
     abort.abort();
     await Promise.all(writers);
