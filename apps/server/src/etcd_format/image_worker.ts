@@ -39,8 +39,7 @@ export class ImageWorker {
       if (m.t === "ack") {
         this.inflight--;
         this.spare.push(m.buf);
-      }
-      else if (m.t === "error") this.failure ??= new Error(m.message);
+      } else if (m.t === "error") this.failure ??= new Error(m.message);
       else this.replies.push(m);
       this.poke();
     });

@@ -4,9 +4,9 @@
  * messages): it maps the backend scans the main thread sends to etcd's buckets, plans the
  * bbolt layout from the first scan (a dry run), then builds the pages from the second and
  * cuts them into encoded SnapshotResponses, hashing the image as it goes. Each chunk is
- * handled in one synchronous step, and its buffer handed back when done. The member's main thread only
- * reads RocksDB and sends the messages; the conversion, the page building and the hashing
- * run here, on the other core.
+ * handled in one synchronous step, and its buffer handed back when done. The member's main
+ * thread only reads RocksDB and sends the messages; the conversion, the page building and
+ * the hashing run here, on the other core.
  */
 import { createHash, type Hash } from "node:crypto";
 import { parentPort } from "node:worker_threads";
