@@ -1,3 +1,5 @@
+import { varintSize, writeVarint } from "../varint.js";
+
 /**
  * snapshot_messages.ts encodes Maintenance.Snapshot's SnapshotResponses straight from the
  * image's bytes, so that the image's worker hands the gRPC layer finished messages.
@@ -9,25 +11,6 @@
  * limit, grpc-js's 4 MiB being the smallest, while sending a large backend about twice as fast).
  */
 export const SNAPSHOT_SEND_BYTES = 1024 * 1024;
-
-/** varintBytes is the size of v as a protobuf varint. */
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function putVarint(buf: Buffer, at: number, v: number): number {
-  while (v >= 0x80) {
-    buf[at++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  buf[at++] = v;
-  return at;
-}
 
 /** SnapshotMessage is one encoded SnapshotResponse and the view of its blob. */
 export interface SnapshotMessage {
@@ -43,15 +26,15 @@ export interface SnapshotMessage {
  * Node's shared pool), so it can be transferred to another thread.
  */
 export function snapshotResponseBuffer(remaining: number, size: number): SnapshotMessage {
-  const head = (remaining > 0 ? 1 + varintBytes(remaining) : 0) + 1 + varintBytes(size);
+  const head = (remaining > 0 ? 1 + varintSize(remaining) : 0) + 1 + varintSize(size);
   const message = Buffer.allocUnsafeSlow(head + size);
   let at = 0;
   if (remaining > 0) {
     message[at++] = (2 << 3) | 0; // remaining_bytes, varint
-    at = putVarint(message, at, remaining);
+    at = writeVarint(message, at, remaining);
   }
   message[at++] = (3 << 3) | 2; // blob, length-delimited
-  at = putVarint(message, at, size);
+  at = writeVarint(message, at, size);
   return { message, blob: message.subarray(at) };
 }
 

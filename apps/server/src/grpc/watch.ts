@@ -3,6 +3,7 @@ import { AuthError } from "@etcd-ts/auth";
 import type { BidiStream, ServiceImplementation } from "@etcd-ts/grpc-server";
 import { WatchError, type WatchFilters, type WatchResponse as StoreResponse, type WatchStream } from "@etcd-ts/mvcc";
 import type { EtcdServer } from "../etcd_server.js";
+import { varintSize, writeVarint } from "../varint.js";
 import { credentialsOf } from "./auth.js";
 
 /** MIN_PROGRESS_NOTIFY_MS is the shortest progress notification interval etcd allows (minWatchProgressInterval). */
@@ -68,7 +69,7 @@ function encodedEvent(ev: mvccpb.Event): Buffer {
   let b = encodedEvents.get(ev);
   if (b === undefined) {
     const body = mvccpb.Event.encode(ev).finish();
-    b = Buffer.allocUnsafe(1 + varintLength(body.length) + body.length);
+    b = Buffer.allocUnsafe(1 + varintSize(body.length) + body.length);
     b[0] = WATCH_EVENTS_TAG;
     b.set(body, writeVarint(b, 1, body.length));
     encodedEvents.set(ev, b);
@@ -88,23 +89,12 @@ function encodedHeader(h: etcdserverpb.ResponseHeader): Buffer {
     return c.bytes;
   }
   const body = etcdserverpb.ResponseHeader.encode(h).finish();
-  const bytes = Buffer.allocUnsafe(1 + varintLength(body.length) + body.length);
+  const bytes = Buffer.allocUnsafe(1 + varintSize(body.length) + body.length);
   bytes[0] = (1 << 3) | 2;
   const at = writeVarint(bytes, 1, body.length);
   bytes.set(body, at);
   headerCache = { h, bytes };
   return bytes;
-}
-
-/** writeVarint writes n (a non-negative safe integer) as a varint at offset and returns the offset after it. */
-function writeVarint(b: Buffer, offset: number, n: number): number {
-  let i = offset;
-  while (n >= 0x80) {
-    b[i++] = (n & 0x7f) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  b[i++] = n;
-  return i;
 }
 
 /** encodeHead encodes a plain event response's header and watch ID (no flags set), as ts-proto would. */
@@ -116,7 +106,7 @@ function encodeHead(r: etcdserverpb.WatchResponse): Uint8Array {
   const header = encodedHeader(r.header);
   if (r.watchId === 0n) return header;
   const id = Number(r.watchId);
-  const b = Buffer.allocUnsafe(header.length + 1 + varintLength(id));
+  const b = Buffer.allocUnsafe(header.length + 1 + varintSize(id));
   header.copy(b, 0);
   b[header.length] = (2 << 3) | 0;
   writeVarint(b, header.length + 1, id);
@@ -484,11 +474,3 @@ function response(h: etcdserverpb.ResponseHeader, id: bigint): etcdserverpb.Watc
   };
 }
 
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}

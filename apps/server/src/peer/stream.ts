@@ -4,6 +4,7 @@ import type { ConnectionOptions } from "node:tls";
 import { raftpb } from "@etcd-ts/proto";
 import type { Logger } from "../log.js";
 import { hexId } from "../ids.js";
+import { varintSize } from "../varint.js";
 import { connectPeer, destroySoon } from "./dial.js";
 import { H_CLUSTER_ID, H_FROM, H_TO, MAX_BATCH_BYTES, PATH_STREAM } from "./headers.js";
 
@@ -75,15 +76,6 @@ export function encodeBatches(messages: raftpb.Message[], maxBytes: number): Uin
   return out;
 }
 
-/** varintSize is the length of n's protobuf varint encoding. */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
 
 /** FrameSplitter cuts received bytes into length-prefixed frames of at most `max` bytes. */
 export class FrameSplitter {
