@@ -931,8 +931,9 @@ export class EtcdServer {
     await this.backendSize.refresh();
   }
 
+  /** members is the member list ordered by ID, as etcd's RaftCluster.Members() sorts it (MemberList answers in this order). */
   members(): Member[] {
-    return [...this.membership.members.values()];
+    return [...this.membership.members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   get leader(): bigint {
