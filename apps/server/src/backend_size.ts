@@ -1,13 +1,17 @@
 /**
  * BackendSize keeps the backend's size on disk (the bytes of every file in its directory, as
  * Backend.sizeBytes measures it) at hand for checks that cannot wait for the disk, such as
- * the quota check on every put. The size is measured again every intervalMs (default 100 ms)
- * while started, and whenever refresh is called (after a defragmentation, for instance), so
- * it trails the disk by at most about one interval. etcd reads bbolt's file size, which is
- * exact; RocksDB's files are many, so they are summed in the background instead.
+ * the quota check on every put. The size is measured again every intervalMs (default 1 s)
+ * while started, and whenever refresh is called (after a defragmentation, for instance);
+ * between measurements the bytes written since the last one began (`written`, a running
+ * count such as Backend.bytesWritten) are added, so a burst of writes counts at once. etcd
+ * reads bbolt's file size, which is exact; RocksDB's files are many, so they are summed in the
+ * background instead (listing them every 100 ms cost the main thread several percent).
  */
 export class BackendSize {
   private bytes = 0;
+  /** writtenAtMeasure is `written()` when the measurement behind `bytes` began. */
+  private writtenAtMeasure = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
@@ -15,9 +19,11 @@ export class BackendSize {
   constructor(
     /** measure returns the size in bytes now (Backend.sizeBytes). */
     private readonly measure: () => Promise<number>,
-    private readonly intervalMs = 100,
+    private readonly intervalMs = 1000,
     /** onError receives a failed measurement (the last size is kept). */
     private readonly onError: (err: unknown) => void = () => undefined,
+    /** written is a running count of the bytes written to the backend (0 when not counted). */
+    private readonly written: () => number = () => 0,
   ) {}
 
   /** start measures once and then every intervalMs until stop. */
@@ -35,9 +41,9 @@ export class BackendSize {
     this.timer = undefined;
   }
 
-  /** get is the size in bytes as last measured. */
+  /** get is the size in bytes as last measured, plus the bytes written since that measurement began. */
   get(): number {
-    return this.bytes;
+    return this.bytes + Math.max(0, this.written() - this.writtenAtMeasure);
   }
 
   /** refresh resolves once a measurement that started after the call has completed. */
@@ -47,10 +53,12 @@ export class BackendSize {
   }
 
   private measureOnce(): Promise<void> {
+    const writtenAtStart = this.written();
     this.running = this.measure()
       .then(
         (n) => {
           this.bytes = n;
+          this.writtenAtMeasure = writtenAtStart;
         },
         (err: unknown) => this.onError(err),
       )

@@ -281,8 +281,9 @@ export class EtcdServer {
     this.base = new BaseApplier(p.kv, p.alarms, p.lessor, (m, raised) => this.alarmsChanged(m, raised), p.onFatal, p.auth, p.tokens);
     this.backendSize = new BackendSize(
       () => this.backend.sizeBytes(),
-      100,
+      1000,
       (err) => p.logger.warn("failed to measure the backend size", { error: String(err) }),
+      () => this.backend.bytesWritten,
     );
     this.quota = new QuotaAlarmer(
       new BackendQuota(quotaBytes(p.quotaBackendBytes ?? 0), () => this.backendSize.get()),

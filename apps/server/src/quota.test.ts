@@ -155,6 +155,32 @@ describe("BackendSize", () => {
     s.stop();
   });
 
+  it("adds the bytes written since the last measurement began", async () => {
+    let disk = 100;
+    let written = 0;
+    let release = (): void => undefined;
+    let slow = false;
+    const s = new BackendSize(
+      () => (slow ? new Promise<number>((r) => (release = () => r(disk))) : Promise.resolve(disk)),
+      1_000_000,
+      undefined,
+      () => written,
+    );
+    await s.start();
+    expect(s.get()).toBe(100);
+    written = 30;
+    expect(s.get()).toBe(130);
+    // A measurement counts the writes made before it began; those made while it ran stay added.
+    slow = true;
+    const refreshed = s.refresh();
+    written = 50;
+    disk = 140;
+    release();
+    await refreshed;
+    expect(s.get()).toBe(140 + 20);
+    s.stop();
+  });
+
   it("starts no timer when stopped during its first measurement", async () => {
     let measured = 0;
     let release = (): void => undefined;

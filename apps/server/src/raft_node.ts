@@ -405,6 +405,9 @@ export class RaftNode {
     if (sentEarly) {
       if (FP.raftBeforeLeaderSend.armed) await FP.raftBeforeLeaderSend.hit();
       this.o.transport.send(rd.messages);
+      // HTTP/2 puts the frames on the sockets in the event loop's next check phase: let that
+      // happen before the WAL write, which may block this thread (WalOptions.inlineWriteMaxMs).
+      await new Promise<void>((r) => setImmediate(r));
     }
     // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
     const mustSave = rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync);

@@ -63,6 +63,11 @@ export class Backend {
   /** writing counts the batches handed to RocksDB and not yet done; quiet waits for 0. */
   private writing = 0;
   private quietWaiters: Array<() => void> = [];
+  /**
+   * bytesWritten counts the key and value bytes handed to write() since open (a deletion
+   * counts its key): what the files may have grown by since a sizeBytes measurement.
+   */
+  bytesWritten = 0;
 
   private constructor(dir: string, db: LevelDown) {
     this.dir = dir;
@@ -119,6 +124,9 @@ export class Backend {
   write(batch: readonly WriteOp[], opts: { sync?: boolean } = {}): Promise<void> {
     this.checkOpen();
     if (batch.length === 0) return Promise.resolve();
+    let bytes = 0;
+    for (const op of batch) bytes += op.type === "put" ? op.key.length + op.value.length : op.key.length;
+    this.bytesWritten += bytes;
     this.writing++;
     return new Promise((resolve, reject) => {
       binding.batch_do(this.db.context, batch, { sync: opts.sync ?? false }, (err) => {

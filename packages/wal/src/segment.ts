@@ -1,4 +1,4 @@
-import { constants, readdirSync } from "node:fs";
+import { constants, readdirSync, writeSync } from "node:fs";
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { WalCorruptError } from "./errors.js";
@@ -98,6 +98,14 @@ export async function writeAll(fh: FileHandle, buf: Buffer, position: number): P
   while (done < buf.length) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
     done += bytesWritten;
+  }
+}
+
+/** writeAllSync writes buf at position of fd on the calling thread, looping over short writes. */
+export function writeAllSync(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    done += writeSync(fd, buf, done, buf.length - done, position + done);
   }
 }
 

@@ -565,6 +565,51 @@ describe("WAL write failures", () => {
   });
 });
 
+describe("WAL inline writes", () => {
+  it("writes on the calling thread while writes are fast, and reads back the same log", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { inlineWriteMaxMs: 60_000 });
+    const synced: number[] = [];
+    wal.onSync = (s) => synced.push(s);
+    for (let i = 1; i <= 3; i++) await wal.save(hs(1, i - 1), [ent(i)]);
+    expect([wal.inlineWrites, wal.pooledWrites]).toEqual([3, 0]);
+    expect(synced).toHaveLength(3);
+    await wal.close();
+    const c = await reopen(dir);
+    expect(indexes(c)).toEqual(["1/1", "2/1", "3/1"]);
+    expect(c.hardState?.commit).toBe(2n);
+  });
+
+  it("uses the thread pool once recent writes took longer than the limit", async () => {
+    const dir = freshDir();
+    // Every real write takes longer than a nanosecond: the first is inline (no history yet),
+    // its duration lifts the average over the limit, and the rest go to the pool.
+    const wal = await WAL.create(dir, META, { inlineWriteMaxMs: 1e-6 });
+    for (let i = 1; i <= 3; i++) await wal.save(undefined, [ent(i)]);
+    expect([wal.inlineWrites, wal.pooledWrites]).toEqual([1, 2]);
+    await wal.close();
+    expect(indexes(await reopen(dir))).toEqual(["1/1", "2/1", "3/1"]);
+  });
+
+  it("never writes inline with 0, nor a save larger than 1 MiB", async () => {
+    const zero = await WAL.create(freshDir(), META, { inlineWriteMaxMs: 0 });
+    await zero.save(undefined, ents(1, 2));
+    expect([zero.inlineWrites, zero.pooledWrites]).toEqual([0, 1]);
+    await zero.close();
+    const dir = freshDir();
+    const big = await WAL.create(dir, META, { inlineWriteMaxMs: 60_000 });
+    await big.save(undefined, [ent(1, 1, "x".repeat(1024 * 1024 + 1))]);
+    await big.save(undefined, [ent(2)]);
+    expect([big.inlineWrites, big.pooledWrites]).toEqual([1, 1]);
+    await big.close();
+    expect(indexes(await reopen(dir))).toEqual(["1/1", "2/1"]);
+  });
+
+  it("refuses a negative limit", async () => {
+    await expect(WAL.create(freshDir(), META, { inlineWriteMaxMs: -1 })).rejects.toThrow(/inlineWriteMaxMs/);
+  });
+});
+
 describe("WAL lock", () => {
   it("keeps a second open out until the first closes", async () => {
     const dir = freshDir();
