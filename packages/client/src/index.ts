@@ -44,3 +44,29 @@ export {
   type SessionOptions,
 } from "./concurrency.js";
 export { prefixEnd, keyRange, toBuffer, type Bytes } from "./bytes.js";
+export { Etcd, TxnBuilder, type EtcdOptions, type Revisioned, type TxnResult } from "./etcd.js";
+export { KeyValue } from "./key_value.js";
+export { Namespace } from "./namespace.js";
+export {
+  op,
+  compare,
+  type Op,
+  type GetOp,
+  type PutOp,
+  type DeleteOp,
+  type TxnOp,
+  type Compare,
+  type CompareOp,
+  type GetOptions,
+  type PutOptions,
+  type DeleteOptions,
+  type RangeSelect,
+  type SortTarget,
+  type GetResult,
+  type PutResult,
+  type DeleteResult,
+  type NestedTxnResult,
+  type OpResult,
+  type ResultOf,
+  type ResultsOf,
+} from "./ops.js";

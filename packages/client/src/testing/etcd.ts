@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { etcdFlags, freePort, serverCommand, spawnServer, stopProcess, waitHealthy, type Spawned, type TestPki } from "@etcd-ts/test-kit";
+import { etcdFlags, freePort, serverCommand, spawnServer, stopProcess, waitHealthy, type ServerKind, type Spawned, type TestPki } from "@etcd-ts/test-kit";
 import type { TLSOptions } from "../options.js";
 
 /** EtcdMember is one started etcd member; endpoint is its client URL's host:port. */
@@ -30,10 +30,12 @@ export interface EtcdOptions {
   size?: number;
   pki?: TestPki;
   flags?: string[];
+  /** kind is the server to run: the real etcd (default) or etcd-ts. */
+  kind?: ServerKind;
 }
 
 /**
- * startEtcd starts the real etcd's members on free loopback ports in a temp dir and waits until
+ * startEtcd starts the real etcd's (or etcd-ts's, with opts.kind) members on free loopback ports in a temp dir and waits until
  * every member is healthy (/health does a quorum read).
  */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<RunningEtcd> {
@@ -76,7 +78,7 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<RunningEtcd> {
       initialCluster: initial,
       extraFlags: [...tlsFlags, ...(opts.flags ?? [])],
     });
-    const s = spawnServer(serverCommand("etcd"), flags);
+    const s = spawnServer(serverCommand(opts.kind ?? "etcd"), flags);
     started.push(s);
     return { name: p.name, endpoint: `127.0.0.1:${p.cport}`, clientURL, peerURL, stop: () => stopProcess(s.proc) };
   });
