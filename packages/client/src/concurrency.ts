@@ -204,6 +204,14 @@ export class Mutex {
     return this.myKey;
   }
 
+  /**
+   * rev is the create revision of the contender's key (-1n when it holds none): while the
+   * lock is held, a fencing token that grows with every new holder.
+   */
+  get rev(): bigint {
+    return this.myRev;
+  }
+
   /** header is the response header of the call that acquired the lock. */
   get header(): etcdserverpb.ResponseHeader | undefined {
     return this.hdr;

@@ -1,11 +1,16 @@
 import type { Bytes } from "./bytes.js";
 import { Client } from "./client.js";
+import { Election, ERR_ELECTION_NO_LEADER, Mutex, Session } from "./concurrency.js";
+import { EtcdError } from "./errors.js";
+import { EtcdWatch, type EtcdWatchOptions } from "./etcd_watch.js";
+import type { KeptAliveLease, KeepAliveOptions, LeaseGrantOptions } from "./lease.js";
 import { KeyValue } from "./key_value.js";
 import { Namespace } from "./namespace.js";
 import type { CallOptions, ClientOptions } from "./options.js";
 import {
   deleteRequest,
   getResult,
+  nsRange,
   jsonBytes,
   kvsOf,
   opResults,
@@ -20,8 +25,10 @@ import {
   type Op,
   type PutOptions,
   type PutResult,
+  type RangeSelect,
   type ResultsOf,
 } from "./ops.js";
+import { runStm, type StmOptions, type StmResult, type Tx } from "./stm.js";
 
 /** EtcdOptions configure an Etcd: the Client's options, and a namespace every key lives under. */
 export interface EtcdOptions extends ClientOptions {
@@ -184,6 +191,73 @@ export class Etcd {
     return { succeeded: r.succeeded, results: opResults(this.ns, r.responses), revision: r.header?.revision ?? 0n } as TxnResult<T, E>;
   }
 
+  // ---- watch, leases, recipes ----
+
+  /**
+   * watch reports the changes of key (or of a range, with prefix, fromKey or rangeEnd) as
+   * events; see EtcdWatch. Without startRevision it starts after the current revision.
+   */
+  watch(key: Bytes, opts: EtcdWatchOptions & RangeSelect = {}): EtcdWatch {
+    const r = nsRange(this.ns, key, opts);
+    const { prefix: _p, fromKey: _f, ...rest } = opts;
+    return new EtcdWatch(this.client.watch(r.key, { ...rest, rangeEnd: r.rangeEnd }), this.ns);
+  }
+
+  /**
+   * lease grants a lease of ttl seconds and keeps it alive until it is closed or lost; its
+   * "lost" event (and `lost` promise) says when the server no longer has it. Pass it as the
+   * `lease` option of a put. Revoke it with revoke(lease).
+   */
+  lease(ttl: number | bigint, opts: LeaseGrantOptions & KeepAliveOptions = {}): Promise<KeptAliveLease> {
+    return this.client.lease.grantKeptAlive(ttl, opts);
+  }
+
+  /** revoke revokes a lease (deleting its keys) and stops keeping it alive. */
+  async revoke(lease: bigint | KeptAliveLease, opts?: CallOptions): Promise<void> {
+    if (typeof lease !== "bigint") lease.close();
+    await this.client.lease.revoke(typeof lease === "bigint" ? lease : lease.id, opts);
+  }
+
+  /**
+   * lock runs fn while holding the lock `name` (clientv3/concurrency's Mutex: a lease of ttl
+   * seconds, default 60, kept alive meanwhile, and a queue by create revision), then
+   * releases it, also when fn throws. fn gets the lock's fencing revision (the create revision
+   * of the holder's key; it grows with every new holder: guard writes with
+   * `compare.createRevision(held.key, "==", held.revision)`) and a signal aborted if the
+   * lease is lost while fn runs.
+   */
+  async lock<T>(name: Bytes, fn: (held: HeldLock) => Promise<T>, opts: { ttl?: number; signal?: AbortSignal } = {}): Promise<T> {
+    const session = await Session.create(this.client, opts.ttl !== undefined ? { ttl: opts.ttl } : {});
+    try {
+      const m = new Mutex(session, this.ns.key(toBuf(name)));
+      await m.lock(opts.signal);
+      const lost = new AbortController();
+      void session.done.then(() => lost.abort(new Error("client: the lock's lease was lost")));
+      try {
+        return await fn({ key: m.key.subarray(this.ns.strip), revision: m.rev, signal: lost.signal });
+      } finally {
+        await m.unlock().catch(() => undefined);
+      }
+    } finally {
+      await session.close().catch(() => undefined);
+    }
+  }
+
+  /** election is the leader election `name` (clientv3/concurrency's Election); see EtcdElection. */
+  election(name: Bytes, opts: { ttl?: number } = {}): EtcdElection {
+    return new EtcdElection(this.client, this.ns, this.ns.key(toBuf(name)), opts.ttl);
+  }
+
+  /**
+   * stm runs fn as a software transactional memory transaction (clientv3/concurrency's STM):
+   * reads go through tx and see its own writes, writes are buffered and committed atomically
+   * if nothing the isolation level watches changed; on a conflict fn runs again. fn must
+   * have no effects other than through tx.
+   */
+  stm<T>(fn: (tx: Tx) => Promise<T>, opts?: StmOptions): Promise<StmResult<T>> {
+    return runStm(this, fn, opts);
+  }
+
   /**
    * close closes the connection: pending and later calls reject, watches end, and kept-alive
    * leases stop being renewed. It closes the Client, so every namespace of it too.
@@ -226,3 +300,86 @@ export class TxnBuilder<T extends readonly Op[], E extends readonly Op[]> {
   }
 }
 
+
+/** HeldLock is what Etcd.lock hands its function: the holder's key, the fencing revision, and a signal aborted when the lease is lost. */
+export interface HeldLock {
+  key: Buffer;
+  revision: bigint;
+  signal: AbortSignal;
+}
+
+function toBuf(b: Bytes): Buffer {
+  return typeof b === "string" ? Buffer.from(b, "utf8") : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * EtcdElection is one participant of a leader election (clientv3/concurrency's Election,
+ * interoperable with etcdctl elect and the Election service): campaign waits to lead,
+ * proclaim changes the leader's value, resign steps down, leader reads the current one and
+ * observe follows it. Its session (a lease kept alive, ttl seconds, default 60) is made on
+ * first use; close resigns and revokes it. `revision` is the create revision of this
+ * participant's key while it campaigns or leads: a fencing token.
+ */
+export class EtcdElection {
+  private session: Session | undefined;
+  private election: Election | undefined;
+
+  /** @internal */
+  constructor(
+    private readonly client: Client,
+    private readonly ns: Namespace,
+    private readonly prefix: Buffer,
+    private readonly ttl: number | undefined,
+  ) {}
+
+  private async open(): Promise<Election> {
+    if (this.election !== undefined && this.session !== undefined && !this.session.isDone) return this.election;
+    this.session = await Session.create(this.client, this.ttl !== undefined ? { ttl: this.ttl } : {});
+    this.election = new Election(this.session, this.prefix);
+    return this.election;
+  }
+
+  /** campaign puts value as this participant's proposal and resolves once it leads. */
+  async campaign(value: Bytes, signal?: AbortSignal): Promise<void> {
+    await (await this.open()).campaign(value, signal);
+  }
+
+  /** proclaim sets the leader's value without a new election (only while leading). */
+  async proclaim(value: Bytes, signal?: AbortSignal): Promise<void> {
+    await (await this.open()).proclaim(value, signal);
+  }
+
+  /** resign steps down (or leaves the queue), letting the next candidate lead. */
+  async resign(): Promise<void> {
+    if (this.election !== undefined) await this.election.resign();
+  }
+
+  /** leader is the current leader's key-value, undefined when nobody leads. */
+  async leader(signal?: AbortSignal): Promise<KeyValue | undefined> {
+    const r = await (await this.open()).leader(signal).catch((e: unknown) => {
+      if (e instanceof EtcdError && e.local && e.message === ERR_ELECTION_NO_LEADER) return undefined;
+      throw e;
+    });
+    const kv = r?.kvs[0];
+    return kv === undefined ? undefined : KeyValue.fromProto(kv, this.ns.strip);
+  }
+
+  /** observe yields the leader's key-value each time the leader or its value changes, until signal aborts. */
+  async *observe(signal?: AbortSignal): AsyncGenerator<KeyValue, void, undefined> {
+    for await (const r of (await this.open()).observe(signal)) {
+      const kv = r.kvs[0];
+      if (kv !== undefined) yield KeyValue.fromProto(kv, this.ns.strip);
+    }
+  }
+
+  /** revision is the create revision of this participant's key (0n when not campaigning). */
+  get revision(): bigint {
+    return this.election?.rev ?? 0n;
+  }
+
+  /** close resigns and revokes the session's lease. */
+  async close(): Promise<void> {
+    await this.resign().catch(() => undefined);
+    await this.session?.close().catch(() => undefined);
+  }
+}

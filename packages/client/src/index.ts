@@ -44,7 +44,9 @@ export {
   type SessionOptions,
 } from "./concurrency.js";
 export { prefixEnd, keyRange, toBuffer, type Bytes } from "./bytes.js";
-export { Etcd, TxnBuilder, type EtcdOptions, type Revisioned, type TxnResult } from "./etcd.js";
+export { Etcd, EtcdElection, TxnBuilder, type EtcdOptions, type HeldLock, type Revisioned, type TxnResult } from "./etcd.js";
+export { EtcdWatch, type EtcdWatchOptions, type WatchEvent } from "./etcd_watch.js";
+export { StmConflictError, type Isolation, type StmOptions, type StmResult, type Tx } from "./stm.js";
 export { KeyValue } from "./key_value.js";
 export { Namespace } from "./namespace.js";
 export {
