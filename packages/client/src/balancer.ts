@@ -32,7 +32,7 @@ const ROUND_BACKOFF_MS: readonly [number, number] = [25, 500];
  * refused for its token is sent once more with a new one.
  */
 export class Balancer {
-  private readonly endpoints: readonly Endpoint[];
+  private endpoints: readonly Endpoint[];
   private readonly channelOptions: grpc.ChannelOptions;
   private readonly dialTimeoutMs: number;
   private readonly tls: TLSOptions | undefined;
@@ -96,6 +96,25 @@ export class Balancer {
   /** endpointList is the client's endpoints in the order they are tried. */
   endpointList(): readonly Endpoint[] {
     return this.endpoints;
+  }
+
+  /**
+   * setEndpoints replaces the endpoints (Client.sync): the endpoint in use stays the first
+   * choice if still listed; connections to endpoints no longer listed are closed, so their
+   * streams break and resume on the others. An empty list changes nothing.
+   */
+  setEndpoints(eps: readonly Endpoint[]): void {
+    if (this.closed || eps.length === 0) return;
+    const cur = this.endpoints[this.current % this.endpoints.length];
+    const at = cur === undefined ? -1 : eps.findIndex((e) => connKey(e) === connKey(cur));
+    this.endpoints = eps;
+    this.current = Math.max(0, at);
+    const keep = new Set(eps.map(connKey));
+    for (const [k, c] of this.conns) {
+      if (keep.has(k)) continue;
+      c.close();
+      this.conns.delete(k);
+    }
   }
 
   /** connection returns the (cached) connection to ep. */

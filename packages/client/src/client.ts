@@ -4,7 +4,7 @@ import { Auth } from "./auth.js";
 import { Balancer } from "./balancer.js";
 import { Cluster } from "./cluster.js";
 import { validateTLS } from "./credentials.js";
-import { parseEndpoint } from "./endpoint.js";
+import { parseEndpoint, type Endpoint } from "./endpoint.js";
 import type { Bytes } from "./bytes.js";
 import { KV } from "./kv.js";
 import { Lease } from "./lease.js";
@@ -34,6 +34,7 @@ export class Client {
   readonly watcher: Watcher;
   readonly auth: Auth;
   private readonly balancer: Balancer;
+  private readonly syncTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: ClientOptions) {
     const endpoints = opts.endpoints.map(parseEndpoint);
@@ -68,6 +69,31 @@ export class Client {
     this.lease = new Lease(this.balancer, opts.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS);
     this.watcher = new Watcher(this.balancer);
     this.auth = new Auth(this.balancer);
+    const every = opts.autoSyncIntervalMs ?? 0;
+    if (every > 0) {
+      // A failed sync keeps the endpoints as they are; the next interval tries again.
+      this.syncTimer = setInterval(() => void this.sync({ timeoutMs: every }).catch(() => undefined), every);
+      this.syncTimer.unref();
+    }
+  }
+
+  /**
+   * sync replaces the endpoints with the client URLs of the cluster's members (learners
+   * included, as etcd 3.4's client does; members not started yet have none) and returns
+   * them. The endpoint in use stays in use if still listed.
+   */
+  async sync(opts?: CallOptions): Promise<string[]> {
+    const r = await this.cluster.memberList(opts);
+    const eps: Endpoint[] = [];
+    for (const url of r.members.flatMap((m) => m.clientURLs)) {
+      try {
+        eps.push(parseEndpoint(url));
+      } catch {
+        // A URL this client cannot dial (a unix socket, say) is left out.
+      }
+    }
+    this.balancer.setEndpoints(eps);
+    return this.endpoints();
   }
 
   /**
@@ -154,7 +180,7 @@ export class Client {
     return this.maintenance.moveLeader(targetId, opts);
   }
 
-  /** endpoints lists the endpoints the client was given, as given. */
+  /** endpoints lists the endpoints the client uses: as given, or as the last sync found them. */
   endpoints(): string[] {
     return this.balancer.endpointList().map((e) => e.raw);
   }
@@ -164,6 +190,7 @@ export class Client {
    * "client is closed" error, and kept-alive leases stop being renewed (not revoked).
    */
   close(): void {
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
     this.watcher.close();
     this.lease.close();
     this.balancer.close();

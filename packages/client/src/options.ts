@@ -10,6 +10,12 @@ export interface ClientOptions {
    * no deadline of its own (default 2000).
    */
   dialTimeoutMs?: number;
+  /**
+   * autoSyncIntervalMs makes the client replace its endpoints with the client URLs of the
+   * cluster's members every this many milliseconds (etcd's AutoSyncInterval; 0 or unset:
+   * never). Client.sync() does it once.
+   */
+  autoSyncIntervalMs?: number;
   /** keepAliveTimeMs is the interval of HTTP/2 keepalive pings (default: no pings). */
   keepAliveTimeMs?: number;
   /** keepAliveTimeoutMs is how long a ping may go unanswered before the connection is dropped. */
