@@ -402,15 +402,15 @@ export class RaftNode {
     // The leader sends before its own WAL write (etcd's raft.go, raft thesis 10.2.1), so its
     // fsync overlaps the followers' network round trip and fsync. See sendsBeforeSave.
     const sentEarly = rd.messages.length > 0 && !hasSnapshot && this.sendsBeforeSave(rd);
+    // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
+    const mustSave = rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync);
     if (sentEarly) {
       if (FP.raftBeforeLeaderSend.armed) await FP.raftBeforeLeaderSend.hit();
       this.o.transport.send(rd.messages);
       // HTTP/2 puts the frames on the sockets in the event loop's next check phase: let that
       // happen before the WAL write, which may block this thread (WalOptions.inlineWriteMaxMs).
-      await new Promise<void>((r) => setImmediate(r));
+      if (mustSave) await new Promise<void>((r) => setImmediate(r));
     }
-    // Durability: entries and a changed term/vote are fsync'ed before anything depends on them.
-    const mustSave = rd.entries.length > 0 || (rd.hardState !== undefined && rd.mustSync);
     // Committed entries are applied only once durable here. Those saved by an earlier Ready
     // (all of them, unless this member commits at append: a single voter) are applied while
     // this Ready's write is in flight, as etcd does (its shouldWaitWALSync); the others after.

@@ -21,6 +21,8 @@ export const DEFAULT_SESSION_TTL = 60;
 /** ERR_ELECTION_NOT_LEADER and ERR_ELECTION_NO_LEADER are the Go package's election errors. */
 export const ERR_ELECTION_NOT_LEADER = "election: not leader";
 export const ERR_ELECTION_NO_LEADER = "election: no leader";
+/** ERR_SESSION_EXPIRED: a lock was granted to a contender whose session (lease) had expired meanwhile (Go's ErrSessionExpired). */
+export const ERR_SESSION_EXPIRED = "session expired";
 
 /** leaseHex is Go's %x of a lease ID (an int64): lower-case hex, a minus sign when negative. */
 export function leaseHex(id: bigint): string {
@@ -184,6 +186,14 @@ export class Mutex {
     } catch (e) {
       await this.unlock().catch(() => {});
       throw e;
+    }
+    // The session may have expired while waiting: its key went with its lease, and holding
+    // the lock now would be a lie (etcd 3.5's check, ErrSessionExpired).
+    const own = await client.range({ key: this.myKey }, signal !== undefined ? { signal } : {});
+    if (own.kvs.length === 0 || own.kvs[0]?.createRevision !== this.myRev) {
+      this.myKey = Buffer.from([0]);
+      this.myRev = -1n;
+      throw new EtcdError(grpc.status.ABORTED, ERR_SESSION_EXPIRED, true);
     }
   }
 

@@ -1,6 +1,7 @@
+import * as grpc from "@grpc/grpc-js";
 import type { Bytes } from "./bytes.js";
 import { Client } from "./client.js";
-import { Election, ERR_ELECTION_NO_LEADER, Mutex, Session } from "./concurrency.js";
+import { Election, ERR_ELECTION_NO_LEADER, ERR_SESSION_EXPIRED, Mutex, Session } from "./concurrency.js";
 import { EtcdError } from "./errors.js";
 import { EtcdWatch, type EtcdWatchOptions } from "./etcd_watch.js";
 import type { KeptAliveLease, KeepAliveOptions, LeaseGrantOptions } from "./lease.js";
@@ -109,7 +110,8 @@ export class Etcd {
 
   /** getKv is the key with its value and revisions, undefined when it does not exist. */
   async getKv(key: Bytes, opts: GetOptions & CallOptions = {}): Promise<KeyValue | undefined> {
-    const r = await this.range(key, { ...opts, prefix: false, fromKey: false, limit: 1, countOnly: false });
+    const { rangeEnd: _end, ...one } = opts;
+    const r = await this.range(key, { ...one, prefix: false, fromKey: false, limit: 1, countOnly: false });
     return r.kvs[0];
   }
 
@@ -231,6 +233,10 @@ export class Etcd {
     try {
       const m = new Mutex(session, this.ns.key(toBuf(name)));
       await m.lock(opts.signal);
+      if (session.isDone) {
+        await m.unlock().catch(() => undefined);
+        throw new EtcdError(grpc.status.ABORTED, ERR_SESSION_EXPIRED, true);
+      }
       const lost = new AbortController();
       void session.done.then(() => lost.abort(new Error("client: the lock's lease was lost")));
       try {
@@ -323,6 +329,8 @@ function toBuf(b: Bytes): Buffer {
 export class EtcdElection {
   private session: Session | undefined;
   private election: Election | undefined;
+  /** opening is the session being made, shared by calls that need it at the same time. */
+  private opening: Promise<Election> | undefined;
 
   /** @internal */
   constructor(
@@ -332,11 +340,21 @@ export class EtcdElection {
     private readonly ttl: number | undefined,
   ) {}
 
-  private async open(): Promise<Election> {
-    if (this.election !== undefined && this.session !== undefined && !this.session.isDone) return this.election;
-    this.session = await Session.create(this.client, this.ttl !== undefined ? { ttl: this.ttl } : {});
-    this.election = new Election(this.session, this.prefix);
-    return this.election;
+  private open(): Promise<Election> {
+    if (this.election !== undefined && this.session !== undefined && !this.session.isDone) return Promise.resolve(this.election);
+    this.opening ??= (async () => {
+      try {
+        // A lost session's keys are gone with its lease; stop keeping it (it is revoked already or expired).
+        this.session?.orphan();
+        const session = await Session.create(this.client, this.ttl !== undefined ? { ttl: this.ttl } : {});
+        this.session = session;
+        this.election = new Election(session, this.prefix);
+        return this.election;
+      } finally {
+        this.opening = undefined;
+      }
+    })();
+    return this.opening;
   }
 
   /** campaign puts value as this participant's proposal and resolves once it leads. */

@@ -171,6 +171,8 @@ describe.each(["etcd", "etcd-ts"] as const)("Etcd API against %s", (kind) => {
     expect(t.results[1].prevKvs.map((kv) => kv.keyString)).toEqual(["b"]);
     expect((await app.deleteAll()).deleted).toBe(2n);
     expect(await root.keys()).toEqual(["app", "apq"]);
+    // The empty key would be the prefix itself, which no prefix read lists: refused, as in Go.
+    await expect(app.put("", "x")).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT, message: "etcdserver: key is not provided" });
   });
 
   it("compacts, after which older revisions are refused with etcd's error", async () => {

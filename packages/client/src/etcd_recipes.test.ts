@@ -75,6 +75,25 @@ describe.each(["etcd", "etcd-ts"] as const)("Etcd watch, leases and recipes agai
     expect(err).toMatchObject({ code: grpc.status.OUT_OF_RANGE, message: "etcdserver: mvcc: required revision has been compacted" });
   });
 
+  it("counts lastRevision by the events handed out, and tells listeners why a watch ended", async () => {
+    const e = fresh();
+    const revs: bigint[] = [];
+    for (const v of ["1", "2", "3"]) revs.push((await e.put("h", v)).revision);
+    // From a past revision the server sends the history in one response; only the first event is taken.
+    const w = e.watch("h", { startRevision: revs[0] as bigint });
+    for await (const ev of w) {
+      expect(ev.revision).toBe(revs[0]);
+      break;
+    }
+    expect(w.lastRevision).toBe(revs[0]);
+
+    await e.compact(revs[2] as bigint);
+    const gone = e.watch("h", { startRevision: revs[0] as bigint }).start(); // no "error" listener
+    const why = await new Promise((r) => gone.on("end", r));
+    expect(why).toMatchObject({ code: grpc.status.OUT_OF_RANGE });
+    expect(gone.error).toBe(why);
+  });
+
   it("keeps a lease alive, attaches keys to it, and signals when it is lost", async () => {
     const e = fresh();
     const lease = await e.lease(2);
@@ -147,6 +166,17 @@ describe.each(["etcd", "etcd-ts"] as const)("Etcd watch, leases and recipes agai
     await a.close();
     await b.close();
     expect(await e.keys("svc/")).toEqual([]);
+  });
+
+  it("makes one session when an election is used by calls at the same time, and close removes its key", async () => {
+    const e = fresh();
+    const el = e.election("once", { ttl: 5 });
+    const [, leader] = await Promise.all([el.campaign("me"), el.leader()]);
+    expect(leader === undefined || leader.string() === "me").toBe(true);
+    const leases = (await e.client.lease.leases()).leases.length;
+    await el.close();
+    expect(await e.keys("once/")).toEqual([]);
+    expect((await e.client.lease.leases()).leases.length).toBe(leases - 1);
   });
 
   it("runs STM transactions: concurrent increments never lose an update, under both isolation levels", async () => {

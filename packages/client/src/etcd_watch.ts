@@ -28,8 +28,13 @@ export type EtcdWatchOptions = Omit<WatchOptions, "fragment" | "watchId">;
  * canceling, the client closing) throws from the iterator or emits "error". close() ends it.
  */
 export class EtcdWatch extends EventEmitter implements AsyncIterable<WatchEvent> {
-  /** lastRevision is the revision of the last event or progress notification reported (0n before any). */
+  /**
+   * lastRevision is the revision of the last event handed out, or of the last progress
+   * notification (0n before any): a new watch from lastRevision + 1 misses nothing after it.
+   */
   lastRevision = 0n;
+  /** error is why the watch ended, when it did not end by close() (also passed to "error" and "end"). */
+  error: unknown = undefined;
   private pending: WatchEvent[] = [];
   private mode: "none" | "iterate" | "emit" = "none";
 
@@ -41,7 +46,7 @@ export class EtcdWatch extends EventEmitter implements AsyncIterable<WatchEvent>
     super();
   }
 
-  /** created resolves once the server confirmed the watch; its revision is where the watch starts to report from. */
+  /** created resolves once the server confirmed the watch, with the revision it was created at (events come after it unless startRevision says otherwise). */
   get created(): Promise<bigint> {
     return this.watch.created.then((r) => r.header?.revision ?? 0n);
   }
@@ -51,7 +56,11 @@ export class EtcdWatch extends EventEmitter implements AsyncIterable<WatchEvent>
     this.watch.cancel();
   }
 
-  /** start delivers the events to listeners ("put", "delete", "event", "progress", "error", "end"). */
+  /**
+   * start delivers the events to listeners: "put", "delete", "event" (either), "progress"
+   * (the revision), "error" (why it ended, unless close() ended it), then "end" (with that
+   * error, or undefined after close()). The error is also kept in `error`.
+   */
   start(): this {
     this.claim("emit");
     void (async () => {
@@ -60,12 +69,12 @@ export class EtcdWatch extends EventEmitter implements AsyncIterable<WatchEvent>
           this.emit("event", ev);
           this.emit(ev.type, ev);
         }
-        this.emit("end");
       } catch (err) {
-        // An "error" with no listener would throw from here and be lost; the watch has ended either way.
+        this.error = err;
+        // Without an "error" listener, emit would throw here; "end" and `error` still tell.
         if (this.listenerCount("error") > 0) this.emit("error", err);
-        this.emit("end");
       }
+      this.emit("end", this.error);
     })();
     return this;
   }
@@ -85,10 +94,17 @@ export class EtcdWatch extends EventEmitter implements AsyncIterable<WatchEvent>
       for (;;) {
         const ev = this.pending.shift();
         if (ev !== undefined) {
+          if (ev.revision > this.lastRevision) this.lastRevision = ev.revision;
           yield ev;
           continue;
         }
-        const r = await this.watch.next();
+        let r: IteratorResult<WatchResponse>;
+        try {
+          r = await this.watch.next();
+        } catch (err) {
+          this.error = err;
+          throw err;
+        }
         if (r.done === true) return;
         this.take(r.value);
       }
@@ -110,7 +126,6 @@ export class EtcdWatch extends EventEmitter implements AsyncIterable<WatchEvent>
       const prev = e.prevKv === undefined ? undefined : KeyValue.fromProto(e.prevKv, this.ns.strip);
       const type = e.type === mvccpb.Event_EventType.DELETE ? "delete" : "put";
       this.pending.push({ type, kv, prevKv: prev, revision: kv.modRevision });
-      if (kv.modRevision > this.lastRevision) this.lastRevision = kv.modRevision;
     }
   }
 }

@@ -41,6 +41,7 @@ export {
   DEFAULT_SESSION_TTL,
   ERR_ELECTION_NOT_LEADER,
   ERR_ELECTION_NO_LEADER,
+  ERR_SESSION_EXPIRED,
   type SessionOptions,
 } from "./concurrency.js";
 export { prefixEnd, keyRange, toBuffer, type Bytes } from "./bytes.js";

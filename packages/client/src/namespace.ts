@@ -1,4 +1,9 @@
+import * as grpc from "@grpc/grpc-js";
 import { toBuffer, type Bytes } from "./bytes.js";
+import { EtcdError } from "./errors.js";
+
+/** ERR_KEY_NOT_PROVIDED is etcd's message for an empty key. */
+export const ERR_KEY_NOT_PROVIDED = "etcdserver: key is not provided";
 
 /**
  * Namespace puts keys under a prefix and takes it off again, as etcd's Go client namespace
@@ -18,9 +23,14 @@ export class Namespace {
     return new Namespace(Buffer.concat([this.prefix, toBuffer(sub)]));
   }
 
-  /** key is k under the prefix. */
+  /**
+   * key is k under the prefix. An empty key is refused under a prefix, as etcd's Go client
+   * namespace does: it would name the prefix itself, which no prefix read would then list.
+   */
   key(k: Buffer): Buffer {
-    return this.prefix.length === 0 ? k : Buffer.concat([this.prefix, k]);
+    if (this.prefix.length === 0) return k;
+    if (k.length === 0) throw new EtcdError(grpc.status.INVALID_ARGUMENT, ERR_KEY_NOT_PROVIDED, true);
+    return Buffer.concat([this.prefix, k]);
   }
 
   /** rangeEnd is a request's range end under the prefix (an empty one stays empty: a single key). */

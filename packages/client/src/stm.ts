@@ -84,6 +84,8 @@ class StmTx implements Tx {
   private readonly written = new Map<string, { key: Buffer; value: Buffer | null }>();
   /** snapshot is the revision every read uses under "serializable" (set by the first read). */
   private snapshot = 0n;
+  /** firstRead is the read that sets the snapshot; reads made meanwhile wait for it. */
+  private firstRead: Promise<unknown> | undefined;
 
   constructor(
     private readonly etcd: Etcd,
@@ -145,9 +147,26 @@ class StmTx implements Tx {
     const hex = k.toString("hex");
     const seen = this.reads.get(hex);
     if (seen !== undefined) return seen;
+    if (this.isolation === "serializable" && this.snapshot === 0n) {
+      if (this.firstRead === undefined) {
+        const first = this.etcd.range(k, this.call());
+        this.firstRead = first;
+        const r = await first;
+        this.snapshot = r.revision;
+        return this.remember(hex, r.kvs[0]);
+      }
+      await this.firstRead.catch(() => undefined);
+      if (this.snapshot === 0n) throw new Error("client: the transaction's first read failed");
+    }
+    const again = this.reads.get(hex);
+    if (again !== undefined) return again;
     const r = await this.etcd.range(k, { ...this.call(), revision: this.snapshot });
-    if (this.isolation === "serializable" && this.snapshot === 0n) this.snapshot = r.revision;
-    const kv: KeyValue | undefined = r.kvs[0];
+    return this.remember(hex, r.kvs[0]);
+  }
+
+  private remember(hex: string, kv: KeyValue | undefined): Read {
+    const seen = this.reads.get(hex);
+    if (seen !== undefined) return seen;
     const read: Read = { value: kv?.value, modRevision: kv?.modRevision ?? 0n };
     this.reads.set(hex, read);
     return read;

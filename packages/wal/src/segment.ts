@@ -97,6 +97,7 @@ export async function writeAll(fh: FileHandle, buf: Buffer, position: number): P
   let done = 0;
   while (done < buf.length) {
     const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten === 0) throw new Error("wal: a write wrote nothing");
     done += bytesWritten;
   }
 }
@@ -105,7 +106,9 @@ export async function writeAll(fh: FileHandle, buf: Buffer, position: number): P
 export function writeAllSync(fd: number, buf: Buffer, position: number): void {
   let done = 0;
   while (done < buf.length) {
-    done += writeSync(fd, buf, done, buf.length - done, position + done);
+    const n = writeSync(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) throw new Error("wal: a write wrote nothing");
+    done += n;
   }
 }
 

@@ -591,6 +591,16 @@ describe("WAL inline writes", () => {
     expect(indexes(await reopen(dir))).toEqual(["1/1", "2/1", "3/1"]);
   });
 
+  it("probes the disk inline again after 63 pooled writes in a row", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { inlineWriteMaxMs: 1e-6 });
+    for (let i = 1; i <= 70; i++) await wal.save(undefined, [ent(i)]);
+    // #1 inline (no history), #2-#64 pooled, #65 an inline probe (slower than 1 ns: pooled again), #66-#70 pooled.
+    expect([wal.inlineWrites, wal.pooledWrites]).toEqual([2, 68]);
+    await wal.close();
+    expect(indexes(await reopen(dir))).toHaveLength(70);
+  });
+
   it("never writes inline with 0, nor a save larger than 1 MiB", async () => {
     const zero = await WAL.create(freshDir(), META, { inlineWriteMaxMs: 0 });
     await zero.save(undefined, ents(1, 2));

@@ -30,6 +30,14 @@ const INLINE_WRITE_MAX_BYTES = 1024 * 1024;
 /** WRITE_MS_WEIGHT is the weight of the newest write in the moving average of write durations. */
 const WRITE_MS_WEIGHT = 0.2;
 
+/**
+ * PROBE_EVERY: while saves go through the pool, every PROBE_EVERY-th one is written inline
+ * again to measure the disk alone (a pooled write's duration also counts its wait for a pool
+ * thread and for the event loop, so the average would otherwise stay high on a fast disk
+ * under load).
+ */
+const PROBE_EVERY = 64;
+
 /** WalOptions tunes a WAL. */
 export interface WalOptions {
   /**
@@ -133,6 +141,8 @@ export class WAL {
   inlineWrites = 0;
   /** pooledWrites counts the saves written in Node's thread pool. */
   pooledWrites = 0;
+  /** pooledRun counts the pooled saves since the last inline one. */
+  private pooledRun = 0;
 
   private constructor(
     private readonly dir: string,
@@ -402,15 +412,23 @@ export class WAL {
     const buf = batch.encode(this.offset);
     const start = performance.now();
     try {
-      if (buf.length <= INLINE_WRITE_MAX_BYTES && this.writeMs <= this.inlineWriteMaxMs && this.inlineWriteMaxMs > 0) {
+      const small = buf.length <= INLINE_WRITE_MAX_BYTES;
+      const probe = this.writeMs > this.inlineWriteMaxMs && this.pooledRun + 1 >= PROBE_EVERY;
+      const inline = small && this.inlineWriteMaxMs > 0 && (this.writeMs <= this.inlineWriteMaxMs || probe);
+      if (inline) {
         this.inlineWrites++;
+        this.pooledRun = 0;
         writeAllSync(this.tail.fd, buf, this.offset);
       } else {
         this.pooledWrites++;
+        this.pooledRun++;
         await writeAll(this.tail, buf, this.offset);
       }
       const ms = performance.now() - start;
-      this.writeMs += (ms - this.writeMs) * WRITE_MS_WEIGHT;
+      // Large writes are slow for their size, not for the disk: they do not move the average.
+      // A probe measures the disk alone, so it replaces what the pooled writes averaged.
+      if (inline && probe) this.writeMs = ms;
+      else if (small) this.writeMs += (ms - this.writeMs) * WRITE_MS_WEIGHT;
       if (this.onSync !== undefined) this.onSync(ms / 1000);
     } catch (err) {
       this.failure = err as Error;
