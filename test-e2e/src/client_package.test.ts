@@ -43,6 +43,22 @@ console.log("scenario ok");
 etcd.close();
 `;
 
+/** SCENARIO_CJS is the same from CommonJS (require), the part a CommonJS user reaches first. */
+const SCENARIO_CJS = `
+const { Etcd, compare, op } = require("@etcd-ts/client");
+(async () => {
+  const etcd = new Etcd({ endpoints: [process.argv[2]] });
+  const ns = etcd.namespace("cjs/");
+  await ns.put("a", "1");
+  const t = await ns.txn().if(compare.value("a", "==", "1")).do(op.get("a")).commit();
+  if (!t.succeeded || t.results[0].kvs[0].string() !== "1") throw new Error("scenario: txn");
+  const fence = await ns.lock("L", async (held) => held.revision);
+  if (!(fence > 0n)) throw new Error("scenario: lock");
+  console.log("cjs scenario ok");
+  etcd.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
 /** TYPED is a TypeScript consumer: it must type-check against the package's declarations. */
 const TYPED = `
 import { Etcd, compare, op, type KeyValue, type WatchEvent } from "@etcd-ts/client";
@@ -57,8 +73,8 @@ export async function main(etcd: Etcd): Promise<string | undefined> {
 
 /**
  * The npm product: @etcd-ts/client and @etcd-ts/proto packed with npm pack, installed into a
- * project outside the workspace, run (ESM) against etcd-ts and the real etcd, and
- * type-checked from a TypeScript consumer.
+ * project outside the workspace, run from ESM and from CommonJS against etcd-ts and the real
+ * etcd, and type-checked from TypeScript consumers of both kinds.
  */
 describe("the packed @etcd-ts/client, installed outside the workspace", () => {
   let dir: string;
@@ -71,10 +87,13 @@ describe("the packed @etcd-ts/client, installed outside the workspace", () => {
     expect(tarballs).toHaveLength(2);
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
     writeFileSync(join(dir, "scenario.mjs"), SCENARIO);
+    writeFileSync(join(dir, "scenario.cjs"), SCENARIO_CJS);
     writeFileSync(join(dir, "typed.ts"), TYPED);
+    // The same consumer as CommonJS: TypeScript then resolves the package's "require" declarations.
+    writeFileSync(join(dir, "typed_cjs.cts"), TYPED);
     writeFileSync(
       join(dir, "tsconfig.json"),
-      JSON.stringify({ compilerOptions: { module: "nodenext", moduleResolution: "nodenext", target: "es2022", strict: true, noEmit: true, types: ["node"] }, files: ["typed.ts"] }),
+      JSON.stringify({ compilerOptions: { module: "nodenext", moduleResolution: "nodenext", target: "es2022", strict: true, noEmit: true, types: ["node"] }, files: ["typed.ts", "typed_cjs.cts"] }),
     );
     const typesNode = (require("@types/node/package.json") as { version: string }).version;
     execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", ...tarballs.map((t) => `./${t}`), `@types/node@${typesNode}`], {
@@ -94,6 +113,8 @@ describe("the packed @etcd-ts/client, installed outside the workspace", () => {
       await m.start();
       const out = execFileSync(process.execPath, ["scenario.mjs", m.endpoint], { cwd: dir, encoding: "utf8" });
       expect(out.trim()).toBe("scenario ok");
+      const cjs = execFileSync(process.execPath, ["scenario.cjs", m.endpoint], { cwd: dir, encoding: "utf8" });
+      expect(cjs.trim()).toBe("cjs scenario ok");
     });
   }
 
