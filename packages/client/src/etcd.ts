@@ -29,6 +29,7 @@ import {
   type RangeSelect,
   type ResultsOf,
 } from "./ops.js";
+import { Barrier, PriorityQueue, Queue } from "./recipes.js";
 import { runStm, type StmOptions, type StmResult, type Tx } from "./stm.js";
 
 /** EtcdOptions configure an Etcd: the Client's options, and a namespace every key lives under. */
@@ -252,6 +253,21 @@ export class Etcd {
   /** election is the leader election `name` (clientv3/concurrency's Election); see EtcdElection. */
   election(name: Bytes, opts: { ttl?: number } = {}): EtcdElection {
     return new EtcdElection(this.client, this.ns, this.ns.key(toBuf(name)), opts.ttl);
+  }
+
+  /** queue is the FIFO queue `name` (etcd's recipes Queue); see Queue. */
+  queue(name: string): Queue {
+    return new Queue(this, name);
+  }
+
+  /** priorityQueue is the priority queue `name` (etcd's recipes PriorityQueue); see PriorityQueue. */
+  priorityQueue(name: string): PriorityQueue {
+    return new PriorityQueue(this, name);
+  }
+
+  /** barrier is the barrier `name` (etcd's recipes Barrier); see Barrier. */
+  barrier(name: string): Barrier {
+    return new Barrier(this, name);
   }
 
   /**

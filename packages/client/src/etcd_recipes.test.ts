@@ -179,6 +179,53 @@ describe.each(["etcd", "etcd-ts"] as const)("Etcd watch, leases and recipes agai
     expect((await e.client.lease.leases()).leases.length).toBe(leases - 1);
   });
 
+  it("queues: FIFO, every item to exactly one consumer, and dequeue waits for an item", async () => {
+    const e = fresh();
+    const q = e.queue("jobs");
+    for (let i = 0; i < 6; i++) await q.enqueue(`job${i}`);
+    expect(await q.length()).toBe(6n);
+    expect((await q.dequeue()).toString()).toBe("job0");
+    const taken = await Promise.all([q.dequeue(), q.dequeue(), q.dequeue(), q.dequeue(), q.dequeue()]);
+    expect(taken.map(String).sort()).toEqual(["job1", "job2", "job3", "job4", "job5"]);
+    const waiting = q.dequeue();
+    await sleep(200);
+    await q.enqueue("late");
+    expect((await waiting).toString()).toBe("late");
+    expect(await q.length()).toBe(0n);
+    const ac = new AbortController();
+    const aborted = q.dequeue(ac.signal);
+    setTimeout(() => ac.abort(), 100);
+    await expect(aborted).rejects.toBeDefined();
+  });
+
+  it("priority queues give the lowest priority number first, then the oldest", async () => {
+    const e = fresh();
+    const pq = e.priorityQueue("pq");
+    await pq.enqueue("b-5", 5);
+    await pq.enqueue("a-1", 1);
+    await pq.enqueue("c-5", 5);
+    await pq.enqueue("d-0", 0);
+    const out: string[] = [];
+    for (let i = 0; i < 4; i++) out.push((await pq.dequeue()).toString());
+    expect(out).toEqual(["d-0", "a-1", "b-5", "c-5"]);
+    await expect(pq.enqueue("x", 70000)).rejects.toThrow(RangeError);
+  });
+
+  it("barriers hold waiters until released", async () => {
+    const e = fresh();
+    const b = e.barrier("gate");
+    await b.wait(); // not held: at once
+    expect(await b.hold()).toBe(true);
+    expect(await b.hold()).toBe(false);
+    let passed = false;
+    const waiter = b.wait().then(() => (passed = true));
+    await sleep(200);
+    expect(passed).toBe(false);
+    await b.release();
+    await waiter;
+    expect(passed).toBe(true);
+  });
+
   it("runs STM transactions: concurrent increments never lose an update, under both isolation levels", async () => {
     for (const isolation of ["serializable", "repeatable-read"] as const) {
       const e = fresh();

@@ -47,6 +47,7 @@ export {
 export { prefixEnd, keyRange, toBuffer, type Bytes } from "./bytes.js";
 export { Etcd, EtcdElection, TxnBuilder, type EtcdOptions, type HeldLock, type Revisioned, type TxnResult } from "./etcd.js";
 export { EtcdWatch, type EtcdWatchOptions, type WatchEvent } from "./etcd_watch.js";
+export { Barrier, PriorityQueue, Queue } from "./recipes.js";
 export { StmConflictError, type Isolation, type StmOptions, type StmResult, type Tx } from "./stm.js";
 export { KeyValue } from "./key_value.js";
 export { Namespace } from "./namespace.js";
