@@ -1,25 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Etcd } from "./etcd.js";
 import { compare, op } from "./ops.js";
-import { startEtcd, type RunningEtcd } from "./testing/etcd.js";
+import { useEtcd } from "./testing/etcd_fixture.js";
 
 // The Etcd API against both servers: every call, the same expectations.
 describe.each(["etcd", "etcd-ts"] as const)("Etcd API against %s", (kind) => {
-  let server: RunningEtcd;
-  let etcd: Etcd;
-  let n = 0;
-  /** fresh is a namespace of its own for each test, so tests do not see each other's keys. */
-  const fresh = (): Etcd => etcd.namespace(`t${n++}/`);
-
-  beforeAll(async () => {
-    server = await startEtcd({ kind });
-    etcd = new Etcd({ endpoints: [server.endpoint] });
-  }, 30_000);
-  afterAll(async () => {
-    etcd?.close();
-    await server?.stop();
-  });
+  const fx = useEtcd(kind, "t");
+  const fresh = (): Etcd => fx.fresh();
 
   it("puts and gets strings, bytes and JSON; a missing key is undefined", async () => {
     const e = fresh();

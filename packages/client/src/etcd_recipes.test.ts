@@ -1,28 +1,17 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Etcd } from "./etcd.js";
 import type { WatchEvent } from "./etcd_watch.js";
 import { compare, op } from "./ops.js";
 import { StmConflictError } from "./stm.js";
-import { startEtcd, type RunningEtcd } from "./testing/etcd.js";
+import { useEtcd } from "./testing/etcd_fixture.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // Watch, leases, lock, election and STM of the Etcd API against both servers.
 describe.each(["etcd", "etcd-ts"] as const)("Etcd watch, leases and recipes against %s", (kind) => {
-  let server: RunningEtcd;
-  let etcd: Etcd;
-  let n = 0;
-  const fresh = (): Etcd => etcd.namespace(`r${n++}/`);
-
-  beforeAll(async () => {
-    server = await startEtcd({ kind });
-    etcd = new Etcd({ endpoints: [server.endpoint] });
-  }, 30_000);
-  afterAll(async () => {
-    etcd?.close();
-    await server?.stop();
-  });
+  const fx = useEtcd(kind, "r");
+  const fresh = (): Etcd => fx.fresh();
 
   it("watches puts and deletions as events, under the namespace, from a past revision", async () => {
     const e = fresh();
@@ -102,7 +91,7 @@ describe.each(["etcd", "etcd-ts"] as const)("Etcd watch, leases and recipes agai
     expect(await e.get("l")).toBe("v");
     const lost = new Promise((r) => lease.on("lost", r));
     // Revoked elsewhere (not through this lease object): the next keep-alive finds it gone.
-    await etcd.client.lease.revoke(lease.id);
+    await fx.etcd.client.lease.revoke(lease.id);
     expect(await Promise.race([lost.then(() => "lost"), sleep(5000).then(() => "not lost")])).toBe("lost");
     expect(await e.get("l")).toBeUndefined();
   });
