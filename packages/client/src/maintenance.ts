@@ -52,6 +52,33 @@ export class Maintenance {
   }
 
   /**
+   * alarm lists (GET), raises (ACTIVATE) or disarms (DEACTIVATE) alarms: memberId 0n and
+   * alarm NONE with DEACTIVATE disarm every alarm, as `etcdctl alarm disarm` does. A list
+   * fails over like a read; a change only while no server has received it.
+   */
+  alarm(
+    action: etcdserverpb.AlarmRequest_AlarmAction,
+    memberId = 0n,
+    alarm: etcdserverpb.AlarmType = etcdserverpb.AlarmType.NONE,
+    opts?: CallOptions,
+  ): Promise<etcdserverpb.AlarmResponse> {
+    const req = etcdserverpb.AlarmRequest.fromPartial({ action, memberID: memberId, alarm });
+    const policy = action === etcdserverpb.AlarmRequest_AlarmAction.GET ? "repeatable" : "nonRepeatable";
+    return this.balancer.unary((c) => c.maintenance.alarm.bind(c.maintenance), req, policy, opts);
+  }
+
+  /** defragment defragments member `endpoint`'s backend (that member only). */
+  defragment(endpoint: string, opts?: CallOptions): Promise<etcdserverpb.DefragmentResponse> {
+    return this.balancer.unaryOn(
+      parseEndpoint(endpoint),
+      (c) => c.maintenance.defragment.bind(c.maintenance),
+      etcdserverpb.DefragmentRequest.create(),
+      "nonRepeatable",
+      opts,
+    );
+  }
+
+  /**
    * findLeader asks the client's endpoints for their status, in order, and returns the first
    * one that is the leader. Endpoints that fail are skipped; when none is the leader it
    * rejects with the last failure, or a local FailedPrecondition error when all answered.

@@ -6,7 +6,7 @@ import { formatDuration } from "../printer/goformat.js";
 import type { EpHashKV, EpHealth, EpStatus } from "../printer/printer.js";
 
 /** endpointsFromCluster is the endpoint list: --endpoints, or with --cluster the members' client URLs. */
-async function endpointsFromCluster(cmd: Command, io: Io, cfg: ClientConfig): Promise<string[]> {
+export async function endpointsFromCluster(cmd: Command, io: Io, cfg: ClientConfig): Promise<string[]> {
   if (cmd.flag("cluster").value !== true) return cmd.flag("endpoints").value as string[];
   // As etcdctl: without credentials (MemberList needs none, so no password is asked for).
   const c = await newClient(io, { ...cfg, auth: undefined }, cfg.endpoints, ExitCode.Error);

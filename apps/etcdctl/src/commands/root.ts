@@ -11,7 +11,10 @@ import { watchCommand } from "./watch.js";
 import { memberCommand } from "./member.js";
 import { moveLeaderCommand } from "./moveleader.js";
 import { txnCommand } from "./txn.js";
+import { alarmCommand } from "./alarm.js";
 import { checkLinearizabilityCommand } from "./check.js";
+import { checkDatascaleCommand, checkPerfCommand } from "./check_perf.js";
+import { defragCommand } from "./defrag.js";
 import { authCommand } from "./auth.js";
 import { roleCommand } from "./role.js";
 import { userCommand } from "./user.js";
@@ -54,11 +57,8 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       delCommand(io),
       txnCommand(io),
       compactionCommand(io),
-      group("alarm <subcommand>", "Alarm related commands", [
-        pending("disarm", "Disarms all alarms"),
-        pending("list", "Lists all alarms"),
-      ]),
-      pending("defrag", "Defragments the storage of the etcd members with given endpoints"),
+      alarmCommand(io),
+      defragCommand(io),
       endpointCommand(io),
       moveLeaderCommand(io),
       watchCommand(io),
@@ -78,8 +78,8 @@ export function rootSpec(io: Io, help: CommandSpec): CommandSpec {
       userCommand(io),
       roleCommand(io),
       group("check <subcommand>", "commands for checking properties of the etcd cluster", [
-        pending("perf [options]", "Check the performance of the etcd cluster"),
-        pending("datascale [options]", "Check the memory usage of holding data for different workloads on a given server endpoint."),
+        checkPerfCommand(io),
+        checkDatascaleCommand(io),
         checkLinearizabilityCommand(io),
       ]),
       group("completion", "Generate the autocompletion script for the specified shell", [

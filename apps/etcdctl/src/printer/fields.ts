@@ -1,6 +1,6 @@
 import { mvccpb, type etcdserverpb } from "@etcd-ts/proto";
 import type { Io } from "../ctl/io.js";
-import { goQuote } from "./goformat.js";
+import { alarmName, goQuote } from "./goformat.js";
 import { nilPrinterPanic, unsupported, type EpHashKV, type EpHealth, type EpStatus, type Printer } from "./printer.js";
 import type { DBStatus } from "../ctl/snapshot_status.js";
 
@@ -133,6 +133,16 @@ export class FieldsPrinter implements Printer {
 
   moveLeader(_leader: bigint, _target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {
     unsupported("fields");
+  }
+
+  alarm(r: etcdserverpb.AlarmResponse): void {
+    // etcd answers Alarm without a header, and etcdctl 3.4's fields printer dereferences it.
+    if (r.header === undefined) nilPrinterPanic();
+    this.hdr(r.header);
+    for (const a of r.alarms) {
+      this.line(`"MemberID" : ${a.memberID}`);
+      this.line(`"AlarmType" : ${alarmName(a.alarm)}`);
+    }
   }
 
   watch(r: etcdserverpb.WatchResponse): void {

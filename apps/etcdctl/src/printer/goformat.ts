@@ -180,3 +180,8 @@ export function goHex016(v: bigint): string {
 export function goInt64(v: bigint): string {
   return BigInt.asIntN(64, v).toString();
 }
+
+/** alarmName is Go's String() of an etcdserverpb.AlarmType: its name, or the number for an unknown value. */
+export function alarmName(t: number): string {
+  return ["NONE", "NOSPACE", "CORRUPT"][t] ?? String(t);
+}

@@ -259,6 +259,11 @@ export class JSONPrinter implements Printer {
     this.print(obj([["header", headerJSON(r.header)]]));
   }
 
+  alarm(r: etcdserverpb.AlarmResponse): void {
+    const member = (a: etcdserverpb.AlarmMember): string => obj([["memberID", num(a.memberID)], ["alarm", num(a.alarm)]]);
+    this.print(obj([["header", headerJSON(r.header)], ["alarms", arr(r.alarms, member)]]));
+  }
+
   watch(r: etcdserverpb.WatchResponse): void {
     this.print(watchJSON(r));
   }

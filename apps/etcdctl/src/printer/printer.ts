@@ -44,6 +44,8 @@ export interface Printer {
   memberPromote(id: bigint, r: etcdserverpb.MemberPromoteResponse): void;
   memberList(r: etcdserverpb.MemberListResponse): void;
   moveLeader(leader: bigint, target: bigint, r: etcdserverpb.MoveLeaderResponse): void;
+  /** alarm prints `alarm list` and `alarm disarm`. */
+  alarm(r: etcdserverpb.AlarmResponse): void;
   /** watch prints one watch response (events, or an empty progress/cancel response). */
   watch(r: etcdserverpb.WatchResponse): void;
   grant(r: etcdserverpb.LeaseGrantResponse): void;

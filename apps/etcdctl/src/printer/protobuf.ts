@@ -67,6 +67,10 @@ export class ProtobufPrinter implements Printer {
     this.io.out(Buffer.from(etcdserverpb.MoveLeaderResponse.encode(r).finish()));
   }
 
+  alarm(r: etcdserverpb.AlarmResponse): void {
+    this.io.out(Buffer.from(etcdserverpb.AlarmResponse.encode(r).finish()));
+  }
+
   /** watch encodes what etcdctl rebuilds from the Go client's response: no watch ID, no cancel reason. */
   watch(r: etcdserverpb.WatchResponse): void {
     const wr = etcdserverpb.WatchResponse.fromPartial({

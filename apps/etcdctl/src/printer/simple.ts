@@ -1,5 +1,5 @@
 import { mvccpb, type etcdserverpb } from "@etcd-ts/proto";
-import { goHex016 } from "./goformat.js";
+import { alarmName, goHex016 } from "./goformat.js";
 import type { Io } from "../ctl/io.js";
 import { endpointStatusRows, endpointHashKVRows, memberListRows } from "./rows.js";
 import type { EpHashKV, EpHealth, EpStatus, Printer } from "./printer.js";
@@ -102,6 +102,16 @@ export class SimplePrinter implements Printer {
 
   memberList(r: etcdserverpb.MemberListResponse): void {
     for (const row of memberListRows(r)) this.io.out(row.join(", ") + "\n");
+  }
+
+  /** alarm prints each alarm as Go's %+v of an *AlarmMember: its compact proto text, with a trailing space. */
+  alarm(r: etcdserverpb.AlarmResponse): void {
+    for (const a of r.alarms) {
+      let line = "";
+      if (a.memberID !== 0n) line += `memberID:${a.memberID} `;
+      if (a.alarm !== 0) line += `alarm:${alarmName(a.alarm)} `;
+      this.io.out(line + "\n");
+    }
   }
 
   moveLeader(leader: bigint, target: bigint, _r: etcdserverpb.MoveLeaderResponse): void {

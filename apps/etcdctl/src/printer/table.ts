@@ -108,6 +108,10 @@ export class TablePrinter implements Printer {
     unsupported("table");
   }
 
+  alarm(_r: etcdserverpb.AlarmResponse): void {
+    unsupported("table");
+  }
+
   watch(_r: etcdserverpb.WatchResponse): void {
     unsupported("table");
   }
