@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import type { Bytes } from "./bytes.js";
+import { toBuffer, type Bytes } from "./bytes.js";
 import { Client } from "./client.js";
 import { Election, ERR_ELECTION_NO_LEADER, ERR_SESSION_EXPIRED, Mutex, Session } from "./concurrency.js";
 import { EtcdError } from "./errors.js";
@@ -232,7 +232,7 @@ export class Etcd {
   async lock<T>(name: Bytes, fn: (held: HeldLock) => Promise<T>, opts: { ttl?: number; signal?: AbortSignal } = {}): Promise<T> {
     const session = await Session.create(this.client, opts.ttl !== undefined ? { ttl: opts.ttl } : {});
     try {
-      const m = new Mutex(session, this.ns.key(toBuf(name)));
+      const m = new Mutex(session, this.ns.key(toBuffer(name)));
       await m.lock(opts.signal);
       if (session.isDone) {
         await m.unlock().catch(() => undefined);
@@ -252,7 +252,7 @@ export class Etcd {
 
   /** election is the leader election `name` (clientv3/concurrency's Election); see EtcdElection. */
   election(name: Bytes, opts: { ttl?: number } = {}): EtcdElection {
-    return new EtcdElection(this.client, this.ns, this.ns.key(toBuf(name)), opts.ttl);
+    return new EtcdElection(this.client, this.ns, this.ns.key(toBuffer(name)), opts.ttl);
   }
 
   /** queue is the FIFO queue `name` (etcd's recipes Queue); see Queue. */
@@ -330,9 +330,6 @@ export interface HeldLock {
   signal: AbortSignal;
 }
 
-function toBuf(b: Bytes): Buffer {
-  return typeof b === "string" ? Buffer.from(b, "utf8") : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
 
 /**
  * EtcdElection is one participant of a leader election (clientv3/concurrency's Election,

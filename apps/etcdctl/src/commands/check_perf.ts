@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { readFileSync } from "node:fs";
-import type { Client } from "@etcd-ts/client";
+import { prefixEnd, type Client } from "@etcd-ts/client";
 import type { Command, CommandSpec } from "../cli/command.js";
 import type { FlagDef } from "../cli/flags.js";
 import { clientConfig, newClient, type ClientConfig } from "../ctl/global.js";
@@ -173,29 +173,18 @@ async function clientsFor(io: Io, cfg: ClientConfig, n: number): Promise<Client[
 async function ensureEmpty(c: Client, prefix: string, timeoutMs: number | undefined): Promise<void> {
   const key = Buffer.from(prefix);
   const r = await c
-    .range({ key, rangeEnd: prefixEndOf(key), limit: 1n }, timeoutMs !== undefined ? { timeoutMs } : {})
+    .range({ key, rangeEnd: prefixEnd(key), limit: 1n }, timeoutMs !== undefined ? { timeoutMs } : {})
     .catch((e: unknown) => exitWithError(ExitCode.Error, errorText(e)));
   if (r.kvs.length > 0) {
     exitWithError(ExitCode.InvalidInput, `prefix ${goQuote(prefix)} has keys. Delete with etcdctl del --prefix ${prefix} first`);
   }
 }
 
-function prefixEndOf(key: Buffer): Buffer {
-  const end = Buffer.from(key);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] as number) < 0xff) {
-      end[i] = (end[i] as number) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
-}
-
 /** cleanUp deletes the prefix, then compacts and defragments as asked (etcdctl's compact and defrag helpers). */
 async function cleanUp(io: Io, cmd: Command, c: Client, prefix: string, timeoutMs: number | undefined): Promise<void> {
   const key = Buffer.from(prefix);
   const d = await c
-    .deleteRange({ key, rangeEnd: prefixEndOf(key) }, timeoutMs !== undefined ? { timeoutMs } : {})
+    .deleteRange({ key, rangeEnd: prefixEnd(key) }, timeoutMs !== undefined ? { timeoutMs } : {})
     .catch((e: unknown) => exitWithError(ExitCode.Error, errorText(e)));
   if (cmd.flag("auto-compact").value === true) {
     const rev = d.header?.revision ?? 0n;
