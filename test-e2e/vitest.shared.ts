@@ -7,6 +7,7 @@
 export const PARALLEL_FILES = [
   "src/auth_cert_compare.test.ts",
   "src/bad_input.test.ts",
+  "src/bins_package.test.ts",
   "src/client_package.test.ts",
   "src/differential.test.ts",
   "src/etcd3_auth.test.ts",

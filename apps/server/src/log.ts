@@ -66,7 +66,9 @@ export function callerOf(fn: (...args: never[]) => unknown): string {
   const m = /\(?([^()\s]+):(\d+):\d+\)?$/.exec(frame);
   if (m === null) return "unknown";
   let path = (m[1] as string).replace(/^file:\/\//, "");
-  const root = Math.max(path.lastIndexOf("/apps/"), path.lastIndexOf("/packages/"));
+  // In the workspace: .../apps/server/src/x.ts; installed from the packed bundle, whose source
+  // map names the sources relative to it: .../node_modules/@etcd-ts/server/src/x.ts.
+  const root = Math.max(path.lastIndexOf("/apps/"), path.lastIndexOf("/packages/"), path.lastIndexOf("/@etcd-ts/"));
   if (root >= 0) path = path.slice(path.indexOf("/", root + 1) + 1);
   path = path.replace(/\/(?:src|dist)\//, "/").replace(/\.js$/, ".ts");
   return `${path}:${m[2] as string}`;

@@ -304,6 +304,20 @@ describe("every package", () => {
   });
 });
 
+describe("apps", () => {
+  it("may declare the workspace packages they bundle as devDependencies, not other packages", () => {
+    const vs = check(
+      {
+        "apps/server/src/main.ts": `import { raftpb } from "@etcd-ts/proto";\nimport { x } from "@etcd-ts/mvcc";\nimport forge from "node-forge";\nexport { raftpb, x, forge };\n`,
+      },
+      { "apps/server": lib("@etcd-ts/server", { "@etcd-ts/mvcc": "0.1.0" }, { "@etcd-ts/proto": "0.1.0", "node-forge": "^1" }) },
+    );
+    expect(vs.map((v) => `${v.file}:${v.line} [${v.rule}] ${v.message.split(" but ")[0]}`)).toEqual([
+      'apps/server/src/main.ts:3 [undeclared] apps/server imports "node-forge"',
+    ]);
+  });
+});
+
 describe("this repository", () => {
   // Whether it keeps the boundaries is what `npm run boundaries` (part of `npm test`) tells;
   // here: the check does look at it.

@@ -307,7 +307,11 @@ export function checkRepo(root: string): Report {
           if (r.onlyPackages !== undefined && !r.onlyPackages.includes(name)) add(node, "only-imports", `${ws.rel} may not import "${name}". ${r.reason}`);
           else if ((r.forbiddenPackages ?? []).some((p) => matchesPackage(p, name))) add(node, "forbidden-import", `${ws.rel} may not import "${name}". ${r.reason}`);
         }
-        if (!(test ? devDeps : deps).has(name)) {
+        // An app ships as a bundle with the workspace packages compiled in
+        // (scripts/bundle_app.mjs): it declares them as devDependencies, and only what the
+        // bundle leaves external as dependencies (which bundle_app.mjs checks).
+        const bundledIn = ws.rel.startsWith("apps/") && target !== undefined && devDeps.has(name);
+        if (!(test ? devDeps : deps).has(name) && !bundledIn) {
           add(
             node,
             "undeclared",
