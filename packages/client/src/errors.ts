@@ -24,9 +24,25 @@ export class EtcdError extends Error {
   }
 }
 
+/**
+ * RESET_BY_SERVER is how grpc-js reports a call whose stream the server reset, or whose
+ * connection it closed, with HTTP/2's ENHANCE_YOUR_CALM (as RESOURCE_EXHAUSTED): a GOAWAY
+ * too_many_pings, for example. The connection broke, not the call; grpc-go reports it as
+ * UNAVAILABLE ("transport is closing"), and so does this client.
+ */
+const RESET_BY_SERVER = "Bandwidth exhausted or memory limit exceeded";
+
+/** fromStatus converts a grpc-js call status (not OK) into an EtcdError from endpoint. */
+export function fromStatus(code: GrpcStatus, details: string, endpoint: string | undefined): EtcdError {
+  if (code === GrpcStatus.RESOURCE_EXHAUSTED && details === RESET_BY_SERVER) {
+    return new EtcdError(GrpcStatus.UNAVAILABLE, "client: connection closed by the server (HTTP/2 ENHANCE_YOUR_CALM)", false, endpoint);
+  }
+  return new EtcdError(code, details, false, endpoint);
+}
+
 /** fromServiceError converts a grpc-js error into an EtcdError. */
 export function fromServiceError(err: ServiceError, endpoint: string): EtcdError {
-  return new EtcdError(err.code, err.details ?? "", false, endpoint);
+  return fromStatus(err.code, err.details ?? "", endpoint);
 }
 
 /** deadlineError is the error for a call whose deadline passed before any answer. */

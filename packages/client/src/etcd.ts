@@ -344,6 +344,8 @@ export class EtcdElection {
   private election: Election | undefined;
   /** opening is the session being made, shared by calls that need it at the same time. */
   private opening: Promise<Election> | undefined;
+  /** lost aborts when the session behind this participant's key ends. */
+  private lost = new AbortController();
 
   /** @internal */
   constructor(
@@ -361,6 +363,9 @@ export class EtcdElection {
         this.session?.orphan();
         const session = await Session.create(this.client, this.ttl !== undefined ? { ttl: this.ttl } : {});
         this.session = session;
+        const lost = new AbortController();
+        this.lost = lost;
+        void session.done.then(() => lost.abort(new Error("client: the election's lease was lost")));
         this.election = new Election(session, this.prefix);
         return this.election;
       } finally {
@@ -406,6 +411,25 @@ export class EtcdElection {
   /** revision is the create revision of this participant's key (0n when not campaigning). */
   get revision(): bigint {
     return this.election?.rev ?? 0n;
+  }
+
+  /**
+   * key is this participant's key while it campaigns or leads (empty otherwise). With
+   * `revision` it fences a leader's writes: `compare.createRevision(e.key, "==", e.revision)`
+   * holds only while this participant's key, and so its leadership, lasts.
+   */
+  get key(): Buffer {
+    const k = this.election?.key;
+    return k === undefined || k.length === 0 ? Buffer.alloc(0) : k.subarray(this.ns.strip);
+  }
+
+  /**
+   * signal aborts when the lease behind this participant's key is lost (it expired or was
+   * revoked): from then on it neither leads nor campaigns. A new campaign makes a new lease
+   * and a new signal.
+   */
+  get signal(): AbortSignal {
+    return this.lost.signal;
   }
 
   /** close resigns and revokes the session's lease. */

@@ -4,7 +4,7 @@ import { etcdserverpb } from "@etcd-ts/proto";
 import type { Balancer } from "./balancer.js";
 import type { EndpointConnection } from "./connection.js";
 import type { Endpoint } from "./endpoint.js";
-import { closedError, deadlineError, EtcdError } from "./errors.js";
+import { closedError, deadlineError, EtcdError, fromStatus } from "./errors.js";
 import type { CallOptions } from "./options.js";
 import { retryable } from "./watch.js";
 
@@ -260,7 +260,7 @@ class LeaseKeeper {
       this.dropCall();
       this.lastFailed = conn.endpoint;
       // A stream refused for its auth token opens again with a new one.
-      if (st.code !== grpc.status.OK) this.balancer.tokenRejected(new EtcdError(st.code, st.details, false, conn.endpoint.raw));
+      if (st.code !== grpc.status.OK) this.balancer.tokenRejected(fromStatus(st.code, st.details, conn.endpoint.raw));
       // Everything sent on the broken stream may be lost: send again at once on the new one.
       for (const set of this.leases.values()) for (const l of set) l.nextSendAt = 0;
       this.scheduleRetry();
@@ -422,7 +422,7 @@ function keepAliveOnceOn(
       if (st.code === grpc.status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline) {
         reject(deadlineError(conn.endpoint.raw));
       } else {
-        reject(new EtcdError(st.code === grpc.status.OK ? grpc.status.UNAVAILABLE : st.code, st.details, false, conn.endpoint.raw));
+        reject(fromStatus(st.code === grpc.status.OK ? grpc.status.UNAVAILABLE : st.code, st.details, conn.endpoint.raw));
       }
     });
     call.write(etcdserverpb.LeaseKeepAliveRequest.fromPartial({ ID: id }));

@@ -91,6 +91,27 @@ describe("Watch protocol (fake server)", () => {
     await w.created;
     f.fail(grpc.status.PERMISSION_DENIED, "etcdserver: permission denied");
     await expect(w.next()).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED, message: "etcdserver: permission denied" });
+    // The stream that error ended is not reused: a new watch opens a new one and works.
+    const w2 = c.watch("b");
+    await f.waitRequests(2);
+    expect(f.calls).toHaveLength(2);
+    expect(f.requests[1]?.createRequest?.key.toString()).toBe("b");
+    f.send({ header: hdr(11n), watchId: 0n, created: true });
+    await w2.created;
+    f.send({ header: hdr(12n), watchId: 0n, events: [put("b", 12n)] });
+    expect(((await w2.next()).value as WatchResponse).events.map((e) => e.kv?.key.toString())).toEqual(["b"]);
+  });
+
+  it("resumes, as after a broken connection, when the server resets the stream with ENHANCE_YOUR_CALM (GOAWAY too_many_pings)", async () => {
+    const { f, c } = await setup();
+    const w = c.watch("a");
+    await f.waitRequests(1);
+    f.send({ header: hdr(10n), watchId: 0n, created: true });
+    await w.created;
+    // What grpc-js reports for a stream reset with ENHANCE_YOUR_CALM.
+    f.fail(grpc.status.RESOURCE_EXHAUSTED, "Bandwidth exhausted or memory limit exceeded");
+    await f.waitRequests(2, 10_000);
+    expect(f.requests[1]?.createRequest).toMatchObject({ key: Buffer.from("a"), startRevision: 11n });
   });
 
   it("sends a cancel for a watch canceled while its create was in flight", async () => {

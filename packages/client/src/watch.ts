@@ -4,7 +4,7 @@ import type { Balancer } from "./balancer.js";
 import { keyRange, type Bytes } from "./bytes.js";
 import type { EndpointConnection } from "./connection.js";
 import type { Endpoint } from "./endpoint.js";
-import { closedError, EtcdError } from "./errors.js";
+import { closedError, EtcdError, fromStatus } from "./errors.js";
 
 /** WATCH_ID_NONE is the watch ID etcd answers with when a response belongs to no watch (-1). */
 export const WATCH_ID_NONE = -1n;
@@ -336,6 +336,10 @@ class WatchStream {
     this.maybeIdle();
   }
 
+  /**
+   * close ends every watch of the stream with err. The Watcher forgets a closed stream, so
+   * the next watch opens a new one (a closed stream would hold it unsent forever).
+   */
   close(err: EtcdError): void {
     this.closed = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
@@ -344,6 +348,7 @@ class WatchStream {
     this.active.clear();
     this.queue = [];
     for (const r of this.progressPending.splice(0)) r();
+    this.onIdle(this);
   }
 
   private get empty(): boolean {
@@ -490,7 +495,7 @@ class WatchStream {
   ): void {
     if (call !== this.call || this.closed) return;
     this.dropCall();
-    const err = st.code !== grpc.status.OK ? new EtcdError(st.code, st.details, false, this.endpointName()) : undefined;
+    const err = st.code !== grpc.status.OK ? fromStatus(st.code, st.details, this.endpointName()) : undefined;
     // A stream refused for its auth token is opened again with a new one.
     if (err !== undefined && !retryable(err, this.requireLeader) && !this.balancer.tokenRejected(err)) {
       this.close(err);

@@ -2,6 +2,7 @@ import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } fro
 import type { PeerCertificate } from "node:tls";
 import { frame, frameHeader, MessageDecoder } from "./decoder.js";
 import { Metadata } from "./metadata.js";
+import { noteSent } from "./ping_strikes.js";
 import { CancelState, ObservedSpan } from "./call_state.js";
 import { cancelledError, GrpcError, percentEncode, Status } from "./status.js";
 import type { ByteObserver, MethodObserver } from "./observer.js";
@@ -238,6 +239,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     }
     const s = this.stream;
     if (!s.headersSent) this.respondStreaming();
+    noteSent(s.session);
     this.span.sent();
     this.bytes?.sent(payload.length);
     let ready: boolean;
@@ -298,6 +300,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     const s = this.stream;
     if (s.destroyed || s.closed) return;
     if (!s.headersSent) this.respondStreaming();
+    noteSent(s.session);
     s.end(frame(payload));
   }
 
@@ -320,6 +323,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     this.span.end(st.code);
     const s = this.stream;
     if (s.destroyed || s.closed) return;
+    noteSent(s.session);
     if (!s.headersSent) {
       const headers: Record<string, string | number> = { ...RESPONSE_HEADERS, "grpc-status": String(st.code) };
       if (st.message !== "") headers["grpc-message"] = percentEncode(st.message);

@@ -103,10 +103,10 @@ describe("GrpcServer session options", () => {
   });
 
   it("sends GOAWAY ENHANCE_YOUR_CALM too_many_pings to a client pinging more often than keepaliveMinTimeMs", async () => {
-    const flood = async (o: GrpcServerOptions, expectGoaway: boolean): Promise<{ code: number; data: string } | undefined> => {
+    const flood = async (o: GrpcServerOptions, expectGoaway: boolean): Promise<{ code: number; data: string; last: number } | undefined> => {
       const c = client(await serve(o));
-      let away: { code: number; data: string } | undefined;
-      c.on("goaway", (code: number, _last: number, data?: Buffer) => (away = { code, data: data?.toString() ?? "" }));
+      let away: { code: number; data: string; last: number } | undefined;
+      c.on("goaway", (code: number, last: number, data?: Buffer) => (away = { code, data: data?.toString() ?? "", last }));
       await new Promise<void>((r) => c.once("connect", () => r()));
       for (let i = 0; i < 6 && away === undefined && !c.closed && !c.destroyed; i++) {
         try {
@@ -118,7 +118,33 @@ describe("GrpcServer session options", () => {
       if (expectGoaway) await until("GOAWAY", () => away !== undefined);
       return away;
     };
-    expect(await flood({ keepaliveMinTimeMs: 60_000 }, true)).toEqual({ code: constants.NGHTTP2_ENHANCE_YOUR_CALM, data: "too_many_pings" });
+    expect(await flood({ keepaliveMinTimeMs: 60_000 }, true)).toEqual({ code: constants.NGHTTP2_ENHANCE_YOUR_CALM, data: "too_many_pings", last: 0 });
     expect(await flood({ keepaliveMinTimeMs: 0 }, false)).toBeUndefined();
+  });
+
+  it("does not count pings against a client the server answers between them (grpc-go), and names its last stream in the GOAWAY", async () => {
+    const c = client(await serve({ keepaliveMinTimeMs: 60_000 }));
+    let away: { code: number; last: number } | undefined;
+    c.on("goaway", (code: number, last: number) => (away = { code, last }));
+    await new Promise<void>((r) => c.once("connect", () => r()));
+    const ping = (): Promise<void> => new Promise<void>((r) => c.ping(() => r()));
+    /** call makes a call the server answers (UNIMPLEMENTED, trailers-only) and returns its stream ID. */
+    const call = (): Promise<number> =>
+      new Promise((resolve) => {
+        const st = c.request({ ":method": "POST", ":path": "/x.Y/Z", "content-type": "application/grpc" });
+        st.on("error", () => undefined);
+        st.on("response", () => resolve(st.id as number));
+        st.end();
+      });
+    let lastId = 0;
+    for (let i = 0; i < 8; i++) {
+      lastId = await call();
+      await ping();
+    }
+    expect(away).toBeUndefined();
+    // Pings with nothing sent between them are strikes again; the GOAWAY names the last call.
+    for (let i = 0; i < 6 && away === undefined && !c.destroyed; i++) await ping().catch(() => undefined);
+    await until("GOAWAY", () => away !== undefined);
+    expect(away).toEqual({ code: constants.NGHTTP2_ENHANCE_YOUR_CALM, last: lastId });
   });
 });

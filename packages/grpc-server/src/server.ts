@@ -11,6 +11,7 @@ import type { PeerCertificate, TLSSocket } from "node:tls";
 import { Call, type CallLimits, type ConnectionInfo } from "./call.js";
 import { LocalCall, type InvokedCall, type InvokeOptions } from "./local_call.js";
 import { parseTimeout } from "./metadata.js";
+import { noteSent, takeSent } from "./ping_strikes.js";
 import type { CallObserver, MethodObserver } from "./observer.js";
 import { GrpcError, percentEncode, Status } from "./status.js";
 import type { CallContext, CallStatus, Interceptor, MethodDefinition, ServiceDefinition, ServiceImplementation } from "./types.js";
@@ -160,12 +161,18 @@ export class GrpcServer {
       let strikes = 0;
       s.on("ping", () => {
         const now = Date.now();
-        if (last !== 0 && now - last < minTime) strikes++;
-        else strikes = 0;
+        // As grpc-go: a ping after the server wrote headers or data resets the strikes.
+        if (takeSent(s)) strikes = 0;
+        else if (last !== 0 && now - last < minTime) strikes++;
         last = now;
         if (strikes > MAX_PING_STRIKES) {
-          s.goaway(h2.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from("too_many_pings"));
+          // GOAWAY names the last stream the server took (grpc-go's maxStreamID): the client
+          // knows those were processed and fails them as the connection closes; it must not
+          // take them for unprocessed ones it could send again.
+          // grpc-go then closes the connection; here the streams get a second to end first.
+          s.goaway(h2.NGHTTP2_ENHANCE_YOUR_CALM, s.state.lastProcStreamID ?? 0, Buffer.from("too_many_pings"));
           s.close();
+          setTimeout(() => s.destroy(), 1000).unref();
         }
       });
     }
@@ -348,6 +355,7 @@ function headerString(v: string | string[] | undefined): string | undefined {
 /** refuse answers a call that cannot start with a trailers-only status and reads no more of it. */
 function refuse(stream: ServerHttp2Stream, code: number, message: string): void {
   if (stream.destroyed || stream.closed) return;
+  noteSent(stream.session);
   stream.respond(
     {
       [h2.HTTP2_HEADER_STATUS]: 200,
