@@ -241,6 +241,8 @@ export class Balancer {
     let failedInRound = 0;
     let backoff = ROUND_BACKOFF_MS[0];
     let lastErr: EtcdError | undefined;
+    // unreachable: every endpoint failed to connect in a round, and none has been ready since.
+    let unreachable = false;
     const signal = opts?.signal;
     for (;;) {
       if (this.closed) throw closedError();
@@ -251,6 +253,7 @@ export class Balancer {
       if (this.closed) throw closedError();
       if (aborted(signal)) throw canceledError();
       if (state === "ready") {
+        unreachable = false;
         try {
           const md = withToken ? this.metadata() : new grpc.Metadata();
           const res = await invoke(pick(conn), req, md, deadline, ep, signal);
@@ -262,22 +265,23 @@ export class Balancer {
           lastErr = e;
         }
       } else if (state === "timeout") {
-        throw lastErr ?? this.timeoutError(deadline, endpoints);
+        throw lastErr ?? this.timeoutError(deadline, endpoints, unreachable);
       }
       idx++;
       failedInRound++;
       if (failedInRound >= endpoints.length) {
         failedInRound = 0;
+        if (state === "failed" && lastErr === undefined) unreachable = true;
         const left = giveUp - Date.now();
-        if (left <= 0) throw lastErr ?? this.timeoutError(deadline, endpoints);
+        if (left <= 0) throw lastErr ?? this.timeoutError(deadline, endpoints, unreachable);
         await sleep(Math.min(backoff, left));
         backoff = Math.min(backoff * 2, ROUND_BACKOFF_MS[1]);
       }
     }
   }
 
-  private timeoutError(deadline: number | undefined, endpoints: readonly Endpoint[]): EtcdError {
-    if (deadline !== undefined) return deadlineError();
+  private timeoutError(deadline: number | undefined, endpoints: readonly Endpoint[], unreachable = false): EtcdError {
+    if (deadline !== undefined) return deadlineError(undefined, unreachable);
     const tried = endpoints.map((e) => e.raw).join(", ");
     return new EtcdError(
       grpc.status.UNAVAILABLE,

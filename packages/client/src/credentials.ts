@@ -1,3 +1,4 @@
+import { checkServerIdentity } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Endpoint } from "./endpoint.js";
 import type { TLSOptions } from "./options.js";
@@ -15,6 +16,9 @@ export function channelCredentials(ep: Endpoint, tls: TLSOptions | undefined): g
   if (t.insecureSkipVerify === true) {
     verify.checkServerIdentity = () => undefined;
     verify.rejectUnauthorized = false;
+  } else if (t.serverName !== undefined && t.serverName !== "") {
+    const name = t.serverName;
+    verify.checkServerIdentity = (_host, cert) => checkServerIdentity(name, cert);
   }
   return grpc.credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, verify);
 }

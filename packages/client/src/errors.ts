@@ -45,9 +45,16 @@ export function fromServiceError(err: ServiceError, endpoint: string): EtcdError
   return fromStatus(err.code, err.details ?? "", endpoint);
 }
 
-/** deadlineError is the error for a call whose deadline passed before any answer. */
-export function deadlineError(endpoint?: string): EtcdError {
-  return new EtcdError(GrpcStatus.DEADLINE_EXCEEDED, "client: deadline exceeded", true, endpoint);
+/** ERR_DEADLINE_UNREACHABLE is the details of a deadline that passed while no endpoint could be connected to. */
+export const ERR_DEADLINE_UNREACHABLE = "client: deadline exceeded: no endpoint could be connected to";
+
+/**
+ * deadlineError is the error for a call whose deadline passed before any answer; with
+ * unreachable, every endpoint's last connection attempt had failed meanwhile (grpc-go's
+ * "all SubConns are in TransientFailure").
+ */
+export function deadlineError(endpoint?: string, unreachable = false): EtcdError {
+  return new EtcdError(GrpcStatus.DEADLINE_EXCEEDED, unreachable ? ERR_DEADLINE_UNREACHABLE : "client: deadline exceeded", true, endpoint);
 }
 
 /** closedError is the error for calls on (or interrupted by) a closed client. */

@@ -14,7 +14,7 @@ export {
   TOKEN_METADATA_KEY,
   type AuthState,
 } from "./token.js";
-export { EtcdError } from "./errors.js";
+export { EtcdError, ERR_DEADLINE_UNREACHABLE } from "./errors.js";
 export { parseEndpoint, type Endpoint, type EndpointScheme } from "./endpoint.js";
 export { KV, txnIsReadOnly } from "./kv.js";
 export { Maintenance, type LeaderEndpoint } from "./maintenance.js";

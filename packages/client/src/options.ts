@@ -53,6 +53,12 @@ export interface TLSOptions {
    * is checked (the connection is encrypted but not authenticated). For testing only.
    */
   insecureSkipVerify?: boolean;
+  /**
+   * serverName is the name the server certificates must be valid for, in place of each
+   * endpoint's host (Go's tls.Config.ServerName; etcdctl sets it to the domain of its DNS
+   * discovery).
+   */
+  serverName?: string;
 }
 
 /** CallOptions are per-call settings. */

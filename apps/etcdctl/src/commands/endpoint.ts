@@ -1,18 +1,24 @@
 import type { Command, CommandSpec } from "../cli/command.js";
 import { applyEnv, authCfg, clientConfig, commandTimeout, initDisplay, newClient, secureCfg, type ClientConfig } from "../ctl/global.js";
+import { endpointsFromCmd } from "../ctl/discovery.js";
 import { errorText, logAttemptFailure } from "../ctl/grpcerr.js";
 import { ExitCode, ExitError, exitWithError, type Io } from "../ctl/io.js";
 import { formatDuration } from "../printer/goformat.js";
 import type { EpHashKV, EpHealth, EpStatus } from "../printer/printer.js";
 
-/** endpointsFromCluster is the endpoint list: --endpoints, or with --cluster the members' client URLs. */
+/**
+ * endpointsFromCluster is the endpoint list: --endpoints as given (etcdctl ignores DNS
+ * discovery here), or with --cluster the client URLs of the members listed by the endpoints
+ * it finds (--discovery-srv, else --endpoints).
+ */
 export async function endpointsFromCluster(cmd: Command, io: Io, cfg: ClientConfig): Promise<string[]> {
   if (cmd.flag("cluster").value !== true) return cmd.flag("endpoints").value as string[];
+  const eps = await endpointsFromCmd(cmd, io);
   // As etcdctl: without credentials (MemberList needs none, so no password is asked for).
-  const c = await newClient(io, { ...cfg, auth: undefined }, cfg.endpoints, ExitCode.Error);
+  const c = await newClient(io, { ...cfg, auth: undefined }, eps, ExitCode.Error);
   try {
     const m = await c.memberList(commandTimeout(cmd)).catch((e: unknown) => {
-      logAttemptFailure(io, { kind: "balanced", firstEndpoint: cfg.endpoints[0] ?? "" }, e);
+      logAttemptFailure(io, { kind: "balanced", firstEndpoint: eps[0] ?? "" }, e);
       return exitWithError(ExitCode.Error, `failed to fetch endpoints from etcd cluster member list: ${errorText(e)}`);
     });
     return m.members.flatMap((x) => x.clientURLs);

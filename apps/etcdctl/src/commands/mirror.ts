@@ -174,6 +174,7 @@ export function makeMirrorCommand(io: Io): CommandSpec {
           cacert: str("dest-cacert"),
           insecureTransport: cmd.flag("dest-insecure-transport").value === true,
           insecureSkipVerify: false,
+          serverName: "",
         },
       };
       const dc = await newClient(io, destCfg);

@@ -5,6 +5,7 @@ import type { FlagDef } from "../cli/flags.js";
 import { goQuote } from "../printer/goformat.js";
 import { newPrinter, type Printer } from "../printer/printer.js";
 import { errorText, logAttemptFailure } from "./grpcerr.js";
+import { endpointsFromCmd } from "./discovery.js";
 import { ExitCode, ExitError, exitWithError, type Io } from "./io.js";
 import { askPassword } from "./password.js";
 import { clientTLS, TLSConfigError, type SecureCfg } from "./tls.js";
@@ -148,18 +149,16 @@ export function initDisplay(cmd: Command, io: Io): Printer {
 }
 
 /**
- * secureCfg is etcdctl's secureCfgFromCmd (an empty --cert, --key or --cacert exits 128);
- * it also rejects the discovery settings etcdctl-ts cannot honour yet.
+ * secureCfg is etcdctl's secureCfgFromCmd (an empty --cert, --key or --cacert exits 128).
+ * With --discovery-srv and --insecure-discovery=false the domain is the TLS server name.
  */
 export function secureCfg(cmd: Command): SecureCfg {
   for (const name of ["cert", "key", "cacert"]) {
     const f = cmd.flag(name);
     if (f.changed && f.value === "") exitWithError(ExitCode.BadArgs, `empty string is passed to --${name} option`);
   }
-  if (stringFlag(cmd, "discovery-srv") !== "") {
-    exitWithError(ExitCode.BadArgs, "etcdctl-ts: DNS discovery (--discovery-srv) is not supported yet");
-  }
   return {
+    serverName: boolFlag(cmd, "insecure-discovery") ? "" : stringFlag(cmd, "discovery-srv"),
     cert: stringFlag(cmd, "cert"),
     key: stringFlag(cmd, "key"),
     cacert: stringFlag(cmd, "cacert"),
@@ -206,7 +205,7 @@ export async function clientConfig(
     lines.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     for (const [, line] of lines) io.err(line + "\n");
   }
-  const endpoints = (cmd.flag("endpoints").value as string[]).map((e) => e.trim());
+  const endpoints = await endpointsFromCmd(cmd, io);
   const secure = secureCfg(cmd);
   const auth = await authCfg(cmd, io);
   const printer = initDisplay(cmd, io);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
-import { EtcdError } from "@etcd-ts/client";
+import { ERR_DEADLINE_UNREACHABLE, EtcdError } from "@etcd-ts/client";
 import type { Io } from "./io.js";
 
 /**
@@ -87,7 +87,11 @@ export function errorText(e: unknown): string {
 /** attemptErrorText is the error as the Go client's retry interceptor logs it (a status string). */
 function attemptErrorText(e: unknown): string {
   if (!(e instanceof EtcdError)) return e instanceof Error ? e.message : String(e);
-  if (e.local && e.code === GrpcStatus.DEADLINE_EXCEEDED) return goStatusString(e.code, "context deadline exceeded");
+  if (e.local && e.code === GrpcStatus.DEADLINE_EXCEEDED) {
+    // grpc-go names the balancer's last error when no connection could be made.
+    const desc = e.details === ERR_DEADLINE_UNREACHABLE ? "latest balancer error: all SubConns are in TransientFailure" : "context deadline exceeded";
+    return goStatusString(e.code, desc);
+  }
   return goStatusString(e.code, e.details);
 }
 

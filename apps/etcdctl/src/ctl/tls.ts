@@ -9,6 +9,8 @@ export interface SecureCfg {
   cacert: string;
   insecureTransport: boolean;
   insecureSkipVerify: boolean;
+  /** serverName, when set (DNS discovery), is the name every member's certificate must match. */
+  serverName: string;
 }
 
 /** TLSConfigError is a bad TLS file or flag combination, with the text Go's etcdctl prints. */
@@ -17,8 +19,8 @@ export class TLSConfigError extends Error {}
 /**
  * clientTLS is etcdctl's newClientCfg TLS part: any of --cert/--key/--cacert turns TLS on and
  * loads the files (cert and key together, checked to match); --insecure-transport=false
- * alone asks for TLS with the default roots; --insecure-skip-tls-verify applies only when
- * TLS is on. Undefined means plain text (except for https:// endpoints).
+ * alone asks for TLS with the default roots, and so does a server name from DNS discovery;
+ * --insecure-skip-tls-verify applies only when TLS is on. Undefined means plain text (except for https:// endpoints).
  */
 export function clientTLS(s: SecureCfg): TLSOptions | undefined {
   let tls: TLSOptions | undefined;
@@ -39,6 +41,10 @@ export function clientTLS(s: SecureCfg): TLSOptions | undefined {
       for (const b of pemBlocks(ca)) parseCACert(b.der);
       tls.ca = ca;
     }
+  }
+  if (s.serverName !== "") {
+    tls ??= {};
+    tls.serverName = s.serverName;
   }
   if (tls === undefined && !s.insecureTransport) tls = {};
   if (tls !== undefined && s.insecureSkipVerify) tls.insecureSkipVerify = true;

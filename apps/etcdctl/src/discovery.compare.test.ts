@@ -1,0 +1,139 @@
+import { createSocket, type Socket } from "node:dgram";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as dnsPacket from "dns-packet";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ETCDCTL_TS, normalizeStderr, REAL_ETCDCTL, runCtl, type CtlResult } from "./testing/ctl.js";
+import { serverFromEnv, startServer, type RunningServer } from "./testing/server.js";
+
+/**
+ * --discovery-srv, --discovery-srv-name and --insecure-discovery: both CLIs find their
+ * endpoints in DNS SRV records served by a small DNS server of this test on 127.0.0.153:53.
+ * Each CLI runs in a mount namespace of its own (unshare --mount, as root) where
+ * /etc/resolv.conf names that server, so Go's resolver and Node's read the same records
+ * without the machine's configuration changing. Outputs and exit codes are compared.
+ */
+
+const DNS_ADDR = "127.0.0.153";
+const DOMAIN = "etcd-ts.test";
+
+/** Records answers A and SRV questions from a fixed table; every other name does not exist. */
+type Records = Map<string, dnsPacket.Answer[]>;
+
+async function startDns(records: Records): Promise<Socket> {
+  const sock = createSocket("udp4");
+  sock.on("message", (msg, rinfo) => {
+    let q: dnsPacket.Packet;
+    try {
+      q = dnsPacket.decode(msg);
+    } catch {
+      return;
+    }
+    const question = q.questions?.[0];
+    if (question === undefined) return;
+    const all = records.get(question.name.toLowerCase().replace(/\.$/, ""));
+    const answers = (all ?? []).filter((a) => a.type === question.type);
+    const reply = dnsPacket.encode({
+      id: q.id ?? 0,
+      type: "response",
+      // NXDOMAIN (rcode 3) for unknown names; NOERROR with no answers for a known name and another type.
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (all === undefined ? 3 : 0),
+      questions: [question],
+      answers,
+    });
+    sock.send(reply, rinfo.port, rinfo.address);
+  });
+  await new Promise<void>((resolve, reject) => {
+    sock.once("error", reject);
+    sock.bind(53, DNS_ADDR, () => resolve());
+  });
+  return sock;
+}
+
+describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
+  let server: RunningServer;
+  let dns: Socket;
+  let dir: string;
+  let resolv: string;
+  let port: string;
+
+  beforeAll(async () => {
+    server = await startServer(serverFromEnv());
+    port = server.endpoint.split(":")[1] as string;
+    const srv = (name: string): dnsPacket.Answer => ({ type: "SRV", name, ttl: 60, data: { priority: 0, weight: 0, port: Number(port), target: `m1.${DOMAIN}` } });
+    dns = await startDns(
+      new Map<string, dnsPacket.Answer[]>([
+        [`_etcd-client._tcp.${DOMAIN}`, [srv(`_etcd-client._tcp.${DOMAIN}`)]],
+        [`_etcd-client-ssl._tcp.${DOMAIN}`, []],
+        [`_etcd-client-other._tcp.${DOMAIN}`, [srv(`_etcd-client-other._tcp.${DOMAIN}`)]],
+        [`m1.${DOMAIN}`, [{ type: "A", name: `m1.${DOMAIN}`, ttl: 60, data: "127.0.0.1" }]],
+      ]),
+    );
+    dir = mkdtempSync(join(tmpdir(), "etcdctl-dns-"));
+    resolv = join(dir, "resolv.conf");
+    writeFileSync(resolv, `nameserver ${DNS_ADDR}\noptions attempts:1 timeout:2\n`);
+  }, 30_000);
+  afterAll(async () => {
+    dns?.close();
+    await server?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** inNamespace runs cli with /etc/resolv.conf bind-mounted from this test's file, in a private mount namespace. */
+  const inNamespace = (cli: string[]): string[] => ["unshare", "--mount", "--", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, ...cli];
+  const both = async (args: string[]): Promise<[CtlResult, CtlResult]> => {
+    const env = { ETCDCTL_API: "3" };
+    return [await runCtl(inNamespace(REAL_ETCDCTL), args, env), await runCtl(inNamespace(ETCDCTL_TS), args, env)];
+  };
+  const same = async (args: string[]): Promise<CtlResult> => {
+    const [go, ts] = await both(args);
+    const norm = (r: CtlResult): { stdout: string; stderr: string; code: number | null } => ({
+      stdout: r.stdout.toString(),
+      stderr: normalizeStderr(r.stderr.toString(), [server.endpoint]),
+      code: r.code,
+    });
+    expect(norm(ts)).toEqual(norm(go));
+    return ts;
+  };
+
+  it("finds the endpoints in _etcd-client._tcp SRV records and works through them", async () => {
+    expect((await same(["--discovery-srv", DOMAIN, "put", "dns", "found"])).stdout.toString()).toBe("OK\n");
+    expect((await same(["-d", DOMAIN, "get", "dns"])).stdout.toString()).toBe("dns\nfound\n");
+    const members = await same(["-d", DOMAIN, "member", "list", "-w", "json"]);
+    expect(members.code).toBe(0);
+  });
+
+  it("appends --discovery-srv-name to the service", async () => {
+    expect((await same(["-d", DOMAIN, "--discovery-srv-name", "other", "get", "dns", "--print-value-only"])).stdout.toString()).toBe("found\n");
+  });
+
+  it("drops insecure (http) endpoints with --insecure-discovery=false, falling back to --endpoints, over TLS for the domain", async () => {
+    // The domain becomes the TLS server name, which turns TLS on: the plain-text member
+    // cannot be reached, by either CLI.
+    const r = await same(["-d", DOMAIN, "--insecure-discovery=false", "--endpoints", server.endpoint, "--command-timeout", "1s", "get", "dns"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.toString()).toContain(`ignoring discovered insecure endpoint "http://m1.${DOMAIN}.:${port}"`);
+    expect(r.stderr.toString()).toContain("Error: context deadline exceeded");
+  });
+
+  it("fails with both lookup errors when the domain has no records", async () => {
+    const r = await same(["-d", "nothing.test", "get", "dns"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.toString()).toContain("dns lookup errors: lookup _etcd-client-ssl._tcp.nothing.test");
+  });
+
+  it("ignores discovery for endpoint commands without --cluster, and uses it with --cluster", async () => {
+    // Without --cluster the --endpoints flag is used as given (etcdctl 3.4), not the discovered "http://m1.etcd-ts.test.:port".
+    const flagEp = `http://${server.endpoint}`;
+    const [goSt, tsSt] = await both(["-d", DOMAIN, "--endpoints", flagEp, "endpoint", "status", "-w", "json"]);
+    const eps = (r: CtlResult): unknown => (JSON.parse(r.stdout.toString()) as Array<{ Endpoint: string }>).map((x) => x.Endpoint);
+    expect(eps(tsSt)).toEqual(eps(goSt));
+    expect(eps(tsSt)).toEqual([flagEp]);
+    // With --cluster the discovered endpoints find the members (nothing listens on 127.0.0.1:1).
+    const [go, ts] = await both(["-d", DOMAIN, "--endpoints", "127.0.0.1:1", "endpoint", "health", "--cluster", "-w", "json"]);
+    const health = (r: CtlResult): unknown => (JSON.parse(r.stdout.toString()) as Array<{ endpoint: string; health: boolean }>).map((h) => [h.endpoint, h.health]);
+    expect([ts.code, health(ts)]).toEqual([go.code, health(go)]);
+    expect(health(ts)).toEqual([[`http://127.0.0.1:${port}`, true]]);
+  });
+});
