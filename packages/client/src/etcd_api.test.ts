@@ -1,6 +1,12 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { REAL_ETCDCTL } from "@etcd-ts/test-kit";
 import { describe, expect, it } from "vitest";
 import { Etcd } from "./etcd.js";
+import { EtcdError } from "./errors.js";
 import { compare, op } from "./ops.js";
 import { useEtcd } from "./testing/etcd_fixture.js";
 
@@ -179,5 +185,24 @@ describe.each(["etcd", "etcd-ts"] as const)("Etcd API against %s", (kind) => {
     ac.abort();
     await expect(e.put("k", "v", { signal: ac.signal })).rejects.toMatchObject({ code: grpc.status.CANCELLED });
     expect(await e.get("k", { timeoutMs: 5000 })).toBeUndefined();
+  });
+
+  it("saves a snapshot to a file that the real etcdctl reads, and leaves no file when it cannot", async () => {
+    const e = fresh();
+    const put = await e.put("snap", "shot");
+    const dir = mkdtempSync(join(tmpdir(), "client-snap-"));
+    try {
+      const path = join(dir, "backup.db");
+      const size = await e.client.maintenance.saveSnapshot(fx.server.endpoint, path);
+      expect(statSync(path).size).toBe(size);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+      const status = JSON.parse(execFileSync(REAL_ETCDCTL, ["snapshot", "status", path, "-w", "json"], { env: { ...process.env, ETCDCTL_API: "3" }, encoding: "utf8" })) as { revision: number };
+      expect(BigInt(status.revision)).toBeGreaterThanOrEqual(put.revision);
+      // Nothing listens on port 1: no file, no part file.
+      await expect(e.client.maintenance.saveSnapshot("127.0.0.1:1", join(dir, "none.db"), { timeoutMs: 1000 })).rejects.toBeInstanceOf(EtcdError);
+      expect(readdirSync(dir)).toEqual(["backup.db"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,9 +1,14 @@
+import { createHash } from "node:crypto";
+import { open, rename, rm } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { Balancer } from "./balancer.js";
 import { parseEndpoint } from "./endpoint.js";
 import { aborted, canceledError, EtcdError, fromServiceError } from "./errors.js";
 import type { CallOptions } from "./options.js";
+
+/** SHA256_BYTES is the size of the SHA-256 a snapshot stream ends with. */
+const SHA256_BYTES = 32;
 
 /** LeaderEndpoint is the client endpoint of the leader and the status it answered. */
 export interface LeaderEndpoint {
@@ -127,6 +132,43 @@ export class Maintenance {
    * etcdctl without --command-timeout); opts.signal cancels it. Reading slowly slows the
    * member down (flow control), nothing is buffered without bound.
    */
+  /**
+   * saveSnapshot writes member `endpoint`'s snapshot to the file `path`, as etcdctl's
+   * `snapshot save` does: into `<path>.part` (mode 0600), fsync'ed, then renamed into place,
+   * so `path` is either absent or whole. It also checks the trailing SHA-256 against the
+   * bytes before it (etcdctl only checks that one is there): a mismatch, a short stream or a
+   * failed write leaves no file and rejects. Resolves the file's size in bytes.
+   */
+  async saveSnapshot(endpoint: string, path: string, opts?: CallOptions): Promise<number> {
+    const part = `${path}.part`;
+    const fh = await open(part, "w", 0o600);
+    let size = 0;
+    try {
+      const hash = createHash("sha256");
+      // The last 32 bytes seen are the candidate trailer; everything before them is the image.
+      let tail = Buffer.alloc(0);
+      for await (const chunk of this.snapshot(endpoint, opts)) {
+        await fh.write(chunk);
+        size += chunk.length;
+        const joined = Buffer.concat([tail, chunk]);
+        const cut = Math.max(0, joined.length - SHA256_BYTES);
+        hash.update(joined.subarray(0, cut));
+        tail = joined.subarray(cut);
+      }
+      if (size < SHA256_BYTES || !hash.digest().equals(tail)) {
+        throw new EtcdError(grpc.status.DATA_LOSS, `client: snapshot from ${endpoint} failed its SHA-256 check [bytes: ${size}]`, true, endpoint);
+      }
+      await fh.sync();
+      await fh.close();
+      await rename(part, path);
+      return size;
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await rm(part, { force: true });
+      throw e;
+    }
+  }
+
   async *snapshot(endpoint: string, opts?: CallOptions): AsyncGenerator<Buffer, void, undefined> {
     if (aborted(opts?.signal)) throw canceledError();
     await this.balancer.authenticate(opts);
