@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { freePort, stopProcess, until } from "@etcd-ts/test-kit";
+import { freePort, REAL_ETCDCTL, stopProcess, until } from "@etcd-ts/test-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -77,7 +77,7 @@ describe("etcd-ts and etcdctl-ts installed with npm install -g from their packed
     await until(async () => ctl("endpoint", "health"), 20_000, { intervalMs: 200 });
     expect(await ctl("put", "greeting", "hello")).toBe("OK\n");
     expect(await ctl("get", "greeting")).toBe("greeting\nhello\n");
-    const real = await run("etcdctl", ["--endpoints", endpoint, "get", "greeting", "--print-value-only"], { env: { ...process.env, ETCDCTL_API: "3" } });
+    const real = await run(REAL_ETCDCTL, ["--endpoints", endpoint, "get", "greeting", "--print-value-only"], { env: { ...process.env, ETCDCTL_API: "3" } });
     expect(real.stdout).toBe("hello\n");
     // The snapshot path runs the bbolt writer and the WAL's CRC (the native crc32) in both.
     const snap = join(dir, "backup.db");

@@ -3,6 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as dnsPacket from "dns-packet";
+import { freePort, makeTestPki, stopProcess, waitHealthy } from "@etcd-ts/test-kit";
+import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ETCDCTL_TS, normalizeStderr, REAL_ETCDCTL, runCtl, type CtlResult } from "./testing/ctl.js";
 import { serverFromEnv, startServer, type RunningServer } from "./testing/server.js";
@@ -57,26 +59,53 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
   let dir: string;
   let resolv: string;
   let port: string;
+  /** tlsServer serves https with a certificate valid for TLS_DOMAIN only (not for m1.<domain>, nor 127.0.0.1). */
+  let tlsServer: ChildProcess | undefined;
+  let tlsPort: number;
+  const TLS_DOMAIN = `tls.${DOMAIN}`;
+  const pki = makeTestPki("discovery", { serverDnsNames: [TLS_DOMAIN] });
 
   beforeAll(async () => {
     server = await startServer(serverFromEnv());
     port = server.endpoint.split(":")[1] as string;
-    const srv = (name: string): dnsPacket.Answer => ({ type: "SRV", name, ttl: 60, data: { priority: 0, weight: 0, port: Number(port), target: `m1.${DOMAIN}` } });
+    dir = mkdtempSync(join(tmpdir(), "etcdctl-dns-"));
+    const file = (name: string, text: string): string => {
+      writeFileSync(join(dir, name), text);
+      return join(dir, name);
+    };
+    tlsPort = await freePort();
+    const peer = `http://127.0.0.1:${await freePort()}`;
+    tlsServer = serverFromEnv()({
+      name: "tls",
+      dataDir: join(dir, "tls-data"),
+      clientUrl: `https://127.0.0.1:${tlsPort}`,
+      listenPeerUrl: peer,
+      advertisePeerUrl: peer,
+      extraFlags: ["--cert-file", file("server.crt", pki.server.cert), "--key-file", file("server.key", pki.server.key)],
+    });
+    file("ca.crt", pki.ca.cert);
+    await waitHealthy(`https://127.0.0.1:${tlsPort}`, { timeoutMs: 20_000, name: "testing: TLS server", exited: () => tlsServer?.exitCode !== null });
+    const srv = (name: string, p: number): dnsPacket.Answer => ({ type: "SRV", name, ttl: 60, data: { priority: 0, weight: 0, port: p, target: `m1.${DOMAIN}` } });
     dns = await startDns(
       new Map<string, dnsPacket.Answer[]>([
-        [`_etcd-client._tcp.${DOMAIN}`, [srv(`_etcd-client._tcp.${DOMAIN}`)]],
+        [`_etcd-client._tcp.${DOMAIN}`, [srv(`_etcd-client._tcp.${DOMAIN}`, Number(port))]],
         [`_etcd-client-ssl._tcp.${DOMAIN}`, []],
-        [`_etcd-client-other._tcp.${DOMAIN}`, [srv(`_etcd-client-other._tcp.${DOMAIN}`)]],
+        [`_etcd-client-other._tcp.${DOMAIN}`, [srv(`_etcd-client-other._tcp.${DOMAIN}`, Number(port))]],
+        // The TLS member, under a domain its certificate names, and under one it does not.
+        [`_etcd-client-ssl._tcp.${TLS_DOMAIN}`, [srv(`_etcd-client-ssl._tcp.${TLS_DOMAIN}`, tlsPort)]],
+        [`_etcd-client._tcp.${TLS_DOMAIN}`, []],
+        [`_etcd-client-ssl._tcp.wrong.test`, [srv(`_etcd-client-ssl._tcp.wrong.test`, tlsPort)]],
+        [`_etcd-client._tcp.wrong.test`, []],
         [`m1.${DOMAIN}`, [{ type: "A", name: `m1.${DOMAIN}`, ttl: 60, data: "127.0.0.1" }]],
       ]),
     );
-    dir = mkdtempSync(join(tmpdir(), "etcdctl-dns-"));
     resolv = join(dir, "resolv.conf");
     writeFileSync(resolv, `nameserver ${DNS_ADDR}\noptions attempts:1 timeout:2\n`);
   }, 30_000);
   afterAll(async () => {
     dns?.close();
     await server?.stop();
+    if (tlsServer !== undefined) await stopProcess(tlsServer);
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -115,6 +144,19 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
     expect(r.code).toBe(1);
     expect(r.stderr.toString()).toContain(`ignoring discovered insecure endpoint "http://m1.${DOMAIN}.:${port}"`);
     expect(r.stderr.toString()).toContain("Error: context deadline exceeded");
+  });
+
+  it("checks every member's certificate against the domain with --insecure-discovery=false", async () => {
+    const ca = join(dir, "ca.crt");
+    // m1.etcd-ts.test. is not in the certificate, the domain is: both CLIs connect.
+    const ok = await same(["-d", TLS_DOMAIN, "--insecure-discovery=false", "--cacert", ca, "put", "tls", "yes"]);
+    expect(ok.stdout.toString()).toBe("OK\n");
+    // Without the check the endpoint's own name fails verification, as in etcdctl.
+    const loose = await same(["-d", TLS_DOMAIN, "--cacert", ca, "--command-timeout", "1s", "get", "tls"]);
+    expect(loose.code).toBe(1);
+    // A domain the certificate does not name: refused.
+    const wrong = await same(["-d", "wrong.test", "--insecure-discovery=false", "--cacert", ca, "--command-timeout", "1s", "get", "tls"]);
+    expect(wrong.code).toBe(1);
   });
 
   it("fails with both lookup errors when the domain has no records", async () => {

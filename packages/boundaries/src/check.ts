@@ -28,6 +28,7 @@ interface PackageJson {
   exports?: unknown;
   bin?: unknown;
   workspaces?: string[];
+  scripts?: Record<string, string>;
   dependencies?: Record<string, string>;
   devDependencies?: Record<string, string>;
   peerDependencies?: Record<string, string>;
@@ -310,7 +311,7 @@ export function checkRepo(root: string): Report {
         // An app ships as a bundle with the workspace packages compiled in
         // (scripts/bundle_app.mjs): it declares them as devDependencies, and only what the
         // bundle leaves external as dependencies (which bundle_app.mjs checks).
-        const bundledIn = ws.rel.startsWith("apps/") && target !== undefined && devDeps.has(name);
+        const bundledIn = bundles(ws) && target !== undefined && devDeps.has(name);
         if (!(test ? devDeps : deps).has(name) && !bundledIn) {
           add(
             node,
@@ -327,6 +328,11 @@ export function checkRepo(root: string): Report {
     }
   }
   return { workspaces: workspaces.map((w) => w.rel), files: all.length, violations };
+}
+
+/** bundles tells whether ws is an app whose build bundles it with scripts/bundle_app.mjs. */
+function bundles(ws: Workspace): boolean {
+  return ws.rel.startsWith("apps/") && (ws.pkg.scripts?.["build"] ?? "").includes("bundle_app.mjs");
 }
 
 /** format renders violations one per line, as file:line: [rule] message. */

@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { EndpointConnection } from "./connection.js";
-import { channelCredentials } from "./credentials.js";
+import { channelCredentials, channelOptionsFor } from "./credentials.js";
 import type { Endpoint } from "./endpoint.js";
 import { aborted, canceledError, closedError, deadlineError, EtcdError, fromServiceError } from "./errors.js";
 import type { CallOptions, Credentials, TLSOptions } from "./options.js";
@@ -121,7 +121,7 @@ export class Balancer {
   connection(ep: Endpoint): EndpointConnection {
     let c = this.conns.get(connKey(ep));
     if (c === undefined) {
-      c = new EndpointConnection(ep, channelCredentials(ep, this.tls), this.channelOptions);
+      c = new EndpointConnection(ep, channelCredentials(ep, this.tls), channelOptionsFor(ep, this.tls, this.channelOptions));
       this.conns.set(connKey(ep), c);
     }
     return c;

@@ -1,4 +1,3 @@
-import { checkServerIdentity } from "node:tls";
 import * as grpc from "@grpc/grpc-js";
 import type { Endpoint } from "./endpoint.js";
 import type { TLSOptions } from "./options.js";
@@ -16,11 +15,20 @@ export function channelCredentials(ep: Endpoint, tls: TLSOptions | undefined): g
   if (t.insecureSkipVerify === true) {
     verify.checkServerIdentity = () => undefined;
     verify.rejectUnauthorized = false;
-  } else if (t.serverName !== undefined && t.serverName !== "") {
-    const name = t.serverName;
-    verify.checkServerIdentity = (_host, cert) => checkServerIdentity(name, cert);
   }
   return grpc.credentials.createSsl(t.ca ?? null, t.key ?? null, t.cert ?? null, verify);
+}
+
+/**
+ * channelOptionsFor adds what an endpoint's TLS needs to the client's channel options: with
+ * a serverName, grpc-js's target name override, which sends it as SNI and :authority and
+ * checks the certificate against it (grpc-go's ServerName), for TLS endpoints only.
+ */
+export function channelOptionsFor(ep: Endpoint, tls: TLSOptions | undefined, base: grpc.ChannelOptions): grpc.ChannelOptions {
+  const secure = ep.scheme === "https" || (ep.scheme === "" && tls !== undefined);
+  const name = tls?.serverName;
+  if (!secure || name === undefined || name === "") return base;
+  return { ...base, "grpc.ssl_target_name_override": name, "grpc.default_authority": name };
 }
 
 /** validateTLS rejects settings grpc-js would only refuse at the first connection. */

@@ -425,8 +425,9 @@ export class EtcdElection {
 
   /**
    * signal aborts when the lease behind this participant's key is lost (it expired or was
-   * revoked): from then on it neither leads nor campaigns. A new campaign makes a new lease
-   * and a new signal.
+   * revoked): from then on it neither leads nor campaigns. Read it after campaign resolves:
+   * each new lease (the first call that needs one, or one after a loss) comes with a new
+   * signal, and before any the signal never aborts.
    */
   get signal(): AbortSignal {
     return this.lost.signal;

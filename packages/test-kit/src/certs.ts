@@ -13,7 +13,7 @@ export interface Pem {
 /** TestPki is a throwaway CA with certificates it signed, and an untrusted CA with its own client. */
 export interface TestPki {
   ca: Pem;
-  /** server is valid for 127.0.0.1, ::1 and localhost (serverAuth and clientAuth). */
+  /** server is valid for 127.0.0.1, ::1 and localhost, or the serverDnsNames given (serverAuth and clientAuth). */
   server: Pem;
   /** client identifies a TLS client (clientAuth, no SAN). */
   client: Pem;
@@ -29,6 +29,8 @@ export interface PkiNames {
   serverCn?: string;
   /** clientCn defaults to "<name> client"; etcd takes it as the user name with client-cert-auth. */
   clientCn?: string;
+  /** serverDnsNames, when given, are the server certificate's only names (no loopback names or addresses). */
+  serverDnsNames?: readonly string[];
 }
 
 let serial = 1;
@@ -72,7 +74,7 @@ const CA_EXTS = [
   { name: "keyUsage", keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
 ];
 
-function leafExts(server: boolean): object[] {
+function leafExts(server: boolean, dnsNames?: readonly string[]): object[] {
   const exts: object[] = [
     { name: "basicConstraints", cA: false },
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
@@ -81,11 +83,14 @@ function leafExts(server: boolean): object[] {
   if (server) {
     exts.push({
       name: "subjectAltName",
-      altNames: [
-        { type: 2, value: "localhost" },
-        { type: 7, ip: "127.0.0.1" },
-        { type: 7, ip: "::1" },
-      ],
+      altNames:
+        dnsNames !== undefined
+          ? dnsNames.map((value) => ({ type: 2, value }))
+          : [
+              { type: 2, value: "localhost" },
+              { type: 7, ip: "127.0.0.1" },
+              { type: 7, ip: "::1" },
+            ],
     });
   }
   return exts;
@@ -110,7 +115,7 @@ export function makeTestPki(name = "etcd-ts test", names: PkiNames = {}): TestPk
   };
   return {
     ca: pem(ca),
-    server: pem(issue(names.serverCn ?? `${name} server`, leafExts(true), ca)),
+    server: pem(issue(names.serverCn ?? `${name} server`, leafExts(true, names.serverDnsNames), ca)),
     client: pem(issue(clientCn, leafExts(false), ca)),
     get otherCa() {
       return untrusted().ca;
