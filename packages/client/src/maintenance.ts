@@ -126,13 +126,6 @@ export class Maintenance {
   }
 
   /**
-   * snapshot streams member `endpoint`'s backend as etcd's snapshot file: the bbolt image,
-   * then its 32-byte SHA-256 (what clientv3's Snapshot reader yields; write the chunks to a
-   * file in order). opts.timeoutMs bounds the whole transfer (no deadline when unset, as
-   * etcdctl without --command-timeout); opts.signal cancels it. Reading slowly slows the
-   * member down (flow control), nothing is buffered without bound.
-   */
-  /**
    * saveSnapshot writes member `endpoint`'s snapshot to the file `path`, as etcdctl's
    * `snapshot save` does: into `<path>.part` (mode 0600), fsync'ed, then renamed into place,
    * so `path` is either absent or whole. It also checks the trailing SHA-256 against the
@@ -169,6 +162,13 @@ export class Maintenance {
     }
   }
 
+  /**
+   * snapshot streams member `endpoint`'s backend as etcd's snapshot file: the bbolt image,
+   * then its 32-byte SHA-256 (what clientv3's Snapshot reader yields; write the chunks to a
+   * file in order). opts.timeoutMs bounds the whole transfer (no deadline when unset, as
+   * etcdctl without --command-timeout); opts.signal cancels it. Reading slowly slows the
+   * member down (flow control), nothing is buffered without bound.
+   */
   async *snapshot(endpoint: string, opts?: CallOptions): AsyncGenerator<Buffer, void, undefined> {
     if (aborted(opts?.signal)) throw canceledError();
     await this.balancer.authenticate(opts);
