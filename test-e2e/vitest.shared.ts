@@ -20,6 +20,7 @@ export const PARALLEL_FILES = [
   "src/tls_peer.test.ts",
   "src/tls_peer_allowed.test.ts",
   "src/unix_urls_compare.test.ts",
+  "src/v2_keys_compare.test.ts",
 ];
 
 /** E2E_TIMEOUTS are both configs' generous timeouts: these tests spawn real processes. */

@@ -127,6 +127,12 @@ export class Etcd {
       logger.info("pprof is enabled", { path: PPROF_PREFIX });
       extras.pprof = new Pprof();
     }
+    if (cfg.enableV2) {
+      const { v2Api, DEFAULT_V2_PREFIX } = await import("./v2/index.js");
+      const prefix = cfg.v2v3Prefix === "" ? DEFAULT_V2_PREFIX : cfg.v2v3Prefix;
+      logger.info("v2 API is enabled, kept in the v3 store", { prefix });
+      extras.v2 = v2Api(server, prefix);
+    }
     const http = httpHandler(server, { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger }, extras);
     for (const u of cfg.listenClientUrls) {
       listeners.push(await ClientListener.listenUrl(u, grpc, http, clientTls, logger));

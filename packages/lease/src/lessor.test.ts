@@ -95,6 +95,8 @@ describe("expiry", () => {
     h.clock.at(12);
     expect(h.lessor.expired(10)).toEqual([]);
     expect(h.lessor.timeToLive(1n, false)?.ttl).toBe(6n);
+    expect(h.lessor.remainingMs(1n)).toBe(6_000);
+    expect(h.lessor.remainingMs(2n)).toBeUndefined();
     h.clock.at(17.999);
     expect(h.lessor.expired(10)).toEqual([]);
     h.clock.at(18);

@@ -309,6 +309,16 @@ export class Lessor {
     return { grantedTtl: l.ttl, ttl, keys: withKeys ? sortedKeys(l) : [] };
   }
 
+  /**
+   * remainingMs is the time (ms) until lease id expires, on the primary; undefined for an
+   * unknown lease or on a lessor that is not the primary (it tracks no expiry).
+   */
+  remainingMs(id: bigint): number | undefined {
+    const l = this.leaseMap.get(id);
+    if (l === undefined || !this.primary) return undefined;
+    return l.expiry - this.clock();
+  }
+
   /** leases lists every lease ID, soonest expiry first (as etcd's Leases), then by ID. */
   leases(): bigint[] {
     return [...this.leaseMap.values()].sort(byExpiry).map((l) => l.id);

@@ -27,7 +27,7 @@ export function parseHostWhitelist(text: string): ReadonlySet<string> {
 }
 
 /** checkUrl is types.NewURLs's check of one URL; it returns the URL as Go prints it. */
-function checkUrl(u: string): string {
+export function checkUrl(u: string): string {
   const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(u);
   const scheme = m === null ? "" : (m[1] as string).toLowerCase();
   if (scheme !== "http" && scheme !== "https" && scheme !== "unix" && scheme !== "unixs") {

@@ -55,7 +55,6 @@ describe("config", () => {
 
   it("refuses features that are not built instead of ignoring them", () => {
     expect(fails(["--discovery", "https://discovery.example/x"]).message).toContain("not supported by etcd-ts yet");
-    expect(fails(["--enable-v2"]).message).toContain("v3 API");
   });
 
   it("takes unix:// and unixs:// URLs with host:port and no path, as etcd's types.NewURLs does", () => {

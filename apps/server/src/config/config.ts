@@ -30,6 +30,10 @@ export interface ServerConfig {
   enableGrpcGateway: boolean;
   /** enablePprof: --enable-pprof or --debug (as etcd), /debug/pprof/ on the client URLs. */
   enablePprof: boolean;
+  /** enableV2: --enable-v2, the v2 API (/v2/keys, /v2/members, /v2/machines) on the client URLs, kept in the v3 store. */
+  enableV2: boolean;
+  /** v2v3Prefix: --experimental-enable-v2v3, the v3 key prefix of the v2 tree ("" = etcd-ts's default, /etcd-ts/v2). */
+  v2v3Prefix: string;
   /** quotaBackendBytes: --quota-backend-bytes (0: etcd's default 2 GiB quota; negative: no quota). */
   quotaBackendBytes: number;
   maxConcurrentStreams: number;
@@ -218,6 +222,8 @@ function build(raw: RawConfig): ServerConfig {
     maxRequestBytes: num("max-request-bytes"),
     quotaBackendBytes: num("quota-backend-bytes"),
     enablePprof: bool("enable-pprof") || bool("debug"),
+    enableV2: bool("enable-v2"),
+    v2v3Prefix: get("experimental-enable-v2v3"),
     enableGrpcGateway: bool("enable-grpc-gateway"),
     maxConcurrentStreams: num("max-concurrent-streams"),
     grpcKeepaliveMinTimeMs: dur("grpc-keepalive-min-time"),

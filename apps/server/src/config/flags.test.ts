@@ -69,6 +69,13 @@ const ACTED_ON: Record<string, ActedOn> = {
   "max-request-bytes": { argv: ["--max-request-bytes", "10"], seen: (c) => c.maxRequestBytes, test: "apps/server/src/etcd_server.test.ts", mentions: "max-request-bytes" },
   "enable-grpc-gateway": { argv: ["--enable-grpc-gateway=false"], seen: (c) => c.enableGrpcGateway, test: "apps/server/src/http/gateway_flag.test.ts", mentions: "--enable-grpc-gateway" },
   "enable-pprof": { argv: ["--enable-pprof"], seen: (c) => c.enablePprof, test: "apps/server/src/http/pprof.test.ts", mentions: "--enable-pprof" },
+  "enable-v2": { argv: ["--enable-v2"], seen: (c) => c.enableV2, test: "apps/server/src/v2/v2_api.test.ts", mentions: '"--enable-v2"' },
+  "experimental-enable-v2v3": {
+    argv: ["--experimental-enable-v2v3", "/mine"],
+    seen: (c) => c.v2v3Prefix,
+    test: "apps/server/src/v2/v2_api.test.ts",
+    mentions: '"--experimental-enable-v2v3"',
+  },
   "quota-backend-bytes": {
     argv: ["--quota-backend-bytes", "4096"],
     seen: (c) => c.quotaBackendBytes,

@@ -76,7 +76,7 @@ export const FLAGS: readonly FlagSpec[] = [
   f("pre-vote", "bool", "true", "Enable to run an additional Raft election phase (default true, as etcd 3.5; etcd 3.4 defaulted to false)."),
   f("auto-compaction-retention", "string", "0", "Auto compaction retention length. 0 means disable auto compaction."),
   f("auto-compaction-mode", "string", "periodic", "Interpret 'auto-compaction-retention' one of: periodic|revision. 'periodic' for duration based retention, defaulting to hours if no time unit is provided (e.g. '5m'). 'revision' for revision number based retention."),
-  f("enable-v2", "bool", "false", "Accept etcd V2 client requests.", "it serves only the v3 API"),
+  f("enable-v2", "bool", "false", "Accept etcd V2 client requests."),
   // security
   f("cert-file", "string", "", "Path to the client server TLS cert file."),
   f("key-file", "string", "", "Path to the client server TLS key file."),
@@ -121,7 +121,7 @@ export const FLAGS: readonly FlagSpec[] = [
   // experimental
   f("experimental-initial-corrupt-check", "bool", "false", "Enable to check data corruption before serving any client/peer traffic."),
   f("experimental-corrupt-check-time", "duration", "0s", "Duration of time between cluster corruption check passes."),
-  f("experimental-enable-v2v3", "string", "", "v3 prefix for serving emulated v2 state.", YET),
+  f("experimental-enable-v2v3", "string", "", "v3 prefix for serving emulated v2 state."),
   f("experimental-backend-bbolt-freelist-type", "string", "array", "ExperimentalBackendFreelistType specifies the type of freelist that boltdb backend uses.", "its backend is RocksDB, which has no bbolt freelist"),
   f("experimental-enable-lease-checkpoint", "bool", "false", "Enable to persist lease remaining TTL to prevent indefinite auto-renewal of long lived leases. etcd-ts always checkpoints remaining TTLs (every 5s), with or without it; the flag is accepted for etcd's command lines."),
   f("experimental-compaction-batch-limit", "uint", "1000", "Sets the maximum revisions deleted in each compaction batch.", YET),

@@ -1,26 +1,16 @@
-import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
 
 /**
  * testdata/etcd.conf.yml.sample is etcd 3.4.23's own sample configuration file, as its
- * repository ships it. etcd-ts starts from it unchanged, but for `enable-v2: true` (the v2 API
- * is not built yet, and is refused rather than ignored).
+ * repository ships it. etcd-ts starts from it unchanged.
  */
 const SAMPLE = join(import.meta.dirname, "testdata", "etcd.conf.yml.sample");
 
 describe("etcd's sample configuration file", () => {
-  it("is refused only for enable-v2", () => {
-    expect(() => loadConfig(["--config-file", SAMPLE], {})).toThrow("--enable-v2 is not supported by etcd-ts");
-  });
-
-  it("is honoured in every other key", () => {
-    const dir = mkdtempSync(join(tmpdir(), "etcd-sample-"));
-    const file = join(dir, "etcd.conf.yml");
-    writeFileSync(file, readFileSync(SAMPLE, "utf8").replace("enable-v2: true", "enable-v2: false"));
-    const r = loadConfig(["--config-file", file], {});
+  it("is honoured in every key", () => {
+    const r = loadConfig(["--config-file", SAMPLE], {});
     if (r.kind !== "run") throw new Error("expected a configuration");
     const c = r.config;
     expect(c.name).toBe("default");
@@ -32,6 +22,7 @@ describe("etcd's sample configuration file", () => {
     expect(c.listenClientUrls.map(String)).toEqual(["http://localhost:2379/"]);
     expect(c.initialClusterToken).toBe("etcd-cluster");
     expect(c.enablePprof).toBe(true);
+    expect(c.enableV2).toBe(true);
     expect(c.autoCompactionMode).toBe("periodic");
     expect(c.autoCompactionRetention).toBe(3_600_000_000_000n); // "1" in periodic mode: one hour, in ns
     expect(c.logOutputs).toEqual(["stderr"]);

@@ -6,6 +6,7 @@ import type { EtcdServer } from "../etcd_server.js";
 import type { Pprof } from "./pprof.js";
 import type { Logger } from "../log.js";
 import type { GatewayRequestHandler } from "./gateway.js";
+import type { V2Handler } from "../v2/index.js";
 import { gatewayPath } from "./gateway_routes.js";
 import { serveProbe } from "./probes.js";
 
@@ -66,6 +67,8 @@ export interface HttpExtras {
   gateway?: GatewayRequestHandler;
   /** pprof serves /debug/pprof/ (--enable-pprof or --debug). */
   pprof?: Pprof;
+  /** v2 serves the v2 API's /v2/ paths (--enable-v2). */
+  v2?: V2Handler;
 }
 
 /**
@@ -149,10 +152,13 @@ This requirement has been added to help prevent "DNS Rebinding" attacks (CVE-201
 `;
 }
 
-/** routes serves /version, /health, (given metrics) /metrics and (given gateway) /v3/; anything else is 404. */
-function routes(s: EtcdServer, { metrics, gateway, pprof }: HttpExtras): Handler {
+/** routes serves /version, /health, (given metrics) /metrics, (given gateway) /v3/ and (given v2) /v2/; anything else is 404. */
+function routes(s: EtcdServer, { metrics, gateway, pprof, v2 }: HttpExtras): Handler {
   return (req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (v2 !== undefined && path.startsWith("/v2/") && v2(req, res, path, q < 0 ? "" : url.slice(q + 1))) return;
     if (path === "/version") {
       if (req.method !== "GET") {
         res.writeHead(405, { Allow: "GET", ...PLAIN }).end("Method Not Allowed\n");

@@ -1,0 +1,538 @@
+import { etcdserverpb, type mvccpb } from "@etcd-ts/proto";
+import type { V2Backend } from "./backend.js";
+import { V2Error, V2ErrorCode as C } from "./errors.js";
+import { MAX_DEPTH, V2Layout, ancestorsOf, cleanPath, depthOf, isHiddenName, isRoot, parentOf, prefixEnd } from "./layout.js";
+import { ttlLeft, type V2Action, type V2Event, type V2Node } from "./node.js";
+import { V2Watch } from "./watch.js";
+
+const { RangeRequest, PutRequest, DeleteRangeRequest, TxnRequest, Compare } = etcdserverpb;
+const Result = etcdserverpb.Compare_CompareResult;
+const Target = etcdserverpb.Compare_CompareTarget;
+
+/** v2Index is the v2 index of a v3 revision (etcd's v2v3 mkV2Rev: the revision minus one). */
+export function v2Index(rev: bigint): bigint {
+  return rev === 0n ? 0n : rev - 1n;
+}
+
+/** MAX_ATTEMPTS bounds the retries of a write whose reads another write invalidated. */
+const MAX_ATTEMPTS = 32;
+
+/**
+ * TtlOption is a write's TTL as the HTTP layer parsed it: `ttl` seconds from `nowMs` (none:
+ * the node is permanent), or a refresh of the node's TTL that keeps its value.
+ */
+export interface TtlOption {
+  ttl?: bigint | undefined;
+  nowMs: number;
+  refresh?: boolean | undefined;
+}
+
+/** V2Answer is a store operation's event and whether it created the node (HTTP 201). */
+export interface V2Answer {
+  event: V2Event;
+  created: boolean;
+}
+
+/** Snap is the store read at one revision. */
+class Snap {
+  constructor(
+    private readonly b: V2Backend,
+    readonly rev: bigint,
+    /** actMod is the action key's mod revision at rev (0 when no v2 write happened yet). */
+    readonly actMod: bigint,
+  ) {}
+
+  /** index is the v2 index at this revision. */
+  get index(): bigint {
+    return v2Index(this.rev);
+  }
+
+  async kv(key: Buffer): Promise<mvccpb.KeyValue | undefined> {
+    const r = await this.b.range(RangeRequest.fromPartial({ key, revision: this.rev, serializable: true }));
+    return r.kvs[0];
+  }
+
+  async list(key: Buffer, end: Buffer): Promise<mvccpb.KeyValue[]> {
+    return (await this.b.range(RangeRequest.fromPartial({ key, rangeEnd: end, revision: this.rev, serializable: true }))).kvs;
+  }
+
+  async count(key: Buffer, end: Buffer): Promise<bigint> {
+    return (await this.b.range(RangeRequest.fromPartial({ key, rangeEnd: end, revision: this.rev, serializable: true, countOnly: true }))).count;
+  }
+}
+
+/** NodeState is what a path holds at a revision: a file, a directory, or nothing. */
+interface NodeState {
+  file?: mvccpb.KeyValue | undefined;
+  dir?: mvccpb.KeyValue | undefined;
+}
+
+/**
+ * V2Store is etcd's v2 keys store (v2store.Store's operations and semantics) kept in the v3
+ * key space under a prefix (layout.ts), as etcd 3.4's --experimental-enable-v2v3 does: no
+ * second store, every v2 write one v3 transaction through raft.
+ *
+ * A write reads what it needs at one revision, decides (or fails with etcd's v2 error and the
+ * index of that revision), and commits in a transaction guarded by the action key's and the
+ * node's mod revisions: any v2 write between the read and the commit makes it read again.
+ *
+ * TTLs are leases, one per node with a TTL: the lease's expiry deletes the node, which a
+ * watch reports as "expire". Where the v2 store and etcd's v2v3 emulation differ, this store
+ * follows the v2 store, except:
+ *  - a set over an existing file keeps the file's createdIndex (a v3 key keeps its create
+ *    revision), as etcd's v2v3 does; the v2 store gives the new node a new createdIndex;
+ *  - indexes are v3 revisions minus one, so v3 writes outside the prefix advance them too;
+ *  - directories cannot have a TTL (answered with error 209), and paths deeper than
+ *    MAX_DEPTH components are refused (209);
+ *  - a listing is in key order whether or not `sorted` is asked for.
+ */
+export class V2Store {
+  readonly layout: V2Layout;
+  private readonly b: V2Backend;
+  private readonly now: () => number;
+
+  constructor(b: V2Backend, prefix: string, now: () => number = Date.now) {
+    this.b = b;
+    this.layout = new V2Layout(prefix);
+    this.now = now;
+  }
+
+  /** raftStatus is the member's committed index and term (X-Raft-Index, X-Raft-Term). */
+  raftStatus(): { index: bigint; term: bigint } {
+    return this.b.raftStatus();
+  }
+
+  /** get reads a node (a directory with its children, all levels when recursive); quorum reads linearizably. */
+  async get(path: string, recursive: boolean, sorted: boolean, quorum: boolean): Promise<V2Event> {
+    void sorted; // listings are in key order either way
+    const p = cleanPath(path);
+    const s = await this.begin(quorum);
+    if (isRoot(p)) {
+      const nodes = await this.listDir(s, p, recursive);
+      return { action: "get", node: { key: "", dir: true, nodes, modifiedIndex: 0n, createdIndex: 0n }, etcdIndex: s.index };
+    }
+    const st = await this.state(s, p);
+    if (st.dir !== undefined) {
+      const node = await this.toNode(st.dir, p, true);
+      node.nodes = await this.listDir(s, p, recursive);
+      return { action: "get", node, etcdIndex: s.index };
+    }
+    if (st.file !== undefined) return { action: "get", node: await this.toNode(st.file, p, false), etcdIndex: s.index };
+    throw await this.missing(s, p);
+  }
+
+  /** set writes a file (or, with dir, makes a directory), replacing a file at the path (etcd's Store.Set). */
+  async set(path: string, dir: boolean, value: string, t: TtlOption): Promise<V2Answer> {
+    const p = cleanPath(path);
+    return this.write(t, dir, async (s) => {
+      if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
+      checkDepth(p, s);
+      const mkdirs = await this.parentsToMake(s, p);
+      const st = await this.state(s, p);
+      if (st.dir !== undefined) throw new V2Error(C.NotFile, p, s.index);
+      if (t.refresh === true) {
+        if (st.file === undefined) throw new V2Error(C.KeyNotFound, p, s.index);
+        value = st.file.value.toString();
+      }
+      const prev = st.file;
+      return {
+        action: t.refresh === true ? "refresh:set" : "set",
+        guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
+        ops: (lease) => [
+          ...mkdirs.map((k) => put(k, "", 0n)),
+          ...(dir
+            ? [...(prev !== undefined ? [del(this.layout.fileKey(p))] : []), put(this.layout.dirKey(p), "", 0n)]
+            : [put(this.layout.fileKey(p), value, lease)]),
+        ],
+        answer: async (idx, exp) => ({
+          event: {
+            action: "set",
+            node: this.written(p, dir, value, idx, dir || prev === undefined ? idx : v2Index(prev.createRevision), exp),
+            prevNode: prev === undefined ? undefined : await this.toNode(prev, p, false),
+            etcdIndex: idx,
+          },
+          created: prev === undefined,
+        }),
+        oldLease: prev?.lease,
+      };
+    });
+  }
+
+  /** create makes a node that must not exist; unique names it after the write's index under path (POST, in-order keys). */
+  async create(path: string, dir: boolean, value: string, unique: boolean, t: TtlOption): Promise<V2Answer> {
+    return this.write(t, dir, async (s) => {
+      // The v2 store names an in-order key after the index its write will have: here the
+      // revision read plus one, minus one; a v2 write in between makes this attempt retry.
+      const p = cleanPath(unique ? `${path}/${String(s.index + 1n).padStart(20, "0")}` : path);
+      if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
+      checkDepth(p, s);
+      const mkdirs = await this.parentsToMake(s, p);
+      const st = await this.state(s, p);
+      if (st.file !== undefined || st.dir !== undefined) throw new V2Error(C.NodeExist, p, s.index);
+      return {
+        action: "create",
+        guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
+        ops: (lease) => [...mkdirs.map((k) => put(k, "", 0n)), dir ? put(this.layout.dirKey(p), "", 0n) : put(this.layout.fileKey(p), value, lease)],
+        answer: async (idx, exp) => ({
+          event: { action: "create", node: this.written(p, dir, value, idx, idx, exp), etcdIndex: idx },
+          created: true,
+        }),
+      };
+    });
+  }
+
+  /** update changes an existing node's value (a directory: only its TTL) (etcd's Store.Update). */
+  async update(path: string, value: string, t: TtlOption): Promise<V2Answer> {
+    const p = cleanPath(path);
+    let isDir = false;
+    return this.write(t, () => isDir, async (s) => {
+      if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
+      const st = await this.state(s, p);
+      const cur = st.file ?? st.dir;
+      if (cur === undefined) throw await this.missing(s, p);
+      isDir = st.dir !== undefined;
+      if (isDir && value !== "") throw new V2Error(C.NotFile, p, s.index);
+      if (t.refresh === true) value = isDir ? "" : cur.value.toString();
+      const key = isDir ? this.layout.dirKey(p) : this.layout.fileKey(p);
+      // The v2 store's update of a directory advances the index but leaves the directory's
+      // modifiedIndex: the marker is not written, and the action key names the directory.
+      const dirUpdate: DirUpdate = { action: "update", dir: p, created: String(cur.createRevision), mod: String(cur.modRevision) };
+      return {
+        action: isDir ? JSON.stringify(dirUpdate) : t.refresh === true ? "refresh:update" : "update",
+        guard: [key],
+        ops: (lease) => (isDir ? [] : [put(key, value, lease)]),
+        answer: async (idx, exp) => ({
+          event: {
+            action: "update",
+            node: this.written(p, isDir, value, idx, v2Index(cur.createRevision), exp),
+            prevNode: await this.toNode(cur, p, isDir),
+            etcdIndex: idx,
+          },
+          created: false,
+        }),
+        oldLease: cur.lease,
+      };
+    });
+  }
+
+  /** compareAndSwap writes a file whose value and/or modifiedIndex match (etcd's Store.CompareAndSwap). */
+  async compareAndSwap(path: string, prevValue: string, prevIndex: bigint, value: string, t: TtlOption): Promise<V2Answer> {
+    const p = cleanPath(path);
+    return this.write(t, false, async (s) => {
+      if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
+      const st = await this.state(s, p);
+      if (st.dir !== undefined) throw new V2Error(C.NotFile, p, s.index);
+      const cur = st.file;
+      if (cur === undefined) throw await this.missing(s, p);
+      checkCompare(cur, prevValue, prevIndex, s.index);
+      if (t.refresh === true) value = cur.value.toString();
+      const key = this.layout.fileKey(p);
+      return {
+        action: t.refresh === true ? "refresh:compareAndSwap" : "compareAndSwap",
+        guard: [key],
+        ops: (lease) => [put(key, value, lease)],
+        answer: async (idx, exp) => ({
+          event: {
+            action: "compareAndSwap",
+            node: this.written(p, false, value, idx, v2Index(cur.createRevision), exp),
+            prevNode: await this.toNode(cur, p, false),
+            etcdIndex: idx,
+          },
+          created: false,
+        }),
+        oldLease: cur.lease,
+      };
+    });
+  }
+
+  /** delete removes a file, an empty directory (dir) or a directory and everything below it (recursive). */
+  async delete(path: string, dir: boolean, recursive: boolean): Promise<V2Answer> {
+    const p = cleanPath(path);
+    if (recursive) dir = true;
+    return this.write({ nowMs: this.now() }, false, async (s) => {
+      if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
+      const st = await this.state(s, p);
+      const cur = st.file ?? st.dir;
+      if (cur === undefined) throw await this.missing(s, p);
+      const isDir = st.dir !== undefined;
+      let ops: etcdserverpb.RequestOp[];
+      if (!isDir) {
+        ops = [del(this.layout.fileKey(p))];
+      } else {
+        if (!dir) throw new V2Error(C.NotFile, p, s.index);
+        const [k, end] = this.levelRange(p, 1);
+        if (!recursive && (await s.count(k, end)) > 0n) throw new V2Error(C.DirNotEmpty, p, s.index);
+        ops = [del(this.layout.dirKey(p))];
+        for (let level = 1; depthOf(p) + level <= MAX_DEPTH; level++) {
+          const [lk, le] = this.levelRange(p, level);
+          ops.push(del(lk, le));
+        }
+      }
+      return {
+        action: "delete",
+        guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
+        ops: () => ops,
+        answer: async (idx) => ({
+          event: {
+            action: "delete",
+            node: { key: p, dir: isDir ? true : undefined, modifiedIndex: idx, createdIndex: v2Index(cur.createRevision) },
+            prevNode: await this.toNode(cur, p, isDir),
+            etcdIndex: idx,
+          },
+          created: false,
+        }),
+        leaseToRevoke: cur.lease,
+      };
+    });
+  }
+
+  /** compareAndDelete removes a file whose value and/or modifiedIndex match (etcd's Store.CompareAndDelete). */
+  async compareAndDelete(path: string, prevValue: string, prevIndex: bigint): Promise<V2Answer> {
+    const p = cleanPath(path);
+    return this.write({ nowMs: this.now() }, false, async (s) => {
+      if (isRoot(p)) throw new V2Error(C.NotFile, "/", s.index);
+      const st = await this.state(s, p);
+      if (st.dir !== undefined) throw new V2Error(C.NotFile, p, s.index);
+      const cur = st.file;
+      if (cur === undefined) throw await this.missing(s, p);
+      checkCompare(cur, prevValue, prevIndex, s.index);
+      const key = this.layout.fileKey(p);
+      return {
+        action: "compareAndDelete",
+        guard: [key],
+        ops: () => [del(key)],
+        answer: async (idx) => ({
+          event: {
+            action: "compareAndDelete",
+            node: { key: p, modifiedIndex: idx, createdIndex: v2Index(cur.createRevision) },
+            prevNode: await this.toNode(cur, p, false),
+            etcdIndex: idx,
+          },
+          created: false,
+        }),
+        leaseToRevoke: cur.lease,
+      };
+    });
+  }
+
+  /**
+   * watch waits for the events on a path (recursive: and below it) from index sinceIndex on
+   * (0: from the next write). An index the member has compacted away is refused with 401.
+   */
+  async watch(path: string, recursive: boolean, stream: boolean, sinceIndex: bigint): Promise<V2Watch> {
+    const p = cleanPath(path);
+    const s = await this.begin(false);
+    const startRev = sinceIndex === 0n ? s.rev + 1n : sinceIndex + 1n;
+    const compacted = this.b.compactRevision;
+    if (startRev < compacted) {
+      throw new V2Error(C.EventIndexCleared, `the requested history has been cleared [${v2Index(compacted)}/${sinceIndex}]`, s.index);
+    }
+    const [key, end] = this.layout.range;
+    return new V2Watch(this.b.watch(key, end, startRev), this, p, recursive, stream, s.index);
+  }
+
+  /** nodeOfKv is the v2 node a stored key-value is (with its TTL looked up), or undefined for a key outside the tree. */
+  async nodeOfKv(kv: mvccpb.KeyValue): Promise<V2Node | undefined> {
+    const n = this.layout.nodeOf(kv.key);
+    if (n === undefined) return undefined;
+    return this.toNode(kv, n.path, n.dir);
+  }
+
+  // ---- reads ----
+
+  /** begin reads the action key, fixing the revision the operation reads at. */
+  private async begin(linearizable: boolean): Promise<Snap> {
+    const r = await this.b.range(RangeRequest.fromPartial({ key: this.layout.actionKey, serializable: !linearizable }));
+    return new Snap(this.b, r.header?.revision ?? 0n, r.kvs[0]?.modRevision ?? 0n);
+  }
+
+  private async state(s: Snap, p: string): Promise<NodeState> {
+    const [file, dir] = await Promise.all([s.kv(this.layout.fileKey(p)), s.kv(this.layout.dirKey(p))]);
+    return { file, dir };
+  }
+
+  /**
+   * missing is the error for a path with no node: the first component from the root that is
+   * missing (100) or is a file (104), as the v2 store's walk reports it.
+   */
+  private async missing(s: Snap, p: string): Promise<V2Error> {
+    for (const a of ancestorsOf(p)) {
+      const st = await this.state(s, a);
+      if (st.file !== undefined) return new V2Error(C.NotDir, a, s.index);
+      if (st.dir === undefined) return new V2Error(C.KeyNotFound, a, s.index);
+    }
+    return new V2Error(C.KeyNotFound, p, s.index);
+  }
+
+  /** parentsToMake are the markers of p's missing directories; a file on the way is error 104. */
+  private async parentsToMake(s: Snap, p: string): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    let missingFrom = false;
+    for (const a of ancestorsOf(p)) {
+      if (missingFrom) {
+        out.push(this.layout.dirKey(a));
+        continue;
+      }
+      const st = await this.state(s, a);
+      if (st.file !== undefined) throw new V2Error(C.NotDir, a, s.index);
+      if (st.dir === undefined) {
+        missingFrom = true;
+        out.push(this.layout.dirKey(a));
+      }
+    }
+    return out;
+  }
+
+  private levelRange(p: string, level: number): [Buffer, Buffer] {
+    const k = this.layout.levelPrefix(p, level);
+    return [k, prefixEnd(k)];
+  }
+
+  /** listDir lists a directory's visible children (recursive: with their subtrees), in key order. */
+  private async listDir(s: Snap, p: string, recursive: boolean): Promise<V2Node[]> {
+    const top: V2Node[] = [];
+    const dirs = new Map<string, V2Node>();
+    for (let level = 1; depthOf(p) + level <= MAX_DEPTH; level++) {
+      const [k, end] = this.levelRange(p, level);
+      const kvs = await s.list(k, end);
+      if (kvs.length === 0) break;
+      for (const kv of kvs) {
+        const n = this.layout.nodeOf(kv.key);
+        if (n === undefined || isHiddenName(n.path)) continue;
+        const parent = level === 1 ? undefined : dirs.get(parentOf(n.path));
+        if (level > 1 && parent === undefined) continue; // below a hidden directory
+        const node = await this.toNode(kv, n.path, n.dir);
+        if (n.dir && recursive) {
+          node.nodes = [];
+          dirs.set(n.path, node);
+        }
+        if (parent === undefined) top.push(node);
+        else parent.nodes?.push(node);
+      }
+      if (!recursive) break;
+    }
+    return top;
+  }
+
+  /** toNode is a stored key-value as a v2 node: a file with its value or a directory, with its TTL if it has a lease. */
+  private async toNode(kv: mvccpb.KeyValue, path: string, dir: boolean): Promise<V2Node> {
+    const n: V2Node = { key: path, modifiedIndex: v2Index(kv.modRevision), createdIndex: v2Index(kv.createRevision) };
+    if (dir) n.dir = true;
+    else n.value = kv.value.toString();
+    if (kv.lease !== 0n) {
+      const exp = await this.b.leaseExpiry(kv.lease);
+      if (exp !== undefined) {
+        n.expiration = exp;
+        n.ttl = ttlLeft(exp, this.now());
+      }
+    }
+    return n;
+  }
+
+  /** written is the node a write made, with the expiration its TTL asked for. */
+  private written(p: string, dir: boolean, value: string, idx: bigint, createdIdx: bigint, exp: number | undefined): V2Node {
+    const n: V2Node = { key: p, modifiedIndex: idx, createdIndex: createdIdx };
+    if (dir) n.dir = true;
+    else n.value = value;
+    if (exp !== undefined) {
+      n.expiration = exp;
+      n.ttl = ttlLeft(exp, this.now());
+    }
+    return n;
+  }
+
+  // ---- writes ----
+
+  /**
+   * write runs one v2 write: plan it on a fresh read, commit it guarded, and retry while
+   * another v2 write got in between. A TTL's lease is granted once, before the first commit,
+   * and revoked when the write fails; the lease the node had before is revoked after success.
+   */
+  private async write(t: TtlOption, dir: boolean | (() => boolean), plan: (s: Snap) => Promise<WritePlan>): Promise<V2Answer> {
+    let lease = 0n;
+    let exp: number | undefined;
+    try {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const s = await this.begin(true);
+        const w = await plan(s);
+        if (t.ttl !== undefined && lease === 0n) {
+          if (typeof dir === "function" ? dir() : dir) throw new V2Error(C.InvalidField, "etcd-ts: directories cannot have a TTL", s.index);
+          lease = await this.b.leaseGrant(t.ttl > 0n ? t.ttl : 1n);
+          exp = t.nowMs + Number(t.ttl) * 1000;
+        }
+        const compare = [
+          cmpMod(this.layout.actionKey, s.actMod),
+          ...(await Promise.all(w.guard.map(async (k) => cmpMod(k, (await s.kv(k))?.modRevision ?? 0n)))),
+        ];
+        const success = [...w.ops(lease), put(this.layout.actionKey, w.action, 0n)];
+        const r = await this.b.txn(TxnRequest.fromPartial({ compare, success, failure: [] }));
+        if (!r.succeeded) continue;
+        const idx = v2Index(r.header?.revision ?? 0n);
+        const answer = await w.answer(idx, exp);
+        const old = w.leaseToRevoke ?? (w.oldLease !== undefined && w.oldLease !== lease ? w.oldLease : 0n);
+        if (old !== 0n) void this.b.leaseRevoke(old).catch(() => undefined);
+        lease = 0n; // the node holds it now
+        return answer;
+      }
+      throw new V2Error(C.RaftInternal, "etcd-ts: too many conflicting writes", 0n);
+    } finally {
+      if (lease !== 0n) void this.b.leaseRevoke(lease).catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * DirUpdate is the action key's value for an update of a directory (JSON): the directory and
+ * its create and mod revisions, which its watch event reports (the marker is not written).
+ */
+export interface DirUpdate {
+  action: "update";
+  dir: string;
+  created: string;
+  mod: string;
+}
+
+/** WritePlan is what a write decided at one read: its ops and how to answer once committed. */
+interface WritePlan {
+  /** action is the action key's value. */
+  action: string;
+  /** guard are the keys whose mod revisions must not have moved since the read. */
+  guard: Buffer[];
+  ops(lease: bigint): etcdserverpb.RequestOp[];
+  answer(idx: bigint, expirationMs: number | undefined): Promise<V2Answer>;
+  /** oldLease is the replaced node's lease, revoked after the write unless it is the new one. */
+  oldLease?: bigint | undefined;
+  /** leaseToRevoke is the removed node's lease, revoked after the write. */
+  leaseToRevoke?: bigint | undefined;
+}
+
+function checkDepth(p: string, s: Snap): void {
+  if (depthOf(p) > MAX_DEPTH) throw new V2Error(C.InvalidField, `etcd-ts: path deeper than ${MAX_DEPTH} components`, s.index);
+}
+
+/** checkCompare is the v2 store's compare of a file with prevValue and prevIndex, failing with its cause text. */
+function checkCompare(cur: mvccpb.KeyValue, prevValue: string, prevIndex: bigint, index: bigint): void {
+  const value = cur.value.toString();
+  const mod = v2Index(cur.modRevision);
+  const indexMatch = prevIndex === 0n || mod === prevIndex;
+  const valueMatch = prevValue === "" || value === prevValue;
+  if (indexMatch && valueMatch) return;
+  let cause: string;
+  if (indexMatch) cause = `[${prevValue} != ${value}]`;
+  else if (valueMatch) cause = `[${prevIndex} != ${mod}]`;
+  else cause = `[${prevValue} != ${value}] [${prevIndex} != ${mod}]`;
+  throw new V2Error(C.TestFailed, cause, index);
+}
+
+const put = (key: Buffer, value: string, lease: bigint): etcdserverpb.RequestOp => ({
+  requestPut: PutRequest.fromPartial({ key, value: Buffer.from(value), lease }),
+});
+
+const del = (key: Buffer, rangeEnd?: Buffer): etcdserverpb.RequestOp => ({
+  requestDeleteRange: DeleteRangeRequest.fromPartial(rangeEnd === undefined ? { key } : { key, rangeEnd }),
+});
+
+const cmpMod = (key: Buffer, mod: bigint): etcdserverpb.Compare =>
+  Compare.fromPartial({ key, target: Target.MOD, result: Result.EQUAL, modRevision: mod });
+
+export type { V2Action };
