@@ -1,9 +1,8 @@
-import { createSocket, type Socket } from "node:dgram";
+import type { Socket } from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as dnsPacket from "dns-packet";
-import { freePort, makeTestPki, stopProcess, waitHealthy } from "@etcd-ts/test-kit";
+import { aAnswer, freePort, makeTestPki, resolvConfText, srvAnswer, startDnsServer, stopProcess, waitHealthy, withResolvConf, type DnsAnswer } from "@etcd-ts/test-kit";
 import type { ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ETCDCTL_TS, normalizeStderr, REAL_ETCDCTL, runCtl, type CtlResult } from "./testing/ctl.js";
@@ -11,47 +10,13 @@ import { serverFromEnv, startServer, type RunningServer } from "./testing/server
 
 /**
  * --discovery-srv, --discovery-srv-name and --insecure-discovery: both CLIs find their
- * endpoints in DNS SRV records served by a small DNS server of this test on 127.0.0.153:53.
+ * endpoints in DNS SRV records served by a small DNS server (test-kit's startDnsServer) on 127.0.0.153:53.
  * Each CLI runs in a mount namespace of its own (unshare --mount, as root) where
  * /etc/resolv.conf names that server, so Go's resolver and Node's read the same records
  * without the machine's configuration changing. Outputs and exit codes are compared.
  */
 
-const DNS_ADDR = "127.0.0.153";
 const DOMAIN = "etcd-ts.test";
-
-/** Records answers A and SRV questions from a fixed table; every other name does not exist. */
-type Records = Map<string, dnsPacket.Answer[]>;
-
-async function startDns(records: Records): Promise<Socket> {
-  const sock = createSocket("udp4");
-  sock.on("message", (msg, rinfo) => {
-    let q: dnsPacket.Packet;
-    try {
-      q = dnsPacket.decode(msg);
-    } catch {
-      return;
-    }
-    const question = q.questions?.[0];
-    if (question === undefined) return;
-    const all = records.get(question.name.toLowerCase().replace(/\.$/, ""));
-    const answers = (all ?? []).filter((a) => a.type === question.type);
-    const reply = dnsPacket.encode({
-      id: q.id ?? 0,
-      type: "response",
-      // NXDOMAIN (rcode 3) for unknown names; NOERROR with no answers for a known name and another type.
-      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | (all === undefined ? 3 : 0),
-      questions: [question],
-      answers,
-    });
-    sock.send(reply, rinfo.port, rinfo.address);
-  });
-  await new Promise<void>((resolve, reject) => {
-    sock.once("error", reject);
-    sock.bind(53, DNS_ADDR, () => resolve());
-  });
-  return sock;
-}
 
 describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
   let server: RunningServer;
@@ -85,9 +50,9 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
     });
     file("ca.crt", pki.ca.cert);
     await waitHealthy(`https://127.0.0.1:${tlsPort}`, { timeoutMs: 20_000, name: "testing: TLS server", exited: () => tlsServer?.exitCode !== null });
-    const srv = (name: string, p: number): dnsPacket.Answer => ({ type: "SRV", name, ttl: 60, data: { priority: 0, weight: 0, port: p, target: `m1.${DOMAIN}` } });
-    dns = await startDns(
-      new Map<string, dnsPacket.Answer[]>([
+    const srv = (name: string, p: number): DnsAnswer => srvAnswer(name, `m1.${DOMAIN}`, p);
+    dns = await startDnsServer(
+      new Map<string, DnsAnswer[]>([
         [`_etcd-client._tcp.${DOMAIN}`, [srv(`_etcd-client._tcp.${DOMAIN}`, Number(port))]],
         [`_etcd-client-ssl._tcp.${DOMAIN}`, []],
         [`_etcd-client-other._tcp.${DOMAIN}`, [srv(`_etcd-client-other._tcp.${DOMAIN}`, Number(port))]],
@@ -96,11 +61,11 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
         [`_etcd-client._tcp.${TLS_DOMAIN}`, []],
         [`_etcd-client-ssl._tcp.wrong.test`, [srv(`_etcd-client-ssl._tcp.wrong.test`, tlsPort)]],
         [`_etcd-client._tcp.wrong.test`, []],
-        [`m1.${DOMAIN}`, [{ type: "A", name: `m1.${DOMAIN}`, ttl: 60, data: "127.0.0.1" }]],
+        [`m1.${DOMAIN}`, [aAnswer(`m1.${DOMAIN}`, "127.0.0.1")]],
       ]),
     );
     resolv = join(dir, "resolv.conf");
-    writeFileSync(resolv, `nameserver ${DNS_ADDR}\noptions attempts:1 timeout:2\n`);
+    writeFileSync(resolv, resolvConfText());
   }, 30_000);
   afterAll(async () => {
     dns?.close();
@@ -110,7 +75,7 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
   });
 
   /** inNamespace runs cli with /etc/resolv.conf bind-mounted from this test's file, in a private mount namespace. */
-  const inNamespace = (cli: string[]): string[] => ["unshare", "--mount", "--", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', resolv, ...cli];
+  const inNamespace = (cli: string[]): string[] => withResolvConf(resolv, cli);
   const both = async (args: string[]): Promise<[CtlResult, CtlResult]> => {
     const env = { ETCDCTL_API: "3" };
     return [await runCtl(inNamespace(REAL_ETCDCTL), args, env), await runCtl(inNamespace(ETCDCTL_TS), args, env)];

@@ -26,6 +26,7 @@ import { peerRequest } from "./peer/request.js";
 import { recoverPendingSnapshot } from "./snapshot_install.js";
 import { removeStaleClientSnapshots } from "./etcd_format/client_snapshot.js";
 import { convertGoDataDir, isGoDataDir } from "./etcd_format/go_data_dir.js";
+import { discoverInitialCluster } from "./discovery/initial_cluster.js";
 
 /** FETCH_MEMBERS_TIMEOUT_MS bounds how long a joining member waits for a peer's member list. */
 const FETCH_MEMBERS_TIMEOUT_MS = 5000;
@@ -81,6 +82,11 @@ export async function openServer(
   }
   mkdirSync(dirs.snap, { recursive: true, mode: 0o700 });
   const haveWal = WAL.exists(dirs.wal);
+  if (!haveWal) {
+    cfg = await discoverInitialCluster(cfg, logger, debug.discovery);
+  } else if (cfg.discovery.url !== "") {
+    logger.warn("discovery token is ignored since cluster already initialized; valid logs are found", { "discovery-token": cfg.discovery.url });
+  }
 
   const started = Date.now();
   const backend = await Backend.open(dirs.db);

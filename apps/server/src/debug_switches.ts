@@ -1,7 +1,10 @@
 /**
  * Debug-only switches that make a member deliberately wrong, so the robustness suite can prove
- * its checkers catch the fault. Off by default; refused with NODE_ENV=production.
+ * its checkers catch the fault (off by default; refused with NODE_ENV=production), and hooks that
+ * replace the network in tests.
  */
+
+import type { DiscoverHooks } from "./discovery/initial_cluster.js";
 
 /** DebugOptions are the switches a member is started with (all off when absent). */
 export interface DebugOptions {
@@ -10,6 +13,8 @@ export interface DebugOptions {
    * from local state without a ReadIndex, exactly like serializable reads: they may be stale.
    */
   unsafeStaleReads?: boolean;
+  /** discovery replaces DNS lookups and stops discovery's waits (tests of --discovery-srv and --discovery). */
+  discovery?: DiscoverHooks;
 }
 
 /** ENV_UNSAFE_STALE_READS turns unsafeStaleReads on ("1" or "true"). */

@@ -4,6 +4,7 @@
  * real etcd, running commands, and waiting.
  */
 export { makeTestPki, writeTestPki, type Pem, type PkiFiles, type PkiNames, type TestPki } from "./certs.js";
+export { aAnswer, resolvConfText, srvAnswer, startDnsServer, TEST_DNS_ADDR, withResolvConf, type DnsAnswer, type DnsRecords } from "./dns_server.js";
 export { etcdFlags, type ServerArgs } from "./flags.js";
 export { ETCD_TS_BIN, ETCDCTL_TS_BIN, REAL_ETCD, REAL_ETCDCTL, REPO } from "./paths.js";
 export { freePort } from "./ports.js";

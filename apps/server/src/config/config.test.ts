@@ -54,7 +54,19 @@ describe("config", () => {
   });
 
   it("refuses features that are not built instead of ignoring them", () => {
-    expect(fails(["--discovery", "https://discovery.example/x"]).message).toContain("not supported by etcd-ts yet");
+    expect(fails(["--force-new-cluster"]).message).toContain("not supported by etcd-ts yet");
+  });
+
+  it("takes one of --initial-cluster, --discovery and --discovery-srv, as etcd", () => {
+    const conflict = 'multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"';
+    expect(fails(["--discovery", "http://d/x", "--initial-cluster", "default=http://localhost:2380"]).message).toBe(conflict);
+    expect(fails(["--discovery", "http://d/x", "--discovery-srv", "example.test"]).message).toBe(conflict);
+    expect(fails(["--discovery-srv", "example.test", "--initial-cluster", "default=http://localhost:2380"]).message).toBe(conflict);
+    expect(fails(["--discovery-fallback", "maybe"]).message).toBe('invalid value "maybe" for flag -discovery-fallback: invalid value');
+    // With --discovery the member's own entry is its initial cluster, and the token URL its cluster token.
+    const c = run(["--name", "n1", "--initial-advertise-peer-urls", "http://10.0.0.1:2380", "--discovery", "http://d:2379/v2/keys/discovery/t"]);
+    expect([...c.initialCluster]).toEqual([["n1", ["http://10.0.0.1:2380"]]]);
+    expect(c.initialClusterToken).toBe("http://d:2379/v2/keys/discovery/t");
   });
 
   it("takes unix:// and unixs:// URLs with host:port and no path, as etcd's types.NewURLs does", () => {

@@ -7,6 +7,21 @@ import { readAutoCompaction } from "../compactor/retention.js";
 import { parseTokenOptions, type TokenOptions } from "@etcd-ts/auth";
 
 /** ServerConfig is the typed configuration of one etcd-ts member. Times are milliseconds. */
+/**
+ * DiscoveryConfig is etcd's bootstrap by discovery: `url` (--discovery, a v2 keys discovery
+ * token URL) with `proxy` (--discovery-proxy) and `fallback` (--discovery-fallback: what to
+ * do when the token's cluster is full; etcd-ts has no proxy mode, so "proxy" stops the start
+ * as "exit" does, saying so), or `srv` (--discovery-srv, a DNS domain whose
+ * _etcd-server[-ssl][-<srvName>]._tcp SRV records list the initial members).
+ */
+export interface DiscoveryConfig {
+  url: string;
+  proxy: string;
+  fallback: "exit" | "proxy";
+  srv: string;
+  srvName: string;
+}
+
 export interface ServerConfig {
   name: string;
   dataDir: string;
@@ -24,6 +39,8 @@ export interface ServerConfig {
   initialCluster: Map<string, string[]>;
   initialClusterState: "new" | "existing";
   initialClusterToken: string;
+  /** discovery is how a new member finds its cluster instead of --initial-cluster (see discovery/). */
+  discovery: DiscoveryConfig;
   maxTxnOps: number;
   maxRequestBytes: number;
   /** enableGrpcGateway: --enable-grpc-gateway, the JSON gateway (/v3/...) on the client URLs (default true). */
@@ -142,9 +159,22 @@ function build(raw: RawConfig): ServerConfig {
 
   // etcd: the initial cluster defaults to this member's name and advertised peer URLs.
   const advertisePeer = urls(get("initial-advertise-peer-urls"), "initial-advertise-peer-urls");
-  const clusterText = raw.values.has("initial-cluster")
-    ? get("initial-cluster")
-    : `${name}=${advertisePeer.map((u) => u.href.replace(/\/$/, "")).join(`,${name}=`)}`;
+  const ownCluster = `${name}=${advertisePeer.map((u) => u.href.replace(/\/$/, "")).join(`,${name}=`)}`;
+  const clusterText = raw.values.has("initial-cluster") ? get("initial-cluster") : ownCluster;
+  const fallback = get("discovery-fallback");
+  if (fallback !== "exit" && fallback !== "proxy") throw new ConfigError(`invalid value "${fallback}" for flag -discovery-fallback: invalid value`, 2);
+  const discovery: DiscoveryConfig = {
+    url: get("discovery"),
+    proxy: get("discovery-proxy"),
+    fallback,
+    srv: get("discovery-srv"),
+    srvName: get("discovery-srv-name"),
+  };
+  // etcd: only one of --initial-cluster (when given), --discovery and --discovery-srv.
+  const bootstraps = [raw.values.has("initial-cluster"), discovery.url !== "", discovery.srv !== ""].filter((x) => x).length;
+  if (bootstraps > 1) {
+    throw new ConfigError('multiple discovery or bootstrap flags are set. Choose one of "initial-cluster", "discovery" or "discovery-srv"');
+  }
   const listenPeerUrls = urls(get("listen-peer-urls"), "listen-peer-urls");
   const listenClientUrls = urls(get("listen-client-urls"), "listen-client-urls");
   const cipherSuites = get("cipher-suites").split(",").map((c) => c.trim()).filter((c) => c !== "");
@@ -217,7 +247,9 @@ function build(raw: RawConfig): ServerConfig {
     advertiseClientUrls: urls(get("advertise-client-urls"), "advertise-client-urls"),
     initialCluster: parseInitialCluster(clusterText),
     initialClusterState: state,
-    initialClusterToken: get("initial-cluster-token"),
+    // With --discovery the token URL is the cluster token member IDs are derived with, as in etcd.
+    initialClusterToken: discovery.url !== "" ? discovery.url : get("initial-cluster-token"),
+    discovery,
     maxTxnOps: num("max-txn-ops"),
     maxRequestBytes: num("max-request-bytes"),
     quotaBackendBytes: num("quota-backend-bytes"),

@@ -46,6 +46,7 @@ const SELF = "apps/server/src/config/flags.test.ts";
 /** CLUSTER is the harness the in-process cluster suites (cluster, corrupt, raft faults) start members with. */
 const CLUSTER = "apps/server/src/testing/cluster.ts";
 const TLS_E2E = "test-e2e/src/tls_client.test.ts";
+const DISCOVERY_E2E = "test-e2e/src/discovery_bootstrap.test.ts";
 const PEER_E2E = "test-e2e/src/tls_peer.test.ts";
 const GRPC = "packages/grpc-server/src/options.test.ts";
 const AUTH_E2E = "apps/server/src/auth/auth_server.test.ts";
@@ -69,6 +70,16 @@ const ACTED_ON: Record<string, ActedOn> = {
   "max-request-bytes": { argv: ["--max-request-bytes", "10"], seen: (c) => c.maxRequestBytes, test: "apps/server/src/etcd_server.test.ts", mentions: "max-request-bytes" },
   "enable-grpc-gateway": { argv: ["--enable-grpc-gateway=false"], seen: (c) => c.enableGrpcGateway, test: "apps/server/src/http/gateway_flag.test.ts", mentions: "--enable-grpc-gateway" },
   "enable-pprof": { argv: ["--enable-pprof"], seen: (c) => c.enablePprof, test: "apps/server/src/http/pprof.test.ts", mentions: "--enable-pprof" },
+  discovery: { argv: ["--discovery", "http://127.0.0.1:1/v2/keys/discovery/t"], seen: (c) => [c.discovery.url, c.initialClusterToken], test: DISCOVERY_E2E, mentions: '"--discovery"' },
+  "discovery-proxy": { argv: ["--discovery-proxy", "http://127.0.0.1:3128"], seen: (c) => c.discovery.proxy, test: DISCOVERY_E2E, mentions: '"--discovery-proxy"' },
+  "discovery-fallback": { argv: ["--discovery-fallback", "exit"], seen: (c) => c.discovery.fallback, test: DISCOVERY_E2E, mentions: '"--discovery-fallback"' },
+  "discovery-srv": { argv: ["--discovery-srv", "example.test"], seen: (c) => c.discovery.srv, test: DISCOVERY_E2E, mentions: '"--discovery-srv"' },
+  "discovery-srv-name": {
+    argv: ["--discovery-srv-name", "other"],
+    seen: (c) => c.discovery.srvName,
+    test: "apps/server/src/discovery/srv_cluster.test.ts",
+    mentions: "--discovery-srv-name",
+  },
   "enable-v2": { argv: ["--enable-v2"], seen: (c) => c.enableV2, test: "apps/server/src/v2/v2_api.test.ts", mentions: '"--enable-v2"' },
   "experimental-enable-v2v3": {
     argv: ["--experimental-enable-v2v3", "/mine"],
@@ -268,7 +279,7 @@ describe("every flag is acted on or refused", () => {
     }
     expect(text).toContain(`  --max-wals '5'\n    Maximum number of wal files to retain (0 is unlimited).\n`);
     expect(text).toContain(`    [etcd-ts: refused unless '0s': the backend commits one write batch per applied raft batch`);
-    expect(text).toContain(`  --discovery ''\n    Discovery URL used to bootstrap the cluster.\n    [etcd-ts: refused unless '': ${YET}]\n`);
+    expect(text).toContain(`  --experimental-compaction-batch-limit '1000'\n    Sets the maximum revisions deleted in each compaction batch.\n    [etcd-ts: refused unless '1000': ${YET}]\n`);
   });
 });
 
