@@ -6,6 +6,7 @@ import { NOT_IMPLEMENTED, rootSpec } from "./commands/root.js";
 import { ExitCode, ExitError, streamLineReader, type Io } from "./ctl/io.js";
 import { GoPanic } from "./ctl/txnparse.js";
 import { goQuote } from "./printer/goformat.js";
+import { mainV2 } from "./v2/app.js";
 
 /** GO_PANIC_EXIT_CODE is the status a Go program exits with when it panics. */
 const GO_PANIC_EXIT_CODE = 2;
@@ -83,9 +84,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   // etcdctl unsets ETCDCTL_API before reading the other variables.
   const env = io.env.filter(([k]) => k !== "ETCDCTL_API");
   const runIo: Io = { ...io, env, argv: io.argv ?? argv };
+  if (api === "2") return mainV2(argv, runIo);
   if (api !== "" && api !== "3") {
-    if (api === "2") io.err("etcdctl-ts: the v2 API (ETCDCTL_API=2) is not supported\n");
-    else io.err(`unsupported API version ${api}\n`);
+    io.err(`unsupported API version ${api}\n`);
     return ExitCode.Error;
   }
   try {
