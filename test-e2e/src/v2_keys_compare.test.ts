@@ -418,6 +418,61 @@ const ETCDCTL_COMMANDS: string[][] = [
   ["watch", "--after-index", "{base+1}", "/foo"],
   ["member", "list"],
   ["cluster-health"],
+  // v2 auth: users, roles, the guest role, access checks, and back off.
+  ["user", "list"],
+  ["role", "list"],
+  ["user", "add", "root:rootpw"],
+  ["user", "add", "alice:pw"],
+  ["user", "add", "alice:pw2"],
+  ["user", "add", "bob"],
+  ["role", "add", "reader"],
+  ["role", "add", "reader"],
+  ["role", "add", "root"],
+  ["role", "grant", "reader", "--path", "/pub/*", "--read"],
+  ["role", "grant", "reader", "--path", "/pub/*", "--read"],
+  ["role", "grant", "reader", "--path", "/pub/../x", "--read"],
+  ["role", "grant", "reader", "--path", "/w/*", "--read", "--write"],
+  ["role", "grant", "reader", "--path", "/w/*", "--rw"],
+  ["role", "get", "reader"],
+  ["role", "get", "root"],
+  ["role", "get", "nosuch"],
+  ["user", "grant", "alice", "--roles", "reader"],
+  ["user", "grant", "alice", "--roles", "reader"],
+  ["user", "grant", "alice"],
+  ["user", "get", "alice"],
+  ["user", "get", "root"],
+  ["user", "get", "nosuch"],
+  ["user", "list"],
+  ["role", "list"],
+  ["auth", "enable"],
+  ["auth", "enable"],
+  ["-u", "root:rootpw", "role", "get", "guest"],
+  ["-u", "root:rootpw", "role", "revoke", "guest", "--path", "/*", "--readwrite"],
+  ["get", "/pub/x"],
+  ["-u", "alice:pw", "get", "/pub/x"],
+  ["-u", "alice:pw", "set", "/pub/x", "v"],
+  ["-u", "alice:wrong", "get", "/pub/x"],
+  ["-u", "root:rootpw", "set", "/pub/x", "v"],
+  ["-u", "alice:pw", "get", "/pub/x"],
+  ["-u", "alice:pw", "set", "/w/y", "v"],
+  ["-u", "alice:pw", "ls", "--recursive", "/w"],
+  ["-u", "root:rootpw", "user", "remove", "root"],
+  ["member", "list"],
+  ["-u", "alice:pw", "member", "add", "n", "http://127.0.0.1:1"],
+  ["user", "list"],
+  ["-u", "alice:pw", "auth", "disable"],
+  ["-u", "root:rootpw", "auth", "disable"],
+  ["auth", "disable"],
+  ["user", "revoke", "alice", "--roles", "nope"],
+  ["user", "revoke", "alice", "--roles", "reader"],
+  ["role", "revoke", "reader", "--path", "/nope/*", "--read"],
+  ["role", "remove", "reader"],
+  ["role", "remove", "reader"],
+  ["role", "remove", "root"],
+  ["user", "remove", "alice"],
+  ["user", "remove", "alice"],
+  ["role", "remove", "guest"],
+  ["user", "remove", "root"],
 ];
 
 async function runEtcdctl(ctx: Ctx): Promise<string[]> {
@@ -440,7 +495,7 @@ function sortLines(text: string): string {
 function relCtl(ctx: Ctx, text: string): string {
   const rel = (n: string): string => String(Number(n) - ctx.base);
   return text
-    .replace(/\) \[(\d+)\]$/gm, (_m, n: string) => `) [${rel(n)}]`)
+    .replace(/\) \[(\d+)\]$/gm, (_m, n: string) => `) [${n === "0" ? "0" : rel(n)}]`)
     .replace(/^(Created-Index|Modified-Index|Index): (\d+)$/gm, (_m, f: string, n: string) => `${f}: ${rel(n)}`)
     .replace(/"(modifiedIndex|createdIndex)":(\d+)/g, (_m, f: string, n: string) => `"${f}":${rel(n)}`)
     .replace(/\b\d{20}\b/g, (d) => `<${rel(d)}>`)

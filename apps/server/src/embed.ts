@@ -131,7 +131,7 @@ export class Etcd {
       const { v2Api, DEFAULT_V2_PREFIX } = await import("./v2/index.js");
       const prefix = cfg.v2v3Prefix === "" ? DEFAULT_V2_PREFIX : cfg.v2v3Prefix;
       logger.info("v2 API is enabled, kept in the v3 store", { prefix });
-      extras.v2 = v2Api(server, prefix);
+      extras.v2 = v2Api(server, prefix, { bcryptCost: cfg.bcryptCost, clientCertAuth: cfg.clientTls?.clientCertAuth === true });
     }
     const http = httpHandler(server, { cors: cfg.cors, hostWhitelist: cfg.hostWhitelist, logger }, extras);
     for (const u of cfg.listenClientUrls) {

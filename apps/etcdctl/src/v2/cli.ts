@@ -1,7 +1,7 @@
 import { parseDuration } from "../cli/duration.js";
 
-/** FlagKind is a v2 flag's type (urfave/cli v1's BoolFlag, StringFlag, IntFlag, DurationFlag). */
-export type FlagKind = "bool" | "string" | "int" | "duration";
+/** FlagKind is a v2 flag's type (urfave/cli v1's BoolFlag, StringFlag, IntFlag, DurationFlag, StringSliceFlag). */
+export type FlagKind = "bool" | "string" | "int" | "duration" | "stringSlice";
 
 /** FlagDef is one flag: its names (the first is long), type, default text and usage. */
 export interface FlagDef {
@@ -23,11 +23,14 @@ export interface CommandDef {
   action?: (ctx: Context) => Promise<void>;
 }
 
+/** FlagValue is a parsed flag: a string slice flag's values in order. */
+export type FlagValue = string | boolean | number | string[];
+
 /** Context is a running command's parsed flags (durations in ms) (its own and the global ones) and arguments. */
 export interface Context {
   args: string[];
-  flag(name: string): string | boolean | number;
-  global(name: string): string | boolean | number;
+  flag(name: string): FlagValue;
+  global(name: string): FlagValue;
   /** isSet: the flag was given on the command line. */
   isSet(name: string): boolean;
 }
@@ -40,7 +43,7 @@ export const HELP_FLAG: FlagDef = { names: ["help", "h"], kind: "bool", usage: "
 
 /** Parsed is what parseFlags found: values by every name of each flag, and the arguments left. */
 export interface Parsed {
-  values: Map<string, string | boolean | number>;
+  values: Map<string, FlagValue>;
   set: Set<string>;
   args: string[];
 }
@@ -53,10 +56,10 @@ export interface Parsed {
 export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], reorder: boolean): Parsed {
   const byName = new Map<string, FlagDef>();
   for (const d of defs) for (const n of d.names) byName.set(n, d);
-  const values = new Map<string, string | boolean | number>();
+  const values = new Map<string, FlagValue>();
   const set = new Set<string>();
   for (const d of defs) {
-    const v = d.kind === "bool" ? false : d.kind === "int" ? Number(d.def ?? "0") : d.kind === "duration" ? parseDuration(d.def ?? "0s") / 1e6 : (d.def ?? "");
+    const v = d.kind === "stringSlice" ? [] : d.kind === "bool" ? false : d.kind === "int" ? Number(d.def ?? "0") : d.kind === "duration" ? parseDuration(d.def ?? "0s") / 1e6 : (d.def ?? "");
     for (const n of d.names) values.set(n, v);
   }
   const args: string[] = [];
@@ -84,7 +87,7 @@ export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], re
     }
     const d = byName.get(name);
     if (d === undefined) throw new UsageError(`flag provided but not defined: -${name}`);
-    let v: string | boolean | number;
+    let v: FlagValue;
     if (d.kind === "bool") {
       if (inline === undefined) v = true;
       else if (["1", "t", "T", "TRUE", "true", "True"].includes(inline)) v = true;
@@ -96,7 +99,7 @@ export function parseFlags(defs: readonly FlagDef[], argv: readonly string[], re
         if (i + 1 >= argv.length) throw new UsageError(`flag needs an argument: -${name}`);
         text = argv[++i] as string;
       }
-      v = convert(d, name, text);
+      v = d.kind === "stringSlice" ? [...((values.get(name) as string[] | undefined) ?? []), text] : convert(d, name, text);
     }
     for (const n of d.names) values.set(n, v);
     for (const n of d.names) set.add(n);

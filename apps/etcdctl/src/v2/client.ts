@@ -217,7 +217,7 @@ export class V2Client {
 
   async members(signal?: AbortSignal): Promise<V2Member[]> {
     const a = await this.do({ method: "GET", path: "/v2/members" }, signal);
-    if (a.status !== 200) throw httpError(a);
+    if (a.status !== 200) throw new Error(`unexpected status code ${a.status}`);
     return (JSON.parse(a.body) as { members: V2Member[] }).members;
   }
 }

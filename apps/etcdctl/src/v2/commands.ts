@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import type { Io } from "../ctl/io.js";
-import { ClusterError, V2Error, form, httpError, keysPath, query, type V2Client, type V2Member, type V2Node, type V2Response } from "./client.js";
+import { checkPeerURLs } from "@etcd-ts/client";
+import { ClusterError, V2Error, form, httpError, keysPath, query, type Answer, type V2Client, type V2Member, type V2Node, type V2Response } from "./client.js";
+import { authCommands } from "./auth_commands.js";
 import type { CommandDef, Context, FlagDef } from "./cli.js";
 
 /** Exit codes of etcdctl's v2 commands (ctlv2/command/error.go). */
@@ -130,8 +132,8 @@ async function run(env: Env, ctx: Context, c: V2Client, req: { method: string; p
 }
 
 /**
- * v2Commands are etcdctl 3.4's v2 commands, in its order. backup, user, role and auth are
- * listed with their flags but not built yet: they say so and exit 1.
+ * v2Commands are etcdctl 3.4's v2 commands, in its order. backup (a copy of a v2 data
+ * directory) is listed with its flags but not built: it says so and exits 1.
  */
 export function v2Commands(env: Env): CommandDef[] {
   const fmt = (ctx: Context): string => env.output(ctx);
@@ -159,20 +161,6 @@ export function v2Commands(env: Env): CommandDef[] {
     env.io.err(`etcdctl-ts: "etcdctl ${what}" of the v2 API is not implemented yet\n`);
     throw new V2Exited(1);
   };
-  const sub = (parent: string, name: string, usage: string, argsUsage: string, flags?: FlagDef[]): CommandDef => ({
-    name,
-    usage,
-    argsUsage,
-    ...(flags !== undefined ? { flags } : {}),
-    action: notBuilt(`${parent} ${name}`),
-  });
-  const roles: FlagDef[] = [{ names: ["roles"], kind: "string", usage: "List of roles to grant or revoke" }];
-  const grant = (verb: string, what: string): FlagDef[] => [
-    { names: ["path"], kind: "string", usage: `Path ${verb} for the role to access` },
-    { names: ["read"], kind: "bool", usage: `${what} read${what === "Grant" ? "-only" : ""} access` },
-    { names: ["write"], kind: "bool", usage: `${what} write${what === "Grant" ? "-only" : ""} access` },
-    { names: ["readwrite", "rw"], kind: "bool", usage: `${what} read-write access` },
-  ];
   return [
     {
       name: "backup",
@@ -356,36 +344,7 @@ export function v2Commands(env: Env): CommandDef[] {
         { name: "update", usage: "update an existing member in the etcd cluster", argsUsage: "<memberID> <peerURLs>", action: (ctx) => memberUpdate(env, ctx) },
       ],
     },
-    {
-      name: "user",
-      usage: "user add, grant and revoke subcommands",
-      subcommands: [
-        sub("user", "add", "add a new user for the etcd cluster", "<user>"),
-        sub("user", "get", "get details for a user", "<user>"),
-        sub("user", "list", "list all current users", "<user>"),
-        sub("user", "remove", "remove a user for the etcd cluster", "<user>"),
-        sub("user", "grant", "grant roles to an etcd user", "<user>", roles),
-        sub("user", "revoke", "revoke roles for an etcd user", "<user>", roles),
-        sub("user", "passwd", "change password for a user", "<user>"),
-      ],
-    },
-    {
-      name: "role",
-      usage: "role add, grant and revoke subcommands",
-      subcommands: [
-        sub("role", "add", "add a new role for the etcd cluster", "<role> "),
-        sub("role", "get", "get details for a role", "<role>"),
-        sub("role", "list", "list all roles", " "),
-        sub("role", "remove", "remove a role from the etcd cluster", "<role>"),
-        sub("role", "grant", "grant path matches to an etcd role", "<role>", grant("granted", "Grant")),
-        sub("role", "revoke", "revoke path matches for an etcd role", "<role>", grant("revoked", "Revoke")),
-      ],
-    },
-    {
-      name: "auth",
-      usage: "overall auth controls",
-      subcommands: [sub("auth", "enable", "enable auth access controls", " "), sub("auth", "disable", "disable auth access controls", " ")],
-    },
+    ...authCommands(env),
   ];
 }
 
@@ -489,6 +448,16 @@ async function clusterHealth(env: Env, ctx: Context): Promise<void> {
   }
 }
 
+/**
+ * expectStatus is the Go client's assertStatusCode: an answer in `ok` passes; one in
+ * `decoded` fails with the server's {"message"}; any other with "unexpected status code N".
+ */
+function expectStatus(a: Answer, ok: number[], decoded: number[]): void {
+  if (ok.includes(a.status)) return;
+  if (decoded.includes(a.status)) throw httpError(a);
+  throw new Error(`unexpected status code ${a.status}`);
+}
+
 /** fail prints a message on stderr and exits 1 (the member commands' os.Exit(1)). */
 function fail(env: Env, text: string): never {
   env.io.err(text);
@@ -508,7 +477,7 @@ async function memberList(env: Env, ctx: Context): Promise<void> {
   let leader: V2Member;
   try {
     const a = await c.do({ method: "GET", path: "/v2/members/leader" }, signal);
-    if (a.status !== 200) throw httpError(a);
+    expectStatus(a, [200], []);
     leader = JSON.parse(a.body) as V2Member;
   } catch (err) {
     fail(env, `Failed to get leader:  ${(err as Error).message}\n`);
@@ -526,8 +495,10 @@ async function memberAdd(env: Env, ctx: Context): Promise<void> {
   const signal = env.totalTimeout(ctx);
   let added: V2Member;
   try {
+    const bad = checkPeerURLs([url]);
+    if (bad !== undefined) throw new Error(bad);
     const a = await c.do({ method: "POST", path: "/v2/members", json: JSON.stringify({ peerURLs: [url] }) }, signal);
-    if (a.status !== 201) throw httpError(a);
+    expectStatus(a, [201], [409]);
     added = JSON.parse(a.body) as V2Member;
   } catch (err) {
     fail(env, `${(err as Error).message}\n`);
@@ -565,7 +536,7 @@ async function memberRemove(env: Env, ctx: Context): Promise<void> {
   if (!found) fail(env, `Couldn't find a member in the cluster with an ID of ${id}.\n`);
   try {
     const a = await c.do({ method: "DELETE", path: `/v2/members/${id}` }, signal);
-    if (a.status !== 204) throw httpError(a);
+    expectStatus(a, [204, 410], []);
   } catch (err) {
     fail(env, `Received an error trying to remove member ${id}: ${(err as Error).message}`);
   }
@@ -577,8 +548,10 @@ async function memberUpdate(env: Env, ctx: Context): Promise<void> {
   const [id, urls] = ctx.args as [string, string];
   const c = await env.client(ctx, true);
   try {
+    const bad = checkPeerURLs(urls.split(","));
+    if (bad !== undefined) throw new Error(bad);
     const a = await c.do({ method: "PUT", path: `/v2/members/${id}`, json: JSON.stringify({ peerURLs: urls.split(",") }) }, env.totalTimeout(ctx));
-    if (a.status !== 204) throw httpError(a);
+    expectStatus(a, [204], [404, 409]);
   } catch (err) {
     fail(env, `${(err as Error).message}\n`);
   }

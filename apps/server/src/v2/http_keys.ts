@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { V2Error, V2ErrorCode as C } from "./errors.js";
 import { eventJson, type V2Event } from "./node.js";
+import type { V2Access } from "./http_auth.js";
 import type { TtlOption, V2Answer, V2Store } from "./store.js";
 
 /** KEYS_PREFIX is the URL path of the v2 keys API. */
@@ -156,6 +157,8 @@ async function readForm(req: IncomingMessage, query: string): Promise<Form> {
 /** V2KeysContext is what the keys handler needs besides the store. */
 export interface V2KeysContext {
   store: V2Store;
+  /** access decides v2 auth (absent: every request is allowed). */
+  access?: V2Access;
   /** clusterId is the X-Etcd-Cluster-ID header's value (hex). */
   clusterId(): string;
 }
@@ -187,6 +190,9 @@ async function handle(ctx: V2KeysContext, req: IncomingMessage, res: ServerRespo
   }
   const form = await readForm(req, query);
   const r = parseKeyRequest(method, keyPath, form);
+  if (ctx.access !== undefined && !(await ctx.access.hasKeyPrefixAccess(req, keyPath, r.recursive))) {
+    throw new V2Error(C.Unauthorized, "Insufficient credentials", 0n);
+  }
   const s = ctx.store;
   if (method === "GET" && r.wait) {
     const w = await s.watch(r.path, r.recursive, r.stream, r.waitIndex);

@@ -23,6 +23,8 @@ export interface V2MembersContext {
   memberUpdate(id: bigint, peerUrls: string[]): Promise<void>;
   /** isRemoved: id was a member and was removed. */
   isRemoved(id: bigint): boolean;
+  /** mayWrite is v2 auth's hasWriteRootAccess (absent: every request is allowed). */
+  mayWrite?: (req: IncomingMessage) => Promise<boolean>;
 }
 
 /** memberJson is etcd's httptypes.Member. */
@@ -61,6 +63,12 @@ export function serveMembers(ctx: V2MembersContext, req: IncomingMessage, res: S
 }
 
 async function handle(ctx: V2MembersContext, req: IncomingMessage, res: ServerResponse, method: string, rest: string): Promise<void> {
+  if (ctx.mayWrite !== undefined && !(await ctx.mayWrite(req))) {
+    req.resume();
+    res.removeHeader("X-Etcd-Cluster-Id");
+    httpError(res, 401, "Insufficient credentials");
+    return;
+  }
   if (method === "GET") {
     req.resume();
     if (rest === "") {

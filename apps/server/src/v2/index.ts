@@ -1,4 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { BCRYPT_DEFAULT_COST } from "@etcd-ts/auth";
+import { V2AuthStore } from "./auth_store.js";
+import { AUTH_PREFIX, V2Access, serveAuth } from "./http_auth.js";
 import type { EtcdServer } from "../etcd_server.js";
 import { hexId } from "../ids.js";
 import { KEYS_PREFIX, serveKeys } from "./http_keys.js";
@@ -9,22 +12,38 @@ import { V2Store } from "./store.js";
 /** DEFAULT_V2_PREFIX is where --enable-v2 keeps the v2 tree when --experimental-enable-v2v3 gives no prefix. */
 export const DEFAULT_V2_PREFIX = "/etcd-ts/v2";
 
+/** AUTH_SUFFIX is appended to the prefix for the v2 auth store (users, roles, the enabled switch): out of the tree /v2/keys serves. */
+export const AUTH_SUFFIX = "-auth";
+
+/** V2Options are the v2 API's settings from the member's flags. */
+export interface V2Options {
+  /** bcryptCost is --bcrypt-cost, for v2 user passwords. */
+  bcryptCost?: number;
+  /** clientCertAuth is --client-cert-auth: a client certificate's CN can name the v2 user. */
+  clientCertAuth?: boolean;
+}
+
 /** V2Handler serves one /v2/ request (true: answered). */
 export type V2Handler = (req: IncomingMessage, res: ServerResponse, path: string, query: string) => boolean;
 
 /**
  * v2Api is the v2 HTTP API of a member (--enable-v2): /v2/keys over the v3 store under
- * `prefix` (see store.ts), /v2/members and /v2/machines; other /v2/ paths are 404 as in etcd.
+ * `prefix` (see store.ts), /v2/members, /v2/machines and /v2/auth (v2 users and roles, kept
+ * under `prefix` + AUTH_SUFFIX, see auth_store.ts); other /v2/ paths are 404 as in etcd.
  */
-export function v2Api(s: EtcdServer, prefix: string): V2Handler {
-  const store = new V2Store(serverV2Backend(s), prefix);
-  const members = serverV2Members(s);
+export function v2Api(s: EtcdServer, prefix: string, opts: V2Options = {}): V2Handler {
+  const backend = serverV2Backend(s);
+  const store = new V2Store(backend, prefix);
+  const auth = new V2AuthStore(new V2Store(backend, `${prefix}${AUTH_SUFFIX}`), opts.bcryptCost ?? BCRYPT_DEFAULT_COST);
+  const access = new V2Access(auth, opts.clientCertAuth === true);
+  const members = { ...serverV2Members(s), mayWrite: (req: IncomingMessage) => access.hasWriteRootAccess(req) };
   const clusterId = (): string => hexId(s.membership.clusterId);
   return (req, res, path, query) => {
     if (path === KEYS_PREFIX || path.startsWith(`${KEYS_PREFIX}/`)) {
-      serveKeys({ store, clusterId }, req, res, path, query);
+      serveKeys({ store, clusterId, access }, req, res, path, query);
       return true;
     }
+    if (path.startsWith(`${AUTH_PREFIX}/`) && serveAuth(auth, access, clusterId, req, res, path)) return true;
     if (path === MEMBERS_PREFIX || path.startsWith(`${MEMBERS_PREFIX}/`)) {
       serveMembers(members, req, res, path);
       return true;
