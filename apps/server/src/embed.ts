@@ -17,6 +17,7 @@ import type { DebugOptions } from "./debug_switches.js";
 import type { ConnectionOptions } from "node:tls";
 import { PeerListener } from "./peer/server.js";
 import { startPeer } from "./peer/start.js";
+import type { PeerObserver } from "./peer/observer.js";
 import { checkInitialHashKV, CorruptionMonitor } from "./corrupt.js";
 import { VersionMonitor } from "./version_monitor.js";
 import { formatGoDuration } from "./compactor/go_duration.js";
@@ -76,7 +77,18 @@ export class Etcd {
     const metrics = new ServerMetrics(server, cfg.metrics);
     // etcd sets the gauge to the flag's value, or to the default quota when the flag is 0.
     metrics.setQuotaBackendBytes(cfg.quotaBackendBytes === 0 ? DEFAULT_QUOTA_BYTES : cfg.quotaBackendBytes);
-    const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls, metrics.peer);
+    // The peer transport feeds the metrics and the v2 leader stats.
+    const stats = server.peerStatsObserver;
+    const observer: PeerObserver = {
+      sent: (to, n) => metrics.peer.sent(to, n),
+      received: (from, n) => metrics.peer.received(from, n),
+      sendFailed: (to) => {
+        metrics.peer.sendFailed(to);
+        stats.sendFailed(to);
+      },
+      roundTrip: (to, seconds) => metrics.peer.roundTrip(to, seconds),
+    };
+    const peer = await startPeer(cfg, server, logger, peerClientTls, peerServerTls, observer);
     // A restarting member compares its data with its peers' before it serves anything (a
     // new member has nothing to compare), as etcd does with --experimental-initial-corrupt-check.
     if (cfg.initialCorruptCheck && server.restarted) {

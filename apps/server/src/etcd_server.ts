@@ -31,6 +31,8 @@ import { confStateOf, discardReceivedSnapshot, installSnapshotBackend, persistPe
 import { decodeConsistentIndex } from "./apply/apply_loop.js";
 import { IdGenerator, Wait } from "./wait.js";
 import { checkDelete, checkPut, checkRange, checkTxn, isTxnReadOnly, isTxnSerializable } from "./validate.js";
+import { LeaderStats, ServerStats } from "./v2/stats.js";
+import type { PeerObserver } from "./peer/observer.js";
 import { hexId, memberId as deriveMemberId } from "./ids.js";
 import { startAutoCompactor, type AutoCompaction, type Compactor, type CompactorOptions } from "./compactor/auto_compactor.js";
 
@@ -189,6 +191,10 @@ export class EtcdServer {
   kv: KVStore;
   /** lessor holds the leases; only the leader's lessor expires them (see leasePass). */
   readonly lessor: Lessor;
+  /** serverStats are etcd's v2 server stats (/v2/stats/self): append requests received and sent. */
+  readonly serverStats: ServerStats;
+  /** leaderStats are etcd's v2 leader stats (/v2/stats/leader): append requests sent per follower, and the drops (peerStatsObserver). */
+  readonly leaderStats: LeaderStats;
   /** watchable fans each applied revision out to the watchers of every watch stream. */
   readonly watchable: WatchableStore;
   /** transport is set by the embedder before start (a single member never sends). */
@@ -256,6 +262,8 @@ export class EtcdServer {
     this.unsafeStaleReads = p.unsafeStaleReads === true;
     if (this.unsafeStaleReads) refuseInProduction(process.env);
     this.memberId = p.memberId;
+    this.serverStats = new ServerStats(p.name, p.memberId, Date.now());
+    this.leaderStats = new LeaderStats(p.memberId);
     this.memberStore = new MembershipStore(p.membership, p.tx, p.memberId, p.logger);
     this.memberStore.setListener({
       changed: (m) => {
@@ -308,7 +316,20 @@ export class EtcdServer {
       wal: p.wal,
       memberId: p.memberId,
       heartbeatMs: p.heartbeatMs,
-      transport: { send: (msgs) => this.transport?.send(msgs) },
+      transport: {
+        send: (msgs) => {
+          // The v2 stats: each append request sent, and (as etcd times its stream writes) how
+          // long handing it to the transport took, per follower.
+          const start = performance.now();
+          this.transport?.send(msgs);
+          const ms = performance.now() - start;
+          for (const m of msgs) {
+            if (m.type !== raftpb.MessageType.MSG_APP) continue;
+            this.serverStats.sendAppend(appendSize(m));
+            this.leaderStats.succ(m.to, ms);
+          }
+        },
+      },
       applier: this.applyLoop,
       logger: p.logger,
       onFatal: p.onFatal,
@@ -365,6 +386,7 @@ export class EtcdServer {
     this.raft.onLeaderChange(() => this.maybePublish());
     this.raft.onLeaderChange((lead) => {
       if (lead !== this.memberId && this.lessor.isPrimary) this.lessor.demote();
+      if (lead === this.memberId) this.serverStats.becomeLeader();
     });
     this.watchSyncTimer = setInterval(() => this.syncWatchers(), WATCH_SYNC_INTERVAL_MS);
     this.watchSyncTimer.unref();
@@ -859,6 +881,11 @@ export class EtcdServer {
   }
 
   /** onLeaderChange calls cb with the new leader's ID (0 when none) whenever it changes. */
+  /** peerStatsObserver feeds the leader stats' failures: the sends the transport dropped. */
+  get peerStatsObserver(): Pick<PeerObserver, "sendFailed"> {
+    return { sendFailed: (to) => this.leaderStats.fail(to) };
+  }
+
   onLeaderChange(cb: (lead: bigint) => void): void {
     this.raft.onLeaderChange(cb);
   }
@@ -1185,6 +1212,7 @@ export class EtcdServer {
 
   /** stepFromPeer hands a message received from a peer to raft. */
   stepFromPeer(m: raftpb.Message): void {
+    if (m.type === raftpb.MessageType.MSG_APP) this.serverStats.recvAppend(m.from, appendSize(m));
     this.raft.step(m);
   }
 
@@ -1577,4 +1605,11 @@ function logQuota(logger: Logger, flag: number): void {
     });
   }
   logger.info("enabled backend quota", { ...name, "quota-size-bytes": flag, "quota-size": humanizeBytes(flag) });
+}
+
+/** appendSize is an append request's size for the v2 stats' bandwidth: its entries' bytes (etcd uses the message's encoded size). */
+function appendSize(m: raftpb.Message): number {
+  let n = 0;
+  for (const e of m.entries) n += e.data.length + 16;
+  return n;
 }

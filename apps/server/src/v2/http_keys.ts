@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { V2Error, V2ErrorCode as C } from "./errors.js";
 import { eventJson, type V2Event } from "./node.js";
 import type { V2Access } from "./http_auth.js";
+import type { StoreOp, StoreStats } from "./stats.js";
 import type { TtlOption, V2Answer, V2Store } from "./store.js";
 
 /** KEYS_PREFIX is the URL path of the v2 keys API. */
@@ -159,6 +160,8 @@ export interface V2KeysContext {
   store: V2Store;
   /** access decides v2 auth (absent: every request is allowed). */
   access?: V2Access;
+  /** stats count the gets, the failed writes and the open watches (applied writes are counted elsewhere). */
+  stats?: StoreStats;
   /** clusterId is the X-Etcd-Cluster-ID header's value (hex). */
   clusterId(): string;
 }
@@ -196,6 +199,11 @@ async function handle(ctx: V2KeysContext, req: IncomingMessage, res: ServerRespo
   const s = ctx.store;
   if (method === "GET" && r.wait) {
     const w = await s.watch(r.path, r.recursive, r.stream, r.waitIndex);
+    const stats = ctx.stats;
+    if (stats !== undefined) {
+      stats.watchers++;
+      res.once("close", () => stats.watchers--);
+    }
     const raft = s.raftStatus();
     res.writeHead(200, {
       "Content-Type": "application/json",
@@ -217,6 +225,30 @@ async function handle(ctx: V2KeysContext, req: IncomingMessage, res: ServerRespo
     return;
   }
   const t: TtlOption = { ttl: r.ttl, nowMs: Date.now(), refresh: r.refresh };
+  const op = opOf(method, r);
+  let answer: V2Answer;
+  try {
+    answer = await run(s, method, r, t);
+  } catch (err) {
+    if (err instanceof V2Error) ctx.stats?.count(op, false);
+    throw err;
+  }
+  if (op === "gets") ctx.stats?.count("gets", true);
+  writeKeyEvent(res, s, answer, r.noValueOnSuccess);
+}
+
+/** opOf is the store operation a request is, as etcd's store stats count it. */
+function opOf(method: string, r: KeyRequest): StoreOp {
+  if (method === "GET" || method === "HEAD") return "gets";
+  if (method === "POST") return "create";
+  if (method === "DELETE") return r.prevIndex > 0n || r.prevValue !== "" ? "compareAndDelete" : "delete";
+  if (r.prevExist === false) return "create";
+  if (r.prevExist === true) return r.prevIndex === 0n && r.prevValue === "" ? "update" : "compareAndSwap";
+  return r.prevIndex > 0n || r.prevValue !== "" ? "compareAndSwap" : "sets";
+}
+
+/** run is etcd's RequestV2.Handle with the v2 applier's dispatch: the request as a store operation. */
+async function run(s: V2Store, method: string, r: KeyRequest, t: TtlOption): Promise<V2Answer> {
   let answer: V2Answer;
   switch (method) {
     case "GET":
@@ -242,7 +274,7 @@ async function handle(ctx: V2KeysContext, req: IncomingMessage, res: ServerRespo
       else answer = await s.delete(r.path, r.dir, r.recursive);
       break;
   }
-  writeKeyEvent(res, s, answer, r.noValueOnSuccess);
+  return answer;
 }
 
 const NO_VALUE_ACTIONS = new Set(["set", "compareAndSwap", "create", "update"]);

@@ -91,6 +91,23 @@ describe("--enable-v2 and --experimental-enable-v2v3", () => {
       expect(r.node.ttl).toBeGreaterThanOrEqual(58);
       expect(r.node.ttl).toBeLessThanOrEqual(60);
     }
+    // The v2 stats: the leader's append requests to its followers, answered; a follower's from its leader.
+    const url = (m: Etcd, p: string): string => `${specs.get(m)?.clientUrl ?? ""}${p}`;
+    for (let i = 0; i < 5; i++) await call(`${keys(followers[0])}/cfg/b`, "PUT", `value=${i}`);
+    await until(async () => json(await call(url(followers[1], "/v2/stats/store"))).setsSuccess === 6);
+    const self = json(await call(url(followers[1], "/v2/stats/self")));
+    expect(self).toMatchObject({ state: "StateFollower", id: followers[1].server.memberId.toString(16) });
+    expect(self.leaderInfo.leader).toBe(lead.server.memberId.toString(16));
+    expect(self.recvAppendRequestCnt).toBeGreaterThan(0);
+    expect(json(await call(url(lead, "/v2/stats/self")))).toMatchObject({ state: "StateLeader" });
+    expect(json(await call(url(lead, "/v2/stats/self"))).sendAppendRequestCnt).toBeGreaterThan(0);
+    const leaderStats = json(await call(url(lead, "/v2/stats/leader")));
+    expect(Object.keys(leaderStats.followers).sort()).toEqual(followers.map((f) => f.server.memberId.toString(16)).sort());
+    for (const f of Object.values(leaderStats.followers) as { counts: { success: number } }[]) expect(f.counts.success).toBeGreaterThan(0);
+    expect(await call(url(followers[0], "/v2/stats/leader"))).toMatchObject({ status: 403, body: '{"message":"not current leader"}' });
+    // Counted where applied: the follower that served none of the writes counts them; it served one get.
+    await call(`${keys(followers[1])}/nokey`);
+    expect(json(await call(url(followers[1], "/v2/stats/store")))).toMatchObject({ setsSuccess: 6, getsFail: 1, watchers: 0 });
     const members = json(await call(`${specs.get(followers[0])?.clientUrl ?? ""}/v2/members`)).members as { id: string }[];
     expect(members).toHaveLength(3);
     const leader = json(await call(`${specs.get(followers[1])?.clientUrl ?? ""}/v2/members/leader`));

@@ -155,3 +155,44 @@ export function matches(e: V2Event, path: string, recursive: boolean): boolean {
   }
   return DELETE_ACTIONS.has(e.action) && e.prevNode?.dir === true && path.startsWith(`${k}/`);
 }
+
+/**
+ * actionsOf is the v2 action of each revision of v3 events (the action key's value, the
+ * action a refresh or a directory update was, "expire" for a revision that only deletes v2
+ * nodes without one); revisions that are no v2 write (plain v3 writes) give none.
+ */
+export function actionsOf(layout: V2Layout, events: readonly mvccpb.Event[]): string[] {
+  const out: string[] = [];
+  let rev: bigint | undefined;
+  let action: string | undefined;
+  let puts = 0;
+  let deletes = 0;
+  const flush = (): void => {
+    if (rev === undefined) return;
+    if (action !== undefined) {
+      if (action.startsWith("refresh:")) out.push(action.slice("refresh:".length));
+      else if (action.startsWith("{")) out.push("update");
+      else out.push(action);
+    } else if (puts === 0 && deletes > 0) {
+      out.push("expire");
+    }
+  };
+  for (const ev of events) {
+    const kv = ev.kv;
+    if (kv === undefined) continue;
+    if (kv.modRevision !== rev) {
+      flush();
+      rev = kv.modRevision;
+      action = undefined;
+      puts = 0;
+      deletes = 0;
+    }
+    if (layout.isActionKey(kv.key)) action = kv.value.toString();
+    else if (layout.nodeOf(kv.key) !== undefined) {
+      if (ev.type === 1) deletes++;
+      else puts++;
+    }
+  }
+  flush();
+  return out;
+}
