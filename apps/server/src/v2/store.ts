@@ -82,8 +82,12 @@ interface NodeState {
  *  - a set over an existing file keeps the file's createdIndex (a v3 key keeps its create
  *    revision), as etcd's v2v3 does; the v2 store gives the new node a new createdIndex;
  *  - indexes are v3 revisions minus one, so v3 writes outside the prefix advance them too;
- *  - directories cannot have a TTL (answered with error 209), and paths deeper than
- *    MAX_DEPTH components are refused (209);
+ *  - a node below a directory with a TTL lives at most as long as the directory (see
+ *    write); one whose own TTL is longer shows the directory's expiry as none of its own;
+ *    a directory's TTL change rewrites the nodes below it that it moves to its new lease
+ *    (their modifiedIndex changes);
+ *  - paths deeper than MAX_DEPTH components are refused (209), and one write changes at most
+ *    MAX_WRITE_OPS - 1 nodes;
  *  - a listing is in key order whether or not `sorted` is asked for.
  */
 export class V2Store {
@@ -112,22 +116,21 @@ export class V2Store {
       return { action: "get", node: { key: "", dir: true, nodes, modifiedIndex: 0n, createdIndex: 0n }, etcdIndex: s.index };
     }
     const st = await this.state(s, p);
-    if (st.dir !== undefined) {
-      const node = await this.toNode(st.dir, p, true);
-      node.nodes = await this.listDir(s, p, recursive);
-      return { action: "get", node, etcdIndex: s.index };
-    }
-    if (st.file !== undefined) return { action: "get", node: await this.toNode(st.file, p, false), etcdIndex: s.index };
-    throw await this.missing(s, p);
+    const kv = st.dir ?? st.file;
+    if (kv === undefined) throw await this.missing(s, p);
+    const inherited = kv.lease !== 0n ? await this.ancestorLeases(s, p) : [];
+    const node = await this.toNode(kv, p, st.dir !== undefined, inherited);
+    if (st.dir !== undefined) node.nodes = await this.listDir(s, p, recursive, [...inherited, kv.lease]);
+    return { action: "get", node, etcdIndex: s.index };
   }
 
   /** set writes a file (or, with dir, makes a directory), replacing a file at the path (etcd's Store.Set). */
   async set(path: string, dir: boolean, value: string, t: TtlOption): Promise<V2Answer> {
     const p = cleanPath(path);
-    return this.write(t, dir, async (s) => {
+    return this.write(t, async (s) => {
       if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
       checkDepth(p, s);
-      const mkdirs = await this.parentsToMake(s, p);
+      const { mkdirs, inherited } = await this.parentsToMake(s, p);
       const st = await this.state(s, p);
       if (st.dir !== undefined) throw new V2Error(C.NotFile, p, s.index);
       if (t.refresh === true) {
@@ -138,41 +141,43 @@ export class V2Store {
       return {
         action: t.refresh === true ? "refresh:set" : "set",
         guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
-        ops: (lease) => [
-          ...mkdirs.map((k) => put(k, "", 0n)),
+        inherited,
+        ops: (l) => [
+          ...mkdirs.map((k) => put(k, "", l.inherited)),
           ...(dir
-            ? [...(prev !== undefined ? [del(this.layout.fileKey(p))] : []), put(this.layout.dirKey(p), "", 0n)]
-            : [put(this.layout.fileKey(p), value, lease)]),
+            ? [...(prev !== undefined ? [del(this.layout.fileKey(p))] : []), put(this.layout.dirKey(p), "", l.lease)]
+            : [put(this.layout.fileKey(p), value, l.lease)]),
         ],
         answer: async (idx, exp) => ({
           event: {
             action: "set",
             node: this.written(p, dir, value, idx, dir || prev === undefined ? idx : v2Index(prev.createRevision), exp),
-            prevNode: prev === undefined ? undefined : await this.toNode(prev, p, false),
+            prevNode: prev === undefined ? undefined : await this.toNode(prev, p, false, inherited),
             etcdIndex: idx,
           },
           created: prev === undefined,
         }),
-        oldLease: prev?.lease,
+        replacedLease: prev?.lease,
       };
     });
   }
 
   /** create makes a node that must not exist; unique names it after the write's index under path (POST, in-order keys). */
   async create(path: string, dir: boolean, value: string, unique: boolean, t: TtlOption): Promise<V2Answer> {
-    return this.write(t, dir, async (s) => {
+    return this.write(t, async (s) => {
       // The v2 store names an in-order key after the index its write will have: here the
       // revision read plus one, minus one; a v2 write in between makes this attempt retry.
       const p = cleanPath(unique ? `${path}/${String(s.index + 1n).padStart(20, "0")}` : path);
       if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
       checkDepth(p, s);
-      const mkdirs = await this.parentsToMake(s, p);
+      const { mkdirs, inherited } = await this.parentsToMake(s, p);
       const st = await this.state(s, p);
       if (st.file !== undefined || st.dir !== undefined) throw new V2Error(C.NodeExist, p, s.index);
       return {
         action: "create",
         guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
-        ops: (lease) => [...mkdirs.map((k) => put(k, "", 0n)), dir ? put(this.layout.dirKey(p), "", 0n) : put(this.layout.fileKey(p), value, lease)],
+        inherited,
+        ops: (l) => [...mkdirs.map((k) => put(k, "", l.inherited)), dir ? put(this.layout.dirKey(p), "", l.lease) : put(this.layout.fileKey(p), value, l.lease)],
         answer: async (idx, exp) => ({
           event: { action: "create", node: this.written(p, dir, value, idx, idx, exp), etcdIndex: idx },
           created: true,
@@ -181,36 +186,47 @@ export class V2Store {
     });
   }
 
-  /** update changes an existing node's value (a directory: only its TTL) (etcd's Store.Update). */
+  /**
+   * update changes an existing node's value, or a directory's TTL (etcd's Store.Update). The
+   * update of a directory that keeps it without a TTL advances the index but leaves its
+   * modifiedIndex, as the v2 store's does: the marker is not written, the action key names the
+   * directory. A directory whose TTL changes (or goes) is rewritten with its new lease, and
+   * so is every node below it that held its old lease or would outlive the new one.
+   */
   async update(path: string, value: string, t: TtlOption): Promise<V2Answer> {
     const p = cleanPath(path);
-    let isDir = false;
-    return this.write(t, () => isDir, async (s) => {
+    return this.write(t, async (s) => {
       if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
       const st = await this.state(s, p);
       const cur = st.file ?? st.dir;
       if (cur === undefined) throw await this.missing(s, p);
-      isDir = st.dir !== undefined;
+      const isDir = st.dir !== undefined;
       if (isDir && value !== "") throw new V2Error(C.NotFile, p, s.index);
       if (t.refresh === true) value = isDir ? "" : cur.value.toString();
+      const inherited = await this.ancestorLeases(s, p);
       const key = isDir ? this.layout.dirKey(p) : this.layout.fileKey(p);
-      // The v2 store's update of a directory advances the index but leaves the directory's
-      // modifiedIndex: the marker is not written, and the action key names the directory.
+      const ttlChange = isDir && (t.ttl !== undefined || (cur.lease !== 0n && !inherited.includes(cur.lease)));
+      const below = ttlChange ? await this.subtree(s, p) : [];
       const dirUpdate: DirUpdate = { action: "update", dir: p, created: String(cur.createRevision), mod: String(cur.modRevision) };
       return {
         action: isDir ? JSON.stringify(dirUpdate) : t.refresh === true ? "refresh:update" : "update",
         guard: [key],
-        ops: (lease) => (isDir ? [] : [put(key, value, lease)]),
+        inherited,
+        ops: async (l) => {
+          if (!isDir) return [put(key, value, l.lease)];
+          if (!ttlChange) return [];
+          return [put(key, "", l.lease), ...(await this.moveBelow(below, cur.lease, l))];
+        },
         answer: async (idx, exp) => ({
           event: {
             action: "update",
             node: this.written(p, isDir, value, idx, v2Index(cur.createRevision), exp),
-            prevNode: await this.toNode(cur, p, isDir),
+            prevNode: await this.toNode(cur, p, isDir, inherited),
             etcdIndex: idx,
           },
           created: false,
         }),
-        oldLease: cur.lease,
+        replacedLease: cur.lease,
       };
     });
   }
@@ -218,7 +234,7 @@ export class V2Store {
   /** compareAndSwap writes a file whose value and/or modifiedIndex match (etcd's Store.CompareAndSwap). */
   async compareAndSwap(path: string, prevValue: string, prevIndex: bigint, value: string, t: TtlOption): Promise<V2Answer> {
     const p = cleanPath(path);
-    return this.write(t, false, async (s) => {
+    return this.write(t, async (s) => {
       if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
       const st = await this.state(s, p);
       if (st.dir !== undefined) throw new V2Error(C.NotFile, p, s.index);
@@ -226,21 +242,23 @@ export class V2Store {
       if (cur === undefined) throw await this.missing(s, p);
       checkCompare(cur, prevValue, prevIndex, s.index);
       if (t.refresh === true) value = cur.value.toString();
+      const inherited = await this.ancestorLeases(s, p);
       const key = this.layout.fileKey(p);
       return {
         action: t.refresh === true ? "refresh:compareAndSwap" : "compareAndSwap",
         guard: [key],
-        ops: (lease) => [put(key, value, lease)],
+        inherited,
+        ops: (l) => [put(key, value, l.lease)],
         answer: async (idx, exp) => ({
           event: {
             action: "compareAndSwap",
             node: this.written(p, false, value, idx, v2Index(cur.createRevision), exp),
-            prevNode: await this.toNode(cur, p, false),
+            prevNode: await this.toNode(cur, p, false, inherited),
             etcdIndex: idx,
           },
           created: false,
         }),
-        oldLease: cur.lease,
+        replacedLease: cur.lease,
       };
     });
   }
@@ -249,7 +267,7 @@ export class V2Store {
   async delete(path: string, dir: boolean, recursive: boolean): Promise<V2Answer> {
     const p = cleanPath(path);
     if (recursive) dir = true;
-    return this.write({ nowMs: this.now() }, false, async (s) => {
+    return this.write({ nowMs: this.now() }, async (s) => {
       if (isRoot(p)) throw new V2Error(C.RootROnly, "/", s.index);
       const st = await this.state(s, p);
       const cur = st.file ?? st.dir;
@@ -268,20 +286,23 @@ export class V2Store {
           ops.push(del(lk, le));
         }
       }
+      const inherited = await this.ancestorLeases(s, p);
       return {
         action: "delete",
         guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
+        // A removal keeps no lease: the node's own lease, if it had one, is revoked after.
+        inherited: [],
         ops: () => ops,
         answer: async (idx) => ({
           event: {
             action: "delete",
             node: { key: p, dir: isDir ? true : undefined, modifiedIndex: idx, createdIndex: v2Index(cur.createRevision) },
-            prevNode: await this.toNode(cur, p, isDir),
+            prevNode: await this.toNode(cur, p, isDir, inherited),
             etcdIndex: idx,
           },
           created: false,
         }),
-        leaseToRevoke: cur.lease,
+        replacedLease: inherited.includes(cur.lease) ? 0n : cur.lease,
       };
     });
   }
@@ -289,30 +310,62 @@ export class V2Store {
   /** compareAndDelete removes a file whose value and/or modifiedIndex match (etcd's Store.CompareAndDelete). */
   async compareAndDelete(path: string, prevValue: string, prevIndex: bigint): Promise<V2Answer> {
     const p = cleanPath(path);
-    return this.write({ nowMs: this.now() }, false, async (s) => {
+    return this.write({ nowMs: this.now() }, async (s) => {
       if (isRoot(p)) throw new V2Error(C.NotFile, "/", s.index);
       const st = await this.state(s, p);
       if (st.dir !== undefined) throw new V2Error(C.NotFile, p, s.index);
       const cur = st.file;
       if (cur === undefined) throw await this.missing(s, p);
       checkCompare(cur, prevValue, prevIndex, s.index);
+      const inherited = await this.ancestorLeases(s, p);
       const key = this.layout.fileKey(p);
       return {
         action: "compareAndDelete",
         guard: [key],
+        inherited: [],
         ops: () => [del(key)],
         answer: async (idx) => ({
           event: {
             action: "compareAndDelete",
             node: { key: p, modifiedIndex: idx, createdIndex: v2Index(cur.createRevision) },
-            prevNode: await this.toNode(cur, p, false),
+            prevNode: await this.toNode(cur, p, false, inherited),
             etcdIndex: idx,
           },
           created: false,
         }),
-        leaseToRevoke: cur.lease,
+        replacedLease: inherited.includes(cur.lease) ? 0n : cur.lease,
       };
     });
+  }
+
+  /** subtree is every stored node below directory p (all levels). */
+  private async subtree(s: Snap, p: string): Promise<mvccpb.KeyValue[]> {
+    const out: mvccpb.KeyValue[] = [];
+    for (let level = 1; depthOf(p) + level <= MAX_DEPTH; level++) {
+      const [k, end] = this.levelRange(p, level);
+      const kvs = await s.list(k, end);
+      if (kvs.length === 0) break;
+      out.push(...kvs);
+    }
+    return out;
+  }
+
+  /**
+   * moveBelow rewrites, with the directory's new lease, the nodes below it that held its old
+   * lease (or none, when it had none) or whose own lease would outlive the new one.
+   */
+  private async moveBelow(below: readonly mvccpb.KeyValue[], oldLease: bigint, l: Leases): Promise<etcdserverpb.RequestOp[]> {
+    const ops: etcdserverpb.RequestOp[] = [];
+    const expiry = new Map<bigint, number | undefined>();
+    for (const kv of below) {
+      let move = kv.lease === oldLease;
+      if (!move && kv.lease !== 0n && l.exp !== undefined) {
+        if (!expiry.has(kv.lease)) expiry.set(kv.lease, await this.b.leaseExpiry(kv.lease));
+        move = (expiry.get(kv.lease) ?? Infinity) > l.exp;
+      }
+      if (move && kv.lease !== l.lease) ops.push({ requestPut: PutRequest.fromPartial({ key: kv.key, value: kv.value, lease: l.lease }) });
+    }
+    return ops;
   }
 
   /**
@@ -364,23 +417,29 @@ export class V2Store {
     return new V2Error(C.KeyNotFound, p, s.index);
   }
 
-  /** parentsToMake are the markers of p's missing directories; a file on the way is error 104. */
-  private async parentsToMake(s: Snap, p: string): Promise<Buffer[]> {
-    const out: Buffer[] = [];
+  /**
+   * parentsToMake are the markers of p's missing directories and the leases of its existing
+   * ones (root first); a file on the way is error 104.
+   */
+  private async parentsToMake(s: Snap, p: string): Promise<{ mkdirs: Buffer[]; inherited: bigint[] }> {
+    const mkdirs: Buffer[] = [];
+    const inherited: bigint[] = [];
     let missingFrom = false;
     for (const a of ancestorsOf(p)) {
       if (missingFrom) {
-        out.push(this.layout.dirKey(a));
+        mkdirs.push(this.layout.dirKey(a));
         continue;
       }
       const st = await this.state(s, a);
       if (st.file !== undefined) throw new V2Error(C.NotDir, a, s.index);
       if (st.dir === undefined) {
         missingFrom = true;
-        out.push(this.layout.dirKey(a));
+        mkdirs.push(this.layout.dirKey(a));
+      } else if (st.dir.lease !== 0n && !inherited.includes(st.dir.lease)) {
+        inherited.push(st.dir.lease);
       }
     }
-    return out;
+    return { mkdirs, inherited };
   }
 
   private levelRange(p: string, level: number): [Buffer, Buffer] {
@@ -388,10 +447,15 @@ export class V2Store {
     return [k, prefixEnd(k)];
   }
 
-  /** listDir lists a directory's visible children (recursive: with their subtrees), in key order. */
-  private async listDir(s: Snap, p: string, recursive: boolean): Promise<V2Node[]> {
+  /**
+   * listDir lists a directory's visible children (recursive: with their subtrees), in key
+   * order; `leases` are the leases of p and the directories above it (a node holding one of
+   * them shows no TTL of its own).
+   */
+  private async listDir(s: Snap, p: string, recursive: boolean, leases: bigint[] = []): Promise<V2Node[]> {
     const top: V2Node[] = [];
     const dirs = new Map<string, V2Node>();
+    const chain = new Map<string, bigint[]>([[p, leases]]);
     for (let level = 1; depthOf(p) + level <= MAX_DEPTH; level++) {
       const [k, end] = this.levelRange(p, level);
       const kvs = await s.list(k, end);
@@ -401,10 +465,12 @@ export class V2Store {
         if (n === undefined || isHiddenName(n.path)) continue;
         const parent = level === 1 ? undefined : dirs.get(parentOf(n.path));
         if (level > 1 && parent === undefined) continue; // below a hidden directory
-        const node = await this.toNode(kv, n.path, n.dir);
+        const above = chain.get(parentOf(n.path)) ?? leases;
+        const node = await this.toNode(kv, n.path, n.dir, above);
         if (n.dir && recursive) {
           node.nodes = [];
           dirs.set(n.path, node);
+          chain.set(n.path, kv.lease !== 0n ? [...above, kv.lease] : above);
         }
         if (parent === undefined) top.push(node);
         else parent.nodes?.push(node);
@@ -414,12 +480,15 @@ export class V2Store {
     return top;
   }
 
-  /** toNode is a stored key-value as a v2 node: a file with its value or a directory, with its TTL if it has a lease. */
-  private async toNode(kv: mvccpb.KeyValue, path: string, dir: boolean): Promise<V2Node> {
+  /**
+   * toNode is a stored key-value as a v2 node: a file with its value or a directory, with its
+   * TTL if it has a lease of its own (not one of `inherited`, its directories' leases).
+   */
+  private async toNode(kv: mvccpb.KeyValue, path: string, dir: boolean, inherited: readonly bigint[] = []): Promise<V2Node> {
     const n: V2Node = { key: path, modifiedIndex: v2Index(kv.modRevision), createdIndex: v2Index(kv.createRevision) };
     if (dir) n.dir = true;
     else n.value = kv.value.toString();
-    if (kv.lease !== 0n) {
+    if (kv.lease !== 0n && !inherited.includes(kv.lease)) {
       const exp = await this.b.leaseExpiry(kv.lease);
       if (exp !== undefined) {
         n.expiration = exp;
@@ -446,38 +515,75 @@ export class V2Store {
   /**
    * write runs one v2 write: plan it on a fresh read, commit it guarded, and retry while
    * another v2 write got in between. A TTL's lease is granted once, before the first commit,
-   * and revoked when the write fails; the lease the node had before is revoked after success.
+   * and revoked when the write fails or the node takes an ancestor's lease instead.
+   *
+   * Directory TTLs: every node below a directory with a TTL holds a lease that expires no
+   * later than the directory's, so the directory's expiry removes it too, in the same
+   * revision (one "expire" event). A node takes its own TTL's lease when that expires first,
+   * else the earliest-expiring lease of its directories (which it then reports no TTL for;
+   * a node whose own TTL is longer than its directory's lives as long as the directory). The
+   * directories a write makes on the way take that inherited lease. The lease a replaced or
+   * removed node had is revoked after the write unless it is inherited or still in use.
    */
-  private async write(t: TtlOption, dir: boolean | (() => boolean), plan: (s: Snap) => Promise<WritePlan>): Promise<V2Answer> {
-    let lease = 0n;
-    let exp: number | undefined;
+  private async write(t: TtlOption, plan: (s: Snap) => Promise<WritePlan>): Promise<V2Answer> {
+    let own = 0n;
+    let ownExp: number | undefined;
+    let effective = 0n;
     try {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const s = await this.begin(true);
         const w = await plan(s);
-        if (t.ttl !== undefined && lease === 0n) {
-          if (typeof dir === "function" ? dir() : dir) throw new V2Error(C.InvalidField, "etcd-ts: directories cannot have a TTL", s.index);
-          lease = await this.b.leaseGrant(t.ttl > 0n ? t.ttl : 1n);
-          exp = t.nowMs + Number(t.ttl) * 1000;
+        if (t.ttl !== undefined && own === 0n) {
+          own = await this.b.leaseGrant(t.ttl > 0n ? t.ttl : 1n);
+          ownExp = t.nowMs + Number(t.ttl) * 1000;
+        }
+        const inherited = await this.earliest(w.inherited);
+        effective = own;
+        let effectiveExp = ownExp;
+        if (inherited.lease !== 0n && (own === 0n || inherited.exp < (ownExp ?? Infinity))) {
+          effective = inherited.lease;
+          effectiveExp = inherited.exp;
         }
         const compare = [
           cmpMod(this.layout.actionKey, s.actMod),
           ...(await Promise.all(w.guard.map(async (k) => cmpMod(k, (await s.kv(k))?.modRevision ?? 0n)))),
         ];
-        const success = [...w.ops(lease), put(this.layout.actionKey, w.action, 0n)];
+        const ops = await w.ops({ lease: effective, exp: effectiveExp, inherited: inherited.lease });
+        if (ops.length + 1 > MAX_WRITE_OPS) throw new V2Error(C.InvalidField, `etcd-ts: a v2 write may change at most ${MAX_WRITE_OPS - 1} nodes`, s.index);
+        const success = [...ops, put(this.layout.actionKey, w.action, 0n)];
         const r = await this.b.txn(TxnRequest.fromPartial({ compare, success, failure: [] }));
         if (!r.succeeded) continue;
         const idx = v2Index(r.header?.revision ?? 0n);
-        const answer = await w.answer(idx, exp);
-        const old = w.leaseToRevoke ?? (w.oldLease !== undefined && w.oldLease !== lease ? w.oldLease : 0n);
-        if (old !== 0n) void this.b.leaseRevoke(old).catch(() => undefined);
-        lease = 0n; // the node holds it now
+        const answer = await w.answer(idx, ownExp);
+        const old = w.replacedLease ?? 0n;
+        if (old !== 0n && old !== effective && !w.inherited.includes(old)) void this.b.leaseRevoke(old).catch(() => undefined);
         return answer;
       }
       throw new V2Error(C.RaftInternal, "etcd-ts: too many conflicting writes", 0n);
     } finally {
-      if (lease !== 0n) void this.b.leaseRevoke(lease).catch(() => undefined);
+      // A granted lease the node did not take (a failed write, or an inherited lease won).
+      if (own !== 0n && own !== effective) void this.b.leaseRevoke(own).catch(() => undefined);
     }
+  }
+
+  /** earliest is the lease among `leases` that expires first (0n when none is alive). */
+  private async earliest(leases: readonly bigint[]): Promise<{ lease: bigint; exp: number }> {
+    let best = { lease: 0n, exp: Infinity };
+    for (const l of new Set(leases)) {
+      const exp = await this.b.leaseExpiry(l);
+      if (exp !== undefined && exp < best.exp) best = { lease: l, exp };
+    }
+    return best;
+  }
+
+  /** ancestorLeases are the leases of the directories above p (root first), each once. */
+  private async ancestorLeases(s: Snap, p: string): Promise<bigint[]> {
+    const out: bigint[] = [];
+    for (const a of ancestorsOf(p)) {
+      const l = (await s.kv(this.layout.dirKey(a)))?.lease ?? 0n;
+      if (l !== 0n && !out.includes(l)) out.push(l);
+    }
+    return out;
   }
 }
 
@@ -492,19 +598,29 @@ export interface DirUpdate {
   mod: string;
 }
 
+/** Leases is what a write's ops get: the node's lease (and when it expires) and the lease of the directories it makes. */
+interface Leases {
+  lease: bigint;
+  exp: number | undefined;
+  inherited: bigint;
+}
+
 /** WritePlan is what a write decided at one read: its ops and how to answer once committed. */
 interface WritePlan {
   /** action is the action key's value. */
   action: string;
   /** guard are the keys whose mod revisions must not have moved since the read. */
   guard: Buffer[];
-  ops(lease: bigint): etcdserverpb.RequestOp[];
+  /** inherited are the leases of the node's directories (see write). */
+  inherited: bigint[];
+  ops(l: Leases): Promise<etcdserverpb.RequestOp[]> | etcdserverpb.RequestOp[];
   answer(idx: bigint, expirationMs: number | undefined): Promise<V2Answer>;
-  /** oldLease is the replaced node's lease, revoked after the write unless it is the new one. */
-  oldLease?: bigint | undefined;
-  /** leaseToRevoke is the removed node's lease, revoked after the write. */
-  leaseToRevoke?: bigint | undefined;
+  /** replacedLease is the lease of the node replaced or removed, revoked after the write (see write). */
+  replacedLease?: bigint | undefined;
 }
+
+/** MAX_WRITE_OPS bounds the ops of one v2 write's transaction (etcd's default --max-txn-ops). */
+const MAX_WRITE_OPS = 128;
 
 function checkDepth(p: string, s: Snap): void {
   if (depthOf(p) > MAX_DEPTH) throw new V2Error(C.InvalidField, `etcd-ts: path deeper than ${MAX_DEPTH} components`, s.index);

@@ -77,6 +77,48 @@ describe("--enable-v2 and --experimental-enable-v2v3", () => {
     expect(json(await call(`${url}/r`)).node.ttl).toBeUndefined();
   }, 30_000);
 
+  it("expires a directory with a TTL together with everything below it, in one expire event", async () => {
+    const [m] = await startCluster(1, ["--enable-v2"]);
+    const url = keys(m as Etcd);
+    expect(json(await call(`${url}/d?dir=true`, "PUT", "ttl=3")).node).toMatchObject({ key: "/d", dir: true, ttl: 3 });
+    await call(`${url}/d/a/b`, "PUT", "value=1");
+    // A longer TTL of its own: the node still goes with its directory.
+    expect(json(await call(`${url}/d/long`, "PUT", "value=2&ttl=100")).node).toMatchObject({ ttl: 100 });
+    // A shorter one: its own.
+    expect(json(await call(`${url}/d/short`, "PUT", "value=3&ttl=2")).node).toMatchObject({ ttl: 2 });
+    const listed = json(await call(`${url}/d?recursive=true&sorted=true`)).node as { ttl?: number; nodes: { key: string; ttl?: number; nodes?: { key: string; ttl?: number }[] }[] };
+    expect(listed.ttl).toBeGreaterThanOrEqual(2);
+    expect(listed.nodes.map((n) => [n.key, n.ttl])).toEqual([
+      ["/d/a", undefined],
+      ["/d/long", undefined],
+      ["/d/short", expect.any(Number)],
+    ]);
+    expect(listed.nodes[0]?.nodes?.[0]).toMatchObject({ key: "/d/a/b" });
+    expect(listed.nodes[0]?.nodes?.[0]?.ttl).toBeUndefined();
+    // A watcher of a node below hears the directory expire; nothing below it is left.
+    const w = call(`${url}/d/a/b?wait=true`);
+    expect(json(await w)).toMatchObject({ action: "expire", node: { key: "/d", dir: true }, prevNode: { key: "/d", dir: true } });
+    expect(json(await call(`${url}/d/long`))).toMatchObject({ errorCode: 100, cause: "/d" });
+    const v3 = await m?.server.range(etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from("/etcd-ts/v2/0"), rangeEnd: Buffer.from("/etcd-ts/v2/1") }));
+    expect(v3?.kvs.map((kv) => kv.key.toString())).toEqual([]);
+
+    // updatedir --ttl extends a directory's life and moves what below it held the old lease;
+    // updatedir without a TTL makes it permanent again, with its nodes.
+    await call(`${url}/e?dir=true`, "PUT", "ttl=2");
+    await call(`${url}/e/x`, "PUT", "value=kept");
+    expect(json(await call(`${url}/e?dir=true&prevExist=true`, "PUT", "ttl=30")).node).toMatchObject({ key: "/e", dir: true, ttl: 30 });
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(json(await call(`${url}/e/x`)).node).toMatchObject({ value: "kept" });
+    expect(json(await call(`${url}/e`)).node.ttl).toBeGreaterThan(20);
+    await call(`${url}/e?dir=true&prevExist=true`, "PUT");
+    expect(json(await call(`${url}/e`)).node.ttl).toBeUndefined();
+    const stored = await m?.server.range(etcdserverpb.RangeRequest.fromPartial({ key: Buffer.from("/etcd-ts/v2/0"), rangeEnd: Buffer.from("/etcd-ts/v2/1") }));
+    expect(stored?.kvs.map((kv) => [kv.key.toString(), kv.lease])).toEqual([
+      ["/etcd-ts/v2/001/k/e/", 0n],
+      ["/etcd-ts/v2/002/k/e/x", 0n],
+    ]);
+  }, 30_000);
+
   it("serves the same tree from every member of a cluster, writes through any of them", async () => {
     const ms = await startCluster(3, ["--enable-v2"]);
     const lead = leaderOf(ms);
