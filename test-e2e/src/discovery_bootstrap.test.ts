@@ -118,6 +118,33 @@ async function members(endpoint: string): Promise<string[]> {
   return out.members.map((m) => `${m.name}=${m.peerURLs.join(",")}`).sort();
 }
 
+/**
+ * v2MemberCommands runs the real ETCDCTL_API=2 etcdctl's member add, list and remove on a
+ * formed cluster and answers their outputs with IDs, URLs and member names masked. Both
+ * servers refuse a member add until every member has been connected for 5 s (strict
+ * reconfiguration check): it waits that long first.
+ */
+async function v2MemberCommands(endpoint: string, names: string[]): Promise<string[]> {
+  await new Promise((r) => setTimeout(r, 5_500));
+  const v2 = async (...args: string[]): Promise<string> => {
+    const r = await run(REAL_ETCDCTL, ["--endpoints", endpoint, ...args], { env: { ETCDCTL_API: "2" } });
+    return `$ ${args.join(" ")}\n${r.stdout}${r.stderr}[exit ${r.code}]`;
+  };
+  const out = [await v2("member", "add", "newbie", `http://127.0.0.1:${await freePort()}`), await v2("member", "list")];
+  const id = /with ID ([0-9a-f]+) to cluster/.exec(out[0] ?? "")?.[1] ?? "none";
+  out.push(await v2("member", "remove", id), await v2("member", "list"), await v2("member", "remove", id));
+  const mask = (t: string): string => {
+    let m = t.replace(/http:\/\/127\.0\.0\.1:\d+/g, "<url>").replace(/\b[0-9a-f]{12,16}\b/g, "<id>");
+    for (const n of names) m = m.split(n).join("<name>");
+    m = m.replace(/ETCD_INITIAL_CLUSTER="([^"]*)"/, (_x, list: string) => `ETCD_INITIAL_CLUSTER="${list.split(",").sort().join(",")}"`);
+    // Lists are in member ID order, which differs between the clusters.
+    return m.split("\n").sort().join("\n");
+  };
+  return out.map(mask);
+}
+
+const memberOutputs = new Map<ServerKind, string[]>();
+
 /** newToken makes a discovery token of `size` on a server with the v2 API. */
 async function newToken(serverUrl: string, token: string, size: number): Promise<string> {
   const r = await http(`${serverUrl}/v2/keys/discovery/${token}/_config/size`, "PUT", `value=${size}`);
@@ -151,13 +178,14 @@ describe("bootstrap by --discovery", () => {
     const proxy = await startProxy();
     try {
       const ns = await Promise.all(["m1", "m2", "m3"].map((n) => node(n)));
-      const started = ns.map((n, i) => start("etcd-ts", n, ["--discovery", url, ...(i === 2 ? ["--discovery-proxy", proxy.url] : [])]));
+      const started = ns.map((n, i) => start("etcd-ts", n, ["--discovery", url, "--enable-v2", ...(i === 2 ? ["--discovery-proxy", proxy.url] : [])]));
       await Promise.all(ns.map((n, i) => healthy(n, started[i] as Spawned)));
       const [m1, m2, m3] = ns as [Node, Node, Node];
       const expected = ns.map((n) => `${n.name}=${n.peerUrl}`).sort();
       for (const n of ns) expect(await members(n.clientUrl)).toEqual(expected);
       await ctl(m1.clientUrl, "put", "found", "each-other");
       expect(await ctl(m3.clientUrl, "get", "found", "--print-value-only")).toBe("each-other\n");
+      memberOutputs.set("etcd-ts", await v2MemberCommands(m1.clientUrl, ["m1", "m2", "m3"]));
       // m3 reached the token only through the proxy.
       expect(proxy.forwarded.some((f) => f.includes("/v2/keys/discovery/etcd-ts-cluster"))).toBe(true);
       // Every member registered itself under its member ID with its name and peer URL.
@@ -177,7 +205,7 @@ describe("bootstrap by --discovery", () => {
 
       // A member restarted with the same flags keeps its data and ignores the token.
       await stopProcess((started[1] as Spawned).proc, "SIGTERM");
-      const again = start("etcd-ts", m2, ["--discovery", url]);
+      const again = start("etcd-ts", m2, ["--discovery", url, "--enable-v2"]);
       await healthy(m2, again);
       expect(logOf(m2)).toContain("discovery token is ignored since cluster already initialized");
       expect(await ctl(m2.clientUrl, "get", "found", "--print-value-only", "--consistency", "l")).toBe("each-other\n");
@@ -200,11 +228,19 @@ describe("bootstrap by --discovery", () => {
     await disco.start();
     const url = await newToken(disco.url, "go-cluster", 3);
     const ns = await Promise.all(["g1", "g2", "g3"].map((n) => node(n)));
-    const started = ns.map((n) => start("etcd", n, ["--discovery", url]));
+    const started = ns.map((n) => start("etcd", n, ["--discovery", url, "--enable-v2"]));
     await Promise.all(ns.map((n, i) => healthy(n, started[i] as Spawned)));
     const expected = ns.map((n) => `${n.name}=${n.peerUrl}`).sort();
     expect(await members((ns[0] as Node).clientUrl)).toEqual(expected);
+    memberOutputs.set("etcd", await v2MemberCommands((ns[0] as Node).clientUrl, ["g1", "g2", "g3"]));
   }, 120_000);
+
+  it("answers the real ETCDCTL_API=2 etcdctl's member add, list and remove alike on both clusters", () => {
+    const a = memberOutputs.get("etcd") ?? [];
+    expect(a[0]).toContain("Added member named newbie with ID <id> to cluster");
+    expect(a[2]).toContain("Removed member <id> from cluster");
+    expect(memberOutputs.get("etcd-ts")).toEqual(a);
+  });
 });
 
 describe("bootstrap by --discovery-srv", () => {

@@ -1,4 +1,8 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { request, type IncomingMessage } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { REAL_ETCDCTL, run } from "@etcd-ts/test-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Member, type Kind } from "./harness/member.js";
@@ -505,6 +509,43 @@ async function runEtcdctl(ctx: Ctx): Promise<string[]> {
   return out;
 }
 
+/**
+ * runLongCommands runs the v2 commands that wait for events: `watch --forever` (every event
+ * until it is stopped) and `exec-watch` (a command per event, with the ETCD_WATCH_* variables);
+ * each is started, fed three writes, and stopped.
+ */
+async function runLongCommands(ctx: Ctx): Promise<string[]> {
+  const out: string[] = [];
+  const env = { ...process.env, ETCDCTL_API: "2", ETCDCTL_ENDPOINTS: ctx.url };
+  const writes = async (key: string): Promise<void> => {
+    await put(ctx, key, "value=one");
+    await put(ctx, `${key}?prevExist=true`, "value=two");
+    await put(ctx, key, undefined, "DELETE");
+  };
+  const runUntil = async (args: string[], key: string, lines: number, file?: string): Promise<string> => {
+    const p = spawn(REAL_ETCDCTL, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    p.stdout.on("data", (d: Buffer) => (text += d.toString()));
+    p.stderr.on("data", (d: Buffer) => (text += d.toString()));
+    // The watch is registered once etcdctl has synced and sent its request: give it that long.
+    await new Promise((r) => setTimeout(r, 700));
+    await writes(key);
+    const count = (): number => (file !== undefined ? (existsSync(file) ? readFileSync(file, "utf8") : "") : text).split("\n").filter((l) => l !== "").length;
+    const deadline = Date.now() + 10_000;
+    while (count() < lines && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    p.kill("SIGINT");
+    await new Promise((r) => p.once("close", r));
+    return file !== undefined ? `${text}${readFileSync(file, "utf8")}` : text;
+  };
+  out.push(relCtl(ctx, await runUntil(["watch", "--forever", "/wf"], "/wf", 3)));
+  out.push(relCtl(ctx, await runUntil(["-o", "extended", "watch", "--forever", "--recursive", "/wfd"], "/wfd/k", 21)));
+  const file = join(mkdtempSync(join(tmpdir(), "v2-exec-")), "events");
+  const script = `echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_MODIFIED_INDEX" >> ${file}`;
+  // etcdctl 3.4's parsing drops the "--", so the key goes last: exec-watch -- <command...> <key>.
+  out.push(relCtl(ctx, (await runUntil(["exec-watch", "--", "sh", "-c", script, "/ew"], "/ew", 3, file)).replace(/ (\d+)$/gm, (_m, n: string) => ` <${Number(n) - ctx.base}>`)));
+  return out;
+}
+
 function sortLines(text: string): string {
   const lines = text.split("\n").filter((l) => l !== "");
   return lines.length === 0 ? text : `${lines.sort().join("\n")}\n`;
@@ -546,7 +587,7 @@ function withoutCreated(a: Answer | undefined): unknown {
   return { ...a, body };
 }
 
-const results = new Map<Kind, { steps: Answer[]; watches: Answer[]; ctl: string[]; ttls: number[]; cleared: Answer }>();
+const results = new Map<Kind, { steps: Answer[]; watches: Answer[]; ctl: string[]; ttls: number[]; cleared: Answer; long: string[] }>();
 const members: Member[] = [];
 
 /** runAll runs every case on one server; etcd-ts additionally compacts its v3 history before the 401 case. */
@@ -559,6 +600,7 @@ async function runAll(kind: Kind): Promise<void> {
   const steps = await runSteps(ctx);
   const ttls = ["ttl1", "ttl2", "ttl3"].map((n) => (JSON.parse(ctx.raw.get(n) ?? "{}") as { node?: { ttl?: number } }).node?.ttl ?? -1);
   const watches = await runWatches(ctx);
+  const long = await runLongCommands(ctx);
   const ctlOut = await runEtcdctl(ctx);
   // History beyond what a watch can reach: etcd's v2 store keeps the last 1,000 events;
   // etcd-ts keeps what the v3 store has not compacted.
@@ -569,7 +611,7 @@ async function runAll(kind: Kind): Promise<void> {
     expect(res.statusCode).toBe(200);
   }
   const cleared = await watchAnswer(ctx, `${K}/many?wait=true&waitIndex={base+2}`, 1).answer;
-  results.set(kind, { steps, watches, ctl: ctlOut, ttls, cleared });
+  results.set(kind, { steps, watches, ctl: ctlOut, ttls, cleared, long });
 }
 
 beforeAll(async () => {
@@ -613,6 +655,14 @@ describe("the v2 API, etcd-ts against etcd 3.4.23 --enable-v2", () => {
     const a = results.get("etcd")?.ctl ?? [];
     const b = results.get("etcd-ts")?.ctl ?? [];
     for (let i = 0; i < ETCDCTL_COMMANDS.length; i++) expect(b[i]).toBe(a[i]);
+  });
+
+  it("gives the real etcdctl's watch --forever and exec-watch the same events", () => {
+    const a = results.get("etcd")?.long ?? [];
+    expect(a[0]).toBe("one\ntwo\nPrevNode.Value: two\n");
+    expect(a[1]).toContain("[update] /wfd/k\nKey: /wfd/k\n");
+    expect(a[2]?.split("\n").filter((l) => l !== "").map((l) => l.replace(/ <\d+>$/, ""))).toEqual(["set /ew one", "update /ew two", "delete /ew "]);
+    expect(results.get("etcd-ts")?.long).toEqual(a);
   });
 
   it("answers the TTL a write asked for, and what is left of it on a read", () => {
