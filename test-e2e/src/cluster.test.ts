@@ -178,7 +178,10 @@ describe("3-member etcd-ts cluster", () => {
       const p = await ctl(c.endpoints(), "member", "promote", id);
       return p.code === 0 ? p : undefined;
     });
-    expect((await ctl(c.endpoints(), "member", "list")).stdout).toContain(`${id}, started, m3, ${c.peerUrl(m3)}, ${c.clientUrl(m3)}, false`);
+    // MemberList answers from the member asked, which may apply the promotion a moment later (as in etcd).
+    const promoted = `${id}, started, m3, ${c.peerUrl(m3)}, ${c.clientUrl(m3)}, false`;
+    await until(async () => ((await ctl(c.endpoints(), "member", "list")).stdout.includes(promoted) ? true : undefined), 10_000);
+    expect((await ctl(c.endpoints(), "member", "list")).stdout).toContain(promoted);
     // Remove a follower that is not m3.
     const leader = await leaderOf(c);
     const victim = c.members.find((m) => m !== leader && m !== m3) as ClusterMember;

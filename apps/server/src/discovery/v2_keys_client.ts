@@ -43,8 +43,15 @@ export class V2ClusterError extends Error {
 /** V2InvalidJsonError is an answer that is no v2 JSON (etcd's client.ErrInvalidJSON). */
 export class V2InvalidJsonError extends Error {
   constructor() {
-    super("client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint.");
+    super("client: response is invalid json. The endpoint is probably not valid etcd cluster endpoint");
     this.name = "V2InvalidJsonError";
+  }
+}
+
+/** EmptyAnswer is a 2xx answer without a body (etcd's ErrEmptyBody). */
+class EmptyAnswer extends Error {
+  constructor() {
+    super("client: response body is empty");
   }
 }
 
@@ -80,9 +87,20 @@ export class V2KeysClient {
     return this.send("PUT", key, "?prevExist=false", `value=${encodeURIComponent(value)}`, DEFAULT_REQUEST_TIMEOUT_MS);
   }
 
-  /** watch waits for the next event on key (recursive: below it) after index `afterIndex`, with no timeout. */
-  watch(key: string, afterIndex: number, recursive: boolean, signal?: AbortSignal): Promise<V2ClientResponse> {
-    return this.send("GET", key, `?wait=true&waitIndex=${afterIndex + 1}&recursive=${String(recursive)}`, undefined, 0, signal);
+  /**
+   * watch waits for the next event on key (recursive: below it) after index `afterIndex`,
+   * with no timeout; an answer with an empty body (the server ended the wait) is asked again,
+   * as etcd's watcher does.
+   */
+  async watch(key: string, afterIndex: number, recursive: boolean, signal?: AbortSignal): Promise<V2ClientResponse> {
+    for (;;) {
+      try {
+        return await this.send("GET", key, `?wait=true&waitIndex=${afterIndex + 1}&recursive=${String(recursive)}`, undefined, 0, signal);
+      } catch (err) {
+        if (!(err instanceof EmptyAnswer) || signal?.aborted === true) throw err;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   private send(method: string, key: string, query: string, form: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<V2ClientResponse> {
@@ -184,6 +202,10 @@ function escapePath(key: string): string {
 
 /** decode reads a v2 answer: an event (2xx) or a v2 error; anything else is invalid JSON. */
 function decode(res: IncomingMessage, text: string): V2ClientResponse {
+  const status = res.statusCode ?? 0;
+  // As etcd's client: a 5xx answer is the member failing (retried), not an answer.
+  if (status >= 500) throw new V2ClusterError(`server answered ${status}`);
+  if (status >= 200 && status < 300 && text === "") throw new EmptyAnswer();
   let body: Record<string, unknown>;
   try {
     body = JSON.parse(text) as Record<string, unknown>;
@@ -191,7 +213,6 @@ function decode(res: IncomingMessage, text: string): V2ClientResponse {
     throw new V2InvalidJsonError();
   }
   const index = Number(res.headers["x-etcd-index"] ?? 0);
-  const status = res.statusCode ?? 0;
   if (status >= 200 && status < 300 && typeof body["action"] === "string" && typeof body["node"] === "object") {
     return { action: body["action"], node: body["node"] as V2ClientNode, index };
   }

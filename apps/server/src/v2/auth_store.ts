@@ -221,16 +221,16 @@ export class V2AuthStore {
     }
     const read = new Set(old.permissions.kv.read);
     const write = new Set(old.permissions.kv.write);
-    for (const p of r.grant?.kv.read ?? []) {
+    for (const p of r.grant?.kv?.read ?? []) {
       if (read.has(p)) throw new V2AuthError(409, `Granting duplicate read permission ${p}`);
       read.add(p);
     }
-    for (const p of r.grant?.kv.write ?? []) {
+    for (const p of r.grant?.kv?.write ?? []) {
       if (write.has(p)) throw new V2AuthError(409, `Granting duplicate write permission ${p}`);
       write.add(p);
     }
-    for (const p of r.revoke?.kv.read ?? []) read.delete(p);
-    for (const p of r.revoke?.kv.write ?? []) write.delete(p);
+    for (const p of r.revoke?.kv?.read ?? []) read.delete(p);
+    for (const p of r.revoke?.kv?.write ?? []) write.delete(p);
     const out: V2Role = { role: old.role, permissions: { kv: { read: [...read].sort(), write: [...write].sort() } } };
     if (JSON.stringify(out.permissions) === JSON.stringify({ kv: { read: [...old.permissions.kv.read].sort(), write: [...old.permissions.kv.write].sort() } })) {
       throw new V2AuthError(400, "Role not updated. Use grant/revoke to update the role.");

@@ -107,6 +107,31 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString()) as unknown;
 }
 
+/** strings: absent, null, or an array of strings (a Go []string field). */
+const strings = (v: unknown): boolean => v === undefined || v === null || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** isUser: a body Go decodes into v2auth.User (else "Invalid JSON in request body."). */
+function isUser(v: unknown): v is V2User {
+  if (!isObject(v)) return false;
+  return (v["user"] === undefined || typeof v["user"] === "string") && (v["password"] === undefined || typeof v["password"] === "string") && strings(v["roles"]) && strings(v["grant"]) && strings(v["revoke"]);
+}
+
+/** isPermissions: absent, null, or {"kv": {"read": [...], "write": [...]}}. */
+function isPermissions(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (!isObject(v)) return false;
+  const kv = v["kv"];
+  if (kv === undefined || kv === null) return true;
+  return isObject(kv) && strings(kv["read"]) && strings(kv["write"]);
+}
+
+/** isRole: a body Go decodes into v2auth.Role. */
+function isRole(v: unknown): v is V2Role {
+  if (!isObject(v)) return false;
+  return (v["role"] === undefined || typeof v["role"] === "string") && isPermissions(v["permissions"]) && isPermissions(v["grant"]) && isPermissions(v["revoke"]);
+}
+
 /** userJson is a user as answered: its name and roles (the roles with their permissions where asked). */
 function roleJson(r: V2Role): Record<string, unknown> {
   return { role: r.role, permissions: { kv: { read: r.permissions.kv.read.length > 0 ? r.permissions.kv.read : null, write: r.permissions.kv.write.length > 0 ? r.permissions.kv.write : null } } };
@@ -210,7 +235,7 @@ const users: Handler = async (auth, access, clusterId, req, res, rest) => {
   let u: V2User;
   try {
     u = (await readJson(req)) as V2User;
-    if (typeof u !== "object" || u === null) throw new SyntaxError("not an object");
+    if (!isUser(u)) throw new SyntaxError("not a user");
   } catch {
     return authHttpError(res, 400, "Invalid JSON in request body.");
   }
@@ -250,7 +275,7 @@ const roles: Handler = async (auth, access, clusterId, req, res, rest) => {
   let r: V2Role;
   try {
     r = (await readJson(req)) as V2Role;
-    if (typeof r !== "object" || r === null) throw new SyntaxError("not an object");
+    if (!isRole(r)) throw new SyntaxError("not a role");
   } catch {
     return authHttpError(res, 400, "Invalid JSON in request body.");
   }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { posix } from "node:path";
 import { V2Error, V2ErrorCode as C } from "./errors.js";
 import { eventJson, type V2Event } from "./node.js";
 import type { V2Access } from "./http_auth.js";
@@ -123,7 +124,36 @@ class GoPathError extends Error {}
 /** decodePath decodes a URL path's % escapes as Go's url.PathUnescape does ("+" stays "+"). */
 function decodePath(raw: string): string {
   if (/%(?![0-9a-fA-F]{2})/.test(raw)) throw new GoPathError(raw);
-  return decodeURIComponent(raw.replace(/%(?![0-9a-fA-F]{2})/g, "%25"));
+  // Bytes, then UTF-8: an escape of bytes that are no UTF-8 (%FF) becomes U+FFFD, as Go's
+  // JSON shows such a key, instead of failing the request.
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === "%") {
+      bytes.push(parseInt(raw.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      for (const b of Buffer.from(raw[i] as string)) bytes.push(b);
+    }
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/** accessPath is a key path as access is decided on: cleaned as Go's path.Clean, a trailing slash kept. */
+function accessPath(keyPath: string): string {
+  return posix.normalize(`/${keyPath}`);
+}
+
+/** drained resolves once a response can take more data (or is gone). */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
 }
 
 /** parseQuery is Go's url.ParseQuery into a Form (lenient: a bad escape keeps the text). */
@@ -193,7 +223,9 @@ async function handle(ctx: V2KeysContext, req: IncomingMessage, res: ServerRespo
   }
   const form = await readForm(req, query);
   const r = parseKeyRequest(method, keyPath, form);
-  if (ctx.access !== undefined && !(await ctx.access.hasKeyPrefixAccess(req, keyPath, r.recursive))) {
+  // The path is checked as it will be used: cleaned ("/a/../b" is "/b"; Go's mux redirects an
+  // unclean path before etcd checks it), a trailing slash kept.
+  if (ctx.access !== undefined && !(await ctx.access.hasKeyPrefixAccess(req, accessPath(keyPath), r.recursive))) {
     throw new V2Error(C.Unauthorized, "Insufficient credentials", 0n);
   }
   const s = ctx.store;
@@ -217,7 +249,9 @@ async function handle(ctx: V2KeysContext, req: IncomingMessage, res: ServerRespo
     for (;;) {
       const ev = await w.next();
       if (ev === undefined || res.destroyed) break;
-      res.write(`${eventJson(ev)}\n`);
+      // A client that does not read holds the watch back (its v3 watch then falls behind and
+      // catches up later), instead of its events piling up in memory.
+      if (!res.write(`${eventJson(ev)}\n`)) await drained(res);
       if (!r.stream) break;
     }
     w.close();

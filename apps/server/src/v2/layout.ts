@@ -108,7 +108,7 @@ export class V2Layout {
     const s = k.toString();
     if (!s.startsWith(`${this.prefix}/`)) return undefined;
     const rest = s.slice(this.prefix.length + 1);
-    const m = /^(\d{3})\/k(\/.*)$/.exec(rest);
+    const m = /^(\d{3})\/k(\/[\s\S]*)$/.exec(rest);
     if (m === null) return undefined;
     const body = m[2] as string;
     const dir = body.endsWith("/");

@@ -14,8 +14,13 @@ export function v2Index(rev: bigint): bigint {
   return rev === 0n ? 0n : rev - 1n;
 }
 
-/** MAX_ATTEMPTS bounds the retries of a write whose reads another write invalidated. */
-const MAX_ATTEMPTS = 32;
+/** MAX_ATTEMPTS bounds the retries of a write whose reads another write invalidated (with jittered backoff). */
+const MAX_ATTEMPTS = 64;
+
+/** MAX_QUEUED_WRITES bounds the v2 writes waiting for their turn on one member. */
+const MAX_QUEUED_WRITES = 10_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * TtlOption is a write's TTL as the HTTP layer parsed it: `ttl` seconds from `nowMs` (none:
@@ -94,6 +99,9 @@ export class V2Store {
   readonly layout: V2Layout;
   private readonly b: V2Backend;
   private readonly now: () => number;
+  /** tail is the last queued write's turn (see write). */
+  private tail: Promise<void> = Promise.resolve();
+  private queued = 0;
 
   constructor(b: V2Backend, prefix: string, now: () => number = Date.now) {
     this.b = b;
@@ -140,7 +148,7 @@ export class V2Store {
       const prev = st.file;
       return {
         action: t.refresh === true ? "refresh:set" : "set",
-        guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
+        guard: [this.layout.fileKey(p), this.layout.dirKey(p), ...this.ancestorMarkers(p)],
         inherited,
         ops: (l) => [
           ...mkdirs.map((k) => put(k, "", l.inherited)),
@@ -175,7 +183,7 @@ export class V2Store {
       if (st.file !== undefined || st.dir !== undefined) throw new V2Error(C.NodeExist, p, s.index);
       return {
         action: "create",
-        guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
+        guard: [this.layout.fileKey(p), this.layout.dirKey(p), ...this.ancestorMarkers(p)],
         inherited,
         ops: (l) => [...mkdirs.map((k) => put(k, "", l.inherited)), dir ? put(this.layout.dirKey(p), "", l.lease) : put(this.layout.fileKey(p), value, l.lease)],
         answer: async (idx, exp) => ({
@@ -207,10 +215,10 @@ export class V2Store {
       const key = isDir ? this.layout.dirKey(p) : this.layout.fileKey(p);
       const ttlChange = isDir && (t.ttl !== undefined || (cur.lease !== 0n && !inherited.includes(cur.lease)));
       const below = ttlChange ? await this.subtree(s, p) : [];
-      const dirUpdate: DirUpdate = { action: "update", dir: p, created: String(cur.createRevision), mod: String(cur.modRevision) };
+      const dirUpdate: DirUpdate = { action: "update", dir: p, created: String(cur.createRevision), mod: String(cur.modRevision), ...(t.refresh === true ? { refresh: true } : {}) };
       return {
         action: isDir ? JSON.stringify(dirUpdate) : t.refresh === true ? "refresh:update" : "update",
-        guard: [key],
+        guard: [key, ...this.ancestorMarkers(p)],
         inherited,
         ops: async (l) => {
           if (!isDir) return [put(key, value, l.lease)];
@@ -246,7 +254,7 @@ export class V2Store {
       const key = this.layout.fileKey(p);
       return {
         action: t.refresh === true ? "refresh:compareAndSwap" : "compareAndSwap",
-        guard: [key],
+        guard: [key, ...this.ancestorMarkers(p)],
         inherited,
         ops: (l) => [put(key, value, l.lease)],
         answer: async (idx, exp) => ({
@@ -289,7 +297,7 @@ export class V2Store {
       const inherited = await this.ancestorLeases(s, p);
       return {
         action: "delete",
-        guard: [this.layout.fileKey(p), this.layout.dirKey(p)],
+        guard: [this.layout.fileKey(p), this.layout.dirKey(p), ...this.ancestorMarkers(p)],
         // A removal keeps no lease: the node's own lease, if it had one, is revoked after.
         inherited: [],
         ops: () => ops,
@@ -321,7 +329,7 @@ export class V2Store {
       const key = this.layout.fileKey(p);
       return {
         action: "compareAndDelete",
-        guard: [key],
+        guard: [key, ...this.ancestorMarkers(p)],
         inherited: [],
         ops: () => [del(key)],
         answer: async (idx) => ({
@@ -526,11 +534,29 @@ export class V2Store {
    * removed node had is revoked after the write unless it is inherited or still in use.
    */
   private async write(t: TtlOption, plan: (s: Snap) => Promise<WritePlan>): Promise<V2Answer> {
+    // One v2 write at a time per member: they all guard on the action key, so concurrent ones
+    // would only retry each other. Writes through other members still race; those retry.
+    if (this.queued >= MAX_QUEUED_WRITES) throw new V2Error(C.RaftInternal, "etcd-ts: too many v2 writes waiting", 0n);
+    this.queued++;
+    const prev = this.tail;
+    let release = (): void => undefined;
+    this.tail = new Promise<void>((r) => (release = r));
+    try {
+      await prev;
+      return await this.writeNow(t, plan);
+    } finally {
+      this.queued--;
+      release();
+    }
+  }
+
+  private async writeNow(t: TtlOption, plan: (s: Snap) => Promise<WritePlan>): Promise<V2Answer> {
     let own = 0n;
     let ownExp: number | undefined;
-    let effective = 0n;
+    let kept = 0n;
     try {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        if (attempt > 0) await sleep(Math.min(100, 2 ** attempt) * Math.random());
         const s = await this.begin(true);
         const w = await plan(s);
         if (t.ttl !== undefined && own === 0n) {
@@ -538,7 +564,9 @@ export class V2Store {
           ownExp = t.nowMs + Number(t.ttl) * 1000;
         }
         const inherited = await this.earliest(w.inherited);
-        effective = own;
+        // A directory whose lease is gone is expiring: read again once it has.
+        if (inherited.gone) continue;
+        let effective = own;
         let effectiveExp = ownExp;
         if (inherited.lease !== 0n && (own === 0n || inherited.exp < (ownExp ?? Infinity))) {
           effective = inherited.lease;
@@ -551,8 +579,16 @@ export class V2Store {
         const ops = await w.ops({ lease: effective, exp: effectiveExp, inherited: inherited.lease });
         if (ops.length + 1 > MAX_WRITE_OPS) throw new V2Error(C.InvalidField, `etcd-ts: a v2 write may change at most ${MAX_WRITE_OPS - 1} nodes`, s.index);
         const success = [...ops, put(this.layout.actionKey, w.action, 0n)];
-        const r = await this.b.txn(TxnRequest.fromPartial({ compare, success, failure: [] }));
+        let r: etcdserverpb.TxnResponse;
+        try {
+          r = await this.b.txn(TxnRequest.fromPartial({ compare, success, failure: [] }));
+        } catch (err) {
+          // A lease revoked between the read and the commit (a directory expiring): read again.
+          if (err instanceof Error && /requested lease not found/.test(err.message)) continue;
+          throw err;
+        }
         if (!r.succeeded) continue;
+        kept = effective;
         const idx = v2Index(r.header?.revision ?? 0n);
         const answer = await w.answer(idx, ownExp);
         const old = w.replacedLease ?? 0n;
@@ -561,19 +597,28 @@ export class V2Store {
       }
       throw new V2Error(C.RaftInternal, "etcd-ts: too many conflicting writes", 0n);
     } finally {
-      // A granted lease the node did not take (a failed write, or an inherited lease won).
-      if (own !== 0n && own !== effective) void this.b.leaseRevoke(own).catch(() => undefined);
+      // A granted lease no committed node holds (a failed write, or an inherited lease won).
+      if (own !== 0n && own !== kept) void this.b.leaseRevoke(own).catch(() => undefined);
     }
   }
 
-  /** earliest is the lease among `leases` that expires first (0n when none is alive). */
-  private async earliest(leases: readonly bigint[]): Promise<{ lease: bigint; exp: number }> {
-    let best = { lease: 0n, exp: Infinity };
+  /** earliest is the lease among `leases` that expires first (0n when none); gone: one of them no longer exists. */
+  private async earliest(leases: readonly bigint[]): Promise<{ lease: bigint; exp: number; gone: boolean }> {
+    let best = { lease: 0n, exp: Infinity, gone: false };
     for (const l of new Set(leases)) {
       const exp = await this.b.leaseExpiry(l);
-      if (exp !== undefined && exp < best.exp) best = { lease: l, exp };
+      if (exp === undefined) best.gone = true;
+      else if (exp < best.exp) best = { lease: l, exp, gone: best.gone };
     }
     return best;
+  }
+
+  /**
+   * ancestorMarkers are the markers of the directories above p: a write guards on them, so a
+   * directory removed, expired or made between its read and its commit makes it read again.
+   */
+  private ancestorMarkers(p: string): Buffer[] {
+    return ancestorsOf(p).map((a) => this.layout.dirKey(a));
   }
 
   /** ancestorLeases are the leases of the directories above p (root first), each once. */
@@ -596,6 +641,8 @@ export interface DirUpdate {
   dir: string;
   created: string;
   mod: string;
+  /** refresh: a TTL refresh, which watchers are not told of. */
+  refresh?: boolean;
 }
 
 /** Leases is what a write's ops get: the node's lease (and when it expires) and the lease of the directories it makes. */

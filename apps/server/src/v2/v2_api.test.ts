@@ -119,6 +119,54 @@ describe("--enable-v2 and --experimental-enable-v2v3", () => {
     ]);
   }, 30_000);
 
+  it("takes many concurrent TTL writes without failing one or leaking a lease, and odd keys as etcd", async () => {
+    const [m] = await startCluster(1, ["--enable-v2"]);
+    const e = m as Etcd;
+    const url = keys(e);
+    const puts = await Promise.all(Array.from({ length: 200 }, (_, i) => call(`${url}/load/k${i}`, "PUT", "value=v&ttl=100")));
+    expect(puts.map((p) => p.status).filter((st) => st !== 201)).toEqual([]);
+    // Failed writes with a TTL (the key exists) keep no lease.
+    const taken = await Promise.all(Array.from({ length: 20 }, () => call(`${url}/load/k0?prevExist=false`, "PUT", "value=x&ttl=100")));
+    expect(taken.every((p) => json(p).errorCode === 105)).toBe(true);
+    await until(() => e.server.leaseLeases().leases.length === 200);
+    expect(e.server.leaseLeases().leases.length).toBe(200);
+    // A newline and bytes that are no UTF-8 in a key: listed, as etcd lists them.
+    expect((await call(`${url}/odd/nl%0Akey`, "PUT", "value=1")).status).toBe(201);
+    expect((await call(`${url}/odd/%FF`, "PUT", "value=2")).status).toBe(201);
+    expect((json(await call(`${url}/odd?sorted=true`)).node.nodes as { key: string }[]).map((n) => n.key)).toEqual(["/odd/nl\nkey", "/odd/\ufffd"]);
+    // A directory's TTL refresh tells no watcher; the next write does.
+    await call(`${url}/svc?dir=true`, "PUT", "ttl=60");
+    const w = call(`${url}/svc?wait=true`);
+    await call(`${url}/svc?dir=true&prevExist=true&refresh=true`, "PUT", "ttl=90");
+    await call(`${url}/svc?dir=true&prevExist=true`, "PUT", "ttl=120");
+    expect(json(await w)).toMatchObject({ action: "update", node: { key: "/svc", ttl: 120 } });
+  }, 30_000);
+
+  it("checks v2 access on the path it will write (a path with .. cannot reach past a grant)", async () => {
+    const [m] = await startCluster(1, ["--enable-v2"]);
+    const base = specs.get(m as Etcd)?.clientUrl ?? "";
+    const put = (path: string, body: unknown, auth?: string): Promise<Reply> =>
+      new Promise((resolve, reject) => {
+        const headers: Record<string, string> = { "Content-Type": "application/json", ...(auth !== undefined ? { Authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {}) };
+        const req = request(`${base}${path}`, { method: "PUT", headers, agent: false }, (res) => {
+          let b = "";
+          res.on("data", (c: Buffer) => (b += c.toString()));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: b }));
+        });
+        req.on("error", reject);
+        req.end(JSON.stringify(body));
+      });
+    expect((await put("/v2/auth/users/root", { user: "root", password: "pw" })).status).toBe(201);
+    expect((await put("/v2/auth/enable", {})).status).toBe(200);
+    expect((await put("/v2/auth/roles/guest", { role: "guest", revoke: { kv: { read: ["/*"], write: ["/*"] } } }, "root:pw")).status).toBe(200);
+    expect((await put("/v2/auth/roles/guest", { role: "guest", grant: { kv: { read: ["/public/*"], write: ["/public/*"] } } }, "root:pw")).status).toBe(200);
+    // A grant that is no list is refused, not taken character by character.
+    expect(await put("/v2/auth/roles/guest", { role: "guest", grant: { kv: { read: "/x*" } } }, "root:pw")).toMatchObject({ status: 400 });
+    expect((await call(`${keys(m as Etcd)}/public/ok`, "PUT", "value=1")).status).toBe(201);
+    expect(json(await call(`${keys(m as Etcd)}/public/%2e%2e/secret`, "PUT", "value=1"))).toMatchObject({ errorCode: 110 });
+    expect(json(await call(`${keys(m as Etcd)}/public/../secret`, "PUT", "value=1"))).toMatchObject({ errorCode: 110 });
+  }, 30_000);
+
   it("serves the same tree from every member of a cluster, writes through any of them", async () => {
     const ms = await startCluster(3, ["--enable-v2"]);
     const lead = leaderOf(ms);

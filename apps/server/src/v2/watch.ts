@@ -53,7 +53,9 @@ export class V2Watch {
         this.close();
         return undefined;
       }
-      for (const ev of await toV2Events(this.src, r.events)) if (matches(ev, this.path, this.recursive)) this.pending.push(ev);
+      // Only the revisions this watch wants are turned into events (their TTLs are looked up).
+      const want = (e: V2Event): boolean => matches(e, this.path, this.recursive);
+      for (const ev of await toV2Events(this.src, r.events, want)) this.pending.push(ev);
     }
   }
 
@@ -66,28 +68,29 @@ export class V2Watch {
 }
 
 /**
- * toV2Events groups v3 events by revision and makes one v2 event of each: the action is the
+ * toV2Events groups v3 events by revision and makes one v2 event of each that `want` takes
+ * (asked with the event's action, key and whether it removed a directory): the action is the
  * action key's value written in that revision ("refresh:" actions are not reported, as the
  * v2 store does not report refreshes); a revision without one is a lease expiry when it only
  * deletes ("expire") and a plain v3 write otherwise ("set" or "delete"). The event's node is
  * the shortest path removed for a removal (the directory, not what was below it) and the
  * longest path written otherwise (the node, not the directories made on the way).
  */
-export async function toV2Events(src: NodeSource, events: readonly mvccpb.Event[]): Promise<V2Event[]> {
+export async function toV2Events(src: NodeSource, events: readonly mvccpb.Event[], want: (e: V2Event) => boolean = () => true): Promise<V2Event[]> {
   const out: V2Event[] = [];
   let i = 0;
   while (i < events.length) {
     const rev = events[i]?.kv?.modRevision ?? 0n;
     let j = i;
     while (j < events.length && (events[j]?.kv?.modRevision ?? 0n) === rev) j++;
-    const ev = await oneRevision(src, events.slice(i, j), rev);
+    const ev = await oneRevision(src, events.slice(i, j), rev, want);
     if (ev !== undefined) out.push(ev);
     i = j;
   }
   return out;
 }
 
-async function oneRevision(src: NodeSource, group: readonly mvccpb.Event[], rev: bigint): Promise<V2Event | undefined> {
+async function oneRevision(src: NodeSource, group: readonly mvccpb.Event[], rev: bigint, want: (e: V2Event) => boolean): Promise<V2Event | undefined> {
   let action: string | undefined;
   let target: { ev: mvccpb.Event; path: string; dir: boolean; deleted: boolean } | undefined;
   const deletes: typeof target[] = [];
@@ -104,7 +107,19 @@ async function oneRevision(src: NodeSource, group: readonly mvccpb.Event[], rev:
     const deleted = ev.type === 1; // mvccpb.Event_EventType.DELETE
     (deleted ? deletes : puts).push({ ev, path: n.path, dir: n.dir, deleted });
   }
-  if (action?.startsWith("{") === true) return dirUpdateEvent(action, rev);
+  if (action?.startsWith("{") === true) {
+    const e = dirUpdateEvent(action, rev);
+    if (e === undefined || !want(e)) return undefined;
+    // A TTL change rewrote the marker: the event shows the directory's new TTL.
+    const marker = puts.find((c) => c !== undefined && c.dir && c.path === e.node?.key);
+    const kv = marker?.ev.kv;
+    if (kv !== undefined && kv.lease !== 0n && e.node !== undefined) {
+      const n = await src.nodeOfKv(kv);
+      e.node.expiration = n?.expiration;
+      e.node.ttl = n?.ttl;
+    }
+    return e;
+  }
   if (action === undefined) action = puts.length === 0 ? "expire" : "set";
   if (action.startsWith("refresh:") || !ACTIONS.has(action)) return undefined;
   const removal = DELETE_ACTIONS.has(action);
@@ -115,6 +130,9 @@ async function oneRevision(src: NodeSource, group: readonly mvccpb.Event[], rev:
   }
   if (target === undefined) return undefined;
   const idx = rev - 1n;
+  // Matched on the key and action first: the nodes (and their TTLs) only for a wanted event.
+  const probe: V2Event = { action: action as V2Action, node: { key: target.path, modifiedIndex: idx, createdIndex: 0n }, prevNode: { key: target.path, dir: target.dir, modifiedIndex: 0n, createdIndex: 0n }, etcdIndex: idx };
+  if (!want(probe)) return undefined;
   const prevKv = target.ev.prevKv;
   const prevNode = prevKv !== undefined && prevKv.createRevision > 0n ? await src.nodeOfKv(prevKv) : undefined;
   let node: V2Node | undefined;
@@ -135,6 +153,7 @@ function dirUpdateEvent(value: string, rev: bigint): V2Event | undefined {
   } catch {
     return undefined;
   }
+  if (u.refresh === true) return undefined; // the v2 store tells no watcher of a refresh
   const created = BigInt(u.created) - 1n;
   return {
     action: "update",
