@@ -205,15 +205,7 @@ function streamCall(grpc: GatewayInvoker, path: string, requests: Buffer[], o: C
     }
     const line = `${JSON.stringify({ result: responseToJson(schema.output, p) })}\n`;
     if (res.write(line)) return undefined;
-    return new Promise((resolve) => {
-      const done = (): void => {
-        res.off("drain", done);
-        res.off("close", done);
-        resolve();
-      };
-      res.on("drain", done);
-      res.on("close", done);
-    });
+    return drained(res);
   };
   const call = grpc.invoke(path, requests, { ...o, onMessage });
   res.on("close", () => call.cancel());
@@ -226,5 +218,18 @@ function streamCall(grpc: GatewayInvoker, path: string, requests: Buffer[], o: C
       res.writeHead(200, { "Content-Type": JSON_TYPE, "Grpc-Metadata-Content-Type": "application/grpc", "Transfer-Encoding": "chunked" });
     }
     res.end();
+  });
+}
+
+/** drained resolves once a response can take more data (its "drain"), or is gone ("close"). */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
   });
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { posix } from "node:path";
+import { drained } from "../http/gateway.js";
 import { V2Error, V2ErrorCode as C } from "./errors.js";
 import { eventJson, type V2Event } from "./node.js";
 import type { V2Access } from "./http_auth.js";
@@ -141,19 +142,6 @@ function decodePath(raw: string): string {
 /** accessPath is a key path as access is decided on: cleaned as Go's path.Clean, a trailing slash kept. */
 function accessPath(keyPath: string): string {
   return posix.normalize(`/${keyPath}`);
-}
-
-/** drained resolves once a response can take more data (or is gone). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }
 
 /** parseQuery is Go's url.ParseQuery into a Form (lenient: a bad escape keeps the text). */
