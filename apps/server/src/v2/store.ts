@@ -78,8 +78,10 @@ interface NodeState {
  * second store, every v2 write one v3 transaction through raft.
  *
  * A write reads what it needs at one revision, decides (or fails with etcd's v2 error and the
- * index of that revision), and commits in a transaction guarded by the action key's and the
- * node's mod revisions: any v2 write between the read and the commit makes it read again.
+ * index of that revision), and commits in a transaction guarded by the mod revisions of the
+ * action key, the node and its directories: any v2 write (or expiry) between the read and the
+ * commit makes it read again, after a jittered pause. A member runs its v2 writes one at a
+ * time (they all guard on the action key); writes through other members race and retry.
  *
  * TTLs are leases, one per node with a TTL: the lease's expiry deletes the node, which a
  * watch reports as "expire". Where the v2 store and etcd's v2v3 emulation differ, this store
