@@ -31,7 +31,9 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
   const pki = makeTestPki("discovery", { serverDnsNames: [TLS_DOMAIN] });
 
   beforeAll(async () => {
-    server = await startServer(serverFromEnv());
+    // With the v2 API on, for the ETCDCTL_API=2 cases.
+    const spawn = serverFromEnv();
+    server = await startServer((a) => spawn({ ...a, extraFlags: [...(a.extraFlags ?? []), "--enable-v2"] }));
     port = server.endpoint.split(":")[1] as string;
     dir = mkdtempSync(join(tmpdir(), "etcdctl-dns-"));
     const file = (name: string, text: string): string => {
@@ -76,12 +78,12 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
 
   /** inNamespace runs cli with /etc/resolv.conf bind-mounted from this test's file, in a private mount namespace. */
   const inNamespace = (cli: string[]): string[] => withResolvConf(resolv, cli);
-  const both = async (args: string[]): Promise<[CtlResult, CtlResult]> => {
-    const env = { ETCDCTL_API: "3" };
+  const both = async (args: string[], api = "3"): Promise<[CtlResult, CtlResult]> => {
+    const env = { ETCDCTL_API: api };
     return [await runCtl(inNamespace(REAL_ETCDCTL), args, env), await runCtl(inNamespace(ETCDCTL_TS), args, env)];
   };
-  const same = async (args: string[]): Promise<CtlResult> => {
-    const [go, ts] = await both(args);
+  const same = async (args: string[], api = "3"): Promise<CtlResult> => {
+    const [go, ts] = await both(args, api);
     const norm = (r: CtlResult): { stdout: string; stderr: string; code: number | null } => ({
       stdout: r.stdout.toString(),
       stderr: normalizeStderr(r.stderr.toString(), [server.endpoint]),
@@ -96,6 +98,15 @@ describe("DNS discovery of endpoints: etcdctl vs etcdctl-ts", () => {
     expect((await same(["-d", DOMAIN, "get", "dns"])).stdout.toString()).toBe("dns\nfound\n");
     const members = await same(["-d", DOMAIN, "member", "list", "-w", "json"]);
     expect(members.code).toBe(0);
+  });
+
+  it("finds the endpoints for ETCDCTL_API=2 too (-D, --insecure-discovery; http ones dropped without it)", async () => {
+    expect((await same(["-D", DOMAIN, "--insecure-discovery", "set", "/v2dns", "found"], "2")).stdout.toString()).toBe("found\n");
+    expect((await same(["--discovery-srv", DOMAIN, "--insecure-discovery", "get", "/v2dns"], "2")).stdout.toString()).toBe("found\n");
+    // Without --insecure-discovery the http endpoint is dropped: the default endpoints are used, where nothing listens.
+    const r = await same(["-D", DOMAIN, "--endpoints", "http://127.0.0.1:1", "get", "/v2dns"], "2");
+    expect(r.stderr.toString()).toContain(`ignoring discovered insecure endpoint "http://m1.${DOMAIN}.:${port}"`);
+    expect(r.code).toBe(2);
   });
 
   it("appends --discovery-srv-name to the service", async () => {
