@@ -183,13 +183,18 @@ describe("a Go etcd data directory under etcd-ts", () => {
   });
 
   it("a Go etcd killed mid-burst: etcd-ts applies the WAL entries its backend lacks, as the real etcd does on restart", async () => {
-    const go = await Member.create({ kind: "etcd" });
+    // etcd commits its backend every --backend-batch-interval (100 ms by default), so a kill
+    // soon after a commit on a loaded machine could leave nothing for the WAL replay to do.
+    // With an hour, the backend is committed only where the test asks: a defragmentation
+    // commits it after the base keys, so the member list and those keys are in the backend
+    // and everything after them is in the WAL only.
+    const go = await Member.create({ kind: "etcd", extraArgs: ["--backend-batch-interval", "1h"] });
     cleanups.push(() => go.destroy());
     await go.start();
     for (let i = 0; i < 30; i++) await ok(go.endpoint, "put", `base${i}`, "v");
-    // Writes keep flowing while etcd is killed with -9: etcd 3.4 commits its backend every
-    // 100 ms and applies after the WAL, so the last entries are in the WAL only. Users and
-    // roles (passwords hashed at apply in Go), leases, transactions and deletions come first.
+    await ok(go.endpoint, "defrag");
+    // Writes keep flowing while etcd is killed with -9. Users and roles (passwords hashed at
+    // apply in Go), leases, transactions and deletions come first.
     const client = new Etcd3({ hosts: go.url });
     const lease = client.lease(900, { autoKeepAlive: false });
     const leaseId = BigInt(await lease.grant()).toString(16);

@@ -523,12 +523,14 @@ async function runLongCommands(ctx: Ctx): Promise<string[]> {
     await put(ctx, key, undefined, "DELETE");
   };
   const runUntil = async (args: string[], key: string, lines: number, file?: string): Promise<string> => {
-    const p = spawn(REAL_ETCDCTL, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+    // The watch starts after the store's current index, so it sees the writes below however
+    // late etcdctl (slow to start on a loaded machine) registers it.
+    const index = (await send(`${ctx.url}${K}/`, "GET")).res.headers["x-etcd-index"];
+    const at = args.findIndex((a) => a === "watch" || a === "exec-watch") + 1;
+    const p = spawn(REAL_ETCDCTL, [...args.slice(0, at), "--after-index", String(index), ...args.slice(at)], { env, stdio: ["ignore", "pipe", "pipe"] });
     let text = "";
     p.stdout.on("data", (d: Buffer) => (text += d.toString()));
     p.stderr.on("data", (d: Buffer) => (text += d.toString()));
-    // The watch is registered once etcdctl has synced and sent its request: give it that long.
-    await new Promise((r) => setTimeout(r, 700));
     await writes(key);
     const count = (): number => (file !== undefined ? (existsSync(file) ? readFileSync(file, "utf8") : "") : text).split("\n").filter((l) => l !== "").length;
     const deadline = Date.now() + 10_000;
@@ -542,7 +544,9 @@ async function runLongCommands(ctx: Ctx): Promise<string[]> {
   const file = join(mkdtempSync(join(tmpdir(), "v2-exec-")), "events");
   const script = `echo "$ETCD_WATCH_ACTION $ETCD_WATCH_KEY $ETCD_WATCH_VALUE $ETCD_WATCH_MODIFIED_INDEX" >> ${file}`;
   // etcdctl 3.4's parsing drops the "--", so the key goes last: exec-watch -- <command...> <key>.
-  out.push(relCtl(ctx, (await runUntil(["exec-watch", "--", "sh", "-c", script, "/ew"], "/ew", 3, file)).replace(/ (\d+)$/gm, (_m, n: string) => ` <${Number(n) - ctx.base}>`)));
+  // exec-watch starts each event's command in a goroutine of its own, so the commands append
+  // their lines in any order: the lines are compared sorted.
+  out.push(sortLines(relCtl(ctx, (await runUntil(["exec-watch", "--", "sh", "-c", script, "/ew"], "/ew", 3, file)).replace(/ (\d+)$/gm, (_m, n: string) => ` <${Number(n) - ctx.base}>`))));
   return out;
 }
 
@@ -661,7 +665,7 @@ describe("the v2 API, etcd-ts against etcd 3.4.23 --enable-v2", () => {
     const a = results.get("etcd")?.long ?? [];
     expect(a[0]).toBe("one\ntwo\nPrevNode.Value: two\n");
     expect(a[1]).toContain("[update] /wfd/k\nKey: /wfd/k\n");
-    expect(a[2]?.split("\n").filter((l) => l !== "").map((l) => l.replace(/ <\d+>$/, ""))).toEqual(["set /ew one", "update /ew two", "delete /ew "]);
+    expect(a[2]?.split("\n").filter((l) => l !== "").map((l) => l.replace(/ <\d+>$/, ""))).toEqual(["delete /ew ", "set /ew one", "update /ew two"]);
     expect(results.get("etcd-ts")?.long).toEqual(a);
   });
 

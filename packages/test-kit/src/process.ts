@@ -30,16 +30,26 @@ export function spawnServer(command: readonly string[], args: readonly string[],
   const env = { ...process.env, ...opts.env };
   const cwd = opts.cwd ?? process.cwd();
   const logFile = opts.logFile;
-  let proc: ChildProcess;
   if (logFile === undefined) {
-    proc = spawn(bin, [...pre, ...args], { env, cwd, stdio: "ignore" });
-  } else {
-    proc = spawn(bin, [...pre, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-    const log = createWriteStream(logFile, { flags: "a" });
-    proc.stdout?.pipe(log);
-    proc.stderr?.pipe(log);
+    const proc = spawn(bin, [...pre, ...args], { env, cwd, stdio: "ignore" });
+    return { proc, exited: new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code))) };
   }
-  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const proc = spawn(bin, [...pre, ...args], { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const log = createWriteStream(logFile, { flags: "a" });
+  log.on("error", () => undefined);
+  // Both pipes feed one file, so neither may end it; it ends once the process's output is
+  // all read ("close"), and `exited` resolves after that, so a test reading the log after
+  // `exited` sees the last lines (a bare "exit" can come before them).
+  proc.stdout?.pipe(log, { end: false });
+  proc.stderr?.pipe(log, { end: false });
+  const closed = new Promise<void>((resolve) => proc.on("close", () => resolve()));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.on("exit", (code) => {
+      // A descendant that inherited the pipes can keep them open: wait at most 2 s for them.
+      const limit = new Promise<void>((r) => setTimeout(r, 2000).unref());
+      void Promise.race([closed, limit]).then(() => log.end(() => resolve(code)));
+    }),
+  );
   return { proc, exited };
 }
 
