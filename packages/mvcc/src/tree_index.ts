@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type SortedBtreeModule from "sorted-btree";
+import { compareBytes } from "./bytes.js";
 import { KeyIndex } from "./key_index.js";
 import { revisionKey, type Revision } from "./revision.js";
 
@@ -11,7 +12,7 @@ const BTree = (createRequire(import.meta.url)("sorted-btree") as typeof SortedBt
  * the keys. Keys stay in the tree while deleted, until a compaction removes their history.
  */
 export class TreeIndex {
-  private readonly tree = new BTree<Buffer, KeyIndex>(undefined, Buffer.compare);
+  private readonly tree = new BTree<Buffer, KeyIndex>(undefined, compareBytes);
 
   /** get returns the index of key, or undefined when the key has no revisions. */
   get(key: Buffer): KeyIndex | undefined {
@@ -42,7 +43,7 @@ export class TreeIndex {
       for (const [, ki] of this.tree.entries(key)) fn(ki);
       return;
     }
-    if (Buffer.compare(key, end) >= 0) return;
+    if (compareBytes(key, end) >= 0) return;
     this.tree.forRange(key, end, false, (_k, ki) => {
       fn(ki);
     });

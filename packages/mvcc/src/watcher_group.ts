@@ -1,3 +1,4 @@
+import { compareBytes } from "./bytes.js";
 import type { mvccpb } from "@etcd-ts/proto";
 
 /**
@@ -63,12 +64,12 @@ export class Watcher {
 function compareEnd(a: Buffer, b: Buffer): number {
   if (a.length === 0) return b.length === 0 ? 0 : 1;
   if (b.length === 0) return -1;
-  return Buffer.compare(a, b);
+  return compareBytes(a, b);
 }
 
 /** endAbove tells whether the (exclusive) end lies above key, i.e. key < end. */
 function endAbove(end: Buffer, key: Buffer): boolean {
-  return end.length === 0 || Buffer.compare(end, key) > 0;
+  return end.length === 0 || compareBytes(end, key) > 0;
 }
 
 /** IntervalNode is one distinct [start, end) with the watchers on it, in an AVL tree augmented with the subtree's largest end. */
@@ -129,7 +130,7 @@ function balance(n: IntervalNode): IntervalNode {
 }
 
 function compareInterval(start: Buffer, end: Buffer, n: IntervalNode): number {
-  const c = Buffer.compare(start, n.start);
+  const c = compareBytes(start, n.start);
   return c !== 0 ? c : compareEnd(end, n.end);
 }
 
@@ -224,7 +225,7 @@ class IntervalTree {
         n = n.left;
         continue;
       }
-      if (Buffer.compare(n.start, key) > 0) return false;
+      if (compareBytes(n.start, key) > 0) return false;
       if (endAbove(n.end, key)) return true;
       n = n.right;
     }
@@ -235,7 +236,7 @@ class IntervalTree {
 function stabAt(n: IntervalNode, key: Buffer, out: Watcher[]): void {
   if (!endAbove(n.maxEnd, key)) return;
   if (n.left !== undefined) stabAt(n.left, key, out);
-  if (Buffer.compare(n.start, key) > 0) return;
+  if (compareBytes(n.start, key) > 0) return;
   if (endAbove(n.end, key)) for (const w of n.watchers) out.push(w);
   if (n.right !== undefined) stabAt(n.right, key, out);
 }

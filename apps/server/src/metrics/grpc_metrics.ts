@@ -51,32 +51,50 @@ export class GrpcMetrics implements CallObserver {
   private readonly receivedTotal: Counter<(typeof LABELS)[number]>;
   private readonly sentTotal: Counter<(typeof LABELS)[number]>;
   private readonly handlingSeconds: Histogram<(typeof LABELS)[number]> | undefined;
+  /** tallies are the counts of every counter above, added to their series when the registry is collected. */
+  private readonly tallies: Tally[] = [];
   /** bytes counts message bytes as etcd's codec does: etcd_network_client_grpc_{sent,received}_bytes_total. */
   readonly bytes: ByteObserver;
 
   constructor(registry: Registry, handlingHistogram: boolean) {
     const registers = [registry];
-    const sentBytes = new Counter({ name: "etcd_network_client_grpc_sent_bytes_total", help: "The total number of bytes sent to grpc clients.", registers });
+    // Every counter is collected from the tallies: a call adds to plain numbers, and prom-client
+    // (whose inc hashes the labels on every call) sees the sums when /metrics is read.
+    const collect = (): void => {
+      for (const t of this.tallies) t.flush();
+    };
+    const sentBytes = new Counter({ name: "etcd_network_client_grpc_sent_bytes_total", help: "The total number of bytes sent to grpc clients.", registers, collect });
     const receivedBytes = new Counter({
       name: "etcd_network_client_grpc_received_bytes_total",
       help: "The total number of bytes received from grpc clients.",
       registers,
+      collect,
     });
-    this.bytes = { sent: (n) => sentBytes.inc(n), received: (n) => receivedBytes.inc(n) };
-    this.startedTotal = new Counter({ name: "grpc_server_started_total", help: "Total number of RPCs started on the server.", labelNames: LABELS, registers });
+    const sent = this.tally(sentBytes);
+    const received = this.tally(receivedBytes);
+    this.bytes = { sent: (n) => (sent.n += n), received: (n) => (received.n += n) };
+    this.startedTotal = new Counter({ name: "grpc_server_started_total", help: "Total number of RPCs started on the server.", labelNames: LABELS, registers, collect });
     this.handledTotal = new Counter({
       name: "grpc_server_handled_total",
       help: "Total number of RPCs completed on the server, regardless of success or failure.",
       labelNames: [...LABELS, "grpc_code"],
       registers,
+      collect,
     });
     this.receivedTotal = new Counter({
       name: "grpc_server_msg_received_total",
       help: "Total number of RPC stream messages received on the server.",
       labelNames: LABELS,
       registers,
+      collect,
     });
-    this.sentTotal = new Counter({ name: "grpc_server_msg_sent_total", help: "Total number of gRPC stream messages sent by the server.", labelNames: LABELS, registers });
+    this.sentTotal = new Counter({
+      name: "grpc_server_msg_sent_total",
+      help: "Total number of gRPC stream messages sent by the server.",
+      labelNames: LABELS,
+      registers,
+      collect,
+    });
     this.handlingSeconds = handlingHistogram
       ? new Histogram({
           name: "grpc_server_handling_seconds",
@@ -88,28 +106,45 @@ export class GrpcMetrics implements CallObserver {
       : undefined;
   }
 
+  /** tally makes a count that is added to child (a series that then exists at 0) at each collection. */
+  private tally(child: { inc(n: number): void }): Tally {
+    child.inc(0);
+    const t = new Tally(child);
+    this.tallies.push(t);
+    return t;
+  }
+
   method(info: MethodInfo): MethodObserver {
     const type = grpcType(info);
-    const started = this.startedTotal.labels(type, info.service, info.method);
-    const received = this.receivedTotal.labels(type, info.service, info.method);
-    const sent = this.sentTotal.labels(type, info.service, info.method);
-    const handled = GRPC_CODE_NAMES.map((code) => this.handledTotal.labels(type, info.service, info.method, code));
-    for (const h of handled) h.inc(0);
-    started.inc(0);
-    received.inc(0);
-    sent.inc(0);
+    const started = this.tally(this.startedTotal.labels(type, info.service, info.method));
+    const received = this.tally(this.receivedTotal.labels(type, info.service, info.method));
+    const sent = this.tally(this.sentTotal.labels(type, info.service, info.method));
+    const handled = GRPC_CODE_NAMES.map((code) => this.tally(this.handledTotal.labels(type, info.service, info.method, code)));
     const seconds = this.handlingSeconds?.labels(type, info.service, info.method);
     const handledTotal = this.handledTotal;
     return {
-      started: () => started.inc(),
-      received: () => received.inc(),
-      sent: () => sent.inc(),
+      started: () => started.n++,
+      received: () => received.n++,
+      sent: () => sent.n++,
       handled: (code, s) => {
-        const child = handled[code];
-        if (child !== undefined) child.inc();
+        const t = handled[code];
+        if (t !== undefined) t.n++;
         else handledTotal.labels(type, info.service, info.method, `Code(${code})`).inc();
         seconds?.observe(s);
       },
     };
+  }
+}
+
+/** Tally is a count kept as a plain number and added to its prom-client series by flush. */
+class Tally {
+  /** n is what was counted since the last flush. */
+  n = 0;
+  constructor(private readonly child: { inc(n: number): void }) {}
+
+  flush(): void {
+    if (this.n === 0) return;
+    this.child.inc(this.n);
+    this.n = 0;
   }
 }
