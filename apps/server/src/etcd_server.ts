@@ -926,7 +926,7 @@ export class EtcdServer {
         signal?.throwIfAborted();
         scans = await openClientSnapshotScans(this.backend, ready);
       }
-      snap = await makeClientSnapshot(scans, signal);
+      snap = await makeClientSnapshot(scans, this.p.snapDir, signal);
     } catch (err) {
       this.clientSnapshots--;
       throw err;

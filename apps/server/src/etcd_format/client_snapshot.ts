@@ -1,19 +1,23 @@
-import { readdir, rm } from "node:fs/promises";
+import { createHash, randomUUID, type Hash } from "node:crypto";
+import { open, readdir, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend, BackendScan } from "@etcd-ts/backend";
 import type { Logger } from "../log.js";
+import { SNAPSHOT_SEND_BYTES, snapshotResponseBuffer } from "../grpc/snapshot_messages.js";
 import { ImageWorker } from "./image_worker.js";
 
 /**
- * CLIENT_SNAPSHOT_PREFIX and _SUFFIX name the temporary files earlier versions of etcd-ts
- * wrote behind a Maintenance.Snapshot call (removeStaleClientSnapshots still removes them).
+ * CLIENT_SNAPSHOT_PREFIX and _SUFFIX name the file a Maintenance.Snapshot image is written
+ * to. It is removed from its directory as soon as it is created (the member keeps it open),
+ * so only a crash in between can leave one behind, which removeStaleClientSnapshots removes
+ * at the next start.
  */
 const CLIENT_SNAPSHOT_PREFIX = "client-snapshot-";
 const CLIENT_SNAPSHOT_SUFFIX = ".db.tmp";
 
 /**
  * ClientSnapshot is one consistent image of the backend in etcd's format (a bbolt file) for a
- * Maintenance.Snapshot call, produced as it is read: nothing is written to disk.
+ * Maintenance.Snapshot call.
  */
 export interface ClientSnapshot {
   /** sizeBytes is the image's size (a multiple of the page size). */
@@ -25,7 +29,7 @@ export interface ClientSnapshot {
   messages: AsyncGenerator<Buffer, void, undefined>;
   /** sha256 is the image's SHA-256, once messages has been read to its end. */
   sha256(): Buffer;
-  /** release stops the image and lets go of the backend state it reads (call it however the call ends). */
+  /** release stops the image and lets go of what it holds (call it however the call ends). */
   release(): Promise<void>;
 }
 
@@ -33,53 +37,65 @@ export interface ClientSnapshot {
 const CLIENT_SNAPSHOT_SCAN = { readAhead: true };
 
 /**
- * openClientSnapshotScans opens the two scans of one backend state an image reads (see
+ * openClientSnapshotScans opens the scan of one backend state an image reads (see
  * makeClientSnapshot), or undefined when `ready` says the backend is not in a state to image
- * (it is asked in the same step the scans are made).
+ * (it is asked in the same step the scan is made).
  */
 export function openClientSnapshotScans(backend: Backend, ready?: () => boolean): Promise<BackendScan[] | undefined> {
-  return backend.openScans(2, CLIENT_SNAPSHOT_SCAN, ready);
+  return backend.openScans(1, CLIENT_SNAPSHOT_SCAN, ready);
 }
 
 /**
  * makeClientSnapshot makes the image of a backend state for one Maintenance.Snapshot call
- * from two scans of it (openClientSnapshotScans). bbolt's meta pages, which come first, name
- * the root page and the page count, known only once every key was seen, so the state is read
- * twice: the first scan plans the layout (sizeBytes, known when this returns), the second
- * produces the pages as `messages` is read, at the reader's pace. The conversion runs on a
- * worker thread (ImageWorker); this thread reads the scans and hands the messages on. An
- * abort of signal (the client went away) stops either pass. The scans and the worker are
- * ended when the image is released (or fails).
+ * from one scan of it (openClientSnapshotScans). bbolt's meta pages, which come first, name
+ * the root page and the page count, known only once every key was seen, so nothing can be
+ * sent before the whole state was read: the image is written to a file in `dir` first, which
+ * is unlinked at once and read back as `messages` is read. The conversion and the writing
+ * run on a worker thread (ImageWorker); this thread reads the scan, then the file, hashing
+ * what it sends. An abort of signal (the client went away) stops the image while it is
+ * written. The scan ends once the file is written; the file is closed when the image is
+ * released (or fails).
  */
-export async function makeClientSnapshot(scans: readonly BackendScan[], signal?: AbortSignal): Promise<ClientSnapshot> {
-  const [plan, emit] = scans;
-  if (plan === undefined || emit === undefined) throw new Error("snapshot: an image needs two scans of the backend");
+export async function makeClientSnapshot(scans: readonly BackendScan[], dir: string, signal?: AbortSignal): Promise<ClientSnapshot> {
+  const [scan] = scans;
+  if (scan === undefined || scans.length !== 1) throw new Error("snapshot: an image reads one scan of the backend");
   let worker: ImageWorker | undefined;
+  let file: FileHandle | undefined;
   let released = false;
   const release = async (): Promise<void> => {
     if (released) return;
     released = true;
     try {
+      // The worker is stopped before the file it writes is closed (its descriptor number could be reused).
       await worker?.terminate();
     } finally {
-      await plan.end();
-      await emit.end();
+      try {
+        await scan.end();
+      } finally {
+        await file?.close();
+      }
     }
   };
   try {
+    const path = join(dir, `${CLIENT_SNAPSHOT_PREFIX}${randomUUID()}${CLIENT_SNAPSHOT_SUFFIX}`);
+    file = await open(path, "wx+", 0o600);
+    await rm(path, { force: true });
     const w = (worker = new ImageWorker());
-    const sizeBytes = await w.plan(plan.chunks(), signal);
-    await plan.end();
-    const messages = w.emit(emit.chunks(), signal);
+    const sizeBytes = await w.build(scan.chunks(), file.fd, signal);
+    await w.terminate();
+    await scan.end();
+    const hash = createHash("sha256");
+    let sha: Buffer | undefined;
+    const messages = readImage(file, sizeBytes, hash, () => (sha = hash.digest()));
     return {
       sizeBytes,
       messages,
       sha256: () => {
-        if (w.sha256 === undefined) throw new Error("snapshot: the image's digest is known once every message was read");
-        return w.sha256;
+        if (sha === undefined) throw new Error("snapshot: the image's digest is known once every message was read");
+        return sha;
       },
       release: async () => {
-        // Ends the pass's generator (and so its scan) if the image was not read to its end.
+        // Ends the generator if the image was not read to its end.
         await messages.return(undefined).catch(() => undefined);
         await release();
       },
@@ -90,7 +106,28 @@ export async function makeClientSnapshot(scans: readonly BackendScan[], signal?:
   }
 }
 
-/** removeStaleClientSnapshots removes the temporary snapshot files an earlier version of etcd-ts left in dir. */
+/**
+ * readImage yields the image file's bytes as encoded SnapshotResponses of SNAPSHOT_SEND_BYTES
+ * blobs, each read straight into its message, with the bytes still to come in
+ * remaining_bytes; it hashes them in order and calls done after the last one.
+ */
+async function* readImage(file: FileHandle, size: number, hash: Hash, done: () => void): AsyncGenerator<Buffer, void, undefined> {
+  for (let at = 0; at < size; ) {
+    const n = Math.min(SNAPSHOT_SEND_BYTES, size - at);
+    const m = snapshotResponseBuffer(size - at - n, n);
+    for (let got = 0; got < n; ) {
+      const { bytesRead } = await file.read(m.blob, got, n - got, at + got);
+      if (bytesRead === 0) throw new Error(`snapshot: the image file ended at ${at + got} of its ${size} bytes`);
+      got += bytesRead;
+    }
+    hash.update(m.blob);
+    at += n;
+    yield m.message;
+  }
+  done();
+}
+
+/** removeStaleClientSnapshots removes the image files a member that crashed while making one left in dir. */
 export async function removeStaleClientSnapshots(dir: string, logger: Logger): Promise<void> {
   for (const name of await readdir(dir)) {
     if (!name.startsWith(CLIENT_SNAPSHOT_PREFIX) || !name.endsWith(CLIENT_SNAPSHOT_SUFFIX)) continue;

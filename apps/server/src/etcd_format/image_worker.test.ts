@@ -1,6 +1,10 @@
 import type { ScanChunk } from "@etcd-ts/backend";
-import { etcdserverpb } from "@etcd-ts/proto";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BboltReader } from "@etcd-ts/bbolt";
+import { afterAll, describe, expect, it } from "vitest";
 import { ImageWorker } from "./image_worker.js";
 import { packScanChunk, unpackScanChunk } from "./image_worker_protocol.js";
 
@@ -59,41 +63,56 @@ describe("the image worker's chunk packing", () => {
 });
 
 describe("ImageWorker", () => {
-  it("makes the image from two scans: the planned size, messages with the bytes still to come, the digest", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "etcd-ts-image-worker-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+  /** withFile runs fn on a new file in dir opened with flags, closing it after. */
+  const withFile = async <T>(flags: string, fn: (fd: number, path: string) => Promise<T>): Promise<T> => {
+    const path = join(dir, `image-${files++}`);
+    if (flags === "r") writeFileSync(path, "");
+    const fh = await open(path, flags);
+    try {
+      return await fn(fh.fd, path);
+    } finally {
+      await fh.close();
+    }
+  };
+
+  it("writes the image of one scan into a file: etcd's buckets, every revision, the meta pages naming its size", async () => {
     const w = new ImageWorker();
     try {
-      const size = await w.plan(chunks(backendChunks(3000, 70)));
-      const blobs: Buffer[] = [];
-      let left = size;
-      for await (const m of w.emit(chunks(backendChunks(3000, 333)))) {
-        const r = etcdserverpb.SnapshotResponse.decode(m);
-        left -= r.blob.length;
-        expect(r.remainingBytes).toBe(BigInt(left));
-        blobs.push(Buffer.from(r.blob));
-      }
-      expect(left).toBe(0);
-      expect(Buffer.concat(blobs).length).toBe(size);
-      expect(w.sha256).toHaveLength(32);
+      await withFile("w+", async (fd, path) => {
+        const size = await w.build(chunks(backendChunks(3000, 70)), fd);
+        const image = readFileSync(path);
+        expect(image.length).toBe(size);
+        expect(size % 4096).toBe(0);
+        const reader = await BboltReader.fromBuffer(image);
+        try {
+          expect(await (await reader.bucket(b("key")))?.count()).toBe(3000);
+          expect((await (await reader.bucket(b("meta")))?.get(b("consistent_index")))?.readBigUInt64BE(0)).toBe(5n);
+          // etcd's revision key: main revision, "_", sub revision.
+          const rev1700 = Buffer.concat([revKey(1700).subarray(4, 12), b("_"), Buffer.alloc(8)]);
+          expect((await (await reader.bucket(b("key")))?.get(rev1700))?.equals(Buffer.alloc(300, 1700 % 251))).toBe(true);
+        } finally {
+          await reader.close();
+        }
+      });
     } finally {
       await w.terminate();
     }
   });
 
-  it("throws the worker's error: a scan out of order, or a second scan that differs from the first", async () => {
+  it("throws the worker's error: a scan out of order, a file it cannot write", async () => {
     const w = new ImageWorker();
     try {
       const bad: ScanChunk[] = [{ keys: [b("lease/\0\0\0\0\0\0\0\x01"), revKey(1)], values: [b("l"), b("kv")] }];
-      await expect(w.plan(chunks(bad))).rejects.toThrow(/backend scan out of order/);
+      await withFile("w+", (fd) => expect(w.build(chunks(bad), fd)).rejects.toThrow(/backend scan out of order/));
     } finally {
       await w.terminate();
     }
     const w2 = new ImageWorker();
     try {
-      await w2.plan(chunks(backendChunks(2000, 100)));
-      const drain = async (): Promise<void> => {
-        for await (const _ of w2.emit(chunks(backendChunks(2500, 100)))) void _;
-      };
-      await expect(drain()).rejects.toThrow(/longer than its planned|changed between the two scans/);
+      await withFile("r", (fd) => expect(w2.build(chunks(backendChunks(2000, 100)), fd)).rejects.toThrow(/EBADF/));
     } finally {
       await w2.terminate();
     }
@@ -110,13 +129,7 @@ describe("ImageWorker", () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
         yield second!;
       }
-      await w.plan(chunks(backendChunks(100, 10)));
-      const it = w.emit(slow(), ac.signal);
-      await expect(
-        (async () => {
-          for await (const _ of it) void _;
-        })(),
-      ).rejects.toThrow(/client went away/);
+      await withFile("w+", (fd) => expect(w.build(slow(), fd, ac.signal)).rejects.toThrow(/client went away/));
     } finally {
       await w.terminate();
     }

@@ -1,17 +1,16 @@
 /**
  * image_worker_main.ts is the entry of the worker thread that makes a Maintenance.Snapshot
  * image (see image_worker.ts for the main thread's side and image_worker_protocol.ts for the
- * messages): it maps the backend scans the main thread sends to etcd's buckets, plans the
- * bbolt layout from the first scan (a dry run), then builds the pages from the second and
- * cuts them into encoded SnapshotResponses, hashing the image as it goes. Each chunk is
- * handled in one synchronous step, and its buffer handed back when done. The member's main
- * thread only reads RocksDB and sends the messages; the conversion, the page building and
- * the hashing run here, on the other core.
+ * messages): it maps the backend scan the main thread sends to etcd's buckets and builds the
+ * bbolt pages, writing them into the image file as they come, and the meta pages (which name
+ * the root page and the page count) last, at the file's start. Each chunk is handled in one
+ * synchronous step, and its buffer handed back when done. The member's main thread only
+ * reads RocksDB; the conversion, the page building and the file writes run here, on the
+ * other core.
  */
-import { createHash, type Hash } from "node:crypto";
+import { writevSync } from "node:fs";
 import { parentPort } from "node:worker_threads";
-import { BboltPushWriter, metaPages, type BboltLayout } from "@etcd-ts/bbolt";
-import { SNAPSHOT_SEND_BYTES, SnapshotMessageCutter, type SnapshotMessage } from "../grpc/snapshot_messages.js";
+import { BboltPushWriter, metaPages } from "@etcd-ts/bbolt";
 import { unpackScanChunk, type ImageReply, type ImageRequest } from "./image_worker_protocol.js";
 import { EtcdBucketsWriter } from "./layout.js";
 
@@ -22,78 +21,71 @@ function reply(m: ImageReply, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(m, transfer);
 }
 
-/** Pass is the scan being converted: the writer it fills and, when the image is being made, where the pages go. */
+/** Pass is the scan being converted: the writer it fills and where in the file its pages go next. */
 interface Pass {
   writer: BboltPushWriter;
   buckets: EtcdBucketsWriter;
-  emit?: { cutter: SnapshotMessageCutter; hash: Hash };
+  fd: number;
+  position: number;
 }
 
 let pass: Pass | undefined;
-let planned: BboltLayout | undefined;
 let failed = false;
 
-function startPass(dry: boolean): Pass {
-  // Pages are written into one reused buffer: flush copies them into messages at once.
-  const writer = new BboltPushWriter({ chunkBytes: SNAPSHOT_SEND_BYTES }, dry, true);
-  return { writer, buckets: new EtcdBucketsWriter(writer) };
-}
+/** PAGE_BUFFER_BYTES is how much of the pages the writer keeps in its reused buffer between two file writes. */
+const PAGE_BUFFER_BYTES = 1024 * 1024;
 
-/** flush cuts the pages written so far into messages and sends them. */
-function flush(p: Pass, pages: readonly Buffer[]): void {
-  const e = p.emit;
-  if (e === undefined || pages.length === 0) return;
-  const out: SnapshotMessage[] = [];
-  for (const page of pages) e.cutter.push(page, out);
-  if (out.length === 0) return;
-  for (const m of out) e.hash.update(m.blob);
-  const bufs = out.map((m) => m.message.buffer as ArrayBuffer);
-  reply({ t: "messages", bufs }, bufs);
+/** writeAllSync writes pages at position in order (the reused page buffer is valid until the next put) and returns the bytes written. */
+function writeAllSync(fd: number, pages: Buffer[], position: number): number {
+  let total = 0;
+  for (const b of pages) total += b.length;
+  let done = 0;
+  while (done < total) {
+    let skip = done;
+    const rest: Buffer[] = [];
+    for (const b of pages) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip === 0 ? b : b.subarray(skip));
+        skip = 0;
+      }
+    }
+    const n = writevSync(fd, rest, position + done);
+    if (n <= 0) throw new Error(`snapshot: writing the image file wrote ${n} bytes`);
+    done += n;
+  }
+  return total;
 }
 
 function handle(m: ImageRequest): void {
   switch (m.t) {
-    case "plan":
-      pass = startPass(true);
-      return;
-    case "emit": {
-      if (planned === undefined) throw new Error("snapshot: the image was not planned before it was made");
-      const p = startPass(false);
-      p.emit = { cutter: new SnapshotMessageCutter(planned.highWaterPgid * planned.pageSize), hash: createHash("sha256") };
-      pass = p;
-      flush(p, metaPages(planned));
+    case "build": {
+      // Pages are written into one reused buffer and from it to the file at once. Data pages
+      // come first in the pass (ids 2 on); the meta pages (0 and 1) are written at the end.
+      const writer = new BboltPushWriter({ chunkBytes: PAGE_BUFFER_BYTES }, false, true);
+      pass = { writer, buckets: new EtcdBucketsWriter(writer), fd: m.fd, position: 2 * writer.settings.pageSize };
       return;
     }
     case "data": {
-      if (pass === undefined) throw new Error("snapshot: scan data before a pass began");
+      const p = pass;
+      if (p === undefined) throw new Error("snapshot: scan data before the image began");
       // Nothing keeps a view into m.buf past add (the writers copy what they keep), so it goes back.
-      pass.buckets.add(unpackScanChunk(m.buf, m.len));
-      flush(pass, pass.writer.take());
+      p.buckets.add(unpackScanChunk(m.buf, m.len));
+      p.position += writeAllSync(p.fd, p.writer.take(), p.position);
       reply({ t: "ack", buf: m.buf }, [m.buf]);
       return;
     }
     case "end": {
       const p = pass;
-      if (p === undefined) throw new Error("snapshot: the end of a scan before a pass began");
+      if (p === undefined) throw new Error("snapshot: the end of a scan before the image began");
       pass = undefined;
       p.buckets.finish();
       const layout = p.writer.finish();
-      if (p.emit === undefined) {
-        planned = layout;
-        reply({ t: "planned", sizeBytes: layout.highWaterPgid * layout.pageSize });
-        return;
-      }
-      const want = planned!;
-      if (layout.rootPgid !== want.rootPgid || layout.highWaterPgid !== want.highWaterPgid || layout.freelistPgid !== want.freelistPgid) {
-        throw new Error(
-          `snapshot: the backend changed between the two scans (first: root page ${want.rootPgid}, ${want.highWaterPgid} pages; second: root page ${layout.rootPgid}, ${layout.highWaterPgid} pages)`,
-        );
-      }
-      flush(p, p.writer.take());
-      p.emit.cutter.finish();
-      const sha = p.emit.hash.digest();
-      const sha256 = sha.buffer.slice(sha.byteOffset, sha.byteOffset + sha.length) as ArrayBuffer;
-      reply({ t: "done", sha256 }, [sha256]);
+      p.position += writeAllSync(p.fd, p.writer.take(), p.position);
+      const size = layout.highWaterPgid * layout.pageSize;
+      if (p.position !== size) throw new Error(`snapshot: the image file ends at ${p.position} of its ${size} bytes`);
+      writeAllSync(p.fd, metaPages(layout), 0);
+      reply({ t: "built", sizeBytes: size });
       return;
     }
   }

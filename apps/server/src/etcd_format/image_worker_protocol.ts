@@ -1,16 +1,15 @@
 import type { ScanChunk } from "@etcd-ts/backend";
 
 /**
- * The messages between a member's main thread and the worker that turns backend scans into a
- * Maintenance.Snapshot image (image_worker.ts, image_worker_main.ts). In order, the main
- * thread sends: "plan", the first scan's chunks ("data") and "end"; then, once the worker
- * answered "planned", "emit", the second scan's chunks and "end". The worker acknowledges
- * every chunk it took up ("ack"), sends the image as encoded SnapshotResponses ("messages")
- * during "emit", and ends with "done" (the image's SHA-256) or "error".
+ * The messages between a member's main thread and the worker that turns a backend scan into a
+ * Maintenance.Snapshot image file (image_worker.ts, image_worker_main.ts). In order, the main
+ * thread sends "build" (the file), the scan's chunks ("data") and "end"; the worker
+ * acknowledges every chunk it took up ("ack") and answers "built" once the file holds the
+ * whole image, or "error".
  */
 export type ImageRequest =
-  | { t: "plan" }
-  | { t: "emit" }
+  /** build: write the image into the open file descriptor fd (of this process), from offset 0. */
+  | { t: "build"; fd: number }
   /** data is one scan chunk packed by packScanChunk into buf's first len bytes (transferred; "ack" hands it back). */
   | { t: "data"; buf: ArrayBuffer; len: number }
   | { t: "end" };
@@ -18,12 +17,8 @@ export type ImageRequest =
 export type ImageReply =
   /** ack: a data message was handled; buf is its ArrayBuffer, handed back to be filled again (transferred). */
   | { t: "ack"; buf: ArrayBuffer }
-  /** planned: the image will be sizeBytes long. */
-  | { t: "planned"; sizeBytes: number }
-  /** messages are encoded SnapshotResponses, in order, each owning its ArrayBuffer (transferred). */
-  | { t: "messages"; bufs: ArrayBuffer[] }
-  /** done: every message was sent; sha256 is the digest of the image. */
-  | { t: "done"; sha256: ArrayBuffer }
+  /** built: the file holds the whole image, sizeBytes long. */
+  | { t: "built"; sizeBytes: number }
   | { t: "error"; message: string };
 
 /** PACK_BUFFER_BYTES is the least size of a buffer packScanChunk allocates (a scan chunk is about 1 MiB). */

@@ -14,7 +14,7 @@ import { Logger } from "../log.js";
 import { Membership } from "../membership.js";
 import { MEMBERSHIP_KEY } from "../membership_store.js";
 import { sendSnapshot } from "./snapshot.js";
-import { SNAPSHOT_SEND_BYTES, SnapshotMessageCutter, snapshotResponseBuffer, type SnapshotMessage } from "./snapshot_messages.js";
+import { SNAPSHOT_SEND_BYTES, snapshotResponseBuffer } from "./snapshot_messages.js";
 
 /**
  * Maintenance.Snapshot as the API layer sends it: the etcd-format image of the backend in
@@ -51,7 +51,7 @@ afterAll(async () => {
 
 /** fakeServer is what sendSnapshot needs of the member. */
 function fakeServer(): EtcdServer {
-  const clientSnapshot = async (signal?: AbortSignal) => makeClientSnapshot((await openClientSnapshotScans(backend)) ?? [], signal);
+  const clientSnapshot = async (signal?: AbortSignal) => makeClientSnapshot((await openClientSnapshotScans(backend)) ?? [], dir, signal);
   return { clientSnapshot, logger: new Logger("error") } as unknown as EtcdServer;
 }
 
@@ -114,6 +114,21 @@ describe("Maintenance.Snapshot", () => {
     expect(sent.length).toBe(2);
   });
 
+  it("keeps the image file it reads from out of the directory, while it is sent and after", async () => {
+    const images = (): string[] => readdirSync(dir).filter((n) => n.startsWith("client-snapshot-"));
+    const seen: number[] = [];
+    const call = {
+      send: async () => {
+        seen.push(images().length);
+      },
+      bufferedBytes: 0,
+    } as unknown as ServerStream<etcdserverpb.SnapshotResponse | Buffer>;
+    await sendSnapshot(fakeServer(), call);
+    expect(seen.length).toBeGreaterThan(2);
+    expect(seen.every((n) => n === 0)).toBe(true);
+    expect(images()).toEqual([]);
+  });
+
   it("encodes a blob's message as the generated encoder does", () => {
     for (const [remaining, size] of [[0, 32], [5, 1], [127, 128], [128, 16384], [2 ** 40, SNAPSHOT_SEND_BYTES]] as const) {
       const { message, blob } = snapshotResponseBuffer(remaining, size);
@@ -121,34 +136,6 @@ describe("Maintenance.Snapshot", () => {
       const want = etcdserverpb.SnapshotResponse.encode({ header: undefined, remainingBytes: BigInt(remaining), blob: Buffer.alloc(size, 0xab) }).finish();
       expect(message.equals(Buffer.from(want))).toBe(true);
     }
-  });
-
-  it("cuts an image produced in pieces of any size into whole messages, and refuses one of another size than planned", () => {
-    const image = Buffer.alloc(2 * SNAPSHOT_SEND_BYTES + 12345);
-    for (let i = 0; i < image.length; i++) image[i] = i % 251;
-    const cut = (sizes: number[], total: number): Buffer[] => {
-      const cutter = new SnapshotMessageCutter(total);
-      const out: SnapshotMessage[] = [];
-      for (let i = 0, at = 0; at < image.length; i++) {
-        const n = Math.min(sizes[i % sizes.length]!, image.length);
-        cutter.push(image.subarray(at, at + n), out);
-        at += n;
-      }
-      cutter.finish();
-      for (const m of out) expect(m.blob.buffer).toBe(m.message.buffer);
-      return out.map((m) => m.message);
-    };
-    for (const sizes of [[1], [4096], [SNAPSHOT_SEND_BYTES], [3 * SNAPSHOT_SEND_BYTES], [7, 300_001, 1]]) {
-      const msgs = cut(sizes, image.length);
-      // Each message owns its memory (it crosses threads by transfer).
-      for (const m of msgs) expect(m.byteOffset === 0 && m.buffer.byteLength === m.length).toBe(true);
-      const got = msgs.map((m) => etcdserverpb.SnapshotResponse.decode(m));
-      expect(got.map((r) => r.blob.length)).toEqual([SNAPSHOT_SEND_BYTES, SNAPSHOT_SEND_BYTES, 12345]);
-      expect(got.map((r) => r.remainingBytes)).toEqual([BigInt(SNAPSHOT_SEND_BYTES + 12345), 12345n, 0n]);
-      expect(Buffer.concat(got.map((r) => r.blob)).equals(image)).toBe(true);
-    }
-    expect(() => cut([4096], image.length - 1)).toThrow(/longer than its planned/);
-    expect(() => cut([4096], image.length + 1)).toThrow(/ended at \d+ of its planned/);
   });
 
   it("removes files a stopped member left, and nothing else", async () => {

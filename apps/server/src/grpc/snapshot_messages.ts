@@ -1,8 +1,8 @@
 import { varintSize, writeVarint } from "../varint.js";
 
 /**
- * snapshot_messages.ts encodes Maintenance.Snapshot's SnapshotResponses straight from the
- * image's bytes, so that the image's worker hands the gRPC layer finished messages.
+ * snapshot_messages.ts encodes Maintenance.Snapshot's SnapshotResponses around the image's
+ * bytes, which are read from the image file straight into their message.
  */
 
 /**
@@ -23,7 +23,7 @@ export interface SnapshotMessage {
  * blob (size bytes) is left to fill: `blob` is the view of it inside `message`. Fields in
  * number order as Go marshals them; remaining_bytes 0 is left out (proto3 default); size is at
  * least 1 (an empty blob would be left out too). The message owns its whole ArrayBuffer (never
- * Node's shared pool), so it can be transferred to another thread.
+ * Node's shared pool).
  */
 export function snapshotResponseBuffer(remaining: number, size: number): SnapshotMessage {
   const head = (remaining > 0 ? 1 + varintSize(remaining) : 0) + 1 + varintSize(size);
@@ -36,46 +36,4 @@ export function snapshotResponseBuffer(remaining: number, size: number): Snapsho
   message[at++] = (3 << 3) | 2; // blob, length-delimited
   at = writeVarint(message, at, size);
   return { message, blob: message.subarray(at) };
-}
-
-/**
- * SnapshotMessageCutter cuts an image of `total` bytes, given in pieces of any size, into
- * encoded SnapshotResponses of SNAPSHOT_SEND_BYTES blobs (the last one smaller) with the bytes
- * still to come in remaining_bytes, each byte copied once, straight into its message.
- */
-export class SnapshotMessageCutter {
-  private offset = 0;
-  private cur: SnapshotMessage | undefined;
-  private filled = 0;
-
-  constructor(private readonly total: number) {}
-
-  /** push adds the next piece of the image and appends the messages it completed to out. */
-  push(c: Uint8Array, out: SnapshotMessage[]): void {
-    let at = 0;
-    while (at < c.length) {
-      if (this.cur === undefined) {
-        const size = Math.min(SNAPSHOT_SEND_BYTES, this.total - this.offset);
-        if (size <= 0) throw new Error(`snapshot: the image is longer than its planned ${this.total} bytes`);
-        this.cur = snapshotResponseBuffer(this.total - this.offset - size, size);
-        this.filled = 0;
-      }
-      const n = Math.min(c.length - at, this.cur.blob.length - this.filled);
-      this.cur.blob.set(c.subarray(at, at + n), this.filled);
-      this.filled += n;
-      at += n;
-      if (this.filled === this.cur.blob.length) {
-        this.offset += this.filled;
-        out.push(this.cur);
-        this.cur = undefined;
-      }
-    }
-  }
-
-  /** finish checks that the image had exactly the planned size. */
-  finish(): void {
-    if (this.cur !== undefined || this.offset !== this.total) {
-      throw new Error(`snapshot: the image ended at ${this.offset + (this.cur === undefined ? 0 : this.filled)} of its planned ${this.total} bytes`);
-    }
-  }
 }
