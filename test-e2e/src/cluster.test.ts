@@ -80,6 +80,8 @@ describe("3-member etcd-ts cluster", () => {
     const leader = await leaderOf(c);
     const client = new Etcd3({ hosts: c.members.map((m) => c.clientUrl(m)), dialTimeout: 1000 });
     const acked = new Map<string, string>();
+    // Acknowledged puts, counted: acked holds at most 1,600 keys, which fast writers can fill before the kill.
+    let ackedPuts = 0;
     let stop = false;
     const writer = async (w: number): Promise<void> => {
       for (let i = 0; !stop && i < 50_000; i++) {
@@ -87,6 +89,7 @@ describe("3-member etcd-ts cluster", () => {
         try {
           await client.put(key).value(`${i}`);
           acked.set(key, `${i}`);
+          ackedPuts++;
         } catch {
           await new Promise((r) => setTimeout(r, 50)); // unavailable during the election; try on
         }
@@ -96,9 +99,9 @@ describe("3-member etcd-ts cluster", () => {
     await new Promise((r) => setTimeout(r, 1000));
     await c.kill(leader, "SIGKILL");
     const live = c.members.filter((m) => m !== leader);
-    const before = acked.size;
+    const before = ackedPuts;
     await leaderOf(c, live);
-    await until(async () => (acked.size > before + 50 ? true : undefined));
+    await until(async () => (ackedPuts > before + 50 ? true : undefined));
     stop = true;
     await Promise.all(writers);
     client.close();

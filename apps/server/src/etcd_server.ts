@@ -904,9 +904,10 @@ export class EtcdServer {
    * clientSnapshot makes an image of the backend as etcd's bbolt file for one
    * Maintenance.Snapshot call, after every batch applied so far is written (etcd commits its
    * batch first too) and no snapshot from the leader is being installed (the image must not
-   * see a backend half rewritten). At most MAX_CLIENT_SNAPSHOTS images are read at once (each
-   * keeps a RocksDB snapshot until released): another call gets "etcdserver: too many
-   * requests". signal stops the image (the client went away).
+   * see a backend half rewritten). At most MAX_CLIENT_SNAPSHOTS images exist at once (each
+   * keeps a RocksDB snapshot while its file is written, then the file, whose disk space stays
+   * used, until released): another call gets "etcdserver: too many requests". signal stops the
+   * image (the client went away).
    */
   async clientSnapshot(signal?: AbortSignal): Promise<ClientSnapshot> {
     if (this.stopped) throw Errors.stopped;

@@ -53,7 +53,7 @@ describe("client snapshots (Maintenance.Snapshot images)", () => {
       for (const h of held) {
         const image = await drain(h.messages);
         expect(image.length).toBe(h.sizeBytes);
-        expect(h.sha256().equals(createHash("sha256").update(image).digest())).toBe(true);
+        expect((await h.sha256()).equals(createHash("sha256").update(image).digest())).toBe(true);
         await h.release();
       }
     } finally {

@@ -1,4 +1,4 @@
-import { createHash, randomUUID, type Hash } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { open, readdir, rm, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import type { Backend, BackendScan } from "@etcd-ts/backend";
@@ -27,8 +27,8 @@ export interface ClientSnapshot {
    * bytes still to come in remaining_bytes (the SHA-256 trailer is not among them). Read it once.
    */
   messages: AsyncGenerator<Buffer, void, undefined>;
-  /** sha256 is the image's SHA-256, once messages has been read to its end. */
-  sha256(): Buffer;
+  /** sha256 resolves with the image's SHA-256 (computed on the image's worker thread while the messages are read). */
+  sha256(): Promise<Buffer>;
   /** release stops the image and lets go of what it holds (call it however the call ends). */
   release(): Promise<void>;
 }
@@ -81,19 +81,16 @@ export async function makeClientSnapshot(scans: readonly BackendScan[], dir: str
     file = await open(path, "wx+", 0o600);
     await rm(path, { force: true });
     const w = (worker = new ImageWorker());
-    const sizeBytes = await w.build(scan.chunks(), file.fd, signal);
-    await w.terminate();
+    const sizeBytes = await w.build(scan.chunks(), file.fd, dir, signal);
     await scan.end();
-    const hash = createHash("sha256");
-    let sha: Buffer | undefined;
-    const messages = readImage(file, sizeBytes, hash, () => (sha = hash.digest()));
+    // The worker reads the file back and hashes it while this thread sends it.
+    const digest = w.sha256(signal);
+    digest.catch(() => undefined); // awaited by whoever asks; a failure shows there
+    const messages = readImage(file, sizeBytes);
     return {
       sizeBytes,
       messages,
-      sha256: () => {
-        if (sha === undefined) throw new Error("snapshot: the image's digest is known once every message was read");
-        return sha;
-      },
+      sha256: () => digest,
       release: async () => {
         // Ends the generator if the image was not read to its end.
         await messages.return(undefined).catch(() => undefined);
@@ -109,9 +106,9 @@ export async function makeClientSnapshot(scans: readonly BackendScan[], dir: str
 /**
  * readImage yields the image file's bytes as encoded SnapshotResponses of SNAPSHOT_SEND_BYTES
  * blobs, each read straight into its message, with the bytes still to come in
- * remaining_bytes; it hashes them in order and calls done after the last one.
+ * remaining_bytes.
  */
-async function* readImage(file: FileHandle, size: number, hash: Hash, done: () => void): AsyncGenerator<Buffer, void, undefined> {
+async function* readImage(file: FileHandle, size: number): AsyncGenerator<Buffer, void, undefined> {
   for (let at = 0; at < size; ) {
     const n = Math.min(SNAPSHOT_SEND_BYTES, size - at);
     const m = snapshotResponseBuffer(size - at - n, n);
@@ -120,11 +117,9 @@ async function* readImage(file: FileHandle, size: number, hash: Hash, done: () =
       if (bytesRead === 0) throw new Error(`snapshot: the image file ended at ${at + got} of its ${size} bytes`);
       got += bytesRead;
     }
-    hash.update(m.blob);
     at += n;
     yield m.message;
   }
-  done();
 }
 
 /** removeStaleClientSnapshots removes the image files a member that crashed while making one left in dir. */

@@ -1,4 +1,5 @@
 import type { ScanChunk } from "@etcd-ts/backend";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -66,14 +67,18 @@ describe("ImageWorker", () => {
   const dir = mkdtempSync(join(tmpdir(), "etcd-ts-image-worker-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   let files = 0;
-  /** withFile runs fn on a new file in dir opened with flags, closing it after. */
-  const withFile = async <T>(flags: string, fn: (fd: number, path: string) => Promise<T>): Promise<T> => {
+  /**
+   * withFile runs fn on a new file in dir opened with flags, then ends the worker and only then
+   * closes the file (as makeClientSnapshot does: the worker may still hold its descriptor).
+   */
+  const withFile = async <T>(w: ImageWorker, flags: string, fn: (fd: number, path: string) => Promise<T>): Promise<T> => {
     const path = join(dir, `image-${files++}`);
     if (flags === "r") writeFileSync(path, "");
     const fh = await open(path, flags);
     try {
       return await fn(fh.fd, path);
     } finally {
+      await w.terminate();
       await fh.close();
     }
   };
@@ -81,10 +86,11 @@ describe("ImageWorker", () => {
   it("writes the image of one scan into a file: etcd's buckets, every revision, the meta pages naming its size", async () => {
     const w = new ImageWorker();
     try {
-      await withFile("w+", async (fd, path) => {
-        const size = await w.build(chunks(backendChunks(3000, 70)), fd);
+      await withFile(w, "w+", async (fd, path) => {
+        const size = await w.build(chunks(backendChunks(3000, 70)), fd, dir);
         const image = readFileSync(path);
         expect(image.length).toBe(size);
+        expect((await w.sha256()).equals(createHash("sha256").update(image).digest())).toBe(true);
         expect(size % 4096).toBe(0);
         const reader = await BboltReader.fromBuffer(image);
         try {
@@ -106,16 +112,25 @@ describe("ImageWorker", () => {
     const w = new ImageWorker();
     try {
       const bad: ScanChunk[] = [{ keys: [b("lease/\0\0\0\0\0\0\0\x01"), revKey(1)], values: [b("l"), b("kv")] }];
-      await withFile("w+", (fd) => expect(w.build(chunks(bad), fd)).rejects.toThrow(/backend scan out of order/));
+      await withFile(w, "w+", (fd) => expect(w.build(chunks(bad), fd, dir)).rejects.toThrow(/backend scan out of order/));
     } finally {
       await w.terminate();
     }
     const w2 = new ImageWorker();
     try {
-      await withFile("r", (fd) => expect(w2.build(chunks(backendChunks(2000, 100)), fd)).rejects.toThrow(/EBADF/));
+      await withFile(w2, "r", (fd) => expect(w2.build(chunks(backendChunks(2000, 100)), fd, dir)).rejects.toThrow(/EBADF/));
     } finally {
       await w2.terminate();
     }
+  });
+
+  it("gives the image up when its disk has less free space than the member keeps for itself", async () => {
+    const w = new ImageWorker();
+    await withFile(w, "w+", (fd) =>
+      expect(w.build(chunks(backendChunks(100, 10)), fd, dir, undefined, Number.MAX_SAFE_INTEGER)).rejects.toThrow(
+        /gave up writing the image after 0 MiB: \d+ MiB left free on the disk of .*, which keeps \d+ MiB for the member's own files/,
+      ),
+    );
   });
 
   it("stops when the call's signal aborts between two chunks of the scan", async () => {
@@ -129,7 +144,7 @@ describe("ImageWorker", () => {
         await new Promise((resolve) => setTimeout(resolve, 200));
         yield second!;
       }
-      await withFile("w+", (fd) => expect(w.build(slow(), fd, ac.signal)).rejects.toThrow(/client went away/));
+      await withFile(w, "w+", (fd) => expect(w.build(slow(), fd, dir, ac.signal)).rejects.toThrow(/client went away/));
     } finally {
       await w.terminate();
     }

@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { ScanChunk } from "@etcd-ts/backend";
 import { workerUrl } from "../worker_url.js";
-import { packScanChunk, type ImageReply, type ImageRequest } from "./image_worker_protocol.js";
+import { MIN_FREE_DISK_BYTES, packScanChunk, type ImageReply, type ImageRequest } from "./image_worker_protocol.js";
 
 /** IMAGE_WORKER_INFLIGHT bounds the scan chunks (about 1 MiB each) posted to the worker and not yet taken up. */
 const IMAGE_WORKER_INFLIGHT = 4;
@@ -27,6 +27,7 @@ export class ImageWorker {
   /** waiters are woken at the worker's next reply or failure (a consumer and a pump may wait at once). */
   private waiters: Array<() => void> = [];
   private terminated = false;
+  private stopping: Promise<number> | undefined;
 
   constructor() {
     this.worker = new Worker(workerUrl("etcd_format/image_worker_main.js"), { resourceLimits: { maxOldGenerationSizeMb: IMAGE_WORKER_HEAP_MB } });
@@ -50,11 +51,12 @@ export class ImageWorker {
 
   /**
    * build feeds one scan and has the worker write the whole image into fd (an open file of
-   * this process, written from offset 0); it returns the image's size in bytes once the file
-   * holds all of it.
+   * this process in dir, written from offset 0); it returns the image's size in bytes once the
+   * file holds all of it. The worker gives the image up when the disk of dir has less than
+   * minFreeBytes free (default MIN_FREE_DISK_BYTES).
    */
-  async build(chunks: AsyncIterable<ScanChunk>, fd: number, signal?: AbortSignal): Promise<number> {
-    this.post({ t: "build", fd });
+  async build(chunks: AsyncIterable<ScanChunk>, fd: number, dir: string, signal?: AbortSignal, minFreeBytes = MIN_FREE_DISK_BYTES): Promise<number> {
+    this.post({ t: "build", fd, dir, minFreeBytes });
     const it = chunks[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -76,11 +78,22 @@ export class ImageWorker {
     }
   }
 
-  /** terminate ends the worker (idempotent). */
+  /** sha256 has the worker read the built image file back and returns its SHA-256 (call it once, after build). */
+  async sha256(signal?: AbortSignal): Promise<Buffer> {
+    this.post({ t: "hash" });
+    for (;;) {
+      const m = this.replies.shift();
+      if (m?.t === "hashed") return Buffer.from(m.sha256);
+      if (m !== undefined) throw new Error(`snapshot: the image worker answered ${m.t} while hashing the image file`);
+      await this.wait(signal);
+    }
+  }
+
+  /** terminate ends the worker; every call resolves once its thread is gone (no write of it can follow). */
   async terminate(): Promise<void> {
-    if (this.terminated) return;
     this.terminated = true;
-    await this.worker.terminate();
+    this.stopping ??= this.worker.terminate();
+    await this.stopping;
   }
 
   private feed(chunk: ScanChunk): void {

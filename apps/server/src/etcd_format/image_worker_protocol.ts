@@ -5,11 +5,17 @@ import type { ScanChunk } from "@etcd-ts/backend";
  * Maintenance.Snapshot image file (image_worker.ts, image_worker_main.ts). In order, the main
  * thread sends "build" (the file), the scan's chunks ("data") and "end"; the worker
  * acknowledges every chunk it took up ("ack") and answers "built" once the file holds the
- * whole image, or "error".
+ * whole image. Then "hash" has it read the file back and answer its SHA-256 ("hashed"). Any
+ * failure is answered "error".
  */
 export type ImageRequest =
-  /** build: write the image into the open file descriptor fd (of this process), from offset 0. */
-  | { t: "build"; fd: number }
+  /**
+   * build: write the image into the open file descriptor fd (of this process), from offset 0;
+   * dir is the file's directory, whose disk must keep minFreeBytes free (or the image is given up).
+   */
+  | { t: "build"; fd: number; dir: string; minFreeBytes: number }
+  /** hash: read the built image back and answer its SHA-256. */
+  | { t: "hash" }
   /** data is one scan chunk packed by packScanChunk into buf's first len bytes (transferred; "ack" hands it back). */
   | { t: "data"; buf: ArrayBuffer; len: number }
   | { t: "end" };
@@ -19,7 +25,16 @@ export type ImageReply =
   | { t: "ack"; buf: ArrayBuffer }
   /** built: the file holds the whole image, sizeBytes long. */
   | { t: "built"; sizeBytes: number }
+  /** hashed: the SHA-256 of the image file (transferred). */
+  | { t: "hashed"; sha256: ArrayBuffer }
   | { t: "error"; message: string };
+
+/**
+ * MIN_FREE_DISK_BYTES is the free space an image leaves on its disk, which also holds the
+ * member's WAL and backend: below it the image is given up (the member must not fail a WAL
+ * write for a client's snapshot).
+ */
+export const MIN_FREE_DISK_BYTES = 512 * 1024 * 1024;
 
 /** PACK_BUFFER_BYTES is the least size of a buffer packScanChunk allocates (a scan chunk is about 1 MiB). */
 const PACK_BUFFER_BYTES = 2 * 1024 * 1024;

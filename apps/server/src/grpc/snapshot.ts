@@ -7,10 +7,10 @@ import { humanizeBytes } from "../quota.js";
  * sendSnapshot answers Maintenance.Snapshot as etcd does: the backend as an etcd 3.4 bbolt
  * file, as of one consistent point, in SNAPSHOT_SEND_BYTES blobs with the bytes still to come
  * in remaining_bytes, then one last message whose blob is the SHA-256 of everything sent
- * (remaining_bytes 0), which `etcdctl snapshot restore` checks. The image is produced as it is
- * sent (see makeClientSnapshot): the next message is made while the current one waits for the
- * client's flow control, so a slow client holds a few messages in memory, not the image, and
- * the member keeps serving meanwhile.
+ * (remaining_bytes 0), which `etcdctl snapshot restore` checks. The image is written to a
+ * file first and then read from it as it is sent (see makeClientSnapshot): the next message
+ * is read while the current one waits for the client's flow control, so a slow client holds a
+ * few messages in memory, not the image, and the member keeps serving meanwhile.
  */
 export async function sendSnapshot(s: EtcdServer, call: ServerStream<etcdserverpb.SnapshotResponse | Buffer>): Promise<void> {
   const snap = await s.clientSnapshot(call.signal);
@@ -30,7 +30,7 @@ export async function sendSnapshot(s: EtcdServer, call: ServerStream<etcdserverp
       next.catch(() => undefined);
       await call.send(r.value);
     }
-    const sha = snap.sha256();
+    const sha = await snap.sha256();
     log.info("sending database sha256 checksum to client", { "total-bytes": total, "checksum-size": sha.length });
     await call.send({ header: undefined, remainingBytes: 0n, blob: sha });
     log.info("successfully sent database snapshot to client", { "total-bytes": total, size: humanizeBytes(total), took: `${((Date.now() - start) / 1000).toFixed(3)}s` });
