@@ -50,11 +50,11 @@ export function openClientSnapshotScans(backend: Backend, ready?: () => boolean)
  * from one scan of it (openClientSnapshotScans). bbolt's meta pages, which come first, name
  * the root page and the page count, known only once every key was seen, so nothing can be
  * sent before the whole state was read: the image is written to a file in `dir` first, which
- * is unlinked at once and read back as `messages` is read. The conversion and the writing
- * run on a worker thread (ImageWorker); this thread reads the scan, then the file, hashing
- * what it sends. An abort of signal (the client went away) stops the image while it is
- * written. The scan ends once the file is written; the file is closed when the image is
- * released (or fails).
+ * is unlinked at once and read back as `messages` is read. The conversion, the writing and
+ * the hashing run on a worker thread (ImageWorker); this thread reads the scan, then the
+ * file. An abort of signal (the client went away) stops the image. The scan (and its RocksDB
+ * snapshot) ends once the file is written; the file, and the disk space it takes, is held
+ * until the image is released (or fails).
  */
 export async function makeClientSnapshot(scans: readonly BackendScan[], dir: string, signal?: AbortSignal): Promise<ClientSnapshot> {
   const [scan] = scans;

@@ -24,7 +24,7 @@ export class ImageWorker {
   /** spare are buffers the worker handed back, to pack the next chunks into. */
   private readonly spare: ArrayBuffer[] = [];
   private failure: Error | undefined;
-  /** waiters are woken at the worker's next reply or failure (a consumer and a pump may wait at once). */
+  /** waiters are woken at the worker's next reply or failure. */
   private waiters: Array<() => void> = [];
   private terminated = false;
   private stopping: Promise<number> | undefined;
