@@ -22,7 +22,7 @@ import { Errors, RpcError } from "./errors.js";
 import { FP } from "./failpoint.js";
 import { refuseInProduction, UNSAFE_STALE_READS_MESSAGE, UNSAFE_WARNING_INTERVAL_MS } from "./debug_switches.js";
 import type { Logger } from "./log.js";
-import { makeClientSnapshot, openClientSnapshotScans, type ClientSnapshot } from "./etcd_format/client_snapshot.js";
+import { makeClientSnapshot, openClientSnapshotScan, type ClientSnapshot } from "./etcd_format/client_snapshot.js";
 import { Membership, type Member } from "./membership.js";
 import { MEMBERSHIP_KEY, MembershipStore } from "./membership_store.js";
 import { RaftNode, type Transport } from "./raft_node.js";
@@ -915,19 +915,19 @@ export class EtcdServer {
     this.clientSnapshots++;
     let snap: ClientSnapshot;
     try {
-      let scans: BackendScan[] | undefined;
-      // The install check is made again in the step that makes the scans: an install may
+      let scan: BackendScan | undefined;
+      // The install check is made again in the step that makes the scan: an install may
       // start while the batches are written.
       const ready = (): boolean => this.installDone === undefined && !this.installFailed;
-      while (scans === undefined) {
+      while (scan === undefined) {
         // A failed install leaves the backend half rewritten, and the member is stopping.
         if (this.installFailed) throw Errors.stopped;
         if (this.installDone !== undefined) await abortable(this.installDone, signal);
         await this.p.tx.idle();
         signal?.throwIfAborted();
-        scans = await openClientSnapshotScans(this.backend, ready);
+        scan = await openClientSnapshotScan(this.backend, ready);
       }
-      snap = await makeClientSnapshot(scans, this.p.snapDir, signal);
+      snap = await makeClientSnapshot(scan, this.p.snapDir, signal);
     } catch (err) {
       this.clientSnapshots--;
       throw err;

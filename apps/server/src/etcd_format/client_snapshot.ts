@@ -37,17 +37,17 @@ export interface ClientSnapshot {
 const CLIENT_SNAPSHOT_SCAN = { readAhead: true };
 
 /**
- * openClientSnapshotScans opens the scan of one backend state an image reads (see
+ * openClientSnapshotScan opens the scan of one backend state an image reads (see
  * makeClientSnapshot), or undefined when `ready` says the backend is not in a state to image
  * (it is asked in the same step the scan is made).
  */
-export function openClientSnapshotScans(backend: Backend, ready?: () => boolean): Promise<BackendScan[] | undefined> {
-  return backend.openScans(1, CLIENT_SNAPSHOT_SCAN, ready);
+export async function openClientSnapshotScan(backend: Backend, ready?: () => boolean): Promise<BackendScan | undefined> {
+  return (await backend.openScans(1, CLIENT_SNAPSHOT_SCAN, ready))?.[0];
 }
 
 /**
  * makeClientSnapshot makes the image of a backend state for one Maintenance.Snapshot call
- * from one scan of it (openClientSnapshotScans). bbolt's meta pages, which come first, name
+ * from one scan of it (openClientSnapshotScan). bbolt's meta pages, which come first, name
  * the root page and the page count, known only once every key was seen, so nothing can be
  * sent before the whole state was read: the image is written to a file in `dir` first, which
  * is unlinked at once and read back as `messages` is read. The conversion, the writing and
@@ -56,9 +56,7 @@ export function openClientSnapshotScans(backend: Backend, ready?: () => boolean)
  * snapshot) ends once the file is written; the file, and the disk space it takes, is held
  * until the image is released (or fails).
  */
-export async function makeClientSnapshot(scans: readonly BackendScan[], dir: string, signal?: AbortSignal): Promise<ClientSnapshot> {
-  const [scan] = scans;
-  if (scan === undefined || scans.length !== 1) throw new Error("snapshot: an image reads one scan of the backend");
+export async function makeClientSnapshot(scan: BackendScan, dir: string, signal?: AbortSignal): Promise<ClientSnapshot> {
   let worker: ImageWorker | undefined;
   let file: FileHandle | undefined;
   let released = false;

@@ -7,7 +7,7 @@ import { BboltReader } from "@etcd-ts/bbolt";
 import { etcdserverpb } from "@etcd-ts/proto";
 import type { ServerStream } from "@etcd-ts/grpc-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeClientSnapshot, openClientSnapshotScans, removeStaleClientSnapshots } from "../etcd_format/client_snapshot.js";
+import { makeClientSnapshot, openClientSnapshotScan, removeStaleClientSnapshots } from "../etcd_format/client_snapshot.js";
 import { ETCD_BUCKETS } from "../etcd_format/layout.js";
 import type { EtcdServer } from "../etcd_server.js";
 import { Logger } from "../log.js";
@@ -51,7 +51,11 @@ afterAll(async () => {
 
 /** fakeServer is what sendSnapshot needs of the member. */
 function fakeServer(): EtcdServer {
-  const clientSnapshot = async (signal?: AbortSignal) => makeClientSnapshot((await openClientSnapshotScans(backend)) ?? [], dir, signal);
+  const clientSnapshot = async (signal?: AbortSignal) => {
+    const scan = await openClientSnapshotScan(backend);
+    if (scan === undefined) throw new Error("the backend cannot be scanned");
+    return makeClientSnapshot(scan, dir, signal);
+  };
   return { clientSnapshot, logger: new Logger("error") } as unknown as EtcdServer;
 }
 
