@@ -523,15 +523,17 @@ async function runLongCommands(ctx: Ctx): Promise<string[]> {
     await put(ctx, key, undefined, "DELETE");
   };
   const runUntil = async (args: string[], key: string, lines: number, file?: string): Promise<string> => {
-    // The watch starts after the store's current index, so it sees the writes below however
-    // late etcdctl (slow to start on a loaded machine) registers it.
+    // The writes come first and the watch starts after the store's index before them, so every
+    // event comes from the history, whenever etcdctl (slow to start on a loaded machine) asks:
+    // each answer's X-Etcd-Index (`Index:` in the extended output) is then the store's index
+    // after the writes on both servers, never the event's own, which a watch already waiting gets.
     const index = (await send(`${ctx.url}${K}/`, "GET")).res.headers["x-etcd-index"];
+    await writes(key);
     const at = args.findIndex((a) => a === "watch" || a === "exec-watch") + 1;
     const p = spawn(REAL_ETCDCTL, [...args.slice(0, at), "--after-index", String(index), ...args.slice(at)], { env, stdio: ["ignore", "pipe", "pipe"] });
     let text = "";
     p.stdout.on("data", (d: Buffer) => (text += d.toString()));
     p.stderr.on("data", (d: Buffer) => (text += d.toString()));
-    await writes(key);
     const count = (): number => (file !== undefined ? (existsSync(file) ? readFileSync(file, "utf8") : "") : text).split("\n").filter((l) => l !== "").length;
     const deadline = Date.now() + 10_000;
     while (count() < lines && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
