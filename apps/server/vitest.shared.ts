@@ -24,7 +24,6 @@ export const PARALLEL_FILES = [
   "src/etcd_format/layout.test.ts",
   "src/etcd_format/v2_store_members.test.ts",
   "src/gateway/command.test.ts",
-  "src/grpc/authority_rewrite.test.ts",
   "src/grpc/watch_encode.test.ts",
   "src/http/gateway_json.test.ts",
   "src/http/handler.test.ts",

@@ -1,7 +1,6 @@
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { rewriteHeadersFrame } from "./grpc/authority_rewrite.js";
 import type { Duplex } from "node:stream";
 import type { Logger } from "./log.js";
 import { serverTlsOptions } from "./tls/server_options.js";
@@ -9,83 +8,6 @@ import type { TlsInfo } from "./tls/tls_info.js";
 import { checkClientCertificate, needsClientCheck } from "./tls/verify.js";
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-/** EMPTY_SETTINGS is a SETTINGS frame with no parameters (the server preface the shim sends). */
-const EMPTY_SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
-const FRAME_SETTINGS = 4;
-const FLAG_ACK = 0x1;
-/** SHIM_HEADERS_WAIT_MS: after the client acknowledged, how long to wait for its first request. */
-const SHIM_HEADERS_WAIT_MS = 20;
-/**
- * SHIM_TIMEOUT_MS: a client that never acknowledges the shim's SETTINGS is dropped after
- * grpc-go's handshake timeout (120 s; etcd's server never waits for the ACK at all). A
- * client busy for a few seconds right after connecting must not lose its connection.
- */
-const SHIM_TIMEOUT_MS = 120_000;
-/** GOAWAY_SETTINGS_TIMEOUT is GOAWAY, last stream 0, error SETTINGS_TIMEOUT (RFC 7540 6.5.3): why a silent client is dropped. */
-const GOAWAY_SETTINGS_TIMEOUT = Buffer.from([0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4]);
-
-/**
- * prefaceShim lets the listener see (and fix) a client's first request before the HTTP/2
- * session takes the connection: it sends an empty SETTINGS frame as the server preface (Go
- * clients send no request before they get one), reads frames until the client's SETTINGS
- * ACK (removed: the session never sent those settings) and its first HEADERS frame (whose
- * :authority rewriteHeadersFrame fixes), then hands everything read to `done`. The session
- * then sends its own SETTINGS, which HTTP/2 allows at any time.
- */
-function prefaceShim(socket: Socket, head: Buffer, done: (bytes: Buffer) => void): void {
-  const out: Buffer[] = [head.subarray(0, H2_PREFACE.length)];
-  let buf = head.subarray(H2_PREFACE.length);
-  let acked = false;
-  let sawHeaders = false;
-  let finished = false;
-  let wait: NodeJS.Timeout | undefined;
-  const giveUp = setTimeout(() => {
-    cleanup();
-    socket.write(GOAWAY_SETTINGS_TIMEOUT, () => socket.destroy());
-  }, SHIM_TIMEOUT_MS);
-  giveUp.unref();
-  const cleanup = (): void => {
-    finished = true;
-    clearTimeout(giveUp);
-    if (wait !== undefined) clearTimeout(wait);
-    socket.off("data", onData);
-  };
-  const finish = (): void => {
-    if (finished) return;
-    cleanup();
-    done(Buffer.concat([...out, buf]));
-  };
-  const scan = (): void => {
-    while (buf.length >= 9) {
-      const len = buf.readUIntBE(0, 3);
-      if (buf.length < 9 + len) break;
-      const frame = buf.subarray(0, 9 + len);
-      buf = buf.subarray(9 + len);
-      const type = frame[3] as number;
-      const flags = frame[4] as number;
-      if (type === FRAME_SETTINGS && (flags & FLAG_ACK) !== 0 && !acked) {
-        acked = true;
-        continue;
-      }
-      if (type === 1) {
-        sawHeaders = true;
-        out.push(rewriteHeadersFrame(frame));
-        continue;
-      }
-      out.push(frame);
-    }
-    if (acked && sawHeaders) finish();
-    else if (acked && wait === undefined) wait = setTimeout(finish, SHIM_HEADERS_WAIT_MS);
-  };
-  const onData = (chunk: Buffer): void => {
-    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-    scan();
-  };
-  socket.on("data", onData);
-  socket.write(EMPTY_SETTINGS);
-  scan();
-}
-
 /**
  * ClientListenerTls makes a ClientListener serve TLS (an https:// client URL): the prepared
  * TLS settings (see prepareTls) and the logger for rejected handshakes.
@@ -190,13 +112,10 @@ export class ClientListener {
         if (isH2 && head.length < H2_PREFACE.length) return; // need more bytes to decide
         socket.off("data", onData);
         if (isH2) {
-          prefaceShim(socket, head, (bytes) => {
-            socket.pause();
-            socket.unshift(bytes);
-            // The HTTP/2 session takes the bytes already read from the stream's buffer itself
-            // (Http2Session reads socket.readableLength on setup); resuming here would drop them.
-            grpc.injectConnection(socket);
-          });
+          // The gRPC server's connection reads the preface again from the stream and resumes it.
+          socket.pause();
+          socket.unshift(head);
+          grpc.injectConnection(socket);
         } else {
           socket.pause();
           socket.unshift(head);

@@ -1,8 +1,8 @@
-import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { PeerCertificate } from "node:tls";
-import { frame, frameHeader, MessageDecoder } from "./decoder.js";
+import { MessageDecoder } from "./decoder.js";
+import { HpackEncoder } from "./h2/hpack.js";
+import type { H2Stream, StreamHandler } from "./h2/stream.js";
 import { Metadata } from "./metadata.js";
-import { noteSent } from "./ping_strikes.js";
 import { CancelState, ObservedSpan } from "./call_state.js";
 import { cancelledError, GrpcError, percentEncode, Status } from "./status.js";
 import type { ByteObserver, MethodObserver } from "./observer.js";
@@ -23,11 +23,28 @@ export interface CallLimits {
   maxQueuedMessages: number;
 }
 
-const RESPONSE_HEADERS = { [h2.HTTP2_HEADER_STATUS]: 200, [h2.HTTP2_HEADER_CONTENT_TYPE]: "application/grpc" };
-const OK_TRAILERS = { "grpc-status": "0" };
+const hpack = new HpackEncoder();
+/** RESPONSE_HEADERS is the HPACK block of a gRPC response's headers (the encoder keeps no state, so blocks are constants). */
+const RESPONSE_HEADERS = hpack.encode([
+  [":status", "200"],
+  ["content-type", "application/grpc"],
+]);
+/** OK_TRAILERS is the HPACK block of the trailers of a call that succeeded. */
+const OK_TRAILERS = hpack.encode([["grpc-status", "0"]]);
 const RESOLVED = Promise.resolve();
-/** SEPARATE_HEADER_BYTES is the message size from which send writes the length prefix and the message separately instead of copying both into one buffer. */
-const SEPARATE_HEADER_BYTES = 64 * 1024;
+
+/** statusBlock encodes a status as trailers, or as a trailers-only response (with the response headers) when headers is true. */
+export function statusBlock(code: number, message: string, headers: boolean): Buffer {
+  const fields: [string, string][] = headers
+    ? [
+        [":status", "200"],
+        ["content-type", "application/grpc"],
+        ["grpc-status", String(code)],
+      ]
+    : [["grpc-status", String(code)]];
+  if (message !== "") fields.push(["grpc-message", percentEncode(message)]);
+  return hpack.encode(fields);
+}
 
 interface Reader<Req> {
   resolve: (r: IteratorResult<Req>) => void;
@@ -41,7 +58,7 @@ interface Reader<Req> {
  * call exactly once with a status. Invariant: after `finished`, nothing more is written and
  * every pending send or read has settled.
  */
-export class Call<Req, Res> implements BidiStream<Req, Res> {
+export class Call<Req, Res> implements BidiStream<Req, Res>, StreamHandler {
   readonly metadata: Metadata;
   readonly values = new Map<symbol, unknown>();
   deadline: number | undefined;
@@ -65,18 +82,16 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   private inputError: GrpcError | undefined;
   private paused = false;
   private drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] | undefined;
-  private trailers: Record<string, string> = OK_TRAILERS;
 
   constructor(
-    private readonly stream: ServerHttp2Stream,
-    headers: IncomingHttpHeaders,
+    private readonly stream: H2Stream,
     readonly method: string,
     private readonly def: MethodDefinition<Req, Res>,
     private readonly conn: ConnectionInfo,
     private readonly limits: CallLimits,
     encoding: string,
   ) {
-    this.metadata = new Metadata(headers);
+    this.metadata = new Metadata(stream.headers);
     this.decoder = new MessageDecoder(limits.maxReceiveMessageBytes, encoding);
   }
 
@@ -113,11 +128,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
 
   /** attach starts reading the request stream and watching for its end or reset. */
   attach(): void {
-    const s = this.stream;
-    s.on("data", (chunk: Buffer) => this.onData(chunk));
-    s.on("end", () => this.onEnd());
-    s.on("close", () => this.onClose());
-    s.on("error", () => undefined);
+    this.stream.handler = this;
   }
 
   /** setDeadline fails the call with DEADLINE_EXCEEDED after ms. */
@@ -129,7 +140,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     this.deadlineTimer.unref();
   }
 
-  private onData(chunk: Buffer): void {
+  /** onStreamData decodes request DATA (StreamHandler). */
+  onStreamData(chunk: Buffer): void {
     if (this.finished) return;
     try {
       this.decoder.push(chunk, (msg) => this.onMessage(msg));
@@ -171,7 +183,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     }
   }
 
-  private onEnd(): void {
+  /** onStreamEnd: the client half-closed (StreamHandler). */
+  onStreamEnd(): void {
     if (this.finished) return;
     if (this.decoder.partial) {
       this.fail(new GrpcError(Status.INTERNAL, "grpc: the request stream ended inside a message"));
@@ -189,7 +202,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     }
   }
 
-  private onClose(): void {
+  /** onStreamClose: the stream is gone (StreamHandler). */
+  onStreamClose(): void {
     // The stream closed before a status was sent: the client reset it or went away.
     if (!this.finished) this.cancel(cancelledError());
   }
@@ -226,7 +240,7 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
   // ---- sending ----
 
   get bufferedBytes(): number {
-    return this.stream.writableLength;
+    return this.stream.bufferedBytes;
   }
 
   send(res: Res): Promise<void> {
@@ -238,43 +252,21 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
       );
     }
     const s = this.stream;
-    if (!s.headersSent) this.respondStreaming();
-    noteSent(s.session);
+    if (!s.headersSent) s.respond(RESPONSE_HEADERS, false);
     this.span.sent();
     this.bytes?.sent(payload.length);
-    let ready: boolean;
-    if (payload.length >= SEPARATE_HEADER_BYTES) {
-      // A large message goes out after its prefix as it is, not copied behind it; corked, both
-      // leave in one write.
-      s.cork();
-      s.write(frameHeader(payload.length));
-      ready = s.write(payload);
-      process.nextTick(() => s.uncork());
-    } else ready = s.write(frame(payload));
-    if (ready) return RESOLVED;
+    if (s.sendMessage(payload)) return RESOLVED;
     return new Promise((resolve, reject) => {
-      if (this.drainWaiters === undefined) {
-        this.drainWaiters = [];
-        s.on("drain", () => this.onDrain());
-      }
-      this.drainWaiters.push({ resolve, reject });
+      (this.drainWaiters ??= []).push({ resolve, reject });
     });
   }
 
-  private onDrain(): void {
+  /** onStreamDrain wakes the sends waiting for the client's window (StreamHandler). */
+  onStreamDrain(): void {
     const ws = this.drainWaiters;
     if (ws === undefined || ws.length === 0) return;
     this.drainWaiters = [];
     for (const w of ws) w.resolve();
-  }
-
-  private respondStreaming(): void {
-    const s = this.stream;
-    s.respond(RESPONSE_HEADERS, { waitForTrailers: true });
-    s.once("wantTrailers", () => {
-      s.sendTrailers(this.trailers);
-      this.closeInput();
-    });
   }
 
   // ---- ending ----
@@ -298,10 +290,8 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     this.span.sent();
     this.span.end(Status.OK);
     const s = this.stream;
-    if (s.destroyed || s.closed) return;
-    if (!s.headersSent) this.respondStreaming();
-    noteSent(s.session);
-    s.end(frame(payload));
+    if (s.closed) return;
+    s.reply(s.headersSent ? undefined : RESPONSE_HEADERS, payload, OK_TRAILERS);
   }
 
   /** finishOk ends a streaming call with status OK. */
@@ -322,28 +312,11 @@ export class Call<Req, Res> implements BidiStream<Req, Res> {
     this.markFinished();
     this.span.end(st.code);
     const s = this.stream;
-    if (s.destroyed || s.closed) return;
-    noteSent(s.session);
-    if (!s.headersSent) {
-      const headers: Record<string, string | number> = { ...RESPONSE_HEADERS, "grpc-status": String(st.code) };
-      if (st.message !== "") headers["grpc-message"] = percentEncode(st.message);
-      s.respond(headers, { endStream: true });
-      this.closeInput();
-    } else {
-      this.trailers = st.code === Status.OK ? OK_TRAILERS : { "grpc-status": String(st.code), "grpc-message": percentEncode(st.message) };
-      s.end();
-    }
-  }
-
-  /**
-   * closeInput stops reading a finished call whose client is still sending: its data then
-   * stays unacknowledged and HTTP/2 flow control stops the client. (An RST_STREAM here could
-   * overtake the trailers; clients reset or end the stream themselves once they have the
-   * status.)
-   */
-  private closeInput(): void {
-    const s = this.stream;
-    if (!s.readableEnded && !s.closed) s.pause();
+    if (s.closed) return;
+    // A client still sending after the status is stopped by its window: the stream drops
+    // the data of an ended call without returning the stream's window.
+    if (!s.headersSent) s.respond(statusBlock(st.code, st.message, true), true);
+    else s.sendTrailers(st.code === Status.OK && st.message === "" ? OK_TRAILERS : statusBlock(st.code, st.message, false));
   }
 
   private markFinished(): void {

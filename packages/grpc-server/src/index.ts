@@ -1,5 +1,6 @@
 /**
- * @etcd-ts/grpc-server is a gRPC server on node:http2: all four call kinds on one connection,
+ * @etcd-ts/grpc-server is a gRPC server on its own HTTP/2 implementation (src/h2: framing, HPACK,
+ * flow control): all four call kinds on one connection,
  * receive limits on the bytes actually received and on decompressed sizes, write
  * backpressure, cancellation, deadlines, a per-call context (metadata, peer, client
  * certificate) and interceptors. It is general: it knows nothing of etcd.

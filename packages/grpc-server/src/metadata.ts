@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders } from "node:http2";
+/** HeaderMap is request header fields by lower-case name; a repeated name may hold every value. */
+export type HeaderMap = Readonly<Record<string, string | string[] | undefined>>;
 
 /** RESERVED holds the request headers that are gRPC protocol, not call metadata. */
 const RESERVED = new Set(["content-type", "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "user-agent"]);
@@ -9,7 +10,7 @@ const RESERVED = new Set(["content-type", "te", "grpc-timeout", "grpc-encoding",
  * read as bytes with getBinary.
  */
 export class Metadata {
-  constructor(private readonly headers: IncomingHttpHeaders) {}
+  constructor(private readonly headers: HeaderMap) {}
 
   /** get returns the first value of key, or undefined. */
   get(key: string): string | undefined {

@@ -615,6 +615,17 @@ describe("WAL inline writes", () => {
     expect(indexes(await reopen(dir))).toEqual(["1/1", "2/1"]);
   });
 
+  it("writes a save of more than two entries in the thread pool, however fast the disk", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { inlineWriteMaxMs: 60_000 });
+    await wal.save(undefined, ents(1, 2));
+    await wal.save(undefined, ents(3, 5));
+    await wal.save(hs(1, 5), [ent(6)]);
+    expect([wal.inlineWrites, wal.pooledWrites]).toEqual([2, 1]);
+    await wal.close();
+    expect(indexes(await reopen(dir))).toHaveLength(6);
+  });
+
   it("refuses a negative limit", async () => {
     await expect(WAL.create(freshDir(), META, { inlineWriteMaxMs: -1 })).rejects.toThrow(/inlineWriteMaxMs/);
   });
