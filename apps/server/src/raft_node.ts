@@ -44,6 +44,11 @@ export interface RaftNodeOptions {
   readIndexRetryMs?: number;
 }
 
+/** isConfChange: a conf change entry must be applied (applyConfChange) before its Ready is advanced. */
+function isConfChange(e: raftpb.Entry): boolean {
+  return e.type === raftpb.EntryType.ENTRY_CONF_CHANGE || e.type === raftpb.EntryType.ENTRY_CONF_CHANGE_V2;
+}
+
 /** READ_INDEX_RETRY_MS is etcd's readIndexRetryTime. */
 const READ_INDEX_RETRY_MS = 500;
 
@@ -102,6 +107,14 @@ export class RaftNode {
   private persistedVote: bigint;
   private committed: bigint;
   private electedAt = 0;
+  /**
+   * deferred holds committed entries that are durable but not yet applied: the apply of a
+   * Ready whose own save made them durable waits for the next Ready's save to start, so the
+   * thread applies one batch while the disk syncs the next (etcd applies in the background
+   * the same way). Applied before anything else changes the state machine (the next Ready's
+   * committed entries, a snapshot) and before the loop ends. Never holds a conf change.
+   */
+  private deferred: raftpb.Entry[] | undefined;
 
   constructor(o: RaftNodeOptions) {
     this.o = o;
@@ -378,6 +391,10 @@ export class RaftNode {
           this.o.node.advance(rd);
           if (this.held.size > 0) this.flushHeld();
         }
+        if (this.deferred !== undefined) {
+          await this.applyDeferred();
+          if (!this.stopped && handled < MAX_READYS_PER_TURN && this.o.node.hasReady()) continue;
+        }
         if (!this.campaignPending || this.stopped) break;
         this.campaignPending = false;
         if (this.lead === 0n) this.o.node.campaign();
@@ -398,7 +415,10 @@ export class RaftNode {
     }
     if (rd.softState !== undefined) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     const hasSnapshot = rd.snapshot !== undefined && rd.snapshot.metadata !== undefined && rd.snapshot.metadata.index > 0n;
-    if (hasSnapshot) await this.o.installSnapshot(rd.snapshot as raftpb.Snapshot);
+    if (hasSnapshot) {
+      await this.applyDeferred();
+      await this.o.installSnapshot(rd.snapshot as raftpb.Snapshot);
+    }
     // The leader sends before its own WAL write (etcd's raft.go, raft thesis 10.2.1), so its
     // fsync overlaps the followers' network round trip and fsync. See sendsBeforeSave.
     const sentEarly = rd.messages.length > 0 && !hasSnapshot && this.sendsBeforeSave(rd);
@@ -418,18 +438,21 @@ export class RaftNode {
     if (mustSave) {
       if (FP.raftBeforeSave.armed) await FP.raftBeforeSave.hit();
       const saving = this.o.wal.save(rd.hardState, rd.entries);
-      if (applyDuringSave) {
+      if (applyDuringSave || this.deferred !== undefined) {
         saving.catch(() => undefined); // awaited below; this only keeps an apply error from orphaning it
         // One turn of the event loop lets the write reach the disk thread before the apply takes the CPU.
         await new Promise<void>((r) => setImmediate(r));
-        if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
-        this.o.applier.applyEntries(rd.committedEntries);
-        if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+        await this.applyDeferred();
+        if (applyDuringSave) {
+          if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
+          this.o.applier.applyEntries(rd.committedEntries);
+          if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+        }
       }
       await saving;
       // The write and its fdatasync are complete.
       if (FP.raftAfterSave.armed) await FP.raftAfterSave.hit();
-    }
+    } else await this.applyDeferred();
     if (rd.hardState !== undefined) {
       this.o.storage.setHardState(rd.hardState);
       this.persistedTerm = rd.hardState.term;
@@ -445,12 +468,17 @@ export class RaftNode {
     }
     if (rd.committedEntries.length > 0) {
       if (!applyDuringSave) {
-        if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
-        this.o.applier.applyEntries(rd.committedEntries);
-        if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+        if (mustSave && !rd.committedEntries.some(isConfChange)) {
+          // Durable now; applied while the next Ready's save is in flight (or when the loop ends).
+          this.deferred = rd.committedEntries;
+        } else {
+          if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
+          this.o.applier.applyEntries(rd.committedEntries);
+          if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+        }
       }
       // A snapshot is taken only after the write (it may cover entries of this Ready's log).
-      if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
+      if (this.deferred === undefined && this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
     }
     for (const rs of rd.readStates) {
       const req = this.inflightReads.get(rs.requestCtx.toString("hex"));
@@ -459,6 +487,18 @@ export class RaftNode {
       req.index = rs.index;
       this.waitingReads.push(req);
     }
+    this.releaseReads();
+  }
+
+  /** applyDeferred applies the deferred entries (see deferred), then what follows an apply: the snapshot trigger, waiting reads. */
+  private async applyDeferred(): Promise<void> {
+    const ents = this.deferred;
+    if (ents === undefined) return;
+    this.deferred = undefined;
+    if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
+    this.o.applier.applyEntries(ents);
+    if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+    if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
     this.releaseReads();
   }
 

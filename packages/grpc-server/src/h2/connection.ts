@@ -45,6 +45,8 @@ const HIGH_WATER_BYTES = 1 << 20;
 const CONCAT_MAX_BYTES = 256 * 1024;
 /** MAX_HEADER_BLOCK_BYTES bounds a header block assembled from HEADERS and CONTINUATION frames. */
 const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
+/** MAX_CONTINUATIONS bounds the CONTINUATION frames of one header block (a flood of empty ones costs the server, not the client). */
+const MAX_CONTINUATIONS = 64;
 /** GRPC_PREFIX_BYTES is gRPC's message length prefix. */
 const GRPC_PREFIX_BYTES = 5;
 /** CONNECTION_HEADERS are connection-specific fields HTTP/2 forbids (RFC 7540 section 8.1.2.2). */
@@ -67,6 +69,8 @@ interface PendingHeaders {
   endStream: boolean;
   chunks: Buffer[];
   bytes: number;
+  /** selfDependent: the HEADERS named its own stream as its dependency (a stream error once decoded). */
+  selfDependent: boolean;
 }
 
 /**
@@ -105,6 +109,10 @@ export class H2Connection {
   private congested = false;
   /** goawaySent: no new stream is accepted. */
   private goawaySent = false;
+  /** goawayLastId is the last stream ID the first GOAWAY named (later ones may not name a higher one). */
+  private goawayLastId: number | undefined;
+  /** failed: a connection error was sent; nothing more is read. */
+  private failed = false;
   private destroyed = false;
   private pingSeq = 0;
   private readonly pings = new Map<string, () => void>();
@@ -155,7 +163,7 @@ export class H2Connection {
   goaway(code: number, debug: string, graceMs: number): void {
     if (this.destroyed || this.goawaySent) return;
     this.goawaySent = true;
-    this.push(goawayFrame(this.lastStreamId, code, Buffer.from(debug, "latin1")));
+    this.push(goawayFrame((this.goawayLastId ??= this.lastStreamId), code, Buffer.from(debug, "latin1")));
     if (this.streams.size === 0) this.endAfterFlush();
     else setTimeout(() => this.destroy(), graceMs).unref();
   }
@@ -179,7 +187,7 @@ export class H2Connection {
   // ---- reading ----
 
   private onData(chunk: Buffer): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.failed) return;
     let buf = chunk;
     if (this.inbuf !== undefined) {
       buf = Buffer.concat([this.inbuf, chunk]);
@@ -207,7 +215,7 @@ export class H2Connection {
         const streamId = buf.readUInt32BE(at + 5) & 0x7fff_ffff;
         this.onFrame(type, flags, streamId, buf, at + FRAME_HEADER_BYTES, end);
         at = end;
-        if (this.destroyed) return;
+        if (this.destroyed || this.failed) return;
       }
     } catch (err) {
       if (err instanceof H2ProtocolError) {
@@ -224,6 +232,10 @@ export class H2Connection {
     if (ph !== undefined && (type !== FrameType.CONTINUATION || id !== ph.streamId)) {
       throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "expected CONTINUATION");
     }
+    // Clients open odd streams only: a frame for an even one refers to no stream that can exist.
+    if ((id & 1) === 0 && id !== 0 && type <= FrameType.CONTINUATION && type !== FrameType.PRIORITY) {
+      throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, `frame on the even stream ${id}`);
+    }
     switch (type) {
       case FrameType.DATA:
         this.onDataFrame(flags, id, buf, start, end);
@@ -233,15 +245,17 @@ export class H2Connection {
         return;
       case FrameType.CONTINUATION:
         if (ph === undefined) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "CONTINUATION without HEADERS");
+        if (ph.chunks.length > MAX_CONTINUATIONS) throw new H2ProtocolError(ErrorCode.ENHANCE_YOUR_CALM, "too many CONTINUATION frames");
         this.addHeaderChunk(ph, buf.subarray(start, end));
         if ((flags & Flag.END_HEADERS) !== 0) {
           this.pendingHeaders = undefined;
-          this.onHeaderBlock(ph.streamId, ph.endStream, ph.chunks.length === 1 ? ph.chunks[0]! : Buffer.concat(ph.chunks));
+          this.onHeaderBlock(ph.streamId, ph.endStream, ph.chunks.length === 1 ? ph.chunks[0]! : Buffer.concat(ph.chunks), ph.selfDependent);
         }
         return;
       case FrameType.PRIORITY:
         if (id === 0) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "PRIORITY on stream 0");
         if (end - start !== 5) this.streamError(id, ErrorCode.FRAME_SIZE_ERROR);
+        else if ((buf.readUInt32BE(start) & 0x7fff_ffff) === id) this.streamError(id, ErrorCode.PROTOCOL_ERROR);
         return;
       case FrameType.RST_STREAM:
         this.onRstStream(id, end - start);
@@ -319,8 +333,12 @@ export class H2Connection {
       this.consumedConn(dataLen);
     } else if (dataLen > 0) {
       const chunk = buf.subarray(dataStart, dataEnd);
-      if (s.paused) (s.held ??= []).push(chunk);
-      else {
+      if (s.paused) {
+        // Held data is bounded by the stream's window, which is returned only on delivery; the
+        // connection's is returned now, so that paused streams cannot stall the others.
+        this.consumedConn(dataLen);
+        (s.held ??= []).push(chunk);
+      } else {
         this.consumed(s, dataLen);
         s.handler?.onStreamData(chunk);
       }
@@ -338,17 +356,21 @@ export class H2Connection {
       at++;
       blockEnd = end - pad;
     }
-    if ((flags & Flag.PRIORITY) !== 0) at += 5;
+    let selfDependent = false;
+    if ((flags & Flag.PRIORITY) !== 0) {
+      if (blockEnd - at >= 4) selfDependent = (buf.readUInt32BE(at) & 0x7fff_ffff) === id;
+      at += 5;
+    }
     if (blockEnd < at) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding or priority past the frame");
     const endStream = (flags & Flag.END_STREAM) !== 0;
     const block = buf.subarray(at, blockEnd);
     if ((flags & Flag.END_HEADERS) === 0) {
-      const ph: PendingHeaders = { streamId: id, endStream, chunks: [], bytes: 0 };
+      const ph: PendingHeaders = { streamId: id, endStream, chunks: [], bytes: 0, selfDependent };
       this.addHeaderChunk(ph, block);
       this.pendingHeaders = ph;
       return;
     }
-    this.onHeaderBlock(id, endStream, block);
+    this.onHeaderBlock(id, endStream, block, selfDependent);
   }
 
   private addHeaderChunk(ph: PendingHeaders, chunk: Buffer): void {
@@ -359,7 +381,7 @@ export class H2Connection {
   }
 
   /** onHeaderBlock handles a complete header block: a new request, or trailers of an open one. */
-  private onHeaderBlock(id: number, endStream: boolean, block: Buffer): void {
+  private onHeaderBlock(id: number, endStream: boolean, block: Buffer, selfDependent: boolean): void {
     const existing = this.streams.get(id);
     if (existing !== undefined || id <= this.lastStreamId) {
       // Trailers (or a late block on a closed stream): decoded to keep the HPACK state.
@@ -372,12 +394,12 @@ export class H2Connection {
       this.onRemoteEnd(existing);
       return;
     }
-    if ((id & 1) === 0) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "even stream ID from a client");
     this.lastStreamId = id;
     const headers: RequestHeaders = Object.create(null) as RequestHeaders;
     const valid = this.decodeBlock(block, headers);
     if (this.goawaySent) return; // after GOAWAY, new streams are not processed (decoded for HPACK only)
-    if (!valid || !validRequest(headers)) {
+    // A stream cannot depend on itself (RFC 7540 section 5.3.1).
+    if (!valid || selfDependent || !validRequest(headers)) {
       this.push(rstStreamFrame(id, ErrorCode.PROTOCOL_ERROR));
       return;
     }
@@ -514,18 +536,13 @@ export class H2Connection {
     s.held = undefined;
     if (held !== undefined) {
       for (let i = 0; i < held.length; i++) {
-        if (s.closed || s.endQueued) {
-          let rest = 0;
-          for (let j = i; j < held.length; j++) rest += held[j]!.length;
-          this.consumedConn(rest);
-          break;
-        }
+        if (s.closed || s.endQueued) break; // dropped (their connection window was returned on receipt)
         if (s.paused) {
           s.held = held.slice(i);
           return;
         }
         const chunk = held[i]!;
-        this.consumed(s, chunk.length);
+        this.consumedStream(s, chunk.length);
         s.handler?.onStreamData(chunk);
       }
     }
@@ -540,6 +557,11 @@ export class H2Connection {
   /** consumed returns n bytes of window to the client, for the stream and the connection, in batches. */
   private consumed(s: H2Stream, n: number): void {
     this.consumedConn(n);
+    this.consumedStream(s, n);
+  }
+
+  /** consumedStream returns n bytes of the stream's window to the client, in batches. */
+  private consumedStream(s: H2Stream, n: number): void {
     if (s.remoteEnded) return;
     s.recvUnacked += n;
     if (s.recvUnacked >= this.o.streamWindow >>> 1 || s.recvUnacked >= 65_536) {
@@ -755,11 +777,8 @@ export class H2Connection {
     s.endQueued = true;
     if (s.remoteEnded && !s.heldEnd) this.close(s);
     else if (s.held !== undefined) {
-      // Held data of a finished call is dropped; its connection window returned.
-      let n = 0;
-      for (const c of s.held) n += c.length;
+      // Held data of a finished call is dropped (its connection window was returned on receipt).
       s.held = undefined;
-      this.consumedConn(n);
       if (s.heldEnd) this.close(s);
     }
   }
@@ -782,12 +801,7 @@ export class H2Connection {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     this.drainWaiters.delete(s);
-    if (s.held !== undefined) {
-      let n = 0;
-      for (const c of s.held) n += c.length;
-      s.held = undefined;
-      this.consumedConn(n);
-    }
+    s.held = undefined;
     this.markClosed(s);
     if (this.goawaySent && this.streams.size === 0) this.endAfterFlush();
   }
@@ -804,10 +818,17 @@ export class H2Connection {
   }
 
   private connectionError(code: number, message: string): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.failed) return;
+    this.failed = true;
     this.goawaySent = true;
-    this.push(goawayFrame(this.lastStreamId, code, Buffer.from(message, "latin1")));
+    this.inbuf = undefined;
+    this.pendingHeaders = undefined;
+    this.push(goawayFrame((this.goawayLastId ??= this.lastStreamId), code, Buffer.from(message, "latin1")));
     this.endAfterFlush();
+    // Nothing more is read: the streams end now, not when the client closes.
+    const streams = [...this.streams.values()];
+    this.streams.clear();
+    for (const st of streams) this.markClosed(st);
   }
 
   /** endAfterFlush writes what is pending, ends the socket and lets the streams go. */
