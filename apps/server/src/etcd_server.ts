@@ -6,6 +6,7 @@ import { consistentIndexKey, type Backend, type BackendScan, type BatchTx } from
 import { ErrProposalDropped, type MemoryStorage, type RawNode } from "@etcd-ts/raft";
 import type { WAL } from "@etcd-ts/wal";
 import { AuthError, PasswordBusy, ROOT, type AuthInfo, type AuthStore } from "@etcd-ts/auth";
+import { encodeShared } from "./shared_writer.js";
 import type { ServerTokens } from "./auth/tokens.js";
 import { readContext, type Applied, type Applier, type AuthRequestKind } from "./apply/applier.js";
 import { AuthApplier, checkTxn as checkTxnPermission } from "./apply/auth_applier.js";
@@ -1394,8 +1395,7 @@ export class EtcdServer {
     const id = this.ids.id();
     const ir = serverpb.InternalRaftRequest.create({ header: { id, username: ai.user, authRevision: ai.revision } });
     (ir as unknown as Record<K, unknown>)[kind] = req;
-    const bytes = serverpb.InternalRaftRequest.encode(ir).finish();
-    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const data = encodeShared(serverpb.InternalRaftRequest, ir);
     if (data.length > this.p.maxRequestBytes) throw Errors.requestTooLarge;
     this.applyLoop.proposed.set(data, ir);
     const result = this.wait.register(id);

@@ -63,6 +63,9 @@ interface Route {
   observer: MethodObserver | undefined;
 }
 
+/** MAX_ECHOED_PATH bounds the part of an unknown path that an Unimplemented answer repeats. */
+const MAX_ECHOED_PATH = 512;
+
 /** MAX_PING_STRIKES is how many too-early pings grpc-go tolerates before GOAWAY. */
 const MAX_PING_STRIKES = 2;
 
@@ -192,7 +195,8 @@ export class GrpcServer {
     const path = String(headers[":path"]);
     const route = this.routes.get(path);
     if (route === undefined) {
-      const [, service = "", method = ""] = path.split("/");
+      // The answer echoes at most MAX_ECHOED_PATH characters of the path (a client cannot make one small request cost a large answer).
+      const [, service = "", method = ""] = path.slice(0, MAX_ECHOED_PATH).split("/");
       const msg = this.services.has(service) ? `unknown method ${method} for service ${service}` : `unknown service ${service}`;
       refuse(stream, Status.UNIMPLEMENTED, msg);
       return;

@@ -10,21 +10,27 @@ const BTree = (createRequire(import.meta.url)("sorted-btree") as typeof SortedBt
 /**
  * TreeIndex maps every key that has revisions to its KeyIndex, ordered by byte comparison of
  * the keys. Keys stay in the tree while deleted, until a compaction removes their history.
+ * Exact lookups go through a hash map by the key's latin1 string: a B-tree lookup compares
+ * against keys scattered over the heap, and measured several microseconds per put in cache
+ * misses at 10,000 keys. Invariant: the map and the tree hold the same key indexes.
  */
 export class TreeIndex {
   private readonly tree = new BTree<Buffer, KeyIndex>(undefined, compareBytes);
+  private readonly byKey = new Map<string, KeyIndex>();
 
   /** get returns the index of key, or undefined when the key has no revisions. */
   get(key: Buffer): KeyIndex | undefined {
-    return this.tree.get(key);
+    return this.byKey.get(key.toString("latin1"));
   }
 
   /** getOrCreate returns the index of key, adding an empty one (keyed by key itself) if absent. */
   getOrCreate(key: Buffer): KeyIndex {
-    let ki = this.tree.get(key);
+    const k = key.toString("latin1");
+    let ki = this.byKey.get(k);
     if (ki === undefined) {
       ki = new KeyIndex(key);
       this.tree.set(key, ki);
+      this.byKey.set(k, ki);
     }
     return ki;
   }
@@ -35,7 +41,7 @@ export class TreeIndex {
    */
   forEachInRange(key: Buffer, end: Buffer | undefined, fn: (ki: KeyIndex) => void): void {
     if (end === undefined) {
-      const ki = this.tree.get(key);
+      const ki = this.get(key);
       if (ki !== undefined) fn(ki);
       return;
     }
@@ -67,7 +73,10 @@ export class TreeIndex {
       ki.compact(rev, available, revisionString);
       if (ki.isEmpty()) emptied.push(k);
     });
-    for (const k of emptied) this.tree.delete(k);
+    for (const k of emptied) {
+      this.tree.delete(k);
+      this.byKey.delete(k.toString("latin1"));
+    }
     return available;
   }
 

@@ -4,6 +4,7 @@ import type { EtcdServer } from "../etcd_server.js";
 import { mapError } from "../etcd_server.js";
 import { RpcError } from "../errors.js";
 import type { Logger } from "../log.js";
+import { withSharedEncoders } from "../shared_writer.js";
 import { authInterceptor, authService } from "./auth.js";
 import { clusterService } from "./cluster.js";
 import { electionService } from "./election.js";
@@ -54,10 +55,17 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     onError: (err, ctx) => logger.warn("request failed", { method: ctx.method, error: String(err) }),
     ...(o.observer === undefined ? {} : { observer: o.observer }),
   });
-  grpc.addService(etcdserverpb.KVService, kvService(s));
+  const pb = etcdserverpb;
+  grpc.addService(
+    withSharedEncoders(pb.KVService, { range: pb.RangeResponse, put: pb.PutResponse, deleteRange: pb.DeleteRangeResponse, txn: pb.TxnResponse }),
+    kvService(s),
+  );
   grpc.addService(MaintenanceServiceDefinition, maintenanceService(s));
   grpc.addService(etcdserverpb.ClusterService, clusterService(s));
-  grpc.addService(etcdserverpb.LeaseService, leaseService(s, o.clientCertAuth === true));
+  grpc.addService(
+    withSharedEncoders(pb.LeaseService, { leaseGrant: pb.LeaseGrantResponse, leaseRevoke: pb.LeaseRevokeResponse, leaseKeepAlive: pb.LeaseKeepAliveResponse }),
+    leaseService(s, o.clientCertAuth === true),
+  );
   grpc.addService(etcdserverpb.AuthService, authService(s));
   grpc.addService(
     WatchServiceDefinition,

@@ -899,18 +899,19 @@ describe("H2Connection: pause and resume", () => {
     const r = h.rec(1);
     expect(r.events).toEqual([]);
     r.stream.resume();
-    expect(r.events).toEqual(["data:16384", "data:16384", "data:7232"]);
+    // Held data is copied into one buffer and delivered as one chunk.
+    expect(r.events).toEqual(["data:40000"]);
     expect(r.data.equals(Buffer.concat(parts))).toBe(true);
-    // Stream: 32768 (>= 65535/2).
-    expect(await c.syncFmt()).toEqual(["WINDOW_UPDATE s1 +32768"]);
+    // Stream: 40000 (>= 65535/2).
+    expect(await c.syncFmt()).toEqual(["WINDOW_UPDATE s1 +40000"]);
 
     // Paused again: the END_STREAM behind held data waits for it.
     r.stream.pause();
     c.send(data(1, filled(100, 9)), data(1, Buffer.alloc(0), true));
     expect(await c.syncFmt()).toEqual([]);
-    expect(r.events.length).toBe(3);
+    expect(r.events.length).toBe(1);
     r.stream.resume();
-    expect(r.events.slice(3)).toEqual(["data:100", "end"]);
+    expect(r.events.slice(1)).toEqual(["data:100", "end"]);
     expect(r.chunks.at(-1)).toEqual(filled(100, 9));
     r.stream.reply(RESP_HEADERS, REPLY_PAYLOAD, TRAILERS);
     // 7232 + 100 bytes are below both thresholds (and the stream's input is over): no WINDOW_UPDATE.
@@ -1041,10 +1042,13 @@ describe("H2Connection: maxConcurrentStreams", () => {
     expect(await c.syncFmt()).toEqual(["RST_STREAM s9 REFUSED_STREAM"]);
     expect([...h.recs.keys()]).toEqual([1, 3, 7]);
     expect(h.conn().streamCount).toBe(2);
-    // A stream the server has ended but the client has not still counts (half-closed).
+    // A stream the server ends before the client did is reset without error right after the
+    // status (as grpc-go's server does), so it no longer counts: a new stream is accepted.
     h.rec(3).stream.respond(TRAILERS, true);
     c.send(headers(11, rb));
-    expect(await c.syncFmt()).toEqual(["HEADERS s3 ES|EH", "RST_STREAM s11 REFUSED_STREAM"]);
+    expect(await c.syncFmt()).toEqual(["HEADERS s3 ES|EH", "RST_STREAM s3 NO_ERROR"]);
+    expect(h.conn().streamCount).toBe(2);
+    expect([...h.recs.keys()]).toEqual([1, 3, 7, 11]);
   });
 });
 
@@ -1365,5 +1369,67 @@ describe("H2Connection: RFC 7540 rules it once broke", () => {
     expect(fmt(await c.next())).toBe("GOAWAY last=0 ENHANCE_YOUR_CALM");
     await c.waitClosed();
     expect(h.recs.size).toBe(0);
+  });
+});
+
+describe("H2Connection: what a client can make the server hold", () => {
+  it("stops reading requests while their answers are not read, and goes on once they are", async () => {
+    // Each request (a 13-byte HEADERS frame) gets a 20 KB answer: unbounded, 2000 of them would be 40 MB.
+    const big = new HpackEncoder().encode([
+      [":status", "200"],
+      ["grpc-status", "12"],
+      ["grpc-message", "x".repeat(20_000)],
+    ]);
+    const h = await open({
+      options: { maxConcurrentStreams: 100_000 },
+      setup: (r) => {
+        r.autoReply = false;
+        r.stream.respond(big, true);
+      },
+    });
+    const c = h.client;
+    c.sock.pause();
+    const rb = requestBlock();
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 2000; i++) frames.push(headers(1 + 2 * i, rb, { end: true }));
+    c.send(...frames);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const held = h.conn().socket.writableLength;
+    expect(held).toBeLessThan(2 << 20);
+    expect(h.recs.size).toBeLessThan(2000);
+    c.sock.resume();
+    await until(() => (h.recs.size === 2000 ? true : undefined), "every request handled", 10_000);
+    await until(() => (c.received.filter((f) => f.type === T.HEADERS).length === 2000 ? true : undefined), "every answer", 10_000);
+  });
+
+  it("ends a connection whose client resets more streams than the budget (rapid reset) with GOAWAY ENHANCE_YOUR_CALM", async () => {
+    const h = await open({ options: { maxConcurrentStreams: 100_000 }, setup: (r) => (r.autoReply = false) });
+    const c = h.client;
+    const rb = requestBlock();
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 1100; i++) frames.push(headers(1 + 2 * i, rb), rstStream(1 + 2 * i, E.CANCEL));
+    c.send(...frames);
+    await c.waitFor(() => c.received.find((f) => f.type === T.GOAWAY), "GOAWAY");
+    const goaway = c.received.find((f) => f.type === T.GOAWAY)!;
+    expect(ERROR_NAMES[goaway.payload.readUInt32BE(4)]).toBe("ENHANCE_YOUR_CALM");
+    // The budget is 1000 resets (plus what 33 a second refill during the test).
+    expect(h.recs.size).toBeGreaterThan(1000);
+    expect(h.recs.size).toBeLessThan(1100);
+    await c.waitClosed();
+  });
+
+  it("resets without error a stream it ended while the client was still sending", async () => {
+    const h = await open({ setup: (r) => (r.autoReply = false) });
+    const c = h.client;
+    c.send(headers(1, requestBlock()), data(1, grpcMessage("first")));
+    const r = await h.waitStream(1);
+    expect(await c.syncFmt()).toEqual([]);
+    r.stream.reply(RESP_HEADERS, REPLY_PAYLOAD, TRAILERS);
+    expect(await c.syncFmt()).toEqual([...unaryFrames(1), "RST_STREAM s1 NO_ERROR"]);
+    expect(r.events).toEqual(["data:10", "close"]);
+    // Data the client had in flight is dropped without error.
+    c.send(data(1, grpcMessage("late"), true));
+    expect(await c.syncFmt()).toEqual([]);
+    expect(h.conn().streamCount).toBe(0);
   });
 });

@@ -39,8 +39,14 @@ export interface H2ConnectionOptions {
   onClose?: () => void;
 }
 
-/** HIGH_WATER_BYTES: above this much unsent data in the socket, the connection stops reading and streams wait for drain. */
+/** HIGH_WATER_BYTES: above this much unsent output (in the socket or this turn's frames), the connection stops reading and streams wait for drain. */
 const HIGH_WATER_BYTES = 1 << 20;
+/** MAX_HELD_BYTES: above this much data held for paused streams, the connection's window is no longer returned on receipt. */
+const MAX_HELD_BYTES = 16 << 20;
+/** RESET_BURST and RESET_PER_SECOND: a token bucket of streams the client may reset before the server ends them (as nghttp2 bounds the "rapid reset" attack). */
+const RESET_BURST = 1000;
+const RESET_PER_SECOND = 33;
+const EMPTY = Buffer.alloc(0);
 /** CONCAT_MAX_BYTES: a batch of frames up to this size is copied into one buffer for one write. */
 const CONCAT_MAX_BYTES = 256 * 1024;
 /** MAX_HEADER_BLOCK_BYTES bounds a header block assembled from HEADERS and CONTINUATION frames. */
@@ -107,6 +113,11 @@ export class H2Connection {
   private outBytes = 0;
   private flushScheduled = false;
   private congested = false;
+  /** heldBytes is the data held for paused streams (H2Stream.heldLen summed). */
+  private heldBytes = 0;
+  /** resetTokens and resetAt: the client's reset budget (RESET_BURST, refilled RESET_PER_SECOND) and when it was last refilled (ms). */
+  private resetTokens = RESET_BURST;
+  private resetAt = 0;
   /** goawaySent: no new stream is accepted. */
   private goawaySent = false;
   /** goawayLastId is the last stream ID the first GOAWAY named (later ones may not name a higher one). */
@@ -216,6 +227,12 @@ export class H2Connection {
         this.onFrame(type, flags, streamId, buf, at + FRAME_HEADER_BYTES, end);
         at = end;
         if (this.destroyed || this.failed) return;
+        if (this.outBytes + this.socket.writableLength > HIGH_WATER_BYTES) {
+          // Answers pile up faster than the client reads them: the rest waits until they drain.
+          if (at < buf.length) this.inbuf = buf.subarray(at);
+          this.holdReading();
+          return;
+        }
       }
     } catch (err) {
       if (err instanceof H2ProtocolError) {
@@ -335,9 +352,11 @@ export class H2Connection {
       const chunk = buf.subarray(dataStart, dataEnd);
       if (s.paused) {
         // Held data is bounded by the stream's window, which is returned only on delivery; the
-        // connection's is returned now, so that paused streams cannot stall the others.
-        this.consumedConn(dataLen);
-        (s.held ??= []).push(chunk);
+        // connection's is returned now (up to MAX_HELD_BYTES held), so that paused streams
+        // cannot stall the others.
+        this.hold(s, chunk);
+        if (this.heldBytes <= MAX_HELD_BYTES) this.consumedConn(dataLen);
+        else s.heldUncredited += dataLen;
       } else {
         this.consumed(s, dataLen);
         s.handler?.onStreamData(chunk);
@@ -450,7 +469,15 @@ export class H2Connection {
     if (length !== 4) throw new H2ProtocolError(ErrorCode.FRAME_SIZE_ERROR, "RST_STREAM of bad size");
     if (id > this.lastStreamId) throw new H2ProtocolError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on an idle stream");
     const s = this.streams.get(id);
-    if (s !== undefined) this.close(s);
+    if (s === undefined) return;
+    if (!s.endQueued) {
+      // A call cancelled before it ended costs the server its handler's work: bounded per connection.
+      const now = Date.now();
+      this.resetTokens = Math.min(RESET_BURST, this.resetTokens + ((now - this.resetAt) / 1000) * RESET_PER_SECOND);
+      this.resetAt = now;
+      if (--this.resetTokens < 0) throw new H2ProtocolError(ErrorCode.ENHANCE_YOUR_CALM, "too many streams reset");
+    }
+    this.close(s);
   }
 
   private onSettings(flags: number, id: number, buf: Buffer, start: number, end: number): void {
@@ -517,9 +544,34 @@ export class H2Connection {
     }
   }
 
+  /** hold copies a paused stream's data into its held buffer (one buffer, not a view per frame). */
+  private hold(s: H2Stream, chunk: Buffer): void {
+    const need = s.heldLen + chunk.length;
+    if (s.held === undefined || s.held.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(2 * need, this.o.streamWindow), 4096));
+      if (s.held !== undefined) s.held.copy(grown, 0, 0, s.heldLen);
+      s.held = grown;
+    }
+    chunk.copy(s.held, s.heldLen);
+    s.heldLen = need;
+    this.heldBytes += chunk.length;
+  }
+
+  /** dropHeld forgets a stream's held data, returning the connection window still owed for it. */
+  private dropHeld(s: H2Stream): void {
+    this.heldBytes -= s.heldLen;
+    s.held = undefined;
+    s.heldLen = 0;
+    if (s.heldUncredited > 0) {
+      const n = s.heldUncredited;
+      s.heldUncredited = 0;
+      this.consumedConn(n);
+    }
+  }
+
   private onRemoteEnd(s: H2Stream): void {
     s.remoteEnded = true;
-    if (s.paused && s.held !== undefined && s.held.length > 0) {
+    if (s.paused && s.heldLen > 0) {
       s.heldEnd = true;
       return;
     }
@@ -533,18 +585,13 @@ export class H2Connection {
   /** releaseHeld delivers what a paused stream held (H2Stream.resume). */
   releaseHeld(s: H2Stream): void {
     const held = s.held;
-    s.held = undefined;
-    if (held !== undefined) {
-      for (let i = 0; i < held.length; i++) {
-        if (s.closed || s.endQueued) break; // dropped (their connection window was returned on receipt)
-        if (s.paused) {
-          s.held = held.slice(i);
-          return;
-        }
-        const chunk = held[i]!;
-        this.consumedStream(s, chunk.length);
-        s.handler?.onStreamData(chunk);
-      }
+    const n = s.heldLen;
+    this.dropHeld(s);
+    if (held !== undefined && n > 0 && !s.closed && !s.endQueued) {
+      // One chunk: the handler may pause again inside it; what it then decodes stays bounded
+      // by the stream's window, which comes back only now.
+      this.consumedStream(s, n);
+      s.handler?.onStreamData(held.subarray(0, n));
     }
     if (s.heldEnd && !s.closed) {
       s.heldEnd = false;
@@ -777,10 +824,13 @@ export class H2Connection {
     s.endQueued = true;
     if (s.remoteEnded && !s.heldEnd) this.close(s);
     else if (s.held !== undefined) {
-      // Held data of a finished call is dropped (its connection window was returned on receipt).
-      s.held = undefined;
+      // Held data of a finished call is dropped.
+      this.dropHeld(s);
       if (s.heldEnd) this.close(s);
     }
+    // As grpc-go's server: a client still sending after the status is told to stop, without
+    // error (the reset follows the trailers on the same connection, so it cannot overtake them).
+    if (!s.remoteEnded && !s.closed) this.resetStream(s, ErrorCode.NO_ERROR);
   }
 
   /** resetStream sends RST_STREAM for s and closes it. */
@@ -801,7 +851,7 @@ export class H2Connection {
     this.streams.delete(s.id);
     this.blocked.delete(s);
     this.drainWaiters.delete(s);
-    s.held = undefined;
+    if (s.held !== undefined) this.dropHeld(s);
     this.markClosed(s);
     if (this.goawaySent && this.streams.size === 0) this.endAfterFlush();
   }
@@ -880,11 +930,23 @@ export class H2Connection {
     }
   }
 
+  /** holdReading stops reading the socket until the output has drained (onSocketDrain). */
+  private holdReading(): void {
+    this.flush();
+    if (this.socket.writableNeedDrain) {
+      // 'drain' is due: reading resumes then.
+      this.congested = true;
+      this.socket.pause();
+    } else setImmediate(() => this.onData(EMPTY)); // no drain to wait for: go on after other work
+  }
+
   private onSocketDrain(): void {
     if (!this.congested || this.destroyed) return;
     this.congested = false;
     this.socket.resume();
     for (const s of [...this.drainWaiters]) this.maybeDrain(s);
+    // Frames left unparsed when reading stopped.
+    if (this.inbuf !== undefined && !this.congested) this.onData(EMPTY);
   }
 }
 

@@ -58,8 +58,11 @@ export class H2Stream {
   queuedBytes = 0;
   /** wantsDrain: a send reported not ready; onStreamDrain is due when it is. */
   wantsDrain = false;
-  /** held: data received while paused (with pendingEnd: END_STREAM came after it). */
-  held: Buffer[] | undefined;
+  /** held[0, heldLen): data received while paused, copied into one buffer (heldEnd: END_STREAM came after it). */
+  held: Buffer | undefined;
+  heldLen = 0;
+  /** heldUncredited: held bytes whose connection window was not returned on receipt (the connection held too much). */
+  heldUncredited = 0;
   heldEnd = false;
 
   constructor(
