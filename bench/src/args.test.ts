@@ -119,6 +119,21 @@ describe("parseArgs", () => {
     for (const s of ["snapshot (or snapshot-1)", "Maintenance.Snapshot", "MiB/s", "--snapshot-mb", "--snapshot-value-size"]) expect(USAGE).toContain(s);
   });
 
+  it("--profile is off by default, needs an etcd-ts server and a node command, and is documented", () => {
+    expect(parseArgs([]).profile).toBe(false);
+    expect(parseArgs(["--profile"]).profile).toBe(true);
+    expect(parseArgs(["--profile", "--servers", "etcd-ts+auth"]).profile).toBe(true);
+    expect(parseArgs(["--profile", "--etcd-ts-cmd", "node --max-old-space-size=4096 /x/etcd-ts.js"]).profile).toBe(true);
+    expect(parseArgs(["--profile", "--etcd-ts-cmd", `${process.execPath} /x/etcd-ts.js`]).profile).toBe(true);
+    expect(() => parseArgs(["--profile", "--servers", "etcd"])).toThrow("bench: --profile profiles etcd-ts, but --servers has no etcd-ts entry");
+    expect(() => parseArgs(["--profile", "--etcd-ts-cmd", "/opt/etcd-ts/run.sh --x"])).toThrow(
+      'bench: --profile runs etcd-ts under node --cpu-prof, so --etcd-ts-cmd must start with node (as "node <path>/etcd-ts.js ..."), not "/opt/etcd-ts/run.sh --x"',
+    );
+    for (const s of ["--profile", "--cpu-prof", "top 25 functions", "(garbage collector), (idle)", "not comparable", "bench/results/profiles/"]) {
+      expect(USAGE).toContain(s);
+    }
+  });
+
   it("--auth turns authentication on (off by default) and is documented", () => {
     expect(parseArgs([]).auth).toBe(false);
     expect(parseArgs(["--auth", "--quick"])).toMatchObject({ auth: true, quick: true });

@@ -1,5 +1,6 @@
 import { AUTH_PASSWORD, AUTH_ROLE, AUTH_USER } from "./auth.js";
 import { DEFAULT_DEFRAG_MB, DEFAULT_DEFRAG_VALUE_SIZE } from "./defrag.js";
+import { isNodeCommand, PROFILE_TOP } from "./profile.js";
 import type { Transport } from "./protocol.js";
 import { DEFAULT_SNAPSHOT_MB, DEFAULT_SNAPSHOT_VALUE_SIZE } from "./snapshot.js";
 import type { ServerEntry, ServerKind } from "./servers.js";
@@ -56,6 +57,11 @@ export interface BenchOptions {
    * and sends every request with a root token.
    */
   auth: boolean;
+  /**
+   * profile runs every etcd-ts entry under `node --cpu-prof` (one profile per member, over
+   * the whole run) and reports a summary of each profile.
+   */
+  profile: boolean;
 }
 
 /** DEFAULTS are the options used when a flag is not given (duration/warmup before --quick). */
@@ -92,6 +98,7 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   snapshotMb: DEFAULT_SNAPSHOT_MB,
   snapshotValueSize: DEFAULT_SNAPSHOT_VALUE_SIZE,
   auth: false,
+  profile: false,
 };
 
 /** AUTH_SUFFIX marks a --servers entry that runs with authentication on ("etcd+auth"). */
@@ -185,6 +192,13 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
                         Watch stream then carries (header "token"). User root skips
                         etcd's key-range permission check (in both servers), so this
                         measures the token lookup and auth check each request pays
+  --profile             run every etcd-ts under node --cpu-prof (flags inserted after
+                        node, so --etcd-ts-cmd must start with node), one profile per
+                        member over the whole run; once the servers have stopped, print
+                        each member's top ${PROFILE_TOP} functions by self time and the totals
+                        of (garbage collector), (idle) and (program); the profiles are
+                        kept in bench/results/profiles/. Profiling slows etcd-ts: the
+                        ratios of a profiled run are not comparable with an unprofiled one
   -h, --help            this text
 `;
 
@@ -271,6 +285,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     }
     if (arg === "--auth") {
       o.auth = true;
+      continue;
+    }
+    if (arg === "--profile") {
+      o.profile = true;
       continue;
     }
     if (!arg.startsWith("--")) throw new Error(`bench: unexpected argument "${arg}"`);
@@ -384,6 +402,17 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     throw new Error(`bench: --key-size ${o.keySize} is too small for --key-space ${o.keySpace}`);
   }
   if (o.auth) o.servers = o.servers.map((e) => ({ ...e, auth: true }));
+  if (o.profile) {
+    if (!o.servers.some((e) => e.kind === "etcd-ts")) {
+      throw new Error("bench: --profile profiles etcd-ts, but --servers has no etcd-ts entry");
+    }
+    if (o.etcdTsCmd !== undefined && !isNodeCommand(o.etcdTsCmd)) {
+      throw new Error(
+        `bench: --profile runs etcd-ts under node --cpu-prof, so --etcd-ts-cmd must start with node ` +
+          `(as "node <path>/etcd-ts.js ..."), not "${o.etcdTsCmd.join(" ")}"`,
+      );
+    }
+  }
   o.duration = duration ?? (o.quick ? QUICK_DURATION : DEFAULTS.duration);
   o.warmup = warmup ?? (o.quick ? QUICK_WARMUP : DEFAULTS.warmup);
   return o;

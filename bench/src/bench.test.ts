@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import {
   describeRun,
   medianRun,
   planSeconds,
+  PROFILE_DIR,
   REPO_ROOT,
   runBench,
   serverEntries,
@@ -19,6 +20,7 @@ import {
 import type { RunSpec, WorkloadRun } from "./generator.js";
 import { openConnection, unaryOnce, waitReady } from "./grpc-caller.js";
 import { LEASE_REVOKE_BUDGET_MS } from "./lease-put.js";
+import { PROFILE_WAIT_MS } from "./profile.js";
 import { encodeRequests, PUT_PATH } from "./requests.js";
 import { startCluster } from "./servers.js";
 import { snapshotCallTimeoutMs, snapshotPrepBudgetMs } from "./snapshot.js";
@@ -37,6 +39,7 @@ function run(throughput: number): WorkloadRun {
     meanMs: 0,
     maxMs: 0,
     serverCpuCores: 0,
+    serverCpuSecondsPer1k: 0,
     generatorCpuCores: 0,
     otherCpuCores: 0,
     hitMaxRequests: false,
@@ -233,8 +236,10 @@ describe("runBench with toy servers", () => {
           commandLine: () => `toy ${spec.label}`,
           exitedMember: () => undefined,
           cpuSeconds: () => 0,
+          rssBytes: () => undefined,
           version: async () => "toy",
           stop: async () => toy.stop(),
+          collectCpuProfiles: async () => [],
         };
       },
       runWorkload: standInWorkload(
@@ -363,6 +368,82 @@ describe("runBench with toy servers", () => {
       ok: false,
       error: "bench: Snapshot stream incomplete: the stream ended after 32768 of the 100000 bytes announced (1 messages, 32768 bytes received)",
     });
+  });
+
+  it("records RSS after each window and after the bench; under --profile starts etcd-ts profiled and summarises its profile", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-profile-test-"));
+    try {
+      const profileFile = join(dir, "p.cpuprofile");
+      writeFileSync(
+        profileFile,
+        JSON.stringify({
+          nodes: [
+            { id: 1, callFrame: { functionName: "(root)", url: "", lineNumber: -1, columnNumber: -1 }, children: [2, 3] },
+            { id: 2, callFrame: { functionName: "(idle)", url: "", lineNumber: -1, columnNumber: -1 } },
+            { id: 3, callFrame: { functionName: "apply", url: "file:///x/a.js", lineNumber: 0, columnNumber: 0 } },
+          ],
+          startTime: 0,
+          endTime: 400,
+          samples: [2, 3, 3],
+          timeDeltas: [100, 100, 100],
+        }),
+      );
+      const calls: WorkloadCall[] = [];
+      const deps = toyDeps(calls, () => 100);
+      const cpuProfile = new Map<string, boolean | undefined>();
+      const collected: string[] = [];
+      let rss = 0;
+      const r = await runBench(quickOptions(["--servers", "etcd,etcd-ts", "--workloads", "put-1,put-10", "--profile"]), () => {}, {
+        startCluster: async (spec, opts) => {
+          cpuProfile.set(spec.label, opts.cpuProfile);
+          const c = await deps.startCluster(spec, opts);
+          const base = spec.kind === "etcd" ? 40e6 : 150e6;
+          return {
+            ...c,
+            // Grows by 1 MB per read.
+            rssBytes: () => base + 1e6 * rss++,
+            collectCpuProfiles: async (destDir, waitMs) => {
+              collected.push(`${spec.label} ${destDir} ${waitMs}`);
+              return [
+                { member: "default", path: profileFile, error: undefined },
+                { member: "infra2", path: undefined, error: "no .cpuprofile" },
+              ];
+            },
+          };
+        },
+        runWorkload: async (spec) => {
+          const run1 = run(100);
+          const bytes = spec.serverRssBytes?.();
+          if (bytes !== undefined) run1.rssBytes = bytes;
+          return run1;
+        },
+      });
+      expect([...cpuProfile]).toEqual([
+        ["etcd", false],
+        ["etcd-ts", true],
+      ]);
+      expect(collected).toEqual([`etcd-ts ${PROFILE_DIR} ${PROFILE_WAIT_MS}`]);
+      expect(r.settings.profile).toBe(true);
+      const [etcd, ts] = r.servers;
+      // Interleaved: etcd put-1, etcd-ts put-1, etcd put-10, etcd-ts put-10, then after the bench.
+      expect(etcd!.workloads.map((w) => w.rssBytes)).toEqual([40e6, 42e6]);
+      expect(ts!.workloads.map((w) => w.rounds[0]!.rssBytes)).toEqual([151e6, 153e6]);
+      expect(etcd!.rssAfterBytes).toBe(44e6);
+      expect(ts!.rssAfterBytes).toBe(155e6);
+      expect(etcd!.profile).toBeUndefined();
+      expect(ts!.profile).toEqual([
+        {
+          member: "default",
+          file: profileFile,
+          error: undefined,
+          summary: expect.objectContaining({ samples: 3, sampledMs: 0.3, top: [expect.objectContaining({ name: "apply", percent: (200 * 100) / 300 })] }),
+        },
+        { member: "infra2", file: undefined, summary: undefined, error: "no .cpuprofile" },
+      ]);
+      expect(ts!.profile![0]!.summary!.idle.percent).toBeCloseTo(100 / 3, 9);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("enables auth on every server under --auth", async () => {

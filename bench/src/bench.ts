@@ -1,5 +1,5 @@
 import { cpus, tmpdir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AUTH_SUFFIX, type BenchOptions } from "./args.js";
 import { authenticate, AUTH_USER, enableAuth } from "./auth.js";
@@ -15,6 +15,13 @@ import {
 } from "./defrag.js";
 import { drainBoundMs, fillKeyspace, runWorkload, type RunSpec, type WorkloadRun } from "./generator.js";
 import { openConnection, waitReady } from "./grpc-caller.js";
+import {
+  PROFILE_STOP_GRACE_MS,
+  PROFILE_TOP,
+  PROFILE_WAIT_MS,
+  readProfileSummary,
+  type MemberProfile,
+} from "./profile.js";
 import { computeAuthCosts, computeRatios, fmtMs, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
 import type { RequestShape } from "./requests.js";
 import {
@@ -44,6 +51,14 @@ export const BENCH_DIR = fileURLToPath(new URL("../", import.meta.url));
 
 /** FILL_TIMEOUT_MS bounds filling the keyspace before the first read workload. */
 const FILL_TIMEOUT_MS = 120_000;
+
+/** PROFILE_DIR is where --profile keeps each profiled member's .cpuprofile. */
+export const PROFILE_DIR = join(BENCH_DIR, "results", "profiles");
+
+/** profiled says whether --profile runs server spec under node --cpu-prof: every etcd-ts entry. */
+export function profiled(o: BenchOptions, spec: ServerEntry): boolean {
+  return o.profile && spec.kind === "etcd-ts";
+}
 
 /** defaultEtcdTsCmd is how etcd-ts is started unless --etcd-ts-cmd says otherwise. */
 export function defaultEtcdTsCmd(): string[] {
@@ -105,8 +120,10 @@ export function planSeconds(o: BenchOptions): number {
   const perServer = o.startTimeout + FILL_TIMEOUT_MS / 1000 + runs + 30;
   // Enabling auth: UserAdd, UserGrantRole, AuthEnable, then a first Authenticate.
   const authSetup = 3 * o.requestTimeout + authSeconds(o);
+  // A profiled server: the longer stop, then each member's profile awaited and summarised.
+  const profileSec = o.cluster * (PROFILE_STOP_GRACE_MS + PROFILE_WAIT_MS) / 1000 + 60;
   let total = 0;
-  for (const e of serverEntries(o)) total += perServer + (e.auth ? authSetup + authRuns : 0);
+  for (const e of serverEntries(o)) total += perServer + (e.auth ? authSetup + authRuns : 0) + (profiled(o, e) ? profileSec : 0);
   return total;
 }
 
@@ -129,7 +146,10 @@ export function medianRun(runs: readonly WorkloadRun[]): WorkloadRun {
  * Cluster is what runBench uses of a started server: a RunningCluster, or a test's
  * stand-in.
  */
-export type Cluster = Pick<RunningCluster, "endpoints" | "commandLine" | "exitedMember" | "cpuSeconds" | "version" | "stop">;
+export type Cluster = Pick<
+  RunningCluster,
+  "endpoints" | "commandLine" | "exitedMember" | "cpuSeconds" | "rssBytes" | "version" | "stop" | "collectCpuProfiles"
+>;
 
 /**
  * BenchDeps are how runBench starts a server and runs a workload: real processes and
@@ -250,6 +270,7 @@ export async function runBench(o: BenchOptions, progress: Progress, deps: Readon
       snapshotMb: o.snapshotMb,
       snapshotValueSize: o.snapshotValueSize,
       auth: specs.length > 0 && specs.every((spec) => spec.auth),
+      profile: o.profile,
     },
     servers: results,
     ratios: computeRatios(results),
@@ -266,6 +287,7 @@ async function start(b: Bench, s: ServerState): Promise<void> {
       dataRoot: o.dataRoot ?? tmpdir(),
       logDir: join(BENCH_DIR, "results", "logs"),
       startTimeoutMs: o.startTimeout * 1000,
+      cpuProfile: profiled(o, s.spec),
     });
   } catch (err) {
     s.result.reason = err instanceof ServerUnavailable ? err.reason : err instanceof Error ? err.message : String(err);
@@ -290,12 +312,44 @@ async function start(b: Bench, s: ServerState): Promise<void> {
   progress(`${s.spec.label}: ready at ${s.cluster.endpoints().join(", ")}${v}`);
 }
 
+/**
+ * stop reads the server's RSS (after its last workload: the RSS after the bench), stops it,
+ * and, under --profile, collects and summarises its members' CPU profiles.
+ */
 async function stop(b: Bench, s: ServerState): Promise<void> {
   if (s.cluster === undefined) return;
-  b.progress(`${s.spec.label}: stopping`);
   const c = s.cluster;
   s.cluster = undefined;
+  if (s.result.available) {
+    const rss = c.rssBytes();
+    if (rss !== undefined) s.result.rssAfterBytes = rss;
+  }
+  b.progress(`${s.spec.label}: stopping`);
   await c.stop();
+  if (profiled(b.o, s.spec)) s.result.profile = await collectProfiles(b, s, c);
+}
+
+/** collectProfiles waits for each stopped member's CPU profile, keeps it in PROFILE_DIR and summarises it. */
+async function collectProfiles(b: Bench, s: ServerState, c: Cluster): Promise<MemberProfile[]> {
+  b.progress(`${s.spec.label}: reading the CPU profiles`);
+  const files = await c.collectCpuProfiles(PROFILE_DIR, PROFILE_WAIT_MS);
+  return files.map(({ member, path, error }): MemberProfile => {
+    if (path === undefined) {
+      b.progress(`${s.spec.label}: ${member}: no CPU profile: ${error ?? "unknown"}`);
+      return { member, file: undefined, summary: undefined, error };
+    }
+    const rel = relative(REPO_ROOT, path);
+    const file = rel.startsWith("..") || isAbsolute(rel) ? path : rel;
+    try {
+      const summary = readProfileSummary(path, PROFILE_TOP, REPO_ROOT);
+      b.progress(`${s.spec.label}: ${member}: CPU profile of ${summary.samples} samples kept in ${file}`);
+      return { member, file, summary, error: undefined };
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      b.progress(`${s.spec.label}: ${member}: CPU profile ${file} unreadable: ${msg}`);
+      return { member, file, summary: undefined, error: msg };
+    }
+  });
 }
 
 async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Promise<void> {
@@ -359,6 +413,7 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       maxRequests: o.maxRequests,
       seed: o.seed,
       serverCpuSeconds: () => cluster.cpuSeconds(),
+      serverRssBytes: () => cluster.rssBytes(),
       token,
     }).finally(() => defragConn?.close());
     if (run.watch?.failure !== undefined) throw new Error(run.watch.failure);
@@ -413,6 +468,7 @@ async function runSnapshotOne(b: Bench, s: ServerState, tag: string, token: stri
     callTimeoutMs: snapshotCallTimeoutMs(o.snapshotMb),
     token,
     serverCpuSeconds: () => cluster.cpuSeconds(),
+    serverRssBytes: () => cluster.rssBytes(),
   });
 }
 
@@ -495,6 +551,7 @@ function emptyRun(): WorkloadRun {
     meanMs: 0,
     maxMs: 0,
     serverCpuCores: 0,
+    serverCpuSecondsPer1k: 0,
     generatorCpuCores: 0,
     otherCpuCores: 0,
     hitMaxRequests: false,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFRAG_SETUP_BUDGET_MS } from "./defrag.js";
-import { drainBoundMs, mergeLeaseCounts, setupBoundMs, sharesFor, splitLoad, summarize, watchDetail } from "./generator.js";
+import { cpuSecondsPer1k, drainBoundMs, mergeLeaseCounts, setupBoundMs, sharesFor, splitLoad, summarize, watchDetail } from "./generator.js";
 import { LatencyHistogram } from "./histogram.js";
 import { LEASE_REVOKE_BUDGET_MS } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
@@ -77,10 +77,20 @@ describe("summarize", () => {
     expect(r.meanMs).toBe(1.5);
     expect(r.maxMs).toBe(3);
     expect(r).toMatchObject({ serverCpuCores: 0.9, generatorCpuCores: 0.2, otherCpuCores: 0.1, hitMaxRequests: false });
+    // 0.9 cores over a 1 s window is 0.9 CPU seconds for 4 requests: 225 s per 1,000.
+    expect(r.serverCpuSecondsPer1k).toBeCloseTo(225, 9);
+    expect(r).not.toHaveProperty("rssBytes");
   });
 
-  it("reports zero throughput for an empty run", () => {
+  it("reports zero throughput and CPU per 1,000 for an empty run", () => {
     expect(summarize([], 0, 0, 0).throughput).toBe(0);
+    expect(summarize([], 0.5, 0, 0).serverCpuSecondsPer1k).toBe(0);
+  });
+
+  it("cpuSecondsPer1k is CPU seconds in the window / operations x 1000", () => {
+    // 1.5 cores at 30,000 ops/s: 1.5 s of CPU for 30,000 ops in a second.
+    expect(cpuSecondsPer1k(1.5, 30_000)).toBeCloseTo(0.05, 12);
+    expect(cpuSecondsPer1k(1, 0)).toBe(0);
   });
 });
 

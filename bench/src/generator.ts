@@ -124,6 +124,11 @@ export interface RunSpec {
   seed: number;
   /** serverCpuSeconds samples the CPU time the servers under test have used so far. */
   serverCpuSeconds: () => number;
+  /**
+   * serverRssBytes samples the servers' resident set size (all members), in bytes;
+   * undefined when it cannot be read. It is read right after the measured window.
+   */
+  serverRssBytes?: (() => number | undefined) | undefined;
   /** token is the auth token every request carries (--auth); undefined sends none. */
   token: string | undefined;
   /**
@@ -179,12 +184,23 @@ export interface WorkloadRun {
   maxMs: number;
   /** serverCpuCores is the servers' CPU time divided by the window (1.0 = one core busy). */
   serverCpuCores: number;
+  /**
+   * serverCpuSecondsPer1k is the servers' CPU time in the window, in seconds, per 1,000 of
+   * the operations throughput counts (requests; lease-put pairs; watch events; snapshot
+   * MiB): serverCpuCores / throughput x 1000; 0 without any.
+   */
+  serverCpuSecondsPer1k: number;
   /** generatorCpuCores is this process's CPU time (all threads) divided by the window. */
   generatorCpuCores: number;
   /** otherCpuCores is the rest of the machine's busy CPU time divided by the window (0 without /proc). */
   otherCpuCores: number;
   /** hitMaxRequests is true when a worker stopped early at its request bound. */
   hitMaxRequests: boolean;
+  /**
+   * rssBytes is the servers' resident set size (VmRSS summed over the members), in bytes,
+   * read right after the measured window; absent when it could not be read.
+   */
+  rssBytes?: number;
   /** watch holds a watch run's details. */
   watch?: WatchDetail;
   /** lease holds a lease-put run's lease accounting (revocation after the run). */
@@ -252,6 +268,7 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
     for (const t of threads) t.send({ type: "stop" });
     const wallSec = (performance.now() - t0) / 1000;
     const srv1 = spec.serverCpuSeconds();
+    const rss = spec.serverRssBytes?.();
     const host1 = hostBusySeconds();
     const cpu = process.cpuUsage(cpu0);
     const results = await Promise.all(
@@ -266,6 +283,7 @@ export async function runWorkload(spec: RunSpec): Promise<WorkloadRun> {
       generatorCores,
       hostCores === undefined ? 0 : Math.max(0, hostCores - serverCores - generatorCores),
     );
+    if (rss !== undefined) run.rssBytes = rss;
     const watch = results.find((r) => r.watch !== undefined)?.watch;
     if (watch !== undefined) run.watch = watchDetail(watch);
     const leases = results.flatMap((r) => (r.lease !== undefined ? [r.lease] : []));
@@ -388,6 +406,15 @@ export function mergeLeaseCounts(counts: readonly LeaseCounts[]): LeaseCounts {
   );
 }
 
+/**
+ * cpuSecondsPer1k is the server CPU time per 1,000 operations, in seconds, from the CPU
+ * time / wall time of a window and the operations per second in it (0 without any): the
+ * same as CPU seconds in the window / operations x 1000.
+ */
+export function cpuSecondsPer1k(serverCpuCores: number, throughput: number): number {
+  return throughput > 0 ? (serverCpuCores / throughput) * 1000 : 0;
+}
+
 /** summarize merges the per-thread loop results into one WorkloadRun. */
 export function summarize(
   results: readonly LoopResult[],
@@ -410,17 +437,19 @@ export function summarize(
     hitMax ||= r.hitMaxRequests;
   }
   const seconds = results.length === 0 ? 0 : ms / results.length / 1000;
+  const throughput = seconds > 0 ? requests / seconds : 0;
   return {
     requests,
     errors,
     firstError,
     seconds,
-    throughput: seconds > 0 ? requests / seconds : 0,
+    throughput,
     p50Ms: h.percentile(0.5) / 1000,
     p99Ms: h.percentile(0.99) / 1000,
     meanMs: h.mean() / 1000,
     maxMs: h.max / 1000,
     serverCpuCores,
+    serverCpuSecondsPer1k: cpuSecondsPer1k(serverCpuCores, throughput),
     generatorCpuCores,
     otherCpuCores,
     hitMaxRequests: hitMax,

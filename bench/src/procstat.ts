@@ -66,3 +66,26 @@ export function hostBusySeconds(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * parseVmRssBytes returns the resident set size from the text of /proc/<pid>/status: its
+ * VmRSS line (in kB, which the kernel means as 1024 bytes), in bytes; undefined when the
+ * text has no VmRSS line (a zombie or a kernel thread).
+ */
+export function parseVmRssBytes(status: string): number | undefined {
+  const m = /^VmRSS:\s*(\d+)\s*kB\s*$/m.exec(status);
+  if (m === null) return undefined;
+  return Number(m[1] ?? Number.NaN) * 1024;
+}
+
+/**
+ * processRssBytes returns the resident set size of process pid (all its threads), in bytes,
+ * or undefined when it cannot be read (process gone, no /proc).
+ */
+export function processRssBytes(pid: number): number | undefined {
+  try {
+    return parseVmRssBytes(readFileSync(`/proc/${pid}/status`, "latin1"));
+  } catch {
+    return undefined;
+  }
+}

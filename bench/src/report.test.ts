@@ -1,13 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { WorkloadRun } from "./generator.js";
+import type { MemberProfile } from "./profile.js";
 import {
   alignColumns,
   authCostLines,
   computeAuthCosts,
   computeRatios,
+  fmtMB,
   fmtMs,
   fmtPercent,
   formatReport,
+  profileLines,
+  rssAfterLine,
   type BenchReport,
   type ServerResult,
   type WorkloadResult,
@@ -25,6 +29,7 @@ function run(throughput: number, p50Ms: number, p99Ms: number): WorkloadRun {
     meanMs: p50Ms,
     maxMs: p99Ms,
     serverCpuCores: 1,
+    serverCpuSecondsPer1k: 0.05,
     generatorCpuCores: 0.25,
     otherCpuCores: 0,
     hitMaxRequests: false,
@@ -82,8 +87,8 @@ describe("computeRatios", () => {
     const etcd = server("etcd", [wl("put-100", run(10000, 5, 20)), wl("range-1", run(4000, 0.25, 1)), wl("range-100", run(1, 1, 1))]);
     const ts = server("etcd-ts", [wl("put-100", run(5000, 10, 30)), wl("range-1", "boom"), wl("range-100", run(2, 2, 2))]);
     expect(computeRatios([etcd, ts])).toEqual([
-      { workload: "put-100", server: "etcd-ts", baseline: "etcd", throughput: 0.5, p50: 2, p99: 1.5 },
-      { workload: "range-100", server: "etcd-ts", baseline: "etcd", throughput: 2, p50: 2, p99: 2 },
+      { workload: "put-100", server: "etcd-ts", baseline: "etcd", throughput: 0.5, p50: 2, p99: 1.5, serverCpuPer1k: 1, rss: null },
+      { workload: "range-100", server: "etcd-ts", baseline: "etcd", throughput: 2, p50: 2, p99: 2, serverCpuPer1k: 1, rss: null },
     ]);
   });
 
@@ -101,9 +106,9 @@ describe("computeRatios", () => {
     const tsAuth = server("etcd-ts+auth", [wl("put-100", run(2000, 12, 48))]);
     const etcd2 = server("etcd#2", [wl("put-100", run(12500, 4, 25))]);
     expect(computeRatios([etcd, etcdAuth, ts, tsAuth, etcd2])).toEqual([
-      { workload: "put-100", server: "etcd-ts", baseline: "etcd", throughput: 0.5, p50: 2, p99: 1.5 },
-      { workload: "put-100", server: "etcd-ts+auth", baseline: "etcd+auth", throughput: 0.25, p50: 2, p99: 2 },
-      { workload: "put-100", server: "etcd#2", baseline: "etcd", throughput: 1.25, p50: 0.8, p99: 1.25 },
+      { workload: "put-100", server: "etcd-ts", baseline: "etcd", throughput: 0.5, p50: 2, p99: 1.5, serverCpuPer1k: 1, rss: null },
+      { workload: "put-100", server: "etcd-ts+auth", baseline: "etcd+auth", throughput: 0.25, p50: 2, p99: 2, serverCpuPer1k: 1, rss: null },
+      { workload: "put-100", server: "etcd#2", baseline: "etcd", throughput: 1.25, p50: 0.8, p99: 1.25, serverCpuPer1k: 1, rss: null },
     ]);
     // Without a baseline of the same auth setting there is nothing to compare with.
     expect(computeRatios([etcdAuth, ts])).toEqual([]);
@@ -127,9 +132,9 @@ describe("formatReport", () => {
     expect(text).toContain("etcd-ts: not available (apps/server/bin/etcd-ts.js not found)");
     expect(text).toContain("etcd: version 3.4.23: /usr/bin/etcd");
     const row = lines.find((l) => l.startsWith("put-100"));
-    expect(row?.split(/\s+/)).toEqual(["put-100", "10", "etcd", "10000", "5.00", "20.00", "0", "1.00", "0.25", "0.00"]);
+    expect(row?.split(/\s+/)).toEqual(["put-100", "10", "etcd", "10000", "5.00", "20.00", "0", "1.00", "0.050", "0.25", "0.00", "-"]);
     const ratio = lines.find((l) => l.includes("etcd#2/etcd"));
-    expect(ratio?.trim().split(/\s+/)).toEqual(["etcd#2/etcd", "1.25x", "0.80x", "1.25x"]);
+    expect(ratio?.trim().split(/\s+/)).toEqual(["etcd#2/etcd", "1.25x", "0.80x", "1.25x", "1.00x", "-"]);
   });
 
   it("says which servers had auth on", () => {
@@ -334,5 +339,128 @@ describe("formatting helpers", () => {
 
   it("alignColumns pads left or right per column", () => {
     expect(alignColumns([["a", "1"], ["bbb", "22"]], new Set([1]))).toBe("a     1\nbbb  22");
+  });
+});
+
+describe("cpu s/1k and rss", () => {
+  /** cost is a run with cpuPer1k server CPU seconds per 1,000 requests and rssMB MB of RSS. */
+  function cost(throughput: number, cpuPer1k: number, rssMB?: number): WorkloadRun {
+    const r: WorkloadRun = { ...run(throughput, 1, 2), serverCpuCores: (cpuPer1k * throughput) / 1000, serverCpuSecondsPer1k: cpuPer1k };
+    if (rssMB !== undefined) r.rssBytes = rssMB * 1e6;
+    return r;
+  }
+
+  it("are compared in the ratio rows; rss only when both sides have it", () => {
+    const etcd = server("etcd", [wl("put-100", cost(20000, 0.04, 50)), wl("put-1", cost(2000, 0.2, 40))]);
+    const ts = server("etcd-ts", [wl("put-100", cost(10000, 0.1, 200)), wl("put-1", cost(1000, 0.5))]);
+    const ratios = computeRatios([etcd, ts]);
+    expect(ratios[0]).toMatchObject({ workload: "put-100", serverCpuPer1k: 2.5, rss: 4 });
+    expect(ratios[1]).toMatchObject({ workload: "put-1", serverCpuPer1k: 2.5, rss: null });
+  });
+
+  it("are columns next to srv cpu and at the end, with a legend; the ratio row fills them", () => {
+    const etcd = server("etcd", [wl("put-100", cost(20000, 0.04, 50.4))]);
+    const ts = server("etcd-ts", [wl("put-100", cost(10000, 0.1, 201.6))]);
+    ts.workloads[0]!.rounds = [cost(10000, 0.1, 201.6)];
+    const text = formatReport(report([etcd, ts]));
+    const lines = text.split("\n");
+    expect(lines.find((l) => l.startsWith("workload"))?.split(/\s{2,}/)).toEqual([
+      "workload",
+      "conns",
+      "server",
+      "ops/s",
+      "p50 ms",
+      "p99 ms",
+      "errors",
+      "srv cpu",
+      "cpu s/1k",
+      "gen cpu",
+      "other cpu",
+      "rss MB",
+    ]);
+    expect(lines.find((l) => l.startsWith("put-100"))?.split(/\s+/)).toEqual(["put-100", "10", "etcd", "20000", "1.00", "2.00", "0", "0.80", "0.040", "0.25", "0.00", "50"]);
+    expect(lines.find((l) => /^\s+etcd-ts\s/.test(l))?.trim().split(/\s+/)).toEqual(["etcd-ts", "10000", "1.00", "2.00", "0", "1.00", "0.100", "0.25", "0.00", "202"]);
+    const ratio = lines.find((l) => l.includes("etcd-ts/etcd"))!;
+    expect(ratio.trim().split(/\s+/)).toEqual(["etcd-ts/etcd", "0.50x", "1.00x", "1.00x", "2.50x", "4.00x"]);
+    // The CPU ratio sits under cpu s/1k, the RSS ratio under rss MB.
+    const header = lines.find((l) => l.startsWith("workload"))!;
+    expect(ratio.indexOf("2.50x") + "2.50x".length).toBe(header.indexOf("cpu s/1k") + "cpu s/1k".length);
+    expect(ratio.length).toBe(header.length);
+    expect(text).toContain("cpu s/1k: server CPU seconds per 1,000 of the operations ops/s counts");
+    expect(text).toContain("watch: per 1,000 events received");
+    expect(text).toContain("rss MB: the server's resident set size (VmRSS, summed over its members) right after the measured window");
+    expect(text).toContain("more CPU per operation (cpu s/1k: lower is better) and more memory (rss)");
+    const json = JSON.parse(JSON.stringify(report([etcd, ts]))) as BenchReport;
+    expect(json.servers[1]!.workloads[0]!.rounds[0]).toMatchObject({ serverCpuSecondsPer1k: 0.1, rssBytes: 201.6e6 });
+    expect(json.ratios[0]).toMatchObject({ serverCpuPer1k: 2.5, rss: 4 });
+  });
+
+  it("prints - for an RSS that could not be read, and the RSS after the bench per server", () => {
+    expect(fmtMB(undefined)).toBe("-");
+    expect(fmtMB(183_456 * 1024)).toBe("188");
+    const etcd = server("etcd", [wl("put-1", cost(1000, 0.2))]);
+    const ts = server("etcd-ts", [wl("put-1", cost(1000, 0.2))]);
+    expect(rssAfterLine([etcd, ts])).toBe("");
+    etcd.rssAfterBytes = 40e6;
+    ts.rssAfterBytes = 160e6;
+    const tsAuth = { ...server("etcd-ts+auth", []), rssAfterBytes: 170e6 };
+    expect(rssAfterLine([etcd, ts, tsAuth])).toBe("rss after the bench (VmRSS, all members): etcd 40 MB, etcd-ts 160 MB, etcd-ts+auth 170 MB; etcd-ts/etcd 4.00x");
+    const lines = formatReport(report([etcd, ts])).split("\n");
+    expect(lines).toContain("rss after the bench (VmRSS, all members): etcd 40 MB, etcd-ts 160 MB; etcd-ts/etcd 4.00x");
+    expect(lines.find((l) => l.startsWith("put-1"))?.split(/\s+/).at(-1)).toBe("-");
+  });
+});
+
+describe("profile summary", () => {
+  const profile: MemberProfile = {
+    member: "default",
+    file: "bench/results/profiles/etcd-ts-default.cpuprofile",
+    error: undefined,
+    summary: {
+      durationMs: 12_345,
+      sampledMs: 12_000,
+      samples: 11_800,
+      garbageCollector: { selfMs: 600, percent: 5, samples: 590 },
+      idle: { selfMs: 6000, percent: 50, samples: 5900 },
+      program: { selfMs: 1200, percent: 10, samples: 1180 },
+      top: [
+        { name: "writev", location: "", selfMs: 900, percent: 7.5, busyPercent: 15, samples: 885 },
+        { name: "MvccStore.put", location: "packages/mvcc/src/store.ts:120", selfMs: 450, percent: 3.75, busyPercent: 7.5, samples: 440 },
+        { name: `x${"y".repeat(60)}`, location: "a.ts:1", selfMs: 12, percent: 0.1, busyPercent: 0.2, samples: 12 },
+      ],
+    },
+  };
+
+  it("lists a member's totals and top functions", () => {
+    expect(profileLines("etcd-ts", profile)).toEqual([
+      "etcd-ts default: 11800 samples over 12.3 s (bench/results/profiles/etcd-ts-default.cpuprofile); (garbage collector) 5.0%, (idle) 50.0%, (program) 10.0%",
+      "  self %  busy %  self ms  function                                          file:line",
+      "    7.5%   15.0%      900  writev                                            (native)",
+      "    3.8%    7.5%      450  MvccStore.put                                     packages/mvcc/src/store.ts:120",
+      `    0.1%    0.2%       12  x${"y".repeat(44)}...  a.ts:1`,
+    ]);
+    expect(profileLines("etcd-ts", { member: "infra2", file: undefined, summary: undefined, error: "no .cpuprofile in /tmp/p within 5000 ms" })).toEqual([
+      "etcd-ts infra2: no profile (no .cpuprofile in /tmp/p within 5000 ms)",
+    ]);
+  });
+
+  it("follows the notes, says what it covers and that the ratios are not comparable, and is kept in the JSON", () => {
+    const etcd = server("etcd", [wl("put-100", run(10000, 5, 20))]);
+    const ts = { ...server("etcd-ts", [wl("put-100", run(5000, 10, 30))]), profile: [profile] };
+    const r = report([etcd, ts]);
+    r.settings.profile = true;
+    const lines = formatReport(r).split("\n");
+    expect(lines).toContain(
+      "profile: etcd-ts ran under node --cpu-prof (--profile), which slows it: the ratios of this run are not comparable with an unprofiled run; the profile summary follows the table",
+    );
+    const at = lines.findIndex((l) => l.startsWith("CPU profile (--profile: node --cpu-prof over the whole run, not per workload"));
+    expect(at).toBeGreaterThan(lines.findIndex((l) => l.includes("etcd-ts/etcd")));
+    expect(lines[at]).toContain("The profiler slows etcd-ts: the ratios of this run are not comparable with an unprofiled run.");
+    expect(lines[at + 1]).toMatch(/^etcd-ts default: 11800 samples/);
+    expect((JSON.parse(JSON.stringify(r)) as BenchReport).servers[1]!.profile).toEqual([
+      { member: "default", file: "bench/results/profiles/etcd-ts-default.cpuprofile", summary: profile.summary },
+    ]);
+    const plain = formatReport(report([etcd, server("etcd-ts", [wl("put-100", run(5000, 10, 30))])]));
+    expect(plain).not.toContain("cpu-prof");
   });
 });

@@ -1,4 +1,5 @@
 import type { WorkloadRun } from "./generator.js";
+import type { MemberProfile } from "./profile.js";
 import { snapshotNote } from "./snapshot.js";
 import type { Op } from "./workload.js";
 
@@ -29,6 +30,13 @@ export interface ServerResult {
   /** version is what the server's /version endpoint reported ("" if unknown). */
   version: string;
   workloads: WorkloadResult[];
+  /**
+   * rssAfterBytes is the server's resident set size (VmRSS summed over the members), in
+   * bytes, after its last workload, just before it was stopped; absent when unreadable.
+   */
+  rssAfterBytes?: number;
+  /** profile holds one CPU profile summary per member under --profile (etcd-ts only). */
+  profile?: MemberProfile[];
 }
 
 /**
@@ -43,6 +51,13 @@ export interface Ratio {
   throughput: number | null;
   p50: number | null;
   p99: number | null;
+  /**
+   * serverCpuPer1k compares server CPU seconds per 1,000 operations (above 1x the server
+   * spends more CPU per operation); rss compares the RSS after the measured window (above
+   * 1x the server holds more memory). null when a side has none.
+   */
+  serverCpuPer1k: number | null;
+  rss: number | null;
   /** defragMs and worstWritePause compare a defrag run's Defragment duration and worst write pause. */
   defragMs?: number | null;
   worstWritePause?: number | null;
@@ -85,6 +100,11 @@ export interface BenchReport {
      * says which had it. Absent in reports written before the flag existed.
      */
     auth?: boolean;
+    /**
+     * profile is true when etcd-ts ran under node --cpu-prof (--profile): it was slowed by
+     * the profiler, so the ratios are not comparable with an unprofiled run.
+     */
+    profile?: boolean;
   };
   servers: ServerResult[];
   ratios: Ratio[];
@@ -135,6 +155,8 @@ export function computeRatios(servers: readonly ServerResult[]): Ratio[] {
         throughput: ratio(w.throughput, b.throughput),
         p50: ratio(w.p50Ms, b.p50Ms),
         p99: ratio(w.p99Ms, b.p99Ms),
+        serverCpuPer1k: ratio(w.serverCpuSecondsPer1k, b.serverCpuSecondsPer1k),
+        rss: w.rssBytes !== undefined && b.rssBytes !== undefined ? ratio(w.rssBytes, b.rssBytes) : null,
       };
       if (w.defrag !== undefined && b.defrag !== undefined) {
         q.defragMs = ratio(w.defrag.defragMs, b.defrag.defragMs);
@@ -313,6 +335,73 @@ export function snapshotRatioLine(name: string, q: Ratio): string {
   );
 }
 
+/** fmtMB formats a byte count in MB (10^6 bytes) without decimals; undefined is "-". */
+export function fmtMB(bytes: number | undefined): string {
+  return bytes === undefined ? "-" : (bytes / 1e6).toFixed(0);
+}
+
+/**
+ * rssAfterLine says each server's RSS after the bench (after its last workload) in MB, and
+ * each non-baseline server's ratio to its baseline (the first server with the same auth
+ * setting); "" when no server has one.
+ */
+export function rssAfterLine(servers: readonly ServerResult[]): string {
+  const have = servers.filter((sv) => sv.rssAfterBytes !== undefined);
+  if (have.length === 0) return "";
+  const values = have.map((sv) => `${sv.label} ${fmtMB(sv.rssAfterBytes)} MB`);
+  const ratios: string[] = [];
+  for (const sv of have) {
+    const base = servers.find((x) => x.auth === sv.auth);
+    if (base === undefined || base === sv || base.rssAfterBytes === undefined) continue;
+    ratios.push(`${sv.label}/${base.label} ${fmtRatio(ratio(sv.rssAfterBytes!, base.rssAfterBytes))}`);
+  }
+  return `rss after the bench (VmRSS, all members): ${values.join(", ")}${ratios.length > 0 ? `; ${ratios.join(", ")}` : ""}`;
+}
+
+/** PROFILE_NAME_WIDTH is the longest function name profileLines prints whole, in characters. */
+const PROFILE_NAME_WIDTH = 48;
+
+/**
+ * profileLines renders one member's CPU profile summary: a line with its samples, span,
+ * file and the (garbage collector), (idle) and (program) totals, then its top functions
+ * (self time as a share of the sampled time and of the time not idle, self ms, name,
+ * file:line); or one line saying why there is none.
+ */
+export function profileLines(server: string, p: MemberProfile): string[] {
+  const s = p.summary;
+  if (s === undefined) return [`${server} ${p.member}: no profile (${p.error ?? "unknown"})`];
+  const pct = (x: number): string => `${x.toFixed(1)}%`;
+  const out = [
+    `${server} ${p.member}: ${s.samples} samples over ${(s.durationMs / 1000).toFixed(1)} s` +
+      `${p.file !== undefined ? ` (${p.file})` : ""}; (garbage collector) ${pct(s.garbageCollector.percent)}, ` +
+      `(idle) ${pct(s.idle.percent)}, (program) ${pct(s.program.percent)}`,
+  ];
+  const rows: string[][] = [["self %", "busy %", "self ms", "function", "file:line"]];
+  for (const f of s.top) {
+    const name = f.name.length > PROFILE_NAME_WIDTH ? `${f.name.slice(0, PROFILE_NAME_WIDTH - 3)}...` : f.name;
+    rows.push([pct(f.percent), pct(f.busyPercent), f.selfMs.toFixed(0), name, f.location === "" ? "(native)" : f.location]);
+  }
+  out.push(...alignColumns(rows, new Set([0, 1, 2])).split("\n").map((l) => `  ${l}`));
+  return out;
+}
+
+/**
+ * profileSection is the --profile part of the table output: a heading saying what the
+ * profiles cover and that the run's ratios are not comparable, then profileLines for every
+ * member of every profiled server; nothing without profiles.
+ */
+export function profileSection(servers: readonly ServerResult[]): string[] {
+  const profiled = servers.filter((sv) => sv.profile !== undefined);
+  if (profiled.length === 0) return [];
+  const out = [
+    "CPU profile (--profile: node --cpu-prof over the whole run, not per workload: every workload with its warm-up, " +
+      "the fills, and the time spent waiting while other servers ran; self %: share of the sampled time, busy %: " +
+      "share of the time not (idle)). The profiler slows etcd-ts: the ratios of this run are not comparable with an unprofiled run.",
+  ];
+  for (const sv of profiled) for (const p of sv.profile ?? []) out.push(...profileLines(sv.label, p));
+  return out;
+}
+
 /**
  * formatReport renders the report as the plain-text table `npm run bench` prints: one row
  * per workload and server, then one ratio row per non-baseline server; then, when a kind
@@ -332,8 +421,27 @@ export function formatReport(r: BenchReport): string {
     lines.push(`  ${sv.label}: ${what}`);
   }
   lines.push(authLine(r.servers));
+  if (s.profile === true) {
+    lines.push(
+      "profile: etcd-ts ran under node --cpu-prof (--profile), which slows it: the ratios of this run are not comparable " +
+        "with an unprofiled run; the profile summary follows the table",
+    );
+  }
   lines.push("");
-  const header = ["workload", "conns", "server", "ops/s", "p50 ms", "p99 ms", "errors", "srv cpu", "gen cpu", "other cpu"];
+  const header = [
+    "workload",
+    "conns",
+    "server",
+    "ops/s",
+    "p50 ms",
+    "p99 ms",
+    "errors",
+    "srv cpu",
+    "cpu s/1k",
+    "gen cpu",
+    "other cpu",
+    "rss MB",
+  ];
   const rows: string[][] = [header];
   for (const name of workloadNames(r.servers)) {
     let first = true;
@@ -354,33 +462,55 @@ export function formatReport(r: BenchReport): string {
         fmtMs(w.p99Ms),
         String(w.errors),
         w.serverCpuCores.toFixed(2),
+        w.serverCpuSecondsPer1k.toFixed(3),
         w.generatorCpuCores.toFixed(2),
         w.otherCpuCores.toFixed(2),
+        fmtMB(w.rssBytes),
       ]);
     }
     for (const q of r.ratios.filter((x) => x.workload === name)) {
-      rows.push(["", "", `${q.server}/${q.baseline}`, fmtRatio(q.throughput), fmtRatio(q.p50), fmtRatio(q.p99)]);
+      rows.push([
+        "",
+        "",
+        `${q.server}/${q.baseline}`,
+        fmtRatio(q.throughput),
+        fmtRatio(q.p50),
+        fmtRatio(q.p99),
+        "",
+        "",
+        fmtRatio(q.serverCpuPer1k),
+        "",
+        "",
+        fmtRatio(q.rss),
+      ]);
     }
   }
   // A failure message is one long cell: keep it out of the column widths.
   const table = alignColumns(
     rows.map((row) => (row[3]?.startsWith("failed: ") === true ? row.slice(0, 3) : row)),
-    new Set([1, 3, 4, 5, 6, 7, 8, 9]),
+    new Set([1, 3, 4, 5, 6, 7, 8, 9, 10, 11]),
   ).split("\n");
   rows.forEach((row, i) => {
     if (row[3]?.startsWith("failed: ") === true) table[i] = `${table[i]}  ${row[3]}`;
   });
   lines.push(...table);
+  const rssAfter = rssAfterLine(r.servers);
+  if (rssAfter !== "") lines.push("", rssAfter);
   const costs = authCostLines(r.authCosts);
   if (costs.length > 0) lines.push("", ...costs);
   const notes = workloadNotes(r);
   if (notes.length > 0) lines.push("", ...notes);
+  const profile = profileSection(r.servers);
+  if (profile.length > 0) lines.push("", ...profile);
   lines.push("");
   lines.push(
     "ops/s: successful requests per second (lease-put: LeaseGrant+Put pairs; watch: events received, summed " +
       "over the watchers); p50/p99: their latency (watch: put sent -> event received); cpu columns: CPU time / " +
       "wall time (1.00 = one core busy) of the server (all members), the load generator (this process) and " +
-      "everything else on the machine (high 'other' means the run was disturbed).",
+      "everything else on the machine (high 'other' means the run was disturbed); cpu s/1k: server CPU seconds per " +
+      "1,000 of the operations ops/s counts (srv cpu / ops/s x 1000: per 1,000 requests; watch: per 1,000 events " +
+      "received; snapshot: per 1,000 MiB); rss MB: the server's resident set size (VmRSS, summed over its members) " +
+      "right after the measured window, MB = 10^6 bytes.",
   );
   if (r.servers.some((sv) => sv.workloads.some((w) => w.watch !== undefined))) {
     lines.push("watch errors: failed puts plus every lost, duplicated or unexpected event of the run.");
@@ -399,7 +529,8 @@ export function formatReport(r: BenchReport): string {
   }
   if (r.ratios.length > 0) {
     lines.push(
-      "ratio rows: server / baseline (the first server with the same auth setting); above 1x is more throughput but more latency.",
+      "ratio rows: server / baseline (the first server with the same auth setting); above 1x is more throughput but " +
+        "more latency, more CPU per operation (cpu s/1k: lower is better) and more memory (rss).",
     );
   }
   if (r.authCosts.length > 0) {

@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseCpuTicks, parseHostBusyTicks } from "./procstat.js";
+import { parseCpuTicks, parseHostBusyTicks, parseVmRssBytes, processRssBytes } from "./procstat.js";
 import { logTail, memberFlags, memberNames, missingPath, type MemberAddr } from "./servers.js";
 
 describe("memberFlags", () => {
@@ -84,5 +84,31 @@ describe("procstat", () => {
     const stat = "cpu  100 5 50 1000 30 1 2 3 0 0\ncpu0 1 1 1 1 1 1 1 1 0 0\n";
     expect(parseHostBusyTicks(stat)).toBe(100 + 5 + 50 + 1 + 2 + 3);
     expect(() => parseHostBusyTicks("intr 1 2")).toThrow(/no cpu line/);
+  });
+
+  it("reads VmRSS (kB) from /proc/<pid>/status as bytes; a missing line or process is undefined", () => {
+    const status = [
+      "Name:\tnode",
+      "Umask:\t0022",
+      "State:\tS (sleeping)",
+      "Pid:\t4242",
+      "VmPeak:\t 1234567 kB",
+      "VmSize:\t 1200000 kB",
+      "VmHWM:\t  210000 kB",
+      "VmRSS:\t  183456 kB",
+      "RssAnon:\t  150000 kB",
+      "Threads:\t11",
+      "",
+    ].join("\n");
+    expect(parseVmRssBytes(status)).toBe(183456 * 1024);
+    // A zombie has no memory lines.
+    expect(parseVmRssBytes("Name:\tetcd\nState:\tZ (zombie)\nPid:\t7\n")).toBeUndefined();
+    expect(processRssBytes(2 ** 31 - 1)).toBeUndefined();
+  });
+
+  it.skipIf(!existsSync("/proc/self/status"))("reads this process's RSS", () => {
+    const rss = processRssBytes(process.pid);
+    expect(rss).toBeGreaterThan(1e6);
+    expect(rss).toBe(Math.round(rss! / 1024) * 1024);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { isAbsolute, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -7,7 +7,8 @@ import type * as grpc from "@grpc/grpc-js";
 import { etcdserverpb } from "@etcd-ts/proto";
 import { openConnection, unaryOnce } from "./grpc-caller.js";
 import { freePorts } from "./ports.js";
-import { processCpuSeconds } from "./procstat.js";
+import { processCpuSeconds, processRssBytes } from "./procstat.js";
+import { cpuProfileArgv, isNodeCommand, PROFILE_STOP_GRACE_MS, waitCpuProfile } from "./profile.js";
 import { RANGE_PATH } from "./requests.js";
 
 /** ServerKind is which implementation a server entry runs. */
@@ -154,6 +155,10 @@ export function logTail(path: string, lines = 3, maxChars = 400): string {
 interface Member {
   addr: MemberAddr;
   logPath: string;
+  /** argv is the command the member runs, without memberFlags (spec.argv, with node's --cpu-prof flags under StartOptions.cpuProfile). */
+  argv: readonly string[];
+  /** profileDir is the member's --cpu-prof-dir under StartOptions.cpuProfile. */
+  profileDir: string | undefined;
   child: ChildProcess;
   exited: boolean;
   exitDescription: string;
@@ -168,6 +173,24 @@ export interface StartOptions {
   /** logDir receives one log file per member. */
   logDir: string;
   startTimeoutMs: number;
+  /**
+   * cpuProfile starts every member under `node --cpu-prof`, each with a fresh profile
+   * directory of its own (the command must start with node); collectCpuProfiles gets the
+   * profiles once the members are stopped.
+   */
+  cpuProfile?: boolean;
+}
+
+/** CpuProfileFile is where one member's CPU profile was kept, or why there is none. */
+export interface CpuProfileFile {
+  member: string;
+  path: string | undefined;
+  error: string | undefined;
+}
+
+/** fileLabel is a server label made safe for a file name ("etcd-ts+auth" -> "etcd-ts-auth"). */
+function fileLabel(label: string): string {
+  return label.replace(/[^A-Za-z0-9._-]/g, "-");
 }
 
 /**
@@ -197,7 +220,7 @@ export class RunningCluster {
   /** commandLine is member 0's full command line, for the report. */
   commandLine(): string {
     const m = this.members[0];
-    return m === undefined ? "" : [...this.spec.argv, ...memberFlags(m.addr, this.members.map((x) => x.addr))].join(" ");
+    return m === undefined ? "" : [...m.argv, ...memberFlags(m.addr, this.members.map((x) => x.addr))].join(" ");
   }
 
   /** exitedMember describes the first member that has exited, if any. */
@@ -216,6 +239,65 @@ export class RunningCluster {
     return s;
   }
 
+  /**
+   * rssBytes is the resident set size of all members now (VmRSS summed; members that exited
+   * count 0), in bytes, or undefined when no member's can be read.
+   */
+  rssBytes(): number | undefined {
+    let sum: number | undefined;
+    for (const m of this.members) {
+      const pid = m.child.pid;
+      const rss = pid !== undefined && !m.exited ? processRssBytes(pid) : undefined;
+      if (rss !== undefined) sum = (sum ?? 0) + rss;
+    }
+    return sum;
+  }
+
+  /**
+   * collectCpuProfiles, after stop() under StartOptions.cpuProfile, waits up to waitMs for
+   * each member's main-thread .cpuprofile (written as the process exits), moves it to
+   * destDir as <label>-<member>.cpuprofile, and removes the member's profile directory
+   * (worker threads' profiles with it). Members started without a profile directory are
+   * left out.
+   */
+  async collectCpuProfiles(destDir: string, waitMs: number): Promise<CpuProfileFile[]> {
+    const out: CpuProfileFile[] = [];
+    for (const m of this.members) {
+      const dir = m.profileDir;
+      if (dir === undefined) continue;
+      const name = m.addr.name;
+      try {
+        const found = await waitCpuProfile(dir, waitMs);
+        if (found === undefined) {
+          const how = m.exited ? m.exitDescription : "still running";
+          out.push({ member: name, path: undefined, error: `no .cpuprofile in ${dir} within ${waitMs} ms (the member ${how})` });
+          continue;
+        }
+        mkdirSync(destDir, { recursive: true });
+        const dest = join(destDir, `${fileLabel(this.spec.label)}-${name}.cpuprofile`);
+        try {
+          renameSync(found, dest);
+        } catch {
+          copyFileSync(found, dest); // another file system
+        }
+        out.push({ member: name, path: dest, error: undefined });
+      } catch (err) {
+        out.push({ member: name, path: undefined, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    this.removeProfileDirs();
+    return out;
+  }
+
+  /** removeProfileDirs removes the members' profile directories. */
+  removeProfileDirs(): void {
+    for (const m of this.members) {
+      if (m.profileDir === undefined) continue;
+      rmSync(m.profileDir, { recursive: true, force: true });
+      liveDirs.delete(m.profileDir);
+    }
+  }
+
   /** version asks member 0's /version endpoint for the server version ("" if it does not answer). */
   async version(): Promise<string> {
     const m = this.members[0];
@@ -229,7 +311,10 @@ export class RunningCluster {
     }
   }
 
-  /** stop sends SIGTERM, then SIGKILL after 5 s, to every member, and removes the data directory. */
+  /**
+   * stop sends SIGTERM, then SIGKILL after 5 s (PROFILE_STOP_GRACE_MS for a member writing a
+   * CPU profile), to every member, and removes the data directory.
+   */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
@@ -243,7 +328,7 @@ export class RunningCluster {
 async function stopMember(m: Member): Promise<void> {
   if (!m.exited) {
     m.child.kill("SIGTERM");
-    await Promise.race([m.exitedPromise, sleep(5000)]);
+    await Promise.race([m.exitedPromise, sleep(m.profileDir !== undefined ? PROFILE_STOP_GRACE_MS : 5000)]);
   }
   if (!m.exited) {
     m.child.kill("SIGKILL");
@@ -252,18 +337,24 @@ async function stopMember(m: Member): Promise<void> {
   liveChildren.delete(m.child);
 }
 
-function spawnMember(spec: ServerSpec, addr: MemberAddr, all: MemberAddr[], logPath: string): Member {
+function spawnMember(
+  argv: readonly string[],
+  addr: MemberAddr,
+  all: MemberAddr[],
+  logPath: string,
+  profileDir: string | undefined,
+): Member {
   const fd = openSync(logPath, "w");
   let child: ChildProcess;
   try {
-    child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...memberFlags(addr, all)], {
+    child = spawn(argv[0]!, [...argv.slice(1), ...memberFlags(addr, all)], {
       stdio: ["ignore", fd, fd],
       env: serverEnv(),
     });
   } finally {
     closeSync(fd);
   }
-  const m: Member = { addr, logPath, child, exited: false, exitDescription: "", exitedPromise: Promise.resolve() };
+  const m: Member = { addr, logPath, argv, profileDir, child, exited: false, exitDescription: "", exitedPromise: Promise.resolve() };
   m.exitedPromise = new Promise<void>((resolve) => {
     child.once("exit", (code, signal) => {
       m.exited = true;
@@ -289,6 +380,9 @@ function spawnMember(spec: ServerSpec, addr: MemberAddr, all: MemberAddr[], logP
 export async function startCluster(spec: ServerSpec, opts: StartOptions): Promise<RunningCluster> {
   const missing = missingPath(spec.argv);
   if (missing !== undefined) throw new ServerUnavailable(`${missing} not found`);
+  if (opts.cpuProfile === true && !isNodeCommand(spec.argv)) {
+    throw new ServerUnavailable(`--profile needs a command that starts with node, not "${spec.argv.join(" ")}"`);
+  }
   mkdirSync(opts.logDir, { recursive: true });
   mkdirSync(opts.dataRoot, { recursive: true });
   const root = mkdtempSync(join(opts.dataRoot, `etcd-bench-${spec.kind}-`));
@@ -300,8 +394,18 @@ export async function startCluster(spec: ServerSpec, opts: StartOptions): Promis
     peerPort: ports[2 * i + 1]!,
     dataDir: join(root, `${name}.etcd`),
   }));
-  const fileLabel = spec.label.replace(/[^A-Za-z0-9._-]/g, "-");
-  const members = addrs.map((a) => spawnMember(spec, a, addrs, join(opts.logDir, `${fileLabel}-${a.name}.log`)));
+  const label = fileLabel(spec.label);
+  const members: Member[] = [];
+  for (const a of addrs) {
+    let argv = spec.argv;
+    let profileDir: string | undefined;
+    if (opts.cpuProfile === true) {
+      profileDir = mkdtempSync(join(opts.dataRoot, `etcd-bench-profile-${label}-${a.name}-`));
+      liveDirs.add(profileDir);
+      argv = cpuProfileArgv(spec.argv, profileDir);
+    }
+    members.push(spawnMember(argv, a, addrs, join(opts.logDir, `${label}-${a.name}.log`), profileDir));
+  }
   const probes = addrs.map((a) => openConnection(`127.0.0.1:${a.clientPort}`));
   const cluster = new RunningCluster(spec, root, members, probes);
   try {
@@ -309,6 +413,7 @@ export async function startCluster(spec: ServerSpec, opts: StartOptions): Promis
     return cluster;
   } catch (err) {
     await cluster.stop();
+    cluster.removeProfileDirs();
     if (err instanceof ServerUnavailable) throw err;
     throw new ServerUnavailable(err instanceof Error ? err.message : String(err));
   }

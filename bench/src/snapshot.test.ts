@@ -80,6 +80,8 @@ describe("snapshot sizes, run and note", () => {
     const r = snapshotRun(prep, 60 * MIB, call, { server: 0.9, generator: 0.4, other: 0.1 });
     expect(r).toMatchObject({ requests: 1, errors: 0, seconds: 2, throughput: 32, p50Ms: 2000, p99Ms: 2000, serverCpuCores: 0.9, generatorCpuCores: 0.4 });
     expect(r.snapshot).toEqual({ ...prep, ...call, dbSize: 60 * MIB, mibPerSec: 32 });
+    // 0.9 cores for 2 s is 1.8 CPU seconds for 64 MiB: 28.125 s per 1,000 MiB.
+    expect(r.serverCpuSecondsPer1k).toBeCloseTo(28.125, 9);
   });
 
   it("snapshotNote gives bytes, duration, MiB/s, time to the first message and the fill", () => {

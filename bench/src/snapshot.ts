@@ -12,7 +12,7 @@
 import { performance } from "node:perf_hooks";
 import type * as grpc from "@grpc/grpc-js";
 import { dbSize, fillPrefix } from "./defrag.js";
-import type { WorkloadRun } from "./generator.js";
+import { cpuSecondsPer1k, type WorkloadRun } from "./generator.js";
 import { callMetadata, openConnection, waitReady } from "./grpc-caller.js";
 import { PbReader, WIRE_LEN, WIRE_VARINT } from "./pb.js";
 import { hostBusySeconds } from "./procstat.js";
@@ -212,6 +212,7 @@ export function snapshotRun(prep: SnapshotPrep, dbSizeBytes: number, call: Snaps
     meanMs: call.durationMs,
     maxMs: call.durationMs,
     serverCpuCores: cores.server,
+    serverCpuSecondsPer1k: cpuSecondsPer1k(cores.server, mibPerSec),
     generatorCpuCores: cores.generator,
     otherCpuCores: cores.other,
     hitMaxRequests: false,
@@ -269,6 +270,8 @@ export interface SnapshotSpec {
   token: string | undefined;
   /** serverCpuSeconds samples the CPU time the servers under test have used so far. */
   serverCpuSeconds: () => number;
+  /** serverRssBytes samples the servers' resident set size in bytes (undefined: unreadable), read right after the call. */
+  serverRssBytes?: (() => number | undefined) | undefined;
 }
 
 /**
@@ -288,11 +291,14 @@ export async function runSnapshotWorkload(spec: SnapshotSpec): Promise<WorkloadR
     const call = await snapshotCall(c, spec.callTimeoutMs, spec.token);
     const wallSec = Math.max(1e-6, (performance.now() - t0) / 1000);
     const srv = (spec.serverCpuSeconds() - srv0) / wallSec;
+    const rss = spec.serverRssBytes?.();
     const host1 = hostBusySeconds();
     const cpu = process.cpuUsage(cpu0);
     const gen = (cpu.user + cpu.system) / 1e6 / wallSec;
     const other = host0 !== undefined && host1 !== undefined ? Math.max(0, (host1 - host0) / wallSec - srv - gen) : 0;
-    return snapshotRun(spec.prep, size, call, { server: srv, generator: gen, other });
+    const run = snapshotRun(spec.prep, size, call, { server: srv, generator: gen, other });
+    if (rss !== undefined) run.rssBytes = rss;
+    return run;
   } finally {
     c.close();
   }

@@ -332,6 +332,7 @@ export class EtcdServer {
         },
       },
       applier: this.applyLoop,
+      pendingProposals: () => this.proposalStats.pending,
       logger: p.logger,
       onFatal: p.onFatal,
       afterApply: (applied) => this.maybeSnapshot(applied),

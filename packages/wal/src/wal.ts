@@ -285,9 +285,10 @@ export class WAL {
    * save appends entries and then hardState (either may be empty/undefined) with one
    * synchronous write, and resolves once they are durable. entries must be contiguous and
    * must not leave a gap after the log; an entry at or below the last index replaces the
-   * log from its index on.
+   * log from its index on. mayInline false sends the write to the thread pool whatever
+   * WalOptions.inlineWriteMaxMs says (the caller has other work waiting on this thread).
    */
-  save(hardState: raftpb.HardState | undefined, entries: raftpb.Entry[]): Promise<void> {
+  save(hardState: raftpb.HardState | undefined, entries: raftpb.Entry[], mayInline = true): Promise<void> {
     return this.enqueue(async () => {
       if (hardState === undefined && entries.length === 0) {
         return;
@@ -303,7 +304,7 @@ export class WAL {
         hardStateBody = view(raftpb.HardState.encode(hardState).finish());
         batch.add(RecordType.HardState, hardStateBody);
       }
-      await this.append(batch, entries.length <= INLINE_WRITE_MAX_ENTRIES);
+      await this.append(batch, mayInline && entries.length <= INLINE_WRITE_MAX_ENTRIES);
       const last = entries[entries.length - 1];
       if (last !== undefined) {
         this.tracker.entry(last.index);
