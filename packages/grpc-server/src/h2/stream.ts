@@ -47,7 +47,7 @@ export class H2Stream {
   /** localEnded: END_STREAM has left (been handed to the socket). */
   localEnded = false;
   closed = false;
-  /** paused: received data is held (and its window not returned) until resume. */
+  /** paused: received data is held (its stream window not returned) until resume. */
   paused = false;
   recvWindow: number;
   /** recvUnacked: consumed bytes whose stream window has not been returned yet. */
@@ -117,12 +117,12 @@ export class H2Stream {
     this.conn.emitTrailers(this, block);
   }
 
-  /** pause holds received data (its window is not returned, so the client soon stops). */
+  /** pause holds received data (its stream window is not returned, so the client soon stops). */
   pause(): void {
     this.paused = true;
   }
 
-  /** resume delivers held data and returns its window. */
+  /** resume delivers held data and returns its stream window. */
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
