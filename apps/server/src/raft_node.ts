@@ -450,9 +450,7 @@ export class RaftNode {
         await new Promise<void>((r) => setImmediate(r));
         await this.applyDeferred();
         if (applyDuringSave) {
-          if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
-          this.o.applier.applyEntries(rd.committedEntries);
-          if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+          await this.apply(rd.committedEntries);
         }
       }
       await saving;
@@ -478,9 +476,7 @@ export class RaftNode {
           // Durable now; applied while the next Ready's save is in flight (or when the loop ends).
           this.deferred = rd.committedEntries;
         } else {
-          if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
-          this.o.applier.applyEntries(rd.committedEntries);
-          if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+          await this.apply(rd.committedEntries);
         }
       }
       // A snapshot is taken only after the write (it may cover entries of this Ready's log).
@@ -509,14 +505,19 @@ export class RaftNode {
     return pending <= rd.entries.length && this.pendingReads === 0 && this.deferred === undefined;
   }
 
+  /** apply applies committed entries in order, between the apply failpoints. */
+  private async apply(ents: raftpb.Entry[]): Promise<void> {
+    if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
+    this.o.applier.applyEntries(ents);
+    if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+  }
+
   /** applyDeferred applies the deferred entries (see deferred), then what follows an apply: the snapshot trigger, waiting reads. */
   private async applyDeferred(): Promise<void> {
     const ents = this.deferred;
     if (ents === undefined) return;
     this.deferred = undefined;
-    if (FP.raftBeforeApply.armed) await FP.raftBeforeApply.hit();
-    this.o.applier.applyEntries(ents);
-    if (FP.raftAfterApply.armed) await FP.raftAfterApply.hit();
+    await this.apply(ents);
     if (this.o.afterApply !== undefined) await this.o.afterApply(this.o.applier.appliedIndex);
     this.releaseReads();
   }

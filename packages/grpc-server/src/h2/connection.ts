@@ -18,6 +18,7 @@ import {
   windowUpdateFrame,
   writeFrameHeader,
 } from "./frames.js";
+import { frame } from "../decoder.js";
 import { HeaderListTooLarge, HpackDecoder, HpackError } from "./hpack.js";
 import { H2Stream, type RequestHeaders } from "./stream.js";
 
@@ -659,11 +660,7 @@ export class H2Connection {
       this.connSendWindow -= len;
       this.push(out);
     } else {
-      const data = Buffer.allocUnsafe(len);
-      data[0] = 0;
-      data.writeUInt32BE(payload.length, 1);
-      data.set(payload, GRPC_PREFIX_BYTES);
-      this.emitData(s, data, false);
+      this.emitData(s, frame(payload), false);
     }
     if (s.queue.length === 0 && !this.congested) return true;
     s.wantsDrain = true;
@@ -706,11 +703,7 @@ export class H2Connection {
       return;
     }
     if (headersBlock !== undefined) this.push(this.headersFrames(s.id, headersBlock, false));
-    const data = Buffer.allocUnsafe(len);
-    data[0] = 0;
-    data.writeUInt32BE(payload.length, 1);
-    data.set(payload, GRPC_PREFIX_BYTES);
-    this.emitData(s, data, false);
+    this.emitData(s, frame(payload), false);
     this.emitHeaders(s, trailers, true);
   }
 
