@@ -1,4 +1,4 @@
-export { WAL, DEFAULT_SEGMENT_SIZE_BYTES, DEFAULT_INLINE_WRITE_MAX_MS, type WalOptions, type WalContents } from "./wal.js";
+export { WAL, DEFAULT_SEGMENT_SIZE_BYTES, DEFAULT_INLINE_WRITE_MAX_MS, DEFAULT_PREALLOCATE_BYTES, type WalOptions, type WalContents } from "./wal.js";
 export { WalCorruptError } from "./errors.js";
 
 // Go etcd 3.4's WAL and .snap formats (src/go), for moving data directories between Go etcd and etcd-ts.

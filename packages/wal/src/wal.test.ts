@@ -17,7 +17,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { WAL, WalCorruptError, type WalContents } from "./index.js";
+import { WAL, WalCorruptError, type WalContents, type WalOptions } from "./index.js";
 import { LOCK_FILE } from "./lock.js";
 import { RecordBatch, RecordFlag, RecordType, recordSize } from "./record.js";
 import { segmentFileName } from "./segment.js";
@@ -68,7 +68,10 @@ function hardStateRecordSize(h: raftpb.HardState): number {
   return recordSize(raftpb.HardState.encode(h).finish().length);
 }
 
-async function reopen(dir: string, opts = {}): Promise<WalContents> {
+/** NO_PREALLOC turns preallocation off, for tests that read the segment's size as its end. */
+const NO_PREALLOC = { preallocateBytes: 0 };
+
+async function reopen(dir: string, opts: WalOptions = {}): Promise<WalContents> {
   const { wal, contents } = await WAL.open(dir, opts);
   await wal.close();
   return contents;
@@ -565,6 +568,66 @@ describe("WAL write failures", () => {
   });
 });
 
+describe("WAL preallocation", () => {
+  it("keeps the tail segment zero-filled ahead of the appends and reads the log back from the front of the zeros", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { preallocateBytes: 4096 });
+    await wal.save(hs(1, 0), ents(1, 3));
+    await wal.close();
+    const buf = readFileSync(lastSegment(dir));
+    expect(buf.length).toBeGreaterThanOrEqual(4096);
+    const end = buf.length - buf.reverse().findIndex((b) => b !== 0);
+    expect(end).toBeLessThan(1024);
+    const { wal: again, contents } = await WAL.open(dir, { preallocateBytes: 4096 });
+    expect(contents.entries).toEqual(ents(1, 3));
+    expect(statSync(lastSegment(dir)).size).toBe(buf.length); // the zeros are not cut off
+    await again.save(hs(1, 3), ents(4, 6));
+    await again.close();
+    const c = await reopen(dir);
+    expect(c.entries).toEqual(ents(1, 6));
+    expect(c.hardState).toEqual(hs(1, 3));
+  });
+
+  it("never lets a zero-fill in flight land on a record (appends racing small extensions)", async () => {
+    const dir = freshDir();
+    // 256-byte extensions: nearly every few saves start one while the next save writes.
+    const wal = await WAL.create(dir, META, { preallocateBytes: 256, inlineWriteMaxMs: 60_000 });
+    const saves: Promise<void>[] = [];
+    for (let i = 1; i <= 400; i++) saves.push(wal.save(hs(1, i - 1), [ent(i)], i % 3 !== 0));
+    await Promise.all(saves);
+    await wal.close();
+    const c = await reopen(dir);
+    expect(c.entries).toEqual(ents(1, 400));
+    expect(c.hardState).toEqual(hs(1, 399));
+  });
+
+  it("preallocates no further than the segment size, so only the last segment ends in zeros", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { segmentSizeBytes: 300, preallocateBytes: 4096 });
+    for (let i = 1; i <= 40; i++) await wal.save(hs(1, i - 1), [ent(i)]);
+    await wal.close();
+    const files = segmentFiles(dir);
+    expect(files.length).toBeGreaterThan(3);
+    for (const f of files) expect(statSync(join(dir, f)).size).toBeLessThan(300 + 100);
+    expect((await reopen(dir, { segmentSizeBytes: 300 })).entries).toEqual(ents(1, 40));
+  });
+
+  it("cuts the zeros off a tail preallocated under a larger segment size before starting the next segment", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, { preallocateBytes: 8192 });
+    for (let i = 1; i <= 10; i++) await wal.save(hs(1, i - 1), [ent(i)]);
+    await wal.close();
+    expect(statSync(lastSegment(dir)).size).toBeGreaterThanOrEqual(8192);
+    const { wal: small } = await WAL.open(dir, { segmentSizeBytes: 256, preallocateBytes: 8192 });
+    await small.save(hs(1, 10), [ent(11)]); // the tail holds more than 256 bytes of records: a new segment
+    await small.close();
+    const files = segmentFiles(dir);
+    expect(files).toHaveLength(2);
+    expect(readFileSync(join(dir, files[0]!)).subarray(-8).equals(Buffer.alloc(8))).toBe(false);
+    expect((await reopen(dir)).entries).toEqual(ents(1, 11));
+  });
+});
+
 describe("WAL inline writes", () => {
   it("writes on the calling thread while writes are fast, and reads back the same log", async () => {
     const dir = freshDir();
@@ -691,7 +754,7 @@ function steps(): { list: Step[]; expected: (k: number) => { entries: raftpb.Ent
 
 async function buildLog(dir: string): Promise<{ ends: number[]; expected: ReturnType<typeof steps>["expected"] }> {
   const { list, expected } = steps();
-  const wal = await WAL.create(dir, META);
+  const wal = await WAL.create(dir, META, NO_PREALLOC);
   const ends: number[] = [statSync(lastSegment(dir)).size];
   for (const s of list) {
     await s.apply(wal);
@@ -722,7 +785,7 @@ describe("WAL torn tail", () => {
         truncateSync(lastSegment(dir), cut);
 
         const want = expected(k - 1);
-        const { wal, contents } = await WAL.open(dir);
+        const { wal, contents } = await WAL.open(dir, NO_PREALLOC);
         expect(contents.entries, `cut at ${cut}`).toEqual(want.entries);
         expect(contents.hardState, `cut at ${cut}`).toEqual(want.hardState);
         expect(statSync(lastSegment(dir)).size).toBe(ends[k - 1]);
@@ -730,7 +793,7 @@ describe("WAL torn tail", () => {
         const next = ent(want.entries.length + 1, 3, "after-repair");
         await wal.save(hs(3, 1), [next]);
         await wal.close();
-        const again = await reopen(dir);
+        const again = await reopen(dir, NO_PREALLOC);
         expect(again.entries, `cut at ${cut}`).toEqual([...want.entries, next]);
         expect(again.hardState).toEqual(hs(3, 1));
         rmSync(dir, { recursive: true });
@@ -740,7 +803,7 @@ describe("WAL torn tail", () => {
 
   it("cuts every byte offset inside a multi-record save", async () => {
     const base = freshDir();
-    const wal = await WAL.create(base, META);
+    const wal = await WAL.create(base, META, NO_PREALLOC);
     await wal.save(hs(1, 0), ents(1, 2));
     const start = statSync(lastSegment(base)).size;
     const batch = [ent(3, 1, "ccc"), ent(4, 1, "dddddddddd"), ent(5, 1, "")];
@@ -757,16 +820,16 @@ describe("WAL torn tail", () => {
       cpSync(base, dir, { recursive: true });
       truncateSync(lastSegment(dir), cut);
       const whole = bounds.filter((b) => b <= cut).length - 1; // records of the batch fully present
-      const c = await reopen(dir);
+      const c = await reopen(dir, NO_PREALLOC);
       expect(c.entries, `cut at ${cut}`).toEqual([...ents(1, 2), ...batch.slice(0, Math.min(whole, batch.length))]);
       expect(c.hardState).toEqual(hs(1, 0));
       rmSync(dir, { recursive: true });
     }
   }, 60_000); // hundreds of reopens: slow on a loaded machine, so no 5 s default
 
-  it("treats trailing zero bytes as a torn tail", async () => {
+  it("keeps trailing zero bytes (preallocated space) and appends where they start", async () => {
     const base = freshDir();
-    const wal = await WAL.create(base, META);
+    const wal = await WAL.create(base, META, NO_PREALLOC);
     await wal.save(hs(1, 2), ents(1, 3));
     await wal.close();
     const size = statSync(lastSegment(base)).size;
@@ -774,12 +837,13 @@ describe("WAL torn tail", () => {
       const dir = freshDir();
       cpSync(base, dir, { recursive: true });
       appendFileSync(lastSegment(dir), Buffer.alloc(zeros));
-      const { wal: w, contents } = await WAL.open(dir);
+      const { wal: w, contents } = await WAL.open(dir, NO_PREALLOC);
       expect(contents.entries).toEqual(ents(1, 3));
-      expect(statSync(lastSegment(dir)).size).toBe(size);
+      expect(statSync(lastSegment(dir)).size).toBe(size + zeros);
       await w.save(undefined, [ent(4)]);
+      expect(statSync(lastSegment(dir)).size).toBe(Math.max(size + zeros, size + entryRecordSize(ent(4))));
       await w.close();
-      expect((await reopen(dir)).entries).toEqual(ents(1, 4));
+      expect((await reopen(dir, NO_PREALLOC)).entries).toEqual(ents(1, 4));
     }
   });
 
@@ -791,7 +855,7 @@ describe("WAL torn tail", () => {
       const dir = freshDir();
       cpSync(base, dir, { recursive: true });
       flipBit(lastSegment(dir), at, at % 8);
-      const c = await reopen(dir);
+      const c = await reopen(dir, NO_PREALLOC);
       expect(c.entries, `flip at ${at}`).toEqual(expected(k - 1).entries);
     }
   });
@@ -815,14 +879,14 @@ describe("WAL corruption", () => {
         cpSync(base, dir, { recursive: true });
         const file = lastSegment(dir);
         flipBit(file, at, bit);
-        const err = await WAL.open(dir).catch((e: unknown) => e);
+        const err = await WAL.open(dir, NO_PREALLOC).catch((e: unknown) => e);
         expect(err, `${what} at ${at} bit ${bit}`).toBeInstanceOf(WalCorruptError);
         expect((err as Error).message).toMatch(/^wal: /);
         expect((err as Error).message).toContain(file);
         expect((err as WalCorruptError).file).toBe(file);
         // The lock was released: a repaired directory opens again.
         flipBit(file, at, bit);
-        await reopen(dir);
+        await reopen(dir, NO_PREALLOC);
       }
     }
   });
@@ -837,13 +901,13 @@ describe("WAL corruption", () => {
     const k = ends.length - 2; // the record before the last
     buf.fill(0, ends[k - 1]! + 4, ends[k]!); // zeroed, as a lost page would be
     writeFileSync(file, buf);
-    await expect(WAL.open(dir)).rejects.toThrow(WalCorruptError);
-    await expect(WAL.open(dir)).rejects.toThrow(`offset ${ends[k - 1]}`);
+    await expect(WAL.open(dir, NO_PREALLOC)).rejects.toThrow(WalCorruptError);
+    await expect(WAL.open(dir, NO_PREALLOC)).rejects.toThrow(`offset ${ends[k - 1]}`);
   });
 
   it("throws on damage anywhere in a segment that is not the last", async () => {
     const base = freshDir();
-    const wal = await WAL.create(base, META, { segmentSizeBytes: 128 });
+    const wal = await WAL.create(base, META, { segmentSizeBytes: 128, ...NO_PREALLOC });
     for (let i = 1; i <= 20; i++) await wal.save(hs(1, i), [ent(i)]);
     await wal.close();
     const files = segmentFiles(base);
@@ -854,7 +918,7 @@ describe("WAL corruption", () => {
     cpSync(base, dir, { recursive: true });
     const size = statSync(first()).size;
     flipBit(first(), size - 3, 2); // inside its last record
-    let err = await WAL.open(dir).catch((e: unknown) => e);
+    let err = await WAL.open(dir, NO_PREALLOC).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WalCorruptError);
     expect((err as Error).message).toContain(files[0]!);
     expect((err as Error).message).toContain("not the last");
@@ -862,13 +926,13 @@ describe("WAL corruption", () => {
     dir = freshDir();
     cpSync(base, dir, { recursive: true });
     truncateSync(first(), size - 5); // torn, but not at the end of the log
-    err = await WAL.open(dir).catch((e: unknown) => e);
+    err = await WAL.open(dir, NO_PREALLOC).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WalCorruptError);
 
     dir = freshDir();
     cpSync(base, dir, { recursive: true });
     appendFileSync(first(), Buffer.alloc(8)); // even zeros
-    await expect(WAL.open(dir)).rejects.toThrow(WalCorruptError);
+    await expect(WAL.open(dir, NO_PREALLOC)).rejects.toThrow(WalCorruptError);
   });
 
   it("throws on a well-formed segment whose log has a hole", async () => {
@@ -882,27 +946,27 @@ describe("WAL corruption", () => {
       return dir;
     };
     const e = (i: number) => entryCodec.encode(ent(i));
-    await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Entry, e(2)]]))).resolves.toBeDefined();
-    await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Entry, e(3)]]))).rejects.toThrow(
+    await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Entry, e(2)]]), NO_PREALLOC)).resolves.toBeDefined();
+    await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Entry, e(3)]]), NO_PREALLOC)).rejects.toThrow(
       /offset 80: entry index 3 leaves a gap after index 1$/,
     );
     const snap = walpb.SnapshotMarker.encode(marker(10)).finish();
-    await expect(reopen(craft([[RecordType.Snapshot, snap], [RecordType.Entry, e(15)]]))).rejects.toThrow(
+    await expect(reopen(craft([[RecordType.Snapshot, snap], [RecordType.Entry, e(15)]]), NO_PREALLOC)).rejects.toThrow(
       /log starts at index 15 but the latest snapshot marker is at index 10/,
     );
-    await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Metadata, Buffer.from("other")]]))).rejects.toThrow(
+    await expect(reopen(craft([[RecordType.Entry, e(1)], [RecordType.Metadata, Buffer.from("other")]]), NO_PREALLOC)).rejects.toThrow(
       /metadata differs/,
     );
-    await expect(reopen(craft([[RecordType.Entry, Buffer.from([0xff, 0xff])]]))).rejects.toThrow(/cannot decode entry/);
+    await expect(reopen(craft([[RecordType.Entry, Buffer.from([0xff, 0xff])]]), NO_PREALLOC)).rejects.toThrow(/cannot decode entry/);
     // A record with valid checksums but an unknown type is never cut off as a torn tail.
-    await expect(reopen(craft([[99 as RecordType, Buffer.from("from the future")]]))).rejects.toThrow(
+    await expect(reopen(craft([[99 as RecordType, Buffer.from("from the future")]]), NO_PREALLOC)).rejects.toThrow(
       /offset 40: unknown record type 99/,
     );
   });
 
   it("never cuts the last segment inside its head", async () => {
     const base = freshDir();
-    const wal = await WAL.create(base, META, { segmentSizeBytes: 64 });
+    const wal = await WAL.create(base, META, { segmentSizeBytes: 64, ...NO_PREALLOC });
     await wal.save(hs(1, 1), [ent(1)]);
     await wal.saveSnapshot(marker(1)); // goes into a new segment whose head is metadata, hard state
     await wal.close();
@@ -913,17 +977,17 @@ describe("WAL corruption", () => {
       const dir = freshDir();
       cpSync(base, dir, { recursive: true });
       truncateSync(lastSegment(dir), cut);
-      await expect(WAL.open(dir), `cut at ${cut}`).rejects.toThrow(WalCorruptError);
+      await expect(WAL.open(dir, NO_PREALLOC), `cut at ${cut}`).rejects.toThrow(WalCorruptError);
     }
     const dir = freshDir();
     cpSync(base, dir, { recursive: true });
     truncateSync(lastSegment(dir), headEnd);
     flipBit(lastSegment(dir), headEnd - 2, 0); // the hard state is the last record in the file
-    await expect(WAL.open(dir)).rejects.toThrow(/in the segment head/);
+    await expect(WAL.open(dir, NO_PREALLOC)).rejects.toThrow(/in the segment head/);
     // Cut right after the head: a torn tail, the marker is lost but the head's state is not.
     truncateSync(lastSegment(dir), headEnd);
     flipBit(lastSegment(dir), headEnd - 2, 0);
-    const c = await reopen(dir);
+    const c = await reopen(dir, NO_PREALLOC);
     expect(c.hardState).toEqual(hs(1, 1));
     expect(indexes(c)).toEqual(["1/1"]);
   });

@@ -3,7 +3,7 @@ import { entryCodec } from "./entry_codec.js";
 import { mkdir, open, readFile, unlink, type FileHandle } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { DirLock } from "./lock.js";
-import { RecordBatch, RecordFlag, RecordType } from "./record.js";
+import { isZero, RecordBatch, RecordFlag, RecordType } from "./record.js";
 import { IndexTracker, Replay } from "./replay.js";
 import {
   createSegment,
@@ -35,6 +35,9 @@ const INLINE_WRITE_MAX_ENTRIES = 2;
 
 /** INLINE_WRITE_MAX_BYTES: a save larger than this always goes through the thread pool. */
 const INLINE_WRITE_MAX_BYTES = 1024 * 1024;
+
+/** DEFAULT_PREALLOCATE_BYTES is WalOptions.preallocateBytes's default (4 MiB). */
+export const DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024;
 
 /** WRITE_MS_WEIGHT is the weight of the newest write in the moving average of write durations. */
 const WRITE_MS_WEIGHT = 0.2;
@@ -73,6 +76,17 @@ export interface WalOptions {
    * written inline. 0 always uses the thread pool. Default DEFAULT_INLINE_WRITE_MAX_MS.
    */
   inlineWriteMaxMs?: number;
+  /**
+   * preallocateBytes: the tail segment is kept extended with zeros (durably) this many bytes
+   * at a time ahead of the appends, in the thread pool, up to segmentSizeBytes. A durable
+   * write that stays inside the file's size only flushes its data; one that grows the file
+   * also commits the size to the file system's journal, which on ext4 made a 15 KB O_DSYNC
+   * write take about 0.65 ms instead of 0.25 ms (measured on the bench machine). etcd
+   * preallocates its segments for the same reason. An all-zero region never parses as a
+   * record, so reading the log ends where the zeros start. 0 never preallocates. Default
+   * DEFAULT_PREALLOCATE_BYTES.
+   */
+  preallocateBytes?: number;
 }
 
 /** WalContents is what WAL.open read back. */
@@ -114,6 +128,14 @@ function inlineWriteMaxMs(opts: WalOptions): number {
   return ms;
 }
 
+function preallocateBytes(opts: WalOptions): number {
+  const n = opts.preallocateBytes ?? DEFAULT_PREALLOCATE_BYTES;
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new Error(`wal: preallocateBytes must be a non-negative integer, got ${n}`);
+  }
+  return n;
+}
+
 function view(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 }
@@ -153,6 +175,19 @@ export class WAL {
   pooledWrites = 0;
   /** pooledRun counts the pooled saves since the last inline one. */
   private pooledRun = 0;
+  /** preallocateBytes is WalOptions.preallocateBytes; set to 0 after an extension failed. */
+  private preallocateBytes = DEFAULT_PREALLOCATE_BYTES;
+  /**
+   * allocEnd is the durable size in bytes of the tail segment file: the bytes between offset
+   * and allocEnd are zeros (written by extend). Invariant: allocEnd <= offset or the file
+   * past offset is all zeros up to allocEnd.
+   */
+  private allocEnd = 0;
+  /**
+   * extending is the zero-fill in flight past allocEnd, if any. No append may write past
+   * allocEnd while it runs: the zeros would land on the record.
+   */
+  private extending: Promise<void> | undefined = undefined;
 
   private constructor(
     private readonly dir: string,
@@ -199,6 +234,9 @@ export class WAL {
       const tail = await createSegment(dir, seg.file, head);
       const wal = new WAL(dir, size, max, lock, meta, new IndexTracker(), undefined, undefined, [seg], tail, head.length);
       wal.inlineWriteMaxMs = inlineMs;
+      wal.preallocateBytes = preallocateBytes(opts);
+      wal.allocEnd = head.length;
+      wal.extend();
       return wal;
     } catch (err) {
       await lock.release();
@@ -218,6 +256,7 @@ export class WAL {
     const size = segmentSize(opts);
     const max = maxSegments(opts);
     const inlineMs = inlineWriteMaxMs(opts);
+    const prealloc = preallocateBytes(opts);
     const lock = await DirLock.acquire(dir);
     try {
       const segs = await listSegments(dir);
@@ -243,8 +282,11 @@ export class WAL {
         visit(type, body, offset);
       }
       const tail = await open(lastPath, SYNC_WRITE_FLAGS);
+      // Zeros past the last record are preallocated space (or a write that never started):
+      // they are kept, and the next append goes where they start.
+      const zeroTail = validEnd < lastBuf.length && isZero(lastBuf, validEnd);
       try {
-        if (validEnd < lastBuf.length) {
+        if (validEnd < lastBuf.length && !zeroTail) {
           await tail.truncate(validEnd);
           await tail.sync();
         }
@@ -268,12 +310,15 @@ export class WAL {
       );
       wal.released = start;
       wal.inlineWriteMaxMs = inlineMs;
+      wal.preallocateBytes = prealloc;
+      wal.allocEnd = zeroTail ? lastBuf.length : validEnd;
       try {
         await wal.purge();
       } catch (err) {
         await tail.close();
         throw err;
       }
+      wal.extend();
       return { wal, contents };
     } catch (err) {
       await lock.release();
@@ -377,6 +422,7 @@ export class WAL {
     if (this.closing === undefined) {
       this.closing = this.queue.then(async () => {
         try {
+          await this.extending;
           await this.tail.close();
         } finally {
           await this.lock.release();
@@ -421,6 +467,9 @@ export class WAL {
    */
   private async append(batch: RecordBatch, mayInline = true): Promise<void> {
     const buf = batch.encode(this.offset);
+    if (this.extending !== undefined && this.offset + buf.length > this.allocEnd) {
+      await this.extending;
+    }
     const start = performance.now();
     try {
       const small = mayInline && buf.length <= INLINE_WRITE_MAX_BYTES;
@@ -446,6 +495,39 @@ export class WAL {
       throw err;
     }
     this.offset += buf.length;
+    this.extend();
+  }
+
+  /**
+   * extend starts zero-filling the next preallocateBytes of the tail segment (capped at
+   * segmentSizeBytes) in the thread pool when fewer than half of them remain ahead of offset
+   * and no fill runs. The tail is open with O_DSYNC, so allocEnd moves only once the zeros
+   * and the new size are durable. A failed fill (a full disk) is not a failed save: appends
+   * grow the file as they would without preallocation, and preallocation stops.
+   */
+  private extend(): void {
+    const chunk = this.preallocateBytes;
+    if (this.extending !== undefined || chunk === 0 || this.allocEnd - this.offset >= chunk / 2) {
+      return;
+    }
+    const from = Math.max(this.allocEnd, this.offset);
+    const to = Math.min(this.segmentSizeBytes, from + chunk);
+    if (to <= from) {
+      return;
+    }
+    const tail = this.tail;
+    this.extending = writeAll(tail, Buffer.alloc(to - from), from).then(
+      () => {
+        if (this.tail === tail) {
+          this.allocEnd = to;
+        }
+      },
+      () => {
+        this.preallocateBytes = 0;
+      },
+    ).finally(() => {
+      this.extending = undefined;
+    });
   }
 
   /** maybeCut starts a new segment if the tail segment has reached the size limit. */
@@ -459,12 +541,21 @@ export class WAL {
     const seg: SegmentName = { seq: prev.seq + 1, firstIndex, file: segmentFileName(prev.seq + 1, firstIndex) };
     const head = WAL.head(this.metadata, this.snapshotBody, this.hardStateBody).encode(0);
     try {
+      await this.extending;
+      // Only the last segment may end in zeros (a smaller segmentSizeBytes than the one the
+      // tail was preallocated under can leave some past offset).
+      if (this.allocEnd > this.offset) {
+        await this.tail.truncate(this.offset);
+        await this.tail.sync();
+      }
       const fh = await createSegment(this.dir, seg.file, head);
       const old = this.tail;
       this.tail = fh;
       this.offset = head.length;
+      this.allocEnd = head.length;
       this.segments.push(seg);
       await old.close();
+      this.extend();
     } catch (err) {
       this.failure = err as Error;
       throw err;
