@@ -31,7 +31,8 @@ function deferred(): Deferred {
  * backend.BatchTx): mvcc, membership, and the consistent index put their changes into the
  * pending batch, and its owner (the server's apply loop) commits it once per applied batch,
  * so everything one batch of raft entries changed reaches the backend atomically. Batches are
- * written strictly one after another, in commit order. Until a batch is written, the values
+ * written strictly one after another, in commit order (batches committed while a write is in
+ * flight go together in the next write). Until a batch is written, the values
  * it puts under overlay keys stay readable through lookup(), so readers never wait for the
  * disk. After one write fails every later write fails too: memory is then ahead of the
  * backend and the process must restart from the WAL.
@@ -40,6 +41,8 @@ export class BatchTx {
   private readonly backend: Backend;
   private pending: Batch = newBatch();
   private readonly inflight: Batch[] = [];
+  /** queued are the committed batches not yet handed to the backend, in commit order. */
+  private queued: Batch[] = [];
   private readonly overlay = new Map<string, Buffer>();
   private tail: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
@@ -145,22 +148,43 @@ export class BatchTx {
       return;
     }
     this.inflight.push(batch);
-    this.tail = this.tail.then(async () => {
-      try {
-        if (this.failure !== undefined) throw this.failure;
-        const start = this.onWritten === undefined ? 0 : performance.now();
-        await this.backend.write(batch.ops);
-        if (this.onWritten !== undefined) this.onWritten((performance.now() - start) / 1000);
-      } catch (err) {
-        this.failure ??= new Error(`backend: batch write failed: ${(err as Error).message}`, { cause: err });
-        this.inflight.shift();
-        batch.written.reject(this.failure);
-        return;
-      }
-      this.inflight.shift();
-      for (const key of batch.overlayKeys) this.overlay.delete(key);
-      batch.written.resolve();
-    });
+    this.queued.push(batch);
+    if (this.queued.length > 1) return; // joins the group the write in flight will pick up
+    this.tail = this.tail.then(() => this.writeQueued());
+  }
+
+  /**
+   * writeQueued writes every batch queued since the previous write as one backend write (a
+   * group commit: under load each write carries the batches committed while the one before it
+   * was in the RocksDB thread, so one native call and one thread-pool trip serve them all).
+   * The union of consecutive batches is as atomic as each of them, and keeps their order.
+   */
+  private async writeQueued(): Promise<void> {
+    // Batches committed while this write runs start the next group.
+    await Promise.resolve();
+    const group = this.queued;
+    this.queued = [];
+    let ops = group[0]!.ops;
+    if (group.length > 1) {
+      ops = [];
+      for (const b of group) for (const op of b.ops) ops.push(op);
+    }
+    try {
+      if (this.failure !== undefined) throw this.failure;
+      const start = this.onWritten === undefined ? 0 : performance.now();
+      await this.backend.write(ops);
+      if (this.onWritten !== undefined) this.onWritten((performance.now() - start) / 1000);
+    } catch (err) {
+      this.failure ??= new Error(`backend: batch write failed: ${(err as Error).message}`, { cause: err });
+      this.inflight.splice(0, group.length);
+      for (const b of group) b.written.reject(this.failure);
+      return;
+    }
+    this.inflight.splice(0, group.length);
+    for (const b of group) {
+      for (const key of b.overlayKeys) this.overlay.delete(key);
+      b.written.resolve();
+    }
   }
 }
 
