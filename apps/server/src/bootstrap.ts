@@ -6,7 +6,7 @@ import { authBackend } from "./auth/auth_backend.js";
 import type { ConnectionOptions } from "node:tls";
 import { join } from "node:path";
 import { raftpb, walpb } from "@etcd-ts/proto";
-import { Backend, BatchTx, consistentIndexKey } from "@etcd-ts/backend";
+import { Backend, BatchTx, consistentIndexKey, DEFAULT_LIMIT_OPS, type BatchTxOptions } from "@etcd-ts/backend";
 import { KVStore } from "@etcd-ts/mvcc";
 import { Lessor } from "@etcd-ts/lease";
 import { performance } from "node:perf_hooks";
@@ -59,6 +59,29 @@ export function dataDirs(cfg: ServerConfig): DataDirs {
  */
 export function walOptions(cfg: ServerConfig): WalOptions {
   return { maxSegments: cfg.maxWals };
+}
+
+/**
+ * DEFAULT_BACKEND_BATCH_INTERVAL_MS is the backend batch interval when --backend-batch-interval
+ * is 0 (etcd's is 100 ms). A RocksDB write costs one native call and one thread-pool trip,
+ * which on a busy 2-core machine took 250-550 us of main-thread time per write; on a 3-member
+ * cluster with 100 clients, 30 ms made put 8-17% faster than 1 ms in 3 of 4 alternating runs,
+ * and keeps each write small (a few hundred operations at 20k puts/s).
+ */
+export const DEFAULT_BACKEND_BATCH_INTERVAL_MS = 30;
+
+/**
+ * batchTxOptions are the backend batch settings from the flags: applied raft batches reach
+ * RocksDB at most once per --backend-batch-interval (0: DEFAULT_BACKEND_BATCH_INTERVAL_MS), or
+ * sooner once --backend-batch-limit operations wait (0: 10,000, etcd's default). Nothing waits
+ * for these writes: the WAL makes an entry durable, and values not yet written are read from
+ * the batch transaction's overlay.
+ */
+export function batchTxOptions(cfg: ServerConfig): BatchTxOptions {
+  return {
+    intervalMs: cfg.backendBatchIntervalMs > 0 ? cfg.backendBatchIntervalMs : DEFAULT_BACKEND_BATCH_INTERVAL_MS,
+    limitOps: cfg.backendBatchLimit > 0 ? cfg.backendBatchLimit : DEFAULT_LIMIT_OPS,
+  };
 }
 
 /**
@@ -131,7 +154,7 @@ async function composeServer(
   o: Opened,
 ): Promise<EtcdServer> {
   const { dirs, backend, started, wal: opened } = o;
-  const tx = new BatchTx(backend);
+  const tx = new BatchTx(backend, batchTxOptions(cfg));
   const kv = await KVStore.open(backend, tx);
   const consistentIndex = decodeConsistentIndex(await backend.get(consistentIndexKey));
   const alarms = await AlarmStore.open(backend, tx);

@@ -70,4 +70,59 @@ describe("BatchTx", () => {
     await expect(tx.commit()).rejects.toThrow(/disk on fire/);
     expect(tx.failed?.message).toMatch(/disk on fire/);
   });
+
+  it("starts a write at most once per interval; idle() does not wait for it", async () => {
+    let writes = 0;
+    const real = be.write.bind(be);
+    vi.spyOn(be, "write").mockImplementation((ops, opts) => {
+      writes++;
+      return real(ops, opts);
+    });
+    const tx = new BatchTx(be, { intervalMs: 50 });
+    tx.put(b("a"), b("1"));
+    await tx.commit(); // the first write goes at once
+    const t0 = performance.now();
+    tx.put(b("b"), b("2"), "ob");
+    const second = tx.commit();
+    tx.put(b("c"), b("3"));
+    const third = tx.commit();
+    await Promise.all([second, third]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(40);
+    expect(writes).toBe(2); // the two waited for the interval and went together
+    tx.put(b("d"), b("4"), "od");
+    const fourth = tx.commit();
+    const t1 = performance.now();
+    await tx.idle();
+    expect(performance.now() - t1).toBeLessThan(40);
+    await fourth;
+    expect(writes).toBe(3);
+    expect((await be.get(b("d")))?.toString()).toBe("4");
+  });
+
+  it("writes at once when the waiting operations reach the limit", async () => {
+    let writes = 0;
+    const real = be.write.bind(be);
+    vi.spyOn(be, "write").mockImplementation((ops, opts) => {
+      writes++;
+      return real(ops, opts);
+    });
+    const tx = new BatchTx(be, { intervalMs: 60_000, limitOps: 3 });
+    tx.put(b("a"), b("1"));
+    await tx.commit();
+    tx.put(b("b"), b("2"));
+    const second = tx.commit(); // waits for the interval
+    tx.put(b("c"), b("3"));
+    tx.put(b("d"), b("4"));
+    const third = tx.commit(); // three operations wait now: no more waiting
+    const t0 = performance.now();
+    await Promise.all([second, third]);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(writes).toBe(2);
+    expect((await be.get(b("d")))?.toString()).toBe("4");
+  });
+
+  it("refuses a negative interval and a limit below 1", () => {
+    expect(() => new BatchTx(be, { intervalMs: -1 })).toThrow(/batch interval/);
+    expect(() => new BatchTx(be, { limitOps: 0 })).toThrow(/batch limit/);
+  });
 });

@@ -1,5 +1,25 @@
 import type { Backend, WriteOp } from "./backend.js";
 
+/** DEFAULT_LIMIT_OPS is BatchTxOptions.limitOps's default (etcd's defaultBatchLimit). */
+export const DEFAULT_LIMIT_OPS = 10_000;
+
+/** BatchTxOptions tune when committed batches reach the backend. */
+export interface BatchTxOptions {
+  /**
+   * intervalMs: a backend write starts at least this long after the previous one started
+   * (etcd's --backend-batch-interval); the batches committed meanwhile wait, readable
+   * through lookup() and unflushed(), and go in one write. Fewer, larger writes cost one
+   * native call and one thread-pool trip each. 0 (the default) writes as soon as the
+   * previous write is done.
+   */
+  intervalMs?: number;
+  /**
+   * limitOps: once this many operations wait, they are written without waiting for the
+   * interval (etcd's --backend-batch-limit). Default DEFAULT_LIMIT_OPS.
+   */
+  limitOps?: number;
+}
+
 /** Batch is a group of backend operations written atomically. */
 interface Batch {
   ops: WriteOp[];
@@ -43,6 +63,16 @@ export class BatchTx {
   private readonly inflight: Batch[] = [];
   /** queued are the committed batches not yet handed to the backend, in commit order. */
   private queued: Batch[] = [];
+  /** queuedOps counts the operations of queued. */
+  private queuedOps = 0;
+  private readonly intervalMs: number;
+  private readonly limitOps: number;
+  /** lastWriteAt is when the last backend write started (performance.now(), ms). */
+  private lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** wake ends the wait for the interval, when one runs. */
+  private wake: (() => void) | undefined;
+  /** hurry: idle() was called; the next write does not wait for the interval. */
+  private hurry = false;
   private readonly overlay = new Map<string, Buffer>();
   private tail: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
@@ -53,8 +83,16 @@ export class BatchTx {
    */
   onWritten: ((seconds: number) => void) | undefined;
 
-  constructor(backend: Backend) {
+  constructor(backend: Backend, opts: BatchTxOptions = {}) {
     this.backend = backend;
+    this.intervalMs = opts.intervalMs ?? 0;
+    this.limitOps = opts.limitOps ?? DEFAULT_LIMIT_OPS;
+    if (!Number.isFinite(this.intervalMs) || this.intervalMs < 0) {
+      throw new Error(`backend: batch interval must be a non-negative number of milliseconds, got ${this.intervalMs}`);
+    }
+    if (!Number.isSafeInteger(this.limitOps) || this.limitOps <= 0) {
+      throw new Error(`backend: batch limit must be a positive integer, got ${this.limitOps}`);
+    }
   }
 
   /** put appends a put to the pending batch; overlayKey makes value readable via lookup until written. */
@@ -110,8 +148,10 @@ export class BatchTx {
     return ops;
   }
 
-  /** idle resolves when every batch committed so far has been written or has failed. */
+  /** idle resolves when every batch committed so far has been written or has failed (without waiting for the interval). */
   idle(): Promise<void> {
+    if (this.queued.length > 0) this.hurry = true;
+    this.wake?.();
     return this.tail;
   }
 
@@ -120,7 +160,7 @@ export class BatchTx {
    * are otherwise unsynced), e.g. before the WAL releases the entries they hold.
    */
   async sync(): Promise<void> {
-    await this.tail;
+    await this.idle();
     if (this.failure !== undefined) throw this.failure;
     await this.backend.sync();
   }
@@ -139,7 +179,7 @@ export class BatchTx {
     this.closed = true;
     this.pending.written.reject(new Error("backend: batch transaction closed before the batch was committed"));
     this.pending = newBatch();
-    return this.tail;
+    return this.idle();
   }
 
   private enqueue(batch: Batch): void {
@@ -149,8 +189,28 @@ export class BatchTx {
     }
     this.inflight.push(batch);
     this.queued.push(batch);
-    if (this.queued.length > 1) return; // joins the group the write in flight will pick up
-    this.tail = this.tail.then(() => this.writeQueued());
+    this.queuedOps += batch.ops.length;
+    if (this.queued.length > 1) {
+      // Joins the group the next write picks up.
+      if (this.queuedOps >= this.limitOps) this.wake?.();
+      return;
+    }
+    this.tail = this.tail.then(() => this.waitInterval()).then(() => this.writeQueued());
+  }
+
+  /** waitInterval resolves once intervalMs has passed since the last write started, or at once when woken (limit reached, idle, sync, close). */
+  private waitInterval(): Promise<void> | undefined {
+    const wait = this.lastWriteAt + this.intervalMs - performance.now();
+    if (wait <= 0 || this.queuedOps >= this.limitOps || this.closed || this.hurry) return undefined;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, wait);
+      this.wake = done;
+    });
   }
 
   /**
@@ -164,6 +224,9 @@ export class BatchTx {
     await Promise.resolve();
     const group = this.queued;
     this.queued = [];
+    this.queuedOps = 0;
+    this.hurry = false;
+    this.lastWriteAt = performance.now();
     let ops = group[0]!.ops;
     if (group.length > 1) {
       ops = [];

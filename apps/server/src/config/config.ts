@@ -51,6 +51,10 @@ export interface ServerConfig {
   enableV2: boolean;
   /** v2v3Prefix: --experimental-enable-v2v3, the v3 key prefix of the v2 tree ("" = etcd-ts's default, /etcd-ts/v2). */
   v2v3Prefix: string;
+  /** backendBatchIntervalMs: --backend-batch-interval in ms (0: etcd-ts's default, see batchTxOptions). */
+  backendBatchIntervalMs: number;
+  /** backendBatchLimit: --backend-batch-limit (0: the default, 10,000 operations). */
+  backendBatchLimit: number;
   /** quotaBackendBytes: --quota-backend-bytes (0: etcd's default 2 GiB quota; negative: no quota). */
   quotaBackendBytes: number;
   maxConcurrentStreams: number;
@@ -253,6 +257,8 @@ function build(raw: RawConfig): ServerConfig {
     maxTxnOps: num("max-txn-ops"),
     maxRequestBytes: num("max-request-bytes"),
     quotaBackendBytes: num("quota-backend-bytes"),
+    backendBatchIntervalMs: dur("backend-batch-interval"),
+    backendBatchLimit: num("backend-batch-limit"),
     enablePprof: bool("enable-pprof") || bool("debug"),
     enableV2: bool("enable-v2"),
     v2v3Prefix: get("experimental-enable-v2v3"),

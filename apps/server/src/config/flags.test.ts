@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { configFails, runConfig } from "../testing/config.js";
-import { dataDirs, walOptions } from "../bootstrap.js";
+import { batchTxOptions, dataDirs, DEFAULT_BACKEND_BATCH_INTERVAL_MS, walOptions } from "../bootstrap.js";
 import { Logger } from "../log.js";
 import { isDefault, loadConfig, usage, type ServerConfig } from "./config.js";
 import { FLAGS, refusalMessage, YET, type FlagSpec } from "./flags.js";
@@ -66,6 +66,8 @@ const ACTED_ON: Record<string, ActedOn> = {
   "listen-peer-urls": { argv: ["--listen-peer-urls", "http://127.0.0.1:1"], seen: (c) => hrefs(c.listenPeerUrls), test: CLUSTER, mentions: '"--listen-peer-urls"' },
   "listen-client-urls": { argv: ["--listen-client-urls", "http://127.0.0.1:1"], seen: (c) => hrefs(c.listenClientUrls), test: CLUSTER, mentions: '"--listen-client-urls"' },
   "max-wals": { argv: ["--max-wals", "2"], seen: (c) => walOptions(c), test: "packages/wal/src/wal.test.ts", mentions: "maxSegments: 4" },
+  "backend-batch-interval": { argv: ["--backend-batch-interval", "250ms"], seen: (c) => batchTxOptions(c), test: "packages/backend/src/batch_tx.test.ts", mentions: "intervalMs: 50" },
+  "backend-batch-limit": { argv: ["--backend-batch-limit", "7"], seen: (c) => batchTxOptions(c), test: "packages/backend/src/batch_tx.test.ts", mentions: "limitOps: 3" },
   "max-txn-ops": { argv: ["--max-txn-ops", "3"], seen: (c) => c.maxTxnOps, test: "apps/server/src/etcd_server.test.ts", mentions: "max-txn-ops" },
   "max-request-bytes": { argv: ["--max-request-bytes", "10"], seen: (c) => c.maxRequestBytes, test: "apps/server/src/etcd_server.test.ts", mentions: "max-request-bytes" },
   "enable-grpc-gateway": { argv: ["--enable-grpc-gateway=false"], seen: (c) => c.enableGrpcGateway, test: "apps/server/src/http/gateway_flag.test.ts", mentions: "--enable-grpc-gateway" },
@@ -278,7 +280,7 @@ describe("every flag is acted on or refused", () => {
       expect(block.includes("[etcd-ts: refused unless"), `--${s.name}'s help`).toBe(s.refused !== undefined);
     }
     expect(text).toContain(`  --max-wals '5'\n    Maximum number of wal files to retain (0 is unlimited).\n`);
-    expect(text).toContain(`    [etcd-ts: refused unless '0s': the backend commits one write batch per applied raft batch`);
+    expect(text).toContain(`    [etcd-ts: refused unless '5': it writes no snapshot files`);
     expect(text).toContain(`  --experimental-compaction-batch-limit '1000'\n    Sets the maximum revisions deleted in each compaction batch.\n    [etcd-ts: refused unless '1000': ${YET}]\n`);
   });
 });
@@ -287,6 +289,12 @@ describe("flags acted on in the configuration itself", () => {
   it("puts the WAL in --wal-dir instead of <data-dir>/member/wal", () => {
     expect(dataDirs(run(["--data-dir", "/d"])).wal).toBe(join("/d", "member", "wal"));
     expect(dataDirs(run(["--data-dir", "/d", "--wal-dir", "/w"])).wal).toBe("/w");
+  });
+
+  it("writes to the backend at most once per --backend-batch-interval or sooner at --backend-batch-limit operations (0: the defaults)", () => {
+    expect(batchTxOptions(run([]))).toEqual({ intervalMs: DEFAULT_BACKEND_BATCH_INTERVAL_MS, limitOps: 10_000 });
+    expect(batchTxOptions(run(["--backend-batch-interval", "100ms", "--backend-batch-limit", "500"]))).toEqual({ intervalMs: 100, limitOps: 500 });
+    expect(batchTxOptions(run(["--backend-batch-interval", "0s", "--backend-batch-limit", "0"]))).toEqual({ intervalMs: DEFAULT_BACKEND_BATCH_INTERVAL_MS, limitOps: 10_000 });
   });
 
   it("keeps --max-wals WAL segments once released (0: all of them)", () => {
