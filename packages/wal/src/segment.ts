@@ -143,6 +143,40 @@ export async function createSegment(dir: string, name: string, head: Buffer): Pr
   }
 }
 
+/** SECTOR_BYTES is the unit a disk writes atomically (and so the unit a torn write loses). */
+const SECTOR_BYTES = 512;
+/** MIN_ZERO_PART: a zero part shorter than this may be a record's padding (under 8 bytes). */
+const MIN_ZERO_PART = 8;
+
+/**
+ * hasZeroSectorPart reports whether [from, to) of the segment, cut at sector boundaries, has
+ * a part of at least MIN_ZERO_PART bytes that is all zeros: what a torn write into
+ * preallocated (zero-filled) space leaves where a sector did not reach the disk, with the
+ * write's later records intact after it (etcd's isTornEntry makes the same test). Saves are
+ * written one after another, each durable before the next starts, so only the last write can
+ * be torn, and everything from the bad record on belongs to it. The cost, as in etcd: a
+ * record of an acknowledged write that the disk itself lost (zeroed) is taken for a torn
+ * tail and cut with everything after it, instead of being reported as corruption.
+ */
+export function hasZeroSectorPart(buf: Buffer, from: number, to: number): boolean {
+  let start = from;
+  while (start < to) {
+    const end = Math.min(to, (Math.floor(start / SECTOR_BYTES) + 1) * SECTOR_BYTES);
+    if (end - start >= MIN_ZERO_PART) {
+      let zero = true;
+      for (let i = start; i < end; i++) {
+        if (buf[i] !== 0) {
+          zero = false;
+          break;
+        }
+      }
+      if (zero) return true;
+    }
+    start = end;
+  }
+  return false;
+}
+
 /** RecordVisitor receives each valid record of a segment in file order. */
 export type RecordVisitor = (type: RecordType, body: Buffer, offset: number) => void;
 
@@ -150,7 +184,8 @@ export type RecordVisitor = (type: RecordType, body: Buffer, offset: number) => 
  * scanSegment passes every valid record of the segment held in buf (read from path) to visit
  * and returns the offset just past the last valid record. When isLast is true a torn tail
  * (a bad record past the segment's head with no valid record after it, including trailing
- * zeros) ends the scan and its offset is returned, so the caller can truncate there; any
+ * zeros, or with a zeroed sector before the next valid one: see hasZeroSectorPart) ends the
+ * scan and its offset is returned, so the caller can truncate there; any
  * other bad record, and a segment whose head is incomplete, throws WalCorruptError.
  */
 export function scanSegment(buf: Buffer, path: string, isLast: boolean, visit: RecordVisitor): number {
@@ -170,7 +205,7 @@ export function scanSegment(buf: Buffer, path: string, isLast: boolean, visit: R
       }
       if (!isZero(buf, offset)) {
         const next = findRecordAfter(buf, offset);
-        if (next >= 0) {
+        if (next >= 0 && !hasZeroSectorPart(buf, offset, next)) {
           throw new WalCorruptError(path, offset, `${rec.reason}, followed by a valid record at offset ${next}`);
         }
       }

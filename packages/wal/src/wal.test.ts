@@ -847,6 +847,26 @@ describe("WAL torn tail", () => {
     }
   });
 
+  it("treats a write into preallocated space that lost a sector as a torn tail, though records of it follow", async () => {
+    const dir = freshDir();
+    const wal = await WAL.create(dir, META, NO_PREALLOC);
+    await wal.save(hs(1, 0), [ent(1)]);
+    const start = statSync(lastSegment(dir)).size;
+    const big = (i: number): raftpb.Entry => ent(i, 1, "x".repeat(3000));
+    await wal.save(hs(1, 1), [big(2), big(3), big(4)]);
+    await wal.close();
+    // The first page of the last write never reached the disk: zeros, as preallocated.
+    const buf = readFileSync(lastSegment(dir));
+    buf.fill(0, start, Math.ceil((start + 1) / 4096) * 4096);
+    writeFileSync(lastSegment(dir), Buffer.concat([buf, Buffer.alloc(8192)]));
+    const { wal: again, contents } = await WAL.open(dir, NO_PREALLOC);
+    expect(contents.entries).toEqual([ent(1)]);
+    expect(contents.hardState).toEqual(hs(1, 0));
+    await again.save(hs(1, 1), [ent(2)]);
+    await again.close();
+    expect((await reopen(dir, NO_PREALLOC)).entries).toEqual([ent(1), ent(2)]);
+  });
+
   it("treats a bit flip in the last record as a torn tail", async () => {
     const base = freshDir();
     const { ends, expected } = await buildLog(base);

@@ -39,6 +39,9 @@ const INLINE_WRITE_MAX_BYTES = 1024 * 1024;
 /** DEFAULT_PREALLOCATE_BYTES is WalOptions.preallocateBytes's default (4 MiB). */
 export const DEFAULT_PREALLOCATE_BYTES = 4 * 1024 * 1024;
 
+/** FILL_GAP_BYTES: a zero-fill starts at most this far past the end of the log (see extend). */
+const FILL_GAP_BYTES = 256 * 1024;
+
 /** WRITE_MS_WEIGHT is the weight of the newest write in the moving average of write durations. */
 const WRITE_MS_WEIGHT = 0.2;
 
@@ -175,7 +178,7 @@ export class WAL {
   pooledWrites = 0;
   /** pooledRun counts the pooled saves since the last inline one. */
   private pooledRun = 0;
-  /** preallocateBytes is WalOptions.preallocateBytes; set to 0 after an extension failed. */
+  /** preallocateBytes is WalOptions.preallocateBytes. */
   private preallocateBytes = DEFAULT_PREALLOCATE_BYTES;
   /**
    * allocEnd is the durable size in bytes of the tail segment file: the bytes between offset
@@ -184,10 +187,13 @@ export class WAL {
    */
   private allocEnd = 0;
   /**
-   * extending is the zero-fill in flight past allocEnd, if any. No append may write past
-   * allocEnd while it runs: the zeros would land on the record.
+   * extending is the zero-fill in flight from fillFrom, if any. No append may write past
+   * fillFrom while it runs: the zeros would land on the record. Between allocEnd and fillFrom
+   * appends grow the file as without preallocation (or fill a hole the fill left).
    */
   private extending: Promise<void> | undefined = undefined;
+  /** fillFrom is where the zero-fill in flight starts (>= allocEnd and >= the offset it began at). */
+  private fillFrom = 0;
 
   private constructor(
     private readonly dir: string,
@@ -467,8 +473,11 @@ export class WAL {
    */
   private async append(batch: RecordBatch, mayInline = true): Promise<void> {
     const buf = batch.encode(this.offset);
-    if (this.extending !== undefined && this.offset + buf.length > this.allocEnd) {
+    if (this.extending !== undefined && this.offset + buf.length > this.fillFrom) {
       await this.extending;
+    }
+    if (this.failure !== undefined) {
+      throw new Error(`wal: unusable after an earlier write failure: ${this.failure.message}`);
     }
     const start = performance.now();
     try {
@@ -502,28 +511,33 @@ export class WAL {
    * extend starts zero-filling the next preallocateBytes of the tail segment (capped at
    * segmentSizeBytes) in the thread pool when fewer than half of them remain ahead of offset
    * and no fill runs. The tail is open with O_DSYNC, so allocEnd moves only once the zeros
-   * and the new size are durable. A failed fill (a full disk) is not a failed save: appends
-   * grow the file as they would without preallocation, and preallocation stops.
+   * and the new size are durable. A failed fill makes the WAL unusable, as a failed write
+   * does (the error may belong to an append's pages).
    */
   private extend(): void {
     const chunk = this.preallocateBytes;
     if (this.extending !== undefined || chunk === 0 || this.allocEnd - this.offset >= chunk / 2) {
       return;
     }
-    const from = Math.max(this.allocEnd, this.offset);
+    // The fill starts FILL_GAP_BYTES past offset, so the appends right after it (the first
+    // ones after a create, open or cut, when nothing is preallocated yet) need not wait for it.
+    const from = Math.max(this.allocEnd, this.offset + Math.min(FILL_GAP_BYTES, chunk / 4));
     const to = Math.min(this.segmentSizeBytes, from + chunk);
     if (to <= from) {
       return;
     }
     const tail = this.tail;
+    this.fillFrom = from;
     this.extending = writeAll(tail, Buffer.alloc(to - from), from).then(
       () => {
         if (this.tail === tail) {
           this.allocEnd = to;
         }
       },
-      () => {
-        this.preallocateBytes = 0;
+      (err: unknown) => {
+        // The fill shares the file with the appends: an error it took (Linux reports a
+        // write-back error once per open file) may be an append's, which then looks durable.
+        this.failure ??= new Error(`wal: preallocating ${to - from} bytes of the tail segment failed: ${(err as Error).message}`, { cause: err });
       },
     ).finally(() => {
       this.extending = undefined;
