@@ -220,7 +220,7 @@ export class BatchTx {
    * The union of consecutive batches is as atomic as each of them, and keeps their order.
    */
   private async writeQueued(): Promise<void> {
-    // Batches committed while this write runs start the next group.
+    // Batches committed in this same microtask run join the group; later ones start the next.
     await Promise.resolve();
     const group = this.queued;
     this.queued = [];

@@ -438,14 +438,19 @@ export class WAL {
     return this.closing;
   }
 
+  /** checkUsable throws once a write (or a zero-fill) has failed: what reached the disk is unknown. */
+  private checkUsable(): void {
+    if (this.failure !== undefined) {
+      throw new Error(`wal: unusable after an earlier write failure: ${this.failure.message}`);
+    }
+  }
+
   private enqueue(op: () => Promise<void>): Promise<void> {
     if (this.closing !== undefined) {
       return Promise.reject(new Error("wal: closed"));
     }
     const run = this.queue.then(() => {
-      if (this.failure !== undefined) {
-        throw new Error(`wal: unusable after an earlier write failure: ${this.failure.message}`);
-      }
+      this.checkUsable();
       return op();
     });
     this.queue = run.catch(() => undefined);
@@ -476,9 +481,7 @@ export class WAL {
     if (this.extending !== undefined && this.offset + buf.length > this.fillFrom) {
       await this.extending;
     }
-    if (this.failure !== undefined) {
-      throw new Error(`wal: unusable after an earlier write failure: ${this.failure.message}`);
-    }
+    this.checkUsable(); // the fill awaited may have failed
     const start = performance.now();
     try {
       const small = mayInline && buf.length <= INLINE_WRITE_MAX_BYTES;
