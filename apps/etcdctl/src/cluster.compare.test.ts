@@ -21,7 +21,7 @@ function maskHealth(s: string): string {
     .replace(/"took":"[^"]*"/g, '"took":"T"')
     .replace(/"Took" : \S+/g, '"Took" : T')
     .replace(/took = \S+/g, "took = T")
-    .replace(/\| +[0-9.]+(ns|µs|ms|s) +\|/g, "| T |");
+    .replace(/\| +[0-9.]+(ns|\u00c2\u00b5s|µs|ms|s) +\|/g, "| T |"); // latin1-decoded "µs" is "\u00c2\u00b5s"
 }
 
 /** squeezeTable collapses table padding, whose widths follow the masked durations. */

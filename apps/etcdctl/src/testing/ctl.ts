@@ -45,7 +45,8 @@ export function normalizeStderr(s: string, endpoints: string[]): string {
     .replace(/"ts":"[^"]*"/g, '"ts":"TS"')
     .replace(/client-[0-9a-f-]{36}/g, "client-UUID")
     .replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} /gm, "TS ")
-    .replace(/took = [0-9.]+(ns|µs|ms|s|m)+/g, "took = T");
+    // Output is decoded as latin1, so Go's "µs" arrives as "\u00c2\u00b5s".
+    .replace(/took = [0-9.]+(ns|\u00c2\u00b5s|µs|ms|s|m)+/g, "took = T");
   for (const ep of endpoints) t = t.split(ep).join("<EP>");
   return t;
 }
