@@ -104,6 +104,25 @@ describe("parseArgs", () => {
     for (const s of ["defrag-N", "--defrag-mb", "--defrag-value-size"]) expect(USAGE).toContain(s);
   });
 
+  it("parses the range-all flags and documents the range-all workload", () => {
+    expect(parseArgs([])).toMatchObject({ rangeAllMb: 80, rangeAllValueSize: 1024 });
+    expect(parseArgs(["--workloads", "range-all", "--range-all-mb", "16", "--range-all-value-size=4096"])).toMatchObject({
+      workloads: ["range-all"],
+      rangeAllMb: 16,
+      rangeAllValueSize: 4096,
+    });
+    expect(parseArgs(["--range-all-mb=1024"]).rangeAllMb).toBe(1024);
+    for (const bad of ["0", "1.5", "x", "1025"]) expect(() => parseArgs(["--range-all-mb", bad])).toThrow(/--range-all-mb wants an integer in 1\.\.1024/);
+    for (const bad of ["0", "1048577"]) expect(() => parseArgs(["--range-all-value-size", bad])).toThrow(/--range-all-value-size wants an integer/);
+    expect(() => parseArgs(["--range-all-mb"])).toThrow(/--range-all-mb needs a value/);
+    // the snapshot flags are separate
+    expect(parseArgs(["--range-all-mb", "16"]).snapshotMb).toBe(1024);
+    expect(parseArgs([]).workloads).not.toContain("range-all");
+    for (const s of ["range-all (or range-all-1)", "KV.Range", "clear_refs", "--range-all-mb", "--range-all-value-size", "(default 80)"]) {
+      expect(USAGE).toContain(s);
+    }
+  });
+
   it("parses the snapshot flags and documents the snapshot workload", () => {
     expect(parseArgs([])).toMatchObject({ snapshotMb: 1024, snapshotValueSize: 1024 });
     expect(parseArgs(["--workloads", "snapshot", "--snapshot-mb", "32", "--snapshot-value-size=4096"])).toMatchObject({

@@ -2,6 +2,7 @@ import { AUTH_PASSWORD, AUTH_ROLE, AUTH_USER } from "./auth.js";
 import { DEFAULT_DEFRAG_MB, DEFAULT_DEFRAG_VALUE_SIZE } from "./defrag.js";
 import { isNodeCommand, PROFILE_TOP } from "./profile.js";
 import type { Transport } from "./protocol.js";
+import { DEFAULT_RANGE_ALL_MB, DEFAULT_RANGE_ALL_VALUE_SIZE } from "./range_all.js";
 import { DEFAULT_SNAPSHOT_MB, DEFAULT_SNAPSHOT_VALUE_SIZE } from "./snapshot.js";
 import type { ServerEntry, ServerKind } from "./servers.js";
 import { DEFAULT_MAX_CONNS, DEFAULT_WATCH_WRITERS, DEFAULT_WORKLOADS, LEASE_TTL_SECONDS } from "./workload.js";
@@ -52,6 +53,10 @@ export interface BenchOptions {
   snapshotMb: number;
   /** snapshotValueSize is the value size of a snapshot workload's fill. */
   snapshotValueSize: number;
+  /** rangeAllMb is how many MiB of values a range-all workload writes before its run (all read by its Range). */
+  rangeAllMb: number;
+  /** rangeAllValueSize is the value size of a range-all workload's fill, in bytes. */
+  rangeAllValueSize: number;
   /**
    * auth turns on authentication in every server (as if each --servers entry had "+auth")
    * and sends every request with a root token.
@@ -97,6 +102,8 @@ export const DEFAULTS: Readonly<BenchOptions> = {
   defragValueSize: DEFAULT_DEFRAG_VALUE_SIZE,
   snapshotMb: DEFAULT_SNAPSHOT_MB,
   snapshotValueSize: DEFAULT_SNAPSHOT_VALUE_SIZE,
+  rangeAllMb: DEFAULT_RANGE_ALL_MB,
+  rangeAllValueSize: DEFAULT_RANGE_ALL_VALUE_SIZE,
   auth: false,
   profile: false,
 };
@@ -140,7 +147,7 @@ Benchmarks etcd-ts against the real etcd on this machine, side by side.
   --etcd-ts-cmd CMD     etcd-ts command, split on spaces
                         (default: node <repo>/apps/server/bin/etcd-ts.js)
   --workloads LIST      <op>-<clients>, op one of put, range, range-serializable,
-                        lease-put, watch, defrag; or snapshot; default:
+                        lease-put, watch, defrag; or snapshot, range-all; default:
 ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
                           put-N, range-N, range-serializable-N: N clients, one request each
                           lease-put-N: N clients; one op = LeaseGrant (TTL ${LEASE_TTL_SECONDS} s) then
@@ -158,6 +165,14 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
                             first member (the measured part, no warm-up); ops/s is its
                             MiB/s (2^20 bytes), p50/p99 its duration; reports time to
                             the first message, duration, bytes and MiB/s
+                          range-all (or range-all-1): fills the store (--range-all-mb,
+                            distinct keys under one prefix), then sends one linearizable
+                            KV.Range over that whole prefix to the first member (the
+                            measured part, no warm-up); the response must hold every key
+                            filled; ops/s is its MiB/s, p50/p99 its duration; reports
+                            bytes, kvs, and the servers' extra memory while serving it
+                            (peak RSS, VmHWM reset through /proc/<pid>/clear_refs just
+                            before the call, minus the RSS then; summed over the members)
   --duration SEC        measured seconds per workload (default ${DEFAULTS.duration}; ${QUICK_DURATION} with --quick)
   --warmup SEC          unmeasured seconds before each workload (default ${DEFAULTS.warmup}; ${QUICK_WARMUP} with --quick)
   --quick               short run for a smoke test
@@ -184,6 +199,10 @@ ${wrapList(DEFAULT_WORKLOADS, 24, 60)}
                         none deleted (default ${DEFAULT_SNAPSHOT_MB}); once per server
   --snapshot-value-size N
                         value bytes of a snapshot workload's fill (default ${DEFAULT_SNAPSHOT_VALUE_SIZE})
+  --range-all-mb N      MiB of values a range-all workload writes first and its Range
+                        reads back whole (default ${DEFAULT_RANGE_ALL_MB}); once per server
+  --range-all-value-size N
+                        value bytes of a range-all workload's fill (default ${DEFAULT_RANGE_ALL_VALUE_SIZE})
   --auth                authentication on in every server (a ${AUTH_SUFFIX} on every --servers
                         entry): once a server is up, through its first member:
                         UserAdd ${AUTH_USER} (password "${AUTH_PASSWORD}"), UserGrantRole ${AUTH_USER} ${AUTH_ROLE},
@@ -393,6 +412,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         break;
       case "--snapshot-value-size":
         o.snapshotValueSize = number(flag, value, 1, 1024 * 1024, true);
+        break;
+      case "--range-all-mb":
+        o.rangeAllMb = number(flag, value, 1, 1024, true); // the response stays well under gRPC's 2 GiB
+        break;
+      case "--range-all-value-size":
+        o.rangeAllValueSize = number(flag, value, 1, 1024 * 1024, true);
         break;
       default:
         throw new Error(`bench: unknown flag ${flag} (see --help)`);

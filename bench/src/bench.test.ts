@@ -23,6 +23,7 @@ import { LEASE_REVOKE_BUDGET_MS } from "./lease-put.js";
 import { PROFILE_WAIT_MS } from "./profile.js";
 import { encodeRequests, PUT_PATH } from "./requests.js";
 import { startCluster } from "./servers.js";
+import { rangeAllCallTimeoutMs, rangeAllPrepBudgetMs } from "./range_all.js";
 import { snapshotCallTimeoutMs, snapshotPrepBudgetMs } from "./snapshot.js";
 import { ToyEtcd } from "./testing/toy-etcd.js";
 import { parseWorkload } from "./workload.js";
@@ -135,6 +136,14 @@ describe("planSeconds", () => {
     expect(small - put).toBeCloseTo((2 * (snapshotPrepBudgetMs(32) + snapshotCallTimeoutMs(32))) / 1000, 6);
     expect(big).toBeGreaterThan(small);
   });
+
+  it("leaves a range-all workload its fill budget and call deadline, growing with --range-all-mb", () => {
+    const put = planSeconds(parseArgs(["--workloads", "put-1"]));
+    const small = planSeconds(parseArgs(["--workloads", "range-all", "--range-all-mb", "8"]));
+    const big = planSeconds(parseArgs(["--workloads", "range-all"]));
+    expect(small - put).toBeCloseTo((2 * (rangeAllPrepBudgetMs(8) + rangeAllCallTimeoutMs(8))) / 1000, 6);
+    expect(big).toBeGreaterThan(small);
+  });
 });
 
 describe("progress lines", () => {
@@ -169,6 +178,29 @@ describe("progress lines", () => {
     expect(line).toContain("1 errors (1 lost)");
     const l = describeRun(parseWorkload("lease-put-100", 10), { ...run(500), lease: { granted: 10, revoked: 10, revokeErrors: 0, revokeMs: 1500 } });
     expect(l).toMatch(/^500 ops\/s.*10 leases granted, 10 revoked after the run in 1\.5 s/);
+  });
+
+  it("say what a range-all run read and the servers' memory", () => {
+    expect(describeLoad(parseWorkload("range-all", 10))).toBe("one linearizable KV.Range over the whole prefix");
+    const MiB = 1024 * 1024;
+    const rangeAll = {
+      keys: 1024,
+      valueSize: 1024,
+      fillMs: 10,
+      durationMs: 250,
+      bytes: 1100000,
+      kvs: 1024,
+      count: 1024,
+      mibPerSec: 4.2,
+      peakReset: true,
+      rssBeforeBytes: 10 * MiB,
+      peakBytes: 14 * MiB,
+      rssAfterBytes: 12 * MiB,
+      extraBytes: 4 * MiB,
+    };
+    expect(describeRun(parseWorkload("range-all", 10), { ...run(4.2), rangeAll })).toBe(
+      "4.2 MiB/s: 1100000 bytes, 1024 kvs in 0.25 s; server extra memory +4.0 MiB at the peak (peak 14.0 MiB); rss 10.0 MiB before, 12.0 MiB after",
+    );
   });
 });
 
@@ -237,6 +269,7 @@ describe("runBench with toy servers", () => {
           exitedMember: () => undefined,
           cpuSeconds: () => 0,
           rssBytes: () => undefined,
+          pids: () => [],
           version: async () => "toy",
           stop: async () => toy.stop(),
           collectCpuProfiles: async () => [],
@@ -351,6 +384,62 @@ describe("runBench with toy servers", () => {
     expect(r.settings).toMatchObject({ snapshotMb: 1, snapshotValueSize: 1024 });
     expect(lines.filter((l) => l.includes("writing 1 MiB"))).toHaveLength(2);
     expect(lines.some((l) => /^etcd: snapshot round 2\/2: [\d.]+ MiB\/s: 300032 bytes in 11 messages/.test(l))).toBe(true);
+  });
+
+  it("runs the range-all workload: fills each server once, then one whole-prefix Range per round, with the token and the members' memory", async () => {
+    const calls: WorkloadCall[] = [];
+    const o = quickOptions(["--servers", "etcd,etcd-ts+auth", "--workloads", "range-all-1", "--range-all-mb", "1", "--rounds", "2"]);
+    const lines: string[] = [];
+    const r = await runBench(o, (l) => lines.push(l), {
+      ...toyDeps(calls, () => 1),
+      startCluster: async (spec, opts) => {
+        const c = await toyDeps(calls, () => 1).startCluster(spec, opts);
+        toys.get(spec.label)!.rangeAll = { kvs: 1024, valueSize: 1024 };
+        // The toy serves from this process: its memory is this process's.
+        return { ...c, pids: () => [process.pid] };
+      },
+    });
+    expect(calls).toEqual([]); // no generator threads
+    for (const [label, toy] of toys) {
+      // 1 MiB of 1024-byte values, written once for both rounds.
+      expect(toy.txnPuts).toBe(1024);
+      const ranges = toy.calls.filter((c) => c.method === "Range"); // with auth, each round's token probe too
+      const prefixRanges = toy.ranges.filter((q) => q.rangeEnd.length > 0);
+      expect(prefixRanges.map((q) => Buffer.from(q.key).toString() + ".." + Buffer.from(q.rangeEnd).toString())).toEqual(["r..s", "r..s"]);
+      if (label === "etcd-ts+auth") expect(ranges.every((c) => c.token !== undefined && toy.tokens.has(c.token))).toBe(true);
+      else expect(ranges.every((c) => c.token === undefined)).toBe(true);
+    }
+    const [etcd, ts] = r.servers.map((s) => s.workloads[0]!);
+    expect(etcd).toMatchObject({ workload: "range-all", op: "range-all", clients: 1, conns: 1, ok: true, requests: 1 });
+    expect(etcd!.rounds).toHaveLength(2);
+    expect(etcd!.rangeAll).toMatchObject({ keys: 1024, valueSize: 1024, kvs: 1024, count: 1024 });
+    expect(ts!.rangeAll).toMatchObject({ kvs: 1024 });
+    expect(etcd!.throughput).toBeCloseTo(etcd!.rangeAll!.mibPerSec, 9);
+    if (existsSync("/proc/self/clear_refs")) {
+      expect(etcd!.rangeAll).toMatchObject({ peakReset: true });
+      expect(etcd!.rangeAll!.extraBytes).toBeTypeOf("number");
+      expect(etcd!.rssBytes).toBe(etcd!.rangeAll!.rssAfterBytes);
+    }
+    expect(r.ratios).toEqual([]); // etcd-ts+auth has no baseline with auth
+    expect(r.settings).toMatchObject({ rangeAllMb: 1, rangeAllValueSize: 1024 });
+    expect(lines.filter((l) => l.includes("range-all: writing 1 MiB of 1024-byte values (1024 keys)"))).toHaveLength(2);
+    expect(lines.some((l) => /^etcd: range-all round 2\/2: [\d.]+ MiB\/s: \d+ bytes, 1024 kvs in /.test(l))).toBe(true);
+  });
+
+  it("fails the range-all workload when the response does not hold every key filled", async () => {
+    const deps = toyDeps([], () => 1);
+    const r = await runBench(quickOptions(["--servers", "etcd", "--workloads", "range-all", "--range-all-mb", "1"]), () => {}, {
+      ...deps,
+      startCluster: async (spec, opts) => {
+        const c = await deps.startCluster(spec, opts);
+        toys.get(spec.label)!.rangeAll = { kvs: 1024, valueSize: 16, count: 1000 };
+        return c;
+      },
+    });
+    expect(r.servers[0]!.workloads[0]).toMatchObject({
+      ok: false,
+      error: 'bench: Range over prefix "r": its count is 1000, not the 1024 keys filled',
+    });
   });
 
   it("fails the snapshot workload with the reason when the stream is cut short", async () => {

@@ -23,7 +23,17 @@ import {
   type MemberProfile,
 } from "./profile.js";
 import { computeAuthCosts, computeRatios, fmtMs, type BenchReport, type ServerResult, type WorkloadResult } from "./report.js";
-import type { RequestShape } from "./requests.js";
+import {
+  describeRangeAllPrep,
+  prepareRangeAll,
+  rangeAllCallTimeoutMs,
+  rangeAllKeys,
+  rangeAllMemoryText,
+  rangeAllPrepBudgetMs,
+  runRangeAllWorkload,
+  type RangeAllPrep,
+} from "./range_all.js";
+import { RANGE_ALL_PREFIX, type RequestShape } from "./requests.js";
 import {
   describeSnapshotPrep,
   prepareSnapshot,
@@ -111,6 +121,7 @@ export function planSeconds(o: BenchOptions): number {
       drainSec = drainBoundMs(w, o.requestTimeout * 1000) / 1000;
       if (w.op === "defrag") drainSec += (DEFRAG_PREP_BUDGET_MS + DEFRAG_SETUP_BUDGET_MS + DEFRAG_CALL_TIMEOUT_MS) / 1000;
       if (w.op === "snapshot") drainSec += (snapshotPrepBudgetMs(o.snapshotMb) + snapshotCallTimeoutMs(o.snapshotMb)) / 1000;
+      if (w.op === "range-all") drainSec += (rangeAllPrepBudgetMs(o.rangeAllMb) + rangeAllCallTimeoutMs(o.rangeAllMb)) / 1000;
     } catch {
       // a bad name fails at its turn; count it as a KV workload
     }
@@ -148,7 +159,7 @@ export function medianRun(runs: readonly WorkloadRun[]): WorkloadRun {
  */
 export type Cluster = Pick<
   RunningCluster,
-  "endpoints" | "commandLine" | "exitedMember" | "cpuSeconds" | "rssBytes" | "version" | "stop" | "collectCpuProfiles"
+  "endpoints" | "commandLine" | "exitedMember" | "cpuSeconds" | "rssBytes" | "pids" | "version" | "stop" | "collectCpuProfiles"
 >;
 
 /**
@@ -179,6 +190,9 @@ interface ServerState {
   /** snapshotPrep is the snapshot workload's fill, done before its first round; snapshotPrepError why it failed. */
   snapshotPrep: SnapshotPrep | undefined;
   snapshotPrepError: string | undefined;
+  /** rangeAllPrep is the range-all workload's fill, done before its first round; rangeAllPrepError why it failed. */
+  rangeAllPrep: RangeAllPrep | undefined;
+  rangeAllPrepError: string | undefined;
 }
 
 /** Bench holds what every step of one run needs. */
@@ -223,6 +237,8 @@ export async function runBench(o: BenchOptions, progress: Progress, deps: Readon
     token: undefined,
     snapshotPrep: undefined,
     snapshotPrepError: undefined,
+    rangeAllPrep: undefined,
+    rangeAllPrepError: undefined,
   }));
   try {
     if (o.order === "interleaved") {
@@ -269,6 +285,8 @@ export async function runBench(o: BenchOptions, progress: Progress, deps: Readon
       defragValueSize: o.defragValueSize,
       snapshotMb: o.snapshotMb,
       snapshotValueSize: o.snapshotValueSize,
+      rangeAllMb: o.rangeAllMb,
+      rangeAllValueSize: o.rangeAllValueSize,
       auth: specs.length > 0 && specs.every((spec) => spec.auth),
       profile: o.profile,
     },
@@ -379,8 +397,8 @@ async function runOne(b: Bench, s: ServerState, w: Workload, round: number): Pro
       }
       s.filled = true;
     }
-    if (w.op === "snapshot") {
-      const run = await runSnapshotOne(b, s, tag, token);
+    if (w.op === "snapshot" || w.op === "range-all") {
+      const run = w.op === "snapshot" ? await runSnapshotOne(b, s, tag, token) : await runRangeAllOne(b, s, tag, token);
       recordRun(s, w, run);
       progress(`${tag}: ${describeRun(w, run)}`);
       return;
@@ -472,9 +490,46 @@ async function runSnapshotOne(b: Bench, s: ServerState, tag: string, token: stri
   });
 }
 
+/**
+ * runRangeAllOne runs one round of the range-all workload: before the first round it fills
+ * the store through the first member (once per server: later rounds read the same keys; a
+ * failed fill fails every round), then measures one Range over the whole prefix sent to
+ * that member, with the memory of every member process around it.
+ */
+async function runRangeAllOne(b: Bench, s: ServerState, tag: string, token: string | undefined): Promise<WorkloadRun> {
+  const { o, progress } = b;
+  const cluster = s.cluster!;
+  const ep = cluster.endpoints()[0]!;
+  let prep = s.rangeAllPrep;
+  if (prep === undefined) {
+    if (s.rangeAllPrepError !== undefined) throw new Error(s.rangeAllPrepError);
+    const keys = rangeAllKeys(o.rangeAllMb, o.rangeAllValueSize);
+    progress(`${s.spec.label}: range-all: writing ${o.rangeAllMb} MiB of ${o.rangeAllValueSize}-byte values (${keys} keys)`);
+    try {
+      prep = await prepareRangeAll(ep, o.rangeAllMb, o.rangeAllValueSize, o.keySize, o.requestTimeout * 1000, token);
+    } catch (err) {
+      s.rangeAllPrepError = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
+    s.rangeAllPrep = prep;
+    progress(`${s.spec.label}: range-all: ${describeRangeAllPrep(prep)}`);
+  }
+  progress(`${tag} (one linearizable KV.Range over the ${prep.keys} keys of prefix "${RANGE_ALL_PREFIX}" from ${ep})`);
+  return runRangeAllWorkload({
+    endpoint: ep,
+    prep,
+    requestTimeoutMs: o.requestTimeout * 1000,
+    callTimeoutMs: rangeAllCallTimeoutMs(o.rangeAllMb),
+    token,
+    serverCpuSeconds: () => cluster.cpuSeconds(),
+    serverPids: () => cluster.pids(),
+  });
+}
+
 /** describeLoad says how a workload's load is made, for the progress line. */
 export function describeLoad(w: Workload): string {
   if (w.op === "snapshot") return "one Maintenance.Snapshot stream";
+  if (w.op === "range-all") return "one linearizable KV.Range over the whole prefix";
   if (w.op === "watch") {
     return `${w.clients} watchers on ${w.conns} streams, ${w.writers ?? 0} put clients on ${w.writerConns ?? 0} conns`;
   }
@@ -496,6 +551,10 @@ export function describePrep(p: DefragPrep): string {
 
 /** describeRun is a run's progress line: its figure, latencies, errors, and what its op adds. */
 export function describeRun(w: Workload, run: WorkloadRun): string {
+  const ra = run.rangeAll;
+  if (ra !== undefined) {
+    return `${ra.mibPerSec.toFixed(1)} MiB/s: ${ra.bytes} bytes, ${ra.kvs} kvs in ${(ra.durationMs / 1000).toFixed(2)} s; ${rangeAllMemoryText(ra)}`;
+  }
   const sn = run.snapshot;
   if (sn !== undefined) {
     return (

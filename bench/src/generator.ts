@@ -8,6 +8,7 @@ import { LEASE_REVOKE_BUDGET_MS, type LeaseCounts } from "./lease-put.js";
 import type { LoopResult } from "./loop.js";
 import type { FromWorker, ToWorker, Transport, WorkerSetup } from "./protocol.js";
 import type { RequestShape } from "./requests.js";
+import type { RangeAllDetail } from "./range_all.js";
 import type { SnapshotDetail } from "./snapshot.js";
 import type { WatchCounts } from "./watch.js";
 import type { Workload } from "./workload.js";
@@ -187,7 +188,7 @@ export interface WorkloadRun {
   /**
    * serverCpuSecondsPer1k is the servers' CPU time in the window, in seconds, per 1,000 of
    * the operations throughput counts (requests; lease-put pairs; watch events; snapshot
-   * MiB): serverCpuCores / throughput x 1000; 0 without any.
+   * and range-all MiB): serverCpuCores / throughput x 1000; 0 without any.
    */
   serverCpuSecondsPer1k: number;
   /** generatorCpuCores is this process's CPU time (all threads) divided by the window. */
@@ -209,6 +210,8 @@ export interface WorkloadRun {
   defrag?: DefragDetail;
   /** snapshot holds a snapshot run's bytes, durations and fill (its throughput is MiB/s). */
   snapshot?: SnapshotDetail;
+  /** rangeAll holds a range-all run's response, duration, servers' memory and fill (its throughput is MiB/s). */
+  rangeAll?: RangeAllDetail;
 }
 
 /** DRAIN_GRACE_MS is added to the request deadline when waiting for workers to finish. */

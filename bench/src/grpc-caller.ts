@@ -6,15 +6,23 @@ function identity(b: Buffer): Buffer {
   return b;
 }
 
+/** DEFAULT_MAX_RECEIVE_BYTES is the largest message a connection accepts unless told otherwise (64 MiB). */
+export const DEFAULT_MAX_RECEIVE_BYTES = 64 * 1024 * 1024;
+
+/** UNLIMITED_RECEIVE, as openConnection's maxReceiveBytes, lifts grpc-js's limit on the messages received. */
+export const UNLIMITED_RECEIVE = -1;
+
 /**
  * openConnection makes a grpc-js client with its own HTTP/2 connection to target
  * ("127.0.0.1:PORT"): the local subchannel pool keeps clients to the same address from
- * sharing one TCP connection, so N clients really are N connections.
+ * sharing one TCP connection, so N clients really are N connections. A message received
+ * over maxReceiveBytes (bytes; UNLIMITED_RECEIVE for none) fails its call with
+ * RESOURCE_EXHAUSTED.
  */
-export function openConnection(target: string): grpc.Client {
+export function openConnection(target: string, maxReceiveBytes = DEFAULT_MAX_RECEIVE_BYTES): grpc.Client {
   return new grpc.Client(`ipv4:${target}`, grpc.credentials.createInsecure(), {
     "grpc.use_local_subchannel_pool": 1,
-    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    "grpc.max_receive_message_length": maxReceiveBytes,
     "grpc.enable_retries": 0,
   });
 }

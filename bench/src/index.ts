@@ -64,6 +64,17 @@ export {
   type RequestShape,
 } from "./requests.js";
 export {
+  DEFAULT_RANGE_ALL_MB,
+  DEFAULT_RANGE_ALL_VALUE_SIZE,
+  prepareRangeAll,
+  rangeAllCall,
+  runRangeAllWorkload,
+  scanRangeResponse,
+  type RangeAllDetail,
+  type RangeAllPrep,
+  type RangeScan,
+} from "./range_all.js";
+export {
   killAllSync,
   memberFlags,
   memberNames,

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 let ticksPerSecond: number | undefined;
 
@@ -76,6 +76,46 @@ export function parseVmRssBytes(status: string): number | undefined {
   const m = /^VmRSS:\s*(\d+)\s*kB\s*$/m.exec(status);
   if (m === null) return undefined;
   return Number(m[1] ?? Number.NaN) * 1024;
+}
+
+/**
+ * parseVmHwmBytes returns the peak resident set size from the text of /proc/<pid>/status:
+ * its VmHWM line ("high water mark", in kB meaning 1024 bytes), in bytes; undefined when
+ * the text has no VmHWM line (a zombie or a kernel thread).
+ */
+export function parseVmHwmBytes(status: string): number | undefined {
+  const m = /^VmHWM:\s*(\d+)\s*kB\s*$/m.exec(status);
+  if (m === null) return undefined;
+  return Number(m[1] ?? Number.NaN) * 1024;
+}
+
+/**
+ * processPeakRssBytes returns the peak resident set size of process pid (VmHWM: the most it
+ * has held since it started or since resetPeakRss), in bytes, or undefined when it cannot
+ * be read (process gone, no /proc).
+ */
+export function processPeakRssBytes(pid: number): number | undefined {
+  try {
+    return parseVmHwmBytes(readFileSync(`/proc/${pid}/status`, "latin1"));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * resetPeakRss resets the peak resident set size (VmHWM) of process pid to its current RSS
+ * by writing "5" to /proc/<pid>/clear_refs (Linux 4.0 and later; the writer must be allowed
+ * to ptrace the process, as the user who started it is). Returns false when that cannot be
+ * written (no /proc, process gone, not permitted), so the peak read later is not a peak of
+ * the measured span.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

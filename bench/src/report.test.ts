@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { WorkloadRun } from "./generator.js";
 import type { MemberProfile } from "./profile.js";
+import type { RangeAllDetail } from "./range_all.js";
 import {
   alignColumns,
   authCostLines,
@@ -11,6 +12,7 @@ import {
   fmtPercent,
   formatReport,
   profileLines,
+  rangeAllRatioLine,
   rssAfterLine,
   type BenchReport,
   type ServerResult,
@@ -335,6 +337,51 @@ describe("formatting helpers", () => {
     expect(text).toContain("snapshot: one Maintenance.Snapshot stream read whole from the first member; ops/s is its throughput in MiB/s");
     expect(formatReport(report([server("etcd", [wl("put-1", run(1, 1, 1))])]))).not.toContain("Maintenance.Snapshot");
     expect(computeRatios([server("etcd", [wl("put-1", run(1, 1, 1))]), server("x", [wl("put-1", run(1, 1, 1))])])[0]).not.toHaveProperty("snapshotThroughput");
+  });
+
+  it("adds a range-all note per server and a ratio line of duration and extra memory", () => {
+    const MiB = 1024 * 1024;
+    const detail = (durationMs: number, extraMiB: number | null): RangeAllDetail => ({
+      keys: 81920,
+      valueSize: 1024,
+      fillMs: 9000,
+      durationMs,
+      bytes: 84 * MiB,
+      kvs: 81920,
+      count: 81920,
+      mibPerSec: 84 / (durationMs / 1000),
+      peakReset: extraMiB !== null,
+      rssBeforeBytes: 50 * MiB,
+      peakBytes: extraMiB === null ? null : (50 + extraMiB) * MiB,
+      rssAfterBytes: 70 * MiB,
+      extraBytes: extraMiB === null ? null : extraMiB * MiB,
+    });
+    const ra = (durationMs: number, extraMiB: number | null): WorkloadResult => {
+      const d = detail(durationMs, extraMiB);
+      const r = { ...run(d.mibPerSec, durationMs, durationMs), rssBytes: 70 * MiB };
+      return { ...wl("range-all", r), op: "range-all", clients: 1, conns: 1, rangeAll: d };
+    };
+    const r = report([server("etcd", [ra(2000, 335)]), server("etcd-ts", [ra(1000, 167.5)])]);
+    expect(r.ratios[0]).toMatchObject({ throughput: 2, p50: 0.5, rangeAllDuration: 0.5, rangeAllExtraMemory: 0.5 });
+    expect(r.ratios[0]).not.toHaveProperty("snapshotThroughput");
+    const text = formatReport(r);
+    expect(text).toMatch(/^range-all\s+1\s+etcd\s+42\.0\s+2000\s+2000\s+0 /m);
+    expect(text).toMatch(/^\s+etcd-ts\s+84\.0\s+1000\s+1000\s/m);
+    expect(text).toContain(
+      "range-all etcd: 84.0 MiB (88080384 B, 81920 kvs) in 2.00 s, 42.0 MiB/s; server extra memory +335.0 MiB at the peak " +
+        "(peak 385.0 MiB); rss 50.0 MiB before, 70.0 MiB after; before it: 81920 keys of 1024 B written in 9.0 s",
+    );
+    expect(text).toContain("range-all etcd-ts: 84.0 MiB (88080384 B, 81920 kvs) in 1.00 s, 84.0 MiB/s; server extra memory +167.5 MiB");
+    expect(text).toContain("range-all etcd-ts/etcd: duration 0.50x (>1x slower), extra memory while serving it 0.50x (>1x more)");
+    expect(text).toContain("range-all: one linearizable KV.Range over every key of a prefix filled before");
+    expect(rangeAllRatioLine("range-all", r.ratios[0]!)).toBe("range-all etcd-ts/etcd: duration 0.50x (>1x slower), extra memory while serving it 0.50x (>1x more)");
+    // an unknown extra on either side leaves its ratio unknown
+    const unknown = report([server("etcd", [ra(2000, 335)]), server("etcd-ts", [ra(1000, null)])]);
+    expect(unknown.ratios[0]).toMatchObject({ rangeAllDuration: 0.5, rangeAllExtraMemory: null });
+    expect(formatReport(unknown)).toContain("range-all etcd-ts/etcd: duration 0.50x (>1x slower), extra memory while serving it - (>1x more)");
+    expect(formatReport(unknown)).toContain("range-all etcd-ts: 84.0 MiB (88080384 B, 81920 kvs) in 1.00 s, 84.0 MiB/s; server extra memory unknown (peak RSS could not be reset");
+    expect(formatReport(report([server("etcd", [wl("put-1", run(1, 1, 1))])]))).not.toContain("KV.Range over every key");
+    expect(computeRatios([server("etcd", [wl("put-1", run(1, 1, 1))]), server("x", [wl("put-1", run(1, 1, 1))])])[0]).not.toHaveProperty("rangeAllDuration");
   });
 
   it("alignColumns pads left or right per column", () => {

@@ -1,5 +1,6 @@
 import type { WorkloadRun } from "./generator.js";
 import type { MemberProfile } from "./profile.js";
+import { rangeAllNote } from "./range_all.js";
 import { snapshotNote } from "./snapshot.js";
 import type { Op } from "./workload.js";
 
@@ -68,6 +69,13 @@ export interface Ratio {
   snapshotThroughput?: number | null;
   snapshotDuration?: number | null;
   snapshotFirstByte?: number | null;
+  /**
+   * rangeAllDuration compares a range-all run's Range duration (above 1x slower),
+   * rangeAllExtraMemory the servers' extra memory while serving it (above 1x more; null
+   * when a side's is unknown or the baseline's is not above 0).
+   */
+  rangeAllDuration?: number | null;
+  rangeAllExtraMemory?: number | null;
 }
 
 /** BenchReport is what `npm run bench` prints and writes as JSON. */
@@ -94,6 +102,9 @@ export interface BenchReport {
     /** snapshotMb and snapshotValueSize size a snapshot workload's fill. */
     snapshotMb?: number;
     snapshotValueSize?: number;
+    /** rangeAllMb and rangeAllValueSize size a range-all workload's fill. */
+    rangeAllMb?: number;
+    rangeAllValueSize?: number;
     /**
      * auth is true when every server had authentication on (--auth, or +auth on every
      * entry): every request carried a simple token of user root; each server's own auth
@@ -166,6 +177,12 @@ export function computeRatios(servers: readonly ServerResult[]): Ratio[] {
         q.snapshotThroughput = ratio(w.snapshot.mibPerSec, b.snapshot.mibPerSec);
         q.snapshotDuration = ratio(w.snapshot.durationMs, b.snapshot.durationMs);
         q.snapshotFirstByte = ratio(w.snapshot.firstByteMs, b.snapshot.firstByteMs);
+      }
+      if (w.rangeAll !== undefined && b.rangeAll !== undefined) {
+        q.rangeAllDuration = ratio(w.rangeAll.durationMs, b.rangeAll.durationMs);
+        const extra = w.rangeAll.extraBytes;
+        const baseExtra = b.rangeAll.extraBytes;
+        q.rangeAllExtraMemory = extra !== null && baseExtra !== null ? ratio(extra, baseExtra) : null;
       }
       out.push(q);
     }
@@ -308,6 +325,7 @@ export function workloadNotes(r: BenchReport): string[] {
         );
       }
       if (w.snapshot !== undefined) out.push(snapshotNote(w.workload, sv.label, w.snapshot));
+      if (w.rangeAll !== undefined) out.push(rangeAllNote(w.workload, sv.label, w.rangeAll));
     }
     for (const q of r.ratios) {
       if (q.workload !== name || (q.defragMs === undefined && q.worstWritePause === undefined)) continue;
@@ -320,8 +338,24 @@ export function workloadNotes(r: BenchReport): string[] {
       if (q.workload !== name || q.snapshotThroughput === undefined) continue;
       out.push(snapshotRatioLine(name, q));
     }
+    for (const q of r.ratios) {
+      if (q.workload !== name || q.rangeAllDuration === undefined) continue;
+      out.push(rangeAllRatioLine(name, q));
+    }
   }
   return out;
+}
+
+/**
+ * rangeAllRatioLine is a range-all workload's ratio line: the Range's duration (above 1x
+ * the server is slower) and the servers' extra memory while serving it (above 1x more;
+ * "-" when a side's is unknown).
+ */
+export function rangeAllRatioLine(name: string, q: Ratio): string {
+  return (
+    `${name} ${q.server}/${q.baseline}: duration ${fmtRatio(q.rangeAllDuration ?? null)} (>1x slower), ` +
+    `extra memory while serving it ${fmtRatio(q.rangeAllExtraMemory ?? null)} (>1x more)`
+  );
 }
 
 /**
@@ -457,7 +491,7 @@ export function formatReport(r: BenchReport): string {
       rows.push([
         ...lead,
         sv.label,
-        w.snapshot !== undefined ? w.throughput.toFixed(1) : w.throughput.toFixed(0),
+        w.snapshot !== undefined || w.rangeAll !== undefined ? w.throughput.toFixed(1) : w.throughput.toFixed(0),
         fmtMs(w.p50Ms),
         fmtMs(w.p99Ms),
         String(w.errors),
@@ -509,7 +543,7 @@ export function formatReport(r: BenchReport): string {
       "wall time (1.00 = one core busy) of the server (all members), the load generator (this process) and " +
       "everything else on the machine (high 'other' means the run was disturbed); cpu s/1k: server CPU seconds per " +
       "1,000 of the operations ops/s counts (srv cpu / ops/s x 1000: per 1,000 requests; watch: per 1,000 events " +
-      "received; snapshot: per 1,000 MiB); rss MB: the server's resident set size (VmRSS, summed over its members) " +
+      "received; snapshot, range-all: per 1,000 MiB); rss MB: the server's resident set size (VmRSS, summed over its members) " +
       "right after the measured window, MB = 10^6 bytes.",
   );
   if (r.servers.some((sv) => sv.workloads.some((w) => w.watch !== undefined))) {
@@ -525,6 +559,14 @@ export function formatReport(r: BenchReport): string {
     lines.push(
       "snapshot: one Maintenance.Snapshot stream read whole from the first member; ops/s is its throughput in MiB/s " +
         "(blob bytes received / call duration, MiB = 2^20 bytes), p50/p99 the call's duration.",
+    );
+  }
+  if (r.servers.some((sv) => sv.workloads.some((w) => w.rangeAll !== undefined))) {
+    lines.push(
+      "range-all: one linearizable KV.Range over every key of a prefix filled before, sent to the first member; ops/s " +
+        "is its throughput in MiB/s (response bytes / call duration, MiB = 2^20 bytes), p50/p99 the call's duration, " +
+        "rss MB the RSS after it; extra memory: the servers' peak RSS during the call (VmHWM, reset just before it) " +
+        "minus their RSS just before it, summed over the members.",
     );
   }
   if (r.ratios.length > 0) {

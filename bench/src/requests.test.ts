@@ -3,9 +3,11 @@ import { describe, expect, it } from "vitest";
 import {
   benchKey,
   benchValue,
+  DEFRAG_PREFIX,
   encodeLeaseGrant,
   encodeLeaseRevoke,
   encodePrefixedPuts,
+  encodePrefixRange,
   encodeRequests,
   encodeWatchCreate,
   LEASE_PREFIX,
@@ -13,7 +15,9 @@ import {
   prefixedKey,
   prefixEnd,
   PUT_PATH,
+  RANGE_ALL_PREFIX,
   RANGE_PATH,
+  SNAPSHOT_PREFIX,
   WATCH_PREFIX,
   withLease,
 } from "./requests.js";
@@ -65,6 +69,17 @@ describe("lease-put and watch requests", () => {
   it("prefixedKey keeps the key size and refuses keys that do not fit", () => {
     expect(prefixedKey("w", 42, 8).toString()).toBe("w0000042");
     expect(() => prefixedKey("w", 1000, 4)).toThrow(/raise --key-size/);
+  });
+
+  it("the range-all prefix is its own: no other workload's keys fall in its range", () => {
+    const others = [WATCH_PREFIX, LEASE_PREFIX, DEFRAG_PREFIX, SNAPSHOT_PREFIX];
+    expect(others).not.toContain(RANGE_ALL_PREFIX);
+    const req = etcdserverpb.RangeRequest.decode(encodePrefixRange(RANGE_ALL_PREFIX));
+    const inRange = (k: Buffer): boolean => Buffer.compare(k, Buffer.from(req.key)) >= 0 && Buffer.compare(k, Buffer.from(req.rangeEnd)) < 0;
+    for (const p of others) expect(inRange(prefixedKey(p, 0, 8))).toBe(false);
+    expect(inRange(benchKey(9999, 8))).toBe(false);
+    expect(inRange(prefixedKey(RANGE_ALL_PREFIX, 0, 8)) && inRange(prefixedKey(RANGE_ALL_PREFIX, 9_999_999, 8))).toBe(true);
+    expect(req).toMatchObject({ limit: 0n, revision: 0n, serializable: false, keysOnly: false, countOnly: false });
   });
 
   it("prefixEnd is etcd's prefix range end", () => {

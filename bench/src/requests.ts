@@ -192,6 +192,8 @@ export const SNAPSHOT_PATH = "/etcdserverpb.Maintenance/Snapshot";
 export const DEFRAG_PREFIX = "d";
 /** SNAPSHOT_PREFIX starts the keys the snapshot workload's fill writes. */
 export const SNAPSHOT_PREFIX = "s";
+/** RANGE_ALL_PREFIX starts the keys the range-all workload's fill writes and its Range reads. */
+export const RANGE_ALL_PREFIX = "r";
 
 /**
  * encodeFillTxn returns a TxnRequest (no compares) whose success branch puts keys
@@ -219,6 +221,17 @@ export function encodePrefixedRanges(prefix: string, shape: RequestShape): Buffe
     out[i] = bytesOf(etcdserverpb.RangeRequest.encode(etcdserverpb.RangeRequest.fromPartial({ key })).finish());
   }
   return out;
+}
+
+/**
+ * encodePrefixRange returns a RangeRequest for every key under prefix (key = prefix,
+ * range_end = prefixEnd(prefix)), everything else default: linearizable, no limit, keys
+ * and values, the current revision.
+ */
+export function encodePrefixRange(prefix: string): Buffer {
+  const key = Buffer.from(prefix, "latin1");
+  const rangeEnd = prefixEnd(key);
+  return bytesOf(etcdserverpb.RangeRequest.encode(etcdserverpb.RangeRequest.fromPartial({ key, rangeEnd })).finish());
 }
 
 /** encodeDeleteFrom returns a DeleteRangeRequest for every key under prefix from prefixedKey(prefix, first) on. */

@@ -2,7 +2,15 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { parseCpuTicks, parseHostBusyTicks, parseVmRssBytes, processRssBytes } from "./procstat.js";
+import {
+  parseCpuTicks,
+  parseHostBusyTicks,
+  parseVmHwmBytes,
+  parseVmRssBytes,
+  processPeakRssBytes,
+  processRssBytes,
+  resetPeakRss,
+} from "./procstat.js";
 import { logTail, memberFlags, memberNames, missingPath, type MemberAddr } from "./servers.js";
 
 describe("memberFlags", () => {
@@ -104,6 +112,27 @@ describe("procstat", () => {
     // A zombie has no memory lines.
     expect(parseVmRssBytes("Name:\tetcd\nState:\tZ (zombie)\nPid:\t7\n")).toBeUndefined();
     expect(processRssBytes(2 ** 31 - 1)).toBeUndefined();
+  });
+
+  it("reads VmHWM (kB) from /proc/<pid>/status as bytes, not VmPeak or VmRSS; a missing line or process is undefined", () => {
+    const status = ["Name:\tetcd", "VmPeak:\t 1234567 kB", "VmSize:\t 1200000 kB", "VmHWM:\t  210000 kB", "VmRSS:\t  183456 kB", ""].join("\n");
+    expect(parseVmHwmBytes(status)).toBe(210000 * 1024);
+    expect(parseVmHwmBytes("VmHWM:\t0 kB\n")).toBe(0);
+    expect(parseVmHwmBytes("Name:\tetcd\nState:\tZ (zombie)\nPid:\t7\n")).toBeUndefined();
+    expect(parseVmHwmBytes("VmHWM:\t12 MB\n")).toBeUndefined();
+    expect(processPeakRssBytes(2 ** 31 - 1)).toBeUndefined();
+    expect(resetPeakRss(2 ** 31 - 1)).toBe(false);
+  });
+
+  it.skipIf(!existsSync("/proc/self/clear_refs"))("resets this process's peak RSS to its RSS, and the peak then follows new memory", () => {
+    expect(resetPeakRss(process.pid)).toBe(true);
+    const rss0 = processRssBytes(process.pid)!;
+    const peak0 = processPeakRssBytes(process.pid)!;
+    // Right after the reset the peak is the RSS of the moment (a little more may have been touched since).
+    expect(Math.abs(peak0 - rss0)).toBeLessThan(16 * 1024 * 1024);
+    const big = Buffer.alloc(64 * 1024 * 1024, 1); // touched: 64 MiB more resident
+    expect(processPeakRssBytes(process.pid)!).toBeGreaterThan(rss0 + 60 * 1024 * 1024);
+    expect(big[big.length - 1]).toBe(1);
   });
 
   it.skipIf(!existsSync("/proc/self/status"))("reads this process's RSS", () => {

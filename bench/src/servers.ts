@@ -239,6 +239,16 @@ export class RunningCluster {
     return s;
   }
 
+  /** pids are the process ids of the members still running. */
+  pids(): number[] {
+    const out: number[] = [];
+    for (const m of this.members) {
+      const pid = m.child.pid;
+      if (pid !== undefined && !m.exited) out.push(pid);
+    }
+    return out;
+  }
+
   /**
    * rssBytes is the resident set size of all members now (VmRSS summed; members that exited
    * count 0), in bytes, or undefined when no member's can be read.

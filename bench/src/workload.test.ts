@@ -44,6 +44,19 @@ describe("parseWorkload", () => {
     expect(DEFAULT_WORKLOADS).not.toContain("snapshot");
   });
 
+  it("parses range-all and range-all-1 as the one-call range-all workload, apart from range-N", () => {
+    const w = { name: "range-all", op: "range-all", clients: 1, conns: 1 };
+    expect(parseWorkload("range-all", 10)).toEqual(w);
+    expect(parseWorkload("range-all-1 ", 10)).toEqual(w);
+    expect(() => parseWorkload("range-all-2", 10)).toThrow(/range-all is one call, so "range-all" or "range-all-1"/);
+    expect(() => parseWorkload("range-all-0", 10)).toThrow(/clients must be 1\.\.10000/);
+    for (const bad of ["range-alls", "range-all-x", "range-all1", "rangeall"]) expect(() => parseWorkload(bad, 10)).toThrow(/^bench: /);
+    // range-N is still the single-key range workload
+    expect(parseWorkload("range-1", 10)).toEqual({ name: "range-1", op: "range", clients: 1, conns: 1 });
+    expect(needsData(parseWorkload("range-all", 10))).toBe(false);
+    expect(DEFAULT_WORKLOADS).not.toContain("range-all");
+  });
+
   it("accepts every default workload", () => {
     for (const w of DEFAULT_WORKLOADS) expect(parseWorkload(w, 10).name).toBe(w);
   });

@@ -12,15 +12,25 @@ export type KvOp = "put" | "range" | "range-serializable";
  * "defrag", where half the clients put and half read (linearizable) while one
  * Maintenance.Defragment runs on a store filled beforehand (see defrag.ts); or "snapshot",
  * one Maintenance.Snapshot stream read whole from a store filled beforehand (see
- * snapshot.ts).
+ * snapshot.ts); or "range-all", one linearizable Range over every key of a prefix filled
+ * beforehand, with the servers' extra memory while serving it (see range_all.ts).
  */
-export type Op = KvOp | "lease-put" | "watch" | "defrag" | "snapshot";
+export type Op = KvOp | "lease-put" | "watch" | "defrag" | "snapshot" | "range-all";
 
 /** OPS lists the ops in the order they are accepted on the command line. */
-export const OPS: readonly Op[] = ["put", "range", "range-serializable", "lease-put", "watch", "defrag", "snapshot"];
+export const OPS: readonly Op[] = ["put", "range", "range-serializable", "lease-put", "watch", "defrag", "snapshot", "range-all"];
 
 /** SNAPSHOT_WORKLOAD is the snapshot workload's name: one call, so no client count ("snapshot-1" is accepted too). */
 export const SNAPSHOT_WORKLOAD = "snapshot";
+
+/** RANGE_ALL_WORKLOAD is the range-all workload's name: one call, so no client count ("range-all-1" is accepted too). */
+export const RANGE_ALL_WORKLOAD = "range-all";
+
+/** ONE_CALL_WORKLOADS are the workloads of one call on one connection, by op: their only name. */
+const ONE_CALL_WORKLOADS: ReadonlyMap<Op, string> = new Map<Op, string>([
+  ["snapshot", SNAPSHOT_WORKLOAD],
+  ["range-all", RANGE_ALL_WORKLOAD],
+]);
 
 /** isKvOp tells the one-request ops apart. */
 export function isKvOp(op: Op): op is KvOp {
@@ -71,11 +81,15 @@ export const LEASE_TTL_SECONDS = 60;
 /**
  * parseWorkload parses "<op>-<clients>" (e.g. "range-serializable-100"). The workload gets
  * min(clients, maxConns) connections; a watch workload gets `watchWriters` put clients.
- * "snapshot" (or "snapshot-1") is one Snapshot call on one connection, named "snapshot".
+ * "snapshot" (or "snapshot-1") is one Snapshot call on one connection, named "snapshot";
+ * "range-all" (or "range-all-1") one Range call on one connection, named "range-all".
  * Throws "bench: ..." on a malformed name.
  */
 export function parseWorkload(name: string, maxConns: number, watchWriters = DEFAULT_WATCH_WRITERS): Workload {
-  if (name.trim() === SNAPSHOT_WORKLOAD) return { name: SNAPSHOT_WORKLOAD, op: "snapshot", clients: 1, conns: 1 };
+  for (const [op, only] of ONE_CALL_WORKLOADS) {
+    // The bare name has no client count, which the <op>-<clients> pattern below wants.
+    if (name.trim() === only) return { name: only, op, clients: 1, conns: 1 };
+  }
   const m = /^([a-z-]+)-(\d+)$/.exec(name.trim());
   if (m === null) {
     throw new Error(`bench: bad workload "${name}" (want <op>-<clients>, op one of ${OPS.join(", ")})`);
@@ -100,9 +114,10 @@ export function parseWorkload(name: string, maxConns: number, watchWriters = DEF
     w.writers = watchWriters;
     w.writerConns = Math.min(watchWriters, maxConns);
   }
-  if (op === "snapshot") {
-    if (clients !== 1) throw new Error(`bench: workload "${name}": snapshot is one call, so "${SNAPSHOT_WORKLOAD}" or "${SNAPSHOT_WORKLOAD}-1"`);
-    return { name: SNAPSHOT_WORKLOAD, op, clients: 1, conns: 1 };
+  const only = ONE_CALL_WORKLOADS.get(op);
+  if (only !== undefined) {
+    if (clients !== 1) throw new Error(`bench: workload "${name}": ${only} is one call, so "${only}" or "${only}-1"`);
+    return { name: only, op, clients: 1, conns: 1 };
   }
   if (op === "defrag" && clients < 2) {
     throw new Error(`bench: workload "${name}": a defrag workload needs at least 2 clients (puts and ranges)`);

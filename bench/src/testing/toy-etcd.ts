@@ -14,6 +14,10 @@
  * (dbSize: snapshotSize) and Maintenance.Snapshot: snapshotSize bytes in blobs of
  * snapshotChunk bytes, each with the bytes still to come, then a 32-byte SHA-256 blob, as
  * etcd does; `snapshotFault` makes it end the stream early (OK status) or fail it.
+ *
+ * For the range-all workload it answers a KV.Range with a range_end (a prefix range) with
+ * `rangeAll.kvs` KeyValues of `rangeAll.valueSize`-byte values and a count of
+ * `rangeAll.count` (default: the kvs), and logs every Range in `ranges`.
  */
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
@@ -76,6 +80,10 @@ export class ToyEtcd {
   snapshotChunk = 32 * 1024;
   /** snapshotFault: "truncate" ends the stream OK after the first blob, "fail" fails it there. */
   snapshotFault: "truncate" | "fail" | undefined;
+  /** rangeAll shapes the answer to a prefix Range; undefined answers it empty, as any other Range. */
+  rangeAll: { kvs: number; valueSize: number; count?: number } | undefined;
+  /** ranges logs every RangeRequest received. */
+  readonly ranges: etcdserverpb.RangeRequest[] = [];
   private readonly server = new grpc.Server();
   private seq = 0;
 
@@ -146,8 +154,21 @@ export class ToyEtcd {
     return bytes(etcdserverpb.AuthenticateResponse.encode({ header: this.header(), token }).finish());
   }
 
-  private range(): Buffer {
-    return bytes(etcdserverpb.RangeResponse.encode({ header: this.header(), kvs: [], more: false, count: 0n }).finish());
+  private range(request: Buffer): Buffer {
+    const req = etcdserverpb.RangeRequest.decode(request);
+    this.ranges.push(req);
+    const shape = this.rangeAll;
+    if (shape === undefined || req.rangeEnd.length === 0) {
+      return bytes(etcdserverpb.RangeResponse.encode({ header: this.header(), kvs: [], more: false, count: 0n }).finish());
+    }
+    const value = Buffer.alloc(shape.valueSize, 0x61);
+    const kvs: mvccpb.KeyValue[] = [];
+    for (let i = 0; i < shape.kvs; i++) {
+      const key = Buffer.concat([req.key, Buffer.from(String(i).padStart(7, "0"))]);
+      kvs.push({ key, createRevision: 2n, modRevision: 2n, version: 1n, value, lease: 0n });
+    }
+    const count = BigInt(shape.count ?? shape.kvs);
+    return bytes(etcdserverpb.RangeResponse.encode({ header: this.header(), kvs, more: false, count }).finish());
   }
 
   private header(): etcdserverpb.ResponseHeader {
@@ -172,7 +193,7 @@ export class ToyEtcd {
       },
       {
         Put: this.unary("Put", (req) => this.put(req)),
-        Range: this.unary("Range", () => this.range()),
+        Range: this.unary("Range", (req) => this.range(req)),
         LeaseGrant: this.unary("LeaseGrant", (request) => {
           const req = etcdserverpb.LeaseGrantRequest.decode(request);
           const ID = this.nextLease++;
