@@ -6,6 +6,7 @@
  * prev_kv, sort and filters) and commits each applied batch with its raft index.
  */
 export { KVStore, type EventListener, type KVStats, type RangeOptions, type RangeResult, type WriteTxn } from "./kvstore.js";
+export { encodeKV, encodedKVSize, writeKV } from "./stored_kv.js";
 export { MvccError, ErrCompacted, ErrFutureRev, CompactionInterrupted, type MvccErrorCode } from "./errors.js";
 export {
   WatchableStore,

@@ -1,6 +1,6 @@
 import { mvccpb } from "@etcd-ts/proto";
 import { describe, expect, it } from "vitest";
-import { encodeKV, keyField } from "./stored_kv.js";
+import { encodeKV, encodedKVSize, keyField, writeKV } from "./stored_kv.js";
 
 describe("encodeKV", () => {
   it("writes exactly mvccpb.KeyValue's protobuf bytes", () => {
@@ -22,6 +22,12 @@ describe("encodeKV", () => {
       expect(got.equals(want), `case ${i}`).toBe(true);
       expect(mvccpb.KeyValue.decode(got)).toEqual(kv);
       expect(keyField(got).equals(kv.key)).toBe(true);
+      expect(encodedKVSize(kv)).toBe(want.length);
+      // writeKV lays the same bytes at an offset and returns the offset after them.
+      const room = Buffer.alloc(want.length + 7, 0xee);
+      expect(writeKV(room, 3, kv)).toBe(3 + want.length);
+      expect(room.subarray(3, 3 + want.length).equals(want), `case ${i} at an offset`).toBe(true);
+      expect(room.subarray(0, 3).equals(Buffer.alloc(3, 0xee)) && room.subarray(3 + want.length).equals(Buffer.alloc(4, 0xee))).toBe(true);
     }
   });
 });

@@ -6,15 +6,29 @@ import { mvccpb } from "@etcd-ts/proto";
  * this runs for every put and the generic writer allocates several chunks per message.
  */
 export function encodeKV(kv: mvccpb.KeyValue): Buffer {
-  const size =
+  const out = Buffer.allocUnsafe(encodedKVSize(kv));
+  writeKV(out, 0, kv);
+  return out;
+}
+
+/** encodedKVSize is the length in bytes of encodeKV(kv). */
+export function encodedKVSize(kv: mvccpb.KeyValue): number {
+  return (
     bytesFieldSize(kv.key.length) +
     int64FieldSize(kv.createRevision) +
     int64FieldSize(kv.modRevision) +
     int64FieldSize(kv.version) +
     bytesFieldSize(kv.value.length) +
-    int64FieldSize(kv.lease);
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
+    int64FieldSize(kv.lease)
+  );
+}
+
+/**
+ * writeKV writes encodeKV(kv)'s bytes into out at offset `at` and returns the offset after
+ * them; out must have encodedKVSize(kv) bytes of room there (a response encoder lays many
+ * KeyValues into one buffer this way, with no copy per message).
+ */
+export function writeKV(out: Buffer, at: number, kv: mvccpb.KeyValue): number {
   if (kv.key.length > 0) {
     out[at++] = 0x0a;
     at = putVarint(out, at, kv.key.length);
@@ -30,8 +44,7 @@ export function encodeKV(kv: mvccpb.KeyValue): Buffer {
     out.set(kv.value, at);
     at += kv.value.length;
   }
-  putInt64Field(out, at, 0x30, kv.lease);
-  return out;
+  return putInt64Field(out, at, 0x30, kv.lease);
 }
 
 function varintSize(n: number): number {

@@ -4,11 +4,12 @@ import type { EtcdServer } from "../etcd_server.js";
 import { mapError } from "../etcd_server.js";
 import { RpcError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { withSharedEncoders } from "../shared_writer.js";
+import { withSerializers, withSharedEncoders } from "../shared_writer.js";
 import { authInterceptor, authService } from "./auth.js";
 import { clusterService } from "./cluster.js";
 import { electionService } from "./election.js";
 import { kvService } from "./kv.js";
+import { encodeRangeResponse } from "./range_encode.js";
 import { leaseService } from "./lease.js";
 import { lockService } from "./lock.js";
 import { MaintenanceServiceDefinition, maintenanceService } from "./maintenance.js";
@@ -57,7 +58,9 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
   });
   const pb = etcdserverpb;
   grpc.addService(
-    withSharedEncoders(pb.KVService, { range: pb.RangeResponse, put: pb.PutResponse, deleteRange: pb.DeleteRangeResponse, txn: pb.TxnResponse }),
+    withSerializers(withSharedEncoders(pb.KVService, { put: pb.PutResponse, deleteRange: pb.DeleteRangeResponse, txn: pb.TxnResponse }), {
+      range: encodeRangeResponse,
+    }),
     kvService(s),
   );
   grpc.addService(MaintenanceServiceDefinition, maintenanceService(s));

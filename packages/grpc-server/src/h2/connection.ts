@@ -18,7 +18,7 @@ import {
   windowUpdateFrame,
   writeFrameHeader,
 } from "./frames.js";
-import { frame } from "../decoder.js";
+import { frame, frameHeader } from "../decoder.js";
 import { HeaderListTooLarge, HpackDecoder, HpackError } from "./hpack.js";
 import { H2Stream, type RequestHeaders } from "./stream.js";
 
@@ -50,6 +50,8 @@ const RESET_PER_SECOND = 33;
 const EMPTY = Buffer.alloc(0);
 /** CONCAT_MAX_BYTES: a batch of frames up to this size is copied into one buffer for one write. */
 const CONCAT_MAX_BYTES = 256 * 1024;
+/** COPY_MAX_BYTES: a message up to this size is copied behind its gRPC prefix; a larger one goes out as views of itself. */
+const COPY_MAX_BYTES = 64 * 1024;
 /** MAX_HEADER_BLOCK_BYTES bounds a header block assembled from HEADERS and CONTINUATION frames. */
 const MAX_HEADER_BLOCK_BYTES = 256 * 1024;
 /** MAX_CONTINUATIONS bounds the CONTINUATION frames of one header block (a flood of empty ones costs the server, not the client). */
@@ -660,7 +662,7 @@ export class H2Connection {
       this.connSendWindow -= len;
       this.push(out);
     } else {
-      this.emitData(s, frame(payload), false);
+      this.emitFramed(s, payload);
     }
     if (s.queue.length === 0 && !this.congested) return true;
     s.wantsDrain = true;
@@ -703,8 +705,22 @@ export class H2Connection {
       return;
     }
     if (headersBlock !== undefined) this.push(this.headersFrames(s.id, headersBlock, false));
-    this.emitData(s, frame(payload), false);
+    this.emitFramed(s, payload);
     this.emitHeaders(s, trailers, true);
+  }
+
+  /**
+   * emitFramed sends one gRPC message as DATA after anything queued. A message of more than
+   * COPY_MAX_BYTES is sent as its 5-byte prefix followed by views of the payload, so a large
+   * answer is not copied whole to prepend the prefix (the payload must not change until sent).
+   */
+  private emitFramed(s: H2Stream, payload: Uint8Array): void {
+    if (payload.length <= COPY_MAX_BYTES) {
+      this.emitData(s, frame(payload), false);
+      return;
+    }
+    this.emitData(s, frameHeader(payload.length), false);
+    this.emitData(s, Buffer.from(payload.buffer, payload.byteOffset, payload.length), false);
   }
 
   /** emitData sends data within the windows and queues the rest (in order, after anything queued). */
