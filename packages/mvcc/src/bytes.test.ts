@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareBytes } from "./bytes.js";
+import { compareBytes, own } from "./bytes.js";
 
 describe("compareBytes", () => {
   it("orders like Buffer.compare: random keys, shared prefixes, high bytes, empty and long keys", () => {
@@ -25,5 +25,31 @@ describe("compareBytes", () => {
       }
       expect(compareBytes(a, b), `${a.toString("hex")} vs ${b.toString("hex")}`).toBe(Buffer.compare(a, b));
     }
+  });
+});
+
+describe("own", () => {
+  it("returns a buffer that is the whole of its memory as is", () => {
+    const b = Buffer.allocUnsafeSlow(300).fill(1);
+    expect(own(b)).toBe(b);
+  });
+  it("copies a view into a larger buffer into memory of its own", () => {
+    const big = Buffer.alloc(64 * 1024, 3);
+    const view = big.subarray(100, 356);
+    const o = own(view);
+    expect(o).not.toBe(view);
+    expect(o.equals(view)).toBe(true);
+    expect(o.byteOffset).toBe(0);
+    expect(o.buffer.byteLength).toBe(256);
+    big.fill(0);
+    expect(o.equals(Buffer.alloc(256, 3))).toBe(true);
+  });
+  it("copies a pooled small buffer (a view into an 8 KiB slab) too", () => {
+    const pooled = Buffer.from("key-1");
+    expect(own(pooled).buffer.byteLength).toBe(5);
+  });
+  it("maps an empty buffer to a shared empty one", () => {
+    expect(own(Buffer.alloc(0)).length).toBe(0);
+    expect(own(Buffer.alloc(10).subarray(3, 3)).buffer.byteLength).toBe(0);
   });
 });

@@ -36,6 +36,24 @@ describe("KVStore put / delete", () => {
     expect(r.count).toBe(1);
   });
 
+  it("keeps keys and values in memory of their own, not the request buffer they were views into", () => {
+    const request = Buffer.alloc(64 * 1024, 0x61);
+    const key = request.subarray(10, 13);
+    const value = request.subarray(100, 356);
+    const txn = h.store.write();
+    txn.put(key, value, 0n);
+    txn.end();
+    const r = h.store.range(Buffer.from("aaa"), undefined);
+    if (r instanceof Promise) throw new Error("a read at the current revision went to the backend");
+    const kv = r.kvs[0]!;
+    expect(kv.value.equals(value)).toBe(true);
+    expect(kv.key.buffer.byteLength).toBe(3);
+    expect(kv.value.buffer.byteLength).toBe(256);
+    request.fill(0); // the caller may reuse its buffer
+    expect(kv.value.equals(Buffer.alloc(256, 0x61))).toBe(true);
+    expect(kv.key.toString()).toBe("aaa");
+  });
+
   it("keeps history readable at past revisions", async () => {
     h.put("a", "1");
     h.put("b", "x");

@@ -1,6 +1,7 @@
 import { consistentIndexKey, mergedScan, type Backend, type BatchTx, type WriteOp } from "@etcd-ts/backend";
 import { crc32c } from "@node-rs/crc32";
 import { mvccpb } from "@etcd-ts/proto";
+import { own } from "./bytes.js";
 import { CompactionInterrupted, ErrCompacted, ErrFutureRev } from "./errors.js";
 import type { KeyIndex } from "./key_index.js";
 import {
@@ -95,8 +96,10 @@ const keyBucketName = Buffer.from("key");
  * every other store's changes) once per applied batch. The store is single-threaded: callers
  * apply entries one at a time.
  *
- * Request buffers (keys, values) are kept by reference and must not be mutated afterwards;
- * returned KeyValues are shared with the store and must not be mutated either.
+ * Keys and values are kept in memory of their own (see own in bytes.ts): a view into a larger
+ * buffer is copied, a buffer that is the whole of its memory is kept by reference and must
+ * not be mutated afterwards. Returned KeyValues are shared with the store and must not be
+ * mutated either.
  */
 export class KVStore {
   private readonly backend: Backend;
@@ -425,7 +428,7 @@ export class KVStore {
       createRevision: prev === undefined ? rev.main : prev.createRevision,
       modRevision: rev.main,
       version: prev === undefined ? 1n : prev.version + 1n,
-      value,
+      value: own(value),
       lease,
     };
     const revKey = revisionKey(rev);
@@ -545,7 +548,7 @@ export class KVStore {
           lastPut.delete(ki);
           continue;
         }
-        const ki = this.tree.get(userKey) ?? this.tree.getOrCreate(Buffer.from(userKey));
+        const ki = this.tree.get(userKey) ?? this.tree.getOrCreate(userKey);
         ki.put(rev);
         lastPut.set(ki, value);
       }

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
 import type SortedBtreeModule from "sorted-btree";
-import { compareBytes } from "./bytes.js";
+import { compareBytes, own } from "./bytes.js";
 import { KeyIndex } from "./key_index.js";
 import { revisionKey, type Revision } from "./revision.js";
 
@@ -23,13 +23,14 @@ export class TreeIndex {
     return this.byKey.get(key.toString("latin1"));
   }
 
-  /** getOrCreate returns the index of key, adding an empty one (keyed by key itself) if absent. */
+  /** getOrCreate returns the index of key, adding an empty one (keyed by own(key), see bytes.ts) if absent. */
   getOrCreate(key: Buffer): KeyIndex {
     const k = key.toString("latin1");
     let ki = this.byKey.get(k);
     if (ki === undefined) {
-      ki = new KeyIndex(key);
-      this.tree.set(key, ki);
+      const owned = own(key);
+      ki = new KeyIndex(owned);
+      this.tree.set(owned, ki);
       this.byKey.set(k, ki);
     }
     return ki;
