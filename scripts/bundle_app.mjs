@@ -58,15 +58,18 @@ function encodeSegment(fields) {
 
 /**
  * lineMappings reduces a source map's mappings to line granularity: of the segments of a
- * generated line it keeps those where the original source or line changes, and drops the
- * rest. Node keeps every mapping of a loaded source map as a small array for the life of the
- * process once a stack trace is formatted (every log line names its caller): the server
- * bundle's 173,686 mappings took about 40 MiB of heap. Every position still maps to the
- * source file and line it did; only the original column can be earlier.
+ * generated line it keeps those where the original source or line changes, drops the rest,
+ * and drops names (the caller must empty the map's `names`). Node keeps every mapping of a
+ * loaded source map as a small array for the life of the process once a stack trace is
+ * formatted (every log line names its caller): the server bundle's 173,686 mappings took
+ * about 40 MiB of heap. Every mapped position still maps to the source file and line it did;
+ * the original column may differ, and frames keep the bundle's function names (esbuild
+ * renames a few identifiers, e.g. foo2 for a second foo), since a name kept on a line's first
+ * segment would name every later frame on that line.
  */
 export function lineMappings(mappings) {
-  const acc = [0, 0, 0, 0]; // source, original line, original column, name: absolute so far
-  const kept = [0, 0, 0, 0]; // the same fields as of the last segment written
+  const acc = [0, 0, 0]; // source, original line, original column: absolute so far
+  const kept = [0, 0, 0]; // the same fields as of the last segment written
   const out = [];
   for (const line of mappings.split(";")) {
     const segs = [];
@@ -77,14 +80,14 @@ export function lineMappings(mappings) {
       if (seg === "") continue;
       const f = decodeSegment(seg);
       col += f[0];
-      for (let i = 1; i < f.length; i++) acc[i - 1] += f[i];
-      if (f.length < 4) continue; // an unmapped stretch: Node maps it to the segment before
+      for (let i = 1; i < f.length && i < 4; i++) acc[i - 1] += f[i];
+      if (f.length < 4) continue; // a segment with no source: esbuild writes none
       const at = `${acc[0]}:${acc[1]}`;
       if (at === last) continue;
       last = at;
       const rel = [col - keptCol];
       keptCol = col;
-      for (let i = 0; i < f.length - 1; i++) {
+      for (let i = 0; i < 3; i++) {
         rel.push(acc[i] - kept[i]);
         kept[i] = acc[i];
       }
@@ -138,6 +141,7 @@ async function bundleApp({ entryPoints, outdir, outbase, outfile, keep }) {
   for (const map of Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js.map"))) {
     const m = JSON.parse(readFileSync(map, "utf8"));
     m.mappings = lineMappings(m.mappings);
+    m.names = [];
     writeFileSync(map, JSON.stringify(m));
   }
   for (const out of Object.keys(result.metafile.outputs).filter((f) => f.endsWith(".js"))) {

@@ -556,6 +556,7 @@ export class KVStore {
     for (const [ki, value] of lastPut) {
       const kv = mvccpb.KeyValue.decode(value);
       kv.key = ki.key;
+      kv.value = own(kv.value); // decoded into a pool slab shared with bytes dropped here
       ki.live = kv;
     }
     this.live = lastPut.size;

@@ -49,6 +49,19 @@ describe("KVStore reopen", () => {
     expect(meta((await h.range("a")).kvs[0])).toBe("a=4 c7 m10 v2 l0");
   });
 
+  it("rebuilds keys and values in memory of their own", async () => {
+    h.put("key-1", "v".repeat(300));
+    h.put("key-2", "w");
+    await h.commit();
+    await h.reopen();
+    const kvs = (await h.range("key-1", "key-3")).kvs;
+    expect(kvs.map(meta)).toEqual([`key-1=${"v".repeat(300)} c2 m2 v1 l0`, "key-2=w c3 m3 v1 l0"]);
+    for (const kv of kvs) {
+      expect(kv.key.buffer.byteLength).toBe(kv.key.length);
+      expect(kv.value.buffer.byteLength).toBe(kv.value.length);
+    }
+  });
+
   it("rebuilds after compaction identically", async () => {
     for (let i = 0; i < 40; i++) {
       if (i % 5 === 4) h.del(`k${i % 3}`);

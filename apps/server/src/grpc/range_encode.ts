@@ -17,7 +17,7 @@ export function encodeRangeResponse(r: etcdserverpb.RangeResponse): Buffer {
   const head = r.header === undefined ? undefined : etcdserverpb.RangeResponse.encode({ header: r.header, kvs: [], more: false, count: 0n }).finish();
   const tail = r.more || r.count !== 0n ? etcdserverpb.RangeResponse.encode({ header: undefined, kvs: [], more: r.more, count: r.count }).finish() : undefined;
   const n = r.kvs.length;
-  const sizes = new Int32Array(n);
+  const sizes = new Float64Array(n);
   let size = (head?.length ?? 0) + (tail?.length ?? 0);
   for (let i = 0; i < n; i++) {
     const s = encodedKVSize(r.kvs[i]!);

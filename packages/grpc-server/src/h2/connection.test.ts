@@ -738,6 +738,26 @@ describe("H2Connection: frame size", () => {
     expect(Buffer.concat(fs.slice(1, 4).map((f) => f.payload)).equals(grpcMessage(payload))).toBe(true);
   });
 
+  it("replies with a message over 64 KiB as its 5-byte prefix, then the payload (not copied), then the trailers", async () => {
+    const h = await open({ setup: (r) => (r.autoReply = false) });
+    const c = h.client;
+    c.send(headers(1, requestBlock(), { end: true }));
+    const r = await h.waitStream(1);
+    const payload = filled(65 * 1024, 5);
+    r.stream.reply(RESP_HEADERS, payload, TRAILERS);
+    const first = await c.sync();
+    // The default 65535-byte windows: the prefix and 65530 bytes go first.
+    expect(first.map(fmt)).toEqual(["HEADERS s1 EH", "DATA s1 5", "DATA s1 16384", "DATA s1 16384", "DATA s1 16384", "DATA s1 16378"]);
+    payload.fill(6, 65_530); // still queued: a view of the payload goes out
+    c.send(windowUpdate(0, 65_535));
+    c.send(windowUpdate(1, 65_535));
+    const rest = await c.sync();
+    expect(rest.map(fmt)).toEqual(["DATA s1 1030", "HEADERS s1 ES|EH"]);
+    const sent = Buffer.concat([...first.slice(1), ...rest.slice(0, 1)].map((f) => f.payload));
+    expect(sent.equals(grpcMessage(payload))).toBe(true);
+    expect(sent[sent.length - 1]).toBe(6);
+  });
+
   it("uses the client's SETTINGS_MAX_FRAME_SIZE = 32768: 2 DATA frames", async () => {
     const h = await open({ settings: [[S.MAX_FRAME_SIZE, 32_768]], setup: (r) => (r.autoReply = false) });
     const c = h.client;
