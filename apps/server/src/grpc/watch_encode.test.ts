@@ -29,6 +29,8 @@ describe("encodeWithEvents", () => {
     const del: mvccpb.Event = { type: mvccpb.Event_EventType.DELETE, kv: { ...kv("b", 99n), value: Buffer.alloc(0) }, prevKv: undefined };
     const cases: etcdserverpb.WatchResponse[] = [
       response({ events: [put, del] }),
+      response({ events: [put] }),
+      response({ watchId: 4n, events: [] }),
       response({ watchId: 5n, events: [put] }),
       response({ watchId: 300n, events: [del] }),
       response({ watchId: 1n << 40n, events: [put, put] }),
