@@ -48,6 +48,12 @@ export interface GrpcServerOptions {
   /** onError reports an unexpected handler error (a bug of the handler). */
   onError?: (err: unknown, ctx: CallContext) => void;
   /**
+   * onConnectionError reports an unexpected error of the HTTP/2 layer on one client's
+   * connection (a bug of this server); that connection ends with GOAWAY INTERNAL_ERROR and
+   * the others go on. peer is the client's "address:port".
+   */
+  onConnectionError?: (err: unknown, peer: string) => void;
+  /**
    * observer is told of every call of every registered method (see observer.ts): asked once
    * per method at addService, then called per call with no allocation of its own.
    */
@@ -164,6 +170,7 @@ export class GrpcServer {
         if (timer !== undefined) clearInterval(timer);
         this.sessions.delete(conn);
       },
+      onInternalError: (err) => o.onConnectionError?.(err, this.conns.get(conn)?.peer ?? "@"),
     });
     this.sessions.add(conn);
     this.conns.set(conn, connectionInfo(socket));

@@ -54,6 +54,7 @@ export function clientGrpcServer(s: EtcdServer, o: ClientGrpcOptions, logger: Lo
     interceptors: [learnerGate(s), requireLeader.interceptor(), authInterceptor(s, o.clientCertAuth === true)],
     errorToStatus,
     onError: (err, ctx) => logger.warn("request failed", { method: ctx.method, error: String(err) }),
+    onConnectionError: (err, peer) => logger.error("client connection failed; closed it", { "remote-addr": peer, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
     ...(o.observer === undefined ? {} : { observer: o.observer }),
   });
   const pb = etcdserverpb;

@@ -1383,6 +1383,23 @@ describe("H2Connection: RFC 7540 rules it once broke", () => {
     expect(h.rec(1).events).toEqual(["close"]);
   });
 
+  it("ends the connection with GOAWAY INTERNAL_ERROR, not the process, when handling a frame throws a non-protocol error", async () => {
+    const errors: unknown[] = [];
+    const h = await open({
+      options: { onInternalError: (err) => errors.push(err) },
+      setup: (r) => {
+        if (r.stream.id === 3) throw new TypeError("a bug while taking stream 3");
+      },
+    });
+    const c = h.client;
+    c.send(headers(1, requestBlock(), { end: true }));
+    expect(await c.syncFmt()).toEqual(unaryFrames(1));
+    c.send(headers(3, requestBlock(), { end: true }));
+    expect(fmt(await c.next())).toBe("GOAWAY last=3 INTERNAL_ERROR");
+    await c.waitClosed();
+    expect(errors.map(String)).toEqual(["TypeError: a bug while taking stream 3"]);
+  });
+
   it("ends a CONTINUATION flood (empty frames without END_HEADERS) with GOAWAY ENHANCE_YOUR_CALM", async () => {
     const h = await open();
     const c = h.client;

@@ -38,6 +38,13 @@ export interface H2ConnectionOptions {
   onPing?: () => void;
   /** onClose is called once when the connection is gone. */
   onClose?: () => void;
+  /**
+   * onInternalError reports an error thrown while handling the client's frames that is not
+   * the client's protocol error (a bug of this server): the connection ends with GOAWAY
+   * INTERNAL_ERROR instead of the error escaping the socket's event (which would end the
+   * process and every other client's calls).
+   */
+  onInternalError?: (err: unknown) => void;
 }
 
 /** HIGH_WATER_BYTES: above this much unsent output (in the socket or this turn's frames), the connection stops reading and streams wait for drain. */
@@ -242,7 +249,9 @@ export class H2Connection {
         this.connectionError(err.code, err.message);
         return;
       }
-      throw err;
+      this.o.onInternalError?.(err);
+      this.connectionError(ErrorCode.INTERNAL_ERROR, "internal error");
+      return;
     }
     if (at < buf.length) this.inbuf = buf.subarray(at);
   }
