@@ -13,13 +13,12 @@
  */
 import { performance } from "node:perf_hooks";
 import type * as grpc from "@grpc/grpc-js";
-import { fillPrefix } from "./defrag.js";
 import { cpuSecondsPer1k, type WorkloadRun } from "./generator.js";
-import { callMetadata, openConnection, UNLIMITED_RECEIVE, waitReady } from "./grpc-caller.js";
+import { openConnection, unaryOnce, UNLIMITED_RECEIVE, waitReady } from "./grpc-caller.js";
 import { PbReader, WIRE_LEN, WIRE_VARINT } from "./pb.js";
 import { hostBusySeconds, processPeakRssBytes, processRssBytes, resetPeakRss } from "./procstat.js";
-import { encodePrefixRange, prefixedKey, RANGE_ALL_PREFIX, RANGE_PATH } from "./requests.js";
-import { fmtDuration, fmtMiB, MIB, snapshotKeys, type SnapshotCores } from "./snapshot.js";
+import { encodePrefixRange, RANGE_ALL_PREFIX, RANGE_PATH } from "./requests.js";
+import { fmtDuration, fmtMiB, MIB, prepareFill, snapshotKeys, snapshotPrepBudgetMs, type SnapshotCores } from "./snapshot.js";
 
 /** DEFAULT_RANGE_ALL_MB is how many MiB of values the range-all workload writes before the run. */
 export const DEFAULT_RANGE_ALL_MB = 80;
@@ -28,7 +27,7 @@ export const DEFAULT_RANGE_ALL_VALUE_SIZE = 1024;
 
 /** rangeAllPrepBudgetMs bounds the fill: 60 s plus 0.75 s per MiB (as the snapshot fill's). */
 export function rangeAllPrepBudgetMs(megabytes: number): number {
-  return 60_000 + megabytes * 750;
+  return snapshotPrepBudgetMs(megabytes);
 }
 
 /** rangeAllCallTimeoutMs is the Range call's deadline: 60 s plus 0.5 s per MiB (2 MiB/s at least). */
@@ -102,10 +101,6 @@ export interface RangeAllCall {
   count: number;
 }
 
-function identity(b: Buffer): Buffer {
-  return b;
-}
-
 /**
  * rangeAllCall sends one linearizable Range over every key under prefix (with `token` in
  * its metadata when given) through c, a connection already up whose receive limit lets the
@@ -113,7 +108,7 @@ function identity(b: Buffer): Buffer {
  * Rejects with the server's status text when the call fails, and when the response is not
  * exactly the `expectedKeys` keys filled (rangeAllProblem). `now` is the clock (ms).
  */
-export function rangeAllCall(
+export async function rangeAllCall(
   c: grpc.Client,
   prefix: string,
   expectedKeys: number,
@@ -123,31 +118,23 @@ export function rangeAllCall(
 ): Promise<RangeAllCall> {
   const what = `bench: Range over prefix "${prefix}"`;
   const request = encodePrefixRange(prefix);
-  return new Promise((resolve, reject) => {
-    const start = now();
-    c.makeUnaryRequest<Buffer, Buffer>(
-      RANGE_PATH,
-      identity,
-      identity,
-      request,
-      callMetadata(token),
-      { deadline: Date.now() + timeoutMs },
-      (err, res) => {
-        const durationMs = now() - start;
-        if (err) return reject(new Error(`${what} failed: ${err.message}`));
-        if (res === undefined) return reject(new Error(`${what}: empty response`));
-        let scan: RangeScan;
-        try {
-          scan = scanRangeResponse(res);
-        } catch (e) {
-          return reject(new Error(`${what}: bad RangeResponse of ${res.length} B: ${e instanceof Error ? e.message : String(e)}`));
-        }
-        const problem = rangeAllProblem(scan, expectedKeys);
-        if (problem !== undefined) return reject(new Error(`${what}: ${problem}`));
-        resolve({ durationMs, bytes: res.length, kvs: scan.kvs, count: scan.count });
-      },
-    );
-  });
+  const start = now();
+  let res: Buffer;
+  try {
+    res = await unaryOnce(c, RANGE_PATH, request, timeoutMs, token);
+  } catch (err) {
+    throw new Error(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const durationMs = now() - start;
+  let scan: RangeScan;
+  try {
+    scan = scanRangeResponse(res);
+  } catch (e) {
+    throw new Error(`${what}: bad RangeResponse of ${res.length} B: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const problem = rangeAllProblem(scan, expectedKeys);
+  if (problem !== undefined) throw new Error(`${what}: ${problem}`);
+  return { durationMs, bytes: res.length, kvs: scan.kvs, count: scan.count };
 }
 
 /** ProcMemory reads and resets the memory figures of a process: /proc (PROC_MEMORY) or a test's stand-in. */
@@ -262,9 +249,9 @@ export function rangeAllRun(prep: RangeAllPrep, call: RangeAllCall, memory: Rang
  * prepareRangeAll fills the store through `endpoint` with rangeAllKeys(megabytes,
  * valueSize) distinct keys under RANGE_ALL_PREFIX (Txns of puts over two connections);
  * every call carries `token` when given (--auth). Rejects on any failure or after
- * rangeAllPrepBudgetMs(megabytes).
+ * rangeAllPrepBudgetMs(megabytes) (snapshot.ts prepareFill).
  */
-export async function prepareRangeAll(
+export function prepareRangeAll(
   endpoint: string,
   megabytes: number,
   valueSize: number,
@@ -272,30 +259,7 @@ export async function prepareRangeAll(
   requestTimeoutMs: number,
   token?: string,
 ): Promise<RangeAllPrep> {
-  const keys = rangeAllKeys(megabytes, valueSize);
-  const fail = (step: string, err: unknown): Error =>
-    new Error(`bench: range-all preparation: ${step}: ${err instanceof Error ? err.message : String(err)}`);
-  try {
-    prefixedKey(RANGE_ALL_PREFIX, keys - 1, keySize);
-  } catch (err) {
-    throw fail(`${keys} keys`, err);
-  }
-  const budget = rangeAllPrepBudgetMs(megabytes);
-  const deadline = performance.now() + budget;
-  const left = (): number => {
-    const ms = deadline - performance.now();
-    if (ms <= 0) throw new Error(`bench: range-all preparation took over ${budget / 1000} s`);
-    return ms;
-  };
-  const conns = [openConnection(endpoint), openConnection(endpoint)];
-  try {
-    await Promise.all(conns.map((c) => waitReady(c, requestTimeoutMs)));
-    const t0 = performance.now();
-    await fillPrefix(conns, RANGE_ALL_PREFIX, keys, keySize, valueSize, requestTimeoutMs, left, token, fail);
-    return { keys, valueSize, fillMs: performance.now() - t0 };
-  } finally {
-    for (const c of conns) c.close();
-  }
+  return prepareFill("range-all", RANGE_ALL_PREFIX, endpoint, megabytes, valueSize, keySize, requestTimeoutMs, token);
 }
 
 /** RangeAllSpec is one measured range-all run. */

@@ -222,11 +222,28 @@ export function snapshotRun(prep: SnapshotPrep, dbSizeBytes: number, call: Snaps
 
 /**
  * prepareSnapshot fills the store through `endpoint` with snapshotKeys(megabytes,
- * valueSize) distinct keys under SNAPSHOT_PREFIX (Txns of puts over two connections);
- * every call carries `token` when given (--auth). Rejects on any failure or after
- * snapshotPrepBudgetMs(megabytes).
+ * valueSize) distinct keys under SNAPSHOT_PREFIX (see prepareFill).
  */
-export async function prepareSnapshot(
+export function prepareSnapshot(
+  endpoint: string,
+  megabytes: number,
+  valueSize: number,
+  keySize: number,
+  requestTimeoutMs: number,
+  token?: string,
+): Promise<SnapshotPrep> {
+  return prepareFill("snapshot", SNAPSHOT_PREFIX, endpoint, megabytes, valueSize, keySize, requestTimeoutMs, token);
+}
+
+/**
+ * prepareFill fills the store through `endpoint` with snapshotKeys(megabytes, valueSize)
+ * distinct keys under prefix (Txns of puts over two connections) for the workload named
+ * `workload`; every call carries `token` when given (--auth). Rejects on any failure or
+ * after snapshotPrepBudgetMs(megabytes).
+ */
+export async function prepareFill(
+  workload: string,
+  prefix: string,
   endpoint: string,
   megabytes: number,
   valueSize: number,
@@ -236,9 +253,9 @@ export async function prepareSnapshot(
 ): Promise<SnapshotPrep> {
   const keys = snapshotKeys(megabytes, valueSize);
   const fail = (step: string, err: unknown): Error =>
-    new Error(`bench: snapshot preparation: ${step}: ${err instanceof Error ? err.message : String(err)}`);
+    new Error(`bench: ${workload} preparation: ${step}: ${err instanceof Error ? err.message : String(err)}`);
   try {
-    prefixedKey(SNAPSHOT_PREFIX, keys - 1, keySize);
+    prefixedKey(prefix, keys - 1, keySize);
   } catch (err) {
     throw fail(`${keys} keys`, err);
   }
@@ -246,14 +263,14 @@ export async function prepareSnapshot(
   const deadline = performance.now() + budget;
   const left = (): number => {
     const ms = deadline - performance.now();
-    if (ms <= 0) throw new Error(`bench: snapshot preparation took over ${budget / 1000} s`);
+    if (ms <= 0) throw new Error(`bench: ${workload} preparation took over ${budget / 1000} s`);
     return ms;
   };
   const conns = [openConnection(endpoint), openConnection(endpoint)];
   try {
     await Promise.all(conns.map((c) => waitReady(c, requestTimeoutMs)));
     const t0 = performance.now();
-    await fillPrefix(conns, SNAPSHOT_PREFIX, keys, keySize, valueSize, requestTimeoutMs, left, token, fail);
+    await fillPrefix(conns, prefix, keys, keySize, valueSize, requestTimeoutMs, left, token, fail);
     return { keys, valueSize, fillMs: performance.now() - t0 };
   } finally {
     for (const c of conns) c.close();
