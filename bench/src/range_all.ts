@@ -13,12 +13,12 @@
  */
 import { performance } from "node:perf_hooks";
 import type * as grpc from "@grpc/grpc-js";
-import { cpuSecondsPer1k, type WorkloadRun } from "./generator.js";
+import type { WorkloadRun } from "./generator.js";
 import { openConnection, unaryOnce, UNLIMITED_RECEIVE, waitReady } from "./grpc-caller.js";
 import { PbReader, WIRE_LEN, WIRE_VARINT } from "./pb.js";
 import { hostBusySeconds, processPeakRssBytes, processRssBytes, resetPeakRss } from "./procstat.js";
 import { encodePrefixRange, RANGE_ALL_PREFIX, RANGE_PATH } from "./requests.js";
-import { fmtDuration, fmtMiB, MIB, prepareFill, snapshotKeys, snapshotPrepBudgetMs, type SnapshotCores } from "./snapshot.js";
+import { fmtDuration, fmtMiB, oneCallRun, prepareFill, snapshotKeys, snapshotPrepBudgetMs, type SnapshotCores } from "./snapshot.js";
 
 /** DEFAULT_RANGE_ALL_MB is how many MiB of values the range-all workload writes before the run. */
 export const DEFAULT_RANGE_ALL_MB = 80;
@@ -222,25 +222,8 @@ export interface RangeAllDetail extends RangeAllPrep, RangeAllCall, RangeAllMemo
  * as its rssBytes, and the detail.
  */
 export function rangeAllRun(prep: RangeAllPrep, call: RangeAllCall, memory: RangeAllMemory, cores: SnapshotCores): WorkloadRun {
-  const seconds = call.durationMs / 1000;
-  const mibPerSec = seconds > 0 ? call.bytes / MIB / seconds : 0;
-  const run: WorkloadRun = {
-    requests: 1,
-    errors: 0,
-    firstError: undefined,
-    seconds,
-    throughput: mibPerSec,
-    p50Ms: call.durationMs,
-    p99Ms: call.durationMs,
-    meanMs: call.durationMs,
-    maxMs: call.durationMs,
-    serverCpuCores: cores.server,
-    serverCpuSecondsPer1k: cpuSecondsPer1k(cores.server, mibPerSec),
-    generatorCpuCores: cores.generator,
-    otherCpuCores: cores.other,
-    hitMaxRequests: false,
-    rangeAll: { ...prep, ...call, ...memory, mibPerSec },
-  };
+  const run = oneCallRun(call.durationMs, call.bytes, cores);
+  run.rangeAll = { ...prep, ...call, ...memory, mibPerSec: run.throughput };
   if (memory.rssAfterBytes !== null) run.rssBytes = memory.rssAfterBytes;
   return run;
 }

@@ -195,29 +195,39 @@ export interface SnapshotCores {
 }
 
 /**
- * snapshotRun is a snapshot run's WorkloadRun: one operation (the call), its throughput
- * in MiB/s in the ops/s place, its duration as every latency, and the detail.
+ * oneCallRun is the WorkloadRun of a workload measured as one call that moved `bytes`
+ * bytes in durationMs: one operation, its MiB/s in the ops/s place (and the CPU per
+ * 1,000 MiB), its duration as every latency. The caller adds its detail.
  */
-export function snapshotRun(prep: SnapshotPrep, dbSizeBytes: number, call: SnapshotCall, cores: SnapshotCores): WorkloadRun {
-  const seconds = call.durationMs / 1000;
-  const mibPerSec = seconds > 0 ? call.bytes / MIB / seconds : 0;
+export function oneCallRun(durationMs: number, bytes: number, cores: SnapshotCores): WorkloadRun & { throughput: number } {
+  const seconds = durationMs / 1000;
+  const mibPerSec = seconds > 0 ? bytes / MIB / seconds : 0;
   return {
     requests: 1,
     errors: 0,
     firstError: undefined,
     seconds,
     throughput: mibPerSec,
-    p50Ms: call.durationMs,
-    p99Ms: call.durationMs,
-    meanMs: call.durationMs,
-    maxMs: call.durationMs,
+    p50Ms: durationMs,
+    p99Ms: durationMs,
+    meanMs: durationMs,
+    maxMs: durationMs,
     serverCpuCores: cores.server,
     serverCpuSecondsPer1k: cpuSecondsPer1k(cores.server, mibPerSec),
     generatorCpuCores: cores.generator,
     otherCpuCores: cores.other,
     hitMaxRequests: false,
-    snapshot: { ...prep, dbSize: dbSizeBytes, ...call, mibPerSec },
   };
+}
+
+/**
+ * snapshotRun is a snapshot run's WorkloadRun: one operation (the call), its throughput
+ * in MiB/s in the ops/s place, its duration as every latency, and the detail.
+ */
+export function snapshotRun(prep: SnapshotPrep, dbSizeBytes: number, call: SnapshotCall, cores: SnapshotCores): WorkloadRun {
+  const run = oneCallRun(call.durationMs, call.bytes, cores);
+  run.snapshot = { ...prep, dbSize: dbSizeBytes, ...call, mibPerSec: run.throughput };
+  return run;
 }
 
 /**
