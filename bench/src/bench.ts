@@ -187,12 +187,9 @@ interface ServerState {
   failures: Map<string, string>;
   /** token is the auth token of the current workload (spec.auth), fresh from Authenticate. */
   token: string | undefined;
-  /** snapshotPrep is the snapshot workload's fill, done before its first round; snapshotPrepError why it failed. */
-  snapshotPrep: SnapshotPrep | undefined;
-  snapshotPrepError: string | undefined;
-  /** rangeAllPrep is the range-all workload's fill, done before its first round; rangeAllPrepError why it failed. */
-  rangeAllPrep: RangeAllPrep | undefined;
-  rangeAllPrepError: string | undefined;
+  /** snapshotFill and rangeAllFill are those workloads' fills, done before their first rounds. */
+  snapshotFill: FillOnce<SnapshotPrep>;
+  rangeAllFill: FillOnce<RangeAllPrep>;
 }
 
 /** Bench holds what every step of one run needs. */
@@ -235,10 +232,8 @@ export async function runBench(o: BenchOptions, progress: Progress, deps: Readon
     runs: new Map(),
     failures: new Map(),
     token: undefined,
-    snapshotPrep: undefined,
-    snapshotPrepError: undefined,
-    rangeAllPrep: undefined,
-    rangeAllPrepError: undefined,
+    snapshotFill: { prep: undefined, error: undefined },
+    rangeAllFill: { prep: undefined, error: undefined },
   }));
   try {
     if (o.order === "interleaved") {
@@ -455,6 +450,28 @@ function recordRun(s: ServerState, w: Workload, run: WorkloadRun): void {
   s.runs.set(w.name, list);
 }
 
+/** FillOnce is a workload's fill, done before its first round: what it did, or why it failed. */
+interface FillOnce<P> {
+  prep: P | undefined;
+  error: string | undefined;
+}
+
+/**
+ * fillOnce returns the fill of slot, running fill first when no earlier round did (once per
+ * server: later rounds reuse the data; a failed fill fails every round with its message).
+ */
+async function fillOnce<P>(slot: FillOnce<P>, fill: () => Promise<P>): Promise<P> {
+  if (slot.prep !== undefined) return slot.prep;
+  if (slot.error !== undefined) throw new Error(slot.error);
+  try {
+    slot.prep = await fill();
+    return slot.prep;
+  } catch (err) {
+    slot.error = err instanceof Error ? err.message : String(err);
+    throw err;
+  }
+}
+
 /**
  * runSnapshotOne runs one round of the snapshot workload: before the first round it fills
  * the store through the first member (once per server: later rounds snapshot the same
@@ -464,20 +481,13 @@ async function runSnapshotOne(b: Bench, s: ServerState, tag: string, token: stri
   const { o, progress } = b;
   const cluster = s.cluster!;
   const ep = cluster.endpoints()[0]!;
-  let prep = s.snapshotPrep;
-  if (prep === undefined) {
-    if (s.snapshotPrepError !== undefined) throw new Error(s.snapshotPrepError);
+  const prep = await fillOnce(s.snapshotFill, async () => {
     const keys = snapshotKeys(o.snapshotMb, o.snapshotValueSize);
     progress(`${s.spec.label}: snapshot: writing ${o.snapshotMb} MiB of ${o.snapshotValueSize}-byte values (${keys} keys)`);
-    try {
-      prep = await prepareSnapshot(ep, o.snapshotMb, o.snapshotValueSize, o.keySize, o.requestTimeout * 1000, token);
-    } catch (err) {
-      s.snapshotPrepError = err instanceof Error ? err.message : String(err);
-      throw err;
-    }
-    s.snapshotPrep = prep;
-    progress(`${s.spec.label}: snapshot: ${describeSnapshotPrep(prep)}`);
-  }
+    const done = await prepareSnapshot(ep, o.snapshotMb, o.snapshotValueSize, o.keySize, o.requestTimeout * 1000, token);
+    progress(`${s.spec.label}: snapshot: ${describeSnapshotPrep(done)}`);
+    return done;
+  });
   progress(`${tag} (one Maintenance.Snapshot stream from ${ep})`);
   return runSnapshotWorkload({
     endpoint: ep,
@@ -500,20 +510,13 @@ async function runRangeAllOne(b: Bench, s: ServerState, tag: string, token: stri
   const { o, progress } = b;
   const cluster = s.cluster!;
   const ep = cluster.endpoints()[0]!;
-  let prep = s.rangeAllPrep;
-  if (prep === undefined) {
-    if (s.rangeAllPrepError !== undefined) throw new Error(s.rangeAllPrepError);
+  const prep = await fillOnce(s.rangeAllFill, async () => {
     const keys = rangeAllKeys(o.rangeAllMb, o.rangeAllValueSize);
     progress(`${s.spec.label}: range-all: writing ${o.rangeAllMb} MiB of ${o.rangeAllValueSize}-byte values (${keys} keys)`);
-    try {
-      prep = await prepareRangeAll(ep, o.rangeAllMb, o.rangeAllValueSize, o.keySize, o.requestTimeout * 1000, token);
-    } catch (err) {
-      s.rangeAllPrepError = err instanceof Error ? err.message : String(err);
-      throw err;
-    }
-    s.rangeAllPrep = prep;
-    progress(`${s.spec.label}: range-all: ${describeRangeAllPrep(prep)}`);
-  }
+    const done = await prepareRangeAll(ep, o.rangeAllMb, o.rangeAllValueSize, o.keySize, o.requestTimeout * 1000, token);
+    progress(`${s.spec.label}: range-all: ${describeRangeAllPrep(done)}`);
+    return done;
+  });
   progress(`${tag} (one linearizable KV.Range over the ${prep.keys} keys of prefix "${RANGE_ALL_PREFIX}" from ${ep})`);
   return runRangeAllWorkload({
     endpoint: ep,
